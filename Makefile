@@ -1,0 +1,41 @@
+# Two set-up commands: `make review` and `make test`. Both create .venv with the
+# machine's python3 when it is missing and install the project into it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CORES  ?= 4
+
+.PHONY: review test update resources lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+review: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES)
+
+test: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+
+update: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/livingreview search pubmed --since last
+	$(BIN)/snakemake --cores $(CORES)
+
+resources: $(STAMP)
+	$(BIN)/python tools/build_search_snapshot.py --evidence ../shared/evidence --out resources
+	$(BIN)/python tools/build_screening_tables.py --evidence ../shared/evidence --out resources
+	$(BIN)/python tools/build_extraction_tables.py --evidence ../shared/evidence --out resources
+
+lint: $(STAMP)
+	$(BIN)/snakemake --lint
+
+bench: $(STAMP)
+	for b in benchmarks/*.py; do $(BIN)/python $$b; done
+
+clean:
+	rm -rf results logs .snakemake

@@ -1,0 +1,143 @@
+"""Field names, stage names, outcome labels and PRISMA keys, defined once for every module."""
+
+from __future__ import annotations
+
+# --- records.tsv (results/records/records.tsv) -------------------------------------------
+# One row per record of every archived run. Multi-valued fields are joined with LIST_SEP.
+LIST_SEP = "; "
+RECORD_FIELDS: tuple[str, ...] = (
+    "record_id",  # "<database>:<native id>"; native id = PMID, accession, NCT id, or "<run_id>#<n>"
+    "run_id",  # folder name under resources/searches/
+    "database",  # one of DATABASES
+    "native_id",  # the id as the source gave it ("" when the export had none)
+    "pmid",
+    "doi",  # normalised: lower case, no URL prefix
+    "title",
+    "abstract",
+    "authors",  # "Surname AB; Surname CD" (as the source wrote them, joined by LIST_SEP)
+    "journal",
+    "journal_abbrev",
+    "year",
+    "volume",
+    "issue",
+    "pages",
+    "publication_types",
+    "mesh",
+    "keywords",
+    "language",
+    "registration",  # trial registry ids found in the record (NCT..., ACTRN..., ...)
+    "source_file",  # path of the archived file, relative to the project root
+    "source_line",  # 1-based line in the (decompressed) file where the record starts
+    "encoding",  # text encoding the file was read with
+)
+
+# --- databases and registers ----------------------------------------------------------------
+# Order = preference for a cluster's canonical record (issue 3): PubMed first, then OVID
+# MEDLINE, Embase, PsycINFO, registers, others; ties by record_id.
+DATABASES: tuple[str, ...] = (
+    "pubmed",
+    "medline",
+    "embase",
+    "psycinfo",
+    "clinicaltrials",
+    "ictrp",
+    "other",
+)
+REGISTERS: frozenset[str] = frozenset({"clinicaltrials", "ictrp"})
+
+# --- audit ledger (results/audit/ledger.tsv) --------------------------------------------------
+LEDGER_FIELDS: tuple[str, ...] = (
+    "record_id",
+    "cluster_id",
+    "stage",
+    "outcome",
+    "reason",
+    "reference",  # file:line, canonical record_id, rule id, decisions.tsv:line, study_id
+    "evidence",  # field and matched text, or other human-readable evidence
+)
+STAGES: tuple[str, ...] = (
+    "identification",
+    "dedup",
+    "automation",
+    "title_abstract",
+    "retrieval",
+    "full_text",
+    "study",
+)
+# Outcomes per stage. The last ledger row of a record is its final state.
+OUTCOME_IDENTIFIED = "identified"
+OUTCOME_CANONICAL = "canonical"
+OUTCOME_DUPLICATE = "duplicate"
+OUTCOME_PASSED = "passed"
+OUTCOME_EXCLUDED = "excluded"
+OUTCOME_INCLUDED = "included"
+OUTCOME_AWAITING = "awaiting_decision"
+OUTCOME_RETRIEVED = "retrieved"
+OUTCOME_NOT_RETRIEVED = "not_retrieved"
+FINAL_OUTCOMES: frozenset[str] = frozenset(
+    {OUTCOME_DUPLICATE, OUTCOME_EXCLUDED, OUTCOME_INCLUDED, OUTCOME_AWAITING, OUTCOME_NOT_RETRIEVED}
+)
+
+# --- dedup (results/dedup/clusters.tsv, maybe_pairs.tsv) --------------------------------------
+CLUSTER_FIELDS: tuple[str, ...] = ("record_id", "cluster_id", "canonical_id", "rule", "score")
+MAYBE_PAIR_FIELDS: tuple[str, ...] = ("record_a", "record_b", "rule", "score", "fields")
+DEDUP_DECISION_FIELDS: tuple[str, ...] = ("record_a", "record_b", "decision", "reviewer", "date", "note")
+
+# --- screening (results/screening/screening.tsv, resources/screening/decisions.tsv) ----------
+SCREENING_FIELDS: tuple[str, ...] = (
+    "cluster_id",
+    "record_id",  # canonical record of the cluster
+    "stage",  # automation | title_abstract | full_text
+    "decision",  # passed | excluded | included | awaiting_decision
+    "source",  # rule | human
+    "reference",  # rule id or decisions.tsv:line
+    "reason",
+    "evidence",  # "<field>[start:end]: matched text"
+)
+DECISION_FIELDS: tuple[str, ...] = ("key", "stage", "decision", "reason", "reviewer", "date", "note")
+DECISION_STAGES: tuple[str, ...] = ("title_abstract", "full_text")
+
+# --- PRISMA 2020 (names of the PRISMA2020 R package) -------------------------------------------
+PRISMA_KEYS: tuple[str, ...] = (
+    "previous_studies",
+    "previous_reports",
+    "database_results",
+    "register_results",
+    "duplicates",
+    "excluded_automatic",
+    "excluded_other",
+    "records_screened",
+    "records_excluded",
+    "dbr_sought_reports",
+    "dbr_notretrieved_reports",
+    "dbr_assessed",
+    "dbr_excluded",
+    "new_studies",
+    "new_reports",
+    "total_studies",
+    "total_reports",
+)
+
+# --- synthesis ------------------------------------------------------------------------------
+EFFECT_FIELDS: tuple[str, ...] = ("study", "analysis", "measure", "yi", "vi", "how")
+POOL_JSON_KEYS: tuple[str, ...] = (
+    "method",
+    "k",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "pi_low",
+    "pi_high",
+    "tau2",
+    "tau2_ci_low",
+    "tau2_ci_high",
+    "i2",
+    "h2",
+    "q",
+    "q_p",
+    "hksj",
+)
+
+# Fixed float format for every table and JSON number we write (same inputs, same bytes).
+FLOAT_FORMAT = "{:.6g}"

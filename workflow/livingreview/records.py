@@ -1,0 +1,69 @@
+"""The typed bibliographic record every parser yields and every later stage reads."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Mapping
+
+from .constants import LIST_SEP, RECORD_FIELDS
+
+
+@dataclass(slots=True)
+class Record:
+    """One database record, normalised. Lists are kept as tuples; ``to_row`` joins them."""
+
+    record_id: str = ""
+    run_id: str = ""
+    database: str = ""
+    native_id: str = ""
+    pmid: str = ""
+    doi: str = ""
+    title: str = ""
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    journal: str = ""
+    journal_abbrev: str = ""
+    year: str = ""
+    volume: str = ""
+    issue: str = ""
+    pages: str = ""
+    publication_types: tuple[str, ...] = ()
+    mesh: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    language: str = ""
+    registration: tuple[str, ...] = ()
+    source_file: str = ""
+    source_line: int = 0
+    encoding: str = ""
+    extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def to_row(self) -> dict[str, Any]:
+        """Flatten to a records.tsv row (lists joined with LIST_SEP)."""
+        row: dict[str, Any] = {}
+        for name in RECORD_FIELDS:
+            value = getattr(self, name)
+            row[name] = LIST_SEP.join(value) if isinstance(value, tuple) else value
+        return row
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, str]) -> "Record":
+        """Rebuild from a records.tsv row (inverse of ``to_row``)."""
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra" or f.name not in row:
+                continue
+            raw = row[f.name] or ""
+            if f.type in ("tuple[str, ...]",):
+                kwargs[f.name] = tuple(x for x in raw.split(LIST_SEP) if x) if raw else ()
+            elif f.name == "source_line":
+                kwargs[f.name] = int(raw) if raw else 0
+            else:
+                kwargs[f.name] = raw
+        return cls(**kwargs)
+
+    def as_dict(self) -> dict[str, Any]:
+        """All fields as a plain dict (for JSON)."""
+        return asdict(self)
+
+
+assert tuple(f.name for f in fields(Record) if f.name != "extra") == RECORD_FIELDS  # contract check

@@ -1,0 +1,187 @@
+"""Archived search runs: one immutable folder per run with a manifest.json and its files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ArchiveError
+
+MANIFEST = "manifest.json"
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class RunFile:
+    """One file of a run and what the database said about it."""
+
+    name: str  # file name inside the run folder
+    database: str  # pubmed, embase, psycinfo, clinicaltrials, ...
+    platform: str  # "PubMed (NCBI E-utilities)", "Ovid", "ClinicalTrials.gov", ...
+    format: str  # pubmed_xml | medline | ris | csv | ctgov_csv
+    query: str  # the exact query as run
+    date_limits: dict[str, str]  # {"from": "inception", "to": "2025/09/30"}
+    count_reported: int | None  # what the database said it found
+    count_in_file: int  # records in the file
+    query_translation: str = ""
+    encoding: str = "utf-8"
+    sha256: str = ""
+    notes: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """Manifest entry for this file."""
+        return {
+            "name": self.name,
+            "database": self.database,
+            "platform": self.platform,
+            "format": self.format,
+            "query": self.query,
+            "query_translation": self.query_translation,
+            "date_limits": dict(self.date_limits),
+            "count_reported": self.count_reported,
+            "count_in_file": self.count_in_file,
+            "encoding": self.encoding,
+            "sha256": self.sha256,
+            "notes": self.notes,
+        }
+
+
+@dataclass
+class Manifest:
+    """manifest.json of one run."""
+
+    run_id: str
+    date_run: str  # YYYY-MM-DD (the search log: the one place a date is allowed)
+    files: list[RunFile]
+    tool_versions: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """Serialisable form, files in name order."""
+        return {
+            "run_id": self.run_id,
+            "date_run": self.date_run,
+            "description": self.description,
+            "tool_versions": dict(sorted(self.tool_versions.items())),
+            "files": [f.to_json() for f in sorted(self.files, key=lambda f: f.name)],
+        }
+
+
+def load_manifest(run_dir: str | os.PathLike[str]) -> Manifest:
+    """Read and check the shape of a run's manifest.json."""
+    path = Path(run_dir) / MANIFEST
+    if not path.exists():
+        raise ArchiveError("manifest.json is missing", where=str(path), fix="restore the run folder from git or delete it whole")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ArchiveError(f"not valid JSON ({err.msg})", where=f"{path}:{err.lineno}", fix="restore the file from git") from None
+    try:
+        files = [
+            RunFile(**{k: v for k, v in f.items() if k in RunFile.__dataclass_fields__})
+            for f in data["files"]
+        ]
+        return Manifest(
+            run_id=data["run_id"],
+            date_run=data["date_run"],
+            files=files,
+            tool_versions=data.get("tool_versions", {}),
+            description=data.get("description", ""),
+        )
+    except (KeyError, TypeError) as err:
+        raise ArchiveError(f"manifest lacks {err}", where=str(path), fix="restore the file from git") from None
+
+
+def verify_run(run_dir: str | os.PathLike[str]) -> Manifest:
+    """Load a manifest and check every file exists with the recorded sha256."""
+    run_dir = Path(run_dir)
+    manifest = load_manifest(run_dir)
+    for f in manifest.files:
+        p = run_dir / f.name
+        if not p.exists():
+            raise ArchiveError(
+                f"file {f.name} listed in manifest.json is missing",
+                where=str(p),
+                fix="restore it from git (archived runs are never edited); or remove the whole run folder",
+            )
+        digest = sha256_file(p)
+        if digest != f.sha256:
+            raise ArchiveError(
+                f"sha256 {digest[:12]}... does not match the manifest's {f.sha256[:12]}... (the archived file was edited)",
+                where=str(p),
+                fix="restore the file from git; to add new records, archive a new run with `livingreview add-run`",
+            )
+    return manifest
+
+
+def list_runs(root: str | os.PathLike[str]) -> list[Path]:
+    """Run folders under root (those with a manifest.json), oldest first by name (run ids sort by date)."""
+    root = Path(root)
+    if not root.exists():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and (p / MANIFEST).exists() and not p.name.startswith("."))
+
+
+def write_run(
+    root: str | os.PathLike[str],
+    manifest: Manifest,
+    files: dict[str, bytes | Path],
+) -> Path:
+    """Write a run folder atomically: files into a temporary folder, sha256 into the manifest, then rename.
+
+    ``files`` maps each RunFile.name to its bytes or to a path to copy. An existing run with the
+    same id is never overwritten.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / manifest.run_id
+    if final.exists():
+        raise ArchiveError(
+            f"run {manifest.run_id} already exists (runs are immutable)",
+            where=str(final),
+            fix="use another run id (e.g. add a suffix) or delete the folder if it was made by mistake",
+        )
+    names = {f.name for f in manifest.files}
+    if names != set(files):
+        raise ArchiveError(f"manifest names {sorted(names)} but files given are {sorted(files)}", where=str(final))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{manifest.run_id}.", suffix=".partial", dir=root))
+    try:
+        for f in manifest.files:
+            src = files[f.name]
+            dst = tmp / f.name
+            if isinstance(src, (bytes, bytearray)):
+                dst.write_bytes(src)
+            else:
+                shutil.copyfile(src, dst)
+            f.sha256 = sha256_file(dst)
+        (tmp / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def clean_partial_runs(root: str | os.PathLike[str]) -> list[Path]:
+    """Remove half-written run folders left by an interrupted search or add-run; returns what was removed."""
+    root = Path(root)
+    removed = []
+    if root.exists():
+        for p in sorted(root.glob(".*.partial")):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed

@@ -1,0 +1,127 @@
+"""Reading and writing TSV/JSON deterministically and atomically (the only file I/O helpers)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from .constants import FLOAT_FORMAT
+from .errors import InputFormatError
+
+csv.field_size_limit(1 << 30)
+
+
+def format_value(value: Any) -> str:
+    """Render a cell: None -> "", floats in FLOAT_FORMAT, everything else str(); tabs/newlines folded."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return FLOAT_FORMAT.format(value)
+    text = str(value)
+    if "\t" in text or "\n" in text or "\r" in text:
+        text = " ".join(text.split())
+    return text
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_tsv(path: str | os.PathLike[str], fields: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> int:
+    """Write rows (dicts) with a header, atomically; returns the number of rows written."""
+    n = 0
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write("\t".join(fields) + "\n")
+            for row in rows:
+                fh.write("\t".join(format_value(row.get(f)) for f in fields) + "\n")
+                n += 1
+    return n
+
+
+def read_tsv(path: str | os.PathLike[str], required: Sequence[str] = ()) -> list[dict[str, str]]:
+    """Read a UTF-8 TSV with a header into dicts; a missing required column is an InputFormatError."""
+    rows: list[dict[str, str]] = []
+    p = Path(path)
+    if not p.exists():
+        raise InputFormatError("file not found", where=str(p), fix="check the path or re-run the stage that writes it")
+    with open(p, encoding="utf-8-sig", newline="") as fh:
+        header_line = fh.readline()
+        if not header_line.strip():
+            raise InputFormatError("empty file (no header line)", where=f"{p}:1", fix="add a tab-separated header")
+        header = header_line.rstrip("\r\n").split("\t")
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise InputFormatError(
+                f"missing column(s) {', '.join(missing)}; header has {', '.join(header)}",
+                where=f"{p}:1",
+                fix="add the column(s) to the header line",
+            )
+        for lineno, line in enumerate(fh, start=2):
+            line = line.rstrip("\r\n")
+            if not line.strip() or line.startswith("#"):
+                continue
+            cells = line.split("\t")
+            if len(cells) > len(header):
+                raise InputFormatError(
+                    f"{len(cells)} cells but the header has {len(header)} columns",
+                    where=f"{p}:{lineno}",
+                    fix="remove the extra tab(s) on that line",
+                )
+            cells += [""] * (len(header) - len(cells))
+            row = dict(zip(header, cells))
+            row["_line"] = str(lineno)
+            rows.append(row)
+    return rows
+
+
+def dumps_json(data: Any) -> str:
+    """Deterministic JSON: sorted keys, floats in FLOAT_FORMAT precision, trailing newline."""
+
+    def norm(x: Any) -> Any:
+        if isinstance(x, float):
+            if math.isnan(x) or math.isinf(x):
+                return None
+            return float(FLOAT_FORMAT.format(x))
+        if isinstance(x, Mapping):
+            return {str(k): norm(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [norm(v) for v in x]
+        return x
+
+    return json.dumps(norm(data), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_json(path: str | os.PathLike[str], data: Any) -> None:
+    """Write deterministic JSON atomically."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(dumps_json(data), encoding="utf-8")
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write UTF-8 text atomically."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")

@@ -1,0 +1,32 @@
+"""`livingreview validate`: the config and every human-edited table, checked before any job runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .config import validate_config
+
+
+def validate_inputs(config: dict[str, Any], *, where: str = "config/config.yaml") -> dict[str, Any]:
+    """Validate the config (filling defaults) and each human-edited table it names.
+
+    Returns a summary {what: count}. Raises a LivingReviewError naming file and line on the first error.
+    """
+    from .dedup import load_dedup_decisions
+    from .decisions import load_decisions
+    from .extraction import load_outcomes, load_studies
+    from .screening import load_rules
+
+    validate_config(config, where=where)
+    summary: dict[str, Any] = {}
+    rules = load_rules(config["screening"]["rules"])
+    summary["screening rules"] = len(rules.rules)
+    dedup_path = config["dedup"]["decisions"]
+    if Path(dedup_path).exists():
+        summary["dedup decisions"] = len(load_dedup_decisions(dedup_path))
+    summary["screening decisions"] = len(load_decisions(config["screening"]["decisions"], rules.reasons))
+    studies = load_studies(config["extraction"]["studies"])
+    summary["studies"] = len(studies)
+    summary["outcome rows"] = len(load_outcomes(config["extraction"]["outcomes"], studies))
+    return summary

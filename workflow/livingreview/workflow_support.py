@@ -1,0 +1,76 @@
+"""Small helpers the Snakemake rule files call at parse time (no Snakemake imports here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .runs import list_runs, load_manifest
+
+
+def validate_at_start(config: dict[str, Any]) -> None:
+    """Validate the config (filling defaults) and every human-edited table before any job runs.
+
+    On error print the one-line message and stop Snakemake with a non-zero exit.
+    """
+    import sys
+
+    from .errors import LivingReviewError
+    from .validate import validate_inputs
+
+    try:
+        validate_inputs(config)
+    except LivingReviewError as err:
+        print(f"livingreview: error: {err}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def run_ids(root: str) -> list[str]:
+    """Ids of the archived runs under ``root``, oldest first."""
+    return [p.name for p in list_runs(root)]
+
+
+def run_file_paths(root: str) -> list[str]:
+    """Every manifest and every file listed in the manifests of all runs (rule inputs)."""
+    paths: list[str] = []
+    for run_dir in list_runs(root):
+        paths.append(str(run_dir / "manifest.json"))
+        for f in load_manifest(run_dir).files:
+            paths.append(str(run_dir / f.name))
+    return paths
+
+
+def optional_input(path: str) -> list[str]:
+    """``[path]`` when the file exists, otherwise ``[]`` (for optional human-edited tables)."""
+    return [path] if path and Path(path).exists() else []
+
+
+def analysis_ids(config: dict[str, Any]) -> list[str]:
+    """Ids of the analyses declared under synthesis.analyses."""
+    return [a["id"] for a in config.get("synthesis", {}).get("analyses", [])]
+
+
+def final_targets_for(config: dict[str, Any], runs: list[str]) -> list[str]:
+    """The files `snakemake` builds by default."""
+    targets = [
+        "results/records/records.tsv",
+        "results/dedup/clusters.tsv",
+        "results/dedup/maybe_pairs.tsv",
+        "results/screening/screening.tsv",
+        "results/screening/rule_performance.tsv",
+        "results/studies/included_studies.tsv",
+        "results/audit/ledger.tsv",
+        "results/synthesis/effects.tsv",
+        "results/synthesis/effect_direction.svg",
+        "results/prisma/counts.json",
+        "results/prisma/PRISMA.csv",
+        "results/prisma/prisma.svg",
+        "results/prisma/prisma.png",
+        "results/report/index.html",
+        "results/report/report.md",
+    ]
+    for a in analysis_ids(config):
+        targets += [f"results/synthesis/{a}.json", f"results/synthesis/{a}_forest.svg"]
+    for r in runs:
+        targets += [f"results/update/{r}/new_records.tsv", f"results/update/{r}/todo.tsv"]
+    return targets

@@ -1,0 +1,14 @@
+rule compute_effects:
+    input:
+        outcomes=config["extraction"]["outcomes"],
+        studies=config["extraction"]["studies"],
+        included="results/studies/included_studies.tsv",
+    output:
+        effects="results/synthesis/effects.tsv",
+        direction="results/synthesis/effect_direction.tsv",
+    params:
+        config=config,
+    log:
+        "logs/synthesis/compute_effects.log",
+    script:
+        "../scripts/compute_effects.py"

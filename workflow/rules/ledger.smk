@@ -1,0 +1,12 @@
+rule assemble_ledger:
+    input:
+        identification="results/audit/stages/identification.tsv",
+        dedup="results/audit/stages/dedup.tsv",
+        screening="results/audit/stages/screening.tsv",
+        study="results/audit/stages/study.tsv",
+    output:
+        ledger="results/audit/ledger.tsv",
+    log:
+        "logs/audit/assemble_ledger.log",
+    script:
+        "../scripts/assemble_ledger.py"

@@ -1,0 +1,29 @@
+rule prisma_counts:
+    input:
+        ledger="results/audit/ledger.tsv",
+    output:
+        counts="results/prisma/counts.json",
+        csv="results/prisma/PRISMA.csv",
+    params:
+        config=config,
+    log:
+        "logs/prisma/prisma_counts.log",
+    script:
+        "../scripts/prisma_counts.py"
+
+
+rule prisma_diagram:
+    input:
+        counts="results/prisma/counts.json",
+        template=workflow.source_path("../templates/prisma.svg.j2"),
+    output:
+        svg=report(
+            "results/prisma/prisma.svg",
+            caption="../report/prisma.rst",
+            category="PRISMA",
+        ),
+        png="results/prisma/prisma.png",
+    log:
+        "logs/prisma/prisma_diagram.log",
+    script:
+        "../scripts/prisma_diagram.py"

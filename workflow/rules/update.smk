@@ -1,0 +1,13 @@
+rule whats_new:
+    input:
+        records="results/records/records.tsv",
+        clusters="results/dedup/clusters.tsv",
+        screening="results/screening/screening.tsv",
+        studies="results/studies/included_studies.tsv",
+    output:
+        new="results/update/{run_id}/new_records.tsv",
+        todo="results/update/{run_id}/todo.tsv",
+    log:
+        "logs/update/whats_new_{run_id}.log",
+    script:
+        "../scripts/whats_new.py"
