@@ -72,5 +72,5 @@ def final_targets_for(config: dict[str, Any], runs: list[str]) -> list[str]:
     for a in analysis_ids(config):
         targets += [f"results/synthesis/{a}.json", f"results/synthesis/{a}_forest.svg"]
     for r in runs:
-        targets += [f"results/update/{r}/new_records.tsv", f"results/update/{r}/todo.tsv"]
+        targets += [f"results/update/{r}/{name}" for name in ("new_records.tsv", "todo.tsv", "summary.json")]
     return targets

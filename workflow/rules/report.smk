@@ -11,6 +11,7 @@ rule render_report:
         analyses=expand("results/synthesis/{analysis}.json", analysis=ANALYSES),
         forests=expand("results/synthesis/{analysis}_forest.svg", analysis=ANALYSES),
         updates=expand("results/update/{run_id}/new_records.tsv", run_id=RUN_IDS),
+        update_summaries=expand("results/update/{run_id}/summary.json", run_id=RUN_IDS),
         template=workflow.source_path("../templates/report.html.j2"),
         template_md=workflow.source_path("../templates/report.md.j2"),
     output:

@@ -7,6 +7,7 @@ rule whats_new:
     output:
         new="results/update/{run_id}/new_records.tsv",
         todo="results/update/{run_id}/todo.tsv",
+        summary="results/update/{run_id}/summary.json",
     log:
         "logs/update/whats_new_{run_id}.log",
     script:

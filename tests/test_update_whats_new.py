@@ -1,0 +1,95 @@
+"""What each search run adds: new clusters, duplicates of earlier runs, the human to-do list."""
+
+from __future__ import annotations
+
+import pytest
+
+from livingreview.errors import ReconciliationError
+from livingreview.update import first_run_of_clusters, whats_new
+
+
+def _records() -> list[dict[str, str]]:
+    rows = [
+        # run 1: an included trial (PubMed + Embase copy), an excluded review
+        ("pubmed:1", "2025-09-30", "pubmed", "Trial A", "2014"),
+        ("embase:2025-09-30#1", "2025-09-30", "embase", "Trial A.", "2014"),
+        ("pubmed:2", "2025-09-30", "pubmed", "A review", "2020"),
+        # run 2: a copy of trial A (not new), an erratum (new cluster), a new RCT candidate
+        ("pubmed:1b", "2025-10-31", "pubmed", "Trial A", "2014"),
+        ("pubmed:3", "2025-10-31", "pubmed", "Erratum: Trial A", "2025"),
+        ("pubmed:4", "2025-10-31", "pubmed", "New randomized trial", "2025"),
+        ("embase:2025-10-31#1", "2025-10-31", "embase", "New randomized trial.", "2025"),
+    ]
+    return [dict(zip(("record_id", "run_id", "database", "title", "year"), r)) for r in rows]
+
+
+def _clusters() -> list[dict[str, str]]:
+    pairs = [
+        ("pubmed:1", "c1", "pubmed:1"),
+        ("embase:2025-09-30#1", "c1", "pubmed:1"),
+        ("pubmed:1b", "c1", "pubmed:1"),
+        ("pubmed:2", "c2", "pubmed:2"),
+        ("pubmed:3", "c3", "pubmed:3"),
+        ("pubmed:4", "c4", "pubmed:4"),
+        ("embase:2025-10-31#1", "c4", "pubmed:4"),
+    ]
+    return [{"record_id": r, "cluster_id": c, "canonical_id": k} for r, c, k in pairs]
+
+
+def _screening() -> list[dict[str, str]]:
+    def row(cid: str, rid: str, stage: str, decision: str, source: str = "human") -> dict[str, str]:
+        return {"cluster_id": cid, "record_id": rid, "stage": stage, "decision": decision, "source": source,
+                "reference": "", "reason": "", "evidence": ""}
+
+    return [
+        row("c1", "pubmed:1", "automation", "passed", "rule"),
+        row("c1", "pubmed:1", "title_abstract", "included"),
+        row("c1", "pubmed:1", "full_text", "included"),
+        row("c2", "pubmed:2", "automation", "excluded", "rule"),
+        row("c3", "pubmed:3", "automation", "excluded", "rule"),
+        row("c4", "pubmed:4", "automation", "passed", "rule"),
+        row("c4", "pubmed:4", "title_abstract", "awaiting_decision"),
+    ]
+
+
+STUDIES = [{"study_id": "TrialA2014", "record_ids": "pubmed:1"}]
+
+
+def test_first_run_is_the_earliest_member() -> None:
+    runs = {r["record_id"]: r["run_id"] for r in _records()}
+    clusters = {c["record_id"]: c["cluster_id"] for c in _clusters()}
+    assert first_run_of_clusters(runs, clusters) == {
+        "c1": "2025-09-30", "c2": "2025-09-30", "c3": "2025-10-31", "c4": "2025-10-31"}
+
+
+def test_second_run_lists_exactly_the_new_clusters_and_the_todo() -> None:
+    new, todo, summary = whats_new(
+        "2025-10-31", records=_records(), clusters=_clusters(), screening=_screening(), studies=STUDIES)
+    assert [r["cluster_id"] for r in new] == ["c3", "c4"]
+    assert new[1]["databases"] == "embase; pubmed" and new[1]["n_records"] == 2
+    assert new[0]["decision"] == "excluded" and new[0]["last_stage"] == "automation"
+    assert [(t["record_id"], t["stage"]) for t in todo] == [("pubmed:4", "title_abstract")]
+    assert summary.records_retrieved == 4
+    assert summary.duplicates_of_earlier_runs == 1  # the copy of trial A is not new
+    assert summary.duplicates_within_run == 1  # the Embase copy of the new trial
+    assert summary.new_clusters == 2
+    assert summary.new_included_studies == () and summary.included_studies_total == 1
+
+
+def test_first_run_counts_everything_as_new() -> None:
+    new, todo, summary = whats_new(
+        "2025-09-30", records=_records(), clusters=_clusters(), screening=_screening(), studies=STUDIES)
+    assert [r["cluster_id"] for r in new] == ["c1", "c2"]
+    assert todo == []
+    assert summary.new_included_studies == ("TrialA2014",)
+    assert summary.records_retrieved == summary.new_clusters + summary.duplicates_within_run
+
+
+def test_record_without_cluster_is_an_error() -> None:
+    with pytest.raises(ReconciliationError, match="no cluster"):
+        whats_new("2025-09-30", records=_records(), clusters=_clusters()[:-1], screening=[], studies=[])
+
+
+def test_unknown_run_is_an_error() -> None:
+    with pytest.raises(ReconciliationError, match="no records"):
+        whats_new("2099-01-01", records=_records(), clusters=_clusters(), screening=[], studies=[])

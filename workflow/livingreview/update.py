@@ -1,0 +1,222 @@
+"""Living updates: what each search run added (new clusters, their screening state, the to-do list)."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .constants import (
+    LIST_SEP,
+    OUTCOME_AWAITING,
+    STAGES,
+)
+from .errors import ReconciliationError
+from .tables import read_tsv, write_json, write_tsv
+
+LOG = logging.getLogger(__name__)
+
+NEW_RECORD_FIELDS: tuple[str, ...] = (
+    "cluster_id",
+    "record_id",
+    "databases",
+    "n_records",
+    "title",
+    "year",
+    "last_stage",
+    "decision",
+    "source",
+    "reason",
+    "reference",
+)
+TODO_FIELDS: tuple[str, ...] = ("cluster_id", "record_id", "stage", "decision_needed", "title", "databases")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one run added to the review."""
+
+    run_id: str
+    records_retrieved: int
+    duplicates_of_earlier_runs: int
+    duplicates_within_run: int
+    new_clusters: int
+    awaiting_decision: int
+    new_included_studies: tuple[str, ...]
+    included_studies_total: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Deterministic JSON form."""
+        return {
+            "run_id": self.run_id,
+            "records_retrieved": self.records_retrieved,
+            "duplicates_of_earlier_runs": self.duplicates_of_earlier_runs,
+            "duplicates_within_run": self.duplicates_within_run,
+            "new_clusters": self.new_clusters,
+            "awaiting_decision": self.awaiting_decision,
+            "new_included_studies": list(self.new_included_studies),
+            "included_studies_total": self.included_studies_total,
+        }
+
+
+def first_run_of_clusters(
+    record_runs: Mapping[str, str], record_cluster: Mapping[str, str]
+) -> dict[str, str]:
+    """The earliest run in which each cluster has a member (run ids sort chronologically)."""
+    first: dict[str, str] = {}
+    for record_id, cluster_id in record_cluster.items():
+        run = record_runs[record_id]
+        if cluster_id not in first or run < first[cluster_id]:
+            first[cluster_id] = run
+    return first
+
+
+def whats_new(
+    run_id: str,
+    *,
+    records: Sequence[Mapping[str, str]],
+    clusters: Sequence[Mapping[str, str]],
+    screening: Sequence[Mapping[str, str]],
+    studies: Sequence[Mapping[str, str]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], RunSummary]:
+    """New clusters of ``run_id`` with their screening state, the human to-do list, and a summary.
+
+    A cluster is new in the run where its earliest member was retrieved; records of a run that
+    join a cluster first seen earlier are not new and are not screened again.
+    """
+    record_runs = {r["record_id"]: r["run_id"] for r in records}
+    by_id = {r["record_id"]: r for r in records}
+    record_cluster = {c["record_id"]: c["cluster_id"] for c in clusters}
+    missing = sorted(set(record_runs) - set(record_cluster))
+    if missing:
+        raise ReconciliationError(
+            f"{len(missing)} record(s) of records.tsv have no cluster, first {missing[0]}",
+            where="results/dedup/clusters.tsv",
+            fix="re-run the dedup stage (snakemake --forcerun deduplicate_records)",
+        )
+    canonical = {c["cluster_id"]: c["canonical_id"] for c in clusters}
+    members: dict[str, list[str]] = defaultdict(list)
+    for record_id, cluster_id in record_cluster.items():
+        members[cluster_id].append(record_id)
+    first = first_run_of_clusters(record_runs, record_cluster)
+    if run_id not in set(record_runs.values()):
+        raise ReconciliationError(
+            f"run {run_id} has no records in records.tsv",
+            where="results/records/records.tsv",
+            fix="check that resources/searches/<run_id>/ exists and re-run the import",
+        )
+
+    stage_rank = {s: i for i, s in enumerate(STAGES)}
+    last_row: dict[str, Mapping[str, str]] = {}
+    awaiting: dict[str, list[Mapping[str, str]]] = defaultdict(list)
+    for row in screening:
+        cid = row["cluster_id"]
+        if cid not in last_row or stage_rank[row["stage"]] >= stage_rank[last_row[cid]["stage"]]:
+            last_row[cid] = row
+        if row["decision"] == OUTCOME_AWAITING:
+            awaiting[cid].append(row)
+
+    new_ids = sorted(cid for cid, run in first.items() if run == run_id)
+    new_rows: list[dict[str, Any]] = []
+    todo_rows: list[dict[str, Any]] = []
+    for cid in new_ids:
+        rid = canonical[cid]
+        rec = by_id.get(rid, {})
+        dbs = sorted({by_id[m]["database"] for m in members[cid] if record_runs[m] <= run_id})
+        state = last_row.get(cid, {})
+        new_rows.append(
+            {
+                "cluster_id": cid,
+                "record_id": rid,
+                "databases": LIST_SEP.join(dbs),
+                "n_records": sum(1 for m in members[cid] if record_runs[m] == run_id),
+                "title": rec.get("title", ""),
+                "year": rec.get("year", ""),
+                "last_stage": state.get("stage", ""),
+                "decision": state.get("decision", ""),
+                "source": state.get("source", ""),
+                "reason": state.get("reason", ""),
+                "reference": state.get("reference", ""),
+            }
+        )
+        for row in awaiting.get(cid, []):
+            todo_rows.append(
+                {
+                    "cluster_id": cid,
+                    "record_id": rid,
+                    "stage": row["stage"],
+                    "decision_needed": f"{row['stage']} decision (include/exclude with a reason code) in resources/screening/decisions.tsv",
+                    "title": rec.get("title", ""),
+                    "databases": LIST_SEP.join(dbs),
+                }
+            )
+
+    in_run = [r for r, run in record_runs.items() if run == run_id]
+    dup_earlier = sum(1 for r in in_run if first[record_cluster[r]] < run_id)
+    dup_within = sum(
+        1
+        for r in in_run
+        if first[record_cluster[r]] == run_id
+        and min(m for m in members[record_cluster[r]] if record_runs[m] == run_id) != r
+    )
+    study_first: dict[str, str] = {}
+    for s in studies:
+        runs = [first[record_cluster[r]] for r in s.get("record_ids", "").split(LIST_SEP) if r in record_cluster]
+        if runs:
+            study_first[s["study_id"]] = min(runs)
+    new_studies = tuple(sorted(sid for sid, run in study_first.items() if run == run_id))
+    total = sum(1 for run in study_first.values() if run <= run_id)
+    summary = RunSummary(
+        run_id=run_id,
+        records_retrieved=len(in_run),
+        duplicates_of_earlier_runs=dup_earlier,
+        duplicates_within_run=dup_within,
+        new_clusters=len(new_ids),
+        awaiting_decision=len(todo_rows),
+        new_included_studies=new_studies,
+        included_studies_total=total,
+    )
+    if summary.records_retrieved != summary.duplicates_of_earlier_runs + summary.duplicates_within_run + summary.new_clusters:
+        raise ReconciliationError(
+            f"run {run_id}: {summary.records_retrieved} records retrieved but {dup_earlier} duplicates of earlier runs "
+            f"+ {dup_within} duplicates within the run + {len(new_ids)} new clusters",
+            where="results/dedup/clusters.tsv",
+        )
+    todo_rows.sort(key=lambda r: (r["stage"], r["cluster_id"]))
+    return new_rows, todo_rows, summary
+
+
+def run_whats_new(
+    *, run_id: str, records: str, clusters: str, screening: str, studies: str, new_out: str, todo_out: str, summary_out: str
+) -> RunSummary:
+    """Snakemake step: write new_records.tsv, todo.tsv and summary.json for one run."""
+    new_rows, todo_rows, summary = whats_new(
+        run_id,
+        records=read_tsv(records),
+        clusters=read_tsv(clusters),
+        screening=read_tsv(screening),
+        studies=read_tsv(studies),
+    )
+    write_tsv(new_out, NEW_RECORD_FIELDS, new_rows)
+    write_tsv(todo_out, TODO_FIELDS, todo_rows)
+    write_json(summary_out, summary.to_json())
+    LOG.info(
+        "run %s: %d records, %d new clusters, %d awaiting a decision, new included studies: %s",
+        run_id,
+        summary.records_retrieved,
+        summary.new_clusters,
+        summary.awaiting_decision,
+        ", ".join(summary.new_included_studies) or "none",
+    )
+    return summary
+
+
+def load_summaries(update_dir: str | Path) -> list[dict[str, Any]]:
+    """All runs' summary.json files under results/update/, oldest run first (for the report)."""
+    import json
+
+    root = Path(update_dir)
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(root.glob("*/summary.json"))]

@@ -1,0 +1,15 @@
+from livingreview.logutil import run_step
+from livingreview.update import run_whats_new
+
+run_step(
+    run_whats_new,
+    snakemake.log[0],
+    run_id=snakemake.wildcards.run_id,
+    records=snakemake.input.records,
+    clusters=snakemake.input.clusters,
+    screening=snakemake.input.screening,
+    studies=snakemake.input.studies,
+    new_out=snakemake.output.new,
+    todo_out=snakemake.output.todo,
+    summary_out=snakemake.output.summary,
+)
