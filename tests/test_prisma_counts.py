@@ -1,0 +1,288 @@
+"""PRISMA 2020 counts: recomputed independently from fixture ledgers, reconciliation failures, CSV layout, CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from livingreview.cli import main as cli_main
+from livingreview.constants import LEDGER_FIELDS, PRISMA_KEYS, REGISTERS
+from livingreview.errors import ReconciliationError
+from livingreview.logutil import run_step
+from livingreview.prisma import PRISMA_CSV_FIELDS, compute_counts, run_prisma_counts, to_prisma_csv
+from livingreview.tables import write_tsv
+
+SOURCES = [
+    {"database": "pubmed", "kind": "database", "platform": "PubMed (NCBI E-utilities)"},
+    {"database": "embase", "kind": "database", "platform": "Ovid Embase"},
+    {"database": "psycinfo", "kind": "database", "platform": "Ovid APA PsycInfo"},
+    {"database": "clinicaltrials", "kind": "register", "platform": "ClinicalTrials.gov"},
+]
+RUN1 = "2025-09-30"
+RUN2 = "2025-10-31"
+
+# Paths after dedup for canonical records: (stage, outcome, reason, reference).
+INCLUDED = [
+    ("automation", "passed", "", ""),
+    ("title_abstract", "included", "", "decisions.tsv:2"),
+    ("retrieval", "retrieved", "", ""),
+    ("full_text", "included", "", "decisions.tsv:3"),
+]
+
+
+def record(record_id: str, run_id: str, cluster: str, *, duplicate_of: str = "", path: list[tuple[str, str, str, str]] | None = None, study: str = "") -> list[dict[str, str]]:
+    """Ledger rows of one record."""
+    database = record_id.split(":", 1)[0]
+    rows = [
+        {"stage": "identification", "outcome": "identified", "reason": database, "reference": f"resources/searches/{run_id}/x:1", "evidence": run_id},
+    ]
+    if duplicate_of:
+        rows.append({"stage": "dedup", "outcome": "duplicate", "reason": "pmid", "reference": duplicate_of, "evidence": ""})
+    else:
+        rows.append({"stage": "dedup", "outcome": "canonical", "reason": "", "reference": "", "evidence": ""})
+        for stage, outcome, reason, reference in path or []:
+            rows.append({"stage": stage, "outcome": outcome, "reason": reason, "reference": reference, "evidence": ""})
+        if study:
+            rows.append({"stage": "study", "outcome": "included", "reason": "", "reference": study, "evidence": ""})
+    for r in rows:
+        r.update(record_id=record_id, cluster_id=cluster)
+    return rows
+
+
+def first_run_ledger() -> list[dict[str, str]]:
+    """A one-run ledger touching every outcome of every stage."""
+    rows: list[dict[str, str]] = []
+    rows += record("pubmed:1", RUN1, "c01", path=INCLUDED, study="StudyA")
+    rows += record(f"embase:{RUN1}#1", RUN1, "c01", duplicate_of="pubmed:1")
+    rows += record("pubmed:2", RUN1, "c02", path=[("automation", "excluded", "Animal study", "R_animal")])
+    rows += record("pubmed:3", RUN1, "c03", path=[("automation", "excluded", "Review, editorial or letter", "R_pubtype")])
+    rows += record("pubmed:4", RUN1, "c04", path=[("automation", "excluded", "Animal study", "R_animal")])
+    rows += record(f"psycinfo:{RUN1}#1", RUN1, "c05", path=[("automation", "excluded", "Other", "")])
+    rows += record("pubmed:5", RUN1, "c06", path=[("automation", "passed", "", ""), ("title_abstract", "excluded", "Not PTSD", "decisions.tsv:4")])
+    rows += record("pubmed:6", RUN1, "c07", path=[("automation", "passed", "", ""), ("title_abstract", "awaiting_decision", "", "")])
+    rows += record("pubmed:7", RUN1, "c08", path=INCLUDED[:3][:2] + [("retrieval", "not_retrieved", "Not retrieved", "decisions.tsv:5")])
+    rows += record("pubmed:8", RUN1, "c09", path=INCLUDED[:3] + [("full_text", "excluded", "Open-label trial", "decisions.tsv:6")])
+    rows += record(f"psycinfo:{RUN1}#2", RUN1, "c09", duplicate_of="pubmed:8")
+    rows += record("pubmed:9", RUN1, "c10", path=INCLUDED[:3] + [("full_text", "excluded", "Protocol without results", "decisions.tsv:7")])
+    rows += record("pubmed:10", RUN1, "c11", path=INCLUDED[:3] + [("full_text", "excluded", "Open-label trial", "decisions.tsv:8")])
+    rows += record("pubmed:11", RUN1, "c12", path=INCLUDED[:3] + [("full_text", "awaiting_decision", "", "")])
+    rows += record("pubmed:12", RUN1, "c13", path=INCLUDED, study="StudyA")
+    rows += record("clinicaltrials:NCT00000001", RUN1, "c14", path=INCLUDED, study="StudyB")
+    rows += record("clinicaltrials:NCT00000002", RUN1, "c15", path=[("automation", "passed", "", ""), ("title_abstract", "excluded", "Trial registration record", "decisions.tsv:9")])
+    return rows
+
+
+def second_run_ledger() -> list[dict[str, str]]:
+    """The first run plus an update run that overlaps it and adds new records."""
+    rows = first_run_ledger()
+    rows += record(f"embase:{RUN2}#1", RUN2, "c01", duplicate_of="pubmed:1")  # already found in run 1
+    rows += record("pubmed:20", RUN2, "c20", path=INCLUDED, study="StudyC")
+    rows += record(f"embase:{RUN2}#2", RUN2, "c20", duplicate_of="pubmed:20")
+    rows += record("pubmed:21", RUN2, "c21", path=INCLUDED, study="StudyA")  # a new report of an old study
+    rows += record("pubmed:22", RUN2, "c22", path=[("automation", "excluded", "Animal study", "R_animal")])
+    rows += record("pubmed:23", RUN2, "c23", path=[("automation", "passed", "", ""), ("title_abstract", "excluded", "Not PTSD", "decisions.tsv:10")])
+    return rows
+
+
+def independent_counts(rows: list[dict[str, str]], previous: set[str]) -> dict[str, Any]:
+    """Recount from the rows with a different method: the final (last) row of every record."""
+    by_record: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        by_record.setdefault(r["record_id"], []).append(r)
+    run_of = {k: v[0]["evidence"] for k, v in by_record.items()}
+    cluster_of = {k: v[0]["cluster_id"] for k, v in by_record.items()}
+    old = {cluster_of[k] for k in by_record if run_of[k] in previous}
+    new = [k for k in by_record if run_of[k] not in previous]
+    final = {k: v[-1] for k, v in by_record.items()}
+    stages = {k: {r["stage"]: r for r in v} for k, v in by_record.items()}
+
+    def final_is(k: str, stage: str, outcome: str) -> bool:
+        return final[k]["stage"] == stage and final[k]["outcome"] == outcome
+
+    fresh = [k for k in new if cluster_of[k] not in old]
+    fresh_canon = [k for k in fresh if stages[k]["dedup"]["outcome"] == "canonical"]
+    old_canon = [k for k in by_record if cluster_of[k] in old and stages[k]["dedup"]["outcome"] == "canonical"]
+    ft_excl = Counter(final[k]["reason"] for k in fresh_canon if final_is(k, "full_text", "excluded"))
+    prev_studies = {final[k]["reference"] for k in old_canon if final[k]["stage"] == "study"}
+    new_studies = {final[k]["reference"] for k in fresh_canon if final[k]["stage"] == "study"} - prev_studies
+    db = Counter(k.split(":")[0] for k in new)
+    return {
+        "previous_studies": len(prev_studies),
+        "previous_reports": sum(1 for k in old_canon if final[k]["stage"] == "study"),
+        "database_results": sum(n for d, n in db.items() if d not in REGISTERS),
+        "register_results": sum(n for d, n in db.items() if d in REGISTERS),
+        "duplicates": len(new) - len(fresh_canon),
+        "excluded_automatic": sum(1 for k in fresh_canon if final_is(k, "automation", "excluded") and final[k]["reference"]),
+        "excluded_other": sum(1 for k in fresh_canon if final_is(k, "automation", "excluded") and not final[k]["reference"]),
+        "records_screened": sum(1 for k in fresh_canon if final[k]["stage"] not in ("dedup", "automation")),
+        "records_excluded": sum(1 for k in fresh_canon if final_is(k, "title_abstract", "excluded")),
+        "dbr_sought_reports": sum(1 for k in fresh_canon if final[k]["stage"] in ("retrieval", "full_text", "study")),
+        "dbr_notretrieved_reports": sum(1 for k in fresh_canon if final_is(k, "retrieval", "not_retrieved")),
+        "dbr_assessed": sum(1 for k in fresh_canon if final[k]["stage"] in ("full_text", "study")),
+        "dbr_excluded": sorted(({"reason": r, "n": n} for r, n in ft_excl.items()), key=lambda d: (-d["n"], d["reason"])),
+        "new_studies": len(new_studies),
+        "new_reports": sum(1 for k in fresh_canon if final[k]["stage"] == "study"),
+        "total_studies": len(prev_studies | new_studies),
+        "total_reports": sum(1 for k in by_record if final[k]["stage"] == "study"),
+        "per_database": dict(db),
+    }
+
+
+@pytest.mark.parametrize(
+    ("ledger", "previous"),
+    [(first_run_ledger, set()), (second_run_ledger, {RUN1})],
+    ids=["one-run", "update-run"],
+)
+def test_every_count_matches_an_independent_recount(ledger: Any, previous: set[str]) -> None:
+    rows = ledger()
+    counts = compute_counts(rows, sources=SOURCES)
+    expected = independent_counts(rows, previous)
+    for key in PRISMA_KEYS:
+        assert counts[key] == expected[key], key
+    got_db = {d["database"]: d["n"] for d in counts["database_specific_results"] + counts["register_specific_results"]}
+    assert got_db == expected["per_database"]
+    assert counts["previous_studies"] + counts["new_studies"] == counts["total_studies"]
+    assert counts["previous_reports"] + counts["new_reports"] == counts["total_reports"]
+
+
+def test_one_run_flow_values_and_extras() -> None:
+    counts = compute_counts(first_run_ledger(), sources=SOURCES)
+    assert counts["previous"] is None
+    assert counts["records_awaiting"] == 1 and counts["dbr_awaiting"] == 1
+    assert counts["dbr_excluded"][0] == {"reason": "Open-label trial", "n": 2}
+    assert counts["excluded_automatic_by_rule"] == [
+        {"rule": "R_animal", "reason": "Animal study", "n": 2},
+        {"rule": "R_pubtype", "reason": "Review, editorial or letter", "n": 1},
+    ]
+    assert counts["included_studies"] == ["StudyA", "StudyB"]
+    labels = [d["label"] for d in counts["database_specific_results"]]
+    assert labels == ["Ovid Embase", "Ovid APA PsycInfo", "PubMed (NCBI E-utilities)"]
+    assert counts["register_specific_results"] == [{"database": "clinicaltrials", "label": "ClinicalTrials.gov", "n": 2}]
+
+
+def test_update_run_has_previous_column_and_all_runs_flow() -> None:
+    counts = compute_counts(second_run_ledger(), sources=SOURCES)
+    first = independent_counts(first_run_ledger(), set())
+    assert counts["previous"] == {
+        "runs": [RUN1],
+        "records_identified": len({r["record_id"] for r in first_run_ledger()}),
+        "studies": first["total_studies"],
+        "reports": first["total_reports"],
+    }
+    assert counts["newest_runs"] == [RUN2]
+    assert [r["run_id"] for r in counts["runs"]] == [RUN1, RUN2]
+    assert counts["all_runs"]["records_identified"] == len({r["record_id"] for r in second_run_ledger()})
+    # a new report of an already included study is a new report but not a new study
+    assert counts["new_reports"] == 2 and counts["new_studies"] == 1
+
+
+def test_explicit_previous_runs_override() -> None:
+    counts = compute_counts(second_run_ledger(), sources=SOURCES, previous_runs=[])
+    assert counts["previous"] is None
+    assert counts["records_identified"] == len({r["record_id"] for r in second_run_ledger()})
+    assert counts["total_studies"] == 3
+
+
+def _without(rows: list[dict[str, str]], record_id: str, stage: str) -> list[dict[str, str]]:
+    return [r for r in rows if not (r["record_id"] == record_id and r["stage"] == stage)]
+
+
+@pytest.mark.parametrize(
+    ("case", "mutate", "message"),
+    [
+        ("screening row lost", lambda rows: _without(rows, "pubmed:8", "title_abstract"), "were screened"),
+        ("record stops after automation", lambda rows: _without(_without(_without(rows, "pubmed:8", "title_abstract"), "pubmed:8", "retrieval"), "pubmed:8", "full_text"), "pubmed:8 (ends at automation passed"),
+        ("full-text row lost", lambda rows: _without(rows, "pubmed:12", "full_text"), "reports were assessed"),
+        ("study link lost", lambda rows: _without(rows, "pubmed:12", "study"), "pubmed:12 (ends at full_text included"),
+        ("retrieval row lost", lambda rows: _without(rows, "pubmed:9", "retrieval"), "reports were sought"),
+    ],
+)
+def test_broken_arithmetic_stops_with_message(case: str, mutate: Any, message: str) -> None:
+    with pytest.raises(ReconciliationError) as err:
+        compute_counts(mutate(first_run_ledger()), sources=SOURCES)
+    text = str(err.value)
+    assert "PRISMA counts do not add up" in text and message in text, (case, text)
+    assert "fix:" in text
+
+
+def test_malformed_paths_are_named() -> None:
+    rows = first_run_ledger()
+    rows.append({**rows[0], "stage": "title_abstract", "outcome": "included"})  # after the study row
+    with pytest.raises(ReconciliationError, match="out of order"):
+        compute_counts(rows, sources=SOURCES)
+    rows = first_run_ledger() + record("pubmed:99", RUN1, "c99", duplicate_of="pubmed:1", path=[])
+    rows.append({**rows[-1], "stage": "automation", "outcome": "passed"})
+    with pytest.raises(ReconciliationError, match="after its final outcome 'duplicate'"):
+        compute_counts(rows, sources=SOURCES)
+
+
+def _write_ledger(path: Path, rows: list[dict[str, str]]) -> Path:
+    write_tsv(path, LEDGER_FIELDS, rows)
+    return path
+
+
+def test_run_step_writes_nothing_when_counts_fail(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ledger = _write_ledger(tmp_path / "ledger.tsv", _without(first_run_ledger(), "pubmed:12", "study"))
+    out = tmp_path / "prisma"
+    with pytest.raises(SystemExit) as stop:
+        run_step(
+            run_prisma_counts,
+            str(tmp_path / "prisma.log"),
+            ledger=ledger,
+            config={"searches": {"sources": SOURCES}},
+            counts_out=out / "counts.json",
+            csv_out=out / "PRISMA.csv",
+        )
+    assert stop.value.code == 1
+    assert "PRISMA counts do not add up" in capsys.readouterr().err
+    assert not (out / "counts.json").exists() and not (out / "PRISMA.csv").exists()
+    assert "PRISMA counts do not add up" in (tmp_path / "prisma.log").read_text()
+
+
+def test_run_prisma_counts_writes_json_and_csv_deterministically(tmp_path: Path) -> None:
+    ledger = _write_ledger(tmp_path / "ledger.tsv", first_run_ledger())
+    cfg = {"searches": {"sources": SOURCES}}
+    run_prisma_counts(ledger=ledger, config=cfg, counts_out=tmp_path / "a.json", csv_out=tmp_path / "a.csv")
+    run_prisma_counts(ledger=ledger, config=cfg, counts_out=tmp_path / "b.json", csv_out=tmp_path / "b.csv")
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    data = json.loads((tmp_path / "a.json").read_text())
+    assert data == json.loads(json.dumps(compute_counts(first_run_ledger(), sources=SOURCES)))
+
+
+def test_prisma_csv_layout() -> None:
+    counts = compute_counts(second_run_ledger(), sources=SOURCES)
+    table = list(csv.DictReader(io.StringIO(to_prisma_csv(counts))))
+    assert tuple(table[0].keys()) == PRISMA_CSV_FIELDS
+    by_data = {row["data"]: row for row in table if row["data"] != "NA"}
+    for key in PRISMA_KEYS:
+        if key != "dbr_excluded":
+            assert by_data[key]["n"] == str(counts[key]), key
+    assert counts["dbr_excluded"] == [] and by_data["dbr_excluded"]["n"] == "0"
+    one_run = {row["data"]: row for row in csv.DictReader(io.StringIO(to_prisma_csv(compute_counts(first_run_ledger(), sources=SOURCES))))}
+    assert one_run["dbr_excluded"]["n"] == "Open-label trial, 2; Protocol without results, 1"
+    assert by_data["database_specific_results"]["n"] == "; ".join(f"{d['label']}, {d['n']}" for d in counts["database_specific_results"])
+    assert counts["register_results"] == 0 and by_data["register_specific_results"]["n"] == "0"
+    for node in ("node1", "node2", "node3", "node5", "node7", "node14", "node15", "node22"):
+        assert any(row["node"] == node for row in table)
+
+
+def test_cli_prints_counts_and_fails_with_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = _write_ledger(tmp_path / "good.tsv", first_run_ledger())
+    assert cli_main(["prisma", str(good), "--config", str(tmp_path / "none.yaml"), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    expected = independent_counts(first_run_ledger(), set())
+    assert printed["total_studies"] == expected["total_studies"]
+    assert printed["records_screened"] == expected["records_screened"]
+    assert cli_main(["prisma", str(good), "--config", str(tmp_path / "none.yaml")]) == 0
+    text = capsys.readouterr().out
+    assert f"Records screened: {expected['records_screened']}" in text and "Open-label trial: 2" in text
+    bad = _write_ledger(tmp_path / "bad.tsv", _without(first_run_ledger(), "pubmed:5", "title_abstract"))
+    assert cli_main(["prisma", str(bad), "--config", str(tmp_path / "none.yaml")]) == 1
+    assert "PRISMA counts do not add up" in capsys.readouterr().err

@@ -1,0 +1,61 @@
+"""`livingreview prisma LEDGER [--json]`: PRISMA 2020 counts of an audit ledger, reconciled."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..config import load_config
+from ..prisma import compute_counts, load_ledger
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``prisma`` sub-command."""
+    p = subparsers.add_parser(
+        "prisma",
+        help="print the PRISMA 2020 counts of an audit ledger (stops when they do not add up)",
+        description="Count the PRISMA 2020 flow from results/audit/ledger.tsv and check its arithmetic.",
+    )
+    p.add_argument("ledger", nargs="?", default="results/audit/ledger.tsv", help="ledger TSV (default: %(default)s)")
+    p.add_argument("--config", default="config/config.yaml", help="config naming the sources (default: %(default)s; optional)")
+    p.add_argument("--previous-run", action="append", dest="previous_runs", metavar="RUN_ID", help="run id of the previous version (repeatable; default: every run but the newest)")
+    p.add_argument("--json", action="store_true", help="print counts.json to stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compute and print the counts; a reconciliation failure raises (exit 1 with the message)."""
+    sources: list[dict[str, Any]] = []
+    if args.config and Path(args.config).exists():
+        sources = load_config(args.config)["searches"]["sources"]
+    counts = compute_counts(load_ledger(args.ledger), sources=sources, previous_runs=args.previous_runs, source_name=args.ledger)
+    if args.json:
+        print(json.dumps(counts, indent=2, sort_keys=True))
+        return 0
+    lines = []
+    if counts["previous"]:
+        prev = counts["previous"]
+        lines.append(f"Previous version (runs {', '.join(prev['runs'])}): {prev['records_identified']} records; {counts['previous_studies']} studies, {counts['previous_reports']} reports included")
+    for d in counts["database_specific_results"] + counts["register_specific_results"]:
+        lines.append(f"  {d['label']}: {d['n']}")
+    lines += [
+        f"Records identified: {counts['records_identified']} (databases {counts['database_results']}, registers {counts['register_results']})",
+        f"Duplicates removed: {counts['duplicates']}",
+        f"Marked ineligible by automation: {counts['excluded_automatic']}",
+        f"Removed for other reasons: {counts['excluded_other']}",
+        f"Records screened: {counts['records_screened']}",
+        f"Records excluded: {counts['records_excluded']} (awaiting decision: {counts['records_awaiting']})",
+        f"Reports sought for retrieval: {counts['dbr_sought_reports']}",
+        f"Reports not retrieved: {counts['dbr_notretrieved_reports']}",
+        f"Reports assessed for eligibility: {counts['dbr_assessed']}",
+        f"Reports excluded: {counts['dbr_excluded_total']} (awaiting decision: {counts['dbr_awaiting']})",
+    ]
+    lines += [f"  {d['reason']}: {d['n']}" for d in counts["dbr_excluded"]]
+    lines += [
+        f"New studies included: {counts['new_studies']} ({counts['new_reports']} reports)",
+        f"Total studies included: {counts['total_studies']} ({counts['total_reports']} reports)",
+    ]
+    print("\n".join(lines))
+    return 0

@@ -1,0 +1,527 @@
+"""PRISMA 2020 flow counts computed from the audit ledger, reconciled, and written as JSON and PRISMA2020 CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .constants import (
+    LEDGER_FIELDS,
+    OUTCOME_AWAITING,
+    OUTCOME_CANONICAL,
+    OUTCOME_DUPLICATE,
+    OUTCOME_EXCLUDED,
+    OUTCOME_IDENTIFIED,
+    OUTCOME_INCLUDED,
+    OUTCOME_NOT_RETRIEVED,
+    OUTCOME_PASSED,
+    OUTCOME_RETRIEVED,
+    PRISMA_KEYS,
+    REGISTERS,
+    STAGES,
+)
+from .errors import InputFormatError, ReconciliationError
+from .tables import read_tsv, write_json, write_text
+
+LOG = logging.getLogger(__name__)
+
+# Outcomes allowed at each ledger stage, and the outcome that lets a record go on to the next stage.
+STAGE_OUTCOMES: dict[str, frozenset[str]] = {
+    "identification": frozenset({OUTCOME_IDENTIFIED}),
+    "dedup": frozenset({OUTCOME_CANONICAL, OUTCOME_DUPLICATE}),
+    "automation": frozenset({OUTCOME_PASSED, OUTCOME_EXCLUDED}),
+    "title_abstract": frozenset({OUTCOME_INCLUDED, OUTCOME_EXCLUDED, OUTCOME_AWAITING}),
+    "retrieval": frozenset({OUTCOME_RETRIEVED, OUTCOME_NOT_RETRIEVED}),
+    "full_text": frozenset({OUTCOME_INCLUDED, OUTCOME_EXCLUDED, OUTCOME_AWAITING}),
+    "study": frozenset({OUTCOME_INCLUDED}),
+}
+GO_ON: dict[str, str] = {
+    "identification": OUTCOME_IDENTIFIED,
+    "dedup": OUTCOME_CANONICAL,
+    "automation": OUTCOME_PASSED,
+    "title_abstract": OUTCOME_INCLUDED,
+    "retrieval": OUTCOME_RETRIEVED,
+    "full_text": OUTCOME_INCLUDED,
+}
+
+# Rows of the PRISMA2020 Shiny app's CSV (data, node, box, description, boxtext, tooltips, url, n).
+# Our own wording of the PRISMA 2020 box texts; ``n`` is filled from the counts.
+PRISMA_CSV_FIELDS: tuple[str, ...] = ("data", "node", "box", "description", "boxtext", "tooltips", "url", "n")
+_CSV_ROWS: tuple[tuple[str, str, str, str, str, str, str], ...] = (
+    # data, node, box, description, boxtext, tooltips, url anchor
+    ("NA", "node4", "prevstud", "Grey title box; Previous studies", "Previous studies", "Previous version of the review", "previous"),
+    ("previous_studies", "node5", "box1", "Studies included in previous version of review", "Studies included in previous version of review", "Studies included in the previous version", "previous"),
+    ("previous_reports", "NA", "box1", "Reports of studies included in previous version of review", "Reports of studies included in previous version of review", "NA", "previous"),
+    ("NA", "node6", "newstud", "Yellow title box; Identification of new studies via databases and registers", "Identification of new studies via databases and registers", "Identification via databases and registers", "search-methods"),
+    ("database_results", "node7", "box2", "Records identified from: Databases", "Databases", "Records identified from databases and registers", "search-methods"),
+    ("database_specific_results", "NA", "box2", "Records identified from: specific databases", "Specific Databases", "NA", "search-methods"),
+    ("register_results", "NA", "box2", "Records identified from: Registers", "Registers", "NA", "search-methods"),
+    ("register_specific_results", "NA", "box2", "Records identified from: specific registers", "Specific Registers", "NA", "search-methods"),
+    ("NA", "node16", "othstud", "Grey title box; Identification of new studies via other methods", "Identification of new studies via other methods", "Identification via other methods", "search-methods"),
+    ("website_results", "node17", "box11", "Records identified from: Websites", "Websites", "Records identified from websites, organisations and citation searching", "search-methods"),
+    ("organisation_results", "NA", "box11", "Records identified from: Organisations", "Organisations", "NA", "search-methods"),
+    ("citations_results", "NA", "box11", "Records identified from: Citation searching", "Citation searching", "NA", "search-methods"),
+    ("duplicates", "node8", "box3", "Duplicate records", "Duplicate records", "Duplicate records removed", "prisma"),
+    ("excluded_automatic", "NA", "box3", "Records marked as ineligible by automation tools", "Records marked as ineligible by automation tools", "NA", "automation"),
+    ("excluded_other", "NA", "box3", "Records removed for other reasons", "Records removed for other reasons", "NA", "prisma"),
+    ("records_screened", "node9", "box4", "Records screened (databases and registers)", "Records screened", "Records screened (databases and registers)", "prisma"),
+    ("records_excluded", "node10", "box5", "Records excluded (databases and registers)", "Records excluded", "Records excluded (databases and registers)", "prisma"),
+    ("dbr_sought_reports", "node11", "box6", "Reports sought for retrieval (databases and registers)", "Reports sought for retrieval", "Reports sought for retrieval (databases and registers)", "prisma"),
+    ("dbr_notretrieved_reports", "node12", "box7", "Reports not retrieved (databases and registers)", "Reports not retrieved", "Reports not retrieved (databases and registers)", "prisma"),
+    ("other_sought_reports", "node18", "box12", "Reports sought for retrieval (other)", "Reports sought for retrieval", "Reports sought for retrieval (other)", "prisma"),
+    ("other_notretrieved_reports", "node19", "box13", "Reports not retrieved (other)", "Reports not retrieved", "Reports not retrieved (other)", "prisma"),
+    ("dbr_assessed", "node13", "box8", "Reports assessed for eligibility (databases and registers)", "Reports assessed for eligibility", "Reports assessed for eligibility (databases and registers)", "prisma"),
+    ("dbr_excluded", "node14", "box9", "Reports excluded (databases and registers): reasons and numbers separated by ;", "Reports excluded", "Reports excluded (databases and registers)", "full-text-exclusions"),
+    ("other_assessed", "node20", "box14", "Reports assessed for eligibility (other)", "Reports assessed for eligibility", "Reports assessed for eligibility (other)", "prisma"),
+    ("other_excluded", "node21", "box15", "Reports excluded (other): reasons and numbers separated by ;", "Reports excluded", "Reports excluded (other)", "prisma"),
+    ("new_studies", "node15", "box10", "New studies included in review", "New studies included in review", "New studies included in review", "included-studies"),
+    ("new_reports", "NA", "box10", "Reports of new included studies", "Reports of new included studies", "NA", "included-studies"),
+    ("total_studies", "node22", "box16", "Total studies included in review", "Total studies included in review", "Total studies included in review", "included-studies"),
+    ("total_reports", "NA", "box16", "Reports of total included studies", "Reports of total included studies", "NA", "included-studies"),
+    ("identification", "node1", "identification", "Blue identification box", "Identification", "Identification", "search-methods"),
+    ("screening", "node2", "screening", "Blue screening box", "Screening", "Screening", "prisma"),
+    ("included", "node3", "included", "Blue included box", "Included", "Included", "included-studies"),
+)
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One ledger row with the line it came from (for messages)."""
+
+    record_id: str
+    cluster_id: str
+    stage: str
+    outcome: str
+    reason: str
+    reference: str
+    evidence: str
+    where: str
+
+    @classmethod
+    def from_mapping(cls, row: Mapping[str, Any], *, where: str) -> "LedgerRow":
+        """Build from a ledger dict (as tables.read_tsv returns it)."""
+        return cls(**{f: str(row.get(f, "") or "") for f in LEDGER_FIELDS}, where=where)
+
+
+@dataclass
+class _Record:
+    """All rows of one record, in ledger order."""
+
+    record_id: str
+    rows: list[LedgerRow]
+
+    def row(self, stage: str) -> LedgerRow | None:
+        for r in self.rows:
+            if r.stage == stage:
+                return r
+        return None
+
+    @property
+    def run_id(self) -> str:
+        r = self.row("identification")
+        return r.evidence if r else ""
+
+    @property
+    def database(self) -> str:
+        r = self.row("identification")
+        return r.reason if r else ""
+
+    @property
+    def cluster_id(self) -> str:
+        return self.rows[0].cluster_id
+
+
+def _to_rows(ledger_rows: Sequence[Mapping[str, Any] | LedgerRow], source: str) -> list[LedgerRow]:
+    out: list[LedgerRow] = []
+    for i, row in enumerate(ledger_rows):
+        if isinstance(row, LedgerRow):
+            out.append(row)
+            continue
+        line = row.get("_line") or str(i + 2)
+        out.append(LedgerRow.from_mapping(row, where=f"{source}:{line}"))
+    return out
+
+
+def _group(rows: list[LedgerRow]) -> dict[str, _Record]:
+    """Group rows per record and check the local shape of each record's path."""
+    records: dict[str, _Record] = {}
+    for r in rows:
+        if not r.record_id:
+            raise InputFormatError("ledger row without record_id", where=r.where, fix="re-run the stage that wrote this row")
+        if r.stage not in STAGE_OUTCOMES:
+            raise InputFormatError(
+                f"unknown stage '{r.stage}' (allowed: {', '.join(STAGES)})", where=r.where, fix="re-run the stage that wrote this row"
+            )
+        if r.outcome not in STAGE_OUTCOMES[r.stage]:
+            raise InputFormatError(
+                f"outcome '{r.outcome}' is not allowed at stage {r.stage} (allowed: {', '.join(sorted(STAGE_OUTCOMES[r.stage]))})",
+                where=r.where,
+                fix="re-run the stage that wrote this row",
+            )
+        if not r.cluster_id:
+            raise InputFormatError(
+                f"record {r.record_id} has no cluster_id", where=r.where, fix="re-run assemble_ledger (cluster_id is filled on every row)"
+            )
+        records.setdefault(r.record_id, _Record(r.record_id, [])).rows.append(r)
+    order = {s: i for i, s in enumerate(STAGES)}
+    for rec in records.values():
+        stages = [r.stage for r in rec.rows]
+        if stages.count("identification") != 1:
+            raise ReconciliationError(
+                f"record {rec.record_id} has {stages.count('identification')} identification rows (must have exactly 1)",
+                where=rec.rows[0].where,
+                fix="re-run the import stage; every record is identified exactly once",
+            )
+        if len(set(stages)) != len(stages) or stages != sorted(stages, key=order.__getitem__):
+            raise ReconciliationError(
+                f"record {rec.record_id} has stages out of order or repeated ({' > '.join(stages)})",
+                where=rec.rows[0].where,
+                fix="re-run assemble_ledger; each record gets at most one row per stage, in stage order",
+            )
+        if stages[0] != "identification" or (len(stages) > 1 and stages[1] != "dedup"):
+            raise ReconciliationError(
+                f"record {rec.record_id} path starts {' > '.join(stages[:2])}; it must start identification > dedup",
+                where=rec.rows[0].where,
+                fix="re-run the dedup stage",
+            )
+        if len({r.cluster_id for r in rec.rows}) != 1:
+            raise ReconciliationError(
+                f"record {rec.record_id} has rows in more than one cluster", where=rec.rows[0].where, fix="re-run assemble_ledger"
+            )
+        for prev, nxt in zip(rec.rows, rec.rows[1:]):
+            if prev.outcome != GO_ON.get(prev.stage):
+                raise ReconciliationError(
+                    f"record {rec.record_id} has a {nxt.stage} row after its final outcome '{prev.outcome}' at {prev.stage}",
+                    where=nxt.where,
+                    fix="re-run the stage that wrote it; a record gets rows only for the stages it reaches",
+                )
+    return records
+
+
+def _source_kinds(sources: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+    kinds: dict[str, dict[str, str]] = {}
+    for s in sources:
+        kinds[str(s["database"])] = {"kind": str(s.get("kind", "database")), "platform": str(s.get("platform", ""))}
+    return kinds
+
+
+def _kind(database: str, kinds: Mapping[str, Mapping[str, str]]) -> str:
+    if database in kinds:
+        return "register" if kinds[database]["kind"] == "register" else "database"
+    return "register" if database in REGISTERS else "database"
+
+
+def _label(database: str, kinds: Mapping[str, Mapping[str, str]]) -> str:
+    platform = kinds.get(database, {}).get("platform", "")
+    return platform or database
+
+
+def _reason_list(counter: Counter[str]) -> list[dict[str, Any]]:
+    """Reasons by count (largest first), then alphabetically."""
+    return [{"reason": k or "(no reason given)", "n": v} for k, v in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _flow(canonicals: list[_Record]) -> dict[str, Any]:
+    """Stage counts for a set of canonical records, each counted from its own stage rows."""
+    c: dict[str, Any] = {}
+    auto = [r.row("automation") for r in canonicals]
+    c["automation_excluded_rows"] = [a for a in auto if a is not None and a.outcome == OUTCOME_EXCLUDED]
+    c["excluded_automatic"] = sum(1 for a in c["automation_excluded_rows"] if a.reference)
+    c["excluded_other"] = sum(1 for a in c["automation_excluded_rows"] if not a.reference)
+    ta = [r.row("title_abstract") for r in canonicals]
+    ta = [t for t in ta if t is not None]
+    c["records_screened"] = len(ta)
+    c["records_excluded"] = sum(1 for t in ta if t.outcome == OUTCOME_EXCLUDED)
+    c["records_awaiting"] = sum(1 for t in ta if t.outcome == OUTCOME_AWAITING)
+    c["records_excluded_reasons"] = _reason_list(Counter(t.reason for t in ta if t.outcome == OUTCOME_EXCLUDED))
+    rt = [r.row("retrieval") for r in canonicals]
+    rt = [t for t in rt if t is not None]
+    c["dbr_sought_reports"] = len(rt)
+    c["dbr_notretrieved_reports"] = sum(1 for t in rt if t.outcome == OUTCOME_NOT_RETRIEVED)
+    ft = [r.row("full_text") for r in canonicals]
+    ft = [t for t in ft if t is not None]
+    c["dbr_assessed"] = len(ft)
+    c["dbr_excluded_total"] = sum(1 for t in ft if t.outcome == OUTCOME_EXCLUDED)
+    c["dbr_excluded"] = _reason_list(Counter(t.reason for t in ft if t.outcome == OUTCOME_EXCLUDED))
+    c["dbr_awaiting"] = sum(1 for t in ft if t.outcome == OUTCOME_AWAITING)
+    c["fulltext_included"] = sum(1 for t in ft if t.outcome == OUTCOME_INCLUDED)
+    study_rows = [r.row("study") for r in canonicals]
+    c["study_rows"] = [s for s in study_rows if s is not None]
+    c["reports"] = len(c["study_rows"])
+    return c
+
+
+def _stuck(canonicals: list[_Record], stage: str) -> list[str]:
+    """Records whose last row lets them go on past ``stage`` but that have no later row."""
+    out = []
+    for r in canonicals:
+        last = r.rows[-1]
+        if STAGES.index(last.stage) <= STAGES.index(stage) and last.outcome == GO_ON.get(last.stage):
+            out.append(f"{r.record_id} (ends at {last.stage} {last.outcome}, {last.where})")
+    return out
+
+
+def _reconcile(label: str, identified: int, duplicates: int, flow: Mapping[str, Any], canonicals: list[_Record]) -> None:
+    """Stop with a ReconciliationError when the PRISMA arithmetic fails."""
+
+    def fail(equation: str, stage: str) -> None:
+        stuck = _stuck(canonicals, stage)
+        detail = f"; records that stop without a final outcome: {', '.join(stuck[:5])}" + (" ..." if len(stuck) > 5 else "") if stuck else ""
+        raise ReconciliationError(
+            f"PRISMA counts do not add up ({label}): {equation}{detail}",
+            where="results/audit/ledger.tsv",
+            fix="every record needs a row for each stage it reaches and one final outcome; re-run the stage that dropped it (see `livingreview trace RECORD`)",
+        )
+
+    screened_expected = identified - duplicates - flow["excluded_automatic"] - flow["excluded_other"]
+    if screened_expected != flow["records_screened"]:
+        fail(
+            f"identified {identified} - duplicates {duplicates} - automation {flow['excluded_automatic']} - other {flow['excluded_other']} "
+            f"= {screened_expected}, but {flow['records_screened']} records were screened",
+            "automation",
+        )
+    sought_expected = flow["records_screened"] - flow["records_excluded"] - flow["records_awaiting"]
+    if sought_expected != flow["dbr_sought_reports"]:
+        fail(
+            f"screened {flow['records_screened']} - excluded {flow['records_excluded']} - awaiting {flow['records_awaiting']} "
+            f"= {sought_expected}, but {flow['dbr_sought_reports']} reports were sought",
+            "title_abstract",
+        )
+    assessed_expected = flow["dbr_sought_reports"] - flow["dbr_notretrieved_reports"]
+    if assessed_expected != flow["dbr_assessed"]:
+        fail(
+            f"sought {flow['dbr_sought_reports']} - not retrieved {flow['dbr_notretrieved_reports']} = {assessed_expected}, "
+            f"but {flow['dbr_assessed']} reports were assessed",
+            "retrieval",
+        )
+    included_expected = flow["dbr_assessed"] - flow["dbr_excluded_total"] - flow["dbr_awaiting"]
+    if included_expected != flow["fulltext_included"] or included_expected != flow["reports"]:
+        fail(
+            f"assessed {flow['dbr_assessed']} - excluded {flow['dbr_excluded_total']} - awaiting {flow['dbr_awaiting']} = {included_expected}, "
+            f"but {flow['fulltext_included']} reports were included at full text and {flow['reports']} are linked to a study",
+            "full_text",
+        )
+
+
+def compute_counts(
+    ledger_rows: Sequence[Mapping[str, Any] | LedgerRow],
+    *,
+    sources: Sequence[Mapping[str, Any]],
+    previous_runs: Sequence[str] | None = None,
+    source_name: str = "results/audit/ledger.tsv",
+) -> dict[str, Any]:
+    """Count the PRISMA 2020 flow from ledger rows and check that it adds up.
+
+    Args:
+        ledger_rows: ledger rows (dicts with constants.LEDGER_FIELDS, optionally ``_line``) or LedgerRow.
+        sources: config ``searches.sources`` (database, kind, platform), for database vs register and labels.
+        previous_runs: run ids that belong to the previous version of the review. None: every run
+            in the ledger except the newest (run ids sort by date). Records of a cluster that holds a
+            record from a previous run belong to the previous version; the main column counts the rest.
+        source_name: file name used in error messages.
+
+    Returns:
+        A dict with every key of constants.PRISMA_KEYS (``dbr_excluded`` is a list of
+        {reason, n}), plus ``database_specific_results`` / ``register_specific_results``
+        (lists of {database, label, n}), awaiting counts, title/abstract exclusion reasons,
+        automation exclusions per rule, per-run counts, the previous-version column and the
+        same flow for all runs together (``all_runs``).
+
+    Raises:
+        InputFormatError: a row has an unknown stage or outcome.
+        ReconciliationError: a record's path is malformed or the PRISMA arithmetic fails.
+    """
+    kinds = _source_kinds(sources)
+    records = _group(_to_rows(ledger_rows, source_name))
+    run_ids = sorted({r.run_id for r in records.values()})
+    if previous_runs is None:
+        previous = set(run_ids[:-1])
+    else:
+        previous = set(previous_runs)
+    newest = [r for r in run_ids if r not in previous]
+
+    clusters: dict[str, list[_Record]] = defaultdict(list)
+    for rec in records.values():
+        clusters[rec.cluster_id].append(rec)
+    canonical_of: dict[str, _Record] = {}
+    for cid, members in sorted(clusters.items()):
+        canon = [m for m in members if m.rows[1:2] and m.rows[1].outcome == OUTCOME_CANONICAL]
+        if len(canon) != 1:
+            raise ReconciliationError(
+                f"cluster {cid} has {len(canon)} canonical records (must have exactly 1)",
+                where=members[0].rows[0].where,
+                fix="re-run the dedup stage",
+            )
+        canonical_of[cid] = canon[0]
+    old_clusters = {cid for cid, members in clusters.items() if any(m.run_id in previous for m in members)}
+
+    new_records = [r for r in records.values() if r.run_id not in previous]
+    new_canonicals = sorted((canonical_of[c] for c in clusters if c not in old_clusters), key=lambda r: r.record_id)
+    old_canonicals = sorted((canonical_of[c] for c in old_clusters), key=lambda r: r.record_id)
+    # Duplicates (main column): records of the newest run(s) that are duplicates within the run or
+    # that fall into a cluster already found by an earlier run.
+    duplicates = sum(
+        1 for r in new_records if r.rows[1:2] and (r.rows[1].outcome == OUTCOME_DUPLICATE or r.cluster_id in old_clusters)
+    )
+    flow = _flow(new_canonicals)
+    _reconcile("newest run" if previous else "all runs", len(new_records), duplicates, flow, new_canonicals)
+
+    all_canonicals = sorted(canonical_of.values(), key=lambda r: r.record_id)
+    all_flow = _flow(all_canonicals)
+    all_dups = sum(1 for r in records.values() if r.rows[1:2] and r.rows[1].outcome == OUTCOME_DUPLICATE)
+    if previous:
+        _reconcile("all runs", len(records), all_dups, all_flow, all_canonicals)
+
+    by_db = Counter(r.database for r in new_records)
+    db_specific = [
+        {"database": db, "label": _label(db, kinds), "n": n} for db, n in sorted(by_db.items()) if _kind(db, kinds) == "database"
+    ]
+    reg_specific = [
+        {"database": db, "label": _label(db, kinds), "n": n} for db, n in sorted(by_db.items()) if _kind(db, kinds) == "register"
+    ]
+
+    old_flow = _flow(old_canonicals)
+    previous_reports = old_flow["study_rows"]
+    previous_studies = {s.reference for s in previous_reports}
+    new_reports = flow["study_rows"]
+    new_studies = {s.reference for s in new_reports} - previous_studies
+    for s in new_reports + previous_reports:
+        if not s.reference:
+            raise ReconciliationError(
+                f"record {s.record_id} is included at the study stage without a study_id",
+                where=s.where,
+                fix="link the report to a study in resources/extraction/studies.tsv",
+            )
+
+    rule_counter: Counter[tuple[str, str]] = Counter(
+        (a.reference, a.reason) for a in flow["automation_excluded_rows"] if a.reference
+    )
+    per_run = []
+    for run_id in run_ids:
+        members = [r for r in records.values() if r.run_id == run_id]
+        per_run.append(
+            {
+                "run_id": run_id,
+                "previous": run_id in previous,
+                "identified": len(members),
+                "by_database": dict(sorted(Counter(r.database for r in members).items())),
+            }
+        )
+
+    counts: dict[str, Any] = {
+        "previous_studies": len(previous_studies),
+        "previous_reports": len(previous_reports),
+        "database_results": sum(d["n"] for d in db_specific),
+        "register_results": sum(d["n"] for d in reg_specific),
+        "duplicates": duplicates,
+        "excluded_automatic": flow["excluded_automatic"],
+        "excluded_other": flow["excluded_other"],
+        "records_screened": flow["records_screened"],
+        "records_excluded": flow["records_excluded"],
+        "dbr_sought_reports": flow["dbr_sought_reports"],
+        "dbr_notretrieved_reports": flow["dbr_notretrieved_reports"],
+        "dbr_assessed": flow["dbr_assessed"],
+        "dbr_excluded": flow["dbr_excluded"],
+        "new_studies": len(new_studies),
+        "new_reports": len(new_reports),
+        "total_studies": len(previous_studies | new_studies),
+        "total_reports": len(previous_reports) + len(new_reports),
+    }
+    counts.update(
+        {
+            "database_specific_results": db_specific,
+            "register_specific_results": reg_specific,
+            "records_identified": len(new_records),
+            "records_awaiting": flow["records_awaiting"],
+            "records_excluded_reasons": flow["records_excluded_reasons"],
+            "dbr_excluded_total": flow["dbr_excluded_total"],
+            "dbr_awaiting": flow["dbr_awaiting"],
+            "excluded_automatic_by_rule": [
+                {"rule": rule, "reason": reason, "n": n} for (rule, reason), n in sorted(rule_counter.items(), key=lambda kv: (-kv[1], kv[0]))
+            ],
+            "included_studies": sorted(previous_studies | new_studies),
+            "newest_runs": newest,
+            "runs": per_run,
+            "previous": (
+                {
+                    "runs": sorted(previous & set(run_ids)),
+                    "records_identified": sum(1 for r in records.values() if r.run_id in previous),
+                    "studies": len(previous_studies),
+                    "reports": len(previous_reports),
+                }
+                if previous & set(run_ids)
+                else None
+            ),
+            "all_runs": {
+                "records_identified": len(records),
+                "duplicates": all_dups,
+                "clusters": len(clusters),
+                **{k: v for k, v in all_flow.items() if k not in ("automation_excluded_rows", "study_rows", "fulltext_included")},
+            },
+        }
+    )
+    missing = [k for k in PRISMA_KEYS if k not in counts]
+    if missing:  # pragma: no cover - guards the constant list against drift
+        raise ReconciliationError(f"counts lack PRISMA keys {missing}", fix="update prisma.compute_counts")
+    return counts
+
+
+def _csv_n(key: str, counts: Mapping[str, Any]) -> str:
+    if key in ("database_specific_results", "register_specific_results"):
+        items = counts.get(key) or []
+        return "; ".join(f"{d['label']}, {d['n']}" for d in items) if items else "0"
+    if key == "dbr_excluded":
+        items = counts.get(key) or []
+        return "; ".join(f"{d['reason']}, {d['n']}" for d in items) if items else "0"
+    if key in counts and isinstance(counts[key], int):
+        return str(counts[key])
+    return "0"
+
+
+def to_prisma_csv(counts: Mapping[str, Any]) -> str:
+    """The counts in the PRISMA2020 Shiny app's CSV layout (data, node, box, description, boxtext, tooltips, url, n)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(PRISMA_CSV_FIELDS)
+    for data, node, box, description, boxtext, tooltips, anchor in _CSV_ROWS:
+        n = _csv_n(data, counts) if data != "NA" else "0"
+        if data in ("identification", "screening", "included"):
+            n = "0"
+        writer.writerow([data, node, box, description, boxtext, tooltips, f"index.html#{anchor}", n])
+    return buf.getvalue()
+
+
+def load_ledger(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+    """Read results/audit/ledger.tsv (all LEDGER_FIELDS required)."""
+    return read_tsv(path, required=LEDGER_FIELDS)
+
+
+def run_prisma_counts(
+    *,
+    ledger: str | os.PathLike[str],
+    config: Mapping[str, Any],
+    counts_out: str | os.PathLike[str],
+    csv_out: str | os.PathLike[str],
+    previous_runs: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Pipeline step: read the ledger, compute and reconcile the counts, write counts.json and PRISMA.csv."""
+    rows = load_ledger(ledger)
+    counts = compute_counts(rows, sources=config["searches"]["sources"], previous_runs=previous_runs, source_name=str(ledger))
+    LOG.info(
+        "PRISMA: %d identified, %d duplicates, %d screened, %d assessed, %d studies / %d reports included",
+        counts["records_identified"],
+        counts["duplicates"],
+        counts["records_screened"],
+        counts["dbr_assessed"],
+        counts["total_studies"],
+        counts["total_reports"],
+    )
+    write_json(counts_out, counts)
+    write_text(csv_out, to_prisma_csv(counts))
+    return counts

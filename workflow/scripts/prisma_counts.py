@@ -1,0 +1,13 @@
+"""Snakemake glue: PRISMA 2020 counts from the audit ledger (rule prisma_counts)."""
+
+from livingreview.logutil import run_step
+from livingreview.prisma import run_prisma_counts
+
+run_step(
+    run_prisma_counts,
+    snakemake.log[0],  # noqa: F821
+    ledger=snakemake.input.ledger,  # noqa: F821
+    config=snakemake.params.config,  # noqa: F821
+    counts_out=snakemake.output.counts,  # noqa: F821
+    csv_out=snakemake.output.csv,  # noqa: F821
+)
