@@ -1,0 +1,353 @@
+"""Live PubMed search against the fake E-utilities server: paging, faults, count checks, --since, secrets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import io
+import json
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import Bio
+import pytest
+import yaml
+from Bio import Entrez
+from lxml import etree
+
+from fake_eutils import FakeEutils, FakeRecord, make_records, route_entrez
+from livingreview import cli
+from livingreview.errors import SearchError
+from livingreview.runs import Manifest, RunFile, list_runs, load_manifest, verify_run, write_run
+from livingreview.search import INCEPTION_MINDATE, _Progress, pubmed_strategy, run_pubmed_search
+
+ROOT = Path(__file__).resolve().parents[1]
+TODAY = dt.date(2026, 1, 15)
+SECRET = "TESTKEY-0123456789abcdef-not-real"
+
+
+@pytest.fixture(autouse=True)
+def _no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests start without NCBI credentials in the environment."""
+    monkeypatch.delenv("NCBI_API_KEY", raising=False)
+    monkeypatch.delenv("NCBI_EMAIL", raising=False)
+
+
+@pytest.fixture
+def fake() -> Iterator[Callable[[list[FakeRecord]], FakeEutils]]:
+    """Start fake servers routed from Bio.Entrez; every one is stopped at teardown."""
+    started: list[tuple[FakeEutils, Any]] = []
+
+    def start(records: list[FakeRecord], **kwargs: Any) -> FakeEutils:
+        server = FakeEutils(records, **kwargs).start()
+        route = route_entrez(server.base_url)
+        route.__enter__()
+        started.append((server, route))
+        return server
+
+    yield start
+    for server, route in reversed(started):
+        route.__exit__(None, None, None)
+        server.stop()
+
+
+def write_config(tmp_path: Path, **entrez: Any) -> Path:
+    """The project config with test-friendly entrez settings (small batches, short backoff)."""
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
+    config["entrez"].update({"batch_size": 100, "max_retries": 3, "timeout_seconds": 5, "backoff_seconds": 0.01})
+    config["entrez"].update(entrez)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+class Sleeps(list):
+    """Records the backoff delays instead of sleeping."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def read_pmids(run_dir: Path) -> list[str]:
+    """PMIDs in a run's pubmed.xml.gz, in file order (parsed with a strict XML parser)."""
+    data = gzip.decompress((run_dir / "pubmed.xml.gz").read_bytes())
+    root = etree.fromstring(data, parser=etree.XMLParser(load_dtd=False, no_network=True))
+    assert root.tag == "PubmedArticleSet"
+    return [a.findtext("MedlineCitation/PMID") for a in root.findall("PubmedArticle")]
+
+
+def assert_nothing_written(root: Path) -> None:
+    """No run folder and no half-written .partial folder under root."""
+    assert not root.exists() or sorted(p.name for p in root.iterdir()) == []
+
+
+def test_search_several_batches_writes_an_exact_run(tmp_path: Path, fake: Any) -> None:
+    records = make_records(300, start=dt.date(2001, 1, 1), step_days=10)
+    server = fake(records)
+    config = write_config(tmp_path)
+    root = tmp_path / "searches"
+
+    run_dir = run_pubmed_search(config_path=config, root=root, today=TODAY)
+
+    assert run_dir == root / "2026-01-15"
+    pmids = read_pmids(run_dir)
+    assert sorted(pmids) == sorted(r.pmid for r in records) and len(pmids) == 300
+    manifest = verify_run(run_dir)
+    (entry,) = manifest.files
+    cfg = yaml.safe_load(config.read_text(encoding="utf-8"))
+    assert entry.database == "pubmed" and entry.format == "pubmed_xml" and entry.name == "pubmed.xml.gz"
+    assert entry.platform == "PubMed (NCBI E-utilities)"
+    assert entry.query == pubmed_strategy(cfg) and "ketamine[tiab]" in entry.query
+    assert entry.query_translation == entry.query + " AND fake[translation]"
+    assert entry.date_limits == {"from": "inception", "to": "2025/09/30", "datetype": "pdat"}
+    assert entry.count_reported == 300 and entry.count_in_file == 300
+    assert manifest.date_run == "2026-01-15" and manifest.run_id == "2026-01-15"
+    assert manifest.tool_versions["biopython"] == Bio.__version__
+    # gzip header carries no timestamp
+    assert (run_dir / "pubmed.xml.gz").read_bytes()[4:8] == b"\x00\x00\x00\x00"
+    # esearch on the history server with the config's date limits; paging by retstart/retmax
+    first = server.calls("esearch")[0].params
+    assert first["usehistory"] == "y" and first["db"] == "pubmed"
+    assert (first["mindate"], first["maxdate"], first["datetype"]) == (INCEPTION_MINDATE, "2025/09/30", "pdat")
+    assert first["email"] == "livingreview@example.org" and first["tool"] == "livingreview" and "api_key" not in first
+    fetches = server.calls("efetch")
+    assert [(r.params["retstart"], r.params["retmax"]) for r in fetches] == [("0", "100"), ("100", "100"), ("200", "100")]
+    assert {(r.params["webenv"], r.params["query_key"], r.params["retmode"]) for r in fetches} == {("MCID_FAKE_1", "1", "xml")}
+    # the final count check asked for the full id list
+    assert server.calls("esearch")[1].params["retmax"] == "300"
+    # without an API key: at most 3 requests in any second
+    assert len(server.requests) == 5 and server.max_per_second() <= 3
+    # Bio.Entrez's globals are restored
+    assert Entrez.api_key is None and Entrez.max_tries == 3
+
+
+def test_search_of_25000_records_pages_through_the_history_server(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    records = make_records(25_000, start=dt.date(1950, 1, 1))
+    server = fake(records)
+    config = write_config(tmp_path, batch_size=5000)
+
+    run_dir = run_pubmed_search(config_path=config, root=tmp_path / "searches", today=TODAY)
+
+    pmids = read_pmids(run_dir)
+    assert len(pmids) == 25_000 and set(pmids) == {r.pmid for r in records}
+    assert [int(r.params["retstart"]) for r in server.calls("efetch")] == [0, 5000, 10000, 15000, 20000]
+    # above 10,000 PubMed gives no full id list: the count check compares counts only
+    assert server.calls("esearch")[1].params["retmax"] == "0"
+    assert load_manifest(run_dir).files[0].count_in_file == 25_000
+    assert server.max_per_second() <= 10
+
+
+@pytest.mark.parametrize("fault", ["429", "500", "502", "503", "truncate", "error_body", "reset", "slow"])
+@pytest.mark.parametrize("endpoint", ["esearch", "efetch"])
+def test_transient_faults_are_retried(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, fault: str, endpoint: str) -> None:
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    records = make_records(150, start=dt.date(2010, 1, 1))
+    server = fake(records, slow_seconds=1.5, retry_after="2")
+    server.inject(endpoint, fault, times=2)
+    config = write_config(tmp_path, timeout_seconds=0.4)
+    sleeps = Sleeps()
+
+    run_dir = run_pubmed_search(config_path=config, root=tmp_path / "searches", today=TODAY, sleep=sleeps)
+
+    assert sorted(read_pmids(run_dir)) == sorted(r.pmid for r in records)
+    normal = {"esearch": 2, "efetch": 2}
+    assert len(server.calls(endpoint)) == normal[endpoint] + 2
+    assert [r.fault for r in server.calls(endpoint)][:2] == [fault, fault]
+    # exponential backoff from entrez.backoff_seconds; a 429's Retry-After is honoured
+    if fault == "429":
+        assert sleeps == [2.0, 2.0]
+    else:
+        assert sleeps == [0.01, 0.02]
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [("503", "last error: HTTP 503"), ("slow", "last error: no reply within 0.3 s"), ("truncate", "truncated or unparsable efetch XML")],
+)
+def test_a_server_that_never_recovers_stops_with_a_clear_error(
+    tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, fault: str, message: str
+) -> None:
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    server = fake(make_records(50), slow_seconds=1.0)
+    server.fail_always("efetch", fault)
+    config = write_config(tmp_path, max_retries=2, timeout_seconds=0.3)
+    root = tmp_path / "searches"
+
+    with pytest.raises(SearchError) as err:
+        run_pubmed_search(config_path=config, root=root, today=TODAY, sleep=Sleeps())
+
+    text = str(err.value)
+    assert "efetch records 1-50 of 50 failed after 3 attempt(s)" in text and message in text
+    assert "fix:" in text
+    assert len(server.calls("efetch")) == 3
+    assert_nothing_written(root)
+
+
+def test_a_client_error_is_not_retried(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    server = fake(make_records(10), max_requests=0)  # every request answered 400
+    with pytest.raises(SearchError, match="HTTP 400"):
+        run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY, sleep=Sleeps())
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("switch", "message"),
+    [
+        ({"grow_after_first_search": 3}, "PubMed's count changed during the search (120 at the start, 123 at the end)"),
+        ({"duplicate_in_efetch": True}, "efetch returned duplicate PMIDs"),
+        ({"overreport": 1}, "efetch records 101-121 of 121 failed after 4 attempt(s); last error: efetch batch holds 20 records, 21 expected"),
+    ],
+)
+def test_count_mismatch_writes_nothing(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, switch: dict[str, Any], message: str) -> None:
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    server = fake(make_records(120, start=dt.date(2015, 1, 1)))
+    server.set(**switch)
+    root = tmp_path / "searches"
+    with pytest.raises(SearchError) as err:
+        run_pubmed_search(config_path=write_config(tmp_path), root=root, today=TODAY, sleep=Sleeps())
+    assert message in str(err.value)
+    assert "nothing was written" in str(err.value) or "failed after" in str(err.value)
+    assert_nothing_written(root)
+
+
+def _archive(root: Path, run_id: str, database: str, date_to: str) -> None:
+    """An archived run holding one small file of ``database`` (synthetic bytes)."""
+    name = {"pubmed": "pubmed.xml.gz", "embase": "embase.ris"}[database]
+    entry = RunFile(
+        name=name,
+        database=database,
+        platform="test",
+        format="pubmed_xml" if database == "pubmed" else "ris",
+        query="q",
+        date_limits={"from": "inception", "to": date_to},
+        count_reported=0,
+        count_in_file=0,
+    )
+    write_run(root, Manifest(run_id=run_id, date_run=run_id[:10], files=[entry]), {name: b"synthetic"})
+
+
+def test_since_last_starts_at_the_end_of_the_newest_pubmed_run(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    root = tmp_path / "searches"
+    _archive(root, "2025-06-30", "pubmed", "2025/06/30")
+    _archive(root, "2025-09-30", "pubmed", "2025/09/30")
+    _archive(root, "2025-10-31", "embase", "2025/10/31")  # newer, but no PubMed file
+    records = make_records(200, start=dt.date(2025, 8, 1))  # 2025-08-01 .. 2026-02-16
+    server = fake(records)
+
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", today=TODAY)
+
+    first = server.calls("esearch")[0].params
+    assert (first["mindate"], first["maxdate"]) == ("2025/09/30", "2026/01/15")
+    expected = {r.pmid for r in records if dt.date(2025, 9, 30) <= r.date <= TODAY}
+    assert set(read_pmids(run_dir)) == expected and len(expected) == 108
+    assert load_manifest(run_dir).files[0].date_limits == {"from": "2025/09/30", "to": "2026/01/15", "datetype": "pdat"}
+    # --until overrides the end, and the run id gets a suffix when today's is taken
+    run2 = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="2025/12/01", until="2025/12/31", today=TODAY)
+    assert run2 is not None and run2.name == "2026-01-15-2"
+    run3 = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="2025/12/01", until="2025/12/31", today=TODAY)
+    assert run3 is not None and run3.name == "2026-01-15-3"
+    assert len(read_pmids(run3)) == 31 and read_pmids(run3) == read_pmids(run2)
+
+
+def test_since_last_without_a_pubmed_run_is_an_error(tmp_path: Path, fake: Any) -> None:
+    root = tmp_path / "searches"
+    _archive(root, "2025-10-31", "embase", "2025/10/31")
+    server = fake(make_records(5))
+    with pytest.raises(SearchError, match="--since last needs an archived PubMed run"):
+        run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", today=TODAY)
+    assert server.requests == []
+
+
+def test_no_records_writes_nothing_and_says_so(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    fake(make_records(20, start=dt.date(1990, 1, 1)))
+    root = tmp_path / "searches"
+    code = cli.main(["search", "pubmed", "--since", "2020/01/01", "--config", str(write_config(tmp_path)), "--root", str(root)])
+    assert code == 0
+    assert "no new records" in capsys.readouterr().out
+    assert_nothing_written(root)
+
+
+def test_the_api_key_is_sent_but_never_written_or_logged(
+    tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    monkeypatch.setenv("NCBI_EMAIL", "tester@example.org")
+    server = fake(make_records(250, start=dt.date(2012, 1, 1)))
+    server.inject("efetch", "500")
+    server.inject("esearch", "429")
+    server.set(retry_after="0")
+    root = tmp_path / "searches"
+    caplog.set_level(logging.DEBUG)
+    log_file = tmp_path / "search.log"
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    logging.getLogger("livingreview").addHandler(handler)
+    try:
+        code = cli.main(["-v", "search", "pubmed", "--config", str(write_config(tmp_path)), "--root", str(root), "--run-id", "keytest"])
+    finally:
+        logging.getLogger("livingreview").removeHandler(handler)
+        handler.close()
+
+    assert code == 0
+    # NCBI got the key and the e-mail from the environment, and 10 requests/s were allowed
+    assert {r.params.get("api_key") for r in server.requests} == {SECRET}
+    assert {r.params.get("email") for r in server.requests} == {"tester@example.org"}
+    assert server.max_per_second() <= 10
+    run_dir = root / "keytest"
+    captured = capsys.readouterr()
+    assert "archived PubMed run" in captured.out
+    texts = [captured.out, captured.err, caplog.text, log_file.read_text(encoding="utf-8")]
+    for path in run_dir.rglob("*"):
+        data = path.read_bytes()
+        texts.append((gzip.decompress(data) if path.suffix == ".gz" else data).decode("utf-8"))
+    assert len(texts) == 6
+    for text in texts:
+        assert SECRET not in text
+        assert "api_key=" not in text
+    # the manifest says only that a key was used, and keeps no e-mail address
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert "tester@example.org" not in json.dumps(manifest)
+    assert "rate limit 10 requests/s" in manifest["files"][0]["notes"]
+    assert Entrez.api_key is None
+
+
+def test_progress_bar_on_a_terminal_and_log_lines_otherwise(caplog: pytest.LogCaptureFixture) -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = Tty()
+    bar = _Progress(200, tty)
+    bar.update(100)
+    bar.update(200)
+    assert tty.getvalue() == (
+        "\rPubMed: [###############...............] 100/200 records"
+        "\rPubMed: [##############################] 200/200 records\n"
+    )
+    plain = io.StringIO()
+    caplog.set_level(logging.INFO, logger="livingreview")
+    _Progress(200, plain).update(100)
+    assert plain.getvalue() == "" and "fetched 100 of 200 records" in caplog.text
+
+
+def test_route_entrez_refuses_any_other_host(fake: Any) -> None:
+    fake(make_records(1))
+    from Bio.Entrez import _build_request, urlopen
+
+    with pytest.raises(RuntimeError, match="tried to reach the network"):
+        urlopen(_build_request("https://example.org/other.fcgi", {"email": "x@example.org"}))
+
+
+def test_existing_run_id_is_refused_before_searching(tmp_path: Path, fake: Any) -> None:
+    root = tmp_path / "searches"
+    _archive(root, "taken", "pubmed", "2025/09/30")
+    server = fake(make_records(5))
+    with pytest.raises(Exception, match="already exists"):
+        run_pubmed_search(config_path=write_config(tmp_path), root=root, run_id="taken", today=TODAY)
+    assert server.requests == []
+    assert [p.name for p in list_runs(root)] == ["taken"]

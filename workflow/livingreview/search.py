@@ -1,0 +1,572 @@
+"""Live PubMed search through Bio.Entrez: history-server esearch, batched efetch, retries, count check, archived run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import http.client
+import logging
+import os
+import platform as _platform
+import re
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from urllib.error import HTTPError, URLError
+
+import Bio
+from Bio import Entrez
+from lxml import etree
+
+from . import __version__
+from .config import load_config
+from .errors import ArchiveError, ConfigError, SearchError
+from .runs import Manifest, RunFile, list_runs, load_manifest, write_run
+
+LOG = logging.getLogger("livingreview.search")
+
+PUBMED_FILE = "pubmed.xml.gz"
+PUBMED_PLATFORM = "PubMed (NCBI E-utilities)"
+PUBMED_FORMAT = "pubmed_xml"
+INCEPTION = "inception"
+# NCBI needs mindate and maxdate together; "inception" is sent as a date before any PubMed record.
+INCEPTION_MINDATE = "1000/01/01"
+MAX_BATCH = 10_000  # NCBI's ceiling for retmax
+# PubMed's esearch returns at most this many ids in IdList; above it only counts can be compared.
+MAX_IDLIST = 10_000
+MAX_BACKOFF_SECONDS = 120.0
+API_KEY_ENV = "NCBI_API_KEY"
+EMAIL_ENV = "NCBI_EMAIL"
+DATE_RE = re.compile(r"^(\d{4})/(\d{2})/(\d{2})$")
+ARTICLE_TAGS = ("PubmedArticle", "PubmedBookArticle")
+DOCTYPE_FALLBACK = (
+    '<!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD PubMedArticle, 1st January 2025//EN" '
+    '"https://dtd.nlm.nih.gov/ncbi/pubmed/out/pubmed_250101.dtd">'
+)
+
+
+class _RetryableResponse(Exception):
+    """A reply that should be requested again (truncated or unparsable XML, an <ERROR> body)."""
+
+
+@dataclass(frozen=True)
+class EntrezSettings:
+    """How to talk to NCBI: contact details, batch size and the retry policy (config ``entrez:``)."""
+
+    email: str = "livingreview@example.org"
+    tool: str = "livingreview"
+    batch_size: int = 500
+    max_retries: int = 6
+    timeout_seconds: float = 60.0
+    backoff_seconds: float = 1.0
+    datetype: str = "pdat"
+
+
+@dataclass
+class SearchResult:
+    """What one PubMed search returned: the merged XML, its PMIDs and what esearch reported."""
+
+    query: str
+    query_translation: str
+    mindate: str
+    maxdate: str
+    datetype: str
+    count_reported: int
+    pmids: list[str]
+    xml: bytes
+    requests: int = 0
+    retries: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_date(text: str, *, what: str) -> dt.date:
+    """A YYYY/MM/DD date (NCBI's format); a bad one is a ConfigError naming ``what``."""
+    m = DATE_RE.match(text.strip())
+    try:
+        if not m:
+            raise ValueError(text)
+        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        raise ConfigError(f"{what} '{text}' is not a date in YYYY/MM/DD form", where=what, fix="write it like 2025/09/30") from None
+
+
+def format_date(day: dt.date) -> str:
+    """NCBI's YYYY/MM/DD form of a date."""
+    return f"{day.year:04d}/{day.month:02d}/{day.day:02d}"
+
+
+def settings_from_config(config: dict[str, Any]) -> EntrezSettings:
+    """EntrezSettings from a validated config; NCBI_EMAIL in the environment overrides entrez.email."""
+    ent = dict(config.get("entrez") or {})
+    email = os.environ.get(EMAIL_ENV) or ent.get("email") or EntrezSettings.email
+    batch = int(ent.get("batch_size", EntrezSettings.batch_size))
+    if not 1 <= batch <= MAX_BATCH:
+        raise ConfigError(f"entrez.batch_size {batch} is outside 1..{MAX_BATCH}", where="config entrez.batch_size", fix="use at most 10000")
+    return EntrezSettings(
+        email=email,
+        tool=str(ent.get("tool", EntrezSettings.tool)),
+        batch_size=batch,
+        max_retries=int(ent.get("max_retries", EntrezSettings.max_retries)),
+        timeout_seconds=float(ent.get("timeout_seconds", EntrezSettings.timeout_seconds)),
+        backoff_seconds=float(ent.get("backoff_seconds", EntrezSettings.backoff_seconds)),
+        datetype=str(ent.get("datetype", EntrezSettings.datetype)),
+    )
+
+
+def pubmed_strategy(config: dict[str, Any]) -> str:
+    """The PubMed strategy of config searches.sources (whitespace folded as YAML '>-' does)."""
+    for source in config.get("searches", {}).get("sources", []):
+        if source.get("database") == "pubmed":
+            query = " ".join(str(source.get("strategy", "")).split())
+            if not query:
+                break
+            return query
+    raise ConfigError(
+        "no PubMed strategy in searches.sources",
+        where="config searches.sources",
+        fix="add a source with database: pubmed and its strategy",
+    )
+
+
+def last_search_date(root: str | os.PathLike[str]) -> str:
+    """date_limits.to of the newest archived run holding a PubMed file (for ``--since last``)."""
+    for run_dir in reversed(list_runs(root)):
+        manifest = load_manifest(run_dir)
+        for f in manifest.files:
+            if f.database == "pubmed":
+                to = str(f.date_limits.get("to", ""))
+                parse_date(to, what=f"{run_dir / 'manifest.json'} date_limits.to")
+                return to
+    raise SearchError(
+        "--since last needs an archived PubMed run, but none was found",
+        where=str(root),
+        fix="run `livingreview search pubmed` once without --since, or archive an export with `livingreview add-run`",
+    )
+
+
+def resolve_date_limits(
+    config: dict[str, Any],
+    *,
+    since: str | None,
+    until: str | None,
+    root: str | os.PathLike[str],
+    today: dt.date,
+) -> tuple[str, str]:
+    """The (from, to) date limits of a search, ``from`` being YYYY/MM/DD or 'inception'.
+
+    Without --since and --until the config's searches.date_from..date_to reproduce the original
+    search. With --since (a date, or 'last' = the 'to' date of the newest archived PubMed run) the
+    search ends today unless --until is given. Both ends are inclusive: the boundary day is searched
+    again, and dedup links the records found twice, so nothing published that day is missed.
+    """
+    searches = config.get("searches", {})
+    if since is None:
+        date_from = str(searches.get("date_from", INCEPTION))
+        date_to = until or (str(searches.get("date_to")) if searches.get("date_to") else format_date(today))
+    else:
+        date_from = last_search_date(root) if since == "last" else since
+        date_to = until or format_date(today)
+    end = parse_date(date_to, what="--until" if until else "config searches.date_to")
+    if date_from != INCEPTION:
+        start = parse_date(date_from, what="--since" if since else "config searches.date_from")
+        if start > end:
+            raise SearchError(
+                f"the date range starts after it ends ({date_from} > {date_to})",
+                where="--since/--until",
+                fix="give a --since date on or before --until",
+            )
+    return date_from, date_to
+
+
+def next_run_id(root: str | os.PathLike[str], today: dt.date) -> str:
+    """Today's date (YYYY-MM-DD), with -2, -3, ... appended when that run id is taken."""
+    root = Path(root)
+    base = today.isoformat()
+    if not (root / base).exists():
+        return base
+    n = 2
+    while (root / f"{base}-{n}").exists():
+        n += 1
+    return f"{base}-{n}"
+
+
+@contextmanager
+def _entrez_session(settings: EntrezSettings) -> Iterator[bool]:
+    """Configure Bio.Entrez for one search and restore its globals afterwards; yields whether an API key is used.
+
+    Bio.Entrez already spaces requests (0.37 s apart, 0.1 s with an API key: NCBI's 3 and 10 per
+    second) and we keep that. Its own retry loop retries HTTP 429/5xx at once, ignores Retry-After,
+    sleeps a fixed 15 s on network errors and does not see read timeouts or truncated XML, so it is
+    set to a single try and ``_call`` owns the whole retry policy. The API key comes from the
+    environment only and is never logged or written.
+    """
+    saved = (Entrez.email, Entrez.tool, Entrez.api_key, Entrez.max_tries, Entrez.sleep_between_tries, socket.getdefaulttimeout())
+    api_key = os.environ.get(API_KEY_ENV) or None
+    Entrez.email = settings.email
+    Entrez.tool = settings.tool
+    Entrez.api_key = api_key
+    Entrez.max_tries = 1
+    Entrez.sleep_between_tries = 0
+    # Bio.Entrez calls urlopen without a timeout: the socket default applies to its connections.
+    socket.setdefaulttimeout(settings.timeout_seconds)
+    try:
+        yield api_key is not None
+    finally:
+        Entrez.email, Entrez.tool, Entrez.api_key, Entrez.max_tries, Entrez.sleep_between_tries, default_timeout = saved
+        socket.setdefaulttimeout(default_timeout)
+
+
+def _retry_after(err: HTTPError) -> float:
+    """Seconds from a Retry-After header given in seconds (0 when absent or an HTTP date)."""
+    value = (err.headers.get("Retry-After") if err.headers else None) or ""
+    try:
+        return max(0.0, float(value.strip()))
+    except ValueError:
+        return 0.0
+
+
+class _Caller:
+    """Runs E-utility calls with retries and exponential backoff, counting requests and retries."""
+
+    def __init__(self, settings: EntrezSettings, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.settings = settings
+        self.sleep = sleep
+        self.requests = 0
+        self.retries = 0
+
+    def call(self, what: str, request: Callable[[], IO[Any]], parse: Callable[[bytes], Any]) -> Any:
+        """Send ``request`` and parse its body, retrying on 429/5xx, network errors, timeouts and bad XML."""
+        attempts = self.settings.max_retries + 1
+        last = ""
+        for attempt in range(attempts):
+            delay = min(self.settings.backoff_seconds * (2**attempt), MAX_BACKOFF_SECONDS)
+            self.requests += 1
+            try:
+                handle = request()
+                try:
+                    body = handle.read()
+                finally:
+                    handle.close()
+                if isinstance(body, str):
+                    body = body.encode("utf-8")
+                return parse(body)
+            except HTTPError as err:
+                if err.code != 429 and not 500 <= err.code < 600:
+                    raise SearchError(
+                        f"{what}: NCBI answered HTTP {err.code} ({err.reason})",
+                        where="E-utilities",
+                        fix="check the query syntax and the config entrez settings; a 400 often means a malformed query",
+                    ) from None
+                last = f"HTTP {err.code} {err.reason}"
+                delay = min(max(delay, _retry_after(err)), MAX_BACKOFF_SECONDS)
+            except (TimeoutError, socket.timeout):
+                last = f"no reply within {self.settings.timeout_seconds:g} s"
+            except URLError as err:
+                reason = err.reason
+                last = f"no reply within {self.settings.timeout_seconds:g} s" if isinstance(reason, (TimeoutError, socket.timeout)) else f"network error ({reason})"
+            except (http.client.HTTPException, ConnectionError, OSError) as err:
+                last = f"connection broken ({type(err).__name__})"
+            except _RetryableResponse as err:
+                last = str(err)
+            if attempt + 1 < attempts:
+                self.retries += 1
+                LOG.warning("%s: %s; retry %d of %d in %.3g s", what, last, attempt + 1, self.settings.max_retries, delay)
+                self.sleep(delay)
+        raise SearchError(
+            f"{what} failed after {attempts} attempt(s); last error: {last}",
+            where="NCBI E-utilities",
+            fix="NCBI may be down or rate-limiting: try again later, set NCBI_API_KEY, or raise entrez.max_retries / entrez.timeout_seconds in config/config.yaml",
+        )
+
+
+def _parse_esearch(body: bytes) -> dict[str, Any]:
+    """Count, WebEnv, QueryKey, QueryTranslation, IdList and messages of an esearch reply."""
+    try:
+        root = etree.fromstring(body, parser=_xml_parser())
+    except etree.XMLSyntaxError as err:
+        raise _RetryableResponse(f"unparsable esearch XML ({err})") from None
+    if root.tag != "eSearchResult":
+        raise _RetryableResponse(f"unexpected esearch reply <{root.tag}>")
+    count_text = root.findtext("Count")
+    error = root.findtext("ERROR")
+    if count_text is None:
+        # NCBI answers transient back-end failures with HTTP 200 and <ERROR>: ask again.
+        raise _RetryableResponse(f"esearch reply has no <Count> ({' '.join((error or 'no ERROR given').split())})")
+    messages = []
+    for tag in ("ErrorList", "WarningList"):
+        node = root.find(tag)
+        if node is not None:
+            messages += [f"{tag} {child.tag}: {child.text or ''}".strip() for child in node]
+    return {
+        "count": int(count_text),
+        "webenv": root.findtext("WebEnv") or "",
+        "query_key": root.findtext("QueryKey") or "",
+        "translation": " ".join((root.findtext("QueryTranslation") or "").split()),
+        "ids": [e.text or "" for e in root.findall("IdList/Id")],
+        "messages": messages,
+    }
+
+
+def _xml_parser() -> etree.XMLParser:
+    """A parser that never reads DTDs or the network and keeps large trees."""
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+
+
+def _article_pmid(article: etree._Element) -> str:
+    """The PMID of a PubmedArticle or PubmedBookArticle ('' when absent)."""
+    path = "MedlineCitation/PMID" if article.tag == "PubmedArticle" else "BookDocument/PMID"
+    return (article.findtext(path) or "").strip()
+
+
+def _parse_efetch(expected: int) -> Callable[[bytes], tuple[list[etree._Element], str]]:
+    """A parser for one efetch batch that wants ``expected`` articles; returns them and the DOCTYPE."""
+
+    def parse(body: bytes) -> tuple[list[etree._Element], str]:
+        try:
+            root = etree.fromstring(body, parser=_xml_parser())
+        except etree.XMLSyntaxError as err:
+            raise _RetryableResponse(f"truncated or unparsable efetch XML ({err})") from None
+        if root.tag != "PubmedArticleSet":
+            detail = " ".join((root.findtext("ERROR") or "").split())
+            raise _RetryableResponse(f"efetch returned <{root.tag}> instead of <PubmedArticleSet> {detail}".strip())
+        articles = []
+        for child in root:
+            if not isinstance(child.tag, str):
+                continue
+            if child.tag not in ARTICLE_TAGS:
+                raise SearchError(
+                    f"efetch returned an unexpected <{child.tag}> element",
+                    where="efetch",
+                    fix="report it; only PubmedArticle and PubmedBookArticle are archived",
+                )
+            articles.append(child)
+        if len(articles) != expected:
+            raise _RetryableResponse(f"efetch batch holds {len(articles)} records, {expected} expected")
+        doctype = root.getroottree().docinfo.doctype or ""
+        return articles, doctype
+
+    return parse
+
+
+class _Progress:
+    """A one-line progress bar on a terminal; log lines otherwise."""
+
+    def __init__(self, total: int, stream: IO[str] | None = None) -> None:
+        self.total = total
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def update(self, done: int) -> None:
+        """Show that ``done`` of ``total`` records are fetched."""
+        if self.tty:
+            width = 30
+            filled = int(width * done / self.total) if self.total else width
+            self.stream.write(f"\rPubMed: [{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} records")
+            if done >= self.total:
+                self.stream.write("\n")
+            self.stream.flush()
+        else:
+            LOG.info("fetched %d of %d records", done, self.total)
+
+
+def search_pubmed(
+    query: str,
+    *,
+    date_from: str,
+    date_to: str,
+    settings: EntrezSettings,
+    sleep: Callable[[float], None] = time.sleep,
+    progress_stream: IO[str] | None = None,
+) -> SearchResult:
+    """Run a PubMed search and fetch every record as XML; raise SearchError unless the records match the count.
+
+    esearch posts the result set on the history server (usehistory=y); efetch pages through it
+    with retstart/retmax in batches of ``settings.batch_size``. A last esearch checks that the
+    count did not change while fetching and, for up to 10,000 records, that the PMIDs are the
+    same set. ``date_from`` may be 'inception'. Nothing is written here.
+    """
+    mindate = INCEPTION_MINDATE if date_from == INCEPTION else date_from
+    dates = {"mindate": mindate, "maxdate": date_to, "datetype": settings.datetype}
+    caller = _Caller(settings, sleep)
+    with _entrez_session(settings) as with_key:
+        LOG.info("PubMed search %s..%s (%s), %s", date_from, date_to, settings.datetype, "API key: 10 requests/s" if with_key else "no API key: 3 requests/s")
+        first = caller.call(
+            "esearch",
+            lambda: Entrez.esearch(db="pubmed", term=query, usehistory="y", retmax=0, **dates),
+            _parse_esearch,
+        )
+        count = first["count"]
+        for message in first["messages"]:
+            LOG.warning("esearch: %s", message)
+        LOG.info("PubMed reports %d records; query translation: %s", count, first["translation"])
+        pmids: list[str] = []
+        chunks: list[bytes] = []
+        doctype = ""
+        if count:
+            if not first["webenv"] or not first["query_key"]:
+                raise SearchError("esearch gave no WebEnv/QueryKey for the history server", where="esearch", fix="try again later")
+            progress = _Progress(count, progress_stream)
+            for start in range(0, count, settings.batch_size):
+                size = min(settings.batch_size, count - start)
+                articles, batch_doctype = caller.call(
+                    f"efetch records {start + 1}-{start + size} of {count}",
+                    lambda start=start, size=size: Entrez.efetch(
+                        db="pubmed",
+                        retmode="xml",
+                        webenv=first["webenv"],
+                        query_key=first["query_key"],
+                        retstart=start,
+                        retmax=size,
+                    ),
+                    _parse_efetch(size),
+                )
+                doctype = doctype or batch_doctype
+                for article in articles:
+                    pmids.append(_article_pmid(article))
+                    chunks.append(etree.tostring(article, encoding="utf-8"))
+                progress.update(start + size)
+        last = caller.call(
+            "esearch (count check)",
+            lambda: Entrez.esearch(db="pubmed", term=query, retmax=min(count, MAX_IDLIST) if count <= MAX_IDLIST else 0, **dates),
+            _parse_esearch,
+        )
+    _check_counts(count, last, pmids)
+    xml = _merge(chunks, doctype)
+    return SearchResult(
+        query=query,
+        query_translation=first["translation"],
+        mindate=mindate,
+        maxdate=date_to,
+        datetype=settings.datetype,
+        count_reported=count,
+        pmids=pmids,
+        xml=xml,
+        requests=caller.requests,
+        retries=caller.retries,
+        warnings=list(first["messages"]),
+    )
+
+
+def _check_counts(count: int, last: dict[str, Any], pmids: list[str]) -> None:
+    """Stop unless the PMIDs fetched are exactly the esearch result set, and it did not change meanwhile."""
+    if last["count"] != count:
+        raise SearchError(
+            f"PubMed's count changed during the search ({count} at the start, {last['count']} at the end): records were added or removed while fetching",
+            where="esearch",
+            fix="run the search again (nothing was written)",
+        )
+    missing_pmid = sum(1 for p in pmids if not p)
+    if missing_pmid:
+        raise SearchError(f"{missing_pmid} fetched record(s) have no PMID", where="efetch", fix="run the search again; nothing was written")
+    unique = set(pmids)
+    if len(unique) != len(pmids):
+        dups = sorted(p for p in unique if pmids.count(p) > 1)
+        raise SearchError(
+            f"efetch returned duplicate PMIDs ({len(pmids) - len(unique)} extra; e.g. {', '.join(dups[:5])})",
+            where="efetch",
+            fix="run the search again; nothing was written",
+        )
+    if len(unique) != count:
+        raise SearchError(
+            f"fetched {len(unique)} distinct PMIDs but esearch reported {count}",
+            where="efetch",
+            fix="run the search again; nothing was written",
+        )
+    if count <= MAX_IDLIST and set(last["ids"]) != unique:
+        differ = sorted(unique.symmetric_difference(last["ids"]))
+        raise SearchError(
+            f"the PMIDs fetched differ from esearch's list ({len(differ)} differ, e.g. {', '.join(differ[:5])})",
+            where="efetch",
+            fix="run the search again; nothing was written",
+        )
+
+
+def _merge(chunks: list[bytes], doctype: str) -> bytes:
+    """One PubmedArticleSet document holding every fetched article, in the order fetched."""
+    parts = [b'<?xml version="1.0" encoding="utf-8"?>\n', (doctype or DOCTYPE_FALLBACK).encode("utf-8"), b"\n<PubmedArticleSet>\n"]
+    for chunk in chunks:
+        parts.append(chunk.strip())
+        parts.append(b"\n")
+    parts.append(b"</PubmedArticleSet>\n")
+    return b"".join(parts)
+
+
+def tool_versions() -> dict[str, str]:
+    """Versions of the tools that made a run (for the manifest)."""
+    return {
+        "livingreview": __version__,
+        "biopython": Bio.__version__,
+        "lxml": ".".join(str(x) for x in etree.LXML_VERSION),
+        "python": _platform.python_version(),
+    }
+
+
+def build_manifest(result: SearchResult, *, run_id: str, date_run: dt.date, date_from: str, date_to: str, api_key_used: bool) -> Manifest:
+    """The manifest of a PubMed run (no API key, no e-mail address: only whether a key was used)."""
+    notes = [
+        f"esearch usehistory=y; efetch retmode=xml; datetype={result.datetype}; mindate={result.mindate}; maxdate={result.maxdate}",
+        f"{result.requests} request(s), {result.retries} retried; rate limit {'10' if api_key_used else '3'} requests/s",
+    ]
+    notes += [f"esearch {m}" for m in result.warnings]
+    entry = RunFile(
+        name=PUBMED_FILE,
+        database="pubmed",
+        platform=PUBMED_PLATFORM,
+        format=PUBMED_FORMAT,
+        query=result.query,
+        query_translation=result.query_translation,
+        date_limits={"from": date_from, "to": date_to, "datetype": result.datetype},
+        count_reported=result.count_reported,
+        count_in_file=len(result.pmids),
+        notes="; ".join(notes),
+    )
+    return Manifest(
+        run_id=run_id,
+        date_run=date_run.isoformat(),
+        files=[entry],
+        tool_versions=tool_versions(),
+        description=f"Live PubMed search through Bio.Entrez, {date_from} to {date_to}",
+    )
+
+
+def run_pubmed_search(
+    *,
+    config_path: str | os.PathLike[str] = "config/config.yaml",
+    root: str | os.PathLike[str] | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    run_id: str | None = None,
+    today: dt.date | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    progress_stream: IO[str] | None = None,
+) -> Path | None:
+    """Search PubMed live and archive the result as resources/searches/<run_id>/ (pubmed.xml.gz + manifest.json).
+
+    Returns the run folder, or None when PubMed reports no records (nothing is written: an empty
+    run would add nothing to the review). Any failure raises SearchError before anything is written.
+    """
+    config = load_config(config_path)
+    runs_root = Path(root if root is not None else config.get("searches", {}).get("root", "resources/searches"))
+    today = today or dt.date.today()
+    settings = settings_from_config(config)
+    query = pubmed_strategy(config)
+    date_from, date_to = resolve_date_limits(config, since=since, until=until, root=runs_root, today=today)
+    run_id = run_id or next_run_id(runs_root, today)
+    if (runs_root / run_id).exists():
+        raise ArchiveError(f"run {run_id} already exists (runs are immutable)", where=str(runs_root / run_id), fix="pass another --run-id or leave it out")
+    result = search_pubmed(query, date_from=date_from, date_to=date_to, settings=settings, sleep=sleep, progress_stream=progress_stream)
+    if result.count_reported == 0:
+        LOG.info("no new records: PubMed found nothing for %s..%s; no run written", date_from, date_to)
+        return None
+    manifest = build_manifest(
+        result, run_id=run_id, date_run=today, date_from=date_from, date_to=date_to, api_key_used=bool(os.environ.get(API_KEY_ENV))
+    )
+    data = gzip.compress(result.xml, compresslevel=9, mtime=0)
+    path = write_run(runs_root, manifest, {PUBMED_FILE: data})
+    LOG.info("archived %d PubMed records as %s", len(result.pmids), path)
+    return path
