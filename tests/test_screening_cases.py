@@ -1,0 +1,218 @@
+"""Case tables for the screening rules: curated records (expected outcome derived from curation facts) and synthetic edge cases."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from livingreview.records import Record
+from livingreview.screening import RuleSet, ScreenResult, load_rules, normalise_text, screen_record
+
+ROOT = Path(__file__).resolve().parents[1]
+RULES = ROOT / "config" / "screening.yaml"
+EVIDENCE = ROOT.parent / "shared" / "evidence"
+CASES = ROOT / "tests" / "data" / "screening_cases.yaml"
+
+CURATED: list[dict[str, Any]] = json.loads((EVIDENCE / "records.json").read_text(encoding="utf-8"))
+STUDIES: list[dict[str, Any]] = json.loads((EVIDENCE / "studies.json").read_text(encoding="utf-8"))
+SYNTHETIC: list[dict[str, Any]] = yaml.safe_load(CASES.read_text(encoding="utf-8"))["cases"]
+
+
+@pytest.fixture(scope="module")
+def ruleset() -> RuleSet:
+    return load_rules(RULES)
+
+
+# --- curated record -> database record (as the snapshot writes it) --------------------------
+
+_ANNOTATION = re.compile(r"\s*\((?:per |metajournal|truncated|inferred)[^)]*\)\s*$", re.IGNORECASE)
+
+
+def curated_to_record(c: dict[str, Any]) -> Record:
+    """What a database would hold: title, publication types (curator notes stripped), year, and the
+    curated plain-words summary as the abstract. No curation field is passed to the rules."""
+    parts = []
+    for label, key in (("Design", "study_design"), ("Population", "population_condition"), ("Ketamine route", "ketamine_route"), ("Comparator", "comparator")):
+        if c.get(key):
+            parts.append(f"{label}: {c[key]}.")
+    types = tuple(_ANNOTATION.sub("", t).strip() for t in c.get("publication_types") or [])
+    return Record(
+        record_id=f"curated:{c['key']}",
+        database="other",
+        title=c["title"],
+        abstract=" ".join(parts),
+        publication_types=types,
+        keywords=tuple(c.get("keywords_pubmed") or ()),
+        year=str(c.get("year") or ""),
+    )
+
+
+# --- expected outcome, derived from the curation fields only ------------------------------
+
+_NON_IV = re.compile(r"\b(?:intranasal|oral|intramuscular|sublingual)\b", re.IGNORECASE)
+_IV = re.compile(r"\b(?:IV|intravenous|infusions?)\b", re.IGNORECASE)
+_PTSD = re.compile(r"PTSD|post-?traumatic stress|posttraumatic", re.IGNORECASE)
+_RANDOM = re.compile(r"randomi[sz]ed|\bRCTs?\b", re.IGNORECASE)
+_NEGATED = re.compile(r"\bnon-?randomi[sz]ed|\bnot randomi[sz]ed", re.IGNORECASE)
+_OBSERVATIONAL = re.compile(r"retrospective|observational|chart review|record review|cohort|case-control", re.IGNORECASE)
+_CASE = re.compile(r"case (?:report|series|study)", re.IGNORECASE)
+REVIEW_KINDS = {"narrative_review", "systematic_review_meta_analysis"}
+
+
+def expected_outcome(c: dict[str, Any]) -> tuple[bool, set[str], set[str]]:
+    """(must be excluded?, reasons the facts require, reasons the facts permit).
+
+    A record is expected to be excluded only when its facts give an explicit reason ("required");
+    everything else is expected to pass to people. "Permitted" reasons are facts that make a rule
+    hit defensible without demanding it (e.g. a route that is partly unknown).
+    """
+    required: set[str] = set()
+    permitted: set[str] = set()
+    kind = c["record_kind"]
+    host = (c.get("human_or_animal") or "").lower()
+    route = c.get("ketamine_route") or ""
+    design = c.get("study_design") or ""
+    population = c.get("population_condition") or ""
+    if kind == "animal_preclinical" or host.startswith("animal"):
+        required.add("animal")
+    if kind in REVIEW_KINDS:
+        required.add("publication_type")
+    if kind == "letter":
+        permitted.add("publication_type")
+    if _NON_IV.search(route) and not _IV.search(route):
+        uncertain_route = "not stated" in route or "mixed" in route
+        (permitted if uncertain_route else required).add("not_intravenous")
+    if not _PTSD.search(population):
+        (permitted if _PTSD.search(c["title"]) else required).add("not_ptsd")
+    if not _RANDOM.search(_NEGATED.sub("", design)):
+        permitted.add("not_randomized")
+        if _NEGATED.search(design):
+            required.add("not_randomized")
+        if _OBSERVATIONAL.search(design) or kind == "observational_retrospective":
+            required.add("observational")
+        if _CASE.search(design) or kind == "case_report_series":
+            required.add("case_report")
+    return bool(required), required, permitted
+
+
+_PIECE = re.compile(r"^(?P<field>[a-z_]+)\[(?P<start>\d+):(?P<end>\d+)\]: (?P<text>.+)$", re.DOTALL)
+_ABSENT = re.compile(r"^[a-z_]+(?:\+[a-z_]+)*: no mention of \w+$")
+
+
+def assert_evidence_points_at_text(result: ScreenResult, record: Record) -> None:
+    """Every evidence piece is 'field[start:end]: text' quoting the normalised field, or an absence statement."""
+    fields = {
+        "title": normalise_text(record.title),
+        "abstract": normalise_text(record.abstract),
+        "keywords": normalise_text("; ".join(record.keywords)),
+        "publication_types": normalise_text("; ".join(record.publication_types)),
+        "mesh": normalise_text("; ".join(record.mesh)),
+        "language": record.language,
+    }
+    for hit in result.hits:
+        for piece in hit.evidence.split(" | "):
+            m = _PIECE.match(piece)
+            if m:
+                start, end = int(m["start"]), int(m["end"])
+                assert fields[m["field"]][start:end] == m["text"], (hit.rule_id, piece)
+            else:
+                assert _ABSENT.match(piece), (hit.rule_id, piece)
+
+
+@pytest.mark.parametrize("curated", CURATED, ids=[c["key"] for c in CURATED])
+def test_curated_record_meets_expected_outcome(curated: dict[str, Any], ruleset: RuleSet) -> None:
+    """Each curated record, as a database record, gets the outcome its curation facts call for."""
+    record = curated_to_record(curated)
+    must_exclude, required, permitted = expected_outcome(curated)
+    result = screen_record(record, ruleset)
+    assert result.excluded is must_exclude, (curated["record_kind"], required, result.hits)
+    if must_exclude:
+        allowed = required | permitted
+        assert result.reason in allowed
+        assert {h.reason for h in result.hits} <= allowed, (required, permitted, result.hits)
+        assert result.rule_id == result.hits[0].rule_id
+        assert result.label == ruleset.reasons[result.reason]
+        assert result.evidence == result.hits[0].evidence
+        assert_evidence_points_at_text(result, record)
+    else:
+        assert (result.rule_id, result.reason, result.label, result.evidence, result.hits) == ("", "", "", "", ())
+
+
+def _reports_reaching_full_text() -> list[str]:
+    """Record keys of every report of every study a full-text assessment looked at (studies.json)."""
+    return sorted({r["record_key"] for s in STUDIES for r in s["reports"]})
+
+
+def test_full_text_reports_are_the_eleven_named_in_the_protocol() -> None:
+    """The 8 included reports and the 3 full-text exclusions are exactly what studies.json lists."""
+    included = sorted({r["record_key"] for s in STUDIES if s["curated_decision"] == "include" for r in s["reports"]})
+    assert included == sorted(["K006", "K060", "K033", "K071", "K072", "K052", "K032", "K056"])
+    assert _reports_reaching_full_text() == sorted(included + ["K029", "K067", "TFeder2025WET"])
+
+
+@pytest.mark.parametrize("key", _reports_reaching_full_text())
+def test_automation_never_excludes_a_report_that_reaches_full_text(key: str, ruleset: RuleSet) -> None:
+    """No rule fires on an included report or a report people excluded only at full text."""
+    curated = next(c for c in CURATED if c["key"] == key)
+    result = screen_record(curated_to_record(curated), ruleset)
+    assert not result.excluded and result.hits == (), result.hits
+
+
+def test_curated_outcomes_cover_every_kind_of_exclusion(ruleset: RuleSet) -> None:
+    """The curated set exercises each default rule that real records can trigger, and most records pass or fail for a stated reason."""
+    results = [screen_record(curated_to_record(c), ruleset) for c in CURATED]
+    fired = {h.rule_id for r in results for h in r.hits}
+    assert {"animal_study", "review_publication_type", "review_title", "case_report", "observational_design", "not_randomized", "not_intravenous", "not_ptsd"} <= fired
+    assert len(results) == len(CURATED) == 67
+    passed = [c["key"] for c, r in zip(CURATED, results) if not r.excluded]
+    # Everything that passes is human, and either reaches full text or is a trial-like record for people to judge.
+    for key in passed:
+        c = next(x for x in CURATED if x["key"] == key)
+        assert not (c.get("human_or_animal") or "human").startswith("animal")
+        assert c["record_kind"] not in REVIEW_KINDS
+
+
+# --- synthetic edge cases ---------------------------------------------------------------------
+
+
+def _synthetic_record(case: dict[str, Any]) -> Record:
+    raw = case["record"]
+    return Record(
+        record_id=f"test:{case['id']}",
+        title=raw.get("title", ""),
+        abstract=raw.get("abstract", ""),
+        publication_types=tuple(raw.get("publication_types", ())),
+        mesh=tuple(raw.get("mesh", ())),
+        keywords=tuple(raw.get("keywords", ())),
+        language=raw.get("language", ""),
+        year=str(raw.get("year", "")),
+    )
+
+
+@pytest.mark.parametrize("case", SYNTHETIC, ids=[c["id"] for c in SYNTHETIC])
+def test_synthetic_case(case: dict[str, Any], ruleset: RuleSet) -> None:
+    """Each synthetic case gets its expected outcome, reason, rule and quoted evidence."""
+    assert case["note"]
+    record = _synthetic_record(case)
+    expected = case["expected"]
+    result = screen_record(record, ruleset)
+    if expected["outcome"] == "pass":
+        assert not result.excluded and result.hits == (), result.hits
+        return
+    assert result.excluded, case["note"]
+    assert (result.reason, result.rule_id) == (expected["reason"], expected["rule_id"]), result.hits
+    assert expected["evidence"] in result.evidence
+    assert result.record_id == record.record_id
+    assert_evidence_points_at_text(result, record)
+
+
+def test_synthetic_cases_have_unique_ids_and_cover_the_required_edges() -> None:
+    ids = [c["id"] for c in SYNTHETIC]
+    assert len(ids) == len(set(ids))
+    for required in ("iv_vs_intranasal_comparison", "non_randomized_in_title", "was_not_randomized", "non_english_title_and_abstract", "missing_abstract", "html_entities_review_title"):
+        assert required in ids
