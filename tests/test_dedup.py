@@ -1,0 +1,344 @@
+"""Deduplication engine: normalisation, guarded clustering, overrides, stable ids, merge, files, CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from livingreview.constants import CLUSTER_FIELDS, LEDGER_FIELDS, RECORD_FIELDS
+from livingreview.dedup import (
+    MATCH_RULES,
+    DedupDecision,
+    deduplicate,
+    load_dedup_decisions,
+    record_kind,
+    run_dedup,
+)
+from livingreview.errors import ConfigError, InputFormatError, LivingReviewError
+from livingreview.normalize import (
+    expand_pages,
+    first_page,
+    journals_match,
+    normalize_author,
+    normalize_doi,
+    normalize_journal,
+    normalize_pmid,
+    normalize_title,
+    normalize_year,
+)
+from livingreview.records import Record
+from livingreview.tables import read_tsv, write_tsv
+
+# K071 (Feder 2014, JAMA Psychiatry) as curated in the evidence file.
+K071 = dict(
+    title="Efficacy of Intravenous Ketamine for Treatment of Chronic Posttraumatic Stress Disorder: A Randomized Clinical Trial",
+    authors=("Feder A", "Parides MK", "Murrough JW", "Perez AM", "Morgan JE", "Saxena S", "Kirkwood K", "aan het Rot M", "Lapidus KAB", "Wan LB", "Iosifescu D", "Charney DS"),
+    journal="JAMA Psychiatry",
+    year="2014",
+    volume="71",
+    issue="6",
+    pages="681-688",
+)
+
+
+def rec(record_id: str, **kw: object) -> Record:
+    database = record_id.split(":", 1)[0]
+    fields = {"run_id": "2025-09-30", "database": database, **kw}
+    return Record(record_id=record_id, **fields)  # type: ignore[arg-type]
+
+
+# --- normalisation -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("https://doi.org/10.1001/JAMAPSYCHIATRY.2014.62", "10.1001/jamapsychiatry.2014.62"),
+        ("doi: 10.1176/appi.ajp.2020.20050596.", "10.1176/appi.ajp.2020.20050596"),
+        ("http://dx.doi.org/10.1038/s41386-021-01104-4 [doi]", "10.1038/s41386-021-01104-4"),
+        ("not a doi", ""),
+    ],
+)
+def test_normalize_doi(raw: str, expected: str) -> None:
+    assert normalize_doi(raw) == expected
+
+
+def test_normalize_title_variants_agree() -> None:
+    base = normalize_title(K071["title"])
+    assert base == normalize_title(K071["title"].upper() + ".")
+    assert base == normalize_title("[" + K071["title"] + "].")
+    assert normalize_title("<i>d</i>-Serine is a potential biomarker") == normalize_title("D&#8208;serine is a potential biomarker")
+    assert normalize_title("Schönenberg &amp; Reichwald") == "schonenberg reichwald"
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [("Feder, A.", "feder a"), ("Feder A", "feder a"), ("Lapidus, K. A. B.", "lapidus kab"), ("aan het Rot M", "aanhetrot m"),
+     ("Schönenberg, Michael", "schonenberg m"), ("Lapidus KAB", "lapidus kab")],
+)
+def test_normalize_author(raw: str, expected: str) -> None:
+    assert normalize_author(raw) == expected
+
+
+def test_journals_pages_years_pmids() -> None:
+    assert journals_match(normalize_journal("J Clin Psychiatry"), normalize_journal("The Journal of Clinical Psychiatry"))
+    assert journals_match(normalize_journal("Behav Brain Res"), normalize_journal("Behavioural Brain Research"))
+    assert journals_match(normalize_journal("Chronic Stress (Thousand Oaks)"), normalize_journal("Chronic Stress"))
+    assert not journals_match(normalize_journal("J Psychopharmacol"), normalize_journal("Psychopharmacology"))
+    assert expand_pages("221-8") == "221-228"
+    assert expand_pages("1574-81") == "1574-1581"
+    assert expand_pages("S195-8; discussion S197-8") == "S195-S198"
+    assert first_page("e30919") == "e30919"
+    assert normalize_year("2020 Dec 22") == 2020
+    assert normalize_year("") is None
+    assert normalize_pmid("PMID: 024740528") == "24740528"
+
+
+def test_record_kinds() -> None:
+    assert record_kind(rec("clinicaltrials:NCT00749203", title="x")) == "registration"
+    assert record_kind(rec("embase:r#1", title="Corrigendum: A title")) == "erratum"
+    assert record_kind(rec("embase:r#1", title="A title", publication_types=("Published Erratum",))) == "erratum"
+    assert record_kind(rec("other:r#1", title="A title", doi="10.1101/2021.04.10.21255127")) == "preprint"
+    assert record_kind(rec("embase:r#1", title="A title", journal="medRxiv")) == "preprint"
+    assert record_kind(rec("embase:r#1", title="A title", publication_types=("Conference Abstract",))) == "conference_abstract"
+    assert record_kind(rec("pubmed:1", title="A title", publication_types=("Journal Article",))) == "publication"
+
+
+def test_match_rules_are_readable_data() -> None:
+    ids = [r.id for r in MATCH_RULES]
+    assert len(ids) == len(set(ids))
+    for rule in MATCH_RULES:
+        assert rule.description
+        assert any(c[0] == "title" for c in rule.conditions)
+        assert all(op in (">=", "<=", "in") for _f, op, _v in rule.conditions)
+
+
+# --- clustering guards -----------------------------------------------------------------------------
+
+
+def test_union_find_refuses_two_dois_even_through_a_bridge() -> None:
+    """A record without identifiers that matches two records with different DOIs joins only one."""
+    a = rec("pubmed:24740528", pmid="24740528", doi="10.1001/jamapsychiatry.2014.62", **K071)
+    b = rec("embase:r#1", doi="10.9999/other.doi", **K071)
+    bridge = rec("psycinfo:r#1", **K071)
+    result = deduplicate([a, b, bridge])
+    c = result.cluster_of
+    assert c[a.record_id] != c[b.record_id]
+    assert c[bridge.record_id] == c[a.record_id]  # pubmed preferred, linked first by record order
+    refused = [m for m in result.maybe_pairs if "refused" in m["rule"]]
+    assert refused and "different DOIs" in refused[0]["rule"]
+
+
+def test_two_pmids_never_merge() -> None:
+    a = rec("pubmed:1", pmid="1", **K071)
+    b = rec("pubmed:2", pmid="2", **K071)
+    result = deduplicate([a, b])
+    assert result.cluster_of["pubmed:1"] != result.cluster_of["pubmed:2"]
+
+
+def test_blocking_does_not_compare_all_pairs() -> None:
+    from livingreview.dedup import _prepare, candidate_pairs
+
+    words = "ketamine trauma infusion memory fear sleep cortex placebo veterans dose anxiety pain stress brain glutamate".split()
+    records = [
+        rec(f"embase:r#{i}", title=" ".join(words[(i * 7 + j * (i % 5 + 1)) % len(words)] for j in range(9)) + f" {i}", authors=(f"Author{i} A",), year="2020")
+        for i in range(300)
+    ]
+    pairs, scores = candidate_pairs(_prepare(records))
+    assert len(pairs) < 300 * 299 // 2 // 10
+    assert (scores >= 85).all()
+
+
+# --- human overrides ---------------------------------------------------------------------------------
+
+
+def _decisions_file(tmp_path: Path, rows: list[str]) -> Path:
+    path = tmp_path / "decisions.tsv"
+    path.write_text("record_a\trecord_b\tdecision\treviewer\tdate\tnote\n" + "".join(r + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_overrides_win_and_are_in_the_ledger(tmp_path: Path) -> None:
+    a = rec("pubmed:24740528", pmid="24740528", **K071)
+    b = rec("embase:r#1", **K071)  # would be linked by the rules
+    c = rec("embase:r#2", title="A completely different title of another paper", year="2014")
+    path = _decisions_file(
+        tmp_path,
+        ["pubmed:24740528\tembase:r#1\tkeep_apart\tAB\t2025-10-01\tdifferent version", "embase:r#2\tpubmed:24740528\tlink\tAB\t2025-10-01\tsame report"],
+    )
+    decisions = load_dedup_decisions(path)
+    assert [d.decision for d in decisions] == ["keep_apart", "link"]
+    result = deduplicate([a, b, c], decisions=decisions)
+    assert result.cluster_of[a.record_id] != result.cluster_of[b.record_id]
+    assert result.cluster_of[a.record_id] == result.cluster_of[c.record_id]
+    ledger = {r["record_id"]: r for r in result.ledger}
+    assert ledger["embase:r#2"]["reason"] == "human_link"
+    assert ledger["embase:r#2"]["reference"] == "pubmed:24740528"
+    assert f"{path}:3" in ledger["embase:r#2"]["evidence"]
+    assert f"kept apart from pubmed:24740528 by {path}:2" in ledger["embase:r#1"]["evidence"]
+
+
+def test_override_naming_unknown_record_is_one_line_error(tmp_path: Path) -> None:
+    path = _decisions_file(tmp_path, ["pubmed:1\tembase:r#99\tlink\tAB\t2025-10-01\t"])
+    decisions = load_dedup_decisions(path)
+    with pytest.raises(ConfigError) as err:
+        deduplicate([rec("pubmed:1", pmid="1", title="A title")], decisions=decisions)
+    message = str(err.value)
+    assert f"{path}:2" in message and "embase:r#99" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "row, fragment",
+    [
+        ("pubmed:1\tpubmed:2\tmerge\tAB\t2025-10-01\t", "decision"),
+        ("pubmed:1\tpubmed:2\tlink\t\t2025-10-01\t", "reviewer"),
+        ("pubmed:1\tpubmed:2\tlink\tAB\t01/10/2025\t", "date"),
+        ("24740528\tpubmed:2\tlink\tAB\t2025-10-01\t", "record_a"),
+        ("pubmed:1\tpubmed:1\tlink\tAB\t2025-10-01\t", "itself"),
+    ],
+)
+def test_bad_decision_rows(tmp_path: Path, row: str, fragment: str) -> None:
+    path = _decisions_file(tmp_path, [row])
+    with pytest.raises(ConfigError) as err:
+        load_dedup_decisions(path)
+    assert f"{path}:2" in str(err.value) and fragment in str(err.value)
+
+
+def test_decisions_file_missing_column(tmp_path: Path) -> None:
+    path = tmp_path / "d.tsv"
+    path.write_text("record_a\trecord_b\tdecision\n", encoding="utf-8")
+    with pytest.raises(InputFormatError, match="reviewer"):
+        load_dedup_decisions(path)
+
+
+def test_repository_decisions_file_is_valid() -> None:
+    path = Path(__file__).resolve().parents[1] / "resources" / "dedup" / "decisions.tsv"
+    assert isinstance(load_dedup_decisions(path), list)
+
+
+# --- canonical, merge, stable ids --------------------------------------------------------------------
+
+
+def test_canonical_preference_and_field_provenance() -> None:
+    embase = rec("embase:r#1", doi="10.1001/jamapsychiatry.2014.62", abstract="Embase abstract text.", **{**K071, "issue": ""})
+    pubmed = rec("pubmed:24740528", pmid="24740528", doi="10.1001/jamapsychiatry.2014.62", **{**K071, "issue": ""})
+    medline = rec("medline:24740528", pmid="24740528", **K071)
+    result = deduplicate([embase, medline, pubmed])
+    assert len(result.canonical) == 1
+    merged = result.canonical[0]
+    assert merged["record_id"] == "pubmed:24740528"
+    assert merged["issue"] == "6" and merged["abstract"] == "Embase abstract text."
+    prov = {r["field"]: r["value_from"] for r in result.provenance}
+    assert prov["issue"] == "medline:24740528"
+    assert prov["abstract"] == "embase:r#1"
+    assert prov["title"] == "pubmed:24740528"
+    assert set(merged) == set(RECORD_FIELDS) | {"cluster_id"}
+    rows = {r["record_id"]: r for r in result.clusters}
+    assert rows["medline:24740528"]["rule"] == "pmid" and rows["medline:24740528"]["canonical_id"] == "pubmed:24740528"
+    assert rows["embase:r#1"]["rule"] == "doi"
+    assert {r["outcome"] for r in result.ledger} == {"canonical", "duplicate"}
+
+
+def test_cluster_ids_stable_when_a_run_is_added() -> None:
+    old = [
+        rec("embase:2025-09-30#1", run_id="2025-09-30", **K071),
+        rec("embase:2025-09-30#2", run_id="2025-09-30", title="Another paper entirely on something else", year="2020"),
+    ]
+    first = deduplicate(old)
+    new = rec("pubmed:24740528", run_id="2025-10-31", pmid="24740528", **K071)
+    second = deduplicate([*old, new], previous_clusters=first.clusters)
+    third = deduplicate([*old, new])  # without the previous table: anchored on the earliest member
+    for r in old:
+        assert second.cluster_of[r.record_id] == first.cluster_of[r.record_id] == third.cluster_of[r.record_id]
+    assert second.cluster_of[new.record_id] == first.cluster_of["embase:2025-09-30#1"]
+    canon = {r["cluster_id"]: r["record_id"] for r in second.canonical}
+    assert canon[second.cluster_of[new.record_id]] == "pubmed:24740528"  # canonical may change, id does not
+
+
+def test_previous_ids_are_kept_even_when_derivation_differs() -> None:
+    old = [rec("embase:2025-09-30#1", **K071)]
+    previous = [{"record_id": "embase:2025-09-30#1", "cluster_id": "c_legacy_7", "canonical_id": "embase:2025-09-30#1", "rule": "unique", "score": ""}]
+    result = deduplicate(old, previous_clusters=previous)
+    assert result.cluster_of["embase:2025-09-30#1"] == "c_legacy_7"
+
+
+def test_duplicate_record_id_is_an_error() -> None:
+    with pytest.raises(InputFormatError, match="occurs twice"):
+        deduplicate([rec("pubmed:1", title="x"), rec("pubmed:1", title="y")])
+
+
+# --- stage and CLI -------------------------------------------------------------------------------------
+
+
+def test_run_dedup_writes_every_output(tmp_path: Path) -> None:
+    records = [
+        rec("pubmed:24740528", pmid="24740528", doi="10.1001/jamapsychiatry.2014.62", **K071),
+        rec("embase:2025-09-30#1", doi="10.1001/jamapsychiatry.2014.62", **K071),
+        rec("clinicaltrials:NCT00749203", native_id="NCT00749203", title="Ketamine as a Rapid Treatment for Post-traumatic Stress Disorder (PTSD)"),
+    ]
+    write_tsv(tmp_path / "records.tsv", RECORD_FIELDS, [r.to_row() for r in records])
+    out = {k: tmp_path / f"{k}.tsv" for k in ("clusters", "maybe", "canonical", "provenance", "ledger")}
+    run_dedup(
+        records=tmp_path / "records.tsv",
+        decisions=[str(_decisions_file(tmp_path, []))],
+        clusters_out=out["clusters"],
+        maybe_out=out["maybe"],
+        canonical_out=out["canonical"],
+        provenance_out=out["provenance"],
+        ledger_out=out["ledger"],
+    )
+    clusters = read_tsv(out["clusters"], required=CLUSTER_FIELDS)
+    assert [r["record_id"] for r in clusters] == sorted(r.record_id for r in records)
+    ledger = read_tsv(out["ledger"], required=LEDGER_FIELDS)
+    assert len(ledger) == 3 and {r["stage"] for r in ledger} == {"dedup"}
+    assert len(read_tsv(out["canonical"])) == 2
+    before = out["clusters"].read_bytes()
+    run_dedup(records=tmp_path / "records.tsv", decisions=None, clusters_out=out["clusters"], maybe_out=out["maybe"],
+              canonical_out=out["canonical"], provenance_out=out["provenance"], ledger_out=out["ledger"])
+    assert out["clusters"].read_bytes() == before  # same inputs, same bytes
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "livingreview.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_cli_mix_of_ris_and_csv(tmp_path: Path) -> None:
+    ris = tmp_path / "embase.ris"
+    ris.write_text(
+        "TY  - JOUR\nTI  - " + K071["title"] + ".\nAU  - Feder, A.\nAU  - Parides, M. K.\nJO  - JAMA Psychiatry\nPY  - 2014\nVL  - 71\nSP  - 681\nEP  - 8\nER  - \n\n"
+        "TY  - JOUR\nTI  - Neuroimaging correlates and predictors of response to repeated-dose intravenous ketamine in PTSD: preliminary evidence\nAU  - Norbury, A.\nJO  - Neuropsychopharmacology\nPY  - 2021\nVL  - 46\nSP  - 2266\nEP  - 2277\nDO  - 10.1038/s41386-021-01104-4\nER  - \n",
+        encoding="utf-8",
+    )
+    csv_path = tmp_path / "rayyan.csv"
+    csv_path.write_text(
+        "key,title,authors,journal,year,volume,pages,doi\n"
+        f'r1,"{K071["title"]}",Feder A; Parides MK,J AMA Psychiatry,2014,71,681-688,\n'
+        'r2,"A Randomized Controlled Trial of Repeated Ketamine Administration for Chronic Posttraumatic Stress Disorder",Feder A,Am J Psychiatry,2021,178,193-202,10.1176/appi.ajp.2020.20050596\n',
+        encoding="utf-8",
+    )
+    proc = _cli("dedup", str(ris), str(csv_path), "-o", str(tmp_path / "clusters.tsv"), "--maybe", str(tmp_path / "maybe.tsv"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = read_tsv(tmp_path / "clusters.tsv", required=CLUSTER_FIELDS)
+    assert len(rows) == 4
+    clusters = {r["record_id"]: r["cluster_id"] for r in rows}
+    assert len(set(clusters.values())) == 3
+    assert "4 records from 2 file(s) -> 3 clusters" in proc.stdout
+    assert (tmp_path / "maybe.tsv").exists()
+
+
+def test_cli_csv_without_title_column(tmp_path: Path) -> None:
+    bad = tmp_path / "export.csv"
+    bad.write_text("id,name,year\n1,Something,2020\n", encoding="utf-8")
+    proc = _cli("dedup", str(bad), "-o", str(tmp_path / "c.tsv"), cwd=tmp_path)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "title" in lines[0] and "export.csv" in lines[0]
+    assert not (tmp_path / "c.tsv").exists()
+
+
+def test_errors_are_project_errors() -> None:
+    assert issubclass(ConfigError, LivingReviewError)
+    assert DedupDecision("a:1", "b:2", "link", "AB", "2025-10-01", "", "x:2").decision == "link"

@@ -1,0 +1,781 @@
+"""Deduplication: normalise, block, compare with rapidfuzz, cluster with guarded union-find, merge."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import numpy as np
+import pandas as pd
+from rapidfuzz import fuzz
+from rapidfuzz.process import cdist, cpdist
+
+from .config import SCHEMA_DIR, load_yaml
+from .constants import (
+    CLUSTER_FIELDS,
+    DATABASES,
+    DEDUP_DECISION_FIELDS,
+    LEDGER_FIELDS,
+    MAYBE_PAIR_FIELDS,
+    OUTCOME_CANONICAL,
+    OUTCOME_DUPLICATE,
+    RECORD_FIELDS,
+    REGISTERS,
+)
+from .errors import ConfigError, InputFormatError, ReconciliationError
+from .normalize import (
+    first_author_surname,
+    first_page,
+    is_preprint_doi,
+    journals_match,
+    normalize_author,
+    normalize_doi,
+    normalize_journal,
+    normalize_pmid,
+    normalize_title,
+    normalize_volume,
+    normalize_year,
+)
+from .records import Record
+from .tables import read_tsv, write_tsv
+
+LOG = logging.getLogger(__name__)
+
+CANONICAL_FIELDS: tuple[str, ...] = (*RECORD_FIELDS, "cluster_id")
+PROVENANCE_FIELDS: tuple[str, ...] = ("cluster_id", "field", "value_from")
+DEDUP_STAGE = "dedup"
+DECISION_LINK = "link"
+DECISION_KEEP_APART = "keep_apart"
+DECISION_VALUES: tuple[str, ...] = (DECISION_LINK, DECISION_KEEP_APART)
+
+# Rule ids written to clusters.tsv / the ledger besides the fuzzy rules below.
+RULE_HUMAN = "human_link"
+RULE_PMID = "pmid"
+RULE_DOI = "doi"
+RULE_CANONICAL = "canonical"
+RULE_UNIQUE = "unique"
+
+# Fields of a record that say where it came from: never filled from another member.
+IDENTITY_FIELDS: frozenset[str] = frozenset(
+    {"record_id", "run_id", "database", "native_id", "source_file", "source_line", "encoding"}
+)
+
+# Record kinds: records of different kinds are separate reports and never linked automatically.
+KIND_PUBLICATION = "publication"
+KIND_REGISTRATION = "registration"
+KIND_ERRATUM = "erratum"
+KIND_RETRACTION = "retraction"
+KIND_PREPRINT = "preprint"
+KIND_ABSTRACT = "conference_abstract"
+ERRATUM_TYPES: frozenset[str] = frozenset(
+    {"erratum", "published erratum", "correction", "corrigendum", "errata", "correction notice"}
+)
+RETRACTION_TYPES: frozenset[str] = frozenset({"retraction of publication", "retraction notice", "retraction"})
+PREPRINT_TYPES: frozenset[str] = frozenset({"preprint"})
+ABSTRACT_TYPES: frozenset[str] = frozenset(
+    {"conference abstract", "meeting abstract", "congress", "conference review", "conference proceeding", "abstract"}
+)
+_ERRATUM_TITLE = re.compile(r"^\s*(?:erratum|errata|corrigendum|correction|corrections|notice of correction)\b", re.IGNORECASE)
+_RETRACTION_TITLE = re.compile(r"^\s*(?:retraction|retracted|notice of retraction|withdrawn)\b", re.IGNORECASE)
+_PREPRINT_SOURCE = re.compile(r"rxiv|preprint|research square|ssrn", re.IGNORECASE)
+_REGISTRY_ID = re.compile(r"^(?:NCT\d{8}|ACTRN\d{14}|ISRCTN\d+|EUCTR[\w-]+|DRKS\d+|ChiCTR[\w-]+|IRCT[\w-]+|CTRI/[\w/-]+)$", re.IGNORECASE)
+_ROMAN_OR_NUMBER = re.compile(r"^(?:\d+|i{1,3}|iv|v|vi{1,3}|ix|x)$")
+
+# Similarity bands (0-1).
+MAYBE_LOW = 0.85  # candidate pairs with a title this close and not linked go to maybe_pairs.tsv
+BLOCK_CAP = 64  # a block larger than this is compared with cdist + cutoff instead of all pairs
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRule:
+    """One fuzzy linking rule: every condition must hold. Conditions are (feature, op, value)."""
+
+    id: str
+    description: str
+    conditions: tuple[tuple[str, str, Any], ...]
+
+
+# Pair features (computed by ``pair_features``):
+#   title         similarity of normalised titles (0-1, rapidfuzz ratio)
+#   title_numbers same | differ: numbers / roman numerals in the titles ("part ii", "2-year follow-up")
+#   year          same | adjacent | differ | missing (adjacent = one year apart: online vs print)
+#   first_author  same | differ | missing (folded surname of the first author)
+#   authors       similarity of "surname initials" lists (0-1, token set ratio); None when missing
+#   journal       same | differ | missing (full name and NLM abbreviation agree word by word)
+#   volume, page  same | differ | missing (first page after expanding "221-8")
+MATCH_RULES: tuple[MatchRule, ...] = (
+    MatchRule(
+        "F1",
+        "title >= 0.95, year same or adjacent, same first author, same first page, volume not contradicting",
+        (
+            ("title", ">=", 0.95),
+            ("title_numbers", "in", ("same",)),
+            ("year", "in", ("same", "adjacent")),
+            ("first_author", "in", ("same",)),
+            ("page", "in", ("same",)),
+            ("volume", "in", ("same", "missing")),
+        ),
+    ),
+    MatchRule(
+        "F2",
+        "title >= 0.95, year same or adjacent, same first author, same journal and volume, page missing",
+        (
+            ("title", ">=", 0.95),
+            ("title_numbers", "in", ("same",)),
+            ("year", "in", ("same", "adjacent")),
+            ("first_author", "in", ("same",)),
+            ("journal", "in", ("same",)),
+            ("volume", "in", ("same",)),
+            ("page", "in", ("missing",)),
+        ),
+    ),
+    MatchRule(
+        "F3",
+        "title >= 0.98, year same or adjacent, same first author, journal/volume/page not contradicting",
+        (
+            ("title", ">=", 0.98),
+            ("title_numbers", "in", ("same",)),
+            ("year", "in", ("same", "adjacent")),
+            ("first_author", "in", ("same",)),
+            ("journal", "in", ("same", "missing")),
+            ("volume", "in", ("same", "missing")),
+            ("page", "in", ("same", "missing")),
+        ),
+    ),
+    MatchRule(
+        "F4",
+        "title >= 0.98, same year and journal, authors missing on one side, volume/page not contradicting",
+        (
+            ("title", ">=", 0.98),
+            ("title_numbers", "in", ("same",)),
+            ("year", "in", ("same",)),
+            ("first_author", "in", ("missing",)),
+            ("journal", "in", ("same",)),
+            ("volume", "in", ("same", "missing")),
+            ("page", "in", ("same", "missing")),
+        ),
+    ),
+    MatchRule(
+        "F5",
+        "title >= 0.88 (typos), year same or adjacent, authors >= 0.9, same journal, volume and first page",
+        (
+            ("title", ">=", 0.88),
+            ("title_numbers", "in", ("same",)),
+            ("year", "in", ("same", "adjacent")),
+            ("first_author", "in", ("same",)),
+            ("authors", ">=", 0.9),
+            ("journal", "in", ("same",)),
+            ("volume", "in", ("same",)),
+            ("page", "in", ("same",)),
+        ),
+    ),
+)
+RULE_ORDER: dict[str, int] = {RULE_HUMAN: 0, RULE_PMID: 1, RULE_DOI: 2, **{r.id: 3 + i for i, r in enumerate(MATCH_RULES)}}
+
+
+@dataclass(frozen=True, slots=True)
+class DedupDecision:
+    """One row of resources/dedup/decisions.tsv."""
+
+    record_a: str
+    record_b: str
+    decision: str  # link | keep_apart
+    reviewer: str
+    date: str
+    note: str
+    where: str  # "path:line"
+
+
+@dataclass(slots=True)
+class DedupResult:
+    """Everything the dedup stage writes."""
+
+    clusters: list[dict[str, Any]]  # CLUSTER_FIELDS, sorted by record_id
+    maybe_pairs: list[dict[str, Any]]  # MAYBE_PAIR_FIELDS
+    canonical: list[dict[str, Any]]  # CANONICAL_FIELDS, one merged record per cluster
+    provenance: list[dict[str, Any]]  # PROVENANCE_FIELDS
+    ledger: list[dict[str, Any]]  # LEDGER_FIELDS, stage dedup
+    cluster_of: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def n_clusters(self) -> int:
+        """Number of clusters (= canonical records)."""
+        return len(self.canonical)
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """Normalised comparison fields, one list entry per record."""
+
+    ids: list[str]
+    title: list[str]
+    doi: list[str]
+    pmid: list[str]
+    year: list[int | None]
+    first_author: list[str]
+    authors: list[str]
+    journal: list[str]
+    volume: list[str]
+    page: list[str]
+    kind: list[str]
+
+
+def record_kind(record: Record, *, doi: str | None = None) -> str:
+    """What kind of report a record is, read only from what a database record holds."""
+    if record.database in REGISTERS:
+        return KIND_REGISTRATION
+    if not record.journal and _REGISTRY_ID.match(record.native_id or ""):
+        return KIND_REGISTRATION
+    types = {t.strip().lower() for t in record.publication_types}
+    title = record.title or ""
+    if types & ERRATUM_TYPES or _ERRATUM_TITLE.match(title):
+        return KIND_ERRATUM
+    if types & RETRACTION_TYPES or _RETRACTION_TITLE.match(title):
+        return KIND_RETRACTION
+    doi = normalize_doi(record.doi) if doi is None else doi
+    if types & PREPRINT_TYPES or is_preprint_doi(doi) or _PREPRINT_SOURCE.search(record.journal or ""):
+        return KIND_PREPRINT
+    if types & ABSTRACT_TYPES:
+        return KIND_ABSTRACT
+    return KIND_PUBLICATION
+
+
+def _prepare(records: Sequence[Record]) -> _Prepared:
+    """Normalise the comparison fields of every record."""
+    p = _Prepared([], [], [], [], [], [], [], [], [], [], [])
+    for rec in records:
+        doi = normalize_doi(rec.doi)
+        p.ids.append(rec.record_id)
+        p.title.append(normalize_title(rec.title))
+        p.doi.append(doi)
+        p.pmid.append(normalize_pmid(rec.pmid))
+        p.year.append(normalize_year(rec.year))
+        p.first_author.append(first_author_surname(rec.authors))
+        p.authors.append(" ".join(normalize_author(a).replace(" ", "_") for a in rec.authors))
+        p.journal.append(normalize_journal(rec.journal_abbrev or rec.journal))
+        p.volume.append(normalize_volume(rec.volume))
+        p.page.append(first_page(rec.pages))
+        p.kind.append(record_kind(rec, doi=doi))
+    return p
+
+
+# --- blocking ---------------------------------------------------------------------------------
+
+
+def _block_keys(p: _Prepared) -> list[list[str]]:
+    """Blocking keys per pass ("" = record not blocked in that pass)."""
+    compact = [t.replace(" ", "") for t in p.title]
+    prefix = [c[:16] if len(c) >= 8 else "" for c in compact]
+    suffix = [c[-16:] if len(c) >= 24 else "" for c in compact]
+    author_year = [f"{a}|{y}" if a and y else "" for a, y in zip(p.first_author, p.year)]
+    author_page = [f"{a}|{pg}" if a and pg else "" for a, pg in zip(p.first_author, p.page)]
+    return [prefix, suffix, author_year, author_page]
+
+
+def _pairs_in_blocks(keys: list[str], titles: list[str], *, workers: int, cutoff: int) -> np.ndarray:
+    """Candidate pairs (i < j) sharing a key; blocks above BLOCK_CAP are pre-filtered with cdist."""
+    codes, _uniques = pd.factorize(pd.Series(keys, dtype=object), sort=False)
+    codes = np.asarray(codes, dtype=np.int64)
+    empty = np.asarray([k == "" for k in keys], dtype=bool)
+    codes[empty] = -1
+    valid = np.flatnonzero(codes >= 0)
+    if valid.size < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    order = valid[np.argsort(codes[valid], kind="stable")]
+    sorted_codes = codes[order]
+    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+    sizes = np.diff(np.r_[starts, sorted_codes.size])
+    out: list[np.ndarray] = []
+    # Small blocks: all pairs, vectorised.
+    small = (sizes >= 2) & (sizes <= BLOCK_CAP)
+    if small.any():
+        group_size = np.repeat(np.where(small, sizes, 0), sizes)
+        pos_in_group = np.arange(sorted_codes.size) - np.repeat(starts, sizes)
+        count = np.where(group_size > 0, group_size - 1 - pos_in_group, 0)
+        total = int(count.sum())
+        left_pos = np.repeat(np.arange(sorted_codes.size), count)
+        offsets = np.arange(total) - np.repeat(np.cumsum(count) - count, count) + 1
+        right_pos = left_pos + offsets
+        out.append(np.stack([order[left_pos], order[right_pos]], axis=1))
+    # Large blocks: cdist with a cutoff, keep the upper triangle.
+    for start, size in zip(starts[sizes > BLOCK_CAP], sizes[sizes > BLOCK_CAP]):
+        members = order[start : start + size]
+        block_titles = [titles[i] for i in members]
+        scores = cdist(block_titles, block_titles, scorer=fuzz.ratio, score_cutoff=cutoff, dtype=np.uint8, workers=workers)
+        ii, jj = np.nonzero(np.triu(scores, k=1))
+        out.append(np.stack([members[ii], members[jj]], axis=1))
+    if not out:
+        return np.empty((0, 2), dtype=np.int64)
+    pairs = np.concatenate(out).astype(np.int64)
+    return np.sort(pairs, axis=1)
+
+
+def candidate_pairs(p: _Prepared, *, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Unique candidate pairs from all blocking passes with their title similarity (0-100),
+    keeping only pairs at or above the maybe band."""
+    cutoff = int(MAYBE_LOW * 100)
+    chunks = [_pairs_in_blocks(keys, p.title, workers=workers, cutoff=cutoff) for keys in _block_keys(p)]
+    pairs = np.concatenate(chunks) if chunks else np.empty((0, 2), dtype=np.int64)
+    if pairs.size == 0:
+        return pairs, np.empty(0, dtype=np.uint8)
+    n = len(p.ids)
+    codes = np.unique(pairs[:, 0] * n + pairs[:, 1])
+    pairs = np.stack([codes // n, codes % n], axis=1)
+    left = [p.title[i] for i in pairs[:, 0]]
+    right = [p.title[j] for j in pairs[:, 1]]
+    scores = cpdist(left, right, scorer=fuzz.ratio, dtype=np.uint8, workers=workers)
+    keep = scores >= cutoff
+    return pairs[keep], scores[keep]
+
+
+# --- pair features and rules ----------------------------------------------------------------
+
+
+def _cat(a: str, b: str) -> str:
+    if not a or not b:
+        return "missing"
+    return "same" if a == b else "differ"
+
+
+def _title_numbers(title: str) -> frozenset[str]:
+    return frozenset(w for w in title.split() if _ROMAN_OR_NUMBER.match(w))
+
+
+def pair_features(p: _Prepared, i: int, j: int, title_score: float) -> dict[str, Any]:
+    """Comparison features of records i and j (see MATCH_RULES for their meaning)."""
+    ya, yb = p.year[i], p.year[j]
+    if ya is None or yb is None:
+        year = "missing"
+    else:
+        year = "same" if ya == yb else "adjacent" if abs(ya - yb) == 1 else "differ"
+    ja, jb = p.journal[i], p.journal[j]
+    journal = "missing" if not ja or not jb else "same" if journals_match(ja, jb) else "differ"
+    aa, ab = p.authors[i], p.authors[j]
+    authors = fuzz.token_set_ratio(aa, ab) / 100.0 if aa and ab else None
+    return {
+        "title": title_score,
+        "title_numbers": "same" if _title_numbers(p.title[i]) == _title_numbers(p.title[j]) else "differ",
+        "year": year,
+        "first_author": _cat(p.first_author[i], p.first_author[j]),
+        "authors": authors,
+        "journal": journal,
+        "volume": _cat(p.volume[i], p.volume[j]),
+        "page": _cat(p.page[i], p.page[j]),
+    }
+
+
+def _holds(features: Mapping[str, Any], condition: tuple[str, str, Any]) -> bool:
+    name, op, value = condition
+    actual = features.get(name)
+    if op == "in":
+        return actual in value
+    if actual is None:
+        return False
+    if op == ">=":
+        return actual >= value
+    if op == "<=":
+        return actual <= value
+    raise ValueError(f"unknown operator {op!r} in a match rule")
+
+
+def first_matching_rule(features: Mapping[str, Any]) -> MatchRule | None:
+    """The first rule of MATCH_RULES whose conditions all hold, or None."""
+    for rule in MATCH_RULES:
+        if all(_holds(features, c) for c in rule.conditions):
+            return rule
+    return None
+
+
+def _describe(features: Mapping[str, Any]) -> str:
+    parts = []
+    for name, value in features.items():
+        parts.append(f"{name}={value:.3f}" if isinstance(value, float) else f"{name}={value}")
+    return "; ".join(parts)
+
+
+# --- union-find with guards -----------------------------------------------------------------
+
+
+class _GuardedUnionFind:
+    """Union-find that refuses a merge giving a cluster two DOIs, two PMIDs, two kinds of
+    report, or two records a person kept apart."""
+
+    def __init__(self, p: _Prepared, keep_apart: Iterable[tuple[int, int]]) -> None:
+        n = len(p.ids)
+        self.parent = list(range(n))
+        self.size = [1] * n
+        self.doi = list(p.doi)
+        self.pmid = list(p.pmid)
+        self.kind = list(p.kind)
+        self.apart: dict[int, set[int]] = {}
+        for a, b in keep_apart:
+            self.apart.setdefault(a, set()).add(b)
+            self.apart.setdefault(b, set()).add(a)
+
+    def find(self, x: int) -> int:
+        """Root of x (path halving)."""
+        parent = self.parent
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def conflict(self, a: int, b: int) -> str:
+        """Why a and b may not share a cluster ("" when they may)."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return ""
+        if self.doi[ra] and self.doi[rb] and self.doi[ra] != self.doi[rb]:
+            return "different DOIs"
+        if self.pmid[ra] and self.pmid[rb] and self.pmid[ra] != self.pmid[rb]:
+            return "different PMIDs"
+        if self.kind[ra] != self.kind[rb]:
+            return f"{self.kind[ra]} vs {self.kind[rb]}"
+        if self.apart:
+            for x, partners in self.apart.items():
+                rx = self.find(x)
+                if rx in (ra, rb) and any(self.find(y) == (rb if rx == ra else ra) for y in partners):
+                    return "kept apart by a person"
+        return ""
+
+    def union(self, a: int, b: int, *, force: bool = False) -> str:
+        """Merge the clusters of a and b; returns the refusal reason ("" when merged)."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return ""
+        if not force:
+            reason = self.conflict(a, b)
+            if reason:
+                return reason
+        if self.size[ra] < self.size[rb]:
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        self.size[ra] += self.size[rb]
+        self.doi[ra] = self.doi[ra] or self.doi[rb]
+        self.pmid[ra] = self.pmid[ra] or self.pmid[rb]
+        if self.kind[ra] != self.kind[rb]:
+            self.kind[ra] = f"{self.kind[ra]}+{self.kind[rb]}"
+        return ""
+
+
+# --- decisions --------------------------------------------------------------------------------
+
+DEDUP_DECISIONS_SCHEMA = SCHEMA_DIR / "dedup_decisions.schema.yaml"
+
+
+def load_dedup_decisions(path: str | Path) -> list[DedupDecision]:
+    """Read and validate resources/dedup/decisions.tsv (columns DEDUP_DECISION_FIELDS).
+
+    Each row links two records or keeps them apart. Raises ConfigError naming file:line on a bad
+    row (unknown decision, missing reviewer, bad date, a record paired with itself, a pair
+    given twice with different decisions).
+    """
+    path = Path(path)
+    rows = read_tsv(path, required=DEDUP_DECISION_FIELDS)
+    validator = jsonschema.Draft202012Validator(load_yaml(DEDUP_DECISIONS_SCHEMA))
+    decisions: list[DedupDecision] = []
+    seen: dict[frozenset[str], DedupDecision] = {}
+    for row in rows:
+        where = f"{path}:{row['_line']}"
+        values = {name: row.get(name, "").strip() for name in DEDUP_DECISION_FIELDS}
+        errors = sorted(validator.iter_errors(values), key=lambda e: [str(x) for x in e.absolute_path])
+        if errors:
+            err = errors[0]
+            column = "/".join(str(x) for x in err.absolute_path) or "row"
+            raise ConfigError(
+                f"column {column}: {err.message}",
+                where=where,
+                fix="see workflow/schemas/dedup_decisions.schema.yaml (record ids as in results/records/records.tsv; decision link or keep_apart; date YYYY-MM-DD)",
+            )
+        a, b, decision = values["record_a"], values["record_b"], values["decision"]
+        if a == b:
+            raise ConfigError(f"record {a} is paired with itself", where=where, fix="name two different records")
+        item = DedupDecision(a, b, decision, values["reviewer"], values["date"], values["note"], where)
+        key = frozenset((a, b))
+        if key in seen and seen[key].decision != decision:
+            raise ConfigError(
+                f"pair {a} / {b} is both {seen[key].decision} ({seen[key].where}) and {decision}",
+                where=where,
+                fix="keep one decision for the pair",
+            )
+        seen[key] = item
+        decisions.append(item)
+    return decisions
+
+
+def _check_decisions(decisions: Sequence[DedupDecision], index: Mapping[str, int]) -> None:
+    for d in decisions:
+        for rid in (d.record_a, d.record_b):
+            if rid not in index:
+                raise ConfigError(
+                    f"record {rid} is not in the records being deduplicated",
+                    where=d.where,
+                    fix="check the record_id against results/records/records.tsv or delete the row",
+                )
+
+
+# --- cluster ids, canonical record, merge ------------------------------------------------------
+
+
+def cluster_id_for(record_id: str) -> str:
+    """The cluster id anchored on a record: stable as long as that record is in the cluster."""
+    return "c" + hashlib.sha1(record_id.encode("utf-8")).hexdigest()[:10]
+
+
+def _db_rank(database: str) -> int:
+    return DATABASES.index(database) if database in DATABASES else len(DATABASES)
+
+
+def _previous_anchors(previous_clusters: Sequence[Mapping[str, str]], records: Sequence[Record]) -> dict[str, str]:
+    """record_id -> previous cluster id, for the earliest member (run_id, record_id) of each
+    previous cluster still present."""
+    runs = {r.record_id: r.run_id for r in records}
+    best: dict[str, tuple[str, str]] = {}
+    for row in previous_clusters:
+        rid, cid = row.get("record_id", ""), row.get("cluster_id", "")
+        if not rid or not cid or rid not in runs:
+            continue
+        key = (runs[rid], rid)
+        if cid not in best or key < best[cid]:
+            best[cid] = key
+    return {key[1]: cid for cid, key in best.items()}
+
+
+def _merge(members: Sequence[Record], cluster_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Merged canonical row (first member = canonical) and its field-level provenance."""
+    canonical = members[0]
+    row = canonical.to_row()
+    others = [(m.record_id, m.to_row()) for m in members[1:]]
+    provenance = []
+    for name in RECORD_FIELDS:
+        source = canonical.record_id
+        if name not in IDENTITY_FIELDS and row[name] in ("", 0):
+            for other_id, other_row in others:
+                value = other_row[name]
+                if value not in ("", 0):
+                    row[name] = value
+                    source = other_id
+                    break
+        if row[name] not in ("", 0):
+            provenance.append({"cluster_id": cluster_id, "field": name, "value_from": source})
+    row["cluster_id"] = cluster_id
+    return row, provenance
+
+
+# --- the facade -------------------------------------------------------------------------------
+
+
+def deduplicate(
+    records: Sequence[Record],
+    *,
+    decisions: Sequence[DedupDecision] = (),
+    previous_clusters: Sequence[Mapping[str, str]] | None = None,
+    workers: int = 1,
+) -> DedupResult:
+    """Cluster duplicate records and merge each cluster into one canonical record.
+
+    Links, strongest first: human ``link`` decisions (always applied), same PMID, same DOI, then
+    fuzzy MATCH_RULES on candidate pairs from blocking (title prefix / suffix, first author + year,
+    first author + first page) scored with rapidfuzz. A merge is refused when the cluster would hold
+    two DOIs, two PMIDs, two kinds of report (registration, erratum, retraction, preprint,
+    conference abstract, publication) or two records a person kept apart. ``previous_clusters``
+    (rows of an earlier clusters.tsv) keeps earlier cluster ids; otherwise a cluster's id is derived
+    from its earliest member by (run_id, record_id). ``workers`` is passed to rapidfuzz.
+    """
+    index: dict[str, int] = {}
+    for i, rec in enumerate(records):
+        if rec.record_id in index:
+            raise InputFormatError(
+                f"record_id {rec.record_id} occurs twice",
+                where=f"{rec.source_file}:{rec.source_line}" if rec.source_file else rec.record_id,
+                fix="give every record a unique record_id",
+            )
+        index[rec.record_id] = i
+    _check_decisions(decisions, index)
+    p = _prepare(records)
+    n = len(records)
+    keep_apart = [(index[d.record_a], index[d.record_b]) for d in decisions if d.decision == DECISION_KEEP_APART]
+    uf = _GuardedUnionFind(p, keep_apart)
+    decision_of: dict[frozenset[int], DedupDecision] = {
+        frozenset((index[d.record_a], index[d.record_b])): d for d in decisions
+    }
+
+    # Links as (order, -score, i, j, rule, score, evidence), applied strongest first.
+    links: list[tuple[int, float, int, int, str, float, str]] = []
+    for d in decisions:
+        if d.decision == DECISION_LINK:
+            i, j = sorted((index[d.record_a], index[d.record_b]))
+            links.append((0, -1.0, i, j, RULE_HUMAN, 1.0, f"{d.where} {d.reviewer} {d.date}"))
+    for rule, values in ((RULE_PMID, p.pmid), (RULE_DOI, p.doi)):
+        groups: dict[str, list[int]] = {}
+        for i, v in enumerate(values):
+            if v:
+                groups.setdefault(v, []).append(i)
+        for v, members in groups.items():
+            for j in members[1:]:
+                links.append((RULE_ORDER[rule], -1.0, members[0], j, rule, 1.0, f"{rule}={v}"))
+    pairs, scores = candidate_pairs(p, workers=workers)
+    LOG.info("dedup: %d records, %d candidate pairs at title similarity >= %.2f", n, len(pairs), MAYBE_LOW)
+    maybe: list[dict[str, Any]] = []
+    fuzzy_rows: list[tuple[int, int, float, dict[str, Any], MatchRule | None]] = []
+    for (i, j), s in zip(pairs.tolist(), scores.tolist()):
+        feats = pair_features(p, i, j, s / 100.0)
+        rule = first_matching_rule(feats)
+        fuzzy_rows.append((i, j, s / 100.0, feats, rule))
+        if rule is not None:
+            links.append((RULE_ORDER[rule.id], -s / 100.0, i, j, rule.id, s / 100.0, _describe(feats)))
+    links.sort(key=lambda x: (x[0], x[1], x[2], x[3]))
+
+    accepted: dict[int, tuple[int, float, str, str, int]] = {}  # record -> (order, score, rule, evidence, partner)
+    refused: dict[frozenset[int], str] = {}
+    for order, _neg, i, j, rule, score, evidence in links:
+        reason = uf.union(i, j, force=(rule == RULE_HUMAN))
+        if reason:
+            refused[frozenset((i, j))] = reason
+            continue
+        for x, y in ((i, j), (j, i)):
+            best = accepted.get(x)
+            if best is None or (order, -score) < (best[0], -best[1]):
+                accepted[x] = (order, score, rule, evidence, y)
+
+    # Maybe pairs: near the threshold, or matching a rule but refused, and not in one cluster.
+    for i, j, s, feats, rule in fuzzy_rows:
+        if uf.find(i) == uf.find(j):
+            continue
+        key = frozenset((i, j))
+        if key in decision_of:
+            continue
+        if rule is not None:
+            label = f"{rule.id} refused: {refused.get(key) or uf.conflict(i, j) or 'conflict'}"
+        else:
+            label = "below rules"
+        maybe.append(
+            {"record_a": min(p.ids[i], p.ids[j]), "record_b": max(p.ids[i], p.ids[j]), "rule": label, "score": s, "fields": _describe(feats)}
+        )
+    maybe.sort(key=lambda r: (r["record_a"], r["record_b"]))
+
+    # Clusters, canonical records, ids.
+    members_of: dict[int, list[int]] = {}
+    for i in range(n):
+        members_of.setdefault(uf.find(i), []).append(i)
+    anchors = _previous_anchors(previous_clusters or (), records)
+    cluster_rows: list[dict[str, Any]] = []
+    canonical_rows: list[dict[str, Any]] = []
+    provenance_rows: list[dict[str, Any]] = []
+    ledger_rows: list[dict[str, Any]] = []
+    cluster_of: dict[str, str] = {}
+    used_ids: set[str] = set()
+    apart_of: dict[str, list[DedupDecision]] = {}
+    for d in decisions:
+        if d.decision == DECISION_KEEP_APART:
+            apart_of.setdefault(d.record_a, []).append(d)
+            apart_of.setdefault(d.record_b, []).append(d)
+    for members in members_of.values():
+        by_time = sorted(members, key=lambda k: (records[k].run_id, records[k].record_id))
+        cid = ""
+        for k in by_time:
+            prev = anchors.get(records[k].record_id)
+            if prev and prev not in used_ids:
+                cid = prev
+                break
+        if not cid:
+            cid = cluster_id_for(records[by_time[0]].record_id)
+        if cid in used_ids:  # only possible when previous ids were reused oddly
+            raise ReconciliationError(f"cluster id {cid} would name two clusters", where="previous clusters.tsv", fix="re-run without previous clusters")
+        used_ids.add(cid)
+        ordered = sorted(members, key=lambda k: (_db_rank(records[k].database), records[k].record_id))
+        canon = ordered[0]
+        canon_id = records[canon].record_id
+        merged, prov = _merge([records[k] for k in ordered], cid)
+        canonical_rows.append(merged)
+        provenance_rows.extend(prov)
+        for k in members:
+            rid = records[k].record_id
+            cluster_of[rid] = cid
+            if k == canon:
+                rule = RULE_CANONICAL if len(members) > 1 else RULE_UNIQUE
+                score: Any = None
+                outcome, reference = OUTCOME_CANONICAL, ""
+                evidence = f"preferred of {len(members)} records (database order {', '.join(DATABASES)}; ties by record_id)" if len(members) > 1 else ""
+            else:
+                _o, score, rule, evidence, partner = accepted[k]
+                outcome, reference = OUTCOME_DUPLICATE, canon_id
+                evidence = f"linked to {p.ids[partner]}: {evidence}"
+            apart = apart_of.get(rid, [])
+            if apart:
+                evidence = "; ".join(
+                    [evidence] * bool(evidence)
+                    + [f"kept apart from {d.record_b if d.record_a == rid else d.record_a} by {d.where} {d.reviewer} {d.date}" for d in apart]
+                )
+            cluster_rows.append({"record_id": rid, "cluster_id": cid, "canonical_id": canon_id, "rule": rule, "score": score})
+            ledger_rows.append(
+                {
+                    "record_id": rid,
+                    "cluster_id": cid,
+                    "stage": DEDUP_STAGE,
+                    "outcome": outcome,
+                    "reason": rule,
+                    "reference": reference,
+                    "evidence": evidence,
+                }
+            )
+    cluster_rows.sort(key=lambda r: r["record_id"])
+    ledger_rows.sort(key=lambda r: r["record_id"])
+    canonical_rows.sort(key=lambda r: r["cluster_id"])
+    provenance_rows.sort(key=lambda r: (r["cluster_id"], RECORD_FIELDS.index(r["field"])))
+    if len(cluster_rows) != n:
+        raise ReconciliationError(f"{n} records in but {len(cluster_rows)} cluster rows out", where="dedup")
+    return DedupResult(cluster_rows, maybe, canonical_rows, provenance_rows, ledger_rows, cluster_of)
+
+
+# --- file-level entry points ---------------------------------------------------------------------
+
+
+def read_records_tsv(path: str | Path) -> list[Record]:
+    """Records from a records.tsv (columns RECORD_FIELDS)."""
+    rows = read_tsv(path, required=("record_id", "title"))
+    return [Record.from_row(row) for row in rows]
+
+
+def run_dedup(
+    *,
+    records: str | Path,
+    decisions: str | Path | Sequence[str] | None,
+    clusters_out: str | Path,
+    maybe_out: str | Path,
+    canonical_out: str | Path,
+    provenance_out: str | Path,
+    ledger_out: str | Path,
+    previous_clusters: str | Path | None = None,
+    workers: int = 1,
+) -> DedupResult:
+    """The deduplicate_records stage: read records.tsv (+ optional decisions and previous
+    clusters.tsv), write clusters, maybe pairs, canonical records, provenance and ledger rows."""
+    recs = read_records_tsv(records)
+    if isinstance(decisions, (list, tuple)) or (decisions is not None and not isinstance(decisions, (str, Path))):
+        decisions = list(decisions)[0] if list(decisions) else None  # type: ignore[arg-type]
+    loaded = load_dedup_decisions(decisions) if decisions and Path(str(decisions)).exists() else []
+    previous = read_tsv(previous_clusters, required=CLUSTER_FIELDS) if previous_clusters and Path(previous_clusters).exists() else None
+    result = deduplicate(recs, decisions=loaded, previous_clusters=previous, workers=workers)
+    write_tsv(clusters_out, CLUSTER_FIELDS, result.clusters)
+    write_tsv(maybe_out, MAYBE_PAIR_FIELDS, result.maybe_pairs)
+    write_tsv(canonical_out, CANONICAL_FIELDS, result.canonical)
+    write_tsv(provenance_out, PROVENANCE_FIELDS, result.provenance)
+    write_tsv(ledger_out, LEDGER_FIELDS, result.ledger)
+    dups = sum(1 for r in result.ledger if r["outcome"] == OUTCOME_DUPLICATE)
+    LOG.info(
+        "dedup: %d records -> %d clusters (%d duplicates), %d maybe pairs, %d human decisions",
+        len(recs),
+        result.n_clusters,
+        dups,
+        len(result.maybe_pairs),
+        len(loaded),
+    )
+    return result
+

@@ -1,0 +1,17 @@
+"""Snakemake glue for rule deduplicate_records (logic in livingreview.dedup)."""
+
+from livingreview.dedup import run_dedup
+from livingreview.logutil import run_step
+
+run_step(
+    run_dedup,
+    snakemake.log[0],  # noqa: F821
+    records=snakemake.input.records,  # noqa: F821
+    decisions=list(snakemake.input.decisions),  # noqa: F821
+    clusters_out=snakemake.output.clusters,  # noqa: F821
+    maybe_out=snakemake.output.maybe_pairs,  # noqa: F821
+    canonical_out=snakemake.output.canonical,  # noqa: F821
+    provenance_out=snakemake.output.provenance,  # noqa: F821
+    ledger_out=snakemake.output.ledger,  # noqa: F821
+    workers=snakemake.threads,  # noqa: F821
+)
