@@ -1,0 +1,380 @@
+"""Parsers on ugly real-world exports: PubMed XML (plain/gzip), MEDLINE/nbib, OVID RIS, CSV, ClinicalTrials.gov CSV."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from livingreview.errors import InputFormatError
+from livingreview.parsers import detect_format, read_records
+from livingreview.parsers.common import clean_text, find_year, normalise_doi
+from livingreview.parsers.textio import detect_encoding
+from livingreview.records import Record
+
+DATA = Path(__file__).parent / "data" / "parsers"
+RUN = "2025-09-30"
+
+
+def parse(name: str, database: str = "pubmed", **kw: object) -> list[Record]:
+    """All records of a fixture, with source_file as the fixture name."""
+    return list(read_records(DATA / name, database=database, run_id=RUN, source_file=name, **kw))
+
+
+def by_id(records: list[Record]) -> dict[str, Record]:
+    return {r.record_id: r for r in records}
+
+
+# --- format detection -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("pubmed_ugly.xml", "pubmed_xml"),
+        ("pubmed_ugly.xml.gz", "pubmed_xml"),
+        ("pubmed.nbib", "medline"),
+        ("embase_ovid.ris", "ris"),
+        ("medline_ovid_cp1252.ris", "ris"),
+        ("asysd.csv", "csv"),
+        ("covidence_cp1252.csv", "csv"),
+        ("ctgov.csv", "ctgov_csv"),
+    ],
+)
+def test_detect_format(name: str, fmt: str) -> None:
+    assert detect_format(DATA / name) == fmt
+
+
+def test_detect_format_unknown_names_file(tmp_path: Path) -> None:
+    p = tmp_path / "notes.txt"
+    p.write_text("just some words\nno structure\n", encoding="utf-8")
+    with pytest.raises(InputFormatError, match=r"notes\.txt.*cannot tell the format"):
+        detect_format(p)
+
+
+def test_detect_format_other_xml(tmp_path: Path) -> None:
+    p = tmp_path / "other.xml"
+    p.write_text("<?xml version='1.0'?><records><record/></records>", encoding="utf-8")
+    with pytest.raises(InputFormatError, match="not PubMed XML"):
+        detect_format(p)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("raw", "doi"),
+    [
+        ("https://doi.org/10.1001/JAMAPSYCHIATRY.2014.62", "10.1001/jamapsychiatry.2014.62"),
+        ("http://dx.doi.org/10.1177/2470547020981670", "10.1177/2470547020981670"),
+        ("doi: 10.1038/s41386-022-01266-9.", "10.1038/s41386-022-01266-9"),
+        ("  10.1097/TA.0b013e318160ba1d ", "10.1097/ta.0b013e318160ba1d"),
+        ("not a doi", ""),
+        ("", ""),
+    ],
+)
+def test_normalise_doi(raw: str, doi: str) -> None:
+    assert normalise_doi(raw) == doi
+
+
+@pytest.mark.parametrize(("raw", "year"), [("2013 Dec-2014 Jan", "2013"), ("2014//", "2014"), ("Spring 2008", "2008"), ("n.d.", "")])
+def test_find_year(raw: str, year: str) -> None:
+    assert find_year(raw) == year
+
+
+def test_clean_text_entities_and_markup() -> None:
+    assert clean_text("A &amp; B &lt;i&gt;in vivo&lt;/i&gt;\n H<sub>2</sub>O") == "A & B in vivo H2O"
+    assert clean_text("dose < 0.5 mg/kg & more") == "dose < 0.5 mg/kg & more"
+
+
+# --- PubMed XML ---------------------------------------------------------------------------------
+def test_pubmed_xml_fields() -> None:
+    recs = by_id(parse("pubmed_ugly.xml"))
+    assert list(recs) == ["pubmed:24740528", "pubmed:18376165", "pubmed:35046508", f"pubmed:{RUN}#4"]
+    feder = recs["pubmed:24740528"]
+    assert feder.pmid == feder.native_id == "24740528"
+    assert feder.doi == "10.1001/jamapsychiatry.2014.62"  # from ELocationID; the cited reference's DOI is ignored
+    assert feder.title.startswith("Efficacy of intravenous ketamine")
+    assert feder.abstract == (
+        "IMPORTANCE: Fixture text written for the parser tests, with inline markup. "
+        "DESIGN, SETTING, AND PARTICIPANTS: Fixture text: crossover & midazolam <control>. Unlabelled fixture sentence."
+    )
+    assert feder.authors == ("Feder A", "Parides MK", "aan het Rot M")
+    assert (feder.journal, feder.journal_abbrev, feder.year, feder.volume, feder.issue, feder.pages) == (
+        "JAMA psychiatry", "JAMA Psychiatry", "2014", "71", "6", "681-8"
+    )
+    assert feder.publication_types == ("Journal Article", "Randomized Controlled Trial")
+    assert feder.mesh == ("Ketamine", "Stress Disorders, Post-Traumatic")
+    assert feder.registration == ("NCT00749203",)
+    assert feder.language == "eng"
+    assert (feder.source_file, feder.source_line, feder.encoding) == ("pubmed_ugly.xml", 4, "utf-8")
+
+    mcghee = recs["pubmed:18376165"]
+    assert mcghee.doi == "10.1097/ta.0b013e318160ba1d"  # from ArticleIdList, lower-cased
+    assert mcghee.pages == "S195-8; discussion S197-8"
+    assert mcghee.issue == "2 Suppl"
+    assert mcghee.journal_abbrev == "J Trauma"  # MedlineTA when ISOAbbreviation is missing
+    assert mcghee.abstract == ""
+
+    abdallah = recs["pubmed:35046508"]
+    assert abdallah.year == "2022"  # MedlineDate
+    assert abdallah.registration == ("NCT02655692",)  # NCT id found in the abstract text
+    assert abdallah.authors == ("Abdallah CG", "D'Souza D")
+
+    synthetic = recs[f"pubmed:{RUN}#4"]
+    assert synthetic.native_id == "" and synthetic.pmid == ""
+    assert synthetic.title == "Synthetic record: in vivo markup, H2O & an escaped tag"
+    assert synthetic.authors == ("Synthetic Test Group", "Ünal-Çelik Ş")
+    assert synthetic.year == "2013"
+    assert synthetic.keywords == ("synthetic keyword",)
+    assert synthetic.language == "eng; ger"
+
+
+def test_pubmed_xml_gzip_equals_plain() -> None:
+    plain = [r.to_row() | {"source_file": ""} for r in parse("pubmed_ugly.xml")]
+    gz = [r.to_row() | {"source_file": ""} for r in parse("pubmed_ugly.xml.gz")]
+    assert plain == gz and len(plain) == 4
+
+
+def test_pubmed_xml_truncated_names_file_and_line(tmp_path: Path) -> None:
+    data = (DATA / "pubmed_ugly.xml").read_bytes()
+    cut = data[: data.index(b"<PMID Version=\"1\">18376165") + 10]
+    p = tmp_path / "cut.xml"
+    p.write_bytes(cut)
+    with pytest.raises(InputFormatError, match=r"cut\.xml:\d+: malformed or truncated PubMed XML"):
+        list(read_records(p, database="pubmed", run_id=RUN))
+
+
+def test_pubmed_xml_truncated_gzip(tmp_path: Path) -> None:
+    data = gzip.compress((DATA / "pubmed_ugly.xml").read_bytes())
+    p = tmp_path / "cut.xml.gz"
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputFormatError, match=r"cut\.xml\.gz"):
+        list(read_records(p, fmt="pubmed_xml", database="pubmed", run_id=RUN))
+
+
+def test_pubmed_xml_malformed_tag(tmp_path: Path) -> None:
+    p = tmp_path / "bad.xml"
+    p.write_text(
+        "<?xml version='1.0'?>\n<PubmedArticleSet>\n<PubmedArticle><MedlineCitation><PMID>1</PMID>\n"
+        "<Article><ArticleTitle>x</Title></Article></MedlineCitation></PubmedArticle>\n</PubmedArticleSet>\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputFormatError, match=r"bad\.xml:4:"):
+        list(read_records(p, database="pubmed", run_id=RUN))
+
+
+BOMB = """<?xml version="1.0"?>
+<!DOCTYPE PubmedArticleSet [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+ <!ENTITY xxe SYSTEM "file://{secret}">
+]>
+<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>1</PMID><Article>
+<ArticleTitle>Synthetic A &lol9; B &xxe; C</ArticleTitle>
+<Abstract><AbstractText>&xxe;</AbstractText></Abstract></Article></MedlineCitation></PubmedArticle></PubmedArticleSet>
+"""
+
+
+def _bomb(tmp_path: Path, levels: int) -> Path:
+    """A DOCTYPE with an internal entity bomb of ``levels`` levels and an external entity to a local file."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENT", encoding="utf-8")
+    lines = BOMB.replace("{secret}", str(secret)).splitlines()
+    keep = [ln for ln in lines if not any(f"ENTITY lol{i} " in ln for i in range(levels + 1, 10))]
+    text = "\n".join(keep).replace("&lol9;", f"&lol{levels};" if levels > 1 else "&lol;")
+    p = tmp_path / f"bomb{levels}.xml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_pubmed_xml_entities_never_expanded(tmp_path: Path) -> None:
+    p = _bomb(tmp_path, 3)
+    assert detect_format(p) == "pubmed_xml"
+    (rec,) = list(read_records(p, database="pubmed", run_id=RUN))
+    assert rec.title == "Synthetic A B C"  # neither the internal entities nor the external entity was expanded
+    assert "lol" not in rec.title and "TOP-SECRET" not in rec.title + rec.abstract
+    assert rec.abstract == ""
+
+
+def test_pubmed_xml_billion_laughs_refused(tmp_path: Path) -> None:
+    # libxml2 counts the would-be amplification even when entities are not substituted and refuses the
+    # file: a one-line error naming it, at once, with no memory blow-up.
+    p = _bomb(tmp_path, 9)
+    with pytest.raises(InputFormatError, match=r"bomb9\.xml:\d+: malformed or truncated PubMed XML \(Maximum entity amplification"):
+        list(read_records(p, database="pubmed", run_id=RUN))
+
+
+def test_pubmed_xml_empty_set_is_zero_records(tmp_path: Path) -> None:
+    p = tmp_path / "empty.xml"
+    p.write_text('<?xml version="1.0"?>\n<PubmedArticleSet>\n</PubmedArticleSet>\n', encoding="utf-8")
+    assert list(read_records(p, fmt="pubmed_xml", database="pubmed", run_id=RUN)) == []
+
+
+def test_pubmed_xml_wrong_root(tmp_path: Path) -> None:
+    p = tmp_path / "wrong.xml"
+    p.write_text("<?xml version='1.0'?>\n<eSearchResult><Count>0</Count></eSearchResult>\n", encoding="utf-8")
+    with pytest.raises(InputFormatError, match="not PubmedArticleSet"):
+        list(read_records(p, fmt="pubmed_xml", database="pubmed", run_id=RUN))
+
+
+# --- MEDLINE / nbib -----------------------------------------------------------------------------
+def test_medline_nbib_fields() -> None:
+    recs = parse("pubmed.nbib")
+    assert [r.record_id for r in recs] == ["pubmed:35046508", "pubmed:24740528", "pubmed:18208917"]
+    assert [r.source_line for r in recs] == [1, 32, 48]  # the third record follows without a blank line
+    a = recs[0]
+    assert a.title == (
+        "Dose-related effects of ketamine for antidepressant-resistant symptoms of posttraumatic stress disorder "
+        "in veterans and active duty military: a double-blind, randomized, placebo-controlled multi-center clinical trial."
+    )
+    assert a.abstract == "Fixture text written for the parser tests, on two lines & with an entity."
+    assert a.doi == "10.1038/s41386-022-01266-9"
+    assert a.authors == ("Abdallah CG", "Roache JD", "D'Souza D")
+    assert a.journal == "Neuropsychopharmacology : official publication of the American College of Neuropsychopharmacology"
+    assert (a.journal_abbrev, a.year, a.volume, a.issue, a.pages) == ("Neuropsychopharmacology", "2022", "47", "8", "1574-1581")
+    assert a.mesh == ("Humans", "Ketamine", "Stress Disorders, Post-Traumatic")
+    assert a.publication_types == ("Journal Article", "Randomized Controlled Trial", "Multicenter Study")
+    assert a.registration == ("NCT02655692",)
+    assert recs[1].keywords == ("ketamine", "PTSD")
+    assert recs[2].doi == "" and recs[2].authors == ("Schönenberg M",) and recs[2].pages == "493-7"
+
+
+def test_medline_garbage_line_names_line(tmp_path: Path) -> None:
+    p = tmp_path / "bad.nbib"
+    p.write_text("PMID- 24740528\nTI  - A title\nthis line has no tag\n", encoding="utf-8")
+    with pytest.raises(InputFormatError, match=r"bad\.nbib:3: line is neither"):
+        list(read_records(p, database="pubmed", run_id=RUN))
+
+
+# --- RIS ---------------------------------------------------------------------------------------
+def test_ovid_ris_bom_crlf_continuations() -> None:
+    recs = parse("embase_ovid.ris", "embase")
+    assert [r.record_id for r in recs] == [f"embase:{RUN}#1", f"embase:{RUN}#2", f"embase:{RUN}#3"]
+    assert [r.source_line for r in recs] == [1, 23, 37]
+    assert {r.encoding for r in recs} == {"utf-8-sig"}
+    feder, schon, pradhan = recs
+    assert feder.title == "Efficacy of intravenous ketamine for treatment of chronic posttraumatic stress disorder: A randomized clinical trial."
+    assert feder.abstract.endswith("as OVID writes long fields, & has an entity and inline markup.")
+    assert feder.doi == "10.1001/jamapsychiatry.2014.62"  # DOI given as a URL, upper case
+    assert feder.pages == "681-8"  # kept as given
+    assert feder.authors == ("Feder, A.", "Parides, M. K.", "aan het Rot, M.")  # kept as given
+    assert feder.year == "2014" and feder.native_id == ""
+    assert feder.publication_types == ("Article", "Randomized Controlled Trial")
+    assert schon.authors[0] == "Schönenberg, M." and schon.doi == "" and schon.pages == "493-497"
+    assert pradhan.title.startswith("Nonconventional interventions") and pradhan.title.endswith("alternative approaches.")
+    assert pradhan.journal == "Journal of Trauma & Dissociation"
+
+
+def test_ris_cp1252_and_accession_numbers() -> None:
+    recs = parse("medline_ovid_cp1252.ris", "medline")
+    assert [r.record_id for r in recs] == ["medline:35873243", "medline:33426410"]
+    assert {r.encoding for r in recs} == {"cp1252"}
+    assert recs[0].authors[0] == "Rothärmel, M."
+    assert recs[0].abstract == "Fixture text: the authors’ pilot study, café."
+    assert recs[0].pmid == "35873243"  # Ovid MEDLINE accession number is the PMID
+    assert recs[1].doi == "10.1177/2470547020981670"  # from a doi.org URL in UR
+    assert recs[1].registration == ("NCT04322968",)
+    assert [r.source_line for r in recs] == [1, 13]  # no blank line between records
+
+
+def test_ris_truncated_names_record_start() -> None:
+    with pytest.raises(InputFormatError, match=r"truncated\.ris:37: record starting at line 37 has no ER line"):
+        list(read_records(DATA / "truncated.ris", database="embase", run_id=RUN, source_file="truncated.ris"))
+
+
+def test_ris_tag_outside_record(tmp_path: Path) -> None:
+    p = tmp_path / "x.ris"
+    p.write_text("TY  - JOUR\nTI  - A\nER  - \nAU  - Stray, A.\n", encoding="utf-8")
+    with pytest.raises(InputFormatError, match=r"x\.ris:4: tag AU outside a record"):
+        list(read_records(p, database="embase", run_id=RUN))
+
+
+def test_ris_one_space_variant_and_header(tmp_path: Path) -> None:
+    p = tmp_path / "y.ris"
+    p.write_text("Provider: Some Publisher\n\nTY - JOUR\nTI - Synthetic title\nER -\n", encoding="utf-8")
+    (rec,) = list(read_records(p, fmt="ris", database="other", run_id=RUN))
+    assert rec.title == "Synthetic title" and rec.source_line == 3 and rec.record_id == f"other:{RUN}#1"
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+def test_asysd_csv() -> None:
+    recs = parse("asysd.csv", "other")
+    assert [r.record_id for r in recs] == ["other:1", "other:2", "other:3"]  # the blank row is not a record
+    assert [r.source_line for r in recs] == [2, 4, 6]  # a quoted line break shifts the next row's line
+    assert {r.encoding for r in recs} == {"utf-8-sig"}
+    first = recs[0]
+    assert first.doi == "10.1001/jamapsychiatry.2014.62"
+    assert first.abstract == "Fixture text, with a comma, and a line break inside the quoted cell."
+    assert first.authors == ("Feder A, Parides MK, Murrough JW",)  # no ';' -> kept as one string, as given
+    assert (first.issue, first.pages, first.volume, first.year) == ("6", "681-8", "71", "2014")
+    assert recs[1].abstract == "Fixture text mentioning NCT04322968 as text."
+    assert recs[1].registration == ("NCT04322968",)
+    assert recs[2].authors == ("Schönenberg M",)
+
+
+def test_cp1252_semicolon_csv() -> None:
+    assert detect_encoding(DATA / "covidence_cp1252.csv") == "cp1252"
+    recs = parse("covidence_cp1252.csv", "psycinfo")
+    assert [r.record_id for r in recs] == [f"psycinfo:{RUN}#1", f"psycinfo:{RUN}#2"]  # no id column: row numbers
+    assert {r.encoding for r in recs} == {"cp1252"}
+    assert recs[0].authors == ("Rothärmel M", "Benosman C", "El-Hage W")
+    assert recs[0].abstract == "Fixture text: the authors’ pilot study; café."
+    assert recs[0].year == "2022" and recs[0].doi == "10.3389/fpsyt.2022.865466"
+    assert recs[1].authors == ("Pradhan B", "Kluewer D’Amico J")
+    assert recs[1].journal == "Journal of Trauma & Dissociation"
+
+
+def test_csv_without_title_column_names_columns() -> None:
+    with pytest.raises(InputFormatError) as err:
+        list(read_records(DATA / "notitle.csv", database="other", run_id=RUN, source_file="notitle.csv"))
+    message = str(err.value)
+    assert message.startswith("notitle.csv:1: no title column; the columns are: Name, Year, DOI")
+    assert "\n" not in message
+
+
+def test_csv_latin1_fallback(tmp_path: Path) -> None:
+    p = tmp_path / "l1.csv"
+    p.write_bytes("title,author\nSynthetic caf\xe9 title,Synthetic \x81\n".encode("latin-1"))
+    (rec,) = list(read_records(p, database="other", run_id=RUN))
+    assert rec.encoding == "latin-1" and rec.title == "Synthetic café title"
+
+
+def test_csv_too_many_cells(tmp_path: Path) -> None:
+    p = tmp_path / "wide.csv"
+    p.write_text("title,year\nSynthetic,2020,extra\n", encoding="utf-8")
+    with pytest.raises(InputFormatError, match=r"wide\.csv:2: 3 cells"):
+        list(read_records(p, database="other", run_id=RUN))
+
+
+def test_ctgov_csv() -> None:
+    recs = parse("ctgov.csv", "clinicaltrials")
+    assert [r.record_id for r in recs] == ["clinicaltrials:NCT00749203", "clinicaltrials:NCT04322968"]
+    a = recs[0]
+    assert a.native_id == "NCT00749203" and a.registration == ("NCT00749203",)
+    assert a.title == "Ketamine as a Rapid Treatment for Post-traumatic Stress Disorder (PTSD)"
+    assert a.abstract == "Fixture summary written for the parser tests."
+    assert a.keywords == (
+        "Post-traumatic Stress Disorder",
+        "DRUG: Ketamine",
+        "DRUG: Midazolam",
+        "Study Type: INTERVENTIONAL",
+        "Allocation: RANDOMIZED",
+        "Intervention Model: CROSSOVER",
+    )
+    assert a.publication_types == ()  # the file gives none; none invented
+    assert [r.source_line for r in recs] == [2, 3]
+
+
+def test_ctgov_csv_requires_nct_column() -> None:
+    with pytest.raises(InputFormatError, match="not a ClinicalTrials.gov CSV"):
+        list(read_records(DATA / "asysd.csv", fmt="ctgov_csv", database="clinicaltrials", run_id=RUN))
+
+
+def test_unknown_format_name() -> None:
+    with pytest.raises(InputFormatError, match="unknown format 'bibtex'"):
+        read_records(DATA / "asysd.csv", fmt="bibtex", database="other", run_id=RUN)

@@ -1,0 +1,115 @@
+"""Helpers every parser shares: record ids, DOI normalisation, years, trial registry ids."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+
+from ..constants import DATABASES
+from ..errors import InputFormatError
+
+# Trial registry identifiers recognised in free text and accession fields.
+REGISTRY_PATTERNS: tuple[str, ...] = (
+    r"NCT\d{8}",
+    r"ISRCTN\d{8}",
+    r"ACTRN\d{14}",
+    r"ChiCTR[-A-Za-z0-9]{6,}\d",
+    r"EUCTR\d{4}-\d{6}-\d{2}",
+    r"DRKS\d{8}",
+    r"CTRI/\d{4}/\d{2,3}/\d{6}",
+    r"IRCT\d{8,}N\d+",
+    r"UMIN\d{9}",
+    r"jRCT[s]?\d{10}",
+    r"PACTR\d{15}",
+    r"TCTR\d{11}",
+    r"KCT\d{7}",
+    r"NTR\d{3,5}",
+)
+REGISTRY_RE = re.compile(r"\b(?:" + "|".join(REGISTRY_PATTERNS) + r")\b")
+# Names PubMed uses in DataBankList for trial registries (other data banks, e.g. GenBank, are not registrations).
+REGISTRY_DATABANKS: frozenset[str] = frozenset(
+    {
+        "anzctr", "chictr", "cris", "clinicaltrials.gov", "ctri", "drks", "eudract", "irct", "isrctn",
+        "japiccti", "jmacct", "jrct", "jprn", "ntr", "pactr", "rebec", "repec", "rpcec", "slctr", "tctr",
+        "umin ctr", "umin-ctr",
+    }
+)
+_DOI_PREFIX_RE = re.compile(r"^(?:https?://)?(?:dx\.)?(?:www\.)?doi\.org/|^doi:\s*", re.IGNORECASE)
+_DOI_RE = re.compile(r"10\.\d{4,9}/\S+", re.IGNORECASE)
+_YEAR_RE = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b")
+_SPACE_RE = re.compile(r"\s+")
+# Inline markup that exports leave in text fields ("<i>in vivo</i>", "H<sub>2</sub>O"), removed from titles and abstracts.
+_INLINE_TAG_RE = re.compile(r"</?(?:i|b|u|em|strong|sup|sub|sc|span|p|br|mml:[a-z]+)(?:\s[^<>]*)?/?>", re.IGNORECASE)
+
+
+def clean(text: str | None) -> str:
+    """Collapse runs of whitespace (including newlines and tabs) to one space and strip."""
+    if not text:
+        return ""
+    return _SPACE_RE.sub(" ", text).strip()
+
+
+def clean_text(text: str | None) -> str:
+    """Free text (title, abstract, journal) as stored: HTML entities decoded, inline markup tags removed, whitespace collapsed."""
+    if not text:
+        return ""
+    decoded = html.unescape(text) if "&" in text else text
+    return clean(_INLINE_TAG_RE.sub("", decoded))
+
+
+def normalise_doi(value: str | None) -> str:
+    """A DOI in stored form: lower case, no URL or ``doi:`` prefix, no trailing punctuation; "" if none."""
+    text = clean(value)
+    if not text:
+        return ""
+    text = _DOI_PREFIX_RE.sub("", text)
+    match = _DOI_RE.search(text)
+    if not match:
+        return ""
+    return match.group(0).rstrip(".,;").lower()
+
+
+def find_year(value: str | None) -> str:
+    """The first plausible four-digit year in a date string ("2014 Jun", "2013 Dec-2014 Jan"), else ""."""
+    match = _YEAR_RE.search(value or "")
+    return match.group(1) if match else ""
+
+
+def find_registrations(texts: Iterable[str]) -> list[str]:
+    """Trial registry ids found in the texts, in first-seen order, without repeats."""
+    seen: dict[str, None] = {}
+    for text in texts:
+        if text:
+            for match in REGISTRY_RE.finditer(text):
+                seen.setdefault(match.group(0), None)
+    return list(seen)
+
+
+def unique(values: Iterable[str]) -> tuple[str, ...]:
+    """Non-empty cleaned values in first-seen order without repeats."""
+    seen: dict[str, None] = {}
+    for v in values:
+        c = clean(v)
+        if c:
+            seen.setdefault(c, None)
+    return tuple(seen)
+
+
+def make_record_id(database: str, native_id: str, run_id: str, ordinal: int) -> str:
+    """``<database>:<native id>``, or ``<database>:<run_id>#<ordinal>`` when the export gave no id."""
+    native = clean(native_id)
+    if native:
+        prefix = f"{database}:"
+        return native if native.startswith(prefix) else f"{prefix}{native}"
+    return f"{database}:{run_id}#{ordinal}"
+
+
+def check_database(database: str, *, where: str) -> None:
+    """Raise when ``database`` is not one of constants.DATABASES."""
+    if database not in DATABASES:
+        raise InputFormatError(
+            f"unknown database {database!r}",
+            where=where,
+            fix=f"use one of {', '.join(DATABASES)}",
+        )

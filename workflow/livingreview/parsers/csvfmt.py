@@ -1,0 +1,230 @@
+"""Parsers for CSV exports: generic bibliographic CSV (ASySD, Covidence, Rayyan, reference managers) and ClinicalTrials.gov CSV."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+
+from ..errors import InputFormatError
+from ..records import Record
+from .common import clean, clean_text, find_registrations, find_year, make_record_id, normalise_doi, unique
+from .textio import open_text
+
+# Record field -> accepted column names (compared case-insensitively, spaces and underscores ignored).
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "record_id": ("record_id", "recordid", "id", "key", "covidence #", "refid"),
+    "pmid": ("pmid", "pubmed id", "pubmedid"),
+    "title": ("title", "article title", "ti", "primary title", "document title"),
+    "authors": ("authors", "author", "author(s)", "au", "author full names"),
+    "year": ("year", "publication year", "published year", "py", "pubyear", "year published"),
+    "journal": ("journal", "source title", "secondary title", "journal/book", "publication title", "source", "journal title"),
+    "journal_abbrev": ("journal abbreviation", "journal_abbrev", "abbreviated source title", "ja"),
+    "volume": ("volume", "vl"),
+    "issue": ("issue", "number", "is"),
+    "pages": ("pages", "page", "page(s)", "pagination"),
+    "doi": ("doi",),
+    "abstract": ("abstract", "ab"),
+    "keywords": ("keywords", "author keywords", "kw"),
+    "mesh": ("mesh", "mesh terms", "mesh headings"),
+    "publication_types": ("publication type", "publication types", "type", "document type"),
+    "language": ("language", "language of original document", "la"),
+    "url": ("url", "link"),
+}
+CTGOV_REQUIRED = "nct number"
+_DELIMITERS = ",;\t|"
+
+
+def _norm(name: str) -> str:
+    """Column name as compared: lower case, BOM/quotes stripped, underscores as spaces, spaces collapsed."""
+    return " ".join(name.replace("\ufeff", "").strip().strip('"').replace("_", " ").lower().split())
+
+
+def _column_map(header: list[str], aliases: dict[str, tuple[str, ...]]) -> dict[str, int]:
+    """Record field -> column index, first alias present wins."""
+    index = {}
+    for i, name in enumerate(header):
+        index.setdefault(_norm(name), i)
+    out: dict[str, int] = {}
+    for field_name, names in aliases.items():
+        for alias in names:
+            if _norm(alias) in index:
+                out[field_name] = index[_norm(alias)]
+                break
+    return out
+
+
+def _split_list(value: str, seps: str = ";") -> list[str]:
+    """Split a multi-valued cell on ';' (or the given separators); a cell without separators is one value."""
+    parts = [value]
+    for sep in seps:
+        parts = [p for part in parts for p in part.split(sep)]
+    return [clean(p) for p in parts if clean(p)]
+
+
+def _delimiter(header_line: str) -> str:
+    """The delimiter of a CSV, read from its header line: the most frequent of , ; TAB | outside quotes."""
+    outside, quoted = [], False
+    for ch in header_line:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted:
+            outside.append(ch)
+    text = "".join(outside)
+    counts = {d: text.count(d) for d in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _rows(path: str | os.PathLike[str], src: str) -> Iterator[tuple[int, list[str], str, list[str]]]:
+    """Yield (line where the row starts, header, encoding, cells) for each non-blank data row."""
+    stream, encoding = open_text(path)
+    with stream:
+        first_line = stream.readline()
+        stream.seek(0)
+        reader = csv.reader(stream, delimiter=_delimiter(first_line), quotechar='"', doublequote=True, strict=False)
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise InputFormatError("empty CSV file (no header line)", where=f"{src}:1", fix="export the file again with a header row")
+            header[0] = header[0].lstrip("\ufeff")
+            prev = reader.line_num
+            for cells in reader:
+                start = prev + 1
+                prev = reader.line_num
+                if not any(c.strip() for c in cells):
+                    continue
+                if len(cells) > len(header):
+                    raise InputFormatError(
+                        f"{len(cells)} cells but the header has {len(header)} columns",
+                        where=f"{src}:{start}",
+                        fix="check the quoting of that row (a comma inside an unquoted field?) and export again",
+                    )
+                yield start, header, encoding, cells + [""] * (len(header) - len(cells))
+        except csv.Error as err:
+            raise InputFormatError(f"malformed CSV ({err})", where=f"{src}:{reader.line_num}", fix="export the file again as CSV") from None
+
+
+def parse_csv(
+    path: str | os.PathLike[str], *, database: str, run_id: str, source_file: str | None = None
+) -> Iterator[Record]:
+    """Yield one Record per data row of a bibliographic CSV.
+
+    Columns are matched case-insensitively with aliases (COLUMN_ALIASES). record_id comes from a
+    record_id/ID column when present (for PubMed/MEDLINE, else a PMID column), otherwise the row
+    number. A file without a title column raises InputFormatError naming the columns it has.
+    Multi-valued cells (authors, keywords, ...) are split on ';' only; other text is kept as given.
+    """
+    src = source_file or str(path)
+    columns: dict[str, int] | None = None
+    ordinal = 0
+    for start, header, encoding, cells in _rows(path, src):
+        if columns is None:
+            columns = _column_map(header, COLUMN_ALIASES)
+            if "title" not in columns:
+                raise InputFormatError(
+                    f"no title column; the columns are: {', '.join(clean(h) for h in header)}",
+                    where=f"{src}:1",
+                    fix="rename the title column to 'title' (or export with a title column)",
+                )
+        ordinal += 1
+
+        def cell(name: str) -> str:
+            i = columns.get(name) if columns else None
+            return clean(cells[i]) if i is not None else ""
+
+        native = cell("record_id")
+        pmid = cell("pmid")
+        if not native and pmid and database in ("pubmed", "medline"):
+            native = pmid
+        doi = normalise_doi(cell("doi")) or (normalise_doi(cell("url")) if "doi.org/" in cell("url").lower() else "")
+        yield Record(
+            record_id=make_record_id(database, native, run_id, ordinal),
+            run_id=run_id,
+            database=database,
+            native_id=native,
+            pmid=pmid,
+            doi=doi,
+            title=clean_text(cell("title")),
+            abstract=clean_text(cell("abstract")),
+            authors=unique(_split_list(cell("authors"))),
+            journal=clean_text(cell("journal")),
+            journal_abbrev=cell("journal_abbrev"),
+            year=find_year(cell("year")),
+            volume=cell("volume"),
+            issue=cell("issue"),
+            pages=cell("pages"),
+            publication_types=unique(_split_list(cell("publication_types"))),
+            mesh=unique(_split_list(cell("mesh"))),
+            keywords=unique(_split_list(cell("keywords"))),
+            language=cell("language"),
+            registration=tuple(find_registrations(cells)),
+            source_file=src,
+            source_line=start,
+            encoding=encoding,
+        )
+
+
+CTGOV_ALIASES: dict[str, tuple[str, ...]] = {
+    "nct": ("nct number",),
+    "title": ("study title", "title"),
+    "abstract": ("brief summary",),
+    "conditions": ("conditions",),
+    "interventions": ("interventions",),
+    "study_type": ("study type",),
+    "study_design": ("study design",),
+    "first_posted": ("first posted", "first received"),
+    "other_ids": ("other ids",),
+    "acronym": ("acronym",),
+    "url": ("study url", "url"),
+}
+
+
+def parse_ctgov_csv(
+    path: str | os.PathLike[str], *, database: str, run_id: str, source_file: str | None = None
+) -> Iterator[Record]:
+    """Yield one Record per study of a ClinicalTrials.gov CSV download.
+
+    NCT Number -> native id and registration; Study Title -> title; Brief Summary -> abstract;
+    Conditions, Interventions and the CSV's own Study Type / Study Design parts -> keywords;
+    year = year of First Posted. Publication types stay empty (the file does not give any).
+    """
+    src = source_file or str(path)
+    columns: dict[str, int] | None = None
+    ordinal = 0
+    for start, header, encoding, cells in _rows(path, src):
+        if columns is None:
+            columns = _column_map(header, CTGOV_ALIASES)
+            missing = [n for n in ("nct", "title") if n not in columns]
+            if missing:
+                raise InputFormatError(
+                    f"not a ClinicalTrials.gov CSV (needs 'NCT Number' and 'Study Title'); the columns are: {', '.join(clean(h) for h in header)}",
+                    where=f"{src}:1",
+                    fix="download the results again from ClinicalTrials.gov as CSV with all columns, or use --format csv",
+                )
+        ordinal += 1
+
+        def cell(name: str) -> str:
+            i = columns.get(name) if columns else None
+            return clean(cells[i]) if i is not None else ""
+
+        nct = cell("nct")
+        keywords = _split_list(cell("conditions"), "|") + _split_list(cell("interventions"), "|")
+        if cell("study_type"):
+            keywords.append(f"Study Type: {cell('study_type')}")
+        keywords += _split_list(cell("study_design"), "|")
+        registration = unique(([nct] if nct else []) + find_registrations([cell("other_ids"), cell("abstract")]))
+        yield Record(
+            record_id=make_record_id(database, nct, run_id, ordinal),
+            run_id=run_id,
+            database=database,
+            native_id=nct,
+            title=clean_text(cell("title")),
+            abstract=clean_text(cell("abstract")),
+            year=find_year(cell("first_posted")),
+            keywords=unique(keywords),
+            registration=registration,
+            source_file=src,
+            source_line=start,
+            encoding=encoding,
+        )

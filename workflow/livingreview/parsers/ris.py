@@ -1,0 +1,152 @@
+"""Parser for RIS exports (Ovid, EndNote, Zotero, publishers), including Ovid's untagged continuation lines.
+
+A small line parser rather than rispy: rispy 0.10 joins Ovid's untagged continuation lines
+correctly, but it does not report the line where a record starts (records.tsv needs source_line)
+and it silently drops a last record that has no ER line (a truncated export), which must fail.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterator
+
+from ..errors import InputFormatError
+from ..records import Record
+from .common import clean, clean_text, find_registrations, find_year, make_record_id, normalise_doi, unique
+from .textio import open_text
+
+LOG = logging.getLogger(__name__)
+
+# "TY  - JOUR", "ER  -", also the one-space variants some tools write ("TY - JOUR").
+TAG_RE = re.compile(r"^([A-Z][A-Z0-9]) {1,2}-(?: (.*))?$")
+_DOI_IN_URL_RE = re.compile(r"doi\.org/|^doi:", re.IGNORECASE)
+
+
+def _record(fields: dict[str, list[str]], *, database: str, run_id: str, source_file: str, line: int, ordinal: int, encoding: str) -> Record:
+    """Map one RIS record to a Record (authors and pages kept as the source wrote them)."""
+
+    def first(*tags: str) -> str:
+        for tag in tags:
+            for v in fields.get(tag, []):
+                if clean(v):
+                    return clean(v)
+        return ""
+
+    def every(*tags: str) -> list[str]:
+        return [v for tag in tags for v in fields.get(tag, [])]
+
+    native = first("AN", "ID")
+    doi = ""
+    for v in every("DO", "DI"):
+        doi = normalise_doi(v)
+        if doi:
+            break
+    if not doi:
+        for v in every("UR", "L2", "L3"):
+            if _DOI_IN_URL_RE.search(v):
+                doi = normalise_doi(v)
+                if doi:
+                    break
+    start, end = first("SP"), first("EP")
+    pages = f"{start}-{end}" if start and end and "-" not in start else (start or end)
+    journal = first("JF", "T2", "JO", "J1")
+    abbrev = first("JA", "J2")
+    if not abbrev:
+        jo = first("JO")
+        abbrev = jo if jo and jo != journal else ""
+    title = clean_text(first("TI", "T1", "CT", "BT"))
+    abstract = clean_text(first("AB", "N2"))
+    pmid = native if database in ("pubmed", "medline") and native.isdigit() else ""
+    all_text = [v for values in fields.values() for v in values]
+    return Record(
+        record_id=make_record_id(database, native, run_id, ordinal),
+        run_id=run_id,
+        database=database,
+        native_id=native,
+        pmid=pmid,
+        doi=doi,
+        title=title,
+        abstract=abstract,
+        authors=unique(every("AU", "A1")),
+        journal=clean_text(journal),
+        journal_abbrev=abbrev,
+        year=find_year(first("PY", "Y1", "DA")),
+        volume=first("VL"),
+        issue=first("IS", "CP"),
+        pages=pages,
+        publication_types=unique(part for v in every("PT", "M3") for part in v.split(";")),
+        keywords=unique(clean_text(k) for k in every("KW")),
+        language="; ".join(unique(every("LA"))),
+        registration=tuple(find_registrations(all_text)),
+        source_file=source_file,
+        source_line=line,
+        encoding=encoding,
+    )
+
+
+def parse_ris(
+    path: str | os.PathLike[str], *, database: str, run_id: str, source_file: str | None = None
+) -> Iterator[Record]:
+    """Yield one Record per ``TY`` ... ``ER`` block.
+
+    Untagged lines inside a record continue the previous field (joined with a space). Untagged text
+    before the first record (a 'Provider:' header) is skipped with a log message. A tag outside a
+    record, or a record without its ER line (truncated export), raises InputFormatError with file
+    and line.
+    """
+    src = source_file or str(path)
+    stream, encoding = open_text(path)
+    fields: dict[str, list[str]] | None = None
+    last_tag = ""
+    start = 0
+    ordinal = 0
+    with stream:
+        for lineno, raw in enumerate(stream, start=1):
+            line = raw.rstrip("\r\n").lstrip("\ufeff")
+            match = TAG_RE.match(line)
+            if fields is None:
+                if not line.strip():
+                    continue
+                if match and match.group(1) == "TY":
+                    fields, last_tag, start = {"TY": [clean(match.group(2))]}, "TY", lineno
+                elif match:
+                    raise InputFormatError(
+                        f"tag {match.group(1)} outside a record (records start with 'TY  - ')",
+                        where=f"{src}:{lineno}",
+                        fix="export the file again as RIS; a record's lines must sit between TY and ER",
+                    )
+                elif ordinal == 0:
+                    LOG.info("%s:%d: skipped header line before the first record: %s", src, lineno, line[:60])
+                else:
+                    raise InputFormatError(
+                        f"text outside a record: {line[:60]!r}",
+                        where=f"{src}:{lineno}",
+                        fix="export the file again as RIS; do not edit it by hand",
+                    )
+                continue
+            if match:
+                tag, value = match.group(1), match.group(2) or ""
+                if tag == "ER":
+                    ordinal += 1
+                    yield _record(fields, database=database, run_id=run_id, source_file=src, line=start, ordinal=ordinal, encoding=encoding)
+                    fields, last_tag = None, ""
+                    continue
+                if tag == "TY":
+                    raise InputFormatError(
+                        f"new record (TY) before the ER line of the record that starts at line {start}",
+                        where=f"{src}:{lineno}",
+                        fix="the export is damaged; export it again",
+                    )
+                fields.setdefault(tag, []).append(value)
+                last_tag = tag
+            elif line.strip():
+                values = fields[last_tag]
+                values[-1] = f"{values[-1]} {line.strip()}" if values[-1] else line.strip()
+    if fields is not None:
+        raise InputFormatError(
+            f"record starting at line {start} has no ER line (the file is truncated)",
+            where=f"{src}:{start}",
+            fix="export the file again; archived exports must be complete",
+        )
