@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
+from livingreview.importer import collect_records
 from livingreview.records import Record
 from livingreview.screening import RuleSet, ScreenResult, load_rules, normalise_text, screen_record
+from livingreview.tables import read_tsv
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "config" / "screening.yaml"
@@ -175,6 +177,57 @@ def test_curated_outcomes_cover_every_kind_of_exclusion(ruleset: RuleSet) -> Non
         c = next(x for x in CURATED if x["key"] == key)
         assert not (c.get("human_or_animal") or "human").startswith("animal")
         assert c["record_kind"] not in REVIEW_KINDS
+
+
+# --- the archived snapshot: every database copy of every curated record ---------------------
+
+
+def _coverage() -> list[dict[str, str]]:
+    return read_tsv(ROOT / "resources" / "snapshot_coverage.tsv", required=("key", "record_ids", "reason"))
+
+
+def _keys_not_in_snapshot() -> set[str]:
+    """Curated keys the snapshot holds no record for (each with the reason the coverage table gives)."""
+    rows = [row for row in _coverage() if not row["record_ids"]]
+    assert all(row["reason"] for row in rows), "a curated record left out of the snapshot must say why"
+    return {row["key"] for row in rows}
+
+
+@pytest.fixture(scope="module")
+def snapshot() -> list[tuple[str, Record]]:
+    """(curated key, record) for every record of the archived search runs, keyed through resources/snapshot_coverage.tsv."""
+    records, _ = collect_records(ROOT / "resources" / "searches")
+    key_of: dict[str, str] = {}
+    for row in _coverage():
+        for record_id in filter(None, row["record_ids"].split("; ")):
+            key_of[record_id] = row["key"]
+    assert {r.record_id for r in records} == set(key_of), "snapshot records and coverage table disagree"
+    return [(key_of[r.record_id], r) for r in records]
+
+
+def test_snapshot_records_meet_expected_outcomes(snapshot: list[tuple[str, Record]], ruleset: RuleSet) -> None:
+    """Each database copy (PubMed XML, OVID RIS, registry CSV) as the importer reads it gets its curated outcome."""
+    curated = {c["key"]: c for c in CURATED}
+    assert {key for key, _ in snapshot} == set(curated) - _keys_not_in_snapshot()
+    mismatches = []
+    for key, record in snapshot:
+        must_exclude, required, permitted = expected_outcome(curated[key])
+        result = screen_record(record, ruleset)
+        hit_reasons = {h.reason for h in result.hits}
+        if result.excluded is not must_exclude or not hit_reasons <= required | permitted:
+            mismatches.append((record.record_id, key, must_exclude, sorted(required), [(h.rule_id, h.evidence) for h in result.hits]))
+        if result.excluded:
+            assert_evidence_points_at_text(result, record)
+    assert mismatches == []
+
+
+def test_snapshot_never_excludes_a_report_that_reaches_full_text(snapshot: list[tuple[str, Record]], ruleset: RuleSet) -> None:
+    """Every database copy of the 8 included and 3 full-text-excluded reports passes the automation."""
+    protected = set(_reports_reaching_full_text())
+    copies = [(key, record) for key, record in snapshot if key in protected]
+    assert {key for key, _ in copies} == protected - _keys_not_in_snapshot()
+    fired = [(record.record_id, [h.rule_id for h in screen_record(record, ruleset).hits]) for _, record in copies]
+    assert [item for item in fired if item[1]] == []
 
 
 # --- synthetic edge cases ---------------------------------------------------------------------
