@@ -1,0 +1,39 @@
+"""Shared fixtures: a copy of the project's config/ and resources/ in a temp dir, and a Snakemake runner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def copy_project_inputs(dest: Path) -> Path:
+    """Copy config/ and resources/ (what a review team edits) into ``dest``; the workflow stays in ROOT."""
+    for name in ("config", "resources"):
+        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def run_snakemake(workdir: Path, *targets: str, cores: int = 2, check: bool = True, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """Run the project's Snakefile in ``workdir`` (which holds config/ and resources/)."""
+    cmd = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", str(cores), "--quiet", "all", *extra, *targets]
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def default_review(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default review built once per test session in a temp dir."""
+    work = copy_project_inputs(tmp_path_factory.mktemp("default_review"))
+    run_snakemake(work)
+    return work

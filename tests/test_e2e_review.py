@@ -1,0 +1,111 @@
+"""End to end: `snakemake` on the shipped config and archived search reproduces the published review."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+
+from livingreview.constants import FINAL_OUTCOMES, LEDGER_FIELDS, RECORD_FIELDS, STAGES
+from livingreview.runs import list_runs, load_manifest
+from livingreview.tables import read_tsv
+
+from conftest import ROOT, copy_project_inputs, run_snakemake
+
+pytestmark = pytest.mark.e2e
+
+EVIDENCE = ROOT.parent / "shared" / "evidence"  # the curated facts; CI clones with shared/ beside it
+
+
+def _curated_included() -> dict[str, int]:
+    studies = json.loads((EVIDENCE / "studies.json").read_text(encoding="utf-8"))
+    return {s["study_id"]: s["facts"]["n_randomized_total"] for s in studies if s["curated_decision"] == "include"}
+
+
+def test_records_equal_the_manifests_counts_and_name_file_and_line(default_review: Path) -> None:
+    records = read_tsv(default_review / "results/records/records.tsv")
+    expected = sum(f.count_in_file for run in list_runs(default_review / "resources/searches") for f in load_manifest(run).files)
+    assert len(records) == expected
+    assert list(records[0])[: len(RECORD_FIELDS)] == list(RECORD_FIELDS)
+    for r in records:
+        assert r["source_file"].startswith("resources/searches/") and int(r["source_line"]) >= 1
+        assert (default_review / r["source_file"]).exists()
+
+
+def test_the_seven_curated_studies_and_eight_reports_are_included(default_review: Path) -> None:
+    included = read_tsv(default_review / "results/studies/included_studies.tsv")
+    curated = _curated_included()
+    assert sorted(s["study_id"] for s in included) == sorted(curated)
+    assert sum(int(s["n_randomized"]) for s in included) == sum(curated.values()) == 327
+    reports = read_tsv(default_review / "results/studies/reports.tsv")
+    assert len(reports) == 8
+    assert Counter(r["study_id"] for r in reports)["Feder2021"] == 2
+
+
+def test_ledger_invariants(default_review: Path) -> None:
+    ledger = read_tsv(default_review / "results/audit/ledger.tsv", required=LEDGER_FIELDS)
+    records = {r["record_id"] for r in read_tsv(default_review / "results/records/records.tsv")}
+    rows = defaultdict(list)
+    for row in ledger:
+        rows[row["record_id"]].append(row)
+    assert set(rows) == records
+    rank = {s: i for i, s in enumerate(STAGES)}
+    for record_id, rs in rows.items():
+        stages = [r["stage"] for r in rs]
+        assert stages.count("identification") == 1, record_id
+        assert [rank[s] for s in stages] == sorted(rank[s] for s in stages), record_id
+        assert len(set(stages)) == len(stages), record_id
+        assert rs[-1]["outcome"] in FINAL_OUTCOMES, (record_id, rs[-1])
+        assert all(r["cluster_id"] for r in rs), record_id
+        if rs[-1]["outcome"] == "excluded":
+            assert rs[-1]["reason"], f"{record_id} excluded without a reason"
+    finals = Counter(rs[-1]["outcome"] for rs in rows.values())
+    assert finals["awaiting_decision"] == 0, "every record of the default review is decided"
+    assert finals["included"] == 8
+
+
+def test_prisma_counts_come_from_the_ledger(default_review: Path) -> None:
+    counts = json.loads((default_review / "results/prisma/counts.json").read_text(encoding="utf-8"))
+    ledger = read_tsv(default_review / "results/audit/ledger.tsv")
+    n = Counter((r["stage"], r["outcome"]) for r in ledger)
+    identified = sum(v for (s, _), v in n.items() if s == "identification")
+    assert counts["database_results"] + counts["register_results"] == identified
+    assert counts["duplicates"] == n[("dedup", "duplicate")]
+    assert counts["records_screened"] == sum(v for (s, _), v in n.items() if s == "title_abstract")
+    assert counts["new_studies"] == 7 and counts["new_reports"] == 8
+
+
+def test_report_is_self_contained_and_explains_327_vs_323(default_review: Path) -> None:
+    html = (default_review / "results/report/index.html").read_text(encoding="utf-8")
+    assert "<script src" not in html and "<link " not in html and "http://" not in html.replace("http://www.w3.org", "")
+    for needle in ("327", "323", "Feder", "PRISMA", "reconstruct"):
+        assert needle in html, needle
+
+
+def test_trace_follows_an_included_report_to_its_study(default_review: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "livingreview.cli", "trace", "24740528", "--json", "--results", str(default_review / "results")],
+        capture_output=True, text=True, cwd=default_review, check=True,
+    ).stdout
+    path = json.loads(out)
+    text = json.dumps(path)
+    assert "pubmed.xml.gz" in text and "Feder2014" in text
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((root / "results").rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_same_inputs_give_byte_identical_results(default_review: Path, tmp_path: Path) -> None:
+    again = copy_project_inputs(tmp_path)
+    run_snakemake(again)
+    assert _digest(again) == _digest(default_review)
