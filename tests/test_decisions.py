@@ -1,0 +1,182 @@
+"""Human screening decisions: validation (file:line errors), key resolution, conflicts and Cohen's kappa."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from livingreview.constants import DECISION_FIELDS
+from livingreview.decisions import (
+    build_index,
+    cohen_kappa,
+    agreement,
+    key_kind,
+    load_decisions,
+    resolve_decisions,
+)
+from livingreview.errors import ConfigError, InputFormatError
+from livingreview.records import Record
+
+REASONS = {"animal": "Animal study", "open_label": "Open-label", "registry_record": "Trial registration record", "other": "Other"}
+HEADER = "\t".join(DECISION_FIELDS)
+
+
+def write(tmp_path: Path, *lines: str) -> Path:
+    path = tmp_path / "decisions.tsv"
+    path.write_text("\n".join((HEADER,) + lines) + "\n", encoding="utf-8")
+    return path
+
+
+def row(key: str, stage: str = "title_abstract", decision: str = "include", reason: str = "", reviewer: str = "A", date: str = "2025-10-01", note: str = "") -> str:
+    return "\t".join((key, stage, decision, reason, reviewer, date, note))
+
+
+def index():
+    canonical = [
+        Record(record_id="pubmed:900001", pmid="900001", doi="10.9999/test.one"),
+        Record(record_id="pubmed:900002", pmid="900002", doi="10.9999/test.two"),
+        Record(record_id="clinicaltrials:NCT99999901"),
+    ]
+    clusters = [
+        {"record_id": "pubmed:900001", "cluster_id": "c1", "canonical_id": "pubmed:900001"},
+        {"record_id": "embase:2025-09-30#3", "cluster_id": "c1", "canonical_id": "pubmed:900001"},
+        {"record_id": "pubmed:900002", "cluster_id": "c2", "canonical_id": "pubmed:900002"},
+        {"record_id": "clinicaltrials:NCT99999901", "cluster_id": "c3", "canonical_id": "clinicaltrials:NCT99999901"},
+    ]
+    return build_index(canonical, clusters)
+
+
+def test_valid_rows_load_with_their_lines(tmp_path: Path) -> None:
+    path = write(tmp_path, row("900001"), row("10.9999/TEST.TWO", decision="exclude", reason="animal", note="mice"), "", row("clinicaltrials:NCT99999901", decision="exclude", reason="registry_record"))
+    got = load_decisions(path, REASONS)
+    assert [d.line for d in got] == [2, 3, 5]
+    assert got[1].reason == "animal" and got[1].note == "mice"
+    assert got[2].reference == "decisions.tsv:5"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (row("900001", stage="abstract"), "column 'stage'"),
+        (row("900001", decision="maybe"), "column 'decision'"),
+        (row("900001", decision="exclude"), "needs a reason code"),
+        (row("900001", decision="exclude", reason="unicorn"), "unknown reason code 'unicorn'"),
+        (row("900001", date="2025-02-30"), "not a calendar date"),
+        (row("900001", date="01/10/2025"), "column 'date'"),
+        (row("not a key"), "column 'key'"),
+        (row("foo:123"), "neither a record_id"),
+        (row("900001", reviewer=""), "column 'reviewer'"),
+    ],
+)
+def test_bad_rows_name_file_and_line(tmp_path: Path, line: str, message: str) -> None:
+    path = write(tmp_path, row("900002"), line)
+    with pytest.raises(ConfigError) as err:
+        load_decisions(path, REASONS)
+    assert f"{path}:3" in str(err.value)
+    assert message in str(err.value)
+    assert "fix:" in str(err.value)
+
+
+def test_missing_column_is_an_input_format_error(tmp_path: Path) -> None:
+    path = tmp_path / "decisions.tsv"
+    path.write_text("key\tstage\tdecision\n900001\ttitle_abstract\tinclude\n", encoding="utf-8")
+    with pytest.raises(InputFormatError, match="missing column"):
+        load_decisions(path, REASONS)
+
+
+@pytest.mark.parametrize(
+    ("key", "kind"),
+    [("pubmed:24740528", "record_id"), ("24740528", "pmid"), ("10.1001/jamapsychiatry.2014.62", "doi"), ("embase:2025-09-30#12", "record_id"), ("K071", "")],
+)
+def test_key_kinds(key: str, kind: str) -> None:
+    assert key_kind(key) == kind
+
+
+def test_keys_resolve_on_any_cluster_member_case_insensitively() -> None:
+    idx = index()
+    assert idx.resolve_one("900001", where="x") == "c1"
+    assert idx.resolve_one("10.9999/TEST.ONE", where="x") == "c1"
+    assert idx.resolve_one("EMBASE:2025-09-30#3", where="x") == "c1"
+    assert idx.resolve_one("clinicaltrials:nct99999901", where="x") == "c3"
+
+
+def test_unknown_key_is_an_error_naming_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, row("900001"), row("123456789"))
+    with pytest.raises(ConfigError, match=r"decisions.tsv:3: key '123456789' matches no record"):
+        resolve_decisions(load_decisions(path, REASONS), index())
+
+
+def test_disagreement_without_resolution_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, row("900001", reviewer="A"), row("pubmed:900001", decision="exclude", reason="other", reviewer="B"))
+    with pytest.raises(ConfigError) as err:
+        resolve_decisions(load_decisions(path, REASONS), index())
+    assert "reviewers disagree on pubmed:900001 at title_abstract" in str(err.value)
+    assert "decisions.tsv:2 (A: include)" in str(err.value) and "decisions.tsv:3 (B: exclude)" in str(err.value)
+    assert "consensus" in str(err.value)
+
+
+@pytest.mark.parametrize("resolution", [row("900001", reviewer="consensus", decision="exclude", reason="other"), row("900001", reviewer="C", decision="exclude", reason="other", note="resolution: agreed after discussion")])
+def test_resolution_row_settles_a_disagreement(tmp_path: Path, resolution: str) -> None:
+    path = write(tmp_path, row("900001", reviewer="A"), row("900001", decision="exclude", reason="other", reviewer="B"), resolution)
+    settled = resolve_decisions(load_decisions(path, REASONS), index())
+    sd = settled[("c1", "title_abstract")]
+    assert sd.final.line == 4 and sd.final.decision == "exclude"
+    assert sorted(sd.reviewer_finals) == ["A", "B"]
+
+
+def test_same_reviewer_later_row_is_their_final_decision(tmp_path: Path) -> None:
+    path = write(tmp_path, row("900001", reviewer="A"), row("900001", decision="exclude", reason="other", reviewer="A"))
+    sd = resolve_decisions(load_decisions(path, REASONS), index())[("c1", "title_abstract")]
+    assert sd.final.line == 3 and sd.final.decision == "exclude"
+
+
+def test_agreeing_reviewers_need_no_resolution_and_stages_are_separate(tmp_path: Path) -> None:
+    path = write(tmp_path, row("900001", reviewer="A"), row("900001", reviewer="B"), row("900001", stage="full_text", decision="exclude", reason="open_label"))
+    settled = resolve_decisions(load_decisions(path, REASONS), index())
+    assert settled[("c1", "title_abstract")].final.decision == "include"
+    assert settled[("c1", "full_text")].final.reason == "open_label"
+
+
+def test_cohen_kappa_matches_hand_computation() -> None:
+    # 10 items: both include 4, both exclude 3, A include/B exclude 2, A exclude/B include 1.
+    a = ["i"] * 4 + ["e"] * 3 + ["i"] * 2 + ["e"]
+    b = ["i"] * 4 + ["e"] * 3 + ["e"] * 2 + ["i"]
+    po = 7 / 10
+    pe = (6 / 10) * (5 / 10) + (4 / 10) * (5 / 10)
+    assert cohen_kappa(a, b) == pytest.approx((po - pe) / (1 - pe))
+    assert cohen_kappa(["i", "e"], ["i", "e"]) == pytest.approx(1.0)
+    assert cohen_kappa(["i", "i"], ["i", "i"]) is None
+    assert cohen_kappa([], []) is None
+
+
+def test_agreement_per_stage_with_two_reviewers(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        row("900001", reviewer="A"),
+        row("900001", reviewer="B"),
+        row("900002", reviewer="A", decision="exclude", reason="other"),
+        row("900002", reviewer="B", decision="exclude", reason="other"),
+        row("clinicaltrials:NCT99999901", reviewer="A", decision="exclude", reason="registry_record"),
+        row("clinicaltrials:NCT99999901", reviewer="B"),
+        row("clinicaltrials:NCT99999901", reviewer="consensus", decision="exclude", reason="registry_record"),
+        row("900001", stage="full_text", reviewer="A"),
+    )
+    result = agreement(resolve_decisions(load_decisions(path, REASONS), index()))
+    ta = result["title_abstract"]
+    assert ta["computable"] is True and ta["reviewers"] == ["A", "B"]
+    (pair,) = ta["pairs"]
+    assert pair["n"] == 3 and pair["agreement"] == pytest.approx(2 / 3)
+    # A: i e e ; B: i e i -> po 2/3, pe = (1/3)(2/3) + (2/3)(1/3) = 4/9
+    assert pair["kappa"] == pytest.approx((2 / 3 - 4 / 9) / (1 - 4 / 9))
+    ft = result["full_text"]
+    assert ft["computable"] is False and "single reviewer (A)" in ft["why"]
+
+
+def test_agreement_single_reviewer_not_computable(tmp_path: Path) -> None:
+    path = write(tmp_path, row("900001", reviewer="curation"), row("900002", reviewer="curation", decision="exclude", reason="other"))
+    result = agreement(resolve_decisions(load_decisions(path, REASONS), index()))
+    assert result["title_abstract"]["computable"] is False
+    assert result["title_abstract"]["pairs"] == []
+    assert "single reviewer (curation)" in result["title_abstract"]["why"]
+    assert result["full_text"]["why"] == "no human decisions at this stage"

@@ -1,0 +1,404 @@
+"""Screening stage: automation rules on every canonical record, then human decisions per stage."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .constants import (
+    LEDGER_FIELDS,
+    OUTCOME_AWAITING,
+    OUTCOME_EXCLUDED,
+    OUTCOME_INCLUDED,
+    OUTCOME_NOT_RETRIEVED,
+    OUTCOME_PASSED,
+    OUTCOME_RETRIEVED,
+    SCREENING_FIELDS,
+)
+from .decisions import EXCLUDE, INCLUDE, ClusterIndex, StageDecision, agreement, build_index, load_decisions, resolve_decisions
+from .errors import ConfigError, ReconciliationError
+from .records import Record
+from .tables import read_tsv, write_json, write_tsv
+
+LOG = logging.getLogger(__name__)
+
+TITLE_ABSTRACT = "title_abstract"
+FULL_TEXT = "full_text"
+NOT_RETRIEVED_CODE = "not_retrieved"
+RULE_PERFORMANCE_FIELDS: tuple[str, ...] = (
+    "rule_id",
+    "label",
+    "reason",
+    "records_matched",  # records the rule's condition matched (first match or not)
+    "records_excluded",  # records this rule excluded (it was the first rule to match)
+    "people_decided",  # of those excluded, how many people also decided (any stage)
+    "people_excluded",  # ... and excluded too (confirmations)
+    "people_included",  # ... and would have included (an error: the run stops)
+    "eventual_inclusions",  # clusters people included at full text
+    "eventual_inclusions_passed",  # of those, how many the rule (or the automation) did not match
+    "sensitivity",  # eventual_inclusions_passed / eventual_inclusions ("" when none yet)
+)
+ALL_RULES = "all_rules"
+
+
+class ScreenResultLike(Protocol):
+    """What livingreview.screening.screen_record returns."""
+
+    excluded: bool
+    rule_id: str
+    reason: str
+    label: str
+    evidence: Any
+    hits: Any
+
+
+class RuleSetLike(Protocol):
+    """What livingreview.screening.load_rules returns."""
+
+    rules: Sequence[Any]
+    reasons: Mapping[str, str]
+
+
+ScreenFunc = Callable[[Record, Any], Any]
+
+
+@dataclass
+class ScreeningResult:
+    """Everything the screening stage writes, as rows."""
+
+    screening: list[dict[str, Any]] = field(default_factory=list)
+    ledger: list[dict[str, Any]] = field(default_factory=list)
+    performance: list[dict[str, Any]] = field(default_factory=list)
+    agreement: dict[str, Any] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+def _rule_attr(rule: Any, *names: str) -> str:
+    for name in names:
+        value = getattr(rule, name, None) if not isinstance(rule, Mapping) else rule.get(name)
+        if value:
+            return str(value)
+    return ""
+
+
+def _hit_rule_ids(result: Any) -> list[str]:
+    """Rule ids of every rule that matched (``hits``), falling back to the deciding rule."""
+    ids: list[str] = []
+    for hit in getattr(result, "hits", None) or ():
+        rid = hit if isinstance(hit, str) else _rule_attr(hit, "rule_id", "id", "rule")
+        if rid and rid not in ids:
+            ids.append(rid)
+    if getattr(result, "excluded", False) and result.rule_id and result.rule_id not in ids:
+        ids.insert(0, result.rule_id)
+    return ids
+
+
+def _label(code: str, reasons: Mapping[str, str]) -> str:
+    """PRISMA label of a reason code (the code itself when it is already a label)."""
+    return reasons.get(code, code)
+
+
+def _row(record: Record, cluster_id: str, stage: str, outcome: str, reason: str = "", reference: str = "", evidence: str = "") -> dict[str, Any]:
+    return {
+        "record_id": record.record_id,
+        "cluster_id": cluster_id,
+        "stage": stage,
+        "outcome": outcome,
+        "reason": reason,
+        "reference": reference,
+        "evidence": evidence,
+    }
+
+
+def _human_evidence(sd: StageDecision) -> str:
+    text = sd.final.describe()
+    if len(sd.rows) > 1:
+        others = ", ".join(d.reference for d in sd.rows if d is not sd.final)
+        text += f" (settles {len(sd.rows)} rows; also {others})"
+    return text
+
+
+def screen_clusters(
+    canonical: Sequence[Record],
+    index: ClusterIndex,
+    ruleset: Any,
+    settled: Mapping[tuple[str, str], StageDecision],
+    *,
+    screen: ScreenFunc,
+) -> ScreeningResult:
+    """Screen every canonical record: rules first (automation), then human decisions per stage.
+
+    A human decision always wins over a rule; a rule exclusion that people confirmed is shown on the
+    automation row ("confirmed by decisions.tsv:N"); a rule exclusion of a record people included
+    raises ConfigError naming the rule and record. Records no one decided are ``awaiting_decision``.
+    """
+    reasons: Mapping[str, str] = getattr(ruleset, "reasons", {}) or {}
+    out = ScreeningResult()
+    canonical_clusters: set[str] = set()
+    conflicts: list[str] = []
+    rule_ids = [_rule_attr(r, "id", "rule_id") for r in getattr(ruleset, "rules", ())]
+    matched: dict[str, set[str]] = {rid: set() for rid in rule_ids}
+    excluded_by: dict[str, list[str]] = {rid: [] for rid in rule_ids}
+    eventual: set[str] = set()
+    automation_excluded: set[str] = set()
+
+    for rec in sorted(canonical, key=lambda r: r.record_id):
+        cid = index.cluster_of.get(rec.record_id)
+        if cid is None:
+            raise ReconciliationError(
+                f"canonical record {rec.record_id} has no row in clusters.tsv",
+                where="results/dedup/canonical.tsv",
+                fix="re-run deduplication (canonical.tsv and clusters.tsv must come from the same run)",
+            )
+        if cid in canonical_clusters:
+            raise ReconciliationError(
+                f"cluster {cid} has more than one canonical record ({rec.record_id})",
+                where="results/dedup/canonical.tsv",
+                fix="re-run deduplication",
+            )
+        canonical_clusters.add(cid)
+        result = screen(rec, ruleset)
+        for rid in _hit_rule_ids(result):
+            matched.setdefault(rid, set()).add(cid)
+        ta = settled.get((cid, TITLE_ABSTRACT))
+        ft = settled.get((cid, FULL_TEXT))
+        if ft is not None and ft.final.decision == INCLUDE:
+            eventual.add(cid)
+        if result.excluded:
+            automation_excluded.add(cid)
+
+        def screening_row(stage: str, decision: str, source: str, reference: str, reason: str, evidence: str) -> None:
+            out.screening.append(
+                {
+                    "cluster_id": cid,
+                    "record_id": rec.record_id,
+                    "stage": stage,
+                    "decision": decision,
+                    "source": source,
+                    "reference": reference,
+                    "reason": reason,
+                    "evidence": evidence,
+                }
+            )
+
+        def add(stage: str, outcome: str, reason: str = "", reference: str = "", evidence: str = "", source: str = "human") -> None:
+            out.ledger.append(_row(rec, cid, stage, outcome, reason, reference, evidence))
+            out.counts[f"{stage}:{outcome}"] += 1
+            if stage != "retrieval":
+                screening_row(stage, outcome, source, reference, reason, evidence)
+
+        # --- automation ------------------------------------------------------------------
+        if result.excluded:
+            excluded_by.setdefault(result.rule_id, []).append(cid)
+            label = _label(result.reason or "", reasons) or result.label
+            evidence = str(result.evidence or "")
+            included_by = [sd for sd in (ta, ft) if sd is not None and sd.final.decision == INCLUDE]
+            if included_by:
+                sd = included_by[0]
+                conflicts.append(
+                    f"rule {result.rule_id} excluded {rec.record_id} (cluster {cid}; {evidence}) but people included it "
+                    f"at {sd.stage} ({sd.final.reference})"
+                )
+                continue
+            confirmations = [sd for sd in (ta, ft) if sd is not None]
+            for sd in confirmations:
+                evidence += f"; confirmed by {sd.final.reference} ({sd.stage} exclude, reason {sd.final.reason})"
+            add("automation", OUTCOME_EXCLUDED, label, result.rule_id, evidence.lstrip("; "), source="rule")
+            continue
+        add("automation", OUTCOME_PASSED, "", "", "no rule matched", source="rule")
+
+        # --- title/abstract ----------------------------------------------------------------
+        if ta is None:
+            if ft is not None:
+                raise ConfigError(
+                    f"{rec.record_id} has a full-text decision but no title/abstract decision",
+                    where=ft.final.reference,
+                    fix="add the title_abstract include row for this record first",
+                )
+            add(TITLE_ABSTRACT, OUTCOME_AWAITING, "no human title/abstract decision yet", "", "listed in decisions to-do")
+            continue
+        if ta.final.decision == EXCLUDE:
+            if ft is not None:
+                raise ConfigError(
+                    f"{rec.record_id} was excluded at title/abstract ({ta.final.reference}) but has a full-text decision",
+                    where=ft.final.reference,
+                    fix="remove the full-text row or change the title/abstract decision to include",
+                )
+            add(TITLE_ABSTRACT, OUTCOME_EXCLUDED, _label(ta.final.reason, reasons), ta.final.reference, _human_evidence(ta))
+            continue
+        add(TITLE_ABSTRACT, OUTCOME_INCLUDED, "", ta.final.reference, _human_evidence(ta))
+
+        # --- retrieval and full text -----------------------------------------------------
+        if ft is None:
+            # Sought for retrieval (PRISMA); the assessment is pending, so the record ends awaiting.
+            add("retrieval", OUTCOME_RETRIEVED, "", ta.final.reference, "sought after title/abstract inclusion; full-text assessment pending")
+            add(FULL_TEXT, OUTCOME_AWAITING, "no human full-text decision yet", "", "no full_text row in decisions.tsv")
+            continue
+        if ft.final.decision == EXCLUDE and ft.final.reason == NOT_RETRIEVED_CODE:
+            add("retrieval", OUTCOME_NOT_RETRIEVED, _label(NOT_RETRIEVED_CODE, reasons), ft.final.reference, _human_evidence(ft))
+            screening_row(FULL_TEXT, OUTCOME_EXCLUDED, "human", ft.final.reference, _label(NOT_RETRIEVED_CODE, reasons), _human_evidence(ft))
+            continue
+        add("retrieval", OUTCOME_RETRIEVED, "", ft.final.reference, "full text assessed")
+        if ft.final.decision == EXCLUDE:
+            add(FULL_TEXT, OUTCOME_EXCLUDED, _label(ft.final.reason, reasons), ft.final.reference, _human_evidence(ft))
+        else:
+            add(FULL_TEXT, OUTCOME_INCLUDED, "", ft.final.reference, _human_evidence(ft))
+
+    if conflicts:
+        more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
+        raise ConfigError(
+            conflicts[0] + more,
+            where="config/screening.yaml",
+            fix="narrow the rule so it only excludes on explicit evidence, or correct the human decision",
+        )
+    # Decisions about clusters without a canonical record cannot be applied: say so.
+    orphan = sorted({cid for (cid, _stage) in settled if cid not in canonical_clusters})
+    if orphan:
+        sd = next(v for (c, _s), v in sorted(settled.items()) if c == orphan[0])
+        raise ReconciliationError(
+            f"decision for cluster {orphan[0]} whose canonical record is missing from canonical.tsv",
+            where=sd.final.reference,
+            fix="re-run deduplication",
+        )
+
+    out.performance = _performance(ruleset, rule_ids, matched, excluded_by, settled, eventual, automation_excluded)
+    out.agreement = agreement(settled)
+    return out
+
+
+def _performance(
+    ruleset: Any,
+    rule_ids: Sequence[str],
+    matched: Mapping[str, set[str]],
+    excluded_by: Mapping[str, list[str]],
+    settled: Mapping[tuple[str, str], StageDecision],
+    eventual: set[str],
+    automation_excluded: set[str],
+) -> list[dict[str, Any]]:
+    """Per rule (in rule order) and for the automation as a whole: what it excluded and how people judged it.
+
+    Sensitivity for eventual inclusions = share of the clusters people included at full text that
+    the rule (or the automation as a whole) did not match; None when nobody was included yet.
+    """
+    reasons: Mapping[str, str] = getattr(ruleset, "reasons", {}) or {}
+    rules = {_rule_attr(r, "id", "rule_id"): r for r in getattr(ruleset, "rules", ())}
+    ordered = list(rule_ids) + sorted(r for r in set(excluded_by) | set(matched) if r not in rule_ids)
+
+    def judged(clusters: Iterable[str]) -> tuple[int, int]:
+        decided = [c for c in clusters if (c, TITLE_ABSTRACT) in settled or (c, FULL_TEXT) in settled]
+        excluded = [c for c in decided if all(settled[(c, s)].final.decision == EXCLUDE for s in (TITLE_ABSTRACT, FULL_TEXT) if (c, s) in settled)]
+        return len(decided), len(excluded)
+
+    def sensitivity(hit: set[str]) -> dict[str, Any]:
+        passed = len(eventual - hit)
+        return {
+            "eventual_inclusions": len(eventual),
+            "eventual_inclusions_passed": passed,
+            "sensitivity": passed / len(eventual) if eventual else None,
+        }
+
+    rows: list[dict[str, Any]] = []
+    for rid in ordered:
+        clusters = excluded_by.get(rid, [])
+        n_decided, n_excluded = judged(clusters)
+        rule = rules.get(rid)
+        reason = _rule_attr(rule, "reason") if rule is not None else ""
+        rows.append(
+            {
+                "rule_id": rid,
+                "label": _rule_attr(rule, "label", "description") if rule is not None else "",
+                "reason": _label(reason, reasons),
+                "records_matched": len(matched.get(rid, ())),
+                "records_excluded": len(clusters),
+                "people_decided": n_decided,
+                "people_excluded": n_excluded,
+                "people_included": n_decided - n_excluded,
+                **sensitivity(set(matched.get(rid, ())) | set(clusters)),
+            }
+        )
+    n_decided, n_excluded = judged(sorted(automation_excluded))
+    rows.append(
+        {
+            "rule_id": ALL_RULES,
+            "label": "automation as a whole",
+            "reason": "",
+            "records_matched": len(automation_excluded),
+            "records_excluded": len(automation_excluded),
+            "people_decided": n_decided,
+            "people_excluded": n_excluded,
+            "people_included": n_decided - n_excluded,
+            **sensitivity(automation_excluded),
+        }
+    )
+    return rows
+
+
+def read_canonical(path: str | os.PathLike[str]) -> list[Record]:
+    """Canonical records (results/dedup/canonical.tsv: records.tsv columns, one row per cluster)."""
+    return [Record.from_row(r) for r in read_tsv(path, required=("record_id",))]
+
+
+def read_clusters(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+    """clusters.tsv rows (record_id, cluster_id, canonical_id, rule, score)."""
+    return read_tsv(path, required=("record_id", "cluster_id", "canonical_id"))
+
+
+def singleton_clusters(records: Iterable[Record]) -> list[dict[str, str]]:
+    """One cluster per record (cluster_id = record_id), for screening a table without dedup."""
+    return [{"record_id": r.record_id, "cluster_id": r.record_id, "canonical_id": r.record_id} for r in records]
+
+
+def _default_screening() -> tuple[Callable[[str], Any], ScreenFunc]:
+    from .screening import load_rules, screen_record
+
+    return load_rules, screen_record
+
+
+def run_screening(
+    *,
+    canonical: str | os.PathLike[str],
+    clusters: str | os.PathLike[str],
+    rules: str | os.PathLike[str],
+    decisions: str | os.PathLike[str],
+    studies: str | os.PathLike[str] | None,
+    screening_out: str | os.PathLike[str],
+    performance_out: str | os.PathLike[str],
+    agreement_out: str | os.PathLike[str],
+    ledger_out: str | os.PathLike[str],
+) -> ScreeningResult:
+    """Rule ``screen_records``: read inputs, screen, write screening.tsv, rule_performance.tsv,
+    agreement.json and the screening ledger fragment (stages automation..full_text).
+
+    Every output is written only after every check passed (atomic writes, nothing partial).
+    """
+    load_rules, screen_record = _default_screening()
+    ruleset = load_rules(str(rules))
+    records = read_canonical(canonical)
+    index = build_index(records, read_clusters(clusters))
+    decided = load_decisions(decisions, ruleset.reasons)
+    settled = resolve_decisions(decided, index)
+    result = screen_clusters(records, index, ruleset, settled, screen=screen_record)
+    if studies and os.path.exists(studies):
+        _log_study_coverage(studies, index, settled)
+    write_tsv(screening_out, SCREENING_FIELDS, result.screening)
+    write_tsv(performance_out, RULE_PERFORMANCE_FIELDS, result.performance)
+    write_json(agreement_out, result.agreement)
+    write_tsv(ledger_out, LEDGER_FIELDS, result.ledger)
+    LOG.info("screened %d clusters: %s", len(records), ", ".join(f"{k}={v}" for k, v in sorted(result.counts.items())))
+    return result
+
+
+def _log_study_coverage(studies: str | os.PathLike[str], index: ClusterIndex, settled: Mapping[tuple[str, str], StageDecision]) -> None:
+    """Log full-text inclusions that no study in studies.tsv lists (linking will stop on them)."""
+    listed: set[str] = set()
+    for row in read_tsv(studies, required=("study_id", "reports")):
+        for key in (k.strip() for k in row["reports"].split(";")):
+            listed |= index.resolve(key)
+    for (cid, stage), sd in sorted(settled.items()):
+        if stage == FULL_TEXT and sd.final.decision == INCLUDE and cid not in listed:
+            LOG.warning("%s (%s) is included at full text but no study in %s lists it", index.canonical_of.get(cid, cid), sd.final.reference, studies)
+

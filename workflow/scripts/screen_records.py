@@ -1,0 +1,18 @@
+"""Snakemake glue for rule screen_records: automation rules, then human decisions per stage."""
+
+from livingreview.logutil import run_step
+from livingreview.screen_stage import run_screening
+
+run_step(
+    run_screening,
+    snakemake.log[0],  # noqa: F821
+    canonical=snakemake.input.canonical,  # noqa: F821
+    clusters=snakemake.input.clusters,  # noqa: F821
+    rules=snakemake.input.rules,  # noqa: F821
+    decisions=snakemake.input.decisions,  # noqa: F821
+    studies=snakemake.input.studies,  # noqa: F821
+    screening_out=snakemake.output.screening,  # noqa: F821
+    performance_out=snakemake.output.performance,  # noqa: F821
+    agreement_out=snakemake.output.agreement,  # noqa: F821
+    ledger_out=snakemake.output.ledger,  # noqa: F821
+)
