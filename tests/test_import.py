@@ -1,0 +1,185 @@
+"""Import stage: archived runs -> records.tsv + identification ledger, with sha256 and count checks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from livingreview import cli
+from livingreview.constants import LEDGER_FIELDS, RECORD_FIELDS
+from livingreview.errors import ArchiveError, ReconciliationError
+from livingreview.importer import collect_records, run_import
+from livingreview.runs import Manifest, RunFile, list_runs, load_manifest, write_run
+from livingreview.tables import read_tsv
+
+DATA = Path(__file__).parent / "data" / "parsers"
+ROOT = Path(__file__).resolve().parents[1]
+SNAPSHOT = ROOT / "resources" / "searches"
+
+# fixture file -> (database, format, records in it)
+FIXTURES = {
+    "pubmed_ugly.xml.gz": ("pubmed", "pubmed_xml", 4),
+    "embase_ovid.ris": ("embase", "ris", 3),
+    "medline_ovid_cp1252.ris": ("medline", "ris", 2),
+    "covidence_cp1252.csv": ("psycinfo", "csv", 2),
+    "ctgov.csv": ("clinicaltrials", "ctgov_csv", 2),
+}
+# what a record's start line looks like, per format
+START_MARK = {"pubmed_xml": "<PubmedArticle>", "ris": "TY  -", "medline": "PMID-"}
+
+
+def make_run(root: Path, run_id: str, names: list[str], *, counts: dict[str, int] | None = None, database: str | None = None) -> Path:
+    """Archive fixture files as one run with runs.write_run."""
+    files = []
+    for name in names:
+        db, fmt, n = FIXTURES[name]
+        files.append(
+            RunFile(
+                name=name, database=database or db, platform="test", format=fmt, query="test query",
+                date_limits={"to": "2025/09/30"}, count_reported=n, count_in_file=(counts or {}).get(name, n),
+            )
+        )
+    manifest = Manifest(run_id=run_id, date_run=run_id[:10], files=files)
+    return write_run(root, manifest, {name: DATA / name for name in names})
+
+
+@pytest.fixture()
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project root (the working directory) with two archived runs made from the fixtures."""
+    monkeypatch.chdir(tmp_path)
+    root = Path("resources/searches")
+    make_run(root, "2025-09-30", ["pubmed_ugly.xml.gz", "embase_ovid.ris", "ctgov.csv"])
+    make_run(root, "2025-10-31", ["medline_ovid_cp1252.ris", "covidence_cp1252.csv"])
+    return tmp_path
+
+
+def _import(tmp: Path) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    run_import(runs_root="resources/searches", records_out="results/records/records.tsv", ledger_out="results/audit/stages/identification.tsv")
+    return read_tsv(tmp / "results/records/records.tsv", RECORD_FIELDS), read_tsv(tmp / "results/audit/stages/identification.tsv", LEDGER_FIELDS)
+
+
+def test_import_counts_order_and_provenance(project: Path) -> None:
+    records, ledger = _import(project)
+    manifests = [load_manifest(p) for p in list_runs("resources/searches")]
+    assert len(records) == sum(f.count_in_file for m in manifests for f in m.files) == 13
+    ids = [r["record_id"] for r in records]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert "pubmed:24740528" in ids and "embase:2025-09-30#1" in ids and "psycinfo:2025-10-31#2" in ids
+    assert "clinicaltrials:NCT00749203" in ids and "medline:35873243" in ids
+    for row in records:
+        path = project / row["source_file"]
+        assert row["source_file"].startswith(f"resources/searches/{row['run_id']}/")
+        assert path.exists()
+        line = int(row["source_line"])
+        assert line >= 1
+        fmt = FIXTURES[path.name][1]
+        if fmt in START_MARK:
+            text = (DATA / path.name).read_bytes()
+            if path.name.endswith(".gz"):
+                import gzip
+
+                text = gzip.decompress(text)
+            lines = text.decode(row["encoding"]).splitlines()
+            assert lines[line - 1].lstrip("\ufeff").startswith(START_MARK[fmt]), (row["record_id"], line)
+    by_id = {r["record_id"]: r for r in records}
+    assert by_id["psycinfo:2025-10-31#1"]["encoding"] == "cp1252"
+    assert by_id["psycinfo:2025-10-31#1"]["authors"] == "Rothärmel M; Benosman C; El-Hage W"
+    # identification ledger: one row per record, same order, file:line and run
+    assert [r["record_id"] for r in ledger] == ids
+    for rec, led in zip(records, ledger):
+        assert (led["stage"], led["outcome"], led["reason"]) == ("identification", "identified", rec["database"])
+        assert led["reference"] == f"{rec['source_file']}:{rec['source_line']}"
+        assert led["evidence"] == rec["run_id"] and led["cluster_id"] == ""
+
+
+def test_import_is_deterministic(project: Path) -> None:
+    _import(project)
+    first = (project / "results/records/records.tsv").read_bytes(), (project / "results/audit/stages/identification.tsv").read_bytes()
+    _import(project)
+    second = (project / "results/records/records.tsv").read_bytes(), (project / "results/audit/stages/identification.tsv").read_bytes()
+    assert first == second
+
+
+def _outputs(project: Path) -> tuple[bytes, bytes]:
+    return (project / "results/records/records.tsv").read_bytes(), (project / "results/audit/stages/identification.tsv").read_bytes()
+
+
+def test_edited_archived_file_stops_without_output_change(project: Path) -> None:
+    _import(project)
+    before = _outputs(project)
+    target = project / "resources/searches/2025-10-31/covidence_cp1252.csv"
+    target.write_bytes(target.read_bytes().replace(b"2016", b"2017"))
+    with pytest.raises(ArchiveError, match=r"2025-10-31/covidence_cp1252\.csv: sha256 .* \(the archived file was edited\)"):
+        _import(project)
+    assert _outputs(project) == before  # nothing partial, previous outputs untouched
+
+
+def test_missing_archived_file(project: Path) -> None:
+    (project / "resources/searches/2025-09-30/ctgov.csv").unlink()
+    with pytest.raises(ArchiveError, match=r"ctgov\.csv listed in manifest\.json is missing"):
+        _import(project)
+    assert not (project / "results/records/records.tsv").exists()
+    assert not (project / "results/audit/stages/identification.tsv").exists()
+
+
+def test_count_mismatch_is_reconciliation_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    make_run(Path("resources/searches"), "2025-09-30", ["embase_ovid.ris", "ctgov.csv"], counts={"embase_ovid.ris": 4})
+    with pytest.raises(ReconciliationError, match=r"embase_ovid\.ris: 3 records parsed but manifest\.json says count_in_file = 4"):
+        _import(tmp_path)
+    assert not (tmp_path / "results").exists()
+
+
+def test_duplicate_record_id_across_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    make_run(Path("resources/searches"), "2025-09-30", ["ctgov.csv"])
+    make_run(Path("resources/searches"), "2025-10-31", ["ctgov.csv"])
+    with pytest.raises(ReconciliationError, match=r"2025-10-31/ctgov\.csv:2: record_id clinicaltrials:NCT00749203 occurs twice: also at resources/searches/2025-09-30/ctgov\.csv:2"):
+        _import(tmp_path)
+
+
+def test_unknown_database_names_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    run = make_run(Path("resources/searches"), "2025-09-30", ["ctgov.csv"], database="scopus")
+    with pytest.raises(ArchiveError, match=r"resources/searches/2025-09-30/manifest\.json: unknown database 'scopus' for file ctgov\.csv"):
+        _import(tmp_path)
+    assert run.exists()
+
+
+def test_cli_import_exit_codes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["import", "--runs", "resources/searches", "-o", "out/records.tsv", "--ledger", "out/ident.tsv"]) == 0
+    out = capsys.readouterr().out
+    assert "total\t13 records from 5 files" in out
+    assert len(read_tsv(project / "out/records.tsv")) == 13
+    manifest_path = project / "resources/searches/2025-10-31/manifest.json"
+    data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    data["files"][0]["count_in_file"] += 1
+    manifest_path.write_text(json.dumps(data), encoding="utf-8")
+    assert cli.main(["import", "--runs", "resources/searches", "-o", "out/records.tsv", "--ledger", "out/ident.tsv"]) == 1
+    err_lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("livingreview: error:")]
+    assert len(err_lines) == 1 and err_lines[0].startswith("livingreview: error: resources/searches/2025-10-31/")
+
+
+def test_no_runs_gives_empty_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    counts = run_import(runs_root="resources/searches", records_out="r.tsv", ledger_out="l.tsv")
+    assert counts == []
+    assert (tmp_path / "r.tsv").read_text(encoding="utf-8") == "\t".join(RECORD_FIELDS) + "\n"
+    assert (tmp_path / "l.tsv").read_text(encoding="utf-8") == "\t".join(LEDGER_FIELDS) + "\n"
+
+
+def test_project_snapshot_imports_with_matching_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The archived snapshot of the default review (resources/searches/2025-09-30): every file parses
+    # and gives exactly the manifest's count.
+    shutil.copytree(SNAPSHOT, tmp_path / "resources" / "searches")
+    monkeypatch.chdir(tmp_path)
+    records, counts = collect_records("resources/searches")
+    assert counts, "the project has archived runs"
+    for c in counts:
+        assert c.parsed == c.count_in_file
+    assert len(records) == sum(c.count_in_file for c in counts)
+    assert all(r.source_file and r.source_line >= 1 and r.title for r in records)
+    assert {r.database for r in records} >= {"pubmed", "embase", "psycinfo", "clinicaltrials"}
