@@ -1,0 +1,104 @@
+"""`livingreview add-run`: archive an export as a new immutable run that the import stage reads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from livingreview import cli
+from livingreview.commands.add_run import add_run, next_run_id
+from livingreview.errors import ConfigError, InputFormatError
+from livingreview.importer import run_import
+from livingreview.runs import load_manifest, sha256_file, verify_run
+from livingreview.tables import read_tsv
+
+DATA = Path(__file__).parent / "data" / "parsers"
+LIVINGREVIEW = str(Path(sys.executable).with_name("livingreview"))
+
+
+def test_add_run_cli_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    rc = cli.main([
+        "add-run", "--database", "embase", "--file", str(DATA / "embase_ovid.ris"), "--date", "2025-09-30",
+        "--query", "1. exp ketamine/", "--platform", "Ovid Embase", "--count-reported", "3", "--date-to", "2025/09/30",
+    ])
+    assert rc == 0
+    assert "archived 3 embase records (ris) as run 2025-09-30" in capsys.readouterr().out
+    run = tmp_path / "resources/searches/2025-09-30"
+    manifest = verify_run(run)
+    (f,) = manifest.files
+    assert (manifest.run_id, manifest.date_run) == ("2025-09-30", "2025-09-30")
+    assert (f.name, f.database, f.format, f.platform, f.query) == ("embase_ovid.ris", "embase", "ris", "Ovid Embase", "1. exp ketamine/")
+    assert (f.count_in_file, f.count_reported, f.encoding, f.date_limits) == (3, 3, "utf-8-sig", {"to": "2025/09/30"})
+    assert f.sha256 == sha256_file(DATA / "embase_ovid.ris")  # archived byte for byte
+    # a second export the same day becomes 2025-09-30-2, detected as PubMed XML (gzip)
+    assert cli.main(["add-run", "--database", "pubmed", "--file", str(DATA / "pubmed_ugly.xml.gz"), "--date", "2025-09-30"]) == 0
+    second = load_manifest(tmp_path / "resources/searches/2025-09-30-2")
+    assert second.files[0].format == "pubmed_xml" and second.files[0].count_in_file == 4
+    # the import reads both runs
+    run_import(runs_root="resources/searches", records_out="records.tsv", ledger_out="ident.tsv")
+    rows = read_tsv(tmp_path / "records.tsv")
+    assert len(rows) == 7
+    assert {r["run_id"] for r in rows} == {"2025-09-30", "2025-09-30-2"}
+    assert "embase:2025-09-30#1" in {r["record_id"] for r in rows}
+    assert all(r["source_file"].startswith("resources/searches/2025-09-30") and int(r["source_line"]) >= 1 for r in rows)
+
+
+def test_add_run_subprocess(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [LIVINGREVIEW, "add-run", "--database", "clinicaltrials", "--file", str(DATA / "ctgov.csv"), "--date", "2025-10-01", "--root", "runs"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "runs/2025-10-01/manifest.json").read_text(encoding="utf-8"))
+    assert data["files"][0]["format"] == "ctgov_csv" and data["files"][0]["count_in_file"] == 2
+    assert data["files"][0]["platform"] == "ClinicalTrials.gov"
+
+
+def test_add_run_bad_file_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "runs"
+    rc = cli.main(["add-run", "--database", "embase", "--file", str(DATA / "truncated.ris"), "--date", "2025-09-30", "--root", str(root)])
+    assert rc == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("livingreview: error:")]
+    assert len(err) == 1 and "truncated.ris:37: record starting at line 37 has no ER line" in err[0]
+    assert not root.exists() or not any(root.iterdir())
+
+
+def test_add_run_duplicate_ids_in_file(tmp_path: Path) -> None:
+    p = tmp_path / "dup.csv"
+    p.write_text("record_id,title\n1,Synthetic one\n1,Synthetic again\n", encoding="utf-8")
+    with pytest.raises(InputFormatError, match=r"dup\.csv:3: record id other:1 occurs twice \(first at line 2\)"):
+        add_run(root=tmp_path / "runs", database="other", file=p, date="2025-09-30")
+    assert not (tmp_path / "runs" / "2025-09-30").exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"database": "scopus"}, "unknown database 'scopus'"),
+        ({"date": "30/09/2025"}, "is not YYYY-MM-DD"),
+        ({"date": "2025-02-30"}, "is not a calendar date"),
+        ({"fmt": "bibtex"}, "unknown format 'bibtex'"),
+    ],
+)
+def test_add_run_rejects_bad_options(tmp_path: Path, kwargs: dict[str, str], message: str) -> None:
+    args = {"root": tmp_path / "runs", "database": "clinicaltrials", "file": DATA / "ctgov.csv", "date": "2025-09-30"} | kwargs
+    with pytest.raises(ConfigError, match=message):
+        add_run(**args)
+    assert not (tmp_path / "runs" / "2025-09-30").exists()
+
+
+def test_next_run_id(tmp_path: Path) -> None:
+    assert next_run_id(tmp_path, "2025-09-30") == "2025-09-30"
+    (tmp_path / "2025-09-30").mkdir()
+    (tmp_path / "2025-09-30-2").mkdir()
+    assert next_run_id(tmp_path, "2025-09-30") == "2025-09-30-3"
+
+
+def test_add_run_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputFormatError, match=r"nope\.ris: file not found"):
+        add_run(root=tmp_path, database="embase", file=tmp_path / "nope.ris", date="2025-09-30")
