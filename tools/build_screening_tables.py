@@ -1,0 +1,177 @@
+"""Build resources/screening/decisions.tsv for the default review from the curated evidence.
+
+Usage: python tools/build_screening_tables.py --evidence ../shared/evidence --out resources
+
+The decisions are the curators' reading of each record (studies.json `curated_decision`, records.json
+`record_kind` and design fields), written the way a review team writes decisions.tsv:
+
+- the 8 reports of the 7 included studies: include at title_abstract and at full_text;
+- the reports of the curated full-text exclusions (studies.json `curated_decision: exclude`): include
+  at title_abstract, exclude at full_text with the reason their design gives (open-label -> open_label,
+  protocol -> protocol_only);
+- every other record in the snapshot: exclude at title_abstract with a reason code derived from its
+  curation fields (REASON_BY_KIND below) and a short note. Records the rules also exclude never reach
+  title/abstract screening; the screening stage shows these rows as confirmations on the automation row.
+
+One reviewer only ("curation (shared/evidence)"), so inter-rater agreement is not computable.
+Keys: the record's PMID, else its DOI, else the first record_id that resources/snapshot_coverage.tsv
+(written by tools/build_search_snapshot.py) lists for it. Evidence records that are not in the archived
+snapshot get no decision (they are listed in the log). The date is the snapshot run's date. Running it
+twice gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow"))
+
+from livingreview.constants import DECISION_FIELDS, LIST_SEP  # noqa: E402
+from livingreview.runs import list_runs, load_manifest  # noqa: E402
+from livingreview.tables import read_tsv, write_tsv  # noqa: E402
+
+LOG = logging.getLogger("build_screening_tables")
+REVIEWER = "curation (shared/evidence)"
+COVERAGE = "snapshot_coverage.tsv"
+# Curated record_kind -> title/abstract exclusion reason code (config/screening.yaml reasons).
+REASON_BY_KIND: dict[str, str] = {
+    "systematic_review_meta_analysis": "publication_type",
+    "narrative_review": "publication_type",
+    "letter": "publication_type",
+    "animal_preclinical": "animal",
+    "preprint": "animal",
+    "observational_retrospective": "observational",
+    "case_report_series": "case_report",
+    "non_randomized_open_label": "open_label",
+    "trial_protocol": "protocol_only",
+    "trial_registration": "registry_record",
+    "dissertation_thesis": "thesis",
+}
+# Words in the curated ketamine_route that mean ketamine was given for anaesthesia/analgesia or
+# prevention, not as PTSD treatment (observational perioperative and prehospital studies).
+ANAESTHESIA_WORDS: tuple[str, ...] = ("perioperative", "intraoperative", "anesthe", "anaesthe", "analgosedation", "prehospital", "emergency")
+
+
+def full_text_reason(design: str) -> str:
+    """Reason code of a curated full-text exclusion, from the study's design words."""
+    d = design.lower()
+    if "protocol" in d:
+        return "protocol_only"
+    if "open-label" in d or "open label" in d or "single-arm" in d or "single arm" in d:
+        return "open_label"
+    if "random" not in d:
+        return "not_randomized"
+    return "other"
+
+
+def title_abstract_reason(rec: dict[str, Any]) -> str:
+    """Reason code for a record a person excludes at title/abstract, from its curation fields."""
+    kind = rec.get("record_kind") or ""
+    code = REASON_BY_KIND.get(kind, "other")
+    if code == "observational":
+        route = (rec.get("ketamine_route") or "").lower()
+        if any(w in route for w in ANAESTHESIA_WORDS):
+            return "prevention_or_anaesthesia"
+    return code
+
+
+def short(text: str, n: int = 90) -> str:
+    """One line, at most n characters."""
+    text = " ".join((text or "").split())
+    return text if len(text) <= n else text[: n - 3].rstrip() + "..."
+
+
+def decision_key(rec: dict[str, Any], record_ids: list[str]) -> str:
+    """PMID, else DOI, else the first record_id of the snapshot copy."""
+    if rec.get("pmid"):
+        return str(rec["pmid"])
+    if rec.get("doi"):
+        return str(rec["doi"]).lower()
+    return record_ids[0]
+
+
+def build_decisions(records: list[dict[str, Any]], studies: list[dict[str, Any]], coverage: dict[str, list[str]], *, date: str) -> tuple[list[dict[str, str]], list[str]]:
+    """Decision rows (evidence order; title_abstract before full_text) and the keys left out (with why)."""
+    role: dict[str, tuple[str, str, str]] = {}  # record key -> (study_id, decision, design)
+    for st in studies:
+        facts = st.get("facts") or {}
+        for rep in st["reports"]:
+            role[rep["record_key"]] = (st["study_id"], st["curated_decision"], f"{facts.get('design') or ''} {rep.get('role') or ''}")
+    registrations: dict[str, str] = {}
+    for st in studies:
+        for part in str((st.get("facts") or {}).get("registration") or "").replace(";", " ").split():
+            if part.upper().startswith("NCT"):
+                registrations[part.upper()] = st["study_id"]
+    rows: list[dict[str, str]] = []
+    skipped: list[str] = []
+
+    def add(key: str, stage: str, decision: str, reason: str, note: str) -> None:
+        rows.append({"key": key, "stage": stage, "decision": decision, "reason": reason, "reviewer": REVIEWER, "date": date, "note": note})
+
+    for rec in records:
+        ek = rec["key"]
+        ids = coverage.get(ek, [])
+        if not ids:
+            skipped.append(f"{ek}: not in the archived snapshot (no database record)")
+            continue
+        key = decision_key(rec, ids)
+        if ek in role:
+            study_id, curated, design = role[ek]
+            add(key, "title_abstract", "include", "", f"{ek}: report of {study_id}")
+            if curated == "include":
+                add(key, "full_text", "include", "", f"{ek}: report of included study {study_id}")
+            else:
+                add(key, "full_text", "exclude", full_text_reason(design), f"{ek}: {short(rec.get('study_design') or design, 70)}")
+            continue
+        reason = title_abstract_reason(rec)
+        note = f"{ek} {rec.get('record_kind')}: {short(rec.get('study_design') or '', 70)}"
+        if reason == "registry_record":
+            ncts = [i.split(":", 1)[1].upper() for i in ids if i.startswith("clinicaltrials:")]
+            linked = sorted({registrations[n] for n in ncts if n in registrations})
+            if linked:
+                note = f"{ek}: registration of {', '.join(linked)}; its reports are assessed instead"
+        add(key, "title_abstract", "exclude", reason, note)
+    return rows, skipped
+
+
+def read_coverage(path: Path) -> dict[str, list[str]]:
+    """Evidence key -> record_ids in the snapshot (resources/snapshot_coverage.tsv)."""
+    out: dict[str, list[str]] = {}
+    for row in read_tsv(path, required=("key", "record_ids")):
+        out[row["key"]] = [x.strip() for x in row["record_ids"].split(LIST_SEP.strip()) if x.strip()]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write <out>/screening/decisions.tsv."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--evidence", default=str(ROOT.parent / "shared" / "evidence"), help="folder with records.json and studies.json")
+    parser.add_argument("--out", default=str(ROOT / "resources"), help="resources folder (reads snapshot_coverage.tsv and searches/, writes screening/decisions.tsv)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    evidence, out = Path(args.evidence), Path(args.out)
+    records = json.loads((evidence / "records.json").read_text(encoding="utf-8"))
+    studies = json.loads((evidence / "studies.json").read_text(encoding="utf-8"))
+    coverage = read_coverage(out / COVERAGE)
+    runs = list_runs(out / "searches")
+    if not runs:
+        LOG.error("no archived run under %s; build the snapshot first (tools/build_search_snapshot.py)", out / "searches")
+        return 1
+    date = load_manifest(runs[-1]).date_run
+    rows, skipped = build_decisions(records, studies, coverage, date=date)
+    target = out / "screening" / "decisions.tsv"
+    write_tsv(target, DECISION_FIELDS, rows)
+    LOG.info("%s: %d decisions for %d evidence records", target, len(rows), len({r["key"] for r in rows}))
+    for line in skipped:
+        LOG.info("no decision: %s", line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
