@@ -103,6 +103,7 @@ class MatchRule:
 
 # Pair features (computed by ``pair_features``):
 #   title         similarity of normalised titles (0-1, rapidfuzz ratio)
+#   title_length  long | short (both normalised titles at least LONG_TITLE characters)
 #   title_numbers same | differ: numbers / roman numerals in the titles ("part ii", "2-year follow-up")
 #   year          same | adjacent | differ | missing (adjacent = one year apart: online vs print)
 #   first_author  same | differ | missing (folded surname of the first author)
@@ -175,7 +176,35 @@ MATCH_RULES: tuple[MatchRule, ...] = (
             ("page", "in", ("same",)),
         ),
     ),
+    MatchRule(
+        "F6",
+        "title >= 0.95, authors missing on one side, year same or adjacent, same journal, volume and first page",
+        (
+            ("title", ">=", 0.95),
+            ("title_numbers", "in", ("same",)),
+            ("year", "in", ("same", "adjacent")),
+            ("first_author", "in", ("missing",)),
+            ("journal", "in", ("same",)),
+            ("volume", "in", ("same",)),
+            ("page", "in", ("same",)),
+        ),
+    ),
+    MatchRule(
+        "F7",
+        "long title (>= 60 characters) identical after normalisation, same journal, nothing contradicting",
+        (
+            ("title", ">=", 1.0),
+            ("title_length", "in", ("long",)),
+            ("title_numbers", "in", ("same",)),
+            ("year", "in", ("same", "adjacent", "missing")),
+            ("first_author", "in", ("same", "missing")),
+            ("journal", "in", ("same",)),
+            ("volume", "in", ("same", "missing")),
+            ("page", "in", ("same", "missing")),
+        ),
+    ),
 )
+LONG_TITLE = 60  # normalised characters: shorter identical titles ("Editorial", "Reply") are not enough
 RULE_ORDER: dict[str, int] = {RULE_HUMAN: 0, RULE_PMID: 1, RULE_DOI: 2, **{r.id: 3 + i for i, r in enumerate(MATCH_RULES)}}
 
 
@@ -224,6 +253,7 @@ class _Prepared:
     volume: list[str]
     page: list[str]
     kind: list[str]
+    registry_id: list[str]
 
 
 def record_kind(record: Record, *, doi: str | None = None) -> str:
@@ -248,7 +278,7 @@ def record_kind(record: Record, *, doi: str | None = None) -> str:
 
 def _prepare(records: Sequence[Record]) -> _Prepared:
     """Normalise the comparison fields of every record."""
-    p = _Prepared([], [], [], [], [], [], [], [], [], [], [])
+    p = _Prepared([], [], [], [], [], [], [], [], [], [], [], [])
     for rec in records:
         doi = normalize_doi(rec.doi)
         p.ids.append(rec.record_id)
@@ -261,7 +291,9 @@ def _prepare(records: Sequence[Record]) -> _Prepared:
         p.journal.append(normalize_journal(rec.journal_abbrev or rec.journal))
         p.volume.append(normalize_volume(rec.volume))
         p.page.append(first_page(rec.pages))
-        p.kind.append(record_kind(rec, doi=doi))
+        kind = record_kind(rec, doi=doi)
+        p.kind.append(kind)
+        p.registry_id.append((rec.native_id or rec.record_id.split(":", 1)[-1]).upper() if kind == KIND_REGISTRATION else "")
     return p
 
 
@@ -360,6 +392,7 @@ def pair_features(p: _Prepared, i: int, j: int, title_score: float) -> dict[str,
     authors = fuzz.token_set_ratio(aa, ab) / 100.0 if aa and ab else None
     return {
         "title": title_score,
+        "title_length": "long" if min(len(p.title[i]), len(p.title[j])) >= LONG_TITLE else "short",
         "title_numbers": "same" if _title_numbers(p.title[i]) == _title_numbers(p.title[j]) else "differ",
         "year": year,
         "first_author": _cat(p.first_author[i], p.first_author[j]),
@@ -403,8 +436,8 @@ def _describe(features: Mapping[str, Any]) -> str:
 
 
 class _GuardedUnionFind:
-    """Union-find that refuses a merge giving a cluster two DOIs, two PMIDs, two kinds of
-    report, or two records a person kept apart."""
+    """Union-find that refuses a merge giving a cluster two DOIs, two PMIDs, two registry ids,
+    two kinds of report, or two records a person kept apart."""
 
     def __init__(self, p: _Prepared, keep_apart: Iterable[tuple[int, int]]) -> None:
         n = len(p.ids)
@@ -413,6 +446,7 @@ class _GuardedUnionFind:
         self.doi = list(p.doi)
         self.pmid = list(p.pmid)
         self.kind = list(p.kind)
+        self.registry_id = list(p.registry_id)
         self.apart: dict[int, set[int]] = {}
         for a, b in keep_apart:
             self.apart.setdefault(a, set()).add(b)
@@ -435,6 +469,8 @@ class _GuardedUnionFind:
             return "different DOIs"
         if self.pmid[ra] and self.pmid[rb] and self.pmid[ra] != self.pmid[rb]:
             return "different PMIDs"
+        if self.registry_id[ra] and self.registry_id[rb] and self.registry_id[ra] != self.registry_id[rb]:
+            return "different registrations"
         if self.kind[ra] != self.kind[rb]:
             return f"{self.kind[ra]} vs {self.kind[rb]}"
         if self.apart:
@@ -459,6 +495,7 @@ class _GuardedUnionFind:
         self.size[ra] += self.size[rb]
         self.doi[ra] = self.doi[ra] or self.doi[rb]
         self.pmid[ra] = self.pmid[ra] or self.pmid[rb]
+        self.registry_id[ra] = self.registry_id[ra] or self.registry_id[rb]
         if self.kind[ra] != self.kind[rb]:
             self.kind[ra] = f"{self.kind[ra]}+{self.kind[rb]}"
         return ""
@@ -584,7 +621,7 @@ def deduplicate(
     fuzzy MATCH_RULES on candidate pairs from blocking (title prefix / suffix, first author + year,
     first author + first page) scored with rapidfuzz. A merge is refused when the cluster would hold
     two DOIs, two PMIDs, two kinds of report (registration, erratum, retraction, preprint,
-    conference abstract, publication) or two records a person kept apart. ``previous_clusters``
+    conference abstract, publication), two trial registrations or two records a person kept apart. ``previous_clusters``
     (rows of an earlier clusters.tsv) keeps earlier cluster ids; otherwise a cluster's id is derived
     from its earliest member by (run_id, record_id). ``workers`` is passed to rapidfuzz.
     """
