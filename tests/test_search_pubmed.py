@@ -17,9 +17,11 @@ import yaml
 from Bio import Entrez
 from lxml import etree
 
-from fake_eutils import FakeEutils, FakeRecord, make_records, route_entrez
+from fake_eutils import FakeEutils, FakeRecord, efetch_xml, make_records, route_entrez, synthetic_record
 from livingreview import cli
 from livingreview.errors import SearchError
+from livingreview.importer import collect_records
+from livingreview.writers import gzip_bytes, ovid_ris
 from livingreview.runs import Manifest, RunFile, list_runs, load_manifest, verify_run, write_run
 from livingreview.search import INCEPTION_MINDATE, _Progress, pubmed_strategy, run_pubmed_search
 
@@ -140,7 +142,7 @@ def test_search_of_25000_records_pages_through_the_history_server(tmp_path: Path
     assert server.max_per_second() <= 10
 
 
-@pytest.mark.parametrize("fault", ["429", "500", "502", "503", "truncate", "error_body", "reset", "slow"])
+@pytest.mark.parametrize("fault", ["429", "500", "502", "503", "truncate", "error_body", "reset", "slow", "stall"])
 @pytest.mark.parametrize("endpoint", ["esearch", "efetch"])
 def test_transient_faults_are_retried(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, fault: str, endpoint: str) -> None:
     monkeypatch.setenv("NCBI_API_KEY", SECRET)
@@ -214,20 +216,24 @@ def test_count_mismatch_writes_nothing(tmp_path: Path, fake: Any, monkeypatch: p
     assert_nothing_written(root)
 
 
-def _archive(root: Path, run_id: str, database: str, date_to: str) -> None:
-    """An archived run holding one small file of ``database`` (synthetic bytes)."""
-    name = {"pubmed": "pubmed.xml.gz", "embase": "embase.ris"}[database]
+def _archive(root: Path, run_id: str, database: str, date_to: str, records: list[FakeRecord] = ()) -> None:
+    """An archived run holding one file of ``database`` with the given synthetic records."""
+    if database == "pubmed":
+        name, fmt, data = "pubmed.xml.gz", "pubmed_xml", gzip_bytes(efetch_xml(list(records)))
+    else:
+        name, fmt = f"{database}.ris", "ris"
+        data = ovid_ris([synthetic_record(r) for r in records], database=database).encode("utf-8")
     entry = RunFile(
         name=name,
         database=database,
         platform="test",
-        format="pubmed_xml" if database == "pubmed" else "ris",
+        format=fmt,
         query="q",
         date_limits={"from": "inception", "to": date_to},
-        count_reported=0,
-        count_in_file=0,
+        count_reported=len(records),
+        count_in_file=len(records),
     )
-    write_run(root, Manifest(run_id=run_id, date_run=run_id[:10], files=[entry]), {name: b"synthetic"})
+    write_run(root, Manifest(run_id=run_id, date_run=run_id[:10], files=[entry]), {name: data})
 
 
 def test_since_last_starts_at_the_end_of_the_newest_pubmed_run(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -246,12 +252,11 @@ def test_since_last_starts_at_the_end_of_the_newest_pubmed_run(tmp_path: Path, f
     expected = {r.pmid for r in records if dt.date(2025, 9, 30) <= r.date <= TODAY}
     assert set(read_pmids(run_dir)) == expected and len(expected) == 108
     assert load_manifest(run_dir).files[0].date_limits == {"from": "2025/09/30", "to": "2026/01/15", "datetype": "pdat"}
-    # --until overrides the end, and the run id gets a suffix when today's is taken
-    run2 = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="2025/12/01", until="2025/12/31", today=TODAY)
-    assert run2 is not None and run2.name == "2026-01-15-2"
-    run3 = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="2025/12/01", until="2025/12/31", today=TODAY)
-    assert run3 is not None and run3.name == "2026-01-15-3"
-    assert len(read_pmids(run3)) == 31 and read_pmids(run3) == read_pmids(run2)
+    # --until overrides the end; what the first update archived is not archived again
+    again = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="2025/12/01", until="2025/12/31", today=TODAY)
+    assert again is None
+    assert (server.calls("esearch")[2].params["mindate"], server.calls("esearch")[2].params["maxdate"]) == ("2025/12/01", "2025/12/31")
+    assert server.calls("efetch")[-1].params["retmax"] == "31"
 
 
 def test_since_last_without_a_pubmed_run_is_an_error(tmp_path: Path, fake: Any) -> None:
@@ -351,3 +356,46 @@ def test_existing_run_id_is_refused_before_searching(tmp_path: Path, fake: Any) 
         run_pubmed_search(config_path=write_config(tmp_path), root=root, run_id="taken", today=TODAY)
     assert server.requests == []
     assert [p.name for p in list_runs(root)] == ["taken"]
+
+
+def test_run_id_is_today_with_a_suffix_when_taken(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    root = tmp_path / "searches"
+    _archive(root, "2026-01-15", "embase", "2026/01/15")
+    _archive(root, "2026-01-15-2", "embase", "2026/01/15")
+    fake(make_records(5, start=dt.date(2020, 1, 1)))
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, today=TODAY)
+    assert run_dir is not None and run_dir.name == "2026-01-15-3"
+    assert load_manifest(run_dir).run_id == "2026-01-15-3"
+
+
+def test_records_archived_by_an_earlier_run_are_left_out_and_explained(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    root = tmp_path / "searches"
+    records = make_records(60, start=dt.date(2025, 9, 1))  # 2025-09-01 .. 2025-10-30
+    _archive(root, "2025-09-30", "pubmed", "2025/09/30", records[:30])  # up to the boundary day
+    server = fake(records)
+
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", today=TODAY)
+
+    # the boundary day 2025-09-30 is searched again: its record is found but not archived twice
+    assert server.calls("esearch")[0].params["mindate"] == "2025/09/30"
+    entry = load_manifest(run_dir).files[0]
+    assert entry.count_reported == 31 and entry.count_in_file == 30
+    assert "1 of 31 records found are already archived and left out of this file: 2025-09-30 (1)" in entry.notes
+    assert set(read_pmids(run_dir)) == {r.pmid for r in records[30:]}
+    # the importer reads both runs: every record once
+    imported, counts = collect_records(root)
+    assert sorted(r.pmid for r in imported) == sorted(r.pmid for r in records)
+    assert [(c.run_id, c.count_in_file, c.count_reported, c.parsed) for c in counts] == [("2025-09-30", 30, 30, 30), ("2026-01-15", 30, 31, 30)]
+
+
+def test_nothing_new_writes_nothing(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    root = tmp_path / "searches"
+    records = make_records(40, start=dt.date(2025, 9, 1))
+    _archive(root, "2025-10-31", "pubmed", "2025/10/31", records)
+    server = fake(records)
+    assert run_pubmed_search(config_path=write_config(tmp_path), root=root, since="2025/09/15", today=TODAY) is None
+    assert len(server.calls("efetch")) == 1
+    assert [p.name for p in root.iterdir()] == ["2025-10-31"]

@@ -78,10 +78,12 @@ class SearchResult:
     datetype: str
     count_reported: int
     pmids: list[str]
-    xml: bytes
+    articles: list[bytes]  # one serialised PubmedArticle/PubmedBookArticle per PMID, as fetched
+    doctype: str = ""
     requests: int = 0
     retries: int = 0
     warnings: list[str] = field(default_factory=list)
+    api_key_used: bool = False
 
 
 def parse_date(text: str, *, what: str) -> dt.date:
@@ -428,7 +430,7 @@ def search_pubmed(
                 doctype = doctype or batch_doctype
                 for article in articles:
                     pmids.append(_article_pmid(article))
-                    chunks.append(etree.tostring(article, encoding="utf-8"))
+                    chunks.append(etree.tostring(article, encoding="utf-8", with_tail=False))
                 progress.update(start + size)
         last = caller.call(
             "esearch (count check)",
@@ -436,7 +438,6 @@ def search_pubmed(
             _parse_esearch,
         )
     _check_counts(count, last, pmids)
-    xml = _merge(chunks, doctype)
     return SearchResult(
         query=query,
         query_translation=first["translation"],
@@ -445,10 +446,12 @@ def search_pubmed(
         datetype=settings.datetype,
         count_reported=count,
         pmids=pmids,
-        xml=xml,
+        articles=chunks,
+        doctype=doctype,
         requests=caller.requests,
         retries=caller.retries,
         warnings=list(first["messages"]),
+        api_key_used=with_key,
     )
 
 
@@ -486,8 +489,8 @@ def _check_counts(count: int, last: dict[str, Any], pmids: list[str]) -> None:
         )
 
 
-def _merge(chunks: list[bytes], doctype: str) -> bytes:
-    """One PubmedArticleSet document holding every fetched article, in the order fetched."""
+def merge_articles(chunks: list[bytes], doctype: str) -> bytes:
+    """One PubmedArticleSet document holding the given articles in order, each starting on its own line."""
     parts = [b'<?xml version="1.0" encoding="utf-8"?>\n', (doctype or DOCTYPE_FALLBACK).encode("utf-8"), b"\n<PubmedArticleSet>\n"]
     for chunk in chunks:
         parts.append(chunk.strip())
@@ -506,12 +509,48 @@ def tool_versions() -> dict[str, str]:
     }
 
 
-def build_manifest(result: SearchResult, *, run_id: str, date_run: dt.date, date_from: str, date_to: str, api_key_used: bool) -> Manifest:
-    """The manifest of a PubMed run (no API key, no e-mail address: only whether a key was used)."""
+def archived_pubmed_ids(root: str | os.PathLike[str]) -> dict[str, str]:
+    """PMIDs already archived in PubMed files of earlier runs under root, each mapped to its (first) run id.
+
+    Records get the id ``pubmed:<PMID>`` and the importer refuses one record id in two runs, so a
+    new run keeps out what an earlier run holds (the manifest says how many and where).
+    """
+    from .parsers import read_records
+
+    seen: dict[str, str] = {}
+    for run_dir in list_runs(root):
+        manifest = load_manifest(run_dir)
+        for f in manifest.files:
+            if f.database != "pubmed":
+                continue
+            for record in read_records(run_dir / f.name, fmt=f.format, database="pubmed", run_id=manifest.run_id):
+                if record.pmid:
+                    seen.setdefault(record.pmid, manifest.run_id)
+    return seen
+
+
+def build_manifest(
+    result: SearchResult,
+    *,
+    run_id: str,
+    date_run: dt.date,
+    date_from: str,
+    date_to: str,
+    count_in_file: int,
+    already_archived: dict[str, int],
+) -> Manifest:
+    """The manifest of a PubMed run (no API key, no e-mail address: only whether a key was used).
+
+    ``already_archived`` counts, per earlier run id, the records PubMed found that are kept out
+    because that run holds them already; count_reported - count_in_file = their sum.
+    """
     notes = [
         f"esearch usehistory=y; efetch retmode=xml; datetype={result.datetype}; mindate={result.mindate}; maxdate={result.maxdate}",
-        f"{result.requests} request(s), {result.retries} retried; rate limit {'10' if api_key_used else '3'} requests/s",
+        f"{result.requests} request(s), {result.retries} retried; rate limit {'10' if result.api_key_used else '3'} requests/s",
     ]
+    if already_archived:
+        where = ", ".join(f"{run} ({n})" for run, n in sorted(already_archived.items()))
+        notes.append(f"{sum(already_archived.values())} of {result.count_reported} records found are already archived and left out of this file: {where}")
     notes += [f"esearch {m}" for m in result.warnings]
     entry = RunFile(
         name=PUBMED_FILE,
@@ -522,7 +561,7 @@ def build_manifest(result: SearchResult, *, run_id: str, date_run: dt.date, date
         query_translation=result.query_translation,
         date_limits={"from": date_from, "to": date_to, "datetype": result.datetype},
         count_reported=result.count_reported,
-        count_in_file=len(result.pmids),
+        count_in_file=count_in_file,
         notes="; ".join(notes),
     )
     return Manifest(
@@ -547,8 +586,10 @@ def run_pubmed_search(
 ) -> Path | None:
     """Search PubMed live and archive the result as resources/searches/<run_id>/ (pubmed.xml.gz + manifest.json).
 
-    Returns the run folder, or None when PubMed reports no records (nothing is written: an empty
-    run would add nothing to the review). Any failure raises SearchError before anything is written.
+    Records already archived in an earlier PubMed run are left out of the new file (the manifest
+    notes how many, per run). Returns the run folder, or None when nothing new was found (PubMed
+    reports no records, or all are archived already): nothing is written then, since an empty run
+    adds nothing to the review. Any failure raises SearchError before anything is written.
     """
     config = load_config(config_path)
     runs_root = Path(root if root is not None else config.get("searches", {}).get("root", "resources/searches"))
@@ -559,14 +600,29 @@ def run_pubmed_search(
     run_id = run_id or next_run_id(runs_root, today)
     if (runs_root / run_id).exists():
         raise ArchiveError(f"run {run_id} already exists (runs are immutable)", where=str(runs_root / run_id), fix="pass another --run-id or leave it out")
+    archived = archived_pubmed_ids(runs_root)
     result = search_pubmed(query, date_from=date_from, date_to=date_to, settings=settings, sleep=sleep, progress_stream=progress_stream)
-    if result.count_reported == 0:
-        LOG.info("no new records: PubMed found nothing for %s..%s; no run written", date_from, date_to)
+    keep = [i for i, pmid in enumerate(result.pmids) if pmid not in archived]
+    already: dict[str, int] = {}
+    for pmid in result.pmids:
+        if pmid in archived:
+            already[archived[pmid]] = already.get(archived[pmid], 0) + 1
+    if already:
+        LOG.info("%d of %d records are already archived (%s) and are left out", len(result.pmids) - len(keep), len(result.pmids), ", ".join(sorted(already)))
+    if not keep:
+        LOG.info("no new records: PubMed found %d for %s..%s, none new; no run written", result.count_reported, date_from, date_to)
         return None
     manifest = build_manifest(
-        result, run_id=run_id, date_run=today, date_from=date_from, date_to=date_to, api_key_used=bool(os.environ.get(API_KEY_ENV))
+        result,
+        run_id=run_id,
+        date_run=today,
+        date_from=date_from,
+        date_to=date_to,
+        count_in_file=len(keep),
+        already_archived=already,
     )
-    data = gzip.compress(result.xml, compresslevel=9, mtime=0)
+    xml = merge_articles([result.articles[i] for i in keep], result.doctype)
+    data = gzip.compress(xml, compresslevel=9, mtime=0)
     path = write_run(runs_root, manifest, {PUBMED_FILE: data})
-    LOG.info("archived %d PubMed records as %s", len(result.pmids), path)
+    LOG.info("archived %d new PubMed records as %s", len(keep), path)
     return path
