@@ -180,3 +180,32 @@ def test_agreement_single_reviewer_not_computable(tmp_path: Path) -> None:
     assert result["title_abstract"]["pairs"] == []
     assert "single reviewer (curation)" in result["title_abstract"]["why"]
     assert result["full_text"]["why"] == "no human decisions at this stage"
+
+
+def _project_copy(tmp_path: Path) -> Path:
+    import shutil
+
+    root = Path(__file__).resolve().parents[1]
+    for name in ("config", "resources"):
+        shutil.copytree(root / name, tmp_path / name)
+    return tmp_path
+
+
+def test_cli_validate_prints_the_summary_and_names_the_bad_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from livingreview.cli import main
+
+    work = _project_copy(tmp_path)
+    monkeypatch.chdir(work)
+    decisions = work / "resources/screening/decisions.tsv"
+    n_rows = sum(1 for line in decisions.read_text(encoding="utf-8").splitlines()[1:] if line.strip())
+    assert main(["validate"]) == 0
+    out = capsys.readouterr().out
+    assert "config/config.yaml: valid" in out and f"screening decisions: {n_rows}" in out
+    lines = decisions.read_text(encoding="utf-8").splitlines()
+    cells = lines[4].split("\t")
+    cells[2], cells[3] = "exclude", "no_such_reason"
+    lines[4] = "\t".join(cells)
+    decisions.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["validate"]) == 1
+    err = capsys.readouterr().err
+    assert "resources/screening/decisions.tsv:5" in err and "unknown reason code 'no_such_reason'" in err

@@ -243,3 +243,29 @@ def test_run_screening_writes_all_outputs_deterministically(tmp_path: Path, monk
         screening_out=out / "screening.tsv", performance_out=out / "rule_performance.tsv", agreement_out=out / "agreement.json", ledger_out=out / "screening_ledger.tsv",
     )
     assert (out / "screening.tsv").read_bytes() == first
+
+
+def test_cli_screen_writes_rows_and_a_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import livingreview.screening as screening
+    from livingreview.cli import main
+    from livingreview.constants import RECORD_FIELDS
+    from livingreview.tables import read_tsv, write_tsv
+
+    monkeypatch.setattr(screening, "load_rules", lambda path: FakeRuleSet())
+    monkeypatch.setattr(screening, "screen_record", fake_screen)
+    table = tmp_path / "records.tsv"
+    write_tsv(table, RECORD_FIELDS, [r.to_row() for r in RECORDS])
+    out = tmp_path / "screening.tsv"
+    assert main(["screen", str(table), "--rules", "unused.yaml", "-o", str(out)]) == 0
+    rows = read_tsv(out, required=SCREENING_FIELDS)
+    assert len([r for r in rows if r["stage"] == "automation"]) == len(RECORDS)
+    err = capsys.readouterr().err
+    assert f"screened {len(RECORDS)} records in {len(RECORDS)} clusters" in err
+    assert "automation excluded: 2" in err and "title_abstract awaiting_decision: 8" in err
+    decisions = write_decisions(tmp_path, [d for d in DECISIONS if not d[0].startswith("embase:")])
+    assert main(["screen", str(table), "--rules", "unused.yaml", "--decisions", str(decisions)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0].split("\t") == list(SCREENING_FIELDS)
+    # 900004 open-label and 900008 not retrieved; 900001 (its full-text row was keyed on the OVID copy) and 900007 wait
+    assert "full_text included: 1" in captured.err and "full_text excluded: 2" in captured.err
+    assert "full_text awaiting_decision: 2" in captured.err

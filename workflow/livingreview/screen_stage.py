@@ -219,7 +219,7 @@ def screen_clusters(
                     where=ft.final.reference,
                     fix="add the title_abstract include row for this record first",
                 )
-            add(TITLE_ABSTRACT, OUTCOME_AWAITING, "no human title/abstract decision yet", "", "listed in decisions to-do")
+            add(TITLE_ABSTRACT, OUTCOME_AWAITING, "no human title/abstract decision yet", "", "no row for this record in decisions.tsv")
             continue
         if ta.final.decision == EXCLUDE:
             if ft is not None:

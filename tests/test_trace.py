@@ -1,0 +1,148 @@
+"""`livingreview trace` end to end on the archived snapshot: records, duplicates, rule and human exclusions, studies."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from livingreview.cli import main
+from livingreview.constants import LEDGER_FIELDS
+from livingreview.dedup import run_dedup
+from livingreview.importer import run_import
+from livingreview.ledger import run_assemble_ledger
+from livingreview.screen_stage import run_screening
+from livingreview.screening import load_rules
+from livingreview.studies import run_link_studies
+from livingreview.tables import read_tsv, write_json
+from livingreview.trace import format_trace, trace
+
+ROOT = Path(__file__).resolve().parents[1]
+DECISIONS = ROOT / "resources/screening/decisions.tsv"
+STUDIES = ROOT / "resources/extraction/studies.tsv"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The records-to-ledger part of the workflow on the shipped snapshot, config, decisions and studies."""
+    res = tmp_path_factory.mktemp("trace") / "results"
+    stages = res / "audit" / "stages"
+    run_import(runs_root=ROOT / "resources/searches", records_out=res / "records/records.tsv", ledger_out=stages / "identification.tsv")
+    run_dedup(
+        records=res / "records/records.tsv", decisions=[], clusters_out=res / "dedup/clusters.tsv", maybe_out=res / "dedup/maybe_pairs.tsv",
+        canonical_out=res / "dedup/canonical.tsv", provenance_out=res / "dedup/provenance.tsv", ledger_out=stages / "dedup.tsv", workers=1,
+    )
+    run_screening(
+        canonical=res / "dedup/canonical.tsv", clusters=res / "dedup/clusters.tsv", rules=ROOT / "config/screening.yaml", decisions=DECISIONS,
+        studies=STUDIES, screening_out=res / "screening/screening.tsv", performance_out=res / "screening/rule_performance.tsv",
+        agreement_out=res / "screening/agreement.json", ledger_out=stages / "screening.tsv",
+    )
+    run_link_studies(
+        screening=res / "screening/screening.tsv", canonical=res / "dedup/canonical.tsv", clusters=res / "dedup/clusters.tsv", studies=STUDIES,
+        studies_out=res / "studies/included_studies.tsv", reports_out=res / "studies/reports.tsv", ledger_out=stages / "study.tsv",
+    )
+    run_assemble_ledger(
+        identification=stages / "identification.tsv", dedup=stages / "dedup.tsv", screening=stages / "screening.tsv", study=stages / "study.tsv",
+        ledger_out=res / "audit/ledger.tsv",
+    )
+    write_json(res / "synthesis/test_analysis.json", {"studies": ["Feder2014", "Feder2021"]})
+    return res
+
+
+def decision_line(key: str, stage: str) -> int:
+    """Line of decisions.tsv holding the (key, stage) row (header = line 1)."""
+    for row in read_tsv(DECISIONS):
+        if row["key"] == key and row["stage"] == stage:
+            return int(row["_line"])
+    raise LookupError(key)
+
+
+def test_default_decisions_give_seven_studies_eight_reports_and_a_reason_for_everything_else(results: Path) -> None:
+    ledger = read_tsv(results / "audit/ledger.tsv", required=LEDGER_FIELDS)
+    last: dict[str, dict[str, str]] = {}
+    for row in ledger:
+        last[row["record_id"]] = row
+    finals = Counter((r["stage"], r["outcome"]) for r in last.values())
+    assert finals[("study", "included")] == 8
+    assert sum(v for (s, o), v in finals.items() if o == "awaiting_decision") == 0
+    assert all(r["reason"] or r["outcome"] == "included" or r["stage"] == "dedup" for r in last.values())
+    studies = read_tsv(results / "studies/included_studies.tsv")
+    assert len(studies) == 7
+    feder = next(s for s in studies if s["study_id"] == "Feder2021")
+    assert feder["n_reports"] == "2"
+    agreement = json.loads((results / "screening/agreement.json").read_text())
+    assert agreement["title_abstract"]["computable"] is False and "single reviewer" in agreement["title_abstract"]["why"]
+    perf = read_tsv(results / "screening/rule_performance.tsv")
+    assert perf[-1]["rule_id"] == "all_rules" and perf[-1]["people_included"] == "0" and perf[-1]["sensitivity"] == "1"
+
+
+def test_trace_pubmed_record_to_study_and_analysis(results: Path) -> None:
+    t = trace("24740528", results_dir=results, studies_table=STUDIES)
+    assert t["kind"] == "record" and t["matched"] == ["pubmed:24740528"]
+    (cluster,) = t["clusters"]
+    member = next(m for m in cluster["members"] if m["record_id"] == "pubmed:24740528")
+    records = {r["record_id"]: r for r in read_tsv(results / "records/records.tsv")}
+    assert member["source"] == f"{records['pubmed:24740528']['source_file']}:{records['pubmed:24740528']['source_line']}"
+    assert member["source"].startswith("resources/searches/2025-09-30/pubmed.xml.gz:")
+    assert {m["database"] for m in cluster["members"]} == {"pubmed", "embase", "psycinfo"}
+    stages = [p["stage"] for p in cluster["path"]]
+    assert stages == ["identification", "dedup", "automation", "title_abstract", "retrieval", "full_text", "study"]
+    ft = next(p for p in cluster["path"] if p["stage"] == "full_text")
+    assert ft["reference"] == f"decisions.tsv:{decision_line('24740528', 'full_text')}"
+    assert cluster["study"]["study_id"] == "Feder2014" and cluster["study"]["role"] == "primary"
+    assert cluster["analyses"] == [str(results / "synthesis/test_analysis.json")]
+
+
+def test_trace_ovid_duplicate_names_its_canonical_record(results: Path) -> None:
+    t = trace("embase:2025-09-30#38", results_dir=results, studies_table=STUDIES)
+    (cluster,) = t["clusters"]
+    assert cluster["canonical_id"] == "pubmed:24740528"
+    dup = next(m for m in cluster["members"] if m["matched"])
+    assert dup["record_id"] == "embase:2025-09-30#38"
+    assert dup["source"].startswith("resources/searches/2025-09-30/embase.ris:")
+    assert dup["final"]["stage"] == "dedup" and dup["final"]["outcome"] == "duplicate" and dup["final"]["reference"] == "pubmed:24740528"
+    assert dup["dedup_rule"]
+
+
+def test_trace_rule_excluded_record_shows_rule_evidence_and_confirmation(results: Path) -> None:
+    t = trace("28128336", results_dir=results, studies_table=STUDIES)
+    final = t["clusters"][0]["final"]
+    assert final["stage"] == "automation" and final["outcome"] == "excluded"
+    assert final["reference"] == "animal_study"
+    assert f"confirmed by decisions.tsv:{decision_line('28128336', 'title_abstract')}" in final["evidence"]
+    assert "[" in final["evidence"] and "]:" in final["evidence"]  # field[start:end]: matched text
+    assert t["clusters"][0]["study"] is None
+
+
+def test_trace_full_text_excluded_report(results: Path) -> None:
+    t = trace("40215385", results_dir=results, studies_table=STUDIES)
+    final = t["clusters"][0]["final"]
+    assert (final["stage"], final["outcome"]) == ("full_text", "excluded")
+    assert final["reference"] == f"decisions.tsv:{decision_line('40215385', 'full_text')}"
+    assert final["reason"] == load_rules(ROOT / "config/screening.yaml").reasons["open_label"]
+    assert "reason open_label" in final["evidence"]
+
+
+def test_trace_study_lists_all_its_reports(results: Path) -> None:
+    t = trace("Feder2021", results_dir=results, studies_table=STUDIES)
+    assert t["kind"] == "study" and t["study"]["included"] is True and t["study"]["n_reports"] == 2
+    included = {s["study_id"]: s for s in read_tsv(results / "studies/included_studies.tsv")}
+    assert sorted(c["canonical_id"] for c in t["clusters"]) == sorted(included["Feder2021"]["record_ids"].split("; "))
+    assert all(c["final"]["stage"] == "study" for c in t["clusters"])
+    text = format_trace(t)
+    assert text.startswith("study Feder2021: included (2 report(s)")
+    assert "test_analysis.json" in text
+
+
+def test_cli_trace_text_and_json(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trace", "10.1001/JAMAPSYCHIATRY.2014.62", "--results", str(results), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert "pubmed:24740528" in data["matched"] and len(data["matched"]) == 3  # the DOI is on all three copies
+    assert len(data["clusters"]) == 1
+    assert main(["trace", "pubmed:24740528", "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "study: Feder2014 (primary report" in out and "pubmed.xml.gz:" in out
+    assert main(["trace", "99999999999", "--results", str(results)]) == 1
+    assert "no record or study matches '99999999999'" in capsys.readouterr().err

@@ -1,0 +1,197 @@
+"""`livingreview trace KEY`: the whole path of a record or study, from archived file and line to analyses."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from .constants import LIST_SEP, STAGES
+from .decisions import PMID_DATABASES
+from .errors import ConfigError, InputFormatError
+from .studies import split_keys
+from .tables import read_tsv
+
+STAGE_ORDER = {s: i for i, s in enumerate(STAGES)}
+
+
+def _optional(path: Path, required: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    return read_tsv(path, required=required) if path.exists() else []
+
+
+def _analyses(results: Path) -> dict[str, list[str]]:
+    """study_id -> analysis files (results/synthesis/*.json whose ``studies`` list names it)."""
+    out: dict[str, list[str]] = defaultdict(list)
+    folder = results / "synthesis"
+    if not folder.is_dir():
+        return out
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise InputFormatError(f"not valid JSON ({err.msg})", where=f"{path}:{err.lineno}", fix="re-run the synthesis stage") from None
+        studies = data.get("studies") if isinstance(data, dict) else None
+        for item in studies or ():
+            sid = item if isinstance(item, str) else (item.get("study_id") or item.get("study") if isinstance(item, dict) else None)
+            if sid:
+                out[str(sid)].append(str(path))
+    return out
+
+
+class _Tables:
+    """The result tables trace reads, indexed."""
+
+    def __init__(self, results: Path, studies_table: str | os.PathLike[str] | None) -> None:
+        self.results = results
+        self.records = {r["record_id"]: r for r in read_tsv(results / "records" / "records.tsv", required=("record_id",))}
+        self.clusters = {r["record_id"]: r for r in read_tsv(results / "dedup" / "clusters.tsv", required=("record_id", "cluster_id", "canonical_id"))}
+        self.ledger: dict[str, list[dict[str, str]]] = defaultdict(list)
+        for row in read_tsv(results / "audit" / "ledger.tsv", required=("record_id", "stage", "outcome")):
+            row.pop("_line", None)
+            self.ledger[row["record_id"]].append(row)
+        for rows in self.ledger.values():
+            rows.sort(key=lambda r: STAGE_ORDER.get(r["stage"], 99))
+        self.members: dict[str, list[str]] = defaultdict(list)
+        for rid, row in sorted(self.clusters.items()):
+            self.members[row["cluster_id"]].append(rid)
+        self.reports = {r["cluster_id"]: r for r in _optional(results / "studies" / "reports.tsv", ("record_id", "cluster_id", "study_id", "role"))}
+        self.included = {r["study_id"]: r for r in _optional(results / "studies" / "included_studies.tsv", ("study_id",))}
+        self.study_table = {r["study_id"]: r for r in _optional(Path(studies_table), ("study_id", "reports"))} if studies_table else {}
+        self.analyses = _analyses(results)
+        self.keys: dict[str, set[str]] = defaultdict(set)
+        for rid, rec in self.records.items():
+            for k in (rid, rec.get("pmid", ""), rec.get("doi", "")):
+                if k:
+                    self.keys[k.lower()].add(rid)
+            db, _, native = rid.partition(":")
+            if db in PMID_DATABASES and native.isdigit():
+                self.keys[native].add(rid)
+
+    def find(self, key: str) -> list[str]:
+        return sorted(self.keys.get(key.strip().lower(), set()))
+
+
+def _cluster_trace(t: _Tables, cluster_id: str, matched: list[str]) -> dict[str, Any]:
+    members = []
+    canonical_id = ""
+    for rid in t.members.get(cluster_id, []):
+        rec = t.records.get(rid, {})
+        cl = t.clusters[rid]
+        canonical_id = cl["canonical_id"]
+        rows = t.ledger.get(rid, [])
+        members.append(
+            {
+                "record_id": rid,
+                "matched": rid in matched,
+                "database": rec.get("database", ""),
+                "run_id": rec.get("run_id", ""),
+                "source": f"{rec.get('source_file', '')}:{rec.get('source_line', '')}",
+                "title": rec.get("title", ""),
+                "year": rec.get("year", ""),
+                "pmid": rec.get("pmid", ""),
+                "doi": rec.get("doi", ""),
+                "dedup_rule": cl.get("rule", ""),
+                "dedup_score": cl.get("score", ""),
+                "final": ({k: rows[-1][k] for k in ("stage", "outcome", "reason", "reference")} if rows else {}),
+            }
+        )
+    path = [{k: r.get(k, "") for k in ("stage", "outcome", "reason", "reference", "evidence")} for r in t.ledger.get(canonical_id, [])]
+    report = t.reports.get(cluster_id)
+    study: dict[str, Any] | None = None
+    analyses: list[str] = []
+    if report:
+        sid = report["study_id"]
+        inc = t.included.get(sid, {})
+        study = {"study_id": sid, "role": report["role"], "record_ids": [x for x in inc.get("record_ids", "").split(LIST_SEP) if x]}
+        analyses = t.analyses.get(sid, [])
+    return {
+        "cluster_id": cluster_id,
+        "canonical_id": canonical_id,
+        "members": members,
+        "path": path,
+        "final": path[-1] if path else {},
+        "study": study,
+        "analyses": analyses,
+    }
+
+
+def trace(key: str, *, results_dir: str | os.PathLike[str] = "results", studies_table: str | os.PathLike[str] | None = "resources/extraction/studies.tsv") -> dict[str, Any]:
+    """The whole path of a record (record_id, PMID or DOI) or a study (study_id).
+
+    Returns {"key", "kind": "record"|"study", "clusters": [...], "study"?: {...}}; each cluster has
+    its members (database, run, archived ``file:line``, dedup rule and score, final state), the
+    ledger path of its canonical record (every rule and decision with its decisions.tsv line), the
+    study it is a report of and the analyses (results/synthesis/*.json) that use that study.
+    Raises ConfigError when the key matches nothing.
+    """
+    t = _Tables(Path(results_dir), studies_table)
+    key = key.strip()
+    if key in t.included or key in t.study_table:
+        inc = t.included.get(key)
+        clusters: list[str] = []
+        if inc:
+            for rid in inc.get("record_ids", "").split(LIST_SEP):
+                if rid and rid in t.clusters and t.clusters[rid]["cluster_id"] not in clusters:
+                    clusters.append(t.clusters[rid]["cluster_id"])
+        else:
+            for k in split_keys(t.study_table[key].get("reports", "")):
+                for rid in t.find(k):
+                    cid = t.clusters[rid]["cluster_id"] if rid in t.clusters else ""
+                    if cid and cid not in clusters:
+                        clusters.append(cid)
+        return {
+            "key": key,
+            "kind": "study",
+            "study": {
+                "study_id": key,
+                "included": inc is not None,
+                "primary_record_id": (inc or {}).get("primary_record_id", ""),
+                "n_reports": int((inc or {}).get("n_reports") or 0),
+                "analyses": t.analyses.get(key, []),
+            },
+            "clusters": [_cluster_trace(t, c, []) for c in clusters],
+        }
+    matched = t.find(key)
+    if not matched:
+        raise ConfigError(
+            f"no record or study matches {key!r}",
+            where=str(Path(results_dir) / "records" / "records.tsv"),
+            fix="give a record_id (pubmed:24740528), a PMID, a DOI or a study_id; run the workflow first if results/ is empty",
+        )
+    clusters = sorted({t.clusters[rid]["cluster_id"] for rid in matched if rid in t.clusters})
+    return {"key": key, "kind": "record", "matched": matched, "clusters": [_cluster_trace(t, c, matched) for c in clusters]}
+
+
+def format_trace(data: dict[str, Any]) -> str:
+    """The trace as indented plain text for people."""
+    lines: list[str] = []
+    if data["kind"] == "study":
+        st = data["study"]
+        status = f"included ({st['n_reports']} report(s), primary {st['primary_record_id']})" if st["included"] else "not included"
+        lines.append(f"study {st['study_id']}: {status}")
+        if st["analyses"]:
+            lines.append("  analyses: " + ", ".join(st["analyses"]))
+    else:
+        lines.append(f"{data['key']}: matches {', '.join(data['matched'])}")
+    for c in data["clusters"]:
+        lines.append(f"cluster {c['cluster_id']} (canonical {c['canonical_id']}, {len(c['members'])} record(s))")
+        for m in c["members"]:
+            mark = "*" if m["matched"] else "-"
+            final = m["final"]
+            lines.append(f"  {mark} {m['record_id']} [{m['database']}, run {m['run_id']}] {m['source']}")
+            if m["title"]:
+                lines.append(f"      {m['title'][:100]}{' ...' if len(m['title']) > 100 else ''} ({m['year']})")
+            lines.append(f"      dedup: {m['dedup_rule'] or '-'} {m['dedup_score']}".rstrip() + (f"; ends {final['stage']} {final['outcome']}" if final else ""))
+        lines.append("  path of the canonical record:")
+        for r in c["path"]:
+            detail = "; ".join(x for x in (r["reason"], r["reference"]) if x)
+            lines.append(f"    {r['stage']:<15} {r['outcome']:<18} {detail}")
+            if r["evidence"]:
+                lines.append(f"    {'':<15} {r['evidence']}")
+        if c["study"]:
+            s = c["study"]
+            lines.append(f"  study: {s['study_id']} ({s['role']} report; reports {', '.join(s['record_ids'])})")
+            lines.append("  analyses: " + (", ".join(c["analyses"]) if c["analyses"] else "none"))
+    return "\n".join(lines) + "\n"
