@@ -95,12 +95,19 @@ def test_trace_pubmed_record_to_study_and_analysis(results: Path) -> None:
     assert cluster["analyses"] == [str(results / "synthesis/test_analysis.json")]
 
 
+def ovid_copy(evidence_key: str) -> str:
+    """The Embase record_id the snapshot wrote for an evidence record (resources/snapshot_coverage.tsv)."""
+    row = next(r for r in read_tsv(ROOT / "resources/snapshot_coverage.tsv") if r["key"] == evidence_key)
+    return next(x for x in row["record_ids"].split("; ") if x.startswith("embase:"))
+
+
 def test_trace_ovid_duplicate_names_its_canonical_record(results: Path) -> None:
-    t = trace("embase:2025-09-30#38", results_dir=results, studies_table=STUDIES)
+    embase_id = ovid_copy("K071")  # Feder 2014, also in PubMed as 24740528
+    t = trace(embase_id, results_dir=results, studies_table=STUDIES)
     (cluster,) = t["clusters"]
     assert cluster["canonical_id"] == "pubmed:24740528"
     dup = next(m for m in cluster["members"] if m["matched"])
-    assert dup["record_id"] == "embase:2025-09-30#38"
+    assert dup["record_id"] == embase_id
     assert dup["source"].startswith("resources/searches/2025-09-30/embase.ris:")
     assert dup["final"]["stage"] == "dedup" and dup["final"]["outcome"] == "duplicate" and dup["final"]["reference"] == "pubmed:24740528"
     assert dup["dedup_rule"]
