@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import logging
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from livingreview.errors import SearchError
 from livingreview.importer import collect_records
 from livingreview.writers import gzip_bytes, ovid_ris
 from livingreview.runs import Manifest, RunFile, list_runs, load_manifest, verify_run, write_run
-from livingreview.search import INCEPTION_MINDATE, _Progress, pubmed_strategy, run_pubmed_search
+from livingreview.search import INCEPTION_MINDATE, _Progress, archived_pubmed_ids, pubmed_strategy, run_pubmed_search
 
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = dt.date(2026, 1, 15)
@@ -399,3 +400,39 @@ def test_nothing_new_writes_nothing(tmp_path: Path, fake: Any, monkeypatch: pyte
     assert run_pubmed_search(config_path=write_config(tmp_path), root=root, since="2025/09/15", today=TODAY) is None
     assert len(server.calls("efetch")) == 1
     assert [p.name for p in root.iterdir()] == ["2025-10-31"]
+
+
+def test_since_last_on_the_archived_snapshot(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    root = tmp_path / "searches"
+    shutil.copytree(ROOT / "resources" / "searches", root)
+    before = sorted(p.name for p in root.iterdir())
+    snapshot_pmids = archived_pubmed_ids(root)
+    assert snapshot_pmids and set(snapshot_pmids.values()) == {"2025-09-30"}
+    records = make_records(12, start=dt.date(2025, 10, 1), step_days=7)
+    server = fake(records)
+
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", today=TODAY)
+
+    assert server.calls("esearch")[0].params["mindate"] == "2025/09/30"
+    assert sorted(p.name for p in root.iterdir()) == sorted(before + ["2026-01-15"])
+    assert set(read_pmids(run_dir)) == {r.pmid for r in records}
+    imported, _ = collect_records(root)
+    assert {r.pmid for r in imported} >= set(snapshot_pmids) | {r.pmid for r in records}
+
+
+def test_cli_reports_a_failed_search_in_one_line_and_exits_1(
+    tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    server = fake(make_records(10))
+    server.fail_always("esearch", "502")
+    root = tmp_path / "searches"
+    code = cli.main(["search", "pubmed", "--config", str(write_config(tmp_path, max_retries=1)), "--root", str(root)])
+    err = capsys.readouterr().err
+    assert code == 1
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("livingreview: error: NCBI E-utilities: esearch failed after 2 attempt(s); last error: HTTP 502")
+    assert SECRET not in err
+    assert len(server.calls("esearch")) == 2
+    assert_nothing_written(root)

@@ -12,6 +12,7 @@ import re
 import socket
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -434,7 +435,7 @@ def search_pubmed(
                 progress.update(start + size)
         last = caller.call(
             "esearch (count check)",
-            lambda: Entrez.esearch(db="pubmed", term=query, retmax=min(count, MAX_IDLIST) if count <= MAX_IDLIST else 0, **dates),
+            lambda: Entrez.esearch(db="pubmed", term=query, retmax=count if count <= MAX_IDLIST else 0, **dates),
             _parse_esearch,
         )
     _check_counts(count, last, pmids)
@@ -468,7 +469,7 @@ def _check_counts(count: int, last: dict[str, Any], pmids: list[str]) -> None:
         raise SearchError(f"{missing_pmid} fetched record(s) have no PMID", where="efetch", fix="run the search again; nothing was written")
     unique = set(pmids)
     if len(unique) != len(pmids):
-        dups = sorted(p for p in unique if pmids.count(p) > 1)
+        dups = sorted(p for p, n in Counter(pmids).items() if n > 1)
         raise SearchError(
             f"efetch returned duplicate PMIDs ({len(pmids) - len(unique)} extra; e.g. {', '.join(dups[:5])})",
             where="efetch",
