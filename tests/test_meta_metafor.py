@@ -1,0 +1,79 @@
+"""Pooling pinned to metafor 3.8 (tests/data/metafor_reference.json, made by tests/data/make_metafor_reference.R)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from livingreview.meta import cumulative, egger_test, leave_one_out, pool, subgroup_analysis
+
+REF = json.loads((Path(__file__).parent / "data" / "metafor_reference.json").read_text(encoding="utf-8"))
+METAFOR_TOL = REF["tolerances"]["metafor"]  # 1e-6, relative to max(1, |metafor value|)
+KEYS = ("estimate", "se", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "tau2_ci_low", "tau2_ci_high", "i2", "h2", "q", "q_p")
+
+
+def close(ours: float | None, theirs: float | None) -> bool:
+    """Equal within METAFOR_TOL (both None also counts as equal)."""
+    if theirs is None or ours is None:
+        return ours is None and theirs is None
+    return abs(ours - theirs) <= METAFOR_TOL * max(1.0, abs(theirs))
+
+
+CASES = [(ds, m) for ds, models in REF["models"].items() for m in models]
+
+
+@pytest.mark.parametrize(("dataset", "model"), CASES, ids=[f"{ds}-{m['method']}-{'knha' if m['hksj'] else 'z'}" for ds, m in CASES])
+def test_pool_equals_metafor(dataset: str, model: dict[str, Any]) -> None:
+    data = REF["datasets"][dataset]
+    res = pool(data["yi"], data["vi"], method=model["method"], hksj=model["hksj"]).to_json()
+    assert res["k"] == model["k"]
+    bad = {key: (res[key], model[key]) for key in KEYS if not close(res[key], model[key])}
+    assert not bad, f"differs from {model['call']}: {bad}"
+
+
+def test_leave_one_out_equals_metafor() -> None:
+    data, ref = REF["datasets"]["bcg"], REF["bcg_leave1out"]
+    labels = [str(int(t)) for t in data["trial"]]
+    got = leave_one_out(data["yi"], data["vi"], labels=labels, method="REML")
+    assert [g["omitted"] for g in got] == labels
+    for key, ref_key in (("estimate", "estimate"), ("se", "se"), ("tau2", "tau2"), ("i2", "i2"), ("q", "q")):
+        assert all(close(g[key], r) for g, r in zip(got, ref[ref_key])), key
+
+
+def test_cumulative_by_year_equals_metafor() -> None:
+    data, ref = REF["datasets"]["bcg"], REF["bcg_cumulative"]
+    labels = [str(int(t)) for t in data["trial"]]
+    got = cumulative(data["yi"], data["vi"], labels=labels, order=data["year"], method="REML")
+    assert [int(g["added"]) for g in got] == [int(t) for t in ref["order_trial"]]
+    # metafor's first step is the single study: estimate = yi, se = sqrt(vi), tau2 = 0
+    assert all(close(g["estimate"], r) for g, r in zip(got, ref["estimate"]))
+    assert all(close(g["se"], r) for g, r in zip(got, ref["se"]))
+    assert all(close(g["tau2"] or 0.0, r) for g, r in zip(got, ref["tau2"]))
+
+
+def test_subgroup_by_allocation_equals_metafor() -> None:
+    data, ref = REF["datasets"]["bcg"], REF["bcg_subgroup_alloc"]
+    labels = [str(int(t)) for t in data["trial"]]
+    got = subgroup_analysis(data["yi"], data["vi"], labels=labels, groups=data["alloc"], method="REML")
+    assert sorted(got["groups"]) == sorted(ref["groups"])
+    for name, g in ref["groups"].items():
+        mine = got["groups"][name]
+        assert mine["k"] == g["k"]
+        assert all(close(mine[key], g[key]) for key in ("estimate", "se", "tau2", "q")), name
+    assert close(got["q_between"], ref["q_between"]) and got["df"] == ref["df"] and close(got["p"], ref["p"])
+
+
+def test_egger_equals_metafor_regtest_lm() -> None:
+    data, ref = REF["datasets"]["bcg"], REF["bcg_egger"]
+    got = egger_test(data["yi"], data["vi"])
+    assert got["run"] is True and got["df"] == ref["df"]
+    assert close(got["t"], ref["t"]) and close(got["p"], ref["p"])
+
+
+def test_egger_refuses_below_ten_studies() -> None:
+    data = REF["datasets"]["normand"]  # k = 9
+    got = egger_test(data["yi"], data["vi"])
+    assert got["run"] is False and "k = 9 < 10" in got["reason"]

@@ -1,0 +1,401 @@
+"""Effect sizes from reported statistics (MD, SMD as metafor escalc, log OR/RR, RD) and the SWiM effect-direction table."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scipy import special, stats
+
+from .constants import EFFECT_FIELDS, LIST_SEP
+from .errors import ConfigError, InputFormatError
+from .extraction import OutcomeRow, Study, load_outcomes, load_studies
+from .tables import read_tsv, write_tsv
+
+LOG = logging.getLogger(__name__)
+
+# The one sign convention of every harmonised effect (yi) and every plot.
+DIRECTION_NOTE = "Positive values favour ketamine (lower symptom severity, more responders)"
+FAVOURS_LEFT = "Favours control"
+FAVOURS_RIGHT = "Favours ketamine"
+MEASURES: tuple[str, ...] = ("MD", "SMD", "OR", "RR", "RD")
+LOG_SCALE_MEASURES = frozenset({"OR", "RR"})
+Z975 = float(stats.norm.ppf(0.975))
+# effects.tsv: the contract columns, then provenance columns the forest plot and trace use
+EFFECT_TABLE_FIELDS: tuple[str, ...] = EFFECT_FIELDS + ("outcome_id", "scale", "n_ketamine", "n_control", "inferred")
+DIRECTION_FIELDS: tuple[str, ...] = (
+    "study_id",
+    "year",
+    "n_randomized",
+    "domain",
+    "scale",
+    "timepoint",
+    "favours",  # ketamine | control | none | mixed | not_reported
+    "significant",  # yes | no | "" (as reported)
+    "numbers",  # yes when a between-arm number was reported, no otherwise
+    "summary",
+    "inferred",
+    "outcome_ids",
+)
+
+
+class NotEstimable(Exception):
+    """Raised inside the converters when a row cannot give the requested measure (message = reason)."""
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One study's effect for one analysis (harmonised: positive favours ketamine); yi/vi None when not estimable."""
+
+    study: str
+    analysis: str
+    measure: str
+    yi: float | None
+    vi: float | None
+    how: str
+    outcome_id: str = ""
+    scale: str = ""
+    n_ketamine: int | None = None
+    n_control: int | None = None
+    inferred: bool = False
+
+    def to_row(self) -> dict[str, Any]:
+        """The effects.tsv row."""
+        return {f: getattr(self, f) for f in EFFECT_TABLE_FIELDS}
+
+
+# ---- elementary effect sizes (metafor escalc conventions) -------------------------------------
+
+
+def hedges_correction(df: float) -> float:
+    """Exact small-sample correction c(m) = Γ(m/2) / (sqrt(m/2) Γ((m-1)/2)), as metafor's .cmicalc."""
+    return math.exp(special.gammaln(df / 2) - 0.5 * math.log(df / 2) - special.gammaln((df - 1) / 2))
+
+
+def md_from_means(m1: float, sd1: float, n1: int, m2: float, sd2: float, n2: int) -> tuple[float, float]:
+    """Raw mean difference m1 - m2 and its variance sd1²/n1 + sd2²/n2 (escalc "MD", vtype "LS")."""
+    return m1 - m2, sd1**2 / n1 + sd2**2 / n2
+
+
+def smd_from_means(m1: float, sd1: float, n1: int, m2: float, sd2: float, n2: int) -> tuple[float, float]:
+    """Hedges' g and its variance exactly as metafor ``escalc(measure="SMD")`` (vtype "LS")."""
+    sdp = math.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / (n1 + n2 - 2))
+    g = hedges_correction(n1 + n2 - 2) * (m1 - m2) / sdp
+    return g, 1 / n1 + 1 / n2 + g**2 / (2 * (n1 + n2))
+
+
+def smd_from_t(t: float, n1: int, n2: int) -> tuple[float, float]:
+    """Hedges' g from an independent-samples t and the arm sizes (metafor ``escalc(measure="SMD", ti=...)``)."""
+    g = hedges_correction(n1 + n2 - 2) * t * math.sqrt(1 / n1 + 1 / n2)
+    return g, 1 / n1 + 1 / n2 + g**2 / (2 * (n1 + n2))
+
+
+def t_from_p(p: float, n1: int, n2: int, *, sign: float) -> float:
+    """The t statistic of an exact two-sided p with n1 + n2 - 2 df, with the given sign."""
+    return math.copysign(float(stats.t.isf(p / 2, n1 + n2 - 2)), sign)
+
+
+def variance_from_ci(low: float, high: float, *, log: bool = False) -> float:
+    """Sampling variance from a 95% CI: ((high - low) / (2 × 1.96))², on the log scale for ratios."""
+    if log:
+        low, high = math.log(low), math.log(high)
+    if high <= low:
+        raise NotEstimable(f"CI {low:g} to {high:g} has no width")
+    return ((high - low) / (2 * Z975)) ** 2
+
+
+def two_by_two(a: float, n1: float, c: float, n2: float, *, measure: str) -> tuple[float, float, bool]:
+    """log OR, log RR or RD (ketamine vs control) from events/n; 0.5 added to every cell only when a cell is 0.
+
+    Returns (yi, vi, corrected) as metafor ``escalc`` with add=1/2, to="only0".
+    """
+    b, d = n1 - a, n2 - c
+    if min(a, b, c, d) < 0:
+        raise NotEstimable(f"events exceed n ({a:g}/{n1:g} vs {c:g}/{n2:g})")
+    corrected = min(a, b, c, d) == 0
+    if corrected:
+        a, b, c, d = a + 0.5, b + 0.5, c + 0.5, d + 0.5
+    n1c, n2c = a + b, c + d
+    if measure == "OR":
+        return math.log(a * d / (b * c)), 1 / a + 1 / b + 1 / c + 1 / d, corrected
+    if measure == "RR":
+        return math.log((a / n1c) / (c / n2c)), 1 / a - 1 / n1c + 1 / c - 1 / n2c, corrected
+    if measure == "RD":
+        p1, p2 = a / n1c, c / n2c
+        return p1 - p2, p1 * (1 - p1) / n1c + p2 * (1 - p2) / n2c, corrected
+    raise NotEstimable(f"measure {measure} needs counts")
+
+
+# ---- one outcome row -> one effect ------------------------------------------------------------
+
+
+def _raw_sign(row: OutcomeRow) -> float:
+    """+1 when the row's estimate is ketamine minus control, -1 when control minus ketamine."""
+    if row.direction == "ketamine_minus_control":
+        return 1.0
+    if row.direction == "control_minus_ketamine":
+        return -1.0
+    raise NotEstimable(f"{row.outcome_id}: sign convention (column direction) not given")
+
+
+def _harmonise(row: OutcomeRow, raw: float) -> tuple[float, str]:
+    """Turn a ketamine-minus-control value into the harmonised scale (positive favours ketamine)."""
+    if row.lower_is_better is None:
+        raise NotEstimable(f"{row.outcome_id}: lower_is_better not given, so the direction cannot be harmonised")
+    if row.lower_is_better:
+        return -raw, "sign flipped so that positive favours ketamine (lower scores are better)"
+    return raw, "positive favours ketamine (higher is better)"
+
+
+def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[float, float, str]:
+    """Compute (yi, vi, how) for ``measure`` from one outcome row; raise NotEstimable with the reason.
+
+    Conversions: MD from an MD with 95% CI or SE, or from arm means/SDs/n (also change scores);
+    SMD from a reported SMD/d with 95% CI (taken as reported), from arm means/SDs/n (Hedges' g as
+    metafor), from t with n, or from an exact p with n; OR/RR/RD from 2x2 counts. No SD is ever
+    imputed. A crossover trial's paired estimate (MD/SMD with CI or SE) is used as reported; arm
+    means from a crossover are analysed as if parallel (conservative: ignores the within-person
+    correlation), which the `how` text says.
+    """
+    kind = row.statistic_kind
+    cross = " crossover trial: paired (within-participant) estimate used as reported;" if study.crossover else ""
+    n1, n2 = row.n_ketamine, row.n_control
+    if kind in ("mean_sd", "change_sd"):
+        absent = [name for name in ("mean_ketamine", "sd_ketamine", "mean_control", "sd_control") if getattr(row, name) is None]
+        if absent:
+            raise NotEstimable(f"{row.outcome_id}: {', '.join(absent)} not reported; no SD imputed")
+    if measure == "MD":
+        if kind in ("md_ci", "md_se"):
+            raw = _raw_sign(row) * float(row.estimate)  # type: ignore[arg-type]
+            vi = variance_from_ci(row.ci_low, row.ci_high) if kind == "md_ci" else float(row.se) ** 2  # type: ignore[arg-type]
+            src = f"MD {row.estimate:g} (95% CI {row.ci_low:g} to {row.ci_high:g}); vi from the CI" if kind == "md_ci" else f"MD {row.estimate:g}, SE {row.se:g}; vi = SE²"
+        elif kind in ("mean_sd", "change_sd"):
+            if not (n1 and n2):
+                raise NotEstimable(f"{row.outcome_id}: arm means and SDs reported but not n per arm")
+            raw, vi = md_from_means(row.mean_ketamine, row.sd_ketamine, n1, row.mean_control, row.sd_control, n2)  # type: ignore[arg-type]
+            src = ("change-score" if kind == "change_sd" else "follow-up") + f" means/SDs, n {n1}/{n2}"
+            if study.crossover:
+                cross = " crossover arms analysed as parallel groups (conservative);"
+        else:
+            raise NotEstimable(f"{row.outcome_id}: {kind} gives no mean difference with a precision")
+    elif measure == "SMD":
+        if kind == "smd_ci":
+            raw = _raw_sign(row) * float(row.estimate)  # type: ignore[arg-type]
+            vi = variance_from_ci(row.ci_low, row.ci_high)  # type: ignore[arg-type]
+            src = f"SMD/d {row.estimate:g} (95% CI {row.ci_low:g} to {row.ci_high:g}) as reported; vi from the CI"
+        elif kind in ("mean_sd", "change_sd"):
+            if not (n1 and n2):
+                raise NotEstimable(f"{row.outcome_id}: arm means and SDs reported but not n per arm")
+            raw, vi = smd_from_means(row.mean_ketamine, row.sd_ketamine, n1, row.mean_control, row.sd_control, n2)  # type: ignore[arg-type]
+            src = f"Hedges' g from {'change-score' if kind == 'change_sd' else 'follow-up'} means/SDs, n {n1}/{n2} (escalc SMD)"
+            if study.crossover:
+                cross = " crossover arms analysed as parallel groups (conservative);"
+        elif kind == "t_n":
+            raw, vi = smd_from_t(_raw_sign(row) * float(row.t), n1, n2)  # type: ignore[arg-type]
+            src = f"Hedges' g from t = {row.t:g}, n {n1}/{n2}"
+        elif kind == "p_n":
+            p = row.p_value
+            if p is None or not (n1 and n2):
+                raise NotEstimable(f"{row.outcome_id}: needs an exact p and n per arm (p = {row.p!r})")
+            if row.favours not in ("ketamine", "control"):
+                raise NotEstimable(f"{row.outcome_id}: the direction of the p value is not reported")
+            # favours ketamine: ketamine-minus-control is negative when lower is better
+            better_low = row.lower_is_better is not False
+            sign = -1.0 if (row.favours == "ketamine") == better_low else 1.0
+            raw, vi = smd_from_t(t_from_p(p, n1, n2, sign=sign), n1, n2)
+            src = f"Hedges' g from exact p = {p:g}, n {n1}/{n2}"
+        elif kind in ("md_ci", "md_se", "md_only"):
+            raise NotEstimable(f"{row.outcome_id}: mean difference without SDs or n ({row.scale}); no SD imputed")
+        else:
+            raise NotEstimable(f"{row.outcome_id}: {kind} gives no standardized mean difference")
+    elif measure in ("OR", "RR", "RD"):
+        if kind != "counts":
+            raise NotEstimable(f"{row.outcome_id}: {kind} gives no 2x2 table")
+        raw, vi, corrected = two_by_two(row.events_ketamine, n1, row.events_control, n2, measure=measure)  # type: ignore[arg-type]
+        src = f"{measure} from {row.events_ketamine}/{n1} vs {row.events_control}/{n2}" + (" (0.5 added to every cell: a cell was 0)" if corrected else "")
+        if measure in LOG_SCALE_MEASURES:
+            src = "log " + src
+    else:
+        raise NotEstimable(f"unknown measure {measure}")
+    if not (vi > 0 and math.isfinite(vi)):
+        raise InputFormatError(f"non-positive sampling variance {vi!r}", where=row.where, fix="check the SE, CI or SDs of that row")
+    yi, how_sign = _harmonise(row, raw)
+    inferred = " INFERRED value (not read)." if row.inferred else ""
+    return yi, vi, f"{row.outcome_id}: {src};{cross} {how_sign}.{inferred}"
+
+
+# ---- analyses ---------------------------------------------------------------------------------
+
+KIND_PRIORITY: dict[str, int] = {"mean_sd": 0, "change_sd": 1, "md_ci": 2, "md_se": 3, "smd_ci": 4, "t_n": 5, "p_n": 6, "counts": 7}
+
+
+def _in_window(row: OutcomeRow, window: Mapping[str, Any] | None) -> bool:
+    if not window:
+        return True
+    if row.timepoint_days is None:
+        return False
+    return float(window.get("min", 0)) <= row.timepoint_days <= float(window.get("max", math.inf))
+
+
+def analysis_effects(analysis: Mapping[str, Any], studies: Sequence[Study], outcomes: Sequence[OutcomeRow]) -> list[Effect]:
+    """One Effect per study for one configured analysis (yi None with the reason when not estimable).
+
+    Candidate rows: the analysis domain, inside timepoint_days {min, max}; primary-endpoint rows first,
+    then by KIND_PRIORITY, then outcome_id. The first row that gives the measure is used; if none
+    does, the study is listed as not estimable with every reason.
+    """
+    measure = analysis["measure"]
+    if measure not in MEASURES:
+        raise ConfigError(f"analysis {analysis['id']}: unknown measure {measure!r}", where="config/config.yaml synthesis.analyses", fix=f"use one of {', '.join(MEASURES)}")
+    out: list[Effect] = []
+    for study in sorted(studies, key=lambda s: s.study_id):
+        rows = [r for r in outcomes if r.study_id == study.study_id and r.domain == analysis["domain"]]
+        if not rows:
+            out.append(Effect(study.study_id, analysis["id"], measure, None, None, f"no {analysis['domain']} outcome reported: none in outcomes.tsv for this study"))
+            continue
+        if all(r.statistic_kind == "direction_only" for r in rows):
+            said = LIST_SEP.join(f"{r.scale}: {r.value_text}" for r in rows)
+            out.append(Effect(study.study_id, analysis["id"], measure, None, None, f"no numbers reported: {said}", rows[0].outcome_id, rows[0].scale))
+            continue
+        windowed = [r for r in rows if _in_window(r, analysis.get("timepoint_days"))]
+        if not windowed:
+            out.append(Effect(study.study_id, analysis["id"], measure, None, None,
+                              f"outside the timepoint window: {LIST_SEP.join(r.outcome_id for r in rows)} outside {analysis.get('timepoint_days')} or without a single timepoint"))
+            continue
+        ordered = sorted(windowed, key=lambda r: (not r.primary_endpoint, KIND_PRIORITY.get(r.statistic_kind, 99), r.line))
+        reasons: list[str] = []
+        for row in ordered:
+            try:
+                yi, vi, how = effect_from_row(row, measure, study=study)
+            except NotEstimable as why:
+                reasons.append(str(why))
+                continue
+            out.append(Effect(study.study_id, analysis["id"], measure, yi, vi, how, row.outcome_id, row.scale, row.n_ketamine, row.n_control, row.inferred))
+            break
+        else:
+            numbers = any(r.statistic_kind not in ("direction_only", "p_only", "other", "percent") for r in windowed)
+            lead = f"not estimable as {measure}" if numbers else "no numbers reported"
+            out.append(Effect(study.study_id, analysis["id"], measure, None, None, f"{lead}: " + " | ".join(reasons), ordered[0].outcome_id, ordered[0].scale))
+    return out
+
+
+# ---- SWiM effect direction ----------------------------------------------------------------------
+
+
+def _summary(row: OutcomeRow) -> str:
+    kind = row.statistic_kind
+    p = f", p {row.p}" if row.p else ""
+    sign = {"ketamine_minus_control": "; ketamine − control", "control_minus_ketamine": "; control − ketamine"}.get(row.direction, "")
+    if kind in ("md_ci", "smd_ci") and row.estimate is not None:
+        name = "MD" if kind == "md_ci" else "d"
+        return f"{name} {row.estimate:g} (95% CI {row.ci_low:g} to {row.ci_high:g}{sign}){p}"
+    if kind == "md_se":
+        return f"MD {row.estimate:g} (SE {row.se:g}{sign}){p}"
+    if kind == "counts":
+        return f"{row.events_ketamine}/{row.n_ketamine} vs {row.events_control}/{row.n_control}" + (" (inferred by arithmetic)" if row.inferred else "")
+    if kind in ("mean_sd", "change_sd"):
+        return f"{row.mean_ketamine:g} ± {row.sd_ketamine:g} vs {row.mean_control:g} ± {row.sd_control:g}{p}"
+    if kind in ("percent", "md_only", "p_only", "other"):
+        return f"{row.statistic}: {row.value_text}{p}".strip(", ")
+    return f"no numbers: {row.value_text}" if row.value_text else "no numbers"
+
+
+def effect_direction(studies: Sequence[Study], outcomes: Sequence[OutcomeRow], *, domains: Sequence[str]) -> list[dict[str, Any]]:
+    """SWiM effect-direction rows: every included study × reported outcome in ``domains``.
+
+    Rows of one study with the same domain, scale and timepoint are one row (their outcome_ids
+    listed); the row's direction and significance are the first that states them. A study with no
+    outcome in any of the domains gets one row, favours "not_reported".
+    """
+    rows: list[dict[str, Any]] = []
+    for study in sorted(studies, key=lambda s: ((s.year or 0), s.study_id)):
+        mine = [r for r in outcomes if r.study_id == study.study_id and r.domain in domains]
+        base = {"study_id": study.study_id, "year": study.year, "n_randomized": study.n_randomized}
+        if not mine:
+            rows.append({**base, "domain": domains[0], "scale": "", "timepoint": "", "favours": "not_reported", "significant": "", "numbers": "no",
+                         "summary": "no PTSD outcome reported in the retrieved sources", "inferred": False, "outcome_ids": ""})
+            continue
+        groups: dict[tuple[str, str, str], list[OutcomeRow]] = {}
+        for r in mine:
+            scale = r.scale.split(" (")[0]
+            groups.setdefault((r.domain, scale, r.timepoint), []).append(r)
+        for (domain, scale, timepoint), grp in groups.items():
+            numeric = [r for r in grp if r.statistic_kind not in ("direction_only", "p_only", "percent", "md_only")]
+            lead = numeric[0] if numeric else grp[0]
+            favours = next((r.favours for r in grp if r.favours), "")
+            significant = next((r.significant for r in grp if r.significant), "")
+            has_numbers = any(r.statistic_kind != "direction_only" for r in grp)
+            summary = _summary(lead) if has_numbers else ("no difference reported, no numbers" if favours == "none" else f"direction reported ({favours or 'unclear'}), no numbers")
+            rows.append({**base, "domain": domain, "scale": scale, "timepoint": timepoint, "favours": favours or "unclear", "significant": significant,
+                         "numbers": "yes" if has_numbers else "no", "summary": summary, "inferred": any(r.inferred for r in grp),
+                         "outcome_ids": LIST_SEP.join(r.outcome_id for r in grp)})
+    return rows
+
+
+# ---- stage entry point ----------------------------------------------------------------------------
+
+
+def restrict_to_included(studies: Sequence[Study], included_path: str | os.PathLike[str] | None) -> list[Study]:
+    """Keep the studies listed in results/studies/included_studies.tsv (column study_id); log the others."""
+    if not included_path:
+        return list(studies)
+    included = {r["study_id"] for r in read_tsv(included_path, required=("study_id",))}
+    kept = [s for s in studies if s.study_id in included]
+    for s in studies:
+        if s.study_id not in included:
+            LOG.info("study %s is in studies.tsv but not included by the screening/linking stage: left out of the synthesis", s.study_id)
+    unknown = sorted(included - {s.study_id for s in studies})
+    if unknown:
+        raise InputFormatError(f"included studies without a studies.tsv row: {', '.join(unknown)}", where=str(included_path), fix="add them to resources/extraction/studies.tsv")
+    return kept
+
+
+def run_compute_effects(
+    *,
+    outcomes_path: str | os.PathLike[str],
+    studies_path: str | os.PathLike[str],
+    included_path: str | os.PathLike[str] | None,
+    synthesis: Mapping[str, Any],
+    effects_out: str | os.PathLike[str],
+    direction_out: str | os.PathLike[str],
+) -> tuple[int, int]:
+    """Stage `effects`: write effects.tsv (every analysis × included study) and effect_direction.tsv."""
+    studies = restrict_to_included(load_studies(studies_path), included_path)
+    outcomes = [o for o in load_outcomes(outcomes_path, load_studies(studies_path)) if o.study_id in {s.study_id for s in studies}]
+    effects: list[Effect] = []
+    for analysis in synthesis.get("analyses", []):
+        got = analysis_effects(analysis, studies, outcomes)
+        LOG.info("analysis %s: %d studies, %d with an effect size", analysis["id"], len(got), sum(e.yi is not None for e in got))
+        effects.extend(got)
+    direction = effect_direction(studies, outcomes, domains=synthesis.get("direction_domains", ["ptsd_severity", "ptsd_response", "ptsd_response_duration"]))
+    n_eff = write_tsv(effects_out, EFFECT_TABLE_FIELDS, (e.to_row() for e in effects))
+    n_dir = write_tsv(direction_out, DIRECTION_FIELDS, direction)
+    LOG.info("wrote %d effect rows and %d effect-direction rows for %d studies", n_eff, n_dir, len(studies))
+    return n_eff, n_dir
+
+
+def read_effects(path: str | os.PathLike[str], *, analysis: str | None = None) -> list[Effect]:
+    """Read effects.tsv (optionally one analysis) back into Effect records; bad numbers name file:line."""
+    out: list[Effect] = []
+    for row in read_tsv(path, required=EFFECT_FIELDS):
+        if analysis is not None and row["analysis"] != analysis:
+            continue
+        try:
+            yi = float(row["yi"]) if row["yi"] else None
+            vi = float(row["vi"]) if row["vi"] else None
+        except ValueError:
+            raise InputFormatError(f"yi/vi not numbers ({row['yi']!r}, {row['vi']!r})", where=f"{path}:{row['_line']}", fix="re-run the effects stage") from None
+        n1 = row.get("n_ketamine", "")
+        n2 = row.get("n_control", "")
+        out.append(Effect(row["study"], row["analysis"], row["measure"], yi, vi, row["how"], row.get("outcome_id", ""), row.get("scale", ""),
+                          int(n1) if n1 else None, int(n2) if n2 else None, row.get("inferred", "") == "true"))
+    return out
+
+
+def iter_estimable(effects: Iterable[Effect]) -> list[Effect]:
+    """The effects with a yi and vi."""
+    return [e for e in effects if e.yi is not None and e.vi is not None]

@@ -1,0 +1,362 @@
+"""Extraction tables (studies.tsv, outcomes.tsv): typed rows, schema-validated, errors naming file:line."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from .config import SCHEMA_DIR, load_yaml
+from .constants import LIST_SEP
+from .errors import ConfigError, InputFormatError
+from .tables import read_tsv
+
+STUDIES_SCHEMA = SCHEMA_DIR / "studies.schema.yaml"
+OUTCOMES_SCHEMA = SCHEMA_DIR / "outcomes.schema.yaml"
+
+STUDY_FIELDS: tuple[str, ...] = (
+    "study_id",
+    "reports",  # report keys joined by LIST_SEP: PMID when the report has one, else DOI
+    "primary_report",
+    "year",  # publication year of the primary report (cumulative meta-analysis order)
+    "design",
+    "crossover",  # true | false | "" (not reported)
+    "population",
+    "n_randomized",
+    "n_per_arm",  # "arm: n; arm: n" as reported
+    "ketamine_dose_mg_per_kg",  # "0.5", or "0.2; 0.5" for multi-dose trials, "" when not reported
+    "infusions",  # single | repeated
+    "infusion_schedule",
+    "comparator",
+    "comparator_type",  # active | inactive
+    "co_intervention",
+    "registration",
+    "inferred_fields",  # columns whose value was inferred by the curators, not read
+    "notes",
+    "source",
+)
+
+OUTCOME_FIELDS: tuple[str, ...] = (
+    "outcome_id",  # "<study_id>#<n>" (n = 1-based position in the study's reported results)
+    "study_id",
+    "report_key",  # PMID or DOI of the report the number comes from
+    "domain",  # ptsd_severity | ptsd_response | ptsd_response_duration | depression | neuroimaging | biomarker
+    "scale",
+    "timepoint",
+    "timepoint_days",  # days after the (first) infusion; "" when not one point in time
+    "primary_endpoint",  # true when this is the trial's primary PTSD endpoint
+    "statistic_kind",  # see STATISTIC_KINDS
+    "statistic",  # the statistic as the report words it
+    "value_text",  # the value exactly as read
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "se",
+    "p",  # as read, may be "<.001"
+    "t",
+    "n_ketamine",
+    "n_control",
+    "mean_ketamine",
+    "sd_ketamine",
+    "mean_control",
+    "sd_control",
+    "events_ketamine",
+    "events_control",
+    "direction",  # sign convention of `estimate`: ketamine_minus_control | control_minus_ketamine | ""
+    "lower_is_better",  # true when lower scale values mean fewer symptoms
+    "favours",  # direction as reported: ketamine | control | none | mixed | "" (not a comparison)
+    "significant",  # yes | no | "" (as reported)
+    "inferred",  # true when the number was inferred (e.g. by arithmetic), not read
+    "note",
+    "sources",  # pages the number was read from, joined by LIST_SEP
+    "location",  # where in the curated evidence: studies.json <study_id> reported_results[<i>]
+)
+
+STATISTIC_KINDS: tuple[str, ...] = (
+    "mean_sd",  # arm means, SDs and n at follow-up
+    "change_sd",  # arm mean changes from baseline, SDs of change and n
+    "md_ci",  # mean difference with 95% CI
+    "md_se",  # mean difference with SE
+    "md_only",  # mean difference without a precision
+    "smd_ci",  # SMD / Cohen's d with 95% CI
+    "t_n",  # t statistic with n per arm
+    "p_n",  # exact two-sided p with n per arm (sign from `direction`/`favours`)
+    "counts",  # events and n per arm (2x2 table)
+    "percent",  # percentages per arm (not usable without n)
+    "p_only",  # a p value alone
+    "direction_only",  # direction / significance in words, no numbers
+    "other",  # a statistic not used for between-arm effect sizes (betas, HDIs, correlations)
+)
+
+
+@dataclass(frozen=True)
+class Study:
+    """One included study (a row of studies.tsv)."""
+
+    study_id: str
+    reports: tuple[str, ...]
+    primary_report: str
+    year: int | None
+    design: str
+    crossover: bool | None
+    population: str
+    n_randomized: int | None
+    n_per_arm: str
+    ketamine_dose_mg_per_kg: tuple[float, ...]
+    infusions: str
+    infusion_schedule: str
+    comparator: str
+    comparator_type: str
+    co_intervention: str
+    registration: str
+    inferred_fields: tuple[str, ...]
+    notes: str
+    source: str
+    line: int = 0
+
+    @property
+    def dose_label(self) -> str:
+        """Dose subgroup label: "0.5 mg/kg", "0.2; 0.5 mg/kg" or "not reported"."""
+        if not self.ketamine_dose_mg_per_kg:
+            return "not reported"
+        return LIST_SEP.join(f"{d:g}" for d in self.ketamine_dose_mg_per_kg) + " mg/kg"
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    """One reported number (a row of outcomes.tsv); numeric cells are None when empty."""
+
+    outcome_id: str
+    study_id: str
+    report_key: str
+    domain: str
+    scale: str
+    timepoint: str
+    timepoint_days: float | None
+    primary_endpoint: bool
+    statistic_kind: str
+    statistic: str
+    value_text: str
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    se: float | None
+    p: str
+    t: float | None
+    n_ketamine: int | None
+    n_control: int | None
+    mean_ketamine: float | None
+    sd_ketamine: float | None
+    mean_control: float | None
+    sd_control: float | None
+    events_ketamine: int | None
+    events_control: int | None
+    direction: str
+    lower_is_better: bool | None
+    favours: str
+    significant: str
+    inferred: bool
+    note: str
+    sources: str
+    location: str
+    line: int = 0
+
+    @property
+    def where(self) -> str:
+        """A short pointer for messages and plots: outcome_id (outcomes.tsv:line)."""
+        return f"{self.outcome_id} (outcomes.tsv:{self.line})"
+
+    @property
+    def p_value(self) -> float | None:
+        """The p value as a number when it was reported exactly, else None."""
+        try:
+            val = float(self.p)
+        except ValueError:
+            return None
+        return val if 0 < val <= 1 else None
+
+
+def _schema(path: Path) -> dict[str, Any]:
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError("schema is not a mapping", where=str(path), fix="restore the schema file")
+    return data
+
+
+def _validate_rows(rows: list[dict[str, str]], schema: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    validator = jsonschema.Draft202012Validator(schema)
+    for row in rows:
+        cells = {k: v for k, v in row.items() if k != "_line"}
+        errors = sorted(validator.iter_errors(cells), key=lambda e: [str(x) for x in e.absolute_path])
+        if errors:
+            err = errors[0]
+            column = "/".join(str(x) for x in err.absolute_path) or "(row)"
+            desc = ""
+            if err.absolute_path:
+                prop = schema.get("properties", {}).get(str(err.absolute_path[0]), {})
+                desc = prop.get("description", "")
+            raise InputFormatError(
+                f"column '{column}': {err.message}",
+                where=f"{path}:{row['_line']}",
+                fix=f"{desc} (see {Path(str(schema.get('$id', 'the schema'))).name})" if desc else "see the table's schema in workflow/schemas/",
+            )
+
+
+def _num(text: str) -> float | None:
+    if text == "":
+        return None
+    val = float(text)
+    return val if math.isfinite(val) else None
+
+
+def _int(text: str) -> int | None:
+    return None if text == "" else int(float(text))
+
+
+def _bool(text: str) -> bool | None:
+    return None if text == "" else text.lower() == "true"
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(";") if x.strip())
+
+
+def load_studies(path: str | os.PathLike[str]) -> list[Study]:
+    """Read and validate studies.tsv (workflow/schemas/studies.schema.yaml).
+
+    Raises InputFormatError naming file:line and column on the first bad cell, a duplicate
+    study_id, or a primary_report that is not among the study's reports.
+    """
+    rows = read_tsv(path, required=STUDY_FIELDS)
+    _validate_rows(rows, _schema(STUDIES_SCHEMA), path)
+    seen: dict[str, str] = {}
+    studies: list[Study] = []
+    for row in rows:
+        where = f"{path}:{row['_line']}"
+        sid = row["study_id"]
+        if sid in seen:
+            raise InputFormatError(f"duplicate study_id {sid!r} (first at line {seen[sid]})", where=where, fix="give each study one row")
+        seen[sid] = row["_line"]
+        reports = _split(row["reports"])
+        if row["primary_report"] not in reports:
+            raise InputFormatError(
+                f"primary_report {row['primary_report']!r} is not one of the reports ({row['reports']})", where=where, fix="name one of the study's reports as primary"
+            )
+        studies.append(
+            Study(
+                study_id=sid,
+                reports=reports,
+                primary_report=row["primary_report"],
+                year=_int(row["year"]),
+                design=row["design"],
+                crossover=_bool(row["crossover"]),
+                population=row["population"],
+                n_randomized=_int(row["n_randomized"]),
+                n_per_arm=row["n_per_arm"],
+                ketamine_dose_mg_per_kg=tuple(float(x) for x in _split(row["ketamine_dose_mg_per_kg"])),
+                infusions=row["infusions"],
+                infusion_schedule=row["infusion_schedule"],
+                comparator=row["comparator"],
+                comparator_type=row["comparator_type"],
+                co_intervention=row["co_intervention"],
+                registration=row["registration"],
+                inferred_fields=_split(row["inferred_fields"]),
+                notes=row["notes"],
+                source=row["source"],
+                line=int(row["_line"]),
+            )
+        )
+    return studies
+
+
+def load_outcomes(path: str | os.PathLike[str], studies: list[Study]) -> list[OutcomeRow]:
+    """Read and validate outcomes.tsv against its schema and the studies.
+
+    Raises InputFormatError naming file:line on a bad cell, a duplicate outcome_id, an unknown
+    study_id, a report_key that is not one of the study's reports, a CI that does not contain its
+    estimate, or a statistic kind whose required numbers are missing.
+    """
+    rows = read_tsv(path, required=OUTCOME_FIELDS)
+    _validate_rows(rows, _schema(OUTCOMES_SCHEMA), path)
+    by_id = {s.study_id: s for s in studies}
+    seen: dict[str, str] = {}
+    out: list[OutcomeRow] = []
+    need: dict[str, tuple[str, ...]] = {
+        "mean_sd": ("mean_ketamine", "sd_ketamine", "mean_control", "sd_control"),
+        "change_sd": ("mean_ketamine", "sd_ketamine", "mean_control", "sd_control"),
+        "md_ci": ("estimate", "ci_low", "ci_high"),
+        "md_se": ("estimate", "se"),
+        "smd_ci": ("estimate", "ci_low", "ci_high"),
+        "t_n": ("t", "n_ketamine", "n_control"),
+        "p_n": ("p", "n_ketamine", "n_control"),
+        "counts": ("events_ketamine", "n_ketamine", "events_control", "n_control"),
+    }
+    for row in rows:
+        where = f"{path}:{row['_line']}"
+        oid = row["outcome_id"]
+        if oid in seen:
+            raise InputFormatError(f"duplicate outcome_id {oid!r} (first at line {seen[oid]})", where=where, fix="give each reported number its own id")
+        seen[oid] = row["_line"]
+        study = by_id.get(row["study_id"])
+        if study is None:
+            raise InputFormatError(f"study_id {row['study_id']!r} is not in studies.tsv", where=where, fix="add the study to studies.tsv or correct the id")
+        if row["report_key"] not in study.reports:
+            raise InputFormatError(
+                f"report_key {row['report_key']!r} is not one of {study.study_id}'s reports ({LIST_SEP.join(study.reports)})", where=where, fix="use a key listed in studies.tsv"
+            )
+        missing = [c for c in need.get(row["statistic_kind"], ()) if row[c] == ""]
+        if missing:
+            raise InputFormatError(
+                f"statistic_kind {row['statistic_kind']} needs {', '.join(missing)}", where=where, fix="fill the missing value(s) or use a statistic_kind that fits what was reported"
+            )
+        est, lo, hi = _num(row["estimate"]), _num(row["ci_low"]), _num(row["ci_high"])
+        if est is not None and lo is not None and hi is not None and not (lo <= est <= hi):
+            raise InputFormatError(f"estimate {est:g} is outside its CI {lo:g} to {hi:g}", where=where, fix="check the sign convention (column direction) and the CI")
+        out.append(
+            OutcomeRow(
+                outcome_id=oid,
+                study_id=row["study_id"],
+                report_key=row["report_key"],
+                domain=row["domain"],
+                scale=row["scale"],
+                timepoint=row["timepoint"],
+                timepoint_days=_num(row["timepoint_days"]),
+                primary_endpoint=row["primary_endpoint"] == "true",
+                statistic_kind=row["statistic_kind"],
+                statistic=row["statistic"],
+                value_text=row["value_text"],
+                estimate=est,
+                ci_low=lo,
+                ci_high=hi,
+                se=_num(row["se"]),
+                p=row["p"],
+                t=_num(row["t"]),
+                n_ketamine=_int(row["n_ketamine"]),
+                n_control=_int(row["n_control"]),
+                mean_ketamine=_num(row["mean_ketamine"]),
+                sd_ketamine=_num(row["sd_ketamine"]),
+                mean_control=_num(row["mean_control"]),
+                sd_control=_num(row["sd_control"]),
+                events_ketamine=_int(row["events_ketamine"]),
+                events_control=_int(row["events_control"]),
+                direction=row["direction"],
+                lower_is_better=_bool(row["lower_is_better"]),
+                favours=row["favours"],
+                significant=row["significant"],
+                inferred=row["inferred"] == "true",
+                note=row["note"],
+                sources=row["sources"],
+                location=row["location"],
+                line=int(row["_line"]),
+            )
+        )
+    return out
+
+
+def study_fields() -> tuple[str, ...]:
+    """Names of the Study dataclass fields (for tests and the report)."""
+    return tuple(f.name for f in fields(Study))

@@ -1,0 +1,518 @@
+"""Meta-analytic pooling (FE, DL, PM, REML; Knapp-Hartung; prediction and tau² intervals) equal to metafor."""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import optimize, stats
+from statsmodels.stats.meta_analysis import combine_effects
+
+from .constants import POOL_JSON_KEYS
+from .errors import InputFormatError
+
+LOG = logging.getLogger(__name__)
+
+METHODS: tuple[str, ...] = ("FE", "DL", "REML", "PM")
+EGGER_MIN_K = 10
+REML_TOL = 1e-12
+REML_MAXITER = 1000
+
+
+@dataclass(frozen=True)
+class PoolResult:
+    """One fitted model: the constants.POOL_JSON_KEYS values plus weights and test statistics."""
+
+    method: str
+    k: int
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    pi_low: float
+    pi_high: float
+    tau2: float
+    tau2_ci_low: float | None
+    tau2_ci_high: float | None
+    i2: float
+    h2: float
+    q: float
+    q_p: float
+    hksj: bool
+    stat: float = math.nan  # z or t statistic of the estimate
+    p: float = math.nan
+    df: int | None = None  # degrees of freedom of the t distribution (HKSJ), else None
+    weights: tuple[float, ...] = field(default_factory=tuple)  # percent, as metafor's weights()
+
+    def to_json(self) -> dict[str, Any]:
+        """The POOL_JSON_KEYS mapping (plus ``pooled: true``, the test statistic and weights)."""
+        out: dict[str, Any] = {key: getattr(self, key) for key in POOL_JSON_KEYS}
+        out.update(pooled=True, reason=None, stat=self.stat, p=self.p, df=self.df, weights=list(self.weights))
+        return out
+
+
+def empty_json(*, method: str, k: int, hksj: bool, reason: str) -> dict[str, Any]:
+    """The JSON of an analysis that is not pooled: every POOL_JSON_KEYS key (nulls), ``pooled: false``, ``reason``."""
+    out: dict[str, Any] = {key: None for key in POOL_JSON_KEYS}
+    out.update(method=method, k=k, hksj=hksj, pooled=False, reason=reason, stat=None, p=None, df=None, weights=[])
+    return out
+
+
+def check_inputs(yi: Sequence[float], vi: Sequence[float], labels: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Validate effect sizes and sampling variances; a non-finite value or a variance <= 0 names the row."""
+    names = list(labels) if labels is not None else [f"row {i + 1}" for i in range(len(yi))]
+    if len(yi) != len(vi) or len(names) != len(yi):
+        raise InputFormatError(f"{len(yi)} effects but {len(vi)} variances", where="pooling input", fix="give one yi and one vi per study")
+    for name, y, v in zip(names, yi, vi):
+        if y is None or not math.isfinite(float(y)):
+            raise InputFormatError(f"effect size yi is missing or not a number ({y!r})", where=name, fix="give a finite yi or drop the study with a stated reason")
+        if v is None or not math.isfinite(float(v)) or float(v) <= 0:
+            raise InputFormatError(f"sampling variance vi must be > 0, got {v!r}", where=name, fix="check the SE/CI the variance was derived from")
+    return np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
+
+
+def _weighted_mean(y: np.ndarray, w: np.ndarray) -> float:
+    return float(np.sum(w * y) / np.sum(w))
+
+
+def q_statistic(y: np.ndarray, v: np.ndarray, tau2: float = 0.0) -> float:
+    """Generalised Cochran's Q at ``tau2`` (the plain Q at 0)."""
+    w = 1.0 / (v + tau2)
+    mu = _weighted_mean(y, w)
+    return float(np.sum(w * (y - mu) ** 2))
+
+
+def tau2_dl(y: np.ndarray, v: np.ndarray) -> float:
+    """DerSimonian-Laird tau² (statsmodels combine_effects, method_re='dl')."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = combine_effects(y, v, method_re="dl")
+    return max(0.0, float(res.tau2))
+
+
+def tau2_pm(y: np.ndarray, v: np.ndarray) -> float:
+    """Paule-Mandel tau²: statsmodels' iterated estimate, polished to the root of Q(tau²) = k - 1 as metafor."""
+    k = len(y)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = combine_effects(y, v, method_re="iterated")
+    start = max(0.0, float(res.tau2))
+    if q_statistic(y, v, 0.0) <= k - 1:
+        return 0.0
+
+    def f(t: float) -> float:
+        return q_statistic(y, v, t) - (k - 1)
+
+    hi = max(start * 2.0, 1e-4)
+    while f(hi) > 0:
+        hi *= 2.0
+    return float(optimize.brentq(f, 0.0, hi, xtol=1e-15, rtol=1e-15, maxiter=500))
+
+
+def tau2_reml(y: np.ndarray, v: np.ndarray) -> float:
+    """REML tau² by Fisher scoring from the Hedges (HE) start, step-halving, truncated at 0 (metafor's algorithm)."""
+    k = len(y)
+    # Hedges (HE) starting value, as metafor
+    mu_u = float(np.mean(y))
+    tau2 = max(0.0, float(np.sum((y - mu_u) ** 2) / (k - 1) - np.mean(v)))
+    for _ in range(REML_MAXITER):
+        w = 1.0 / (v + tau2)
+        sw = np.sum(w)
+        mu = float(np.sum(w * y) / sw)
+        # P = W - W X (X'WX)^-1 X'W for an intercept-only model
+        p_y = w * (y - mu)
+        tr_p = sw - np.sum(w**2) / sw
+        p_diag_sq = np.sum(w**2) - 2 * np.sum(w**3) / sw + (np.sum(w**2) / sw) ** 2
+        score = 0.5 * (float(np.sum(p_y**2)) - tr_p)
+        info = 0.5 * p_diag_sq
+        step = score / info
+        new = tau2 + step
+        while new < 0 and step > 1e-15:
+            step /= 2.0
+            new = tau2 + step
+        new = max(0.0, new)
+        if abs(new - tau2) < REML_TOL:
+            tau2 = new
+            break
+        tau2 = new
+    else:
+        LOG.warning("REML did not converge in %d iterations (tau2=%s)", REML_MAXITER, tau2)
+    return float(tau2)
+
+
+TAU2_ESTIMATORS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "FE": lambda y, v: 0.0,
+    "DL": tau2_dl,
+    "PM": tau2_pm,
+    "REML": tau2_reml,
+}
+
+
+def tau2_qprofile_ci(y: np.ndarray, v: np.ndarray, *, level: float = 0.95) -> tuple[float, float]:
+    """Q-profile confidence interval for tau² (metafor's confint, type 'QP'); bounds truncated at 0."""
+    k = len(y)
+    alpha = 1.0 - level
+    q_lo_target = stats.chi2.ppf(1 - alpha / 2, k - 1)  # gives the lower bound
+    q_hi_target = stats.chi2.ppf(alpha / 2, k - 1)  # gives the upper bound
+
+    def solve(target: float) -> float:
+        if q_statistic(y, v, 0.0) < target:
+            return 0.0
+        hi = max(1.0, float(np.var(y)) * 10)
+        while q_statistic(y, v, hi) > target:
+            hi *= 10.0
+        return float(optimize.brentq(lambda t: q_statistic(y, v, t) - target, 0.0, hi, xtol=1e-15, rtol=1e-15, maxiter=1000))
+
+    return solve(q_lo_target), solve(q_hi_target)
+
+
+def pool(
+    yi: Sequence[float],
+    vi: Sequence[float],
+    *,
+    method: str = "REML",
+    hksj: bool = False,
+    level: float = 0.95,
+    labels: Sequence[str] | None = None,
+) -> PoolResult:
+    """Fit an intercept-only fixed- or random-effects model exactly as metafor's ``rma`` + ``predict``.
+
+    Args:
+        yi: effect sizes (any measure on an additive scale: MD, SMD, log OR, log RR, RD).
+        vi: their sampling variances (> 0).
+        method: "FE", "DL", "PM" or "REML".
+        hksj: Knapp-Hartung (Sidik-Jonkman) standard error with t(k-1) tests and intervals,
+            no truncation (metafor ``test="knha"``).
+        level: confidence level of the CI, prediction interval and tau² interval.
+        labels: row names used in error messages.
+
+    Returns:
+        PoolResult; I² (percent) and H² from the estimated tau² as metafor prints them, the
+        prediction interval from predict.rma (normal quantile, t(k-1) under HKSJ), the tau² CI by
+        Q-profile (None for FE).
+
+    Raises:
+        InputFormatError: unknown method, k < 2, or a bad yi/vi (naming the row).
+    """
+    if method not in METHODS:
+        raise InputFormatError(f"unknown method {method!r}", where="pool", fix=f"use one of {', '.join(METHODS)}")
+    y, v = check_inputs(yi, vi, labels)
+    k = len(y)
+    if k < 2:
+        raise InputFormatError(f"k = {k}: pooling needs at least 2 studies", where="pool", fix="show the single study estimate instead (not pooled)")
+    tau2 = TAU2_ESTIMATORS[method](y, v)
+    w = 1.0 / (v + tau2)
+    sw = float(np.sum(w))
+    est = float(np.sum(w * y) / sw)
+    q = q_statistic(y, v, 0.0)
+    df = k - 1
+    q_p = float(stats.chi2.sf(q, df))
+    w_fe = 1.0 / v
+    vt = (k - 1) / (float(np.sum(w_fe)) - float(np.sum(w_fe**2)) / float(np.sum(w_fe)))
+    if method == "FE":
+        i2 = max(0.0, 100.0 * (q - df) / q) if q > 0 else 0.0
+        h2 = q / df
+    else:
+        i2 = 100.0 * tau2 / (vt + tau2)
+        h2 = (vt + tau2) / vt
+    alpha = 1.0 - level
+    if hksj:
+        se = math.sqrt(float(np.sum(w * (y - est) ** 2)) / (df * sw))
+        crit = float(stats.t.ppf(1 - alpha / 2, df))
+        t_df: int | None = df
+    else:
+        se = math.sqrt(1.0 / sw)
+        crit = float(stats.norm.ppf(1 - alpha / 2))
+        t_df = None
+    stat = est / se if se > 0 else math.inf
+    p = float(2 * stats.t.sf(abs(stat), df)) if hksj else float(2 * stats.norm.sf(abs(stat)))
+    pi_half = crit * math.sqrt(se**2 + tau2)
+    if method == "FE":
+        tau_lo: float | None = None
+        tau_hi: float | None = None
+    else:
+        tau_lo, tau_hi = tau2_qprofile_ci(y, v, level=level)
+    weights = tuple(float(x) for x in 100.0 * w / sw)
+    return PoolResult(
+        method=method,
+        k=k,
+        estimate=est,
+        se=se,
+        ci_low=est - crit * se,
+        ci_high=est + crit * se,
+        pi_low=est - pi_half,
+        pi_high=est + pi_half,
+        tau2=tau2,
+        tau2_ci_low=tau_lo,
+        tau2_ci_high=tau_hi,
+        i2=i2,
+        h2=h2,
+        q=q,
+        q_p=q_p,
+        hksj=hksj,
+        stat=stat,
+        p=p,
+        df=t_df,
+        weights=weights,
+    )
+
+
+def leave_one_out(yi: Sequence[float], vi: Sequence[float], *, labels: Sequence[str], method: str = "REML", hksj: bool = False) -> list[dict[str, Any]]:
+    """Refit without each study in turn (metafor ``leave1out``); one dict per omitted study (needs k >= 3)."""
+    y, v = check_inputs(yi, vi, labels)
+    out: list[dict[str, Any]] = []
+    if len(y) < 3:
+        return out
+    for i, name in enumerate(labels):
+        keep = [j for j in range(len(y)) if j != i]
+        res = pool(y[keep], v[keep], method=method, hksj=hksj, labels=[labels[j] for j in keep])
+        out.append({"omitted": name, **{key: getattr(res, key) for key in ("k", "estimate", "se", "ci_low", "ci_high", "tau2", "i2", "q", "p")}})
+    return out
+
+
+def cumulative(
+    yi: Sequence[float], vi: Sequence[float], *, labels: Sequence[str], order: Sequence[float], method: str = "REML", hksj: bool = False
+) -> list[dict[str, Any]]:
+    """Cumulative meta-analysis in ``order`` (e.g. publication year; ties keep input order), as metafor ``cumul``.
+
+    The first step (k = 1) is the study's own estimate with a normal CI and no tau².
+    """
+    y, v = check_inputs(yi, vi, labels)
+    idx = sorted(range(len(y)), key=lambda i: (order[i], i))
+    out: list[dict[str, Any]] = []
+    z = float(stats.norm.ppf(0.975))
+    for step in range(1, len(idx) + 1):
+        sel = idx[:step]
+        name = labels[idx[step - 1]]
+        if step == 1:
+            se = math.sqrt(v[sel[0]])
+            out.append({"added": name, "order": order[sel[0]], "k": 1, "estimate": float(y[sel[0]]), "se": se,
+                        "ci_low": float(y[sel[0]]) - z * se, "ci_high": float(y[sel[0]]) + z * se, "tau2": None, "i2": None})
+            continue
+        res = pool(y[sel], v[sel], method=method, hksj=hksj, labels=[labels[j] for j in sel])
+        out.append({"added": name, "order": order[idx[step - 1]], "k": res.k, "estimate": res.estimate, "se": res.se,
+                    "ci_low": res.ci_low, "ci_high": res.ci_high, "tau2": res.tau2, "i2": res.i2})
+    return out
+
+
+def subgroup_analysis(
+    yi: Sequence[float], vi: Sequence[float], *, labels: Sequence[str], groups: Sequence[str], method: str = "REML", hksj: bool = False
+) -> dict[str, Any]:
+    """Subgroup analysis with a separate tau² per subgroup and the Q-between test on the subgroup estimates.
+
+    A subgroup with k = 1 contributes its study estimate; Q-between is a fixed-effect Q across the
+    subgroup estimates with df = number of subgroups - 1 (RevMan; metafor ``rma(est, sei=se, method="FE")``).
+    Returns {"groups": {name: {...}}, "q_between", "df", "p"}; q_between is None with fewer than 2 subgroups.
+    """
+    y, v = check_inputs(yi, vi, labels)
+    result: dict[str, Any] = {"groups": {}, "q_between": None, "df": None, "p": None}
+    names = sorted(set(groups))
+    ests: list[float] = []
+    ses: list[float] = []
+    for g in names:
+        sel = [i for i, x in enumerate(groups) if x == g]
+        if len(sel) == 1:
+            i = sel[0]
+            entry = {"k": 1, "studies": [labels[i]], "estimate": float(y[i]), "se": math.sqrt(v[i]), "tau2": None, "i2": None, "q": None}
+        else:
+            res = pool(y[sel], v[sel], method=method, hksj=hksj, labels=[labels[i] for i in sel])
+            entry = {"k": res.k, "studies": [labels[i] for i in sel], "estimate": res.estimate, "se": res.se, "tau2": res.tau2, "i2": res.i2, "q": res.q}
+        ests.append(entry["estimate"])
+        ses.append(entry["se"])
+        result["groups"][g] = entry
+    if len(names) >= 2:
+        qb = q_statistic(np.asarray(ests), np.asarray(ses) ** 2, 0.0)
+        result.update(q_between=qb, df=len(names) - 1, p=float(stats.chi2.sf(qb, len(names) - 1)))
+    return result
+
+
+def egger_test(yi: Sequence[float], vi: Sequence[float], *, labels: Sequence[str] | None = None) -> dict[str, Any]:
+    """Egger's regression test (metafor ``regtest(model="lm")``): weighted lm of yi on SE, t test of the slope.
+
+    Run only when k >= EGGER_MIN_K; otherwise returns ``{"run": False, "reason": ...}``.
+    """
+    y, v = check_inputs(yi, vi, labels)
+    k = len(y)
+    if k < EGGER_MIN_K:
+        return {"run": False, "k": k, "reason": f"k = {k} < {EGGER_MIN_K}: Egger's test has too little power to distinguish chance from small-study effects"}
+    sei = np.sqrt(v)
+    w = 1.0 / v
+    x = np.column_stack([np.ones(k), sei])
+    xtw = x.T * w
+    beta = np.linalg.solve(xtw @ x, xtw @ y)
+    resid = y - x @ beta
+    sigma2 = float(np.sum(w * resid**2)) / (k - 2)
+    cov = sigma2 * np.linalg.inv(xtw @ x)
+    t = float(beta[1] / math.sqrt(cov[1, 1]))
+    return {"run": True, "k": k, "t": t, "df": k - 2, "p": float(2 * stats.t.sf(abs(t), k - 2)), "limit_estimate": float(beta[0])}
+
+
+# ---- configured analyses ----------------------------------------------------------------------
+
+
+def _study_entry(effect: Any, study: Any, weight: float | None) -> dict[str, Any]:
+    se = math.sqrt(effect.vi)
+    z = float(stats.norm.ppf(0.975))
+    return {
+        "study": effect.study,
+        "year": study.year if study else None,
+        "yi": effect.yi,
+        "vi": effect.vi,
+        "se": se,
+        "ci_low": effect.yi - z * se,
+        "ci_high": effect.yi + z * se,
+        "weight": weight,
+        "outcome_id": effect.outcome_id,
+        "scale": effect.scale,
+        "n_ketamine": effect.n_ketamine,
+        "n_control": effect.n_control,
+        "inferred": effect.inferred,
+        "how": effect.how,
+    }
+
+
+def not_pooled_reason(analysis: dict[str, Any], estimable: Sequence[Any], *, min_k: int) -> str | None:
+    """Why an analysis cannot be pooled honestly (None when it can)."""
+    k = len(estimable)
+    if k < min_k:
+        return f"k = {k} < {min_k}: too few studies to pool; the study estimate{'s are' if k != 1 else ' is'} shown"
+    if analysis["measure"] == "MD":
+        scales = sorted({e.scale.split(" (")[0] for e in estimable})
+        if len(scales) > 1:
+            per = "; ".join(f"{e.study}: {e.scale}" for e in estimable)
+            return f"a mean difference needs one scale, the {k} studies used {len(scales)} ({per}); see the SMD analysis"
+    return None
+
+
+def analyse(
+    analysis: dict[str, Any],
+    effects: Sequence[Any],
+    studies: Sequence[Any],
+    *,
+    min_k: int = 2,
+    egger_min_k: int = EGGER_MIN_K,
+    funnel_min_k: int = 3,
+    direction_note: str = "",
+) -> dict[str, Any]:
+    """Everything one configured analysis reports, as a JSON-ready dict.
+
+    ``effects`` are effects.Effect records of this analysis (estimable or not), ``studies`` the
+    extraction.Study records. Always has the POOL_JSON_KEYS (nulls when not pooled) plus
+    ``pooled``, ``reason``, ``studies`` (estimates with 95% CI and weight), ``not_estimable``
+    (study and reason), ``subgroups``, ``leave_one_out``, ``cumulative`` (by publication year),
+    ``egger`` and ``funnel`` (drawn or why not).
+    """
+    by_id = {s.study_id: s for s in studies}
+    usable = [e for e in effects if e.yi is not None and e.vi is not None]
+    usable.sort(key=lambda e: ((by_id[e.study].year or 0) if e.study in by_id else 0, e.study))
+    missing = sorted((e for e in effects if e.yi is None or e.vi is None), key=lambda e: e.study)
+    method = analysis.get("method", "REML")
+    hksj = bool(analysis.get("hksj", False))
+    reason = not_pooled_reason(analysis, usable, min_k=min_k)
+    labels = [e.study for e in usable]
+    yi = [e.yi for e in usable]
+    vi = [e.vi for e in usable]
+    if usable:
+        check_inputs(yi, vi, [f"{e.study} {e.outcome_id}" for e in usable])
+    if reason is None:
+        res = pool(yi, vi, method=method, hksj=hksj, labels=labels)
+        out = res.to_json()
+        weights: list[float | None] = list(res.weights)
+    else:
+        out = empty_json(method=method, k=len(usable), hksj=hksj, reason=reason)
+        weights = [None] * len(usable)
+    out.update(
+        analysis=analysis["id"],
+        title=analysis.get("title", analysis["id"]),
+        primary=bool(analysis.get("primary", False)),
+        domain=analysis["domain"],
+        measure=analysis["measure"],
+        log_scale=analysis["measure"] in ("OR", "RR"),
+        timepoint_days=analysis.get("timepoint_days") or {},
+        direction=direction_note,
+        studies=[_study_entry(e, by_id.get(e.study), w) for e, w in zip(usable, weights)],
+        not_estimable=[{"study": e.study, "outcome_id": e.outcome_id, "reason": e.how} for e in missing],
+    )
+    subgroups: dict[str, Any] = {}
+    for column in analysis.get("subgroups", []):
+        if reason is not None:
+            subgroups[column] = {"run": False, "reason": "analysis not pooled"}
+            continue
+        groups = [_subgroup_value(by_id[e.study], column) for e in usable]
+        if len(set(groups)) < 2:
+            subgroups[column] = {"run": False, "reason": f"all studies in one subgroup ({groups[0]})"}
+            continue
+        subgroups[column] = {"run": True, **subgroup_analysis(yi, vi, labels=labels, groups=groups, method=method, hksj=hksj)}
+    out["subgroups"] = subgroups
+    if reason is None and len(usable) >= 3:
+        out["leave_one_out"] = leave_one_out(yi, vi, labels=labels, method=method, hksj=hksj)
+    else:
+        out["leave_one_out"] = []
+    if reason is None:
+        years = [float(by_id[e.study].year or 0) for e in usable]
+        out["cumulative"] = cumulative(yi, vi, labels=labels, order=years, method=method, hksj=hksj)
+    else:
+        out["cumulative"] = []
+    if usable:
+        eg = egger_test(yi, vi, labels=labels) if len(usable) >= egger_min_k else {
+            "run": False, "k": len(usable), "reason": f"k = {len(usable)} < {egger_min_k}: Egger's test has too little power to tell small-study effects from chance"}
+    else:
+        eg = {"run": False, "k": 0, "reason": "no estimable study"}
+    out["egger"] = eg
+    out["funnel"] = {"drawn": len(usable) >= funnel_min_k,
+                     "reason": None if len(usable) >= funnel_min_k else f"k = {len(usable)} < {funnel_min_k}: a funnel plot needs at least {funnel_min_k} studies"}
+    return out
+
+
+def _subgroup_value(study: Any, column: str) -> str:
+    if column == "ketamine_dose_mg_per_kg":
+        return str(study.dose_label)
+    value = getattr(study, column)
+    return str(value) if value not in (None, "") else "not reported"
+
+
+def run_pool_analysis(
+    *,
+    effects_path: str,
+    studies_path: str,
+    analysis_id: str,
+    synthesis: dict[str, Any],
+    summary_out: str,
+    forest_out: str,
+    funnel_out: str,
+    cumulative_out: str,
+) -> dict[str, Any]:
+    """Stage `pool`: analyse one configured analysis; write its JSON and forest, funnel and cumulative SVGs."""
+    from .effects import DIRECTION_NOTE, read_effects
+    from .errors import ConfigError
+    from .extraction import load_studies
+    from .plots import cumulative_plot, forest_plot, funnel_plot
+    from .tables import write_json
+
+    analyses = {a["id"]: a for a in synthesis.get("analyses", [])}
+    if analysis_id not in analyses:
+        raise ConfigError(f"analysis {analysis_id!r} is not declared", where="config/config.yaml synthesis.analyses", fix="declare it or remove the target")
+    analysis = analyses[analysis_id]
+    effects = read_effects(effects_path, analysis=analysis_id)
+    studies = load_studies(studies_path)
+    summary = analyse(
+        analysis,
+        effects,
+        studies,
+        min_k=int(synthesis.get("min_k", 2)),
+        egger_min_k=int(synthesis.get("egger_min_k", EGGER_MIN_K)),
+        funnel_min_k=int(synthesis.get("funnel_min_k", 3)),
+        direction_note=DIRECTION_NOTE,
+    )
+    LOG.info("analysis %s: k = %s, pooled = %s%s", analysis_id, summary["k"], summary["pooled"], f" ({summary['reason']})" if summary["reason"] else "")
+    shown = next((c for c, s in summary["subgroups"].items() if s.get("run")), None)
+    forest_plot(summary, forest_out, subgroup=shown)
+    funnel_plot(summary, funnel_out)
+    cumulative_plot(summary, cumulative_out)
+    write_json(summary_out, summary)
+    return summary

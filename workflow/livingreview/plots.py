@@ -1,0 +1,339 @@
+"""Forest, funnel, cumulative and SWiM effect-direction plots (matplotlib; byte-stable SVG)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.transforms import blended_transform_factory  # noqa: E402
+
+from .effects import DIRECTION_NOTE, FAVOURS_LEFT, FAVOURS_RIGHT  # noqa: E402
+from .tables import atomic_path  # noqa: E402
+
+RC: dict[str, Any] = {
+    "svg.hashsalt": "livingreview",
+    "svg.fonttype": "none",
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.unicode_minus": False,
+    "path.simplify": False,
+    "savefig.dpi": 150,
+    "figure.dpi": 100,
+}
+SAVE_METADATA: dict[str, dict[str, Any]] = {
+    "svg": {"Date": None, "Creator": "livingreview (matplotlib)"},
+    "png": {"Software": "livingreview (matplotlib)"},
+    "pdf": {"CreationDate": None, "ModDate": None, "Creator": "livingreview"},
+}
+COLOUR_STUDY = "#1f3a5f"
+COLOUR_POOLED = "#b22222"
+COLOUR_MUTED = "#666666"
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str]) -> None:
+    """Save atomically; the format follows the suffix (.svg, .png, .pdf) with fixed metadata (no dates)."""
+    suffix = Path(path).suffix.lstrip(".").lower() or "svg"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=suffix, metadata=SAVE_METADATA.get(suffix), bbox_inches=None)
+    plt.close(fig)
+
+
+def _fmt(x: float | None, digits: int = 2) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "NA"
+    return f"{x:.{digits}f}".replace("-", "\u2212")
+
+
+def _transform(log_scale: bool) -> Callable[[float], float]:
+    return math.exp if log_scale else (lambda x: x)
+
+
+def _measure_label(summary: Mapping[str, Any]) -> str:
+    measure = summary["measure"]
+    return {"MD": "Mean difference", "SMD": "Std. mean difference", "OR": "Odds ratio", "RR": "Risk ratio", "RD": "Risk difference"}.get(measure, measure)
+
+
+def _wrap(text: str, width: int) -> str:
+    words, lines, line = text.split(), [], ""
+    for w in words:
+        if len(line) + len(w) + 1 > width and line:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    if line:
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _axis_setup(ax: Any, xs: Sequence[float], summary: Mapping[str, Any]) -> None:
+    lo, hi = min(xs + [0.0]), max(xs + [0.0])
+    pad = (hi - lo) * 0.08 or 1.0
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.axvline(0.0, color="black", lw=0.8)
+    ax.spines[["left", "right", "top"]].set_visible(False)
+    ax.set_yticks([])
+    if summary.get("log_scale"):
+        ticks = ax.get_xticks()
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{math.exp(t):.2g}" for t in ticks])
+        ax.set_xlim(lo - pad, hi + pad)
+    ax.set_xlabel(f"{_measure_label(summary)} (95% CI)")
+    trans = blended_transform_factory(ax.transData, ax.transAxes)
+    ax.text(ax.get_xlim()[0], -0.16, f"\u2190 {FAVOURS_LEFT}", transform=trans, ha="left", va="top", fontsize=8)
+    ax.text(ax.get_xlim()[1], -0.16, f"{FAVOURS_RIGHT} \u2192", transform=trans, ha="right", va="top", fontsize=8)
+
+
+def forest_plot(summary: Mapping[str, Any], path: str | os.PathLike[str], *, subgroup: str | None = None) -> None:
+    """RevMan/metafor-style forest plot of an analysis summary (meta.analyse output).
+
+    Columns: study (year), n ketamine/control, effect and 95% CI as text, weight %; squares sized by
+    weight, the pooled diamond and the prediction-interval bar when pooled, favours labels, the
+    direction note, heterogeneity and the not-estimable studies with their reason. ``subgroup`` (a
+    key of summary["subgroups"] that was run) draws subgroup blocks with their own diamonds.
+    """
+    with plt.rc_context(RC):
+        studies = list(summary["studies"])
+        missing = list(summary["not_estimable"])
+        tf = _transform(bool(summary.get("log_scale")))
+        sub = summary.get("subgroups", {}).get(subgroup) if subgroup else None
+        # rows: (kind, payload)
+        rows: list[tuple[str, Any]] = []
+        if sub and sub.get("run"):
+            for name, g in sub["groups"].items():
+                rows.append(("header", name))
+                rows += [("study", s) for s in studies if s["study"] in g["studies"]]
+                rows.append(("subdiamond", g))
+        else:
+            rows += [("study", s) for s in studies]
+        rows += [("missing", m) for m in missing]
+        if summary.get("pooled"):
+            rows += [("pooled", summary), ("pi", summary)]
+        n_rows = len(rows) + 1
+        height = 1.6 + 0.32 * n_rows + (0.5 if not summary.get("pooled") else 0)
+        fig = plt.figure(figsize=(11.0, height))
+        ax = fig.add_axes((0.47, 1.1 / height, 0.32, (height - 2.0) / height))
+        ax.set_ylim(-0.5, n_rows - 0.5)
+        col = blended_transform_factory(fig.transFigure, ax.transData)
+        head_y = n_rows - 0.6
+        for x, text, ha in ((0.01, "Study", "left"), (0.17, "Scale", "left"), (0.37, "n ketamine / control", "center"), (0.81, "Effect [95% CI]", "left"), (0.965, "Weight", "right")):
+            ax.text(x, head_y, text, transform=col, ha=ha, va="center", fontweight="bold", clip_on=False)
+        xs: list[float] = []
+        max_w = max([s["weight"] or 0 for s in studies] + [1e-9])
+        for i, (kind, item) in enumerate(rows):
+            y = n_rows - 1.6 - i
+            if kind == "header":
+                ax.text(0.01, y, str(item), transform=col, ha="left", va="center", fontstyle="italic", clip_on=False)
+            elif kind == "study":
+                label = f"{item['study']} ({item['year']})" if item.get("year") else item["study"]
+                if item.get("inferred"):
+                    label += " \u2020"
+                n_text = f"{item['n_ketamine']} / {item['n_control']}" if item.get("n_ketamine") else "not reported"
+                ax.text(0.01, y, label, transform=col, ha="left", va="center", clip_on=False)
+                ax.text(0.17, y, _wrap(item.get("scale") or "", 22), transform=col, ha="left", va="center", fontsize=8, clip_on=False)
+                ax.text(0.37, y, n_text, transform=col, ha="center", va="center", clip_on=False)
+                ax.text(0.81, y, f"{_fmt(tf(item['yi']))} [{_fmt(tf(item['ci_low']))}, {_fmt(tf(item['ci_high']))}]", transform=col, ha="left", va="center", clip_on=False)
+                w = item.get("weight")
+                ax.text(0.965, y, f"{w:.1f}%" if w is not None else "\u2013", transform=col, ha="right", va="center", clip_on=False)
+                ax.plot([item["ci_low"], item["ci_high"]], [y, y], color=COLOUR_STUDY, lw=1.2)
+                size = 6 + 10 * math.sqrt((w or max_w * 0.5) / max_w)
+                ax.plot([item["yi"]], [y], marker="s", color=COLOUR_STUDY, markersize=size, linestyle="none")
+                xs += [item["ci_low"], item["ci_high"]]
+            elif kind == "missing":
+                ax.text(0.01, y, item["study"], transform=col, ha="left", va="center", color=COLOUR_MUTED, clip_on=False)
+                reason = item["reason"].split(": ")[0] if item["reason"] else "not estimable"
+                ax.text(0.81, y, "Not estimable", transform=col, ha="left", va="center", color=COLOUR_MUTED, clip_on=False)
+                ax.text(0.25, y, _wrap(reason, 44), transform=col, ha="center", va="center", color=COLOUR_MUTED, fontsize=7, clip_on=False)
+            elif kind == "subdiamond":
+                est, se = item["estimate"], item["se"]
+                lo, hi = est - 1.959964 * se, est + 1.959964 * se
+                ax.fill([lo, est, hi, est], [y, y + 0.3, y, y - 0.3], color=COLOUR_STUDY, alpha=0.6)
+                ax.text(0.01, y, f"Subtotal (k = {item['k']})", transform=col, ha="left", va="center", clip_on=False)
+                ax.text(0.81, y, f"{_fmt(tf(est))} [{_fmt(tf(lo))}, {_fmt(tf(hi))}]", transform=col, ha="left", va="center", clip_on=False)
+                xs += [lo, hi]
+            elif kind == "pooled":
+                est, lo, hi = item["estimate"], item["ci_low"], item["ci_high"]
+                ax.fill([lo, est, hi, est], [y, y + 0.35, y, y - 0.35], color=COLOUR_POOLED)
+                hk = ", Knapp-Hartung" if item.get("hksj") else ""
+                ax.text(0.01, y, f"Total ({item['method']}{hk}; k = {item['k']})", transform=col, ha="left", va="center", fontweight="bold", clip_on=False)
+                ax.text(0.81, y, f"{_fmt(tf(est))} [{_fmt(tf(lo))}, {_fmt(tf(hi))}]", transform=col, ha="left", va="center", fontweight="bold", clip_on=False)
+                ax.text(0.965, y, "100%", transform=col, ha="right", va="center", clip_on=False)
+                xs += [lo, hi]
+            elif kind == "pi":
+                lo, hi = item["pi_low"], item["pi_high"]
+                ax.plot([lo, hi], [y, y], color=COLOUR_POOLED, lw=3, solid_capstyle="butt")
+                ax.text(0.01, y, "95% prediction interval", transform=col, ha="left", va="center", clip_on=False)
+                ax.text(0.81, y, f"[{_fmt(tf(lo))}, {_fmt(tf(hi))}]", transform=col, ha="left", va="center", clip_on=False)
+                xs += [lo, hi]
+        if not xs:
+            xs = [-1.0, 1.0]
+        _axis_setup(ax, xs, summary)
+        fig.text(0.01, 1 - 0.25 / height, summary.get("title", summary.get("analysis", "")), ha="left", va="top", fontweight="bold", fontsize=10)
+        fig.text(0.01, 1 - 0.5 / height, DIRECTION_NOTE + (". \u2020 value inferred, not read" if any(s.get("inferred") for s in studies) else ""),
+                 ha="left", va="top", fontsize=8, color=COLOUR_MUTED)
+        if summary.get("pooled"):
+            het = (f"Heterogeneity: \u03c4\u00b2 = {_fmt(summary['tau2'], 3)} [{_fmt(summary['tau2_ci_low'], 3)}, {_fmt(summary['tau2_ci_high'], 3)}]; "
+                   f"Q = {_fmt(summary['q'])} (df = {summary['k'] - 1}), p = {_fmt(summary['q_p'], 3)}; I\u00b2 = {_fmt(summary['i2'], 0)}%. "
+                   f"Overall effect: p = {_fmt(summary['p'], 3)}")
+            fig.text(0.01, 0.12 / height, het, ha="left", va="bottom", fontsize=8)
+        else:
+            fig.text(0.01, 0.12 / height, _wrap(f"Not pooled: {summary.get('reason')}", 150), ha="left", va="bottom", fontsize=8, color=COLOUR_POOLED)
+        save_figure(fig, path)
+
+
+def funnel_plot(summary: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """Funnel plot (effect vs standard error, pseudo 95% limits around the pooled estimate);
+    when not drawable (k below funnel_min_k) a figure that states why."""
+    with plt.rc_context(RC):
+        fig = plt.figure(figsize=(6.0, 4.5))
+        ax = fig.add_axes((0.13, 0.2, 0.82, 0.68))
+        studies = summary["studies"]
+        ax.set_title(summary.get("title", ""), fontsize=9, loc="left")
+        if not summary.get("funnel", {}).get("drawn") or not studies:
+            ax.axis("off")
+            ax.text(0.5, 0.55, _wrap(f"Funnel plot not drawn: {summary.get('funnel', {}).get('reason') or 'no estimable study'}", 60), ha="center", va="center", transform=ax.transAxes)
+            ax.text(0.5, 0.3, DIRECTION_NOTE, ha="center", va="center", transform=ax.transAxes, fontsize=8, color=COLOUR_MUTED)
+            save_figure(fig, path)
+            return
+        centre = summary["estimate"] if summary.get("pooled") else sum(s["yi"] / s["vi"] for s in studies) / sum(1 / s["vi"] for s in studies)
+        max_se = max(s["se"] for s in studies) * 1.1
+        ax.plot([centre - 1.959964 * max_se, centre, centre + 1.959964 * max_se], [max_se, 0, max_se], color=COLOUR_MUTED, lw=0.8, linestyle="--")
+        ax.axvline(centre, color=COLOUR_POOLED, lw=0.8)
+        ax.scatter([s["yi"] for s in studies], [s["se"] for s in studies], color=COLOUR_STUDY, zorder=3)
+        for s in studies:
+            ax.annotate(s["study"], (s["yi"], s["se"]), textcoords="offset points", xytext=(4, 3), fontsize=7)
+        ax.set_ylim(max_se, 0)
+        ax.set_ylabel("Standard error")
+        xs = [centre - 1.959964 * max_se, centre + 1.959964 * max_se] + [s["yi"] for s in studies]
+        _axis_setup(ax, xs, summary)
+        ax.spines["left"].set_visible(True)
+        ax.set_yticks(ax.get_yticks())
+        ax.set_ylim(max_se, 0)
+        fig.text(0.01, 0.02, DIRECTION_NOTE, fontsize=7, color=COLOUR_MUTED)
+        save_figure(fig, path)
+
+
+def cumulative_plot(summary: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """Cumulative forest plot by publication year (each row: the pooled result after adding a study);
+    for an unpooled analysis the study estimates in year order and the reason."""
+    with plt.rc_context(RC):
+        pooled = bool(summary.get("pooled"))
+        steps = summary["cumulative"] if pooled else [
+            {"added": s["study"], "order": s["year"], "k": 1, "estimate": s["yi"], "ci_low": s["ci_low"], "ci_high": s["ci_high"]} for s in summary["studies"]
+        ]
+        n = max(len(steps), 1)
+        height = 1.9 + 0.32 * n
+        fig = plt.figure(figsize=(9.0, height))
+        ax = fig.add_axes((0.40, 1.1 / height, 0.35, (height - 1.9) / height))
+        ax.set_ylim(-0.5, n - 0.5)
+        col = blended_transform_factory(fig.transFigure, ax.transData)
+        tf = _transform(bool(summary.get("log_scale")))
+        xs: list[float] = []
+        for i, st in enumerate(steps):
+            y = n - 1 - i
+            label = f"+ {st['added']} ({int(st['order'])})" if st.get("order") else f"+ {st['added']}"
+            ax.text(0.01, y, label + (f"  k = {st['k']}" if pooled else ""), transform=col, ha="left", va="center", clip_on=False)
+            ax.text(0.77, y, f"{_fmt(tf(st['estimate']))} [{_fmt(tf(st['ci_low']))}, {_fmt(tf(st['ci_high']))}]", transform=col, ha="left", va="center", clip_on=False)
+            ax.plot([st["ci_low"], st["ci_high"]], [y, y], color=COLOUR_POOLED if pooled and st["k"] > 1 else COLOUR_STUDY, lw=1.2)
+            ax.plot([st["estimate"]], [y], marker="D" if pooled and st["k"] > 1 else "s", color=COLOUR_POOLED if pooled and st["k"] > 1 else COLOUR_STUDY, linestyle="none")
+            xs += [st["ci_low"], st["ci_high"]]
+        if not xs:
+            xs = [-1.0, 1.0]
+            ax.text(0.5, 0, "no estimable study", transform=col, ha="center", va="center")
+        _axis_setup(ax, xs, summary)
+        fig.text(0.01, 1 - 0.25 / height, f"Cumulative meta-analysis by publication year: {summary.get('title', '')}", ha="left", va="top", fontweight="bold")
+        fig.text(0.01, 1 - 0.5 / height, DIRECTION_NOTE, ha="left", va="top", fontsize=8, color=COLOUR_MUTED)
+        if not pooled:
+            fig.text(0.01, 0.12 / height, _wrap(f"Not pooled, so nothing to accumulate; study estimates in year order. {summary.get('reason')}", 130),
+                     ha="left", va="bottom", fontsize=8, color=COLOUR_POOLED)
+        save_figure(fig, path)
+
+
+DIRECTION_MARKERS: dict[str, tuple[str, str]] = {
+    "ketamine": ("^", "favours ketamine"),
+    "control": ("v", "favours control"),
+    "none": ("D", "no difference reported"),
+    "mixed": ("<", "mixed / conflicting"),
+    "unclear": ("o", "direction unclear"),
+}
+DOMAIN_LABELS: dict[str, str] = {
+    "ptsd_severity": "PTSD severity",
+    "ptsd_response": "PTSD response",
+    "ptsd_response_duration": "Duration of response",
+    "depression": "Depression",
+}
+
+
+def effect_direction_plot(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], *, domains: Sequence[str] | None = None) -> None:
+    """SWiM effect-direction plot: one line per included study, one column per outcome domain.
+
+    Arrow up = favours ketamine, down = favours control, diamond = no difference reported; filled
+    when reported statistically significant, open otherwise; marker size by sample size; a dash
+    when the study reported no outcome in the domain. Each cell lists the scales it summarises.
+    """
+    with plt.rc_context(RC):
+        doms = list(domains) if domains else sorted({r["domain"] for r in rows})
+        studies: list[tuple[str, str, str]] = []
+        for r in rows:
+            key = (str(r["study_id"]), str(r.get("year") or ""), str(r.get("n_randomized") or ""))
+            if key not in studies:
+                studies.append(key)
+        n = len(studies)
+        height = 2.2 + 0.45 * n
+        fig = plt.figure(figsize=(11.0, height))
+        ax = fig.add_axes((0.0, 1.3 / height, 1.0, (height - 2.0) / height))
+        ax.set_xlim(0, 1)
+        ax.set_ylim(-0.5, n + 0.5)
+        ax.axis("off")
+        xcols = [0.40 + i * (0.58 / max(len(doms), 1)) for i in range(len(doms))]
+        ax.text(0.01, n, "Study", fontweight="bold", va="center")
+        ax.text(0.26, n, "N randomized", fontweight="bold", va="center", ha="center")
+        for x, d in zip(xcols, doms):
+            ax.text(x, n, DOMAIN_LABELS.get(d, d), fontweight="bold", va="center", ha="center")
+        max_n = max([int(s[2]) for s in studies if s[2].isdigit()] + [1])
+        for i, (sid, year, nr) in enumerate(studies):
+            y = n - 1 - i
+            ax.text(0.01, y, f"{sid} ({year})" if year else sid, va="center")
+            ax.text(0.26, y, nr or "NR", va="center", ha="center")
+            for x, d in zip(xcols, doms):
+                cell = [r for r in rows if r["study_id"] == sid and r["domain"] == d and r["favours"] != "not_reported"]
+                if not cell:
+                    ax.text(x, y, "\u2013", va="center", ha="center", color=COLOUR_MUTED)
+                    continue
+                favs = {r["favours"] for r in cell}
+                fav = favs.pop() if len(favs) == 1 else "mixed"
+                marker = DIRECTION_MARKERS.get(fav, DIRECTION_MARKERS["unclear"])[0]
+                sig = any(r.get("significant") == "yes" for r in cell if r["favours"] == fav) if fav != "mixed" else False
+                size = 40 + 160 * (int(nr) / max_n if nr.isdigit() else 0.2)
+                ax.scatter([x - 0.07], [y], marker=marker, s=size, facecolors=COLOUR_STUDY if sig else "none", edgecolors=COLOUR_STUDY, linewidths=1.2)
+                scales = "; ".join(dict.fromkeys(str(r["scale"]) for r in cell))
+                numbers = "numbers" if any(r.get("numbers") == "yes" for r in cell) else "no numbers"
+                ax.text(x - 0.045, y, _wrap(f"{scales} ({numbers})", 26), va="center", ha="left", fontsize=7)
+        handles = [plt.Line2D([], [], marker=m, linestyle="none", markerfacecolor="none", markeredgecolor=COLOUR_STUDY, label=lab) for m, lab in DIRECTION_MARKERS.values()]
+        handles.append(plt.Line2D([], [], marker="s", linestyle="none", markerfacecolor=COLOUR_STUDY, markeredgecolor=COLOUR_STUDY, label="filled: statistically significant as reported"))
+        fig.legend(handles=handles, loc="lower left", ncol=3, fontsize=7, frameon=False, bbox_to_anchor=(0.01, 0.0))
+        fig.text(0.01, 1 - 0.25 / height, "Effect direction (SWiM) for every included study", fontweight="bold", va="top")
+        fig.text(0.01, 1 - 0.52 / height, "Up arrow = favours ketamine (lower PTSD severity / more or longer response); down arrow = favours control; "
+                 "marker size = N randomized; \u2013 = not reported", fontsize=8, color=COLOUR_MUTED, va="top")
+        save_figure(fig, path)
+
+
+def run_effect_direction_plot(*, direction_path: str | os.PathLike[str], plot_out: str | os.PathLike[str], domains: Sequence[str] | None = None) -> int:
+    """Stage glue: read effect_direction.tsv and draw it; returns the number of rows drawn."""
+    from .effects import DIRECTION_FIELDS
+    from .tables import read_tsv
+
+    rows = read_tsv(direction_path, required=DIRECTION_FIELDS)
+    present = list(dict.fromkeys(r["domain"] for r in rows))
+    doms = list(domains) if domains else [d for d in DOMAIN_LABELS if d in present] + [d for d in present if d not in DOMAIN_LABELS]
+    effect_direction_plot(rows, plot_out, domains=doms)
+    return len(rows)

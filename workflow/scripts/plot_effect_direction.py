@@ -1,0 +1,11 @@
+"""Snakemake glue for rule plot_effect_direction: the SWiM effect-direction plot of every included study."""
+
+from livingreview.logutil import run_step
+from livingreview.plots import run_effect_direction_plot
+
+run_step(
+    run_effect_direction_plot,
+    snakemake.log[0],  # noqa: F821
+    direction_path=snakemake.input.direction,  # noqa: F821
+    plot_out=snakemake.output.plot,  # noqa: F821
+)

@@ -1,0 +1,17 @@
+"""Snakemake glue for rule pool_analysis: one configured analysis -> JSON, forest, funnel and cumulative SVGs."""
+
+from livingreview.logutil import run_step
+from livingreview.meta import run_pool_analysis
+
+run_step(
+    run_pool_analysis,
+    snakemake.log[0],  # noqa: F821
+    effects_path=snakemake.input.effects,  # noqa: F821
+    studies_path=snakemake.input.studies,  # noqa: F821
+    analysis_id=snakemake.wildcards.analysis,  # noqa: F821
+    synthesis=snakemake.params.config["synthesis"],  # noqa: F821
+    summary_out=snakemake.output.summary,  # noqa: F821
+    forest_out=snakemake.output.forest,  # noqa: F821
+    funnel_out=snakemake.output.funnel,  # noqa: F821
+    cumulative_out=snakemake.output.cumulative,  # noqa: F821
+)
