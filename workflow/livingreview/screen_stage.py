@@ -63,7 +63,7 @@ class RuleSetLike(Protocol):
     reasons: Mapping[str, str]
 
 
-ScreenFunc = Callable[[Record, Any], Any]
+ScreenFunc = Callable[[Record, Any], ScreenResultLike]
 
 
 @dataclass
@@ -125,7 +125,7 @@ def _human_evidence(sd: StageDecision) -> str:
 def screen_clusters(
     canonical: Sequence[Record],
     index: ClusterIndex,
-    ruleset: Any,
+    ruleset: RuleSetLike,
     settled: Mapping[tuple[str, str], StageDecision],
     *,
     screen: ScreenFunc,
@@ -271,7 +271,7 @@ def screen_clusters(
 
 
 def _performance(
-    ruleset: Any,
+    ruleset: RuleSetLike,
     rule_ids: Sequence[str],
     matched: Mapping[str, set[str]],
     excluded_by: Mapping[str, list[str]],
@@ -352,7 +352,7 @@ def singleton_clusters(records: Iterable[Record]) -> list[dict[str, str]]:
     return [{"record_id": r.record_id, "cluster_id": r.record_id, "canonical_id": r.record_id} for r in records]
 
 
-def _default_screening() -> tuple[Callable[[str], Any], ScreenFunc]:
+def _default_screening() -> tuple[Callable[[str], RuleSetLike], ScreenFunc]:
     from .screening import load_rules, screen_record
 
     return load_rules, screen_record
