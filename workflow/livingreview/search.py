@@ -205,7 +205,7 @@ def _entrez_session(settings: EntrezSettings) -> Iterator[bool]:
     Bio.Entrez already spaces requests (0.37 s apart, 0.1 s with an API key: NCBI's 3 and 10 per
     second) and we keep that. Its own retry loop retries HTTP 429/5xx at once, ignores Retry-After,
     sleeps a fixed 15 s on network errors and does not see read timeouts or truncated XML, so it is
-    set to a single try and ``_call`` owns the whole retry policy. The API key comes from the
+    set to a single try and ``_Caller.call`` owns the whole retry policy. The API key comes from the
     environment only and is never logged or written.
     """
     saved = (Entrez.email, Entrez.tool, Entrez.api_key, Entrez.max_tries, Entrez.sleep_between_tries, socket.getdefaulttimeout())
@@ -259,6 +259,7 @@ class _Caller:
                     body = body.encode("utf-8")
                 return parse(body)
             except HTTPError as err:
+                err.close()
                 if err.code != 429 and not 500 <= err.code < 600:
                     raise SearchError(
                         f"{what}: NCBI answered HTTP {err.code} ({err.reason})",
