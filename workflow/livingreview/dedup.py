@@ -660,11 +660,11 @@ def deduplicate(
     pairs, scores = candidate_pairs(p, workers=workers)
     LOG.info("dedup: %d records, %d candidate pairs at title similarity >= %.2f", n, len(pairs), MAYBE_LOW)
     maybe: list[dict[str, Any]] = []
-    fuzzy_rows: list[tuple[int, int, float, dict[str, Any], MatchRule | None]] = []
+    fuzzy_rows: list[tuple[int, int, float, MatchRule | None]] = []  # features recomputed for maybe pairs
     for (i, j), s in zip(pairs.tolist(), scores.tolist()):
         feats = pair_features(p, i, j, s / 100.0)
         rule = first_matching_rule(feats)
-        fuzzy_rows.append((i, j, s / 100.0, feats, rule))
+        fuzzy_rows.append((i, j, s / 100.0, rule))
         if rule is not None:
             links.append((RULE_ORDER[rule.id], -s / 100.0, i, j, rule.id, s / 100.0, _describe(feats)))
     links.sort(key=lambda x: (x[0], x[1], x[2], x[3]))
@@ -682,12 +682,13 @@ def deduplicate(
                 accepted[x] = (order, score, rule, evidence, y)
 
     # Maybe pairs: near the threshold, or matching a rule but refused, and not in one cluster.
-    for i, j, s, feats, rule in fuzzy_rows:
+    for i, j, s, rule in fuzzy_rows:
         if uf.find(i) == uf.find(j):
             continue
         key = frozenset((i, j))
         if key in decision_of:
             continue
+        feats = pair_features(p, i, j, s)
         if rule is not None:
             label = f"{rule.id} refused: {refused.get(key) or uf.conflict(i, j) or 'conflict'}"
         else:
@@ -743,7 +744,7 @@ def deduplicate(
             else:
                 _o, score, rule, evidence, partner = accepted[k]
                 outcome, reference = OUTCOME_DUPLICATE, canon_id
-                evidence = f"linked to {p.ids[partner]}: {evidence}"
+                evidence = f"linked to {p.ids[partner]} by {rule} (score {score:.3f}): {evidence}"
             apart = apart_of.get(rid, [])
             if apart:
                 evidence = "; ".join(

@@ -95,6 +95,7 @@ def normalize_title(value: str) -> str:
     return _NON_ALNUM.sub(" ", text).strip()
 
 
+@lru_cache(maxsize=1 << 18)
 def normalize_author(name: str) -> str:
     """One author as "surname initials" in lower case ASCII.
 
