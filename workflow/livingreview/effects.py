@@ -399,3 +399,32 @@ def read_effects(path: str | os.PathLike[str], *, analysis: str | None = None) -
 def iter_estimable(effects: Iterable[Effect]) -> list[Effect]:
     """The effects with a yi and vi."""
     return [e for e in effects if e.yi is not None and e.vi is not None]
+
+
+def trace_study_numbers(study_id: str, *, outcomes_path: str | os.PathLike[str], studies_path: str | os.PathLike[str],
+                        effects_path: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+    """The outcomes.tsv rows of one study (file:line, statistic, value, where it was read) and, when
+    effects.tsv is given, the analyses and harmonised yi/vi each row feeds (for `livingreview trace`)."""
+    studies = load_studies(studies_path)
+    rows = [r for r in load_outcomes(outcomes_path, studies) if r.study_id == study_id]
+    used: dict[str, list[dict[str, Any]]] = {}
+    if effects_path:
+        for e in read_effects(effects_path):
+            if e.study == study_id and e.outcome_id and e.yi is not None:
+                used.setdefault(e.outcome_id, []).append({"analysis": e.analysis, "measure": e.measure, "yi": e.yi, "vi": e.vi})
+    return [
+        {
+            "outcome_id": r.outcome_id,
+            "reference": f"{outcomes_path}:{r.line}",
+            "domain": r.domain,
+            "scale": r.scale,
+            "timepoint": r.timepoint,
+            "statistic": r.statistic,
+            "value": r.value_text,
+            "inferred": r.inferred,
+            "location": r.location,
+            "sources": r.sources,
+            "used_in": used.get(r.outcome_id, []),
+        }
+        for r in rows
+    ]

@@ -318,10 +318,13 @@ def subgroup_analysis(
         sel = [i for i, x in enumerate(groups) if x == g]
         if len(sel) == 1:
             i = sel[0]
-            entry = {"k": 1, "studies": [labels[i]], "estimate": float(y[i]), "se": math.sqrt(v[i]), "tau2": None, "i2": None, "q": None}
+            z = float(stats.norm.ppf(0.975))
+            entry = {"k": 1, "studies": [labels[i]], "estimate": float(y[i]), "se": math.sqrt(v[i]), "ci_low": float(y[i]) - z * math.sqrt(v[i]),
+                     "ci_high": float(y[i]) + z * math.sqrt(v[i]), "tau2": None, "i2": None, "q": None}
         else:
             res = pool(y[sel], v[sel], method=method, hksj=hksj, labels=[labels[i] for i in sel])
-            entry = {"k": res.k, "studies": [labels[i] for i in sel], "estimate": res.estimate, "se": res.se, "tau2": res.tau2, "i2": res.i2, "q": res.q}
+            entry = {"k": res.k, "studies": [labels[i] for i in sel], "estimate": res.estimate, "se": res.se, "ci_low": res.ci_low, "ci_high": res.ci_high,
+                     "tau2": res.tau2, "i2": res.i2, "q": res.q}
         ests.append(entry["estimate"])
         ses.append(entry["se"])
         result["groups"][g] = entry

@@ -154,8 +154,7 @@ def forest_plot(summary: Mapping[str, Any], path: str | os.PathLike[str], *, sub
                 ax.text(0.81, y, "Not estimable", transform=col, ha="left", va="center", color=COLOUR_MUTED, clip_on=False)
                 ax.text(0.25, y, _wrap(reason, 44), transform=col, ha="center", va="center", color=COLOUR_MUTED, fontsize=7, clip_on=False)
             elif kind == "subdiamond":
-                est, se = item["estimate"], item["se"]
-                lo, hi = est - 1.959964 * se, est + 1.959964 * se
+                est, lo, hi = item["estimate"], item["ci_low"], item["ci_high"]
                 ax.fill([lo, est, hi, est], [y, y + 0.3, y, y - 0.3], color=COLOUR_STUDY, alpha=0.6)
                 ax.text(0.01, y, f"Subtotal (k = {item['k']})", transform=col, ha="left", va="center", clip_on=False)
                 ax.text(0.81, y, f"{_fmt(tf(est))} [{_fmt(tf(lo))}, {_fmt(tf(hi))}]", transform=col, ha="left", va="center", clip_on=False)
@@ -184,6 +183,8 @@ def forest_plot(summary: Mapping[str, Any], path: str | os.PathLike[str], *, sub
             het = (f"Heterogeneity: \u03c4\u00b2 = {_fmt(summary['tau2'], 3)} [{_fmt(summary['tau2_ci_low'], 3)}, {_fmt(summary['tau2_ci_high'], 3)}]; "
                    f"Q = {_fmt(summary['q'])} (df = {summary['k'] - 1}), p = {_fmt(summary['q_p'], 3)}; I\u00b2 = {_fmt(summary['i2'], 0)}%. "
                    f"Overall effect: p = {_fmt(summary['p'], 3)}")
+            if sub and sub.get("run") and sub.get("q_between") is not None:
+                het += f"\nTest for subgroup differences ({subgroup}): Q = {_fmt(sub['q_between'])}, df = {sub['df']}, p = {_fmt(sub['p'], 3)}"
             fig.text(0.01, 0.12 / height, het, ha="left", va="bottom", fontsize=8)
         else:
             fig.text(0.01, 0.12 / height, _wrap(f"Not pooled: {summary.get('reason')}", 150), ha="left", va="bottom", fontsize=8, color=COLOUR_POOLED)
@@ -216,8 +217,9 @@ def funnel_plot(summary: Mapping[str, Any], path: str | os.PathLike[str]) -> Non
         xs = [centre - 1.959964 * max_se, centre + 1.959964 * max_se] + [s["yi"] for s in studies]
         _axis_setup(ax, xs, summary)
         ax.spines["left"].set_visible(True)
-        ax.set_yticks(ax.get_yticks())
+        ax.set_yticks([round(max_se * i / 4, 3) for i in range(5)])
         ax.set_ylim(max_se, 0)
+        ax.set_xlabel(_measure_label(summary))
         fig.text(0.01, 0.02, DIRECTION_NOTE, fontsize=7, color=COLOUR_MUTED)
         save_figure(fig, path)
 

@@ -1,0 +1,92 @@
+"""Extraction tables: the committed studies/outcomes tables, their schemas, and errors naming file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from livingreview.errors import InputFormatError
+from livingreview.extraction import OUTCOME_FIELDS, STUDY_FIELDS, load_outcomes, load_studies
+from livingreview.tables import read_tsv, write_tsv
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDIES = ROOT / "resources" / "extraction" / "studies.tsv"
+OUTCOMES = ROOT / "resources" / "extraction" / "outcomes.tsv"
+
+
+def test_committed_studies_are_the_seven_included_trials() -> None:
+    studies = load_studies(STUDIES)
+    by_id = {s.study_id: s for s in studies}
+    assert sorted(by_id) == ["Abdallah2022", "Dadabayev2020", "Duek2023", "Feder2014", "Feder2021", "Pradhan2017_TIMBER", "Pradhan2018_TIMBER"]
+    assert sum(s.n_randomized or 0 for s in studies) == 327
+    assert by_id["Feder2021"].reports == ("10.1176/appi.ajp.2020.20050596", "34333555")
+    assert by_id["Feder2014"].crossover is True and by_id["Feder2021"].infusions == "repeated"
+    assert by_id["Abdallah2022"].ketamine_dose_mg_per_kg == (0.2, 0.5) and by_id["Abdallah2022"].comparator_type == "inactive"
+    assert by_id["Duek2023"].inferred_fields == ("registration",)
+    assert by_id["Pradhan2018_TIMBER"].ketamine_dose_mg_per_kg == () and by_id["Pradhan2018_TIMBER"].crossover is None
+
+
+def test_committed_outcomes_hold_the_reported_numbers() -> None:
+    rows = {r.outcome_id: r for r in load_outcomes(OUTCOMES, load_studies(STUDIES))}
+    f14 = rows["Feder2014#1"]
+    assert (f14.statistic_kind, f14.estimate, f14.ci_low, f14.ci_high, f14.direction) == ("md_ci", 12.7, 2.5, 22.8, "control_minus_ketamine")
+    f21 = rows["Feder2021#1"]
+    assert (f21.estimate, f21.se, f21.direction, f21.timepoint_days) == (-11.88, 3.96, "ketamine_minus_control", 14.0)
+    d = rows["Feder2021#2"]
+    assert (d.statistic_kind, d.estimate, d.ci_low, d.ci_high) == ("smd_ci", 1.13, 0.36, 1.91)
+    resp = rows["Feder2021#5"]
+    assert (resp.events_ketamine, resp.n_ketamine, resp.events_control, resp.n_control, resp.inferred) == (10, 15, 3, 15, True)
+    assert sum(r.inferred for r in rows.values()) == 1
+    assert all(r.location.startswith("studies.json ") for r in rows.values())
+    assert rows["Feder2021#7"].report_key == "34333555"  # the imaging report's numbers point at that report
+
+
+def copy_with(tmp_path: Path, src: Path, fields: tuple[str, ...], line_index: int, **changes: str) -> Path:
+    rows = read_tsv(src)
+    rows[line_index].update(changes)
+    out = tmp_path / src.name
+    write_tsv(out, fields, rows)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"crossover": "yes"}, r"studies.tsv:3: column 'crossover'"),
+        ({"infusions": "several"}, r"studies.tsv:3: column 'infusions'"),
+        ({"n_randomized": "41.5"}, r"studies.tsv:3: column 'n_randomized'"),
+        ({"primary_report": "999"}, r"studies.tsv:3: primary_report '999' is not one of the reports"),
+        ({"study_id": "Abdallah2022"}, r"studies.tsv:3: duplicate study_id 'Abdallah2022'"),
+    ],
+)
+def test_bad_study_cells_name_file_line_and_column(tmp_path: Path, change: dict[str, str], message: str) -> None:
+    path = copy_with(tmp_path, STUDIES, STUDY_FIELDS, 1, **change)
+    with pytest.raises(InputFormatError, match=message):
+        load_studies(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"study_id": "Nobody2020"}, r"outcomes.tsv:11: study_id 'Nobody2020' is not in studies.tsv"),
+        ({"estimate": "30"}, r"outcomes.tsv:11: estimate 30 is outside its CI 2.5 to 22.8"),
+        ({"ci_low": ""}, r"outcomes.tsv:11: statistic_kind md_ci needs ci_low"),
+        ({"se": "-1"}, r"outcomes.tsv:11: column 'se'"),
+        ({"report_key": "34333555"}, r"outcomes.tsv:11: report_key '34333555' is not one of Feder2014's reports"),
+        ({"domain": "mood"}, r"outcomes.tsv:11: column 'domain'"),
+    ],
+)
+def test_bad_outcome_cells_name_file_line(tmp_path: Path, change: dict[str, str], message: str) -> None:
+    # line 11 of outcomes.tsv is Feder2014#1 (the header and 9 rows before it)
+    assert read_tsv(OUTCOMES)[9]["outcome_id"] == "Feder2014#1"
+    path = copy_with(tmp_path, OUTCOMES, OUTCOME_FIELDS, 9, **change)
+    with pytest.raises(InputFormatError, match=message):
+        load_outcomes(path, load_studies(STUDIES))
+
+
+def test_missing_column_is_reported_on_the_header_line(tmp_path: Path) -> None:
+    path = tmp_path / "studies.tsv"
+    path.write_text("study_id\treports\nA\t1\n", encoding="utf-8")
+    with pytest.raises(InputFormatError, match=r"studies.tsv:1: missing column\(s\) primary_report"):
+        load_studies(path)

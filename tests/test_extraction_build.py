@@ -1,0 +1,83 @@
+"""tools/build_extraction_tables.py: numbers copied from the curated evidence, inferred values flagged, coding checked."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from livingreview.errors import InputFormatError
+from livingreview.extraction import load_outcomes, load_studies
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("build_extraction_tables", ROOT / "tools" / "build_extraction_tables.py")
+assert spec and spec.loader
+build_tables = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(build_tables)
+
+
+def result(scale: str, value: Any, **kw: Any) -> dict[str, Any]:
+    base = {"scale": scale, "timepoint": "week 2", "statistic": "s", "value": value, "ci95_low": None, "ci95_high": None, "se": None, "p": None,
+            "inferred": False, "note": None, "sources": ["https://example.org/page"], "report_key": "K1"}
+    base.update(kw)
+    return base
+
+
+def evidence(tmp_path: Path, results: list[dict[str, Any]], decision: str = "include") -> Path:
+    """A two-report evidence folder for a study coded as Feder2021 in CODING (synthetic values)."""
+    study = {
+        "study_id": "Feder2021",
+        "reports": [{"record_key": "K1", "role": "primary"}, {"record_key": "K2", "role": "secondary"}],
+        "facts": {"design": "parallel", "setting_population": "adults", "n_randomized_total": 30, "n_randomized_per_arm": {"ketamine": 15, "midazolam": 15},
+                  "ketamine_dose_mg_per_kg": 0.5, "infusions": "6 infusions", "comparator": "midazolam", "registration": "NCT00000001 (inferred link)",
+                  "notes": "n", "field_sources": {"x": ["https://example.org/a"]}},
+        "reported_results": results,
+        "curated_decision": decision,
+    }
+    excluded = dict(study, study_id="Other2020", curated_decision="exclude", reported_results=[])
+    records = [{"key": "K1", "pmid": None, "doi": "10.1/ABC", "year": 2021}, {"key": "K2", "pmid": "123", "doi": "10.1/def", "year": 2021}]
+    (tmp_path / "studies.json").write_text(json.dumps([study, excluded]), encoding="utf-8")
+    (tmp_path / "records.json").write_text(json.dumps(records), encoding="utf-8")
+    return tmp_path
+
+
+FEDER2021_LIKE = [
+    result("CAPS-5", -5.5, se=2.0),
+    result("CAPS-5", 0.8, ci95_low=0.1, ci95_high=1.5),
+    result("CAPS-5", None, p="0.01"),
+    result("CAPS-5 response (>=30%)", "60% vs 20%"),
+    result("CAPS-5 response", "9/15 vs 3/15", inferred=True),
+    result("CAPS-5 response durability", 20.0),
+    result("vmPFC-amygdala x", 1.0),
+    result("same, interaction y", 0.5, report_key="K2"),
+    result("same, adjusted z", 0.4, report_key="K2"),
+    result("dACC w", "-1; 2", report_key="K2"),
+]
+
+
+def test_build_copies_numbers_and_flags_inferred(tmp_path: Path) -> None:
+    n_studies, n_rows = build_tables.build(evidence(tmp_path, [dict(r) for r in FEDER2021_LIKE]), tmp_path / "out")
+    assert (n_studies, n_rows) == (1, 10)  # the excluded study is left out
+    studies = load_studies(tmp_path / "out" / "extraction" / "studies.tsv")
+    assert studies[0].reports == ("10.1/abc", "123") and studies[0].registration == "NCT00000001" and studies[0].inferred_fields == ("registration",)
+    rows = {r.outcome_id: r for r in load_outcomes(tmp_path / "out" / "extraction" / "outcomes.tsv", studies)}
+    assert (rows["Feder2021#1"].estimate, rows["Feder2021#1"].se, rows["Feder2021#1"].n_ketamine) == (-5.5, 2.0, 15)
+    assert (rows["Feder2021#2"].ci_low, rows["Feder2021#2"].ci_high) == (0.1, 1.5)
+    assert (rows["Feder2021#5"].events_ketamine, rows["Feder2021#5"].events_control, rows["Feder2021#5"].inferred) == (9, 3, True)
+    assert rows["Feder2021#8"].report_key == "123" and rows["Feder2021#4"].estimate is None
+
+
+def test_build_refuses_a_result_the_coding_does_not_match(tmp_path: Path) -> None:
+    bad = [dict(r) for r in FEDER2021_LIKE]
+    bad[0]["scale"] = "PCL-5"
+    with pytest.raises(InputFormatError, match=r"studies.json Feder2021 reported_results\[0\].*does not start with the coded 'CAPS-5'"):
+        build_tables.build(evidence(tmp_path, bad), tmp_path / "out")
+    assert not (tmp_path / "out" / "extraction" / "studies.tsv").exists()
+
+
+def test_build_refuses_uncoded_results(tmp_path: Path) -> None:
+    with pytest.raises(InputFormatError, match="11 reported results but 10 CODING entries"):
+        build_tables.build(evidence(tmp_path, [dict(r) for r in FEDER2021_LIKE] + [result("CAPS-5", 1.0)]), tmp_path / "out")
