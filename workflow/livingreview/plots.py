@@ -83,9 +83,10 @@ def _axis_setup(ax: Any, xs: Sequence[float], summary: Mapping[str, Any]) -> Non
     ax.spines[["left", "right", "top"]].set_visible(False)
     ax.set_yticks([])
     if summary.get("log_scale"):
-        ticks = ax.get_xticks()
+        nice = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100]
+        ticks = [math.log(v) for v in nice if lo - pad <= math.log(v) <= hi + pad]
         ax.set_xticks(ticks)
-        ax.set_xticklabels([f"{math.exp(t):.2g}" for t in ticks])
+        ax.set_xticklabels([f"{math.exp(t):g}" for t in ticks])
         ax.set_xlim(lo - pad, hi + pad)
     ax.set_xlabel(f"{_measure_label(summary)} (95% CI)")
     trans = blended_transform_factory(ax.transData, ax.transAxes)
