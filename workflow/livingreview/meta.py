@@ -63,7 +63,7 @@ def empty_json(*, method: str, k: int, hksj: bool, reason: str) -> dict[str, Any
     return out
 
 
-def check_inputs(yi: Sequence[float], vi: Sequence[float], labels: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def check_inputs(yi: Sequence[float], vi: Sequence[float], *, labels: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Validate effect sizes and sampling variances; a non-finite value or a variance <= 0 names the row."""
     names = list(labels) if labels is not None else [f"row {i + 1}" for i in range(len(yi))]
     if len(yi) != len(vi) or len(names) != len(yi):
@@ -201,7 +201,7 @@ def pool(
     """
     if method not in METHODS:
         raise InputFormatError(f"unknown method {method!r}", where="pool", fix=f"use one of {', '.join(METHODS)}")
-    y, v = check_inputs(yi, vi, labels)
+    y, v = check_inputs(yi, vi, labels=labels)
     k = len(y)
     if k < 2:
         raise InputFormatError(f"k = {k}: pooling needs at least 2 studies", where="pool", fix="show the single study estimate instead (not pooled)")
@@ -264,7 +264,7 @@ def pool(
 
 def leave_one_out(yi: Sequence[float], vi: Sequence[float], *, labels: Sequence[str], method: str = "REML", hksj: bool = False) -> list[dict[str, Any]]:
     """Refit without each study in turn (metafor ``leave1out``); one dict per omitted study (needs k >= 3)."""
-    y, v = check_inputs(yi, vi, labels)
+    y, v = check_inputs(yi, vi, labels=labels)
     out: list[dict[str, Any]] = []
     if len(y) < 3:
         return out
@@ -282,7 +282,7 @@ def cumulative(
 
     The first step (k = 1) is the study's own estimate with a normal CI and no tau².
     """
-    y, v = check_inputs(yi, vi, labels)
+    y, v = check_inputs(yi, vi, labels=labels)
     idx = sorted(range(len(y)), key=lambda i: (order[i], i))
     out: list[dict[str, Any]] = []
     z = float(stats.norm.ppf(0.975))
@@ -309,7 +309,7 @@ def subgroup_analysis(
     subgroup estimates with df = number of subgroups - 1 (RevMan; metafor ``rma(est, sei=se, method="FE")``).
     Returns {"groups": {name: {...}}, "q_between", "df", "p"}; q_between is None with fewer than 2 subgroups.
     """
-    y, v = check_inputs(yi, vi, labels)
+    y, v = check_inputs(yi, vi, labels=labels)
     result: dict[str, Any] = {"groups": {}, "q_between": None, "df": None, "p": None}
     names = sorted(set(groups))
     ests: list[float] = []
@@ -339,7 +339,7 @@ def egger_test(yi: Sequence[float], vi: Sequence[float], *, labels: Sequence[str
 
     Run only when k >= EGGER_MIN_K; otherwise returns ``{"run": False, "reason": ...}``.
     """
-    y, v = check_inputs(yi, vi, labels)
+    y, v = check_inputs(yi, vi, labels=labels)
     k = len(y)
     if k < EGGER_MIN_K:
         return {"run": False, "k": k, "reason": f"k = {k} < {EGGER_MIN_K}: Egger's test has too little power to distinguish chance from small-study effects"}
@@ -421,7 +421,7 @@ def analyse(
     yi = [e.yi for e in usable]
     vi = [e.vi for e in usable]
     if usable:
-        check_inputs(yi, vi, [f"{e.study} {e.outcome_id}" for e in usable])
+        check_inputs(yi, vi, labels=[f"{e.study} {e.outcome_id}" for e in usable])
     if reason is None:
         res = pool(yi, vi, method=method, hksj=hksj, labels=labels)
         out = res.to_json()
