@@ -294,6 +294,14 @@ def test_ris_tag_outside_record(tmp_path: Path) -> None:
         list(read_records(p, database="embase", run_id=RUN))
 
 
+def test_same_author_name_twice_is_kept(tmp_path: Path) -> None:
+    # Two different people may share a name; author lists are never de-duplicated.
+    p = tmp_path / "twins.ris"
+    p.write_text("TY  - JOUR\nTI  - Synthetic title\nAU  - Li, Y.\nAU  - Wang, X.\nAU  - Li, Y.\nER  - \n", encoding="utf-8")
+    (rec,) = list(read_records(p, database="other", run_id=RUN))
+    assert rec.authors == ("Li, Y.", "Wang, X.", "Li, Y.")
+
+
 def test_ris_one_space_variant_and_header(tmp_path: Path) -> None:
     p = tmp_path / "y.ris"
     p.write_text("Provider: Some Publisher\n\nTY - JOUR\nTI - Synthetic title\nER -\n", encoding="utf-8")

@@ -26,6 +26,9 @@ REGISTRY_PATTERNS: tuple[str, ...] = (
     r"KCT\d{7}",
     r"NTR\d{3,5}",
 )
+# Cheap substring pre-check before the regular expression (most texts name no registry).
+_REGISTRY_PREFIXES: tuple[str, ...] = ("NCT", "ISRCTN", "ACTRN", "ChiCTR", "EUCTR", "DRKS", "CTRI", "IRCT", "UMIN", "jRCT", "PACTR", "TCTR", "KCT", "NTR")
+_REGISTRY_PREFIX_RE = re.compile("|".join(_REGISTRY_PREFIXES))
 REGISTRY_RE = re.compile(r"\b(?:" + "|".join(REGISTRY_PATTERNS) + r")\b")
 # Names PubMed uses in DataBankList for trial registries (other data banks, e.g. GenBank, are not registrations).
 REGISTRY_DATABANKS: frozenset[str] = frozenset(
@@ -38,7 +41,6 @@ REGISTRY_DATABANKS: frozenset[str] = frozenset(
 _DOI_PREFIX_RE = re.compile(r"^(?:https?://)?(?:dx\.)?(?:www\.)?doi\.org/|^doi:\s*", re.IGNORECASE)
 _DOI_RE = re.compile(r"10\.\d{4,9}/\S+", re.IGNORECASE)
 _YEAR_RE = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b")
-_SPACE_RE = re.compile(r"\s+")
 # Inline markup that exports leave in text fields ("<i>in vivo</i>", "H<sub>2</sub>O"), removed from titles and abstracts.
 _INLINE_TAG_RE = re.compile(r"</?(?:i|b|u|em|strong|sup|sub|sc|span|p|br|mml:[a-z]+)(?:\s[^<>]*)?/?>", re.IGNORECASE)
 
@@ -47,15 +49,21 @@ def clean(text: str | None) -> str:
     """Collapse runs of whitespace (including newlines and tabs) to one space and strip."""
     if not text:
         return ""
-    return _SPACE_RE.sub(" ", text).strip()
+    # Fast path (most fields): printable ASCII without double, leading or trailing spaces is already clean.
+    if text.isascii() and text.isprintable() and "  " not in text and text[0] != " " and text[-1] != " ":
+        return text
+    return " ".join(text.split())
 
 
 def clean_text(text: str | None) -> str:
     """Free text (title, abstract, journal) as stored: HTML entities decoded, inline markup tags removed, whitespace collapsed."""
     if not text:
         return ""
-    decoded = html.unescape(text) if "&" in text else text
-    return clean(_INLINE_TAG_RE.sub("", decoded))
+    if "&" in text:
+        text = html.unescape(text)
+    if "<" in text:
+        text = _INLINE_TAG_RE.sub("", text)
+    return clean(text)
 
 
 def normalise_doi(value: str | None) -> str:
@@ -80,7 +88,7 @@ def find_registrations(texts: Iterable[str]) -> list[str]:
     """Trial registry ids found in the texts, in first-seen order, without repeats."""
     seen: dict[str, None] = {}
     for text in texts:
-        if text:
+        if text and _REGISTRY_PREFIX_RE.search(text):
             for match in REGISTRY_RE.finditer(text):
                 seen.setdefault(match.group(0), None)
     return list(seen)
@@ -93,6 +101,13 @@ def unique(values: Iterable[str]) -> tuple[str, ...]:
         c = clean(v)
         if c:
             seen.setdefault(c, None)
+    return tuple(seen)
+
+
+def dedupe(values: Iterable[str]) -> tuple[str, ...]:
+    """Non-empty values (already cleaned) in first-seen order without repeats."""
+    seen = dict.fromkeys(values)
+    seen.pop("", None)
     return tuple(seen)
 
 

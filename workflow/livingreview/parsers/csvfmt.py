@@ -147,7 +147,7 @@ def parse_csv(
             doi=doi,
             title=clean_text(cell("title")),
             abstract=clean_text(cell("abstract")),
-            authors=unique(_split_list(cell("authors"))),
+            authors=tuple(_split_list(cell("authors"))),
             journal=clean_text(cell("journal")),
             journal_abbrev=cell("journal_abbrev"),
             year=find_year(cell("year")),

@@ -58,7 +58,7 @@ def _record(fields: dict[str, list[str]], *, database: str, run_id: str, source_
         doi=next((d for d in dois if d), ""),
         title=title,
         abstract=abstract,
-        authors=unique(authors),
+        authors=tuple(a for a in authors if a),
         journal=clean_text(first("JT")),
         journal_abbrev=first("TA"),
         year=find_year(first("DP")),

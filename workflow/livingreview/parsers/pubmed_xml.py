@@ -10,19 +10,19 @@ from lxml import etree
 
 from ..errors import InputFormatError
 from ..records import Record
-from .common import REGISTRY_DATABANKS, clean, clean_text, find_registrations, find_year, make_record_id, normalise_doi, unique
+from .common import REGISTRY_DATABANKS, clean, clean_text, dedupe, find_registrations, find_year, make_record_id, normalise_doi, unique
 from .textio import open_binary
 
 ARTICLE_TAGS = ("PubmedArticle", "PubmedBookArticle")
 
 
-def _text(elem: etree._Element | None) -> str:
-    """All text inside an element (inline markup such as <i>, <sup> flattened), whitespace collapsed.
+def _raw(elem: etree._Element) -> str:
+    """All text inside an element (inline markup such as <i>, <sup> flattened), whitespace as in the file.
 
     Unexpanded entity references (we never expand entities) are left out.
     """
-    if elem is None:
-        return ""
+    if not len(elem):  # a leaf: the common case, kept fast
+        return elem.text or ""
     parts: list[str] = []
     for node in elem.iter():
         if isinstance(node, etree._Entity):
@@ -33,7 +33,16 @@ def _text(elem: etree._Element | None) -> str:
             parts.append(node.text)
         if node is not elem and node.tail:
             parts.append(node.tail)
-    return clean("".join(parts))
+    return "".join(parts)
+
+
+def _text(elem: etree._Element | None) -> str:
+    """All text inside an element, whitespace collapsed ("" for a missing element)."""
+    if elem is None:
+        return ""
+    if not len(elem):
+        return clean(elem.text)
+    return clean(_raw(elem))
 
 
 def _first(elem: etree._Element, *paths: str) -> str:
@@ -50,12 +59,20 @@ def _authors(author_list: etree._Element | None) -> list[str]:
     out: list[str] = []
     if author_list is None:
         return out
-    for author in author_list.findall("Author"):
-        collective = _text(author.find("CollectiveName"))
-        last = _text(author.find("LastName"))
-        initials = _text(author.find("Initials"))
+    for author in author_list:
+        if author.tag != "Author":
+            continue
+        last = initials = collective = ""
+        for part in author:
+            tag = part.tag
+            if tag == "LastName":
+                last = clean(_raw(part))
+            elif tag == "Initials":
+                initials = clean(_raw(part))
+            elif tag == "CollectiveName":
+                collective = clean(_raw(part))
         if last:
-            out.append(f"{last} {initials}".strip())
+            out.append(f"{last} {initials}" if initials else last)
         elif collective:
             out.append(collective)
     return out
@@ -66,8 +83,10 @@ def _abstract(abstract: etree._Element | None) -> str:
     if abstract is None:
         return ""
     parts = []
-    for section in abstract.findall("AbstractText"):
-        text = clean_text(_text(section))
+    for section in abstract:
+        if section.tag != "AbstractText":
+            continue
+        text = clean_text(_raw(section))
         label = clean(section.get("Label"))
         if label and text:
             parts.append(f"{label}: {text}")
@@ -80,95 +99,150 @@ def _year(pub_date: etree._Element | None) -> str:
     """PubDate Year, else the first year in MedlineDate ("2013 Dec-2014 Jan" -> 2013)."""
     if pub_date is None:
         return ""
-    return _text(pub_date.find("Year")) or find_year(_text(pub_date.find("MedlineDate")))
+    medline_date = ""
+    for part in pub_date:
+        if part.tag == "Year":
+            year = _text(part)
+            if year:
+                return year
+        elif part.tag == "MedlineDate":
+            medline_date = _text(part)
+    return find_year(medline_date)
 
 
 def _pages(pagination: etree._Element | None) -> str:
     """MedlinePgn as given ("221-8"), else StartPage-EndPage."""
     if pagination is None:
         return ""
-    pgn = _text(pagination.find("MedlinePgn"))
+    pgn = start = end = ""
+    for part in pagination:
+        if part.tag == "MedlinePgn":
+            pgn = _text(part)
+        elif part.tag == "StartPage":
+            start = _text(part)
+        elif part.tag == "EndPage":
+            end = _text(part)
     if pgn:
         return pgn
-    start, end = _text(pagination.find("StartPage")), _text(pagination.find("EndPage"))
     return f"{start}-{end}" if start and end else start
 
 
-def _registrations(article: etree._Element | None, texts: list[str]) -> list[str]:
-    """Trial registry accession numbers from DataBankList plus registry ids found in the texts."""
+def _databank_registrations(bank_list: etree._Element) -> list[str]:
+    """Accession numbers of the trial registries in a DataBankList (GenBank and the like are skipped)."""
     regs: list[str] = []
-    if article is not None:
-        for bank in article.findall("DataBankList/DataBank"):
-            name = _text(bank.find("DataBankName")).lower()
-            if name in REGISTRY_DATABANKS:
-                regs.extend(_text(a) for a in bank.findall("AccessionNumberList/AccessionNumber"))
-    regs.extend(find_registrations(texts))
-    return list(unique(regs))
+    for bank in bank_list.iter("DataBank"):
+        if _text(bank.find("DataBankName")).lower() in REGISTRY_DATABANKS:
+            regs.extend(_text(a) for a in bank.iter("AccessionNumber"))
+    return regs
+
+
+def _texts(parent: etree._Element | None, tag: str) -> list[str]:
+    """Texts of the direct children of ``parent`` with this tag."""
+    if parent is None:
+        return []
+    return [_text(child) for child in parent if child.tag == tag]
 
 
 def _article_record(elem: etree._Element, *, database: str, run_id: str, source_file: str, ordinal: int) -> Record:
-    """Map one <PubmedArticle> to a Record."""
-    citation = elem.find("MedlineCitation")
+    """Map one <PubmedArticle> to a Record (one pass over the children; no path searches on the hot path)."""
+    citation = pubmed_data = None
+    for child in elem:
+        if child.tag == "MedlineCitation":
+            citation = child
+        elif child.tag == "PubmedData":
+            pubmed_data = child
     if citation is None:
         raise InputFormatError(
             "PubmedArticle without MedlineCitation",
             where=f"{source_file}:{elem.sourceline}",
             fix="re-export the file from PubMed (it is not PubMed XML as efetch writes it)",
         )
-    article = citation.find("Article")
-    pmid = _text(citation.find("PMID"))
-    doi = ""
-    for aid in elem.findall("PubmedData/ArticleIdList/ArticleId"):
-        if aid.get("IdType") == "doi":
-            doi = normalise_doi(_text(aid))
-            if doi:
-                break
-    title = abstract = journal = abbrev = year = volume = issue = pages = ""
+    pmid = title = vernacular = abstract = journal = abbrev = medline_ta = year = article_year = volume = issue = pages = ""
+    doi = eloc_doi = ""
     authors: list[str] = []
     languages: list[str] = []
     pub_types: list[str] = []
-    if article is not None:
-        if not doi:
-            for loc in article.findall("ELocationID"):
-                if loc.get("EIdType") == "doi":
-                    doi = normalise_doi(_text(loc))
-                    if doi:
-                        break
-        title = clean_text(_first(article, "ArticleTitle", "VernacularTitle"))
-        abstract = _abstract(article.find("Abstract"))
-        authors = _authors(article.find("AuthorList"))
-        journal = clean_text(_text(article.find("Journal/Title")))
-        abbrev = _text(article.find("Journal/ISOAbbreviation")) or _text(citation.find("MedlineJournalInfo/MedlineTA"))
-        year = _year(article.find("Journal/JournalIssue/PubDate")) or _text(article.find("ArticleDate/Year"))
-        volume = _text(article.find("Journal/JournalIssue/Volume"))
-        issue = _text(article.find("Journal/JournalIssue/Issue"))
-        pages = _pages(article.find("Pagination"))
-        languages = [_text(x) for x in article.findall("Language")]
-        pub_types = [_text(x) for x in article.findall("PublicationTypeList/PublicationType")]
-    mesh = [_text(x) for x in citation.findall("MeshHeadingList/MeshHeading/DescriptorName")]
-    keywords = [clean_text(_text(x)) for x in citation.findall("KeywordList/Keyword")]
-    registration = _registrations(article, [title, abstract])
+    mesh: list[str] = []
+    keywords: list[str] = []
+    registrations: list[str] = []
+    for child in citation:
+        tag = child.tag
+        if tag == "PMID":
+            pmid = _text(child)
+        elif tag == "Article":
+            for part in child:
+                ptag = part.tag
+                if ptag == "Journal":
+                    for j in part:
+                        if j.tag == "Title":
+                            journal = clean_text(_raw(j))
+                        elif j.tag == "ISOAbbreviation":
+                            abbrev = _text(j)
+                        elif j.tag == "JournalIssue":
+                            for ji in j:
+                                if ji.tag == "Volume":
+                                    volume = _text(ji)
+                                elif ji.tag == "Issue":
+                                    issue = _text(ji)
+                                elif ji.tag == "PubDate":
+                                    year = _year(ji)
+                elif ptag == "ArticleTitle":
+                    title = clean_text(_raw(part))
+                elif ptag == "VernacularTitle":
+                    vernacular = clean_text(_raw(part))
+                elif ptag == "Pagination":
+                    pages = _pages(part)
+                elif ptag == "ELocationID":
+                    if not eloc_doi and part.get("EIdType") == "doi":
+                        eloc_doi = _text(part)  # normalised below, only when PubmedData gives no DOI
+                elif ptag == "Abstract":
+                    abstract = _abstract(part)
+                elif ptag == "AuthorList":
+                    authors = _authors(part)
+                elif ptag == "Language":
+                    languages.append(_text(part))
+                elif ptag == "PublicationTypeList":
+                    pub_types = _texts(part, "PublicationType")
+                elif ptag == "DataBankList":
+                    registrations = _databank_registrations(part)
+                elif ptag == "ArticleDate" and not article_year:
+                    article_year = _text(part.find("Year"))
+        elif tag == "MedlineJournalInfo":
+            medline_ta = _text(child.find("MedlineTA"))
+        elif tag == "MeshHeadingList":
+            mesh = [_text(d) for h in child for d in h if d.tag == "DescriptorName"]
+        elif tag == "KeywordList":
+            keywords.extend(clean_text(_raw(k)) for k in child if k.tag == "Keyword")
+    if pubmed_data is not None:
+        for id_list in pubmed_data:
+            if id_list.tag == "ArticleIdList":  # direct child only: not the ReferenceList's cited works
+                for aid in id_list:
+                    if aid.get("IdType") == "doi":
+                        doi = normalise_doi(_text(aid))
+                        if doi:
+                            break
+    registrations.extend(find_registrations([f"{title} {abstract}"]))
     return Record(
         record_id=make_record_id(database, pmid, run_id, ordinal),
         run_id=run_id,
         database=database,
         native_id=pmid,
         pmid=pmid,
-        doi=doi,
-        title=title,
+        doi=doi or normalise_doi(eloc_doi),
+        title=title or vernacular,
         abstract=abstract,
-        authors=unique(authors),
+        authors=tuple(authors),
         journal=journal,
-        journal_abbrev=abbrev,
-        year=year,
+        journal_abbrev=abbrev or medline_ta,
+        year=year or article_year,
         volume=volume,
         issue=issue,
         pages=pages,
-        publication_types=unique(pub_types),
-        mesh=unique(mesh),
-        keywords=unique(keywords),
-        language="; ".join(unique(languages)),
-        registration=tuple(registration),
+        publication_types=dedupe(pub_types),
+        mesh=dedupe(mesh),
+        keywords=dedupe(keywords),
+        language="; ".join(dedupe(languages)),
+        registration=dedupe(registrations),
         source_file=source_file,
         source_line=int(elem.sourceline or 0),
         encoding="utf-8",
@@ -192,7 +266,7 @@ def _book_record(elem: etree._Element, *, database: str, run_id: str, source_fil
         doi=next((normalise_doi(_text(a)) for a in doc.findall("ArticleIdList/ArticleId") if a.get("IdType") == "doi"), ""),
         title=title,
         abstract=abstract,
-        authors=unique(_authors(doc.find("AuthorList"))),
+        authors=tuple(_authors(doc.find("AuthorList"))),
         journal=_text(doc.find("Book/BookTitle")),
         year=_year(doc.find("Book/PubDate")),
         publication_types=unique(_text(x) for x in doc.findall("PublicationType")),

@@ -69,7 +69,7 @@ def _record(fields: dict[str, list[str]], *, database: str, run_id: str, source_
         doi=doi,
         title=title,
         abstract=abstract,
-        authors=unique(every("AU", "A1")),
+        authors=tuple(c for c in (clean(a) for a in every("AU", "A1")) if c),
         journal=clean_text(journal),
         journal_abbrev=abbrev,
         year=find_year(first("PY", "Y1", "DA")),
