@@ -77,3 +77,4 @@ def test_egger_refuses_below_ten_studies() -> None:
     data = REF["datasets"]["normand"]  # k = 9
     got = egger_test(data["yi"], data["vi"])
     assert got["run"] is False and "k = 9 < 10" in got["reason"]
+    assert egger_test(data["yi"], data["vi"], min_k=9)["run"] is True

@@ -307,6 +307,7 @@ def subgroup_analysis(
 
     A subgroup with k = 1 contributes its study estimate; Q-between is a fixed-effect Q across the
     subgroup estimates with df = number of subgroups - 1 (RevMan; metafor ``rma(est, sei=se, method="FE")``).
+    Under ``hksj`` the subgroup SEs (and so Q-between) are the Knapp-Hartung SEs.
     Returns {"groups": {name: {...}}, "q_between", "df", "p"}; q_between is None with fewer than 2 subgroups.
     """
     y, v = check_inputs(yi, vi, labels=labels)
@@ -334,15 +335,16 @@ def subgroup_analysis(
     return result
 
 
-def egger_test(yi: Sequence[float], vi: Sequence[float], *, labels: Sequence[str] | None = None) -> dict[str, Any]:
+def egger_test(yi: Sequence[float], vi: Sequence[float], *, labels: Sequence[str] | None = None, min_k: int = EGGER_MIN_K) -> dict[str, Any]:
     """Egger's regression test (metafor ``regtest(model="lm")``): weighted lm of yi on SE, t test of the slope.
 
-    Run only when k >= EGGER_MIN_K; otherwise returns ``{"run": False, "reason": ...}``.
+    Run only when k >= min_k (default 10, and never below 3); otherwise returns ``{"run": False, "reason": ...}``.
     """
     y, v = check_inputs(yi, vi, labels=labels)
     k = len(y)
-    if k < EGGER_MIN_K:
-        return {"run": False, "k": k, "reason": f"k = {k} < {EGGER_MIN_K}: Egger's test has too little power to distinguish chance from small-study effects"}
+    min_k = max(3, min_k)
+    if k < min_k:
+        return {"run": False, "k": k, "reason": f"k = {k} < {min_k}: Egger's test has too little power to tell small-study effects from chance"}
     sei = np.sqrt(v)
     w = 1.0 / v
     x = np.column_stack([np.ones(k), sei])
@@ -462,8 +464,7 @@ def analyse(
     else:
         out["cumulative"] = []
     if usable:
-        eg = egger_test(yi, vi, labels=labels) if len(usable) >= egger_min_k else {
-            "run": False, "k": len(usable), "reason": f"k = {len(usable)} < {egger_min_k}: Egger's test has too little power to tell small-study effects from chance"}
+        eg = egger_test(yi, vi, labels=labels, min_k=egger_min_k)
     else:
         eg = {"run": False, "k": 0, "reason": "no estimable study"}
     out["egger"] = eg
