@@ -125,6 +125,12 @@ def test_missing_archived_file(project: Path) -> None:
     assert not (project / "results/audit/stages/identification.tsv").exists()
 
 
+def test_unlisted_file_in_run_folder(project: Path) -> None:
+    (project / "resources/searches/2025-09-30/extra.ris").write_text("TY  - JOUR\nER  - \n", encoding="utf-8")
+    with pytest.raises(ArchiveError, match=r"2025-09-30/manifest\.json: file\(s\) extra\.ris in the run folder are not listed"):
+        _import(project)
+
+
 def test_count_mismatch_is_reconciliation_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     make_run(Path("resources/searches"), "2025-09-30", ["embase_ovid.ris", "ctgov.csv"], counts={"embase_ovid.ris": 4})

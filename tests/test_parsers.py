@@ -244,6 +244,13 @@ def test_medline_nbib_fields() -> None:
     assert recs[2].doi == "" and recs[2].authors == ("Schönenberg M",) and recs[2].pages == "493-7"
 
 
+def test_medline_full_author_names_when_no_au(tmp_path: Path) -> None:
+    p = tmp_path / "fau.nbib"
+    p.write_text("PMID- 24740528\nTI  - A title\nFAU - Feder, Adriana\nFAU - Parides, Michael K\n", encoding="utf-8")
+    (rec,) = list(read_records(p, database="pubmed", run_id=RUN))
+    assert rec.authors == ("Feder, Adriana", "Parides, Michael K")
+
+
 def test_medline_garbage_line_names_line(tmp_path: Path) -> None:
     p = tmp_path / "bad.nbib"
     p.write_text("PMID- 24740528\nTI  - A title\nthis line has no tag\n", encoding="utf-8")

@@ -59,6 +59,14 @@ def collect_records(runs_root: str | os.PathLike[str]) -> tuple[list[Record], li
                 where=manifest_path,
                 fix="restore the run folder from git; run folders are named by their run_id",
             )
+        listed = {f.name for f in manifest.files} | {MANIFEST}
+        unlisted = sorted(p.name for p in run_dir.iterdir() if p.name not in listed)
+        if unlisted:
+            raise ArchiveError(
+                f"file(s) {', '.join(unlisted)} in the run folder are not listed in manifest.json (they would be ignored)",
+                where=manifest_path,
+                fix="runs are written whole by `livingreview add-run` or `livingreview search`; archive the extra export as a new run and remove it from this folder",
+            )
         for f in sorted(manifest.files, key=lambda x: x.name):
             if f.database not in DATABASES:
                 raise ArchiveError(

@@ -6,8 +6,6 @@ import html
 import re
 from collections.abc import Iterable
 
-from ..constants import DATABASES
-from ..errors import InputFormatError
 
 # Trial registry identifiers recognised in free text and accession fields.
 REGISTRY_PATTERNS: tuple[str, ...] = (
@@ -118,13 +116,3 @@ def make_record_id(database: str, native_id: str, run_id: str, ordinal: int) -> 
         prefix = f"{database}:"
         return native if native.startswith(prefix) else f"{prefix}{native}"
     return f"{database}:{run_id}#{ordinal}"
-
-
-def check_database(database: str, *, where: str) -> None:
-    """Raise when ``database`` is not one of constants.DATABASES."""
-    if database not in DATABASES:
-        raise InputFormatError(
-            f"unknown database {database!r}",
-            where=where,
-            fix=f"use one of {', '.join(DATABASES)}",
-        )

@@ -48,7 +48,8 @@ def _record(fields: dict[str, list[str]], *, database: str, run_id: str, source_
     abstract = clean_text(first("AB"))
     secondary = [v.split("/", 1)[1] if "/" in v else v for v in fields.get("SI", [])]
     registration = unique(find_registrations(secondary) + find_registrations([title, abstract]))
-    authors = [clean(v) for v in fields.get("AU", [])] + [clean(v) for v in fields.get("CN", [])]
+    # AU ("Feder A"); the full names (FAU, "Feder, Adriana") only when an export has no AU lines.
+    authors = [clean(v) for v in fields.get("AU") or fields.get("FAU", [])] + [clean(v) for v in fields.get("CN", [])]
     return Record(
         record_id=make_record_id(database, pmid, run_id, ordinal),
         run_id=run_id,
