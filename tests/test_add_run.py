@@ -99,6 +99,13 @@ def test_next_run_id(tmp_path: Path) -> None:
     assert next_run_id(tmp_path, "2025-09-30") == "2025-09-30-3"
 
 
+def test_add_run_refuses_manifest_name(tmp_path: Path) -> None:
+    p = tmp_path / "manifest.json"
+    p.write_bytes((DATA / "ctgov.csv").read_bytes())
+    with pytest.raises(InputFormatError, match="cannot be archived under the name 'manifest.json'"):
+        add_run(root=tmp_path / "runs", database="clinicaltrials", file=p, date="2025-09-30")
+
+
 def test_add_run_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputFormatError, match=r"nope\.ris: file not found"):
         add_run(root=tmp_path, database="embase", file=tmp_path / "nope.ris", date="2025-09-30")

@@ -44,6 +44,14 @@ def test_detect_format(name: str, fmt: str) -> None:
     assert detect_format(DATA / name) == fmt
 
 
+def test_detect_format_csv_with_tag_like_cell(tmp_path: Path) -> None:
+    p = tmp_path / "tricky.csv"
+    p.write_text('title,abstract\nSynthetic,"first line\nPMID- 123 looks like a tag\nTY  - so does this"\n', encoding="utf-8")
+    assert detect_format(p) == "csv"
+    (rec,) = list(read_records(p, database="other", run_id=RUN))
+    assert rec.abstract == "first line PMID- 123 looks like a tag TY - so does this"
+
+
 def test_detect_format_unknown_names_file(tmp_path: Path) -> None:
     p = tmp_path / "notes.txt"
     p.write_text("just some words\nno structure\n", encoding="utf-8")
@@ -213,6 +221,23 @@ def test_pubmed_xml_empty_set_is_zero_records(tmp_path: Path) -> None:
     p = tmp_path / "empty.xml"
     p.write_text('<?xml version="1.0"?>\n<PubmedArticleSet>\n</PubmedArticleSet>\n', encoding="utf-8")
     assert list(read_records(p, fmt="pubmed_xml", database="pubmed", run_id=RUN)) == []
+
+
+def test_pubmed_book_article(tmp_path: Path) -> None:
+    p = tmp_path / "book.xml"
+    p.write_text(
+        "<?xml version='1.0'?>\n<PubmedArticleSet>\n<PubmedBookArticle>\n<BookDocument>\n"
+        "<Book><BookTitle>Synthetic Book of Tests</BookTitle><PubDate><Year>2020</Year></PubDate></Book>\n"
+        "<ArticleTitle>Synthetic chapter</ArticleTitle>\n"
+        "<AuthorList><Author><LastName>Synthetic</LastName><Initials>AB</Initials></Author></AuthorList>\n"
+        "<Abstract><AbstractText Label='SUMMARY'>Synthetic text.</AbstractText></Abstract>\n"
+        "</BookDocument>\n</PubmedBookArticle>\n</PubmedArticleSet>\n",
+        encoding="utf-8",
+    )
+    (rec,) = list(read_records(p, database="pubmed", run_id=RUN))
+    assert (rec.record_id, rec.title, rec.journal, rec.year, rec.authors, rec.abstract, rec.source_line) == (
+        f"pubmed:{RUN}#1", "Synthetic chapter", "Synthetic Book of Tests", "2020", ("Synthetic AB",), "SUMMARY: Synthetic text.", 3
+    )
 
 
 def test_pubmed_xml_wrong_root(tmp_path: Path) -> None:

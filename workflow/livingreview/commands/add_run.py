@@ -64,6 +64,12 @@ def add_run(
     src = Path(file)
     if not src.is_file():
         raise InputFormatError("file not found", where=str(src), fix="check the path of the export")
+    if src.name == "manifest.json" or src.name.startswith("."):
+        raise InputFormatError(
+            f"the export cannot be archived under the name {src.name!r}",
+            where=str(src),
+            fix="rename the export (e.g. embase.ris) and run add-run again",
+        )
     name = fmt or detect_format(src)
     if name not in FORMATS:
         raise ConfigError(f"unknown format {name!r}", where="--format", fix=f"use one of {', '.join(FORMATS)}")

@@ -47,16 +47,22 @@ def detect_format(path: str | os.PathLike[str]) -> str:
             where=str(path),
             fix="export PubMed results with efetch rettype=xml or 'Save: XML'; other XML is not supported",
         )
-    if _RIS_RE.search(head):
-        return "ris"
-    if _MEDLINE_RE.search(head):
-        return "medline"
     first_line = stripped.splitlines()[0] if stripped else ""
     lowered = first_line.lower()
+    # The first line decides when it can (a CSV cell may hold text that looks like a tag line) ...
+    if _RIS_RE.match(first_line):
+        return "ris"
+    if _MEDLINE_RE.match(first_line):
+        return "medline"
     if "nct number" in lowered:
         return "ctgov_csv"
     if any(d in first_line for d in ",;\t|"):
         return "csv"  # the CSV parser names the columns when there is no title column
+    # ... otherwise a header line ("Provider: ...") may precede the first RIS or MEDLINE record.
+    if _RIS_RE.search(head):
+        return "ris"
+    if _MEDLINE_RE.search(head):
+        return "medline"
     raise InputFormatError(
         f"cannot tell the format (first line: {first_line[:60]!r})",
         where=str(path),
