@@ -217,6 +217,18 @@ def test_pubmed_xml_billion_laughs_refused(tmp_path: Path) -> None:
         list(read_records(p, database="pubmed", run_id=RUN))
 
 
+def test_pubmed_xml_nested_markup_keeps_text_order(tmp_path: Path) -> None:
+    p = tmp_path / "nested.xml"
+    p.write_text(
+        "<?xml version='1.0'?>\n<PubmedArticleSet><PubmedArticle><MedlineCitation><Article>"
+        "<ArticleTitle>Synthetic a <i>b <b>c</b> d</i> e<!-- note --> f</ArticleTitle>"
+        "</Article></MedlineCitation></PubmedArticle></PubmedArticleSet>\n",
+        encoding="utf-8",
+    )
+    (rec,) = list(read_records(p, database="pubmed", run_id=RUN))
+    assert rec.title == "Synthetic a b c d e f"
+
+
 def test_pubmed_xml_empty_set_is_zero_records(tmp_path: Path) -> None:
     p = tmp_path / "empty.xml"
     p.write_text('<?xml version="1.0"?>\n<PubmedArticleSet>\n</PubmedArticleSet>\n', encoding="utf-8")

@@ -16,23 +16,27 @@ from .textio import open_binary
 ARTICLE_TAGS = ("PubmedArticle", "PubmedBookArticle")
 
 
-def _raw(elem: etree._Element) -> str:
-    """All text inside an element (inline markup such as <i>, <sup> flattened), whitespace as in the file.
+def _collect(elem: etree._Element, parts: list[str]) -> None:
+    """Append the text of ``elem`` and of its descendant elements, in document order, to ``parts``.
 
-    Unexpanded entity references (we never expand entities) are left out.
+    Entity references (never expanded), comments and processing instructions contribute only
+    the text that follows them (their tail).
     """
+    if elem.text:
+        parts.append(elem.text)
+    for child in elem:
+        if isinstance(child.tag, str):  # an element; entities, comments and PIs have a non-str tag
+            _collect(child, parts)
+        if child.tail:
+            parts.append(child.tail)
+
+
+def _raw(elem: etree._Element) -> str:
+    """All text inside an element (inline markup such as <i>, <sup> flattened), whitespace as in the file."""
     if not len(elem):  # a leaf: the common case, kept fast
         return elem.text or ""
     parts: list[str] = []
-    for node in elem.iter():
-        if isinstance(node, etree._Entity):
-            if node.tail:
-                parts.append(node.tail)
-            continue
-        if node.text:
-            parts.append(node.text)
-        if node is not elem and node.tail:
-            parts.append(node.tail)
+    _collect(elem, parts)
     return "".join(parts)
 
 
