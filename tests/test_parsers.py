@@ -396,6 +396,13 @@ def test_csv_latin1_fallback(tmp_path: Path) -> None:
     assert rec.encoding == "latin-1" and rec.title == "Synthetic café title"
 
 
+def test_csv_truncated_inside_quotes(tmp_path: Path) -> None:
+    p = tmp_path / "cut.csv"
+    p.write_text('title,abstract\nSynthetic one,complete\nSynthetic two,"cut off\nin the middle\n', encoding="utf-8")
+    with pytest.raises(InputFormatError, match=r"cut\.csv:3: a quoted cell in the row starting at line 3 is never closed"):
+        list(read_records(p, database="other", run_id=RUN))
+
+
 def test_csv_too_many_cells(tmp_path: Path) -> None:
     p = tmp_path / "wide.csv"
     p.write_text("title,year\nSynthetic,2020,extra\n", encoding="utf-8")

@@ -82,7 +82,8 @@ def _rows(path: str | os.PathLike[str], src: str) -> Iterator[tuple[int, list[st
     with stream:
         first_line = stream.readline()
         stream.seek(0)
-        reader = csv.reader(stream, delimiter=_delimiter(first_line), quotechar='"', doublequote=True, strict=False)
+        reader = csv.reader(stream, delimiter=_delimiter(first_line), quotechar='"', doublequote=True, strict=True)
+        prev = 0
         try:
             header = next(reader, None)
             if header is None:
@@ -102,6 +103,12 @@ def _rows(path: str | os.PathLike[str], src: str) -> Iterator[tuple[int, list[st
                     )
                 yield start, header, encoding, cells + [""] * (len(header) - len(cells))
         except csv.Error as err:
+            if "unexpected end of data" in str(err):
+                raise InputFormatError(
+                    f"a quoted cell in the row starting at line {prev + 1} is never closed (the file is truncated or badly quoted)",
+                    where=f"{src}:{prev + 1}",
+                    fix="export the file again as CSV; archived exports must be complete",
+                ) from None
             raise InputFormatError(f"malformed CSV ({err})", where=f"{src}:{reader.line_num}", fix="export the file again as CSV") from None
 
 
