@@ -23,7 +23,7 @@ def copy_project_inputs(dest: Path) -> Path:
 
 def run_snakemake(workdir: Path, *targets: str, cores: int = 2, check: bool = True, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     """Run the project's Snakefile in ``workdir`` (which holds config/ and resources/)."""
-    cmd = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", str(cores), "--quiet", "all", *extra, *targets]
+    cmd = [SNAKEMAKE, *targets, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", str(cores), *extra, "--quiet", "all"]
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
     if check and proc.returncode != 0:
