@@ -1,4 +1,4 @@
-"""Pooling pinned to metafor 3.8 (tests/data/metafor_reference.json, made by tests/data/make_metafor_reference.R)."""
+"""Pooling pinned to metafor 3.8 (tests/data/metafor_reference.json, made by tests/reference/make_metafor_reference.R)."""
 
 from __future__ import annotations
 
@@ -78,3 +78,36 @@ def test_egger_refuses_below_ten_studies() -> None:
     got = egger_test(data["yi"], data["vi"])
     assert got["run"] is False and "k = 9 < 10" in got["reason"]
     assert egger_test(data["yi"], data["vi"], min_k=9)["run"] is True
+
+
+def _entries(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Every dict of the reference that holds a computed value (has a ``call``), with its path."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(node, dict):
+        if "call" in node and any(k in node for k in ("yi", "estimate", "t", "q_between")):
+            found.append((path, node))
+        for key, value in node.items():
+            found += _entries(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += _entries(value, f"{path}/{i}")
+    return found
+
+
+def test_reference_covers_the_issue_and_names_call_and_tolerance_for_every_value() -> None:
+    assert REF["generated_by"] == "tests/reference/make_metafor_reference.R"
+    assert (Path(__file__).parent / "reference" / "make_metafor_reference.R").is_file()
+    assert REF["tolerances"] == {"metafor": 1e-6}
+    entries = [(p, e) for p, e in _entries(REF) if not p.startswith(("/datasets/hom", "/datasets/same"))]
+    assert len(entries) >= 2 * 8 + 4 + 3 + 3  # bcg and normand models, bcg extras, escalc data sets, 2x2 measures
+    unnamed = [p for p, e in entries if e.get("tolerance") not in REF["tolerances"] or not e["call"]]
+    assert not unnamed, unnamed
+    for dataset in ("bcg", "normand"):
+        fitted = {(m["method"], m["hksj"]) for m in REF["models"][dataset]}
+        assert fitted == {(m, kh) for m in ("FE", "DL", "REML", "PM") for kh in (False, True)}, dataset
+        for m in REF["models"][dataset]:
+            assert m["pi_low"] is not None and m["i2"] is not None
+            assert (m["tau2_ci_low"] is None) == (m["method"] == "FE")
+    assert 'measure="RR"' in REF["datasets"]["bcg"]["call"] and "dat.bcg" in REF["datasets"]["bcg"]["call"]
+    assert 'measure="SMD"' in REF["datasets"]["normand"]["call"] and "dat.normand1999" in REF["datasets"]["normand"]["call"]
+    assert len(REF["bcg_leave1out"]["estimate"]) == 13 and set(REF["bcg_subgroup_alloc"]["groups"]) == {"alternate", "random", "systematic"}
