@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import struct
 from pathlib import Path
 
 from livingreview.effects import DIRECTION_NOTE, Effect
@@ -71,3 +73,111 @@ def test_effect_direction_plot_lists_every_study(tmp_path: Path) -> None:
     assert text == (tmp_path / "b.svg").read_text()
     for s in ("Feder2014 (2014)", "Pradhan2017 (2017)", "Duek2023 (2023)", "PTSD symptoms (no numbers)", "favours ketamine", "no difference reported"):
         assert s in text
+
+
+def svg_ids(text: str, prefix: str) -> list[str]:
+    """The SVG group ids starting with ``prefix`` (the plots set gid on the elements they draw)."""
+    return re.findall(rf'<g id="({prefix}[a-zA-Z0-9_]*)"', text)
+
+
+def minus(text: str) -> str:
+    """Numbers as the plots print them (U+2212 minus sign)."""
+    return text.replace("-", "\u2212")
+
+
+def test_forest_plot_has_every_revman_element(tmp_path: Path) -> None:
+    summary = pooled_summary()
+    forest_plot(summary, tmp_path / "f.svg", subgroup="infusions")
+    text = (tmp_path / "f.svg").read_text()
+    # one CI line and one weighted square per estimable study, one diamond per subgroup, a total diamond and the PI bar
+    assert len(svg_ids(text, "ci_")) == 4 and len(svg_ids(text, "square_")) == 4
+    assert len(svg_ids(text, "subtotal_")) == 2 and svg_ids(text, "diamond_total") == ["diamond_total"]
+    assert svg_ids(text, "prediction_interval") == ["prediction_interval"]
+    for header in ("Study", "n ketamine / control", "Effect [95% CI]", "Weight"):
+        assert header in text
+    assert text.count("15 / 15") == 4  # n per arm of each estimable study
+    weights = [float(w) for w in re.findall(r"(\d+\.\d)%", text)]
+    assert len(weights) == 4 and abs(sum(weights) - 100) < 0.3 and "100%" in text
+    by_study = {s["study"]: s for s in summary["studies"]}
+    a = by_study["A"]
+    assert minus(f"{a['yi']:.2f} [{a['ci_low']:.2f}, {a['ci_high']:.2f}]") in text
+    assert minus(f"[{summary['pi_low']:.2f}, {summary['pi_high']:.2f}]") in text
+    # subgroup blocks: a header per group, studies under it
+    assert text.index("repeated") < text.index("B (2015)") < text.index("single") < text.index("A (2019)")
+    # squares sized by weight: the heaviest study has the largest marker
+    # (squares and weight texts both come in row order)
+    sizes = [float(x) for x in re.findall(r'<g id="square_\d+">\s*<defs>\s*<path id="[^"]+" d="M -([0-9.]+)', text)]
+    assert len(sizes) == 4 and len(set(sizes)) == 4
+    assert sorted(range(4), key=lambda i: sizes[i]) == sorted(range(4), key=lambda i: weights[i])
+    assert "Favours control" in text and "Favours ketamine" in text and DIRECTION_NOTE in text
+
+
+def test_unpooled_forest_plot_has_no_diamond(tmp_path: Path) -> None:
+    eff = [Effect("Feder2014", "x", "MD", 12.7, 27.0, "", scale="IES-R", n_ketamine=22, n_control=19),
+           Effect("Feder2021", "x", "MD", 11.88, 15.68, "", scale="CAPS-5", n_ketamine=15, n_control=15)]
+    studies = [study("Feder2014", 2014, "single"), study("Feder2021", 2021, "repeated")]
+    summary = analyse({"id": "x", "title": "MD", "domain": "ptsd_severity", "measure": "MD"}, eff, studies, direction_note=DIRECTION_NOTE)
+    forest_plot(summary, tmp_path / "f.svg")
+    text = (tmp_path / "f.svg").read_text()
+    assert len(svg_ids(text, "ci_")) == 2 and not svg_ids(text, "diamond_total") and not svg_ids(text, "prediction_interval")
+    assert "22 / 19" in text and "15 / 15" in text and "Not pooled: a mean difference needs one scale" in text
+
+
+def test_png_and_svg_together_are_byte_stable_and_undated(tmp_path: Path) -> None:
+    summary = pooled_summary()
+    for name in ("a", "b"):
+        forest_plot(summary, [tmp_path / f"{name}.svg", tmp_path / f"{name}.png"], subgroup="infusions")
+        funnel_plot(summary, [tmp_path / f"{name}_u.svg", tmp_path / f"{name}_u.png"])
+        cumulative_plot(summary, [tmp_path / f"{name}_c.svg", tmp_path / f"{name}_c.png"])
+    for stem in ("", "_u", "_c"):
+        for ext in ("svg", "png"):
+            assert (tmp_path / f"a{stem}.{ext}").read_bytes() == (tmp_path / f"b{stem}.{ext}").read_bytes(), f"{stem}.{ext}"
+    png = (tmp_path / "a.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks = []
+    pos = 8
+    while pos < len(png):
+        length = struct.unpack(">I", png[pos:pos + 4])[0]
+        chunks.append((png[pos + 4:pos + 8], png[pos + 8:pos + 8 + length]))
+        pos += 12 + length
+    kinds = [k for k, _ in chunks]
+    assert b"tIME" not in kinds
+    texts = [d for k, d in chunks if k in (b"tEXt", b"iTXt", b"zTXt")]
+    assert texts == [b"Software\x00livingreview (matplotlib)"]
+
+
+def test_funnel_drawn_from_three_studies_and_explained_below(tmp_path: Path) -> None:
+    summary = pooled_summary()
+    funnel_plot(summary, tmp_path / "u.svg")
+    text = (tmp_path / "u.svg").read_text()
+    assert svg_ids(text, "funnel_points") and svg_ids(text, "funnel_limits")
+    assert sorted(re.findall(r">([A-D])</text>", text)) == ["A", "B", "C", "D"]
+    two = analyse({"id": "x", "title": "k=2", "domain": "ptsd_severity", "measure": "SMD"},
+                  [Effect("A", "x", "SMD", 0.2, 0.05, ""), Effect("B", "x", "SMD", 0.9, 0.08, "")],
+                  [study("A", 2019, "single"), study("B", 2015, "single")], direction_note=DIRECTION_NOTE)
+    funnel_plot(two, tmp_path / "two.svg")
+    text = (tmp_path / "two.svg").read_text()
+    assert not svg_ids(text, "funnel_points") and "Funnel plot not drawn: k = 2 &lt; 3" in text
+
+
+def test_cumulative_plot_one_row_per_step(tmp_path: Path) -> None:
+    summary = pooled_summary()
+    cumulative_plot(summary, tmp_path / "c.svg")
+    text = (tmp_path / "c.svg").read_text()
+    assert len(svg_ids(text, "ci_")) == 4 == len(summary["cumulative"])
+    last = summary["cumulative"][-1]
+    assert last["k"] == 4 and minus(f"{last['estimate']:.2f} [{last['ci_low']:.2f}, {last['ci_high']:.2f}]") in text
+    assert "k = 1" in text and "k = 4" in text and "Cumulative meta-analysis by publication year" in text
+
+
+def test_effect_direction_marks_every_study_and_domain(tmp_path: Path) -> None:
+    rows = [
+        {"study_id": "Feder2014", "year": "2014", "n_randomized": "41", "domain": "ptsd_severity", "scale": "IES-R", "favours": "ketamine", "significant": "yes", "numbers": "yes"},
+        {"study_id": "Feder2014", "year": "2014", "n_randomized": "41", "domain": "ptsd_response", "scale": "CAPS", "favours": "none", "significant": "no", "numbers": "no"},
+        {"study_id": "Pradhan2017", "year": "2017", "n_randomized": "10", "domain": "ptsd_severity", "scale": "", "favours": "not_reported", "significant": "", "numbers": "no"},
+    ]
+    effect_direction_plot(rows, [tmp_path / "d.svg", tmp_path / "d.png"], domains=["ptsd_severity", "ptsd_response"])
+    text = (tmp_path / "d.svg").read_text()
+    assert svg_ids(text, "direction_") == ["direction_Feder2014_ptsd_severity", "direction_Feder2014_ptsd_response"]
+    assert "N randomized" in text and "41" in text and "10" in text
+    assert "PTSD severity" in text and "PTSD response" in text and (tmp_path / "d.png").stat().st_size > 1000

@@ -490,8 +490,12 @@ def run_pool_analysis(
     forest_out: str,
     funnel_out: str,
     cumulative_out: str,
+    forest_png_out: str | None = None,
+    funnel_png_out: str | None = None,
+    cumulative_png_out: str | None = None,
 ) -> dict[str, Any]:
-    """Stage `pool`: analyse one configured analysis; write its JSON and forest, funnel and cumulative SVGs."""
+    """Stage `pool`: analyse one configured analysis; write its JSON and forest, funnel and cumulative
+    plots as SVG (and as PNG for each ``*_png_out`` given)."""
     from .effects import DIRECTION_NOTE, read_effects
     from .errors import ConfigError
     from .extraction import load_studies
@@ -515,8 +519,8 @@ def run_pool_analysis(
     )
     LOG.info("analysis %s: k = %s, pooled = %s%s", analysis_id, summary["k"], summary["pooled"], f" ({summary['reason']})" if summary["reason"] else "")
     shown = next((c for c, s in summary["subgroups"].items() if s.get("run")), None)
-    forest_plot(summary, forest_out, subgroup=shown)
-    funnel_plot(summary, funnel_out)
-    cumulative_plot(summary, cumulative_out)
+    forest_plot(summary, [p for p in (forest_out, forest_png_out) if p], subgroup=shown)
+    funnel_plot(summary, [p for p in (funnel_out, funnel_png_out) if p])
+    cumulative_plot(summary, [p for p in (cumulative_out, cumulative_png_out) if p])
     write_json(summary_out, summary)
     return summary

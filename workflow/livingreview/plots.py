@@ -39,12 +39,30 @@ COLOUR_POOLED = "#b22222"
 COLOUR_MUTED = "#666666"
 
 
-def save_figure(fig: Figure, path: str | os.PathLike[str]) -> None:
-    """Save atomically; the format follows the suffix (.svg, .png, .pdf) with fixed metadata (no dates)."""
-    suffix = Path(path).suffix.lstrip(".").lower() or "svg"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=suffix, metadata=SAVE_METADATA.get(suffix), bbox_inches=None)
-    plt.close(fig)
+# One output path, or several (the same figure as .svg and .png, say).
+Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+
+
+def output_paths(paths: Paths) -> list[Path]:
+    """The output paths as a list (a single path becomes a one-element list)."""
+    if isinstance(paths, (str, os.PathLike)):
+        return [Path(paths)]
+    return [Path(p) for p in paths]
+
+
+def save_figure(fig: Figure, paths: Paths) -> None:
+    """Save atomically to every path; the format follows each suffix (.svg, .png, .pdf).
+
+    Metadata is fixed (SVG without a date, PNG ``Software`` set and no time chunk, PDF without
+    dates), so the same figure gives the same bytes on every run.
+    """
+    try:
+        for path in output_paths(paths):
+            suffix = path.suffix.lstrip(".").lower() or "svg"
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=suffix, metadata=SAVE_METADATA.get(suffix), bbox_inches=None)
+    finally:
+        plt.close(fig)
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:
@@ -94,13 +112,16 @@ def _axis_setup(ax: Any, xs: Sequence[float], summary: Mapping[str, Any]) -> Non
     ax.text(ax.get_xlim()[1], -0.16, f"{FAVOURS_RIGHT} \u2192", transform=trans, ha="right", va="top", fontsize=8)
 
 
-def forest_plot(summary: Mapping[str, Any], path: str | os.PathLike[str], *, subgroup: str | None = None) -> None:
+def forest_plot(summary: Mapping[str, Any], path: Paths, *, subgroup: str | None = None) -> None:
     """RevMan/metafor-style forest plot of an analysis summary (meta.analyse output).
 
     Columns: study (year), n ketamine/control, effect and 95% CI as text, weight %; squares sized by
     weight, the pooled diamond and the prediction-interval bar when pooled, favours labels, the
     direction note, heterogeneity and the not-estimable studies with their reason. ``subgroup`` (a
     key of summary["subgroups"] that was run) draws subgroup blocks with their own diamonds.
+    ``path`` is one output file or several (.svg and .png). Drawn elements carry SVG ids
+    (ci_<n>, square_<n>, subtotal_<n>, diamond_total, prediction_interval) so tests and
+    readers can find them.
     """
     with plt.rc_context(RC):
         studies = list(summary["studies"])
@@ -129,6 +150,7 @@ def forest_plot(summary: Mapping[str, Any], path: str | os.PathLike[str], *, sub
         for x, text, ha in ((0.01, "Study", "left"), (0.17, "Scale", "left"), (0.37, "n ketamine / control", "center"), (0.81, "Effect [95% CI]", "left"), (0.965, "Weight", "right")):
             ax.text(x, head_y, text, transform=col, ha=ha, va="center", fontweight="bold", clip_on=False)
         xs: list[float] = []
+        n_study = n_sub = 0
         max_w = max([s["weight"] or 0 for s in studies] + [1e-9])
         for i, (kind, item) in enumerate(rows):
             y = n_rows - 1.6 - i
@@ -145,9 +167,10 @@ def forest_plot(summary: Mapping[str, Any], path: str | os.PathLike[str], *, sub
                 ax.text(0.81, y, f"{_fmt(tf(item['yi']))} [{_fmt(tf(item['ci_low']))}, {_fmt(tf(item['ci_high']))}]", transform=col, ha="left", va="center", clip_on=False)
                 w = item.get("weight")
                 ax.text(0.965, y, f"{w:.1f}%" if w is not None else "\u2013", transform=col, ha="right", va="center", clip_on=False)
-                ax.plot([item["ci_low"], item["ci_high"]], [y, y], color=COLOUR_STUDY, lw=1.2)
+                n_study += 1
+                ax.plot([item["ci_low"], item["ci_high"]], [y, y], color=COLOUR_STUDY, lw=1.2, gid=f"ci_{n_study}")
                 size = 6 + 10 * math.sqrt((w or max_w * 0.5) / max_w)
-                ax.plot([item["yi"]], [y], marker="s", color=COLOUR_STUDY, markersize=size, linestyle="none")
+                ax.plot([item["yi"]], [y], marker="s", color=COLOUR_STUDY, markersize=size, linestyle="none", gid=f"square_{n_study}")
                 xs += [item["ci_low"], item["ci_high"]]
             elif kind == "missing":
                 ax.text(0.01, y, item["study"], transform=col, ha="left", va="center", color=COLOUR_MUTED, clip_on=False)
@@ -156,13 +179,14 @@ def forest_plot(summary: Mapping[str, Any], path: str | os.PathLike[str], *, sub
                 ax.text(0.25, y, _wrap(reason, 44), transform=col, ha="center", va="center", color=COLOUR_MUTED, fontsize=7, clip_on=False)
             elif kind == "subdiamond":
                 est, lo, hi = item["estimate"], item["ci_low"], item["ci_high"]
-                ax.fill([lo, est, hi, est], [y, y + 0.3, y, y - 0.3], color=COLOUR_STUDY, alpha=0.6)
+                n_sub += 1
+                ax.fill([lo, est, hi, est], [y, y + 0.3, y, y - 0.3], color=COLOUR_STUDY, alpha=0.6, gid=f"subtotal_{n_sub}")
                 ax.text(0.01, y, f"Subtotal (k = {item['k']})", transform=col, ha="left", va="center", clip_on=False)
                 ax.text(0.81, y, f"{_fmt(tf(est))} [{_fmt(tf(lo))}, {_fmt(tf(hi))}]", transform=col, ha="left", va="center", clip_on=False)
                 xs += [lo, hi]
             elif kind == "pooled":
                 est, lo, hi = item["estimate"], item["ci_low"], item["ci_high"]
-                ax.fill([lo, est, hi, est], [y, y + 0.35, y, y - 0.35], color=COLOUR_POOLED)
+                ax.fill([lo, est, hi, est], [y, y + 0.35, y, y - 0.35], color=COLOUR_POOLED, gid="diamond_total")
                 hk = ", Knapp-Hartung" if item.get("hksj") else ""
                 ax.text(0.01, y, f"Total ({item['method']}{hk}; k = {item['k']})", transform=col, ha="left", va="center", fontweight="bold", clip_on=False)
                 ax.text(0.81, y, f"{_fmt(tf(est))} [{_fmt(tf(lo))}, {_fmt(tf(hi))}]", transform=col, ha="left", va="center", fontweight="bold", clip_on=False)
@@ -170,7 +194,7 @@ def forest_plot(summary: Mapping[str, Any], path: str | os.PathLike[str], *, sub
                 xs += [lo, hi]
             elif kind == "pi":
                 lo, hi = item["pi_low"], item["pi_high"]
-                ax.plot([lo, hi], [y, y], color=COLOUR_POOLED, lw=3, solid_capstyle="butt")
+                ax.plot([lo, hi], [y, y], color=COLOUR_POOLED, lw=3, solid_capstyle="butt", gid="prediction_interval")
                 ax.text(0.01, y, "95% prediction interval", transform=col, ha="left", va="center", clip_on=False)
                 ax.text(0.81, y, f"[{_fmt(tf(lo))}, {_fmt(tf(hi))}]", transform=col, ha="left", va="center", clip_on=False)
                 xs += [lo, hi]
@@ -192,7 +216,7 @@ def forest_plot(summary: Mapping[str, Any], path: str | os.PathLike[str], *, sub
         save_figure(fig, path)
 
 
-def funnel_plot(summary: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+def funnel_plot(summary: Mapping[str, Any], path: Paths) -> None:
     """Funnel plot (effect vs standard error, pseudo 95% limits around the pooled estimate);
     when not drawable (k below funnel_min_k) a figure that states why."""
     with plt.rc_context(RC):
@@ -208,9 +232,9 @@ def funnel_plot(summary: Mapping[str, Any], path: str | os.PathLike[str]) -> Non
             return
         centre = summary["estimate"] if summary.get("pooled") else sum(s["yi"] / s["vi"] for s in studies) / sum(1 / s["vi"] for s in studies)
         max_se = max(s["se"] for s in studies) * 1.1
-        ax.plot([centre - 1.959964 * max_se, centre, centre + 1.959964 * max_se], [max_se, 0, max_se], color=COLOUR_MUTED, lw=0.8, linestyle="--")
+        ax.plot([centre - 1.959964 * max_se, centre, centre + 1.959964 * max_se], [max_se, 0, max_se], color=COLOUR_MUTED, lw=0.8, linestyle="--", gid="funnel_limits")
         ax.axvline(centre, color=COLOUR_POOLED, lw=0.8)
-        ax.scatter([s["yi"] for s in studies], [s["se"] for s in studies], color=COLOUR_STUDY, zorder=3)
+        ax.scatter([s["yi"] for s in studies], [s["se"] for s in studies], color=COLOUR_STUDY, zorder=3, gid="funnel_points")
         for s in studies:
             ax.annotate(s["study"], (s["yi"], s["se"]), textcoords="offset points", xytext=(4, 3), fontsize=7)
         ax.set_ylim(max_se, 0)
@@ -225,7 +249,7 @@ def funnel_plot(summary: Mapping[str, Any], path: str | os.PathLike[str]) -> Non
         save_figure(fig, path)
 
 
-def cumulative_plot(summary: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+def cumulative_plot(summary: Mapping[str, Any], path: Paths) -> None:
     """Cumulative forest plot by publication year (each row: the pooled result after adding a study);
     for an unpooled analysis the study estimates in year order and the reason."""
     with plt.rc_context(RC):
@@ -246,7 +270,7 @@ def cumulative_plot(summary: Mapping[str, Any], path: str | os.PathLike[str]) ->
             label = f"+ {st['added']} ({int(st['order'])})" if st.get("order") else f"+ {st['added']}"
             ax.text(0.01, y, label + (f"  k = {st['k']}" if pooled else ""), transform=col, ha="left", va="center", clip_on=False)
             ax.text(0.77, y, f"{_fmt(tf(st['estimate']))} [{_fmt(tf(st['ci_low']))}, {_fmt(tf(st['ci_high']))}]", transform=col, ha="left", va="center", clip_on=False)
-            ax.plot([st["ci_low"], st["ci_high"]], [y, y], color=COLOUR_POOLED if pooled and st["k"] > 1 else COLOUR_STUDY, lw=1.2)
+            ax.plot([st["ci_low"], st["ci_high"]], [y, y], color=COLOUR_POOLED if pooled and st["k"] > 1 else COLOUR_STUDY, lw=1.2, gid=f"ci_{i + 1}")
             ax.plot([st["estimate"]], [y], marker="D" if pooled and st["k"] > 1 else "s", color=COLOUR_POOLED if pooled and st["k"] > 1 else COLOUR_STUDY, linestyle="none")
             xs += [st["ci_low"], st["ci_high"]]
         if not xs:
@@ -276,7 +300,7 @@ DOMAIN_LABELS: dict[str, str] = {
 }
 
 
-def effect_direction_plot(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], *, domains: Sequence[str] | None = None) -> None:
+def effect_direction_plot(rows: Sequence[Mapping[str, Any]], path: Paths, *, domains: Sequence[str] | None = None) -> None:
     """SWiM effect-direction plot: one line per included study, one column per outcome domain.
 
     Arrow up = favours ketamine, down = favours control, diamond = no difference reported; filled
@@ -317,7 +341,8 @@ def effect_direction_plot(rows: Sequence[Mapping[str, Any]], path: str | os.Path
                 marker = DIRECTION_MARKERS.get(fav, DIRECTION_MARKERS["unclear"])[0]
                 sig = any(r.get("significant") == "yes" for r in cell if r["favours"] == fav) if fav != "mixed" else False
                 size = 40 + 160 * (int(nr) / max_n if nr.isdigit() else 0.2)
-                ax.scatter([x - 0.07], [y], marker=marker, s=size, facecolors=COLOUR_STUDY if sig else "none", edgecolors=COLOUR_STUDY, linewidths=1.2)
+                ax.scatter([x - 0.07], [y], marker=marker, s=size, facecolors=COLOUR_STUDY if sig else "none", edgecolors=COLOUR_STUDY, linewidths=1.2,
+                           gid=f"direction_{sid}_{d}")
                 scales = "; ".join(dict.fromkeys(str(r["scale"]) for r in cell))
                 numbers = "numbers" if any(r.get("numbers") == "yes" for r in cell) else "no numbers"
                 ax.text(x - 0.045, y, _wrap(f"{scales} ({numbers})", 26), va="center", ha="left", fontsize=7)
@@ -330,13 +355,14 @@ def effect_direction_plot(rows: Sequence[Mapping[str, Any]], path: str | os.Path
         save_figure(fig, path)
 
 
-def run_effect_direction_plot(*, direction_path: str | os.PathLike[str], plot_out: str | os.PathLike[str], domains: Sequence[str] | None = None) -> int:
-    """Stage glue: read effect_direction.tsv and draw it; returns the number of rows drawn."""
+def run_effect_direction_plot(*, direction_path: str | os.PathLike[str], plot_out: Paths, png_out: str | os.PathLike[str] | None = None,
+                              domains: Sequence[str] | None = None) -> int:
+    """Stage glue: read effect_direction.tsv and draw it (``plot_out``, plus ``png_out`` when given); returns the number of rows drawn."""
     from .effects import DIRECTION_FIELDS
     from .tables import read_tsv
 
     rows = read_tsv(direction_path, required=DIRECTION_FIELDS)
     present = list(dict.fromkeys(r["domain"] for r in rows))
     doms = list(domains) if domains else [d for d in DOMAIN_LABELS if d in present] + [d for d in present if d not in DOMAIN_LABELS]
-    effect_direction_plot(rows, plot_out, domains=doms)
+    effect_direction_plot(rows, output_paths(plot_out) + ([Path(png_out)] if png_out else []), domains=doms)
     return len(rows)

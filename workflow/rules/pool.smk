@@ -9,8 +9,23 @@ rule pool_analysis:
             caption="../report/forest.rst",
             category="Synthesis",
         ),
-        funnel="results/synthesis/{analysis}_funnel.svg",
-        cumulative="results/synthesis/{analysis}_cumulative.svg",
+        forest_png=report(
+            "results/synthesis/{analysis}_forest.png",
+            caption="../report/forest.rst",
+            category="Synthesis",
+        ),
+        funnel=report(
+            "results/synthesis/{analysis}_funnel.svg",
+            caption="../report/funnel.rst",
+            category="Synthesis",
+        ),
+        funnel_png="results/synthesis/{analysis}_funnel.png",
+        cumulative=report(
+            "results/synthesis/{analysis}_cumulative.svg",
+            caption="../report/cumulative.rst",
+            category="Synthesis",
+        ),
+        cumulative_png="results/synthesis/{analysis}_cumulative.png",
     params:
         config=config,
     wildcard_constraints:
@@ -29,6 +44,11 @@ rule plot_effect_direction:
     output:
         plot=report(
             "results/synthesis/effect_direction.svg",
+            caption="../report/effect_direction.rst",
+            category="Synthesis",
+        ),
+        png=report(
+            "results/synthesis/effect_direction.png",
             caption="../report/effect_direction.rst",
             category="Synthesis",
         ),

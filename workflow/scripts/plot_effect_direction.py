@@ -1,4 +1,4 @@
-"""Snakemake glue for rule plot_effect_direction: the SWiM effect-direction plot of every included study."""
+"""Snakemake glue for rule plot_effect_direction: the SWiM effect-direction plot of every included study (SVG and PNG)."""
 
 from livingreview.logutil import run_step
 from livingreview.plots import run_effect_direction_plot
@@ -8,4 +8,5 @@ run_step(
     snakemake.log[0],  # noqa: F821
     direction_path=snakemake.input.direction,  # noqa: F821
     plot_out=snakemake.output.plot,  # noqa: F821
+    png_out=snakemake.output.png,  # noqa: F821
 )

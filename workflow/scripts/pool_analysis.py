@@ -1,4 +1,4 @@
-"""Snakemake glue for rule pool_analysis: one configured analysis -> JSON, forest, funnel and cumulative SVGs."""
+"""Snakemake glue for rule pool_analysis: one configured analysis -> JSON, forest, funnel and cumulative plots (SVG and PNG)."""
 
 from livingreview.logutil import run_step
 from livingreview.meta import run_pool_analysis
@@ -14,4 +14,7 @@ run_step(
     forest_out=snakemake.output.forest,  # noqa: F821
     funnel_out=snakemake.output.funnel,  # noqa: F821
     cumulative_out=snakemake.output.cumulative,  # noqa: F821
+    forest_png_out=snakemake.output.forest_png,  # noqa: F821
+    funnel_png_out=snakemake.output.funnel_png,  # noqa: F821
+    cumulative_png_out=snakemake.output.cumulative_png,  # noqa: F821
 )
