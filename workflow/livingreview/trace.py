@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -21,9 +22,9 @@ def _optional(path: Path, required: tuple[str, ...] = ()) -> list[dict[str, str]
     return read_tsv(path, required=required) if path.exists() else []
 
 
-def _analyses(results: Path) -> dict[str, list[str]]:
-    """study_id -> analysis files (results/synthesis/*.json whose ``studies`` list names it)."""
-    out: dict[str, list[str]] = defaultdict(list)
+def _analysis_files(results: Path) -> dict[str, Any]:
+    """Every results/synthesis/*.json, parsed (file name -> content); a broken file names its line."""
+    out: dict[str, Any] = {}
     folder = results / "synthesis"
     if not folder.is_dir():
         return out
@@ -32,6 +33,14 @@ def _analyses(results: Path) -> dict[str, list[str]]:
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
             raise InputFormatError(f"not valid JSON ({err.msg})", where=f"{path}:{err.lineno}", fix="re-run the synthesis stage") from None
+        out[str(path)] = data
+    return out
+
+
+def _analyses(files: dict[str, Any]) -> dict[str, list[str]]:
+    """study_id -> analysis files (results/synthesis/*.json whose ``studies`` list names it)."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for path, data in files.items():
         studies = data.get("studies") if isinstance(data, dict) else None
         for item in studies or ():
             sid = item if isinstance(item, str) else (item.get("study_id") or item.get("study") if isinstance(item, dict) else None)
@@ -43,7 +52,7 @@ def _analyses(results: Path) -> dict[str, list[str]]:
 class _Tables:
     """The result tables trace reads, indexed."""
 
-    def __init__(self, results: Path, studies_table: str | os.PathLike[str] | None) -> None:
+    def __init__(self, results: Path, studies_table: str | os.PathLike[str] | None, outcomes_table: str | os.PathLike[str] | None = None) -> None:
         self.results = results
         self.records = {r["record_id"]: r for r in read_tsv(results / "records" / "records.tsv", required=("record_id",))}
         self.clusters = {r["record_id"]: r for r in read_tsv(results / "dedup" / "clusters.tsv", required=("record_id", "cluster_id", "canonical_id"))}
@@ -59,7 +68,12 @@ class _Tables:
         self.reports = {r["cluster_id"]: r for r in _optional(results / "studies" / "reports.tsv", ("record_id", "cluster_id", "study_id", "role"))}
         self.included = {r["study_id"]: r for r in _optional(results / "studies" / "included_studies.tsv", ("study_id",))}
         self.study_table = {r["study_id"]: r for r in _optional(Path(studies_table), ("study_id", "reports"))} if studies_table else {}
-        self.analyses = _analyses(results)
+        self.analysis_files = _analysis_files(results)
+        self.analyses = _analyses(self.analysis_files)
+        self.studies_path = studies_table
+        self.outcomes_path = outcomes_table
+        self.direction = _optional(results / "synthesis" / "effect_direction.tsv", ("study_id", "domain", "outcome_ids"))
+        self._numbers: dict[str, dict[str, Any]] = {}
         self.keys: dict[str, set[str]] = defaultdict(set)
         for rid, rec in self.records.items():
             for k in (rid, rec.get("pmid", ""), rec.get("doi", "")):
@@ -71,6 +85,76 @@ class _Tables:
 
     def find(self, key: str) -> list[str]:
         return sorted(self.keys.get(key.strip().lower(), set()))
+
+    def numbers(self, study_id: str) -> dict[str, Any]:
+        """The study's outcomes.tsv rows and every plotted number with the row behind it (cached)."""
+        if study_id not in self._numbers:
+            self._numbers[study_id] = study_numbers(
+                study_id, results=self.results, analysis_files=self.analysis_files, direction_rows=self.direction,
+                studies_path=self.studies_path, outcomes_path=self.outcomes_path,
+            )
+        return self._numbers[study_id]
+
+
+def study_numbers(
+    study_id: str,
+    *,
+    results: Path,
+    analysis_files: dict[str, Any],
+    direction_rows: list[dict[str, str]],
+    studies_path: str | os.PathLike[str] | None,
+    outcomes_path: str | os.PathLike[str] | None,
+) -> dict[str, Any]:
+    """The numbers of one study and where each was read.
+
+    Returns {"outcomes": [...], "plotted": [...]}: ``outcomes`` are its outcomes.tsv rows
+    (effects.trace_study_numbers: outcome_id, ``reference`` = outcomes.tsv:LINE, statistic, value,
+    the analyses each feeds); ``plotted`` has one entry per number drawn in a figure: each forest
+    plot row (analysis, harmonised yi and 95% CI, weight) and each effect-direction cell, with the
+    outcome_id(s) and outcomes.tsv:LINE reference(s) behind it. Empty lists when the tables are absent.
+    """
+    from .effects import trace_study_numbers
+
+    outcomes: list[dict[str, Any]] = []
+    if outcomes_path and studies_path and Path(outcomes_path).exists() and Path(studies_path).exists():
+        effects = results / "synthesis" / "effects.tsv"
+        outcomes = trace_study_numbers(study_id, outcomes_path=outcomes_path, studies_path=studies_path, effects_path=effects if effects.exists() else None)
+    ref = {o["outcome_id"]: o["reference"] for o in outcomes}
+    plotted: list[dict[str, Any]] = []
+    for path, data in analysis_files.items():
+        if not isinstance(data, dict):
+            continue
+        for item in data.get("studies") or ():
+            if isinstance(item, dict) and item.get("study") == study_id and item.get("yi") is not None:
+                oid = str(item.get("outcome_id") or "")
+                plotted.append({
+                    "figure": f"{Path(path).with_suffix('')}_forest.svg",
+                    "analysis": str(data.get("analysis", Path(path).stem)),
+                    "summary": path,
+                    "measure": data.get("measure", ""),
+                    "log_scale": bool(data.get("log_scale")),
+                    "yi": item["yi"],
+                    "ci_low": item.get("ci_low"),
+                    "ci_high": item.get("ci_high"),
+                    "weight": item.get("weight"),
+                    "outcome_ids": [oid] if oid else [],
+                    "references": [ref.get(oid, "")] if oid else [],
+                })
+    for row in direction_rows:
+        if row["study_id"] != study_id or not row.get("outcome_ids"):
+            continue
+        oids = split_keys(row["outcome_ids"])
+        plotted.append({
+            "figure": str(results / "synthesis" / "effect_direction.svg"),
+            "analysis": f"effect direction: {row['domain']}",
+            "summary": f"{results / 'synthesis' / 'effect_direction.tsv'}:{row['_line']}",
+            "favours": row.get("favours", ""),
+            "significant": row.get("significant", ""),
+            "value": row.get("summary", ""),
+            "outcome_ids": oids,
+            "references": [ref.get(o, "") for o in oids],
+        })
+    return {"outcomes": outcomes, "plotted": plotted}
 
 
 def _cluster_trace(t: _Tables, cluster_id: str, matched: list[str]) -> dict[str, Any]:
@@ -104,7 +188,7 @@ def _cluster_trace(t: _Tables, cluster_id: str, matched: list[str]) -> dict[str,
     if report:
         sid = report["study_id"]
         inc = t.included.get(sid, {})
-        study = {"study_id": sid, "role": report["role"], "record_ids": [x for x in inc.get("record_ids", "").split(LIST_SEP) if x]}
+        study = {"study_id": sid, "role": report["role"], "record_ids": [x for x in inc.get("record_ids", "").split(LIST_SEP) if x], **t.numbers(sid)}
         analyses = t.analyses.get(sid, [])
     return {
         "cluster_id": cluster_id,
@@ -117,16 +201,25 @@ def _cluster_trace(t: _Tables, cluster_id: str, matched: list[str]) -> dict[str,
     }
 
 
-def trace(key: str, *, results_dir: str | os.PathLike[str] = "results", studies_table: str | os.PathLike[str] | None = "resources/extraction/studies.tsv") -> dict[str, Any]:
+def trace(
+    key: str,
+    *,
+    results_dir: str | os.PathLike[str] = "results",
+    studies_table: str | os.PathLike[str] | None = "resources/extraction/studies.tsv",
+    outcomes_table: str | os.PathLike[str] | None = "resources/extraction/outcomes.tsv",
+) -> dict[str, Any]:
     """The whole path of a record (record_id, PMID or DOI) or a study (study_id).
 
     Returns {"key", "kind": "record"|"study", "clusters": [...], "study"?: {...}}; each cluster has
     its members (database, run, archived ``file:line``, dedup rule and score, final state), the
     ledger path of its canonical record (every rule and decision with its decisions.tsv line), the
     study it is a report of and the analyses (results/synthesis/*.json) that use that study.
+    A study (and the study of an included report) also carries ``outcomes`` (its outcomes.tsv
+    rows, each with ``reference`` = outcomes.tsv:LINE) and ``plotted`` (every number drawn in a
+    forest or effect-direction plot with the outcomes.tsv row(s) behind it); see study_numbers.
     Raises ConfigError when the key matches nothing.
     """
-    t = _Tables(Path(results_dir), studies_table)
+    t = _Tables(Path(results_dir), studies_table, outcomes_table)
     key = key.strip()
     if key in t.included or key in t.study_table:
         inc = t.included.get(key)
@@ -150,6 +243,7 @@ def trace(key: str, *, results_dir: str | os.PathLike[str] = "results", studies_
                 "primary_record_id": (inc or {}).get("primary_record_id", ""),
                 "n_reports": int((inc or {}).get("n_reports") or 0),
                 "analyses": t.analyses.get(key, []),
+                **t.numbers(key),
             },
             "clusters": [_cluster_trace(t, c, []) for c in clusters],
         }
@@ -173,6 +267,7 @@ def format_trace(data: dict[str, Any]) -> str:
         lines.append(f"study {st['study_id']}: {status}")
         if st["analyses"]:
             lines.append("  analyses: " + ", ".join(st["analyses"]))
+        lines += _format_numbers(st, indent="  ")
     else:
         lines.append(f"{data['key']}: matches {', '.join(data['matched'])}")
     for c in data["clusters"]:
@@ -194,4 +289,38 @@ def format_trace(data: dict[str, Any]) -> str:
             s = c["study"]
             lines.append(f"  study: {s['study_id']} ({s['role']} report; reports {', '.join(s['record_ids'])})")
             lines.append("  analyses: " + (", ".join(c["analyses"]) if c["analyses"] else "none"))
+            if data["kind"] == "record":
+                lines += _format_numbers(s, indent="  ")
     return "\n".join(lines) + "\n"
+
+
+def _num(x: Any) -> str:
+    return "NA" if x is None else f"{float(x):.2f}"
+
+
+def _format_numbers(st: dict[str, Any], *, indent: str) -> list[str]:
+    """Text lines: each plotted number with the outcomes.tsv row(s) behind it, then every outcomes.tsv row."""
+    lines: list[str] = []
+    plotted = st.get("plotted") or []
+    if plotted:
+        lines.append(f"{indent}plotted numbers (figure: value <- outcomes.tsv row):")
+        for p in plotted:
+            behind = "; ".join(f"{o} {r}".strip() for o, r in zip(p["outcome_ids"], p["references"])) or "no outcomes.tsv row"
+            if "yi" in p:
+                weight = f", weight {p['weight']:.1f}%" if p.get("weight") is not None else ""
+                value = f"{'log ' if p.get('log_scale') else ''}{p['measure']} {_num(p['yi'])} [{_num(p['ci_low'])}, {_num(p['ci_high'])}]{weight}"
+                if p.get("log_scale") and None not in (p["yi"], p["ci_low"], p["ci_high"]):
+                    value += f" ({p['measure']} {_num(math.exp(p['yi']))} [{_num(math.exp(p['ci_low']))}, {_num(math.exp(p['ci_high']))}])"
+            else:
+                value = f"favours {p['favours'] or 'unclear'}" + (f", significant {p['significant']}" if p["significant"] else "") + (f" ({p['value']})" if p["value"] else "")
+            lines.append(f"{indent}  {p['figure']} [{p['analysis']}]: {value}")
+            lines.append(f"{indent}    <- {behind}")
+    outcomes = st.get("outcomes") or []
+    if outcomes:
+        lines.append(f"{indent}outcomes.tsv rows ({len(outcomes)}):")
+        for o in outcomes:
+            used = ", ".join(f"{u['analysis']} ({u['measure']} yi {_num(u['yi'])})" for u in o["used_in"])
+            inferred = " INFERRED" if o["inferred"] else ""
+            lines.append(f"{indent}  {o['outcome_id']} {o['reference']}: {o['domain']}, {o['scale']}, {o['timepoint']}: {o['statistic']} = {o['value']}{inferred}")
+            lines.append(f"{indent}    read at: {o['location'] or '-'}" + (f"; feeds {used}" if used else ""))
+    return lines

@@ -25,11 +25,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
     parser.add_argument("--results", default="results", help="results folder of a workflow run (default: %(default)s)")
     parser.add_argument("--studies", default="resources/extraction/studies.tsv", help="studies table, for study ids not included (default: %(default)s)")
+    parser.add_argument("--outcomes", default="resources/extraction/outcomes.tsv",
+                        help="outcomes table: the row (file:line) behind each plotted number (default: %(default)s)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the trace as text or JSON."""
-    data = trace(args.key, results_dir=args.results, studies_table=args.studies)
+    data = trace(args.key, results_dir=args.results, studies_table=args.studies, outcomes_table=args.outcomes)
     sys.stdout.write(dumps_json(data) if args.json else format_trace(data))
     return 0

@@ -1,0 +1,139 @@
+"""`livingreview trace` shows the outcomes.tsv row (file:line) behind every plotted number of a study or report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from livingreview.cli import main
+from livingreview.config import load_config
+from livingreview.dedup import run_dedup
+from livingreview.effects import run_compute_effects
+from livingreview.importer import run_import
+from livingreview.ledger import run_assemble_ledger
+from livingreview.meta import run_pool_analysis
+from livingreview.plots import run_effect_direction_plot
+from livingreview.screen_stage import run_screening
+from livingreview.studies import run_link_studies
+from livingreview.tables import read_tsv
+from livingreview.trace import format_trace, trace
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDIES = ROOT / "resources/extraction/studies.tsv"
+OUTCOMES = ROOT / "resources/extraction/outcomes.tsv"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default review's workflow from the archived snapshot to the pooled analyses and plots."""
+    res = tmp_path_factory.mktemp("trace_numbers") / "results"
+    stages = res / "audit" / "stages"
+    run_import(runs_root=ROOT / "resources/searches", records_out=res / "records/records.tsv", ledger_out=stages / "identification.tsv")
+    run_dedup(
+        records=res / "records/records.tsv", decisions=[], clusters_out=res / "dedup/clusters.tsv", maybe_out=res / "dedup/maybe_pairs.tsv",
+        canonical_out=res / "dedup/canonical.tsv", provenance_out=res / "dedup/provenance.tsv", ledger_out=stages / "dedup.tsv", workers=1,
+    )
+    run_screening(
+        canonical=res / "dedup/canonical.tsv", clusters=res / "dedup/clusters.tsv", rules=ROOT / "config/screening.yaml",
+        decisions=ROOT / "resources/screening/decisions.tsv", studies=STUDIES, screening_out=res / "screening/screening.tsv",
+        performance_out=res / "screening/rule_performance.tsv", agreement_out=res / "screening/agreement.json", ledger_out=stages / "screening.tsv",
+    )
+    run_link_studies(
+        screening=res / "screening/screening.tsv", canonical=res / "dedup/canonical.tsv", clusters=res / "dedup/clusters.tsv", studies=STUDIES,
+        studies_out=res / "studies/included_studies.tsv", reports_out=res / "studies/reports.tsv", ledger_out=stages / "study.tsv",
+    )
+    run_assemble_ledger(
+        identification=stages / "identification.tsv", dedup=stages / "dedup.tsv", screening=stages / "screening.tsv", study=stages / "study.tsv",
+        ledger_out=res / "audit/ledger.tsv",
+    )
+    synthesis = load_config(ROOT / "config/config.yaml")["synthesis"]
+    syn = res / "synthesis"
+    run_compute_effects(outcomes_path=OUTCOMES, studies_path=STUDIES, included_path=res / "studies/included_studies.tsv", synthesis=synthesis,
+                        effects_out=syn / "effects.tsv", direction_out=syn / "effect_direction.tsv")
+    for a in synthesis["analyses"]:
+        run_pool_analysis(effects_path=str(syn / "effects.tsv"), studies_path=str(STUDIES), analysis_id=a["id"], synthesis=synthesis,
+                          summary_out=str(syn / f"{a['id']}.json"), forest_out=str(syn / f"{a['id']}_forest.svg"),
+                          funnel_out=str(syn / f"{a['id']}_funnel.svg"), cumulative_out=str(syn / f"{a['id']}_cumulative.svg"))
+    run_effect_direction_plot(direction_path=syn / "effect_direction.tsv", plot_out=syn / "effect_direction.svg")
+    return res
+
+
+def outcome_lines(study_id: str) -> dict[str, int]:
+    """outcome_id -> line of outcomes.tsv (header = line 1), read independently of the code under test."""
+    return {r["outcome_id"]: int(r["_line"]) for r in read_tsv(OUTCOMES) if r["study_id"] == study_id}
+
+
+def primary(results: Path) -> dict:
+    config = load_config(ROOT / "config/config.yaml")
+    (analysis,) = [a for a in config["synthesis"]["analyses"] if a["primary"]]
+    return json.loads((results / "synthesis" / f"{analysis['id']}.json").read_text())
+
+
+def test_study_trace_gives_the_row_behind_each_forest_number(results: Path) -> None:
+    got = trace("Feder2021", results_dir=results, studies_table=STUDIES, outcomes_table=OUTCOMES)
+    lines = outcome_lines("Feder2021")
+    st = got["study"]
+    assert st["included"] is True
+    assert {o["outcome_id"] for o in st["outcomes"]} == set(lines)
+    assert all(o["reference"] == f"{OUTCOMES}:{lines[o['outcome_id']]}" for o in st["outcomes"])
+    # every number drawn for Feder2021 in a forest plot names the outcomes.tsv row it came from
+    summary = primary(results)
+    drawn = {s["study"]: s for s in summary["studies"]}
+    assert set(drawn) == {"Feder2014", "Feder2021"}
+    forest = [p for p in st["plotted"] if "yi" in p]
+    analyses_with_feder = sorted(json.loads(p.read_text())["analysis"] for p in (results / "synthesis").glob("*.json")
+                                 if any(s["study"] == "Feder2021" for s in json.loads(p.read_text())["studies"]))
+    assert sorted(p["analysis"] for p in forest) == analyses_with_feder
+    prim = next(p for p in forest if p["analysis"] == summary["analysis"])
+    oid = drawn["Feder2021"]["outcome_id"]
+    assert prim["yi"] == pytest.approx(drawn["Feder2021"]["yi"]) and prim["outcome_ids"] == [oid]
+    assert prim["references"] == [f"{OUTCOMES}:{lines[oid]}"] and prim["figure"].endswith(f"{summary['analysis']}_forest.svg")
+    # and every effect-direction cell of the study lists its rows
+    direction = [p for p in st["plotted"] if p["figure"].endswith("effect_direction.svg")]
+    assert direction and all(p["references"] == [f"{OUTCOMES}:{lines[o]}" for o in p["outcome_ids"]] for p in direction)
+
+
+def test_text_trace_of_a_study_shows_file_and_line(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = outcome_lines("Feder2021")
+    summary = primary(results)
+    oid = next(s for s in summary["studies"] if s["study"] == "Feder2021")["outcome_id"]
+    assert main(["trace", "Feder2021", "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES)]) == 0
+    text = capsys.readouterr().out
+    assert "plotted numbers" in text and f"{summary['analysis']}_forest.svg" in text
+    assert f"<- {oid} {OUTCOMES}:{lines[oid]}" in text
+    for o, line in lines.items():
+        assert f"{o} {OUTCOMES}:{line}:" in text
+    assert text == format_trace(trace("Feder2021", results_dir=results, studies_table=STUDIES, outcomes_table=OUTCOMES))
+
+
+def test_json_trace_of_an_included_report_carries_the_rows(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    study_row = next(r for r in read_tsv(STUDIES) if r["study_id"] == "Feder2014")
+    key = study_row["primary_report"]
+    assert main(["trace", key, "--json", "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["kind"] == "record"
+    (cluster,) = [c for c in data["clusters"] if c["study"]]
+    st = cluster["study"]
+    lines = outcome_lines("Feder2014")
+    assert st["study_id"] == "Feder2014" and {o["outcome_id"] for o in st["outcomes"]} == set(lines)
+    forest = [p for p in st["plotted"] if "yi" in p]
+    assert forest and all(len(p["references"]) == 1 and p["references"][0] == f"{OUTCOMES}:{lines[p['outcome_ids'][0]]}" for p in forest)
+    assert main(["trace", key, "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES)]) == 0
+    text = capsys.readouterr().out
+    assert all(f"{p['outcome_ids'][0]} {p['references'][0]}" in text for p in forest)
+
+
+def test_default_run_primary_analysis_effect_direction_and_cumulative(results: Path) -> None:
+    summary = primary(results)
+    assert summary["domain"] == "ptsd_severity" and summary["primary"] is True
+    by = {s["study"]: s for s in summary["studies"]}
+    assert set(by) == {"Feder2014", "Feder2021"}
+    assert by["Feder2014"]["yi"] == pytest.approx(12.7) and by["Feder2021"]["yi"] == pytest.approx(11.88)
+    syn = results / "synthesis"
+    assert (syn / f"{summary['analysis']}_forest.svg").read_text().count("Feder20") >= 2
+    assert "Cumulative meta-analysis" in (syn / f"{summary['analysis']}_cumulative.svg").read_text()
+    direction = (syn / "effect_direction.svg").read_text()
+    included = [r["study_id"] for r in read_tsv(results / "studies/included_studies.tsv")]
+    assert len(included) == 7 and all(s in direction for s in included)
