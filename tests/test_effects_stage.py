@@ -10,8 +10,8 @@ import pytest
 from livingreview.config import load_config
 from livingreview.constants import EFFECT_FIELDS, POOL_JSON_KEYS
 from livingreview.effects import DIRECTION_NOTE, read_effects, run_compute_effects, trace_study_numbers
-from livingreview.errors import InputFormatError
-from livingreview.meta import run_pool_analysis
+from livingreview.errors import ConfigError, InputFormatError
+from livingreview.meta import primary_analysis, run_pool_analysis
 from livingreview.tables import read_tsv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,3 +90,27 @@ def test_trace_numbers_of_feder2021(synthesis_dir: Path) -> None:
     assert by["Feder2021#1"]["used_in"] == [{"analysis": "ptsd_severity_md", "measure": "MD", "yi": pytest.approx(11.88), "vi": pytest.approx(15.6816)}]
     assert by["Feder2021#5"]["inferred"] is True and by["Feder2021#5"]["used_in"][0]["analysis"] == "ptsd_response_rr"
     assert len(read_effects(synthesis_dir / "effects.tsv", analysis="ptsd_severity_smd")) == 7
+
+
+def test_config_marks_one_primary_analysis_on_ptsd_severity() -> None:
+    synthesis = load_config(ROOT / "config" / "config.yaml")["synthesis"]
+    primary = primary_analysis(synthesis)
+    assert primary is not None and primary["domain"] == "ptsd_severity"
+    assert [a["id"] for a in synthesis["analyses"] if a["primary"]] == [primary["id"]]
+
+
+def test_two_primary_analyses_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    synthesis = load_config(ROOT / "config" / "config.yaml")["synthesis"]
+    twice = {**synthesis, "analyses": [{**a, "primary": True} for a in synthesis["analyses"]]}
+    with pytest.raises(ConfigError, match="analyses are marked primary"):
+        run_compute_effects(outcomes_path=OUTCOMES, studies_path=STUDIES, included_path=None, synthesis=twice,
+                            effects_out=tmp_path / "e.tsv", direction_out=tmp_path / "d.tsv")
+    assert not (tmp_path / "e.tsv").exists()
+    assert primary_analysis({"analyses": [{"id": "x"}]}) is None
+
+
+def test_primary_analysis_json_says_primary(synthesis_dir: Path) -> None:
+    primary = primary_analysis(load_config(ROOT / "config" / "config.yaml")["synthesis"])
+    assert primary is not None
+    data = json.loads((synthesis_dir / f"{primary['id']}.json").read_text())
+    assert data["primary"] is True and {s["study"] for s in data["studies"]} == {"Feder2014", "Feder2021"}

@@ -363,7 +363,14 @@ def run_compute_effects(
     effects_out: str | os.PathLike[str],
     direction_out: str | os.PathLike[str],
 ) -> tuple[int, int]:
-    """Stage `effects`: write effects.tsv (every analysis × included study) and effect_direction.tsv."""
+    """Stage `effects`: write effects.tsv (every analysis × included study) and effect_direction.tsv.
+
+    Refuses (ConfigError) a config that marks more than one analysis primary.
+    """
+    from .meta import primary_analysis
+
+    primary = primary_analysis(dict(synthesis))
+    LOG.info("primary analysis: %s", primary["id"] if primary else "none marked (synthesis.analyses[].primary)")
     studies = restrict_to_included(load_studies(studies_path), included_path)
     outcomes = [o for o in load_outcomes(outcomes_path, load_studies(studies_path)) if o.study_id in {s.study_id for s in studies}]
     effects: list[Effect] = []

@@ -473,6 +473,21 @@ def analyse(
     return out
 
 
+def primary_analysis(synthesis: dict[str, Any], *, where: str = "config/config.yaml synthesis.analyses") -> dict[str, Any] | None:
+    """The analysis marked ``primary: true`` under synthesis.analyses (None when none is marked).
+
+    The report leads with it; its JSON (results/synthesis/<id>.json) also says ``"primary": true``.
+    More than one primary analysis is a ConfigError naming them.
+    """
+    from .errors import ConfigError
+
+    marked = [a for a in synthesis.get("analyses", []) if a.get("primary")]
+    if len(marked) > 1:
+        raise ConfigError(f"{len(marked)} analyses are marked primary ({', '.join(a['id'] for a in marked)})", where=where,
+                          fix="set primary: true on one analysis only")
+    return marked[0] if marked else None
+
+
 def _subgroup_value(study: Any, column: str) -> str:
     if column == "ketamine_dose_mg_per_kg":
         return str(study.dose_label)
