@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -348,11 +349,43 @@ def _pairs_in_blocks(keys: list[str], titles: list[str], *, workers: int, cutoff
     return np.sort(pairs, axis=1)
 
 
-def candidate_pairs(p: _Prepared, *, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def shard_of(pass_index: int, key: str, n_shards: int) -> int:
+    """The shard (0-based) that compares the block ``key`` of blocking pass ``pass_index``: a stable
+    hash (CRC-32 of "pass|key"), the same on every machine and Python run."""
+    return zlib.crc32(f"{pass_index}|{key}".encode("utf-8")) % n_shards
+
+
+def _shard_keys(keys: list[str], pass_index: int, *, shard: int, n_shards: int) -> list[str]:
+    """The keys of one pass with every block not belonging to ``shard`` blanked (not blocked)."""
+    if n_shards <= 1:
+        return keys
+    mine: dict[str, bool] = {}
+    out: list[str] = []
+    for k in keys:
+        if not k:
+            out.append("")
+            continue
+        keep = mine.get(k)
+        if keep is None:
+            keep = mine[k] = shard_of(pass_index, k, n_shards) == shard
+        out.append(k if keep else "")
+    return out
+
+
+def candidate_pairs(p: _Prepared, *, workers: int = 1, shard: int = 0, n_shards: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Unique candidate pairs from all blocking passes with their title similarity (0-100),
-    keeping only pairs at or above the maybe band."""
+    keeping only pairs at or above the maybe band.
+
+    With ``n_shards`` > 1 only the blocks whose key hashes to ``shard`` (see ``shard_of``) are
+    compared; the union over all shards is the unsharded result (a whole block is always in one shard).
+    """
+    if not 0 <= shard < max(n_shards, 1):
+        raise ValueError(f"shard {shard} is outside 0..{n_shards - 1}")
     cutoff = int(MAYBE_LOW * 100)
-    chunks = [_pairs_in_blocks(keys, p.title, workers=workers, cutoff=cutoff) for keys in _block_keys(p)]
+    chunks = [
+        _pairs_in_blocks(_shard_keys(keys, k, shard=shard, n_shards=n_shards), p.title, workers=workers, cutoff=cutoff)
+        for k, keys in enumerate(_block_keys(p))
+    ]
     pairs = np.concatenate(chunks) if chunks else np.empty((0, 2), dtype=np.int64)
     if pairs.size == 0:
         return pairs, np.empty(0, dtype=np.uint8)
@@ -605,6 +638,71 @@ def _merge(members: Sequence[Record], cluster_id: str) -> tuple[dict[str, Any], 
     return row, provenance
 
 
+# --- candidate links (the sharded comparison step) -----------------------------------------------
+
+CANDIDATE_FIELDS: tuple[str, ...] = ("record_a", "record_b", "score", "rule")
+_RULES_BY_ID: dict[str, MatchRule] = {r.id: r for r in MATCH_RULES}
+
+
+def score_pairs(p: _Prepared, pairs: np.ndarray, scores: np.ndarray) -> list[tuple[int, int, float, MatchRule | None]]:
+    """(i, j, title similarity 0-1, first matching rule or None) for each candidate pair, in pair order."""
+    rows: list[tuple[int, int, float, MatchRule | None]] = []
+    for (i, j), s in zip(pairs.tolist(), scores.tolist()):
+        rows.append((i, j, s / 100.0, first_matching_rule(pair_features(p, i, j, s / 100.0))))
+    return rows
+
+
+def candidate_rows(records: Sequence[Record], *, shard: int = 0, n_shards: int = 1, workers: int = 1) -> list[dict[str, Any]]:
+    """Candidate links of one shard: every compared pair at or above the maybe band, with its title
+    similarity (0-100) and the first matching rule ("" when none), sorted by record order."""
+    p = _prepare(records)
+    pairs, scores = candidate_pairs(p, workers=workers, shard=shard, n_shards=n_shards)
+    return [
+        {"record_a": p.ids[i], "record_b": p.ids[j], "score": round(s * 100), "rule": rule.id if rule else ""}
+        for i, j, s, rule in score_pairs(p, pairs, scores)
+    ]
+
+
+def _fuzzy_from_candidates(candidates: Iterable[Mapping[str, str]], index: Mapping[str, int]) -> list[tuple[int, int, float, MatchRule | None]]:
+    """Candidate-link rows (from any number of shards) as sorted, unique (i, j, score, rule)."""
+    found: dict[tuple[int, int], tuple[float, MatchRule | None]] = {}
+    for row in candidates:
+        where = row.get("_where") or row.get("_line") or "candidate links"
+        a, b = row.get("record_a", ""), row.get("record_b", "")
+        if a not in index or b not in index:
+            raise ReconciliationError(
+                f"candidate link {a} / {b} names a record that is not in records.tsv",
+                where=str(where),
+                fix="the candidate links are stale: re-run the dedup_candidates jobs (snakemake does when records.tsv changes)",
+            )
+        rule_id = row.get("rule", "")
+        if rule_id and rule_id not in _RULES_BY_ID:
+            raise ReconciliationError(f"unknown match rule {rule_id!r}", where=str(where), fix="re-run the dedup_candidates jobs")
+        i, j = sorted((index[a], index[b]))
+        found[(i, j)] = (int(row["score"]) / 100.0, _RULES_BY_ID.get(rule_id))
+    return [(i, j, s, rule) for (i, j), (s, rule) in sorted(found.items())]
+
+
+def run_candidates(*, records: str | Path, shard: int, n_shards: int, out: str | Path, workers: int = 1) -> int:
+    """One dedup_candidates job: compare the blocks of ``shard`` (of ``n_shards``) and write its
+    candidate links (CANDIDATE_FIELDS) atomically; returns the number of links."""
+    recs = read_records_tsv(records)
+    rows = candidate_rows(recs, shard=shard, n_shards=n_shards, workers=workers)
+    write_tsv(out, CANDIDATE_FIELDS, rows)
+    LOG.info("dedup shard %d/%d: %d records, %d candidate pairs", shard + 1, n_shards, len(recs), len(rows))
+    return len(rows)
+
+
+def read_candidates(paths: Iterable[str | Path]) -> list[dict[str, str]]:
+    """Rows of every candidate-link part, each tagged with its file:line (``_where``)."""
+    rows: list[dict[str, str]] = []
+    for path in paths:
+        for row in read_tsv(path, required=CANDIDATE_FIELDS):
+            row["_where"] = f"{path}:{row['_line']}"
+            rows.append(row)
+    return rows
+
+
 # --- the facade -------------------------------------------------------------------------------
 
 
@@ -614,6 +712,7 @@ def deduplicate(
     decisions: Sequence[DedupDecision] = (),
     previous_clusters: Sequence[Mapping[str, str]] | None = None,
     workers: int = 1,
+    candidates: Iterable[Mapping[str, str]] | None = None,
 ) -> DedupResult:
     """Cluster duplicate records and merge each cluster into one canonical record.
 
@@ -624,6 +723,8 @@ def deduplicate(
     conference abstract, publication), two trial registrations or two records a person kept apart. ``previous_clusters``
     (rows of an earlier clusters.tsv) keeps earlier cluster ids; otherwise a cluster's id is derived
     from its earliest member by (run_id, record_id). ``workers`` is passed to rapidfuzz.
+    ``candidates`` (rows of candidate-link parts written by ``run_candidates``, one per shard)
+    replaces the blocking and comparison step; the result is the same as without it.
     """
     index: dict[str, int] = {}
     for i, rec in enumerate(records):
@@ -657,16 +758,16 @@ def deduplicate(
         for v, members in groups.items():
             for j in members[1:]:
                 links.append((RULE_ORDER[rule], -1.0, members[0], j, rule, 1.0, f"{rule}={v}"))
-    pairs, scores = candidate_pairs(p, workers=workers)
-    LOG.info("dedup: %d records, %d candidate pairs at title similarity >= %.2f", n, len(pairs), MAYBE_LOW)
+    if candidates is None:
+        pairs, scores = candidate_pairs(p, workers=workers)
+        fuzzy_rows = score_pairs(p, pairs, scores)
+    else:
+        fuzzy_rows = _fuzzy_from_candidates(candidates, index)
+    LOG.info("dedup: %d records, %d candidate pairs at title similarity >= %.2f", n, len(fuzzy_rows), MAYBE_LOW)
     maybe: list[dict[str, Any]] = []
-    fuzzy_rows: list[tuple[int, int, float, MatchRule | None]] = []  # features recomputed for maybe pairs
-    for (i, j), s in zip(pairs.tolist(), scores.tolist()):
-        feats = pair_features(p, i, j, s / 100.0)
-        rule = first_matching_rule(feats)
-        fuzzy_rows.append((i, j, s / 100.0, rule))
+    for i, j, s, rule in fuzzy_rows:  # features recomputed for maybe pairs
         if rule is not None:
-            links.append((RULE_ORDER[rule.id], -s / 100.0, i, j, rule.id, s / 100.0, _describe(feats)))
+            links.append((RULE_ORDER[rule.id], -s, i, j, rule.id, s, _describe(pair_features(p, i, j, s))))
     links.sort(key=lambda x: (x[0], x[1], x[2], x[3]))
 
     accepted: dict[int, tuple[int, float, str, str, int]] = {}  # record -> (order, score, rule, evidence, partner)
@@ -792,15 +893,19 @@ def run_dedup(
     ledger_out: str | Path,
     previous_clusters: str | Path | None = None,
     workers: int = 1,
+    candidates: Sequence[str | Path] | None = None,
 ) -> DedupResult:
     """The deduplicate_records stage: read records.tsv (+ optional decisions and previous
-    clusters.tsv), write clusters, maybe pairs, canonical records, provenance and ledger rows."""
+    clusters.tsv), write clusters, maybe pairs, canonical records, provenance and ledger rows.
+
+    ``candidates`` (the candidate-link parts of every shard) replaces the comparison step."""
     recs = read_records_tsv(records)
     if isinstance(decisions, (list, tuple)) or (decisions is not None and not isinstance(decisions, (str, Path))):
         decisions = list(decisions)[0] if list(decisions) else None  # type: ignore[arg-type]
     loaded = load_dedup_decisions(decisions) if decisions and Path(str(decisions)).exists() else []
     previous = read_tsv(previous_clusters, required=CLUSTER_FIELDS) if previous_clusters and Path(previous_clusters).exists() else None
-    result = deduplicate(recs, decisions=loaded, previous_clusters=previous, workers=workers)
+    links = read_candidates(candidates) if candidates is not None else None
+    result = deduplicate(recs, decisions=loaded, previous_clusters=previous, workers=workers, candidates=links)
     write_tsv(clusters_out, CLUSTER_FIELDS, result.clusters)
     write_tsv(maybe_out, MAYBE_PAIR_FIELDS, result.maybe_pairs)
     write_tsv(canonical_out, CANONICAL_FIELDS, result.canonical)

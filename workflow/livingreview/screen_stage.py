@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -352,6 +354,118 @@ def singleton_clusters(records: Iterable[Record]) -> list[dict[str, str]]:
     return [{"record_id": r.record_id, "cluster_id": r.record_id, "canonical_id": r.record_id} for r in records]
 
 
+# --- automation in shards (one Snakemake job per shard; the screen step reads their results) -------
+
+AUTOMATION_FIELDS: tuple[str, ...] = ("record_id", "cluster_id", "excluded", "rule_id", "reason", "label", "evidence", "hits")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResult:
+    """The automation outcome of one canonical record as a shard wrote it (a ScreenResultLike)."""
+
+    record_id: str
+    excluded: bool
+    rule_id: str
+    reason: str
+    label: str
+    evidence: str
+    hits: tuple[str, ...]
+
+
+def screening_shard_of(cluster_id: str, n_shards: int) -> int:
+    """The automation shard (0-based) of a cluster: a stable hash (CRC-32) of its cluster_id."""
+    return zlib.crc32(cluster_id.encode("utf-8")) % max(n_shards, 1)
+
+
+def automation_rows(records_with_clusters: Iterable[tuple[Record, str]], ruleset: Any, *, screen: ScreenFunc, shard: int = 0, n_shards: int = 1) -> list[dict[str, Any]]:
+    """Run the rules on the canonical records of one shard; one AUTOMATION_FIELDS row each, by record_id.
+
+    Evidence and hits are stored as JSON strings so that the screen step sees exactly what the
+    rules returned.
+    """
+    rows: list[dict[str, Any]] = []
+    for rec, cid in records_with_clusters:
+        if screening_shard_of(cid, n_shards) != shard:
+            continue
+        result = screen(rec, ruleset)
+        rows.append(
+            {
+                "record_id": rec.record_id,
+                "cluster_id": cid,
+                "excluded": bool(result.excluded),
+                "rule_id": result.rule_id or "",
+                "reason": result.reason or "",
+                "label": result.label or "",
+                "evidence": json.dumps(str(result.evidence or ""), ensure_ascii=False),
+                "hits": json.dumps(_hit_rule_ids(result), ensure_ascii=False),
+            }
+        )
+    rows.sort(key=lambda r: r["record_id"])
+    return rows
+
+
+def run_automation(
+    *,
+    canonical: str | os.PathLike[str],
+    rules: str | os.PathLike[str],
+    shard: int,
+    n_shards: int,
+    out: str | os.PathLike[str],
+) -> int:
+    """One screen_automation job: the rules on the canonical records whose cluster falls in ``shard``
+    (of ``n_shards``); writes AUTOMATION_FIELDS rows atomically and returns their number."""
+    if not 0 <= shard < max(n_shards, 1):
+        raise ConfigError(f"shard {shard} is outside 0..{n_shards - 1}", where="scale.shard_size", fix="report this as a bug")
+    load_rules, screen_record = _default_screening()
+    ruleset = load_rules(str(rules))
+    rows = read_tsv(canonical, required=("record_id", "cluster_id"))
+    pairs = [(Record.from_row(r), r["cluster_id"]) for r in rows]
+    out_rows = automation_rows(pairs, ruleset, screen=screen_record, shard=shard, n_shards=n_shards)
+    write_tsv(out, AUTOMATION_FIELDS, out_rows)
+    LOG.info("automation shard %d/%d: %d of %d canonical records, %d excluded", shard + 1, n_shards, len(out_rows), len(rows), sum(1 for r in out_rows if r["excluded"]))
+    return len(out_rows)
+
+
+def read_automation(paths: Iterable[str | os.PathLike[str]]) -> dict[str, StoredResult]:
+    """Automation results of every shard by record_id; a record in two shards is an error."""
+    results: dict[str, StoredResult] = {}
+    for path in paths:
+        for row in read_tsv(path, required=AUTOMATION_FIELDS):
+            rid = row["record_id"]
+            if rid in results:
+                raise ReconciliationError(
+                    f"record {rid} has automation results in two shards",
+                    where=f"{path}:{row['_line']}",
+                    fix="the shard files are stale: delete results/screening/automation/ and re-run snakemake",
+                )
+            results[rid] = StoredResult(
+                record_id=rid,
+                excluded=row["excluded"] == "true",
+                rule_id=row["rule_id"],
+                reason=row["reason"],
+                label=row["label"],
+                evidence=json.loads(row["evidence"]) if row["evidence"] else "",
+                hits=tuple(json.loads(row["hits"])) if row["hits"] else (),
+            )
+    return results
+
+
+def stored_screen(results: Mapping[str, StoredResult]) -> ScreenFunc:
+    """A ScreenFunc that returns the stored automation result of a record (an error when there is none)."""
+
+    def screen(record: Record, _ruleset: Any) -> StoredResult:
+        found = results.get(record.record_id)
+        if found is None:
+            raise ReconciliationError(
+                f"canonical record {record.record_id} has no automation result",
+                where="results/screening/automation/",
+                fix="the automation shards are stale: re-run snakemake (they are rebuilt when canonical.tsv changes)",
+            )
+        return found
+
+    return screen
+
+
 def _default_screening() -> tuple[Callable[[str], RuleSetLike], ScreenFunc]:
     from .screening import load_rules, screen_record
 
@@ -369,11 +483,14 @@ def run_screening(
     performance_out: str | os.PathLike[str],
     agreement_out: str | os.PathLike[str],
     ledger_out: str | os.PathLike[str],
+    automation: Sequence[str | os.PathLike[str]] | None = None,
 ) -> ScreeningResult:
     """Rule ``screen_records``: read inputs, screen, write screening.tsv, rule_performance.tsv,
     agreement.json and the screening ledger fragment (stages automation..full_text).
 
-    Every output is written only after every check passed (atomic writes, nothing partial).
+    ``automation`` (the files of every screen_automation shard) gives the rules' results instead
+    of running the rules here; the outputs are the same. Every output is written only after every
+    check passed (atomic writes, nothing partial).
     """
     load_rules, screen_record = _default_screening()
     ruleset = load_rules(str(rules))
@@ -381,7 +498,17 @@ def run_screening(
     index = build_index(records, read_clusters(clusters))
     decided = load_decisions(decisions, ruleset.reasons)
     settled = resolve_decisions(decided, index)
-    result = screen_clusters(records, index, ruleset, settled, screen=screen_record)
+    screen = screen_record
+    if automation is not None:
+        stored = read_automation(automation)
+        if len(stored) != len(records):
+            raise ReconciliationError(
+                f"{len(stored)} automation results for {len(records)} canonical records",
+                where="results/screening/automation/",
+                fix="the automation shards are stale: re-run snakemake (they are rebuilt when canonical.tsv changes)",
+            )
+        screen = stored_screen(stored)
+    result = screen_clusters(records, index, ruleset, settled, screen=screen)
     if studies and os.path.exists(studies):
         _log_study_coverage(studies, index, settled)
     write_tsv(screening_out, SCREENING_FIELDS, result.screening)

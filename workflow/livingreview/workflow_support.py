@@ -40,6 +40,25 @@ def run_file_paths(root: str) -> list[str]:
     return paths
 
 
+def run_files(root: str) -> list[tuple[str, str]]:
+    """(run_id, file name) of every file listed in the manifests of all runs, in import order."""
+    return [(run_dir.name, f.name) for run_dir in list_runs(root) for f in sorted(load_manifest(run_dir).files, key=lambda x: x.name)]
+
+
+def record_total(root: str) -> int:
+    """Records counted by all manifests (sum of count_in_file), read without parsing any file."""
+    return sum(f.count_in_file for run_dir in list_runs(root) for f in load_manifest(run_dir).files)
+
+
+DEFAULT_SHARD_SIZE = 200_000  # the schema's default for scale.shard_size
+
+
+def shard_count(config: dict[str, Any], root: str) -> int:
+    """Number of dedup/screening shards: ceil(records in all manifests / scale.shard_size), at least 1."""
+    size = int((config.get("scale") or {}).get("shard_size") or DEFAULT_SHARD_SIZE)
+    return max(1, -(-record_total(root) // size))
+
+
 def optional_input(path: str) -> list[str]:
     """``[path]`` when the file exists, otherwise ``[]`` (for optional human-edited tables)."""
     return [path] if path and Path(path).exists() else []

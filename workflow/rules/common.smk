@@ -9,7 +9,9 @@ from livingreview.workflow_support import (
     final_targets_for,
     optional_input,
     run_file_paths,
+    run_files,
     run_ids,
+    shard_count,
     validate_at_start,
 )
 
@@ -18,6 +20,9 @@ validate_at_start(config)
 RUNS_ROOT = config["searches"]["root"]
 RUN_IDS = run_ids(RUNS_ROOT)
 ANALYSES = analysis_ids(config)
+# Dedup and screening shard jobs (config scale.shard_size; 1 for the default review).
+N_SHARDS = shard_count(config, RUNS_ROOT)
+SHARDS = list(range(N_SHARDS))
 
 
 def final_targets():

@@ -1,11 +1,40 @@
+# Import: one job per archived file (parse + checks), then one job merging the per-file tables.
+# Files of earlier runs are not imported again when a run is added: only the merge re-runs.
+IMPORT_FILES = run_files(RUNS_ROOT)
+
+
+rule import_file:
+    input:
+        manifest=RUNS_ROOT + "/{run_id}/manifest.json",
+        file=RUNS_ROOT + "/{run_id}/{file}",
+    output:
+        records="results/records/parts/{run_id}/{file}.tsv",
+        ledger="results/audit/stages/identification_parts/{run_id}/{file}.tsv",
+    params:
+        run_dir=lambda wildcards: f"{RUNS_ROOT}/{wildcards.run_id}",
+    wildcard_constraints:
+        run_id="[^/]+",
+        file="[^/]+",
+    log:
+        "logs/import/{run_id}/{file}.log",
+    benchmark:
+        "benchmarks/import/{run_id}/{file}.tsv"
+    script:
+        "../scripts/import_file.py"
+
+
 rule import_records:
     input:
-        files=run_file_paths(RUNS_ROOT),
+        manifests=[f"{RUNS_ROOT}/{run_id}/manifest.json" for run_id in RUN_IDS],
+        parts=[f"results/records/parts/{run_id}/{name}.tsv" for run_id, name in IMPORT_FILES],
+        ledgers=[f"results/audit/stages/identification_parts/{run_id}/{name}.tsv" for run_id, name in IMPORT_FILES],
     output:
         records="results/records/records.tsv",
         ledger="results/audit/stages/identification.tsv",
     params:
         runs_root=RUNS_ROOT,
+        parts_dir="results/records/parts",
+        ledger_parts_dir="results/audit/stages/identification_parts",
     log:
         "logs/import/import_records.log",
     benchmark:

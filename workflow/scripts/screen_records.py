@@ -8,6 +8,7 @@ run_step(
     snakemake.log[0],  # noqa: F821
     canonical=snakemake.input.canonical,  # noqa: F821
     clusters=snakemake.input.clusters,  # noqa: F821
+    automation=list(snakemake.input.automation),  # noqa: F821  (one file per shard)
     rules=snakemake.input.rules,  # noqa: F821
     decisions=snakemake.input.decisions,  # noqa: F821
     studies=snakemake.input.studies,  # noqa: F821

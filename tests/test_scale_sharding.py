@@ -1,0 +1,210 @@
+"""Scale-out: per-file import jobs, dedup and screening shards give the same bytes as one job."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, SNAKEMAKE, copy_project_inputs, run_snakemake
+
+from livingreview.dedup import candidate_rows, deduplicate, run_dedup
+from livingreview.errors import ReconciliationError
+from livingreview.importer import import_file, merge_parts, run_import
+from livingreview.runs import list_runs, load_manifest
+from livingreview.screen_stage import run_automation, run_screening
+from livingreview.workflow_support import record_total, shard_count
+
+_spec = importlib.util.spec_from_file_location("update_benchmark", ROOT / "benchmarks" / "update.py")
+assert _spec and _spec.loader
+bench = importlib.util.module_from_spec(_spec)
+sys.modules["update_benchmark"] = bench
+_spec.loader.exec_module(bench)
+
+SNAPSHOT = ROOT / "resources" / "searches"
+COMPARED = (
+    "results/records/records.tsv",
+    "results/audit/stages/identification.tsv",
+    "results/dedup/clusters.tsv",
+    "results/dedup/canonical.tsv",
+    "results/dedup/maybe_pairs.tsv",
+    "results/dedup/provenance.tsv",
+    "results/screening/screening.tsv",
+    "results/screening/rule_performance.tsv",
+    "results/audit/ledger.tsv",
+)
+
+
+def _import_parts(runs_root: Path, parts: Path) -> list[str]:
+    """Run import_file on every archived file; return the file names imported."""
+    done = []
+    for run_dir in list_runs(runs_root):
+        for f in load_manifest(run_dir).files:
+            import_file(
+                run_dir=run_dir,
+                file_name=f.name,
+                records_out=parts / "records" / run_dir.name / f"{f.name}.tsv",
+                ledger_out=parts / "ledger" / run_dir.name / f"{f.name}.tsv",
+            )
+            done.append(f.name)
+    return done
+
+
+def test_merged_parts_equal_the_one_job_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # source_file is relative to the project root
+    run_import(runs_root=SNAPSHOT, records_out=tmp_path / "one.tsv", ledger_out=tmp_path / "one_ledger.tsv")
+    names = _import_parts(SNAPSHOT, tmp_path / "parts")
+    assert len(names) == 4
+    counts = merge_parts(
+        runs_root=SNAPSHOT, parts_dir=tmp_path / "parts" / "records", ledger_parts_dir=tmp_path / "parts" / "ledger",
+        records_out=tmp_path / "merged.tsv", ledger_out=tmp_path / "merged_ledger.tsv",
+    )
+    assert (tmp_path / "merged.tsv").read_bytes() == (tmp_path / "one.tsv").read_bytes()
+    assert (tmp_path / "merged_ledger.tsv").read_bytes() == (tmp_path / "one_ledger.tsv").read_bytes()
+    assert sum(c.parsed for c in counts) == record_total(str(SNAPSHOT)) > 0
+
+
+def test_duplicate_record_across_parts_names_both_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    root = Path("runs")
+    archive = bench.synthetic_records(40, seed=3, pmid_offset=0)
+    bench.write_synthetic_run(root, "2025-10-01", archive)
+    again = bench.SyntheticRun(archive.pubmed[:2], [], archive.pubmed_labels[:2], [])  # the same PMIDs archived twice
+    bench.write_synthetic_run(root, "2025-11-01", again)
+    _import_parts(root, Path("parts"))
+    with pytest.raises(ReconciliationError) as err:
+        merge_parts(runs_root=root, parts_dir="parts/records", ledger_parts_dir="parts/ledger", records_out="r.tsv", ledger_out="l.tsv")
+    message = str(err.value)
+    pmid = sorted(r.pmid for r in archive.pubmed[:2])[0]
+    assert f"pubmed:{pmid} occurs twice" in message
+    assert re.search(r"runs/2025-10-01/pubmed\.xml\.gz:\d+", message) and re.search(r"runs/2025-11-01/pubmed\.xml\.gz:\d+", message)
+    assert not Path("r.tsv").exists() and not Path("l.tsv").exists()
+
+
+def test_stale_part_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    root = Path("runs")
+    bench.write_synthetic_run(root, "2025-10-01", bench.synthetic_records(30, seed=4, pmid_offset=0))
+    _import_parts(root, Path("parts"))
+    part = Path("parts/records/2025-10-01/pubmed.xml.gz.tsv")
+    lines = part.read_text(encoding="utf-8").splitlines(keepends=True)
+    part.write_text("".join(lines[:-1]), encoding="utf-8")
+    with pytest.raises(ReconciliationError, match="count_in_file"):
+        merge_parts(runs_root=root, parts_dir="parts/records", ledger_parts_dir="parts/ledger", records_out="r.tsv", ledger_out="l.tsv")
+
+
+def test_candidate_shards_give_the_unsharded_dedup(tmp_path: Path) -> None:
+    run = bench.synthetic_records(3000, seed=5, pmid_offset=0)
+    records = [*run.pubmed, *[r.__class__(**{**r.as_dict(), "record_id": f"embase:x#{k}"}) for k, r in enumerate(run.ovid, 1)]]
+    whole = deduplicate(records)
+    shard_sizes = []
+    links: list[dict[str, str]] = []
+    for shard in range(4):
+        rows = candidate_rows(records, shard=shard, n_shards=4)
+        shard_sizes.append(len(rows))
+        links += [{k: str(v) for k, v in row.items()} for row in rows]
+    assert all(n > 0 for n in shard_sizes)  # the blocks really are spread over the shards
+    parts = deduplicate(records, candidates=links)
+    for name in ("clusters", "maybe_pairs", "canonical", "provenance", "ledger"):
+        assert getattr(parts, name) == getattr(whole, name), name
+    assert whole.n_clusters < len(records)
+
+
+def test_automation_shards_give_the_unsharded_screening(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    rec = tmp_path / "records.tsv"
+    run_import(runs_root=SNAPSHOT, records_out=rec, ledger_out=tmp_path / "id.tsv")
+    d = tmp_path / "dedup"
+    run_dedup(records=rec, decisions="resources/dedup/decisions.tsv", clusters_out=d / "clusters.tsv", maybe_out=d / "maybe.tsv",
+              canonical_out=d / "canonical.tsv", provenance_out=d / "prov.tsv", ledger_out=d / "ledger.tsv")
+    shards = [tmp_path / f"auto{k}.tsv" for k in range(3)]
+    sizes = [run_automation(canonical=d / "canonical.tsv", rules="config/screening.yaml", shard=k, n_shards=3, out=path) for k, path in enumerate(shards)]
+    assert all(n > 0 for n in sizes)
+    outputs = {}
+    for label, automation in (("rules", None), ("shards", shards)):
+        o = tmp_path / label
+        run_screening(canonical=d / "canonical.tsv", clusters=d / "clusters.tsv", rules="config/screening.yaml",
+                      decisions="resources/screening/decisions.tsv", studies="resources/extraction/studies.tsv",
+                      screening_out=o / "s.tsv", performance_out=o / "p.tsv", agreement_out=o / "a.json", ledger_out=o / "l.tsv",
+                      automation=automation)
+        outputs[label] = [(o / n).read_bytes() for n in ("s.tsv", "p.tsv", "a.json", "l.tsv")]
+    assert outputs["rules"] == outputs["shards"]
+    with pytest.raises(ReconciliationError, match="automation results"):
+        run_screening(canonical=d / "canonical.tsv", clusters=d / "clusters.tsv", rules="config/screening.yaml",
+                      decisions="resources/screening/decisions.tsv", studies=None, screening_out=tmp_path / "x.tsv",
+                      performance_out=tmp_path / "y.tsv", agreement_out=tmp_path / "z.json", ledger_out=tmp_path / "w.tsv",
+                      automation=shards[:2])
+
+
+def _job_counts(stdout: str) -> Counter[str]:
+    """Rule -> job count from the "Job stats" table of a dry run."""
+    counts: Counter[str] = Counter()
+    table = stdout.split("Job stats:", 1)[1]
+    for line in table.splitlines()[3:]:
+        cells = line.split()
+        if len(cells) != 2 or not cells[1].isdigit():
+            break
+        counts[cells[0]] = int(cells[1])
+    return counts
+
+
+def _dry_run(work: Path, *extra: str) -> Counter[str]:
+    """Job counts per rule of `snakemake --dry-run` in ``work``."""
+    cmd = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(work), "--dry-run", "--cores", "2", *extra, "--", *COMPARED]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return _job_counts(proc.stdout)
+
+
+def test_dry_run_shows_one_job_per_file_and_per_shard(tmp_path: Path) -> None:
+    work = copy_project_inputs(tmp_path)
+    bench.set_shard_size(work, 100)
+    counts = _dry_run(work)
+    files = sum(len(load_manifest(r).files) for r in list_runs(work / "resources" / "searches"))
+    shards = math.ceil(record_total(str(work / "resources" / "searches")) / 100)
+    assert shard_count({"scale": {"shard_size": 100}}, str(work / "resources" / "searches")) == shards > 1
+    assert counts["import_file"] == files == 4
+    assert counts["import_records"] == 1
+    assert counts["dedup_candidates"] == shards
+    assert counts["screen_automation"] == shards
+    assert counts["deduplicate_records"] == 1 and counts["screen_records"] == 1
+    bench.set_shard_size(work, 200_000)
+    default = _dry_run(work)
+    assert default["dedup_candidates"] == default["screen_automation"] == 1
+
+
+def test_sharded_pipeline_is_byte_identical_to_unsharded(tmp_path: Path) -> None:
+    """A generated run of about 25,000 synthetic records with known duplicates, built with 6 shards and with 1."""
+    archive = bench.synthetic_records(25_000, seed=21, pmid_offset=0)
+    builds = {}
+    for label, shard_size in (("sharded", 5_000), ("unsharded", 1_000_000)):
+        work = copy_project_inputs(tmp_path / label)
+        bench.write_synthetic_run(work / "resources" / "searches", "2025-10-01", archive)
+        bench.set_shard_size(work, shard_size)
+        run_snakemake(work, *COMPARED)
+        builds[label] = work
+    sharded, unsharded = builds["sharded"], builds["unsharded"]
+    assert len(list((sharded / "results" / "dedup" / "candidates").glob("shard*.tsv"))) == math.ceil((archive.size + record_total(str(SNAPSHOT))) / 5_000) == 6
+    assert len(list((unsharded / "results" / "screening" / "automation").glob("shard*.tsv"))) == 1
+    for name in COMPARED:
+        assert (sharded / name).read_bytes() == (unsharded / name).read_bytes(), name
+    # The known duplicates were found: every OVID copy shares the cluster of its PubMed work (pair precision 1, recall >= 0.99).
+    label_of = {f"pubmed:{r.pmid}": lab for r, lab in zip(archive.pubmed, archive.pubmed_labels)}
+    label_of |= {f"embase:2025-10-01#{k}": lab for k, lab in enumerate(archive.ovid_labels, 1)}
+    cluster_of = {}
+    for line in (sharded / "results/dedup/clusters.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+        rid, cid = line.split("\t")[:2]
+        if rid in label_of:
+            cluster_of[rid] = cid
+    assert len(cluster_of) == archive.size
+    pairs = Counter((label_of[r], c) for r, c in cluster_of.items())
+    true = Counter(label_of.values())
+    found = Counter(cluster_of.values())
+    tp = sum(n * (n - 1) // 2 for n in pairs.values())
+    assert tp == sum(n * (n - 1) // 2 for n in found.values())  # no false merge
+    assert tp / sum(n * (n - 1) // 2 for n in true.values()) >= 0.99

@@ -1,0 +1,13 @@
+"""Snakemake glue for rule import_file: verify and parse one archived file into its part tables."""
+
+from livingreview.importer import import_file
+from livingreview.logutil import run_step
+
+run_step(
+    import_file,
+    snakemake.log[0],  # noqa: F821
+    run_dir=snakemake.params.run_dir,  # noqa: F821
+    file_name=snakemake.wildcards.file,  # noqa: F821
+    records_out=snakemake.output.records,  # noqa: F821
+    ledger_out=snakemake.output.ledger,  # noqa: F821
+)
