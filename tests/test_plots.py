@@ -181,3 +181,14 @@ def test_effect_direction_marks_every_study_and_domain(tmp_path: Path) -> None:
     assert svg_ids(text, "direction_") == ["direction_Feder2014_ptsd_severity", "direction_Feder2014_ptsd_response"]
     assert "N randomized" in text and "41" in text and "10" in text
     assert "PTSD severity" in text and "PTSD response" in text and (tmp_path / "d.png").stat().st_size > 1000
+
+
+def test_crossover_without_arm_sizes_shows_n_randomized(tmp_path: Path) -> None:
+    cross = Study(study_id="X2014", reports=("1",), primary_report="1", year=2014, design="crossover", crossover=True, population="", n_randomized=41,
+                  n_per_arm="", ketamine_dose_mg_per_kg=(0.5,), infusions="single", infusion_schedule="", comparator="midazolam",
+                  comparator_type="active", co_intervention="", registration="", inferred_fields=(), notes="", source="", line=2)
+    eff = [Effect("X2014", "x", "MD", 12.7, 27.0, "", scale="IES-R")]
+    summary = analyse({"id": "x", "title": "k=1", "domain": "ptsd_severity", "measure": "MD"}, eff, [cross], direction_note=DIRECTION_NOTE)
+    forest_plot(summary, tmp_path / "f.svg")
+    text = (tmp_path / "f.svg").read_text()
+    assert "N = 41 (crossover)" in text and "not reported" not in text

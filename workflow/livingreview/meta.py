@@ -376,6 +376,8 @@ def _study_entry(effect: Any, study: Any, weight: float | None) -> dict[str, Any
         "scale": effect.scale,
         "n_ketamine": effect.n_ketamine,
         "n_control": effect.n_control,
+        "n_randomized": study.n_randomized if study else None,
+        "crossover": bool(study.crossover) if study else False,
         "inferred": effect.inferred,
         "how": effect.how,
     }

@@ -161,6 +161,8 @@ def forest_plot(summary: Mapping[str, Any], path: Paths, *, subgroup: str | None
                 if item.get("inferred"):
                     label += " \u2020"
                 n_text = f"{item['n_ketamine']} / {item['n_control']}" if item.get("n_ketamine") else "not reported"
+                if not item.get("n_ketamine") and item.get("crossover") and item.get("n_randomized"):
+                    n_text = f"N = {item['n_randomized']} (crossover)"  # each participant had both; N randomized
                 ax.text(0.01, y, label, transform=col, ha="left", va="center", clip_on=False)
                 ax.text(0.17, y, _wrap(item.get("scale") or "", 22), transform=col, ha="left", va="center", fontsize=8, clip_on=False)
                 ax.text(0.37, y, n_text, transform=col, ha="center", va="center", clip_on=False)
