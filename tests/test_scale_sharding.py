@@ -18,7 +18,7 @@ from livingreview.errors import ReconciliationError
 from livingreview.importer import import_file, merge_parts, run_import
 from livingreview.runs import list_runs, load_manifest
 from livingreview.screen_stage import run_automation, run_screening
-from livingreview.workflow_support import record_total, shard_count
+from livingreview.workflow_support import record_total, run_shard_counts
 
 _spec = importlib.util.spec_from_file_location("update_benchmark", ROOT / "benchmarks" / "update.py")
 assert _spec and _spec.loader
@@ -98,21 +98,53 @@ def test_stale_part_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         merge_parts(runs_root=root, parts_dir="parts/records", ledger_parts_dir="parts/ledger", records_out="r.tsv", ledger_out="l.tsv")
 
 
-def test_candidate_shards_give_the_unsharded_dedup(tmp_path: Path) -> None:
-    run = bench.synthetic_records(3000, seed=5, pmid_offset=0)
+def _two_runs(n: int) -> list:
+    """Synthetic records in two runs (every third work's records in the later run)."""
+    run = bench.synthetic_records(n, seed=5, pmid_offset=0)
     records = [*run.pubmed, *[r.__class__(**{**r.as_dict(), "record_id": f"embase:x#{k}"}) for k, r in enumerate(run.ovid, 1)]]
+    labels = [*run.pubmed_labels, *run.ovid_labels]
+    return [r.__class__(**{**r.as_dict(), "run_id": "2025-11-01" if (lab + k) % 3 == 0 else "2025-10-01"}) for k, (r, lab) in enumerate(zip(records, labels))]
+
+
+def _as_text(rows: list[dict[str, object]]) -> list[dict[str, str]]:
+    return [{k: str(v) for k, v in row.items()} for row in rows]
+
+
+def test_candidate_shards_give_the_unsharded_dedup() -> None:
+    records = _two_runs(3000)
     whole = deduplicate(records)
     shard_sizes = []
     links: list[dict[str, str]] = []
     for shard in range(4):
         rows = candidate_rows(records, shard=shard, n_shards=4)
         shard_sizes.append(len(rows))
-        links += [{k: str(v) for k, v in row.items()} for row in rows]
+        links += _as_text(rows)
     assert all(n > 0 for n in shard_sizes)  # the blocks really are spread over the shards
     parts = deduplicate(records, candidates=links)
     for name in ("clusters", "maybe_pairs", "canonical", "provenance", "ledger"):
         assert getattr(parts, name) == getattr(whole, name), name
     assert whole.n_clusters < len(records)
+
+
+def test_incremental_candidates_per_run_give_the_full_dedup() -> None:
+    """The later run compared only against the earlier run's index gives the full result."""
+    records = _two_runs(3000)
+    whole = deduplicate(records)
+    earlier = [r for r in records if r.run_id == "2025-10-01"]
+    links = _as_text(candidate_rows(earlier, new_run="2025-10-01"))
+    added = []
+    for shard in range(2):
+        added += _as_text(candidate_rows(records, new_run="2025-11-01", shard=shard, n_shards=2))
+    assert added
+    run_of = {r.record_id: r.run_id for r in records}
+    assert all("2025-11-01" in (run_of[row["record_a"]], run_of[row["record_b"]]) for row in added)
+    incremental = deduplicate(records, candidates=links + added)
+    for name in ("clusters", "maybe_pairs", "canonical", "provenance", "ledger"):
+        assert getattr(incremental, name) == getattr(whole, name), name
+    # The blocking index round-trips every comparison field.
+    from livingreview.dedup import _prepare, _prepared_from_index, index_rows
+
+    assert _prepared_from_index(_as_text([{k: ("" if v is None else v) for k, v in row.items()} for row in index_rows(records)])) == _prepare(records)
 
 
 def test_automation_shards_give_the_unsharded_screening(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,8 +155,8 @@ def test_automation_shards_give_the_unsharded_screening(tmp_path: Path, monkeypa
     run_dedup(records=rec, decisions="resources/dedup/decisions.tsv", clusters_out=d / "clusters.tsv", maybe_out=d / "maybe.tsv",
               canonical_out=d / "canonical.tsv", provenance_out=d / "prov.tsv", ledger_out=d / "ledger.tsv")
     shards = [tmp_path / f"auto{k}.tsv" for k in range(3)]
-    sizes = [run_automation(canonical=d / "canonical.tsv", rules="config/screening.yaml", shard=k, n_shards=3, out=path) for k, path in enumerate(shards)]
-    assert all(n > 0 for n in sizes)
+    sizes = [run_automation(records=[rec], rules="config/screening.yaml", shard=k, n_shards=3, out=path) for k, path in enumerate(shards)]
+    assert all(n > 0 for n in sizes) and sum(sizes) == len(rec.read_text(encoding="utf-8").splitlines()) - 1
     outputs = {}
     for label, automation in (("rules", None), ("shards", shards)):
         o = tmp_path / label
@@ -134,11 +166,38 @@ def test_automation_shards_give_the_unsharded_screening(tmp_path: Path, monkeypa
                       automation=automation)
         outputs[label] = [(o / n).read_bytes() for n in ("s.tsv", "p.tsv", "a.json", "l.tsv")]
     assert outputs["rules"] == outputs["shards"]
-    with pytest.raises(ReconciliationError, match="automation results"):
+    with pytest.raises(ReconciliationError, match="no automation result"):
         run_screening(canonical=d / "canonical.tsv", clusters=d / "clusters.tsv", rules="config/screening.yaml",
                       decisions="resources/screening/decisions.tsv", studies=None, screening_out=tmp_path / "x.tsv",
                       performance_out=tmp_path / "y.tsv", agreement_out=tmp_path / "z.json", ledger_out=tmp_path / "w.tsv",
                       automation=shards[:2])
+
+
+def test_stored_result_is_used_only_for_the_same_screened_fields() -> None:
+    from collections import Counter as C
+
+    from livingreview.records import Record
+    from livingreview.screen_stage import StoredResult, screened_fields_sha1, stored_screen
+    from livingreview.screening import READABLE_FIELDS
+    from livingreview.screen_stage import SCREENED_FIELDS
+
+    assert SCREENED_FIELDS == READABLE_FIELDS
+    rec = Record(record_id="pubmed:900000001", title="Synthetic title", year="2020")
+    stored = StoredResult(rec.record_id, screened_fields_sha1(rec), False, "", "", "", "", ())
+    live_calls = []
+
+    def live(r: Record, _rs: object) -> StoredResult:
+        live_calls.append(r.record_id)
+        return stored
+
+    counts: C[str] = C()
+    screen = stored_screen({rec.record_id: stored}, live, counts)
+    assert screen(rec, None) is stored and not live_calls
+    merged = Record(record_id=rec.record_id, title=rec.title, year=rec.year, abstract="filled from another member")
+    screen(merged, None)
+    assert live_calls == [rec.record_id] and counts == {"stored": 1, "rerun": 1}
+    journal_only = Record(record_id=rec.record_id, title=rec.title, year=rec.year, journal="Not read by rules")
+    assert screened_fields_sha1(journal_only) == screened_fields_sha1(rec)
 
 
 def _job_counts(stdout: str) -> Counter[str]:
@@ -162,35 +221,38 @@ def _dry_run(work: Path, *extra: str) -> Counter[str]:
 
 
 def test_dry_run_shows_one_job_per_file_and_per_shard(tmp_path: Path) -> None:
-    work = copy_project_inputs(tmp_path)
+    work = copy_project_inputs(tmp_path / "p")
+    runs_root = work / "resources" / "searches"
+    bench.write_synthetic_run(runs_root, "2025-10-01", bench.synthetic_records(450, seed=8, pmid_offset=0))
     bench.set_shard_size(work, 100)
     counts = _dry_run(work)
-    files = sum(len(load_manifest(r).files) for r in list_runs(work / "resources" / "searches"))
-    shards = math.ceil(record_total(str(work / "resources" / "searches")) / 100)
-    assert shard_count({"scale": {"shard_size": 100}}, str(work / "resources" / "searches")) == shards > 1
-    assert counts["import_file"] == files == 4
+    per_run = run_shard_counts({"scale": {"shard_size": 100}}, str(runs_root))
+    files = sum(len(load_manifest(r).files) for r in list_runs(runs_root))
+    assert per_run == {r.name: math.ceil(sum(f.count_in_file for f in load_manifest(r).files) / 100) for r in list_runs(runs_root)}
+    assert len(per_run) == 2 and all(n > 1 for n in per_run.values())
+    assert counts["import_file"] == files == 6
     assert counts["import_records"] == 1
-    assert counts["dedup_candidates"] == shards
-    assert counts["screen_automation"] == shards
+    assert counts["dedup_index"] == 2
+    assert counts["dedup_candidates"] == counts["screen_automation"] == sum(per_run.values())
     assert counts["deduplicate_records"] == 1 and counts["screen_records"] == 1
     bench.set_shard_size(work, 200_000)
     default = _dry_run(work)
-    assert default["dedup_candidates"] == default["screen_automation"] == 1
+    assert default["dedup_candidates"] == default["screen_automation"] == 2  # one per run
 
 
 def test_sharded_pipeline_is_byte_identical_to_unsharded(tmp_path: Path) -> None:
-    """A generated run of about 25,000 synthetic records with known duplicates, built with 6 shards and with 1."""
+    """A generated run of about 25,000 synthetic records with known duplicates, built with 7 shards (+ 1 for the snapshot run) and with 1 per run."""
     archive = bench.synthetic_records(25_000, seed=21, pmid_offset=0)
     builds = {}
-    for label, shard_size in (("sharded", 5_000), ("unsharded", 1_000_000)):
+    for label, shard_size in (("sharded", 4_000), ("unsharded", 1_000_000)):
         work = copy_project_inputs(tmp_path / label)
         bench.write_synthetic_run(work / "resources" / "searches", "2025-10-01", archive)
         bench.set_shard_size(work, shard_size)
         run_snakemake(work, *COMPARED)
         builds[label] = work
     sharded, unsharded = builds["sharded"], builds["unsharded"]
-    assert len(list((sharded / "results" / "dedup" / "candidates").glob("shard*.tsv"))) == math.ceil((archive.size + record_total(str(SNAPSHOT))) / 5_000) == 6
-    assert len(list((unsharded / "results" / "screening" / "automation").glob("shard*.tsv"))) == 1
+    assert len(list((sharded / "results" / "dedup" / "candidates").glob("*/shard*.tsv"))) == 1 + math.ceil(archive.size / 4_000) == 8
+    assert len(list((unsharded / "results" / "screening" / "automation").glob("*/shard*.tsv"))) == 2
     for name in COMPARED:
         assert (sharded / name).read_bytes() == (unsharded / name).read_bytes(), name
     # The known duplicates were found: every OVID copy shares the cluster of its PubMed work (pair precision 1, recall >= 0.99).
@@ -208,3 +270,36 @@ def test_sharded_pipeline_is_byte_identical_to_unsharded(tmp_path: Path) -> None
     tp = sum(n * (n - 1) // 2 for n in pairs.values())
     assert tp == sum(n * (n - 1) // 2 for n in found.values())  # no false merge
     assert tp / sum(n * (n - 1) // 2 for n in true.values()) >= 0.99
+
+
+def test_update_reuses_earlier_runs_jobs_and_equals_a_fresh_build(tmp_path: Path) -> None:
+    """Adding a run re-runs no per-run job of earlier runs, and gives the bytes of a build from scratch."""
+    archive = bench.synthetic_records(4_000, seed=31, pmid_offset=0)
+    upd = bench.update_run(archive, 600, seed=32, duplicates=60)
+    targets = (*COMPARED, *(f"results/update/{r}/{n}" for r in ("2025-10-01", "2025-11-01") for n in ("new_records.tsv", "todo.tsv", "summary.json")))
+    work = copy_project_inputs(tmp_path / "incremental")
+    bench.set_shard_size(work, 1_500)
+    runs_root = work / "resources" / "searches"
+    bench.write_synthetic_run(runs_root, "2025-10-01", archive)
+    run_snakemake(work, *targets[:-6], *targets[-6:-3])
+    per_run = sorted(
+        p for pattern in ("results/dedup/index/*.tsv", "results/dedup/candidates/*/*.tsv", "results/screening/automation/*/*.tsv", "results/records/parts/*/*.tsv")
+        for p in work.glob(pattern)
+    )
+    assert len(list(work.glob("results/dedup/candidates/2025-10-01/*.tsv"))) == math.ceil(archive.size / 1_500)
+    before = {p: p.stat().st_mtime_ns for p in per_run}
+    bench.write_synthetic_run(runs_root, "2025-11-01", upd)
+    run_snakemake(work, *targets)
+    assert {p: p.stat().st_mtime_ns for p in per_run} == before  # earlier runs' per-run jobs did not run again
+    assert (work / "results/dedup/candidates/2025-11-01/shard0.tsv").exists()
+
+    fresh = copy_project_inputs(tmp_path / "fresh")
+    bench.set_shard_size(fresh, 1_500)
+    for run_id, run in (("2025-10-01", archive), ("2025-11-01", upd)):
+        bench.write_synthetic_run(fresh / "resources" / "searches", run_id, run)
+    run_snakemake(fresh, *targets)
+    for name in targets:
+        assert (work / name).read_bytes() == (fresh / name).read_bytes(), name
+    # The copies of archived records joined existing clusters: they are not new.
+    new_ids = {line.split("\t")[0] for line in (work / "results/update/2025-11-01/new_records.tsv").read_text(encoding="utf-8").splitlines()[1:]}
+    assert new_ids and not any(rid.startswith("embase:2025-11-01#") and int(rid.split("#")[1]) > len(upd.ovid) - 60 for rid in new_ids)

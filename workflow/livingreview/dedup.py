@@ -336,11 +336,14 @@ def _pairs_in_blocks(keys: list[str], titles: list[str], *, workers: int, cutoff
         offsets = np.arange(total) - np.repeat(np.cumsum(count) - count, count) + 1
         right_pos = left_pos + offsets
         out.append(np.stack([order[left_pos], order[right_pos]], axis=1))
-    # Large blocks: cdist with a cutoff, keep the upper triangle.
+    # Large blocks: cdist with a cutoff, keep the upper triangle. The cutoff is one point below the
+    # band so that this is only a pre-filter: cdist drops a raw 84.7 that cpdist (rounding) scores 85,
+    # and the final cpdist filter must decide alone, whatever the block size (incremental runs see
+    # smaller blocks than a full run).
     for start, size in zip(starts[sizes > BLOCK_CAP], sizes[sizes > BLOCK_CAP]):
         members = order[start : start + size]
         block_titles = [titles[i] for i in members]
-        scores = cdist(block_titles, block_titles, scorer=fuzz.ratio, score_cutoff=cutoff, dtype=np.uint8, workers=workers)
+        scores = cdist(block_titles, block_titles, scorer=fuzz.ratio, score_cutoff=cutoff - 1, dtype=np.uint8, workers=workers)
         ii, jj = np.nonzero(np.triu(scores, k=1))
         out.append(np.stack([members[ii], members[jj]], axis=1))
     if not out:
@@ -355,10 +358,12 @@ def shard_of(pass_index: int, key: str, n_shards: int) -> int:
     return zlib.crc32(f"{pass_index}|{key}".encode("utf-8")) % n_shards
 
 
-def _shard_keys(keys: list[str], pass_index: int, *, shard: int, n_shards: int) -> list[str]:
-    """The keys of one pass with every block not belonging to ``shard`` blanked (not blocked)."""
-    if n_shards <= 1:
+def _shard_keys(keys: list[str], pass_index: int, *, shard: int, n_shards: int, new: Sequence[bool] | None = None) -> list[str]:
+    """The keys of one pass with every block not belonging to ``shard`` blanked (not blocked), and,
+    when ``new`` is given, every block holding no new record blanked too."""
+    if n_shards <= 1 and new is None:
         return keys
+    with_new = {k for k, is_new in zip(keys, new) if is_new and k} if new is not None else None
     mine: dict[str, bool] = {}
     out: list[str] = []
     for k in keys:
@@ -367,26 +372,35 @@ def _shard_keys(keys: list[str], pass_index: int, *, shard: int, n_shards: int) 
             continue
         keep = mine.get(k)
         if keep is None:
-            keep = mine[k] = shard_of(pass_index, k, n_shards) == shard
+            keep = (n_shards <= 1 or shard_of(pass_index, k, n_shards) == shard) and (with_new is None or k in with_new)
+            mine[k] = keep
         out.append(k if keep else "")
     return out
 
 
-def candidate_pairs(p: _Prepared, *, workers: int = 1, shard: int = 0, n_shards: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def candidate_pairs(
+    p: _Prepared, *, workers: int = 1, shard: int = 0, n_shards: int = 1, new: Sequence[bool] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Unique candidate pairs from all blocking passes with their title similarity (0-100),
     keeping only pairs at or above the maybe band.
 
     With ``n_shards`` > 1 only the blocks whose key hashes to ``shard`` (see ``shard_of``) are
     compared; the union over all shards is the unsharded result (a whole block is always in one shard).
+    With ``new`` (one flag per record) only pairs with at least one new record are kept: the pairs
+    a run adds to those of earlier runs (a pair is a candidate when its records share a block key and
+    its title similarity is in the band, whatever else is in the block).
     """
     if not 0 <= shard < max(n_shards, 1):
         raise ValueError(f"shard {shard} is outside 0..{n_shards - 1}")
     cutoff = int(MAYBE_LOW * 100)
     chunks = [
-        _pairs_in_blocks(_shard_keys(keys, k, shard=shard, n_shards=n_shards), p.title, workers=workers, cutoff=cutoff)
+        _pairs_in_blocks(_shard_keys(keys, k, shard=shard, n_shards=n_shards, new=new), p.title, workers=workers, cutoff=cutoff)
         for k, keys in enumerate(_block_keys(p))
     ]
     pairs = np.concatenate(chunks) if chunks else np.empty((0, 2), dtype=np.int64)
+    if new is not None and pairs.size:
+        flags = np.asarray(new, dtype=bool)
+        pairs = pairs[flags[pairs[:, 0]] | flags[pairs[:, 1]]]
     if pairs.size == 0:
         return pairs, np.empty(0, dtype=np.uint8)
     n = len(p.ids)
@@ -652,15 +666,72 @@ def score_pairs(p: _Prepared, pairs: np.ndarray, scores: np.ndarray) -> list[tup
     return rows
 
 
-def candidate_rows(records: Sequence[Record], *, shard: int = 0, n_shards: int = 1, workers: int = 1) -> list[dict[str, Any]]:
+def candidate_rows(
+    records: Sequence[Record], *, shard: int = 0, n_shards: int = 1, workers: int = 1, new_run: str | None = None
+) -> list[dict[str, Any]]:
     """Candidate links of one shard: every compared pair at or above the maybe band, with its title
-    similarity (0-100) and the first matching rule ("" when none), sorted by record order."""
-    p = _prepare(records)
-    pairs, scores = candidate_pairs(p, workers=workers, shard=shard, n_shards=n_shards)
+    similarity (0-100) and the first matching rule ("" when none), sorted by record order.
+
+    With ``new_run`` only pairs involving a record of that run (``records`` being the records of
+    that run and of earlier runs): the union over runs is the result on all records."""
+    return _candidate_rows(_prepare(records), [r.run_id for r in records], shard=shard, n_shards=n_shards, workers=workers, new_run=new_run)
+
+
+def _candidate_rows(p: _Prepared, runs: Sequence[str], *, shard: int, n_shards: int, workers: int, new_run: str | None) -> list[dict[str, Any]]:
+    new = [r == new_run for r in runs] if new_run is not None else None
+    pairs, scores = candidate_pairs(p, workers=workers, shard=shard, n_shards=n_shards, new=new)
     return [
         {"record_a": p.ids[i], "record_b": p.ids[j], "score": round(s * 100), "rule": rule.id if rule else ""}
         for i, j, s, rule in score_pairs(p, pairs, scores)
     ]
+
+
+# The blocking index of a run: every normalised comparison field of its records (one job per run,
+# never redone when later runs are added).
+INDEX_FIELDS: tuple[str, ...] = (
+    "record_id", "run_id", "title", "doi", "pmid", "year", "first_author", "authors", "journal", "volume", "page", "kind", "registry_id",
+)
+
+
+def index_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
+    """The blocking-index rows (INDEX_FIELDS) of ``records``, in record order."""
+    p = _prepare(records)
+    return [
+        {
+            "record_id": p.ids[k], "run_id": rec.run_id, "title": p.title[k], "doi": p.doi[k], "pmid": p.pmid[k], "year": p.year[k],
+            "first_author": p.first_author[k], "authors": p.authors[k], "journal": p.journal[k], "volume": p.volume[k],
+            "page": p.page[k], "kind": p.kind[k], "registry_id": p.registry_id[k],
+        }
+        for k, rec in enumerate(records)
+    ]
+
+
+def _prepared_from_index(rows: Sequence[Mapping[str, str]]) -> _Prepared:
+    """A _Prepared rebuilt from blocking-index rows (the inverse of ``index_rows``)."""
+    p = _Prepared([], [], [], [], [], [], [], [], [], [], [], [])
+    for row in rows:
+        p.ids.append(row["record_id"])
+        p.title.append(row["title"])
+        p.doi.append(row["doi"])
+        p.pmid.append(row["pmid"])
+        p.year.append(int(row["year"]) if row["year"] else None)
+        p.first_author.append(row["first_author"])
+        p.authors.append(row["authors"])
+        p.journal.append(row["journal"])
+        p.volume.append(row["volume"])
+        p.page.append(row["page"])
+        p.kind.append(row["kind"])
+        p.registry_id.append(row["registry_id"])
+    return p
+
+
+def run_index(*, parts: Sequence[str | Path], out: str | Path) -> int:
+    """One dedup_index job: the blocking index of one run from its per-file import tables."""
+    records = sorted((rec for path in parts for rec in read_records_tsv(path)), key=lambda r: r.record_id)
+    rows = index_rows(records)
+    write_tsv(out, INDEX_FIELDS, rows)
+    LOG.info("blocking index: %d records", len(rows))
+    return len(rows)
 
 
 def _fuzzy_from_candidates(candidates: Iterable[Mapping[str, str]], index: Mapping[str, int]) -> list[tuple[int, int, float, MatchRule | None]]:
@@ -683,14 +754,24 @@ def _fuzzy_from_candidates(candidates: Iterable[Mapping[str, str]], index: Mappi
     return [(i, j, s, rule) for (i, j), (s, rule) in sorted(found.items())]
 
 
-def run_candidates(*, records: str | Path, shard: int, n_shards: int, out: str | Path, workers: int = 1) -> int:
-    """One dedup_candidates job: compare the blocks of ``shard`` (of ``n_shards``) and write its
-    candidate links (CANDIDATE_FIELDS) atomically; returns the number of links."""
-    recs = read_records_tsv(records)
-    rows = candidate_rows(recs, shard=shard, n_shards=n_shards, workers=workers)
-    write_tsv(out, CANDIDATE_FIELDS, rows)
-    LOG.info("dedup shard %d/%d: %d records, %d candidate pairs", shard + 1, n_shards, len(recs), len(rows))
-    return len(rows)
+def run_candidates(
+    *, index: Sequence[str | Path], run_id: str, shard: int, n_shards: int, out: str | Path, workers: int = 1
+) -> int:
+    """One dedup_candidates job: the candidate links run ``run_id`` adds (pairs with at least one of
+    its records, compared with every record of it and of earlier runs) in the blocks of ``shard``
+    (of ``n_shards``), read from the blocking indexes of that run and the earlier ones; writes
+    CANDIDATE_FIELDS rows atomically and returns their number.
+
+    When a run is added, the jobs of earlier runs keep their outputs: their inputs do not change.
+    """
+    rows = [row for path in index for row in read_tsv(path, required=INDEX_FIELDS)]
+    if not any(row["run_id"] == run_id for row in rows):
+        LOG.warning("run %s has no records in the blocking indexes given", run_id)
+    p = _prepared_from_index(rows)
+    links = _candidate_rows(p, [row["run_id"] for row in rows], shard=shard, n_shards=n_shards, workers=workers, new_run=run_id)
+    write_tsv(out, CANDIDATE_FIELDS, links)
+    LOG.info("dedup candidates of run %s, shard %d/%d: %d records compared, %d candidate pairs", run_id, shard + 1, n_shards, len(rows), len(links))
+    return len(links)
 
 
 def read_candidates(paths: Iterable[str | Path]) -> list[dict[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ from .constants import (
 from .decisions import EXCLUDE, INCLUDE, ClusterIndex, StageDecision, agreement, build_index, load_decisions, resolve_decisions
 from .errors import ConfigError, ReconciliationError
 from .records import Record
-from .tables import read_tsv, write_json, write_tsv
+from .tables import format_value, read_tsv, write_json, write_tsv
 
 LOG = logging.getLogger(__name__)
 
@@ -354,16 +355,19 @@ def singleton_clusters(records: Iterable[Record]) -> list[dict[str, str]]:
     return [{"record_id": r.record_id, "cluster_id": r.record_id, "canonical_id": r.record_id} for r in records]
 
 
-# --- automation in shards (one Snakemake job per shard; the screen step reads their results) -------
+# --- automation in shards (one Snakemake job per run and shard; the screen step reads their results) ---
 
-AUTOMATION_FIELDS: tuple[str, ...] = ("record_id", "cluster_id", "excluded", "rule_id", "reason", "label", "evidence", "hits")
+AUTOMATION_FIELDS: tuple[str, ...] = ("record_id", "fields_sha1", "excluded", "rule_id", "reason", "label", "evidence", "hits")
+# The record fields the eligibility rules read (livingreview.screening.READABLE_FIELDS).
+SCREENED_FIELDS: tuple[str, ...] = ("title", "abstract", "keywords", "publication_types", "mesh", "language", "year")
 
 
 @dataclass(frozen=True, slots=True)
 class StoredResult:
-    """The automation outcome of one canonical record as a shard wrote it (a ScreenResultLike)."""
+    """The automation outcome of one record as a shard wrote it (a ScreenResultLike)."""
 
     record_id: str
+    fields_sha1: str
     excluded: bool
     rule_id: str
     reason: str
@@ -372,26 +376,32 @@ class StoredResult:
     hits: tuple[str, ...]
 
 
-def screening_shard_of(cluster_id: str, n_shards: int) -> int:
-    """The automation shard (0-based) of a cluster: a stable hash (CRC-32) of its cluster_id."""
-    return zlib.crc32(cluster_id.encode("utf-8")) % max(n_shards, 1)
+def screened_fields_sha1(record: Record) -> str:
+    """SHA-1 of the fields the rules read, as records.tsv writes them: equal hashes, equal rule results."""
+    row = record.to_row()
+    return hashlib.sha1("\x1f".join(format_value(row[name]) for name in SCREENED_FIELDS).encode("utf-8")).hexdigest()
 
 
-def automation_rows(records_with_clusters: Iterable[tuple[Record, str]], ruleset: Any, *, screen: ScreenFunc, shard: int = 0, n_shards: int = 1) -> list[dict[str, Any]]:
-    """Run the rules on the canonical records of one shard; one AUTOMATION_FIELDS row each, by record_id.
+def screening_shard_of(record_id: str, n_shards: int) -> int:
+    """The automation shard (0-based) of a record: a stable hash (CRC-32) of its record_id."""
+    return zlib.crc32(record_id.encode("utf-8")) % max(n_shards, 1)
+
+
+def automation_rows(records: Iterable[Record], ruleset: Any, *, screen: ScreenFunc, shard: int = 0, n_shards: int = 1) -> list[dict[str, Any]]:
+    """Run the rules on the records of one shard; one AUTOMATION_FIELDS row each, by record_id.
 
     Evidence and hits are stored as JSON strings so that the screen step sees exactly what the
-    rules returned.
+    rules returned; ``fields_sha1`` says which field values the result holds for.
     """
     rows: list[dict[str, Any]] = []
-    for rec, cid in records_with_clusters:
-        if screening_shard_of(cid, n_shards) != shard:
+    for rec in records:
+        if screening_shard_of(rec.record_id, n_shards) != shard:
             continue
         result = screen(rec, ruleset)
         rows.append(
             {
                 "record_id": rec.record_id,
-                "cluster_id": cid,
+                "fields_sha1": screened_fields_sha1(rec),
                 "excluded": bool(result.excluded),
                 "rule_id": result.rule_id or "",
                 "reason": result.reason or "",
@@ -406,23 +416,28 @@ def automation_rows(records_with_clusters: Iterable[tuple[Record, str]], ruleset
 
 def run_automation(
     *,
-    canonical: str | os.PathLike[str],
+    records: Sequence[str | os.PathLike[str]],
     rules: str | os.PathLike[str],
     shard: int,
     n_shards: int,
     out: str | os.PathLike[str],
 ) -> int:
-    """One screen_automation job: the rules on the canonical records whose cluster falls in ``shard``
-    (of ``n_shards``); writes AUTOMATION_FIELDS rows atomically and returns their number."""
+    """One screen_automation job: the rules on the records (tables with records.tsv columns, e.g.
+    the per-file import tables of one run) whose record_id falls in ``shard`` (of ``n_shards``);
+    writes AUTOMATION_FIELDS rows atomically and returns their number.
+
+    The results of a run's records never change when later runs are added; the screen step uses a
+    stored result for a canonical record only when the fields the rules read are the same (a
+    cluster's merged record may hold fields filled from other members) and runs the rules otherwise.
+    """
     if not 0 <= shard < max(n_shards, 1):
         raise ConfigError(f"shard {shard} is outside 0..{n_shards - 1}", where="scale.shard_size", fix="report this as a bug")
     load_rules, screen_record = _default_screening()
     ruleset = load_rules(str(rules))
-    rows = read_tsv(canonical, required=("record_id", "cluster_id"))
-    pairs = [(Record.from_row(r), r["cluster_id"]) for r in rows]
-    out_rows = automation_rows(pairs, ruleset, screen=screen_record, shard=shard, n_shards=n_shards)
+    recs = [Record.from_row(r) for path in records for r in read_tsv(path, required=("record_id",))]
+    out_rows = automation_rows(recs, ruleset, screen=screen_record, shard=shard, n_shards=n_shards)
     write_tsv(out, AUTOMATION_FIELDS, out_rows)
-    LOG.info("automation shard %d/%d: %d of %d canonical records, %d excluded", shard + 1, n_shards, len(out_rows), len(rows), sum(1 for r in out_rows if r["excluded"]))
+    LOG.info("automation shard %d/%d: %d of %d records, %d excluded", shard + 1, n_shards, len(out_rows), len(recs), sum(1 for r in out_rows if r["excluded"]))
     return len(out_rows)
 
 
@@ -440,6 +455,7 @@ def read_automation(paths: Iterable[str | os.PathLike[str]]) -> dict[str, Stored
                 )
             results[rid] = StoredResult(
                 record_id=rid,
+                fields_sha1=row["fields_sha1"],
                 excluded=row["excluded"] == "true",
                 rule_id=row["rule_id"],
                 reason=row["reason"],
@@ -450,18 +466,25 @@ def read_automation(paths: Iterable[str | os.PathLike[str]]) -> dict[str, Stored
     return results
 
 
-def stored_screen(results: Mapping[str, StoredResult]) -> ScreenFunc:
-    """A ScreenFunc that returns the stored automation result of a record (an error when there is none)."""
+def stored_screen(results: Mapping[str, StoredResult], live: ScreenFunc, counts: Counter[str] | None = None) -> ScreenFunc:
+    """A ScreenFunc giving the stored result of a record when the fields the rules read are unchanged,
+    else ``live`` (the rules); a record with no stored result is an error. ``counts`` tallies both."""
 
-    def screen(record: Record, _ruleset: Any) -> StoredResult:
+    def screen(record: Record, ruleset: Any) -> ScreenResultLike:
         found = results.get(record.record_id)
         if found is None:
             raise ReconciliationError(
                 f"canonical record {record.record_id} has no automation result",
                 where="results/screening/automation/",
-                fix="the automation shards are stale: re-run snakemake (they are rebuilt when canonical.tsv changes)",
+                fix="the automation shards are stale: re-run snakemake (every archived record is screened in its run's shard jobs)",
             )
-        return found
+        if found.fields_sha1 == screened_fields_sha1(record):
+            if counts is not None:
+                counts["stored"] += 1
+            return found
+        if counts is not None:
+            counts["rerun"] += 1
+        return live(record, ruleset)
 
     return screen
 
@@ -499,16 +522,12 @@ def run_screening(
     decided = load_decisions(decisions, ruleset.reasons)
     settled = resolve_decisions(decided, index)
     screen = screen_record
+    reuse: Counter[str] = Counter()
     if automation is not None:
-        stored = read_automation(automation)
-        if len(stored) != len(records):
-            raise ReconciliationError(
-                f"{len(stored)} automation results for {len(records)} canonical records",
-                where="results/screening/automation/",
-                fix="the automation shards are stale: re-run snakemake (they are rebuilt when canonical.tsv changes)",
-            )
-        screen = stored_screen(stored)
+        screen = stored_screen(read_automation(automation), screen_record, reuse)
     result = screen_clusters(records, index, ruleset, settled, screen=screen)
+    if automation is not None:
+        LOG.info("automation: %d stored results used, rules run again on %d merged records whose screened fields differ", reuse["stored"], reuse["rerun"])
     if studies and os.path.exists(studies):
         _log_study_coverage(studies, index, settled)
     write_tsv(screening_out, SCREENING_FIELDS, result.screening)

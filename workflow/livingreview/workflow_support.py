@@ -53,10 +53,23 @@ def record_total(root: str) -> int:
 DEFAULT_SHARD_SIZE = 200_000  # the schema's default for scale.shard_size
 
 
+def shard_size(config: dict[str, Any]) -> int:
+    """scale.shard_size (records per shard job)."""
+    return int((config.get("scale") or {}).get("shard_size") or DEFAULT_SHARD_SIZE)
+
+
 def shard_count(config: dict[str, Any], root: str) -> int:
-    """Number of dedup/screening shards: ceil(records in all manifests / scale.shard_size), at least 1."""
-    size = int((config.get("scale") or {}).get("shard_size") or DEFAULT_SHARD_SIZE)
-    return max(1, -(-record_total(root) // size))
+    """Number of shards all archived records would fill: ceil(records in all manifests / scale.shard_size), at least 1."""
+    return max(1, -(-record_total(root) // shard_size(config)))
+
+
+def run_shard_counts(config: dict[str, Any], root: str) -> dict[str, int]:
+    """Shards per run: ceil(records in the run's manifest / scale.shard_size), at least 1.
+
+    Counted per run so that adding a run never changes the jobs (or results) of earlier runs.
+    """
+    size = shard_size(config)
+    return {run_dir.name: max(1, -(-sum(f.count_in_file for f in load_manifest(run_dir).files) // size)) for run_dir in list_runs(root)}
 
 
 def optional_input(path: str) -> list[str]:

@@ -11,7 +11,7 @@ from livingreview.workflow_support import (
     run_file_paths,
     run_files,
     run_ids,
-    shard_count,
+    run_shard_counts,
     validate_at_start,
 )
 
@@ -20,9 +20,19 @@ validate_at_start(config)
 RUNS_ROOT = config["searches"]["root"]
 RUN_IDS = run_ids(RUNS_ROOT)
 ANALYSES = analysis_ids(config)
-# Dedup and screening shard jobs (config scale.shard_size; 1 for the default review).
-N_SHARDS = shard_count(config, RUNS_ROOT)
-SHARDS = list(range(N_SHARDS))
+# Dedup and screening shard jobs per run (config scale.shard_size; 1 per run for the default review).
+RUN_SHARDS = run_shard_counts(config, RUNS_ROOT)
+RUN_SHARD_PAIRS = [(run_id, shard) for run_id in RUN_IDS for shard in range(RUN_SHARDS[run_id])]
+
+
+def run_parts(run_id):
+    """The per-file import tables of one run."""
+    return [f"results/records/parts/{r}/{name}.tsv" for r, name in run_files(RUNS_ROOT) if r == run_id]
+
+
+def runs_up_to(run_id):
+    """Ids of the runs archived before ``run_id``, and ``run_id``."""
+    return RUN_IDS[: RUN_IDS.index(run_id) + 1]
 
 
 def final_targets():

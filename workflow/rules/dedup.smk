@@ -1,20 +1,38 @@
-# Deduplication: candidate pairs in shard jobs (blocks split by a stable hash of the block key),
-# then one job joining exact links and every shard's candidate links into clusters.
+# Deduplication, incremental per run: a blocking index per run, then candidate-pair jobs per run and
+# shard (a run's records against themselves and every earlier run; blocks split by a stable hash of
+# the block key), then one job joining exact links and every candidate part into clusters. Adding a
+# run adds jobs for that run only; the jobs of earlier runs keep their outputs.
+
+
+rule dedup_index:
+    input:
+        parts=lambda wildcards: run_parts(wildcards.run_id),
+    output:
+        index="results/dedup/index/{run_id}.tsv",
+    wildcard_constraints:
+        run_id="[^/]+",
+    log:
+        "logs/dedup/index_{run_id}.log",
+    benchmark:
+        "benchmarks/dedup/index_{run_id}.tsv"
+    script:
+        "../scripts/dedup_index.py"
 
 
 rule dedup_candidates:
     input:
-        records="results/records/records.tsv",
+        index=lambda wildcards: [f"results/dedup/index/{r}.tsv" for r in runs_up_to(wildcards.run_id)],
     output:
-        candidates="results/dedup/candidates/shard{shard}.tsv",
+        candidates="results/dedup/candidates/{run_id}/shard{shard}.tsv",
     params:
-        n_shards=N_SHARDS,
+        n_shards=lambda wildcards: RUN_SHARDS[wildcards.run_id],
     wildcard_constraints:
+        run_id="[^/]+",
         shard=r"\d+",
     log:
-        "logs/dedup/candidates_shard{shard}.log",
+        "logs/dedup/candidates_{run_id}_shard{shard}.log",
     benchmark:
-        "benchmarks/dedup/candidates_shard{shard}.tsv"
+        "benchmarks/dedup/candidates_{run_id}_shard{shard}.tsv"
     threads: 2
     script:
         "../scripts/dedup_candidates.py"
@@ -23,7 +41,7 @@ rule dedup_candidates:
 rule deduplicate_records:
     input:
         records="results/records/records.tsv",
-        candidates=expand("results/dedup/candidates/shard{shard}.tsv", shard=SHARDS),
+        candidates=[f"results/dedup/candidates/{run_id}/shard{shard}.tsv" for run_id, shard in RUN_SHARD_PAIRS],
         decisions=optional_input(config["dedup"]["decisions"]),
     output:
         clusters="results/dedup/clusters.tsv",

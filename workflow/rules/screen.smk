@@ -1,21 +1,24 @@
-# Screening: the automation rules in shard jobs (clusters split by a stable hash of cluster_id),
-# then one job applying the human decisions to the rules' stored results.
+# Screening: the automation rules in jobs per run and shard (records split by a stable hash of
+# record_id; a run's results never change when later runs are added), then one job applying the
+# human decisions to the stored results (the rules run again only on a merged canonical record
+# whose screened fields differ from its own record's).
 
 
 rule screen_automation:
     input:
-        canonical="results/dedup/canonical.tsv",
+        records=lambda wildcards: run_parts(wildcards.run_id),
         rules=config["screening"]["rules"],
     output:
-        automation="results/screening/automation/shard{shard}.tsv",
+        automation="results/screening/automation/{run_id}/shard{shard}.tsv",
     params:
-        n_shards=N_SHARDS,
+        n_shards=lambda wildcards: RUN_SHARDS[wildcards.run_id],
     wildcard_constraints:
+        run_id="[^/]+",
         shard=r"\d+",
     log:
-        "logs/screen/automation_shard{shard}.log",
+        "logs/screen/automation_{run_id}_shard{shard}.log",
     benchmark:
-        "benchmarks/screen/automation_shard{shard}.tsv"
+        "benchmarks/screen/automation_{run_id}_shard{shard}.tsv"
     script:
         "../scripts/screen_automation.py"
 
@@ -24,7 +27,7 @@ rule screen_records:
     input:
         canonical="results/dedup/canonical.tsv",
         clusters="results/dedup/clusters.tsv",
-        automation=expand("results/screening/automation/shard{shard}.tsv", shard=SHARDS),
+        automation=[f"results/screening/automation/{run_id}/shard{shard}.tsv" for run_id, shard in RUN_SHARD_PAIRS],
         rules=config["screening"]["rules"],
         decisions=config["screening"]["decisions"],
         studies=config["extraction"]["studies"],

@@ -1,4 +1,4 @@
-"""Snakemake glue for rule dedup_candidates: compare the blocks of one shard (logic in livingreview.dedup)."""
+"""Snakemake glue for rule dedup_candidates: the pairs one run adds, in one shard (logic in livingreview.dedup)."""
 
 from livingreview.dedup import run_candidates
 from livingreview.logutil import run_step
@@ -6,7 +6,8 @@ from livingreview.logutil import run_step
 run_step(
     run_candidates,
     snakemake.log[0],  # noqa: F821
-    records=snakemake.input.records,  # noqa: F821
+    index=list(snakemake.input.index),  # noqa: F821
+    run_id=snakemake.wildcards.run_id,  # noqa: F821
     shard=int(snakemake.wildcards.shard),  # noqa: F821
     n_shards=snakemake.params.n_shards,  # noqa: F821
     out=snakemake.output.candidates,  # noqa: F821

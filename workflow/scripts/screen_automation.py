@@ -1,4 +1,4 @@
-"""Snakemake glue for rule screen_automation: the eligibility rules on one shard of canonical records."""
+"""Snakemake glue for rule screen_automation: the eligibility rules on one shard of a run's records."""
 
 from livingreview.logutil import run_step
 from livingreview.screen_stage import run_automation
@@ -6,7 +6,7 @@ from livingreview.screen_stage import run_automation
 run_step(
     run_automation,
     snakemake.log[0],  # noqa: F821
-    canonical=snakemake.input.canonical,  # noqa: F821
+    records=list(snakemake.input.records),  # noqa: F821
     rules=snakemake.input.rules,  # noqa: F821
     shard=int(snakemake.wildcards.shard),  # noqa: F821
     n_shards=snakemake.params.n_shards,  # noqa: F821

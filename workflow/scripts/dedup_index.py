@@ -1,0 +1,11 @@
+"""Snakemake glue for rule dedup_index: the blocking index of one run (logic in livingreview.dedup)."""
+
+from livingreview.dedup import run_index
+from livingreview.logutil import run_step
+
+run_step(
+    run_index,
+    snakemake.log[0],  # noqa: F821
+    parts=list(snakemake.input.parts),  # noqa: F821
+    out=snakemake.output.index,  # noqa: F821
+)
