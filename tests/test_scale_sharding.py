@@ -144,7 +144,12 @@ def test_incremental_candidates_per_run_give_the_full_dedup() -> None:
     # The blocking index round-trips every comparison field.
     from livingreview.dedup import _prepare, _prepared_from_index, index_rows
 
-    assert _prepared_from_index(_as_text([{k: ("" if v is None else v) for k, v in row.items()} for row in index_rows(records)])) == _prepare(records)
+    rows = _as_text([{k: ("" if v is None else v) for k, v in row.items()} for row in index_rows(records)])
+    assert _prepared_from_index(rows) == _prepare(records)
+    from_index = deduplicate(records, candidates=links + added, index_rows_in=rows[::-1])  # any row order
+    assert from_index.clusters == whole.clusters and from_index.canonical == whole.canonical and from_index.maybe_pairs == whole.maybe_pairs
+    with pytest.raises(ReconciliationError, match="blocking indexes"):
+        deduplicate(records, candidates=links + added, index_rows_in=rows[1:])
 
 
 def test_automation_shards_give_the_unsharded_screening(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

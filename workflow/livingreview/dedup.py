@@ -725,6 +725,20 @@ def _prepared_from_index(rows: Sequence[Mapping[str, str]]) -> _Prepared:
     return p
 
 
+def _prepared_in_order(rows: Iterable[Mapping[str, str]], records: Sequence[Record]) -> _Prepared:
+    """The blocking-index rows of ``records``, in their order, as a _Prepared."""
+    by_id = {row["record_id"]: row for row in rows}
+    missing = [r.record_id for r in records if r.record_id not in by_id]
+    if missing or len(by_id) != len(records):
+        raise ReconciliationError(
+            f"the blocking indexes hold {len(by_id)} records for {len(records)} in records.tsv"
+            + (f" (no row for {missing[0]})" if missing else ""),
+            where="results/dedup/index/",
+            fix="the indexes are stale: re-run snakemake (a run's index is rebuilt when its import tables change)",
+        )
+    return _prepared_from_index([by_id[r.record_id] for r in records])
+
+
 def run_index(*, parts: Sequence[str | Path], out: str | Path) -> int:
     """One dedup_index job: the blocking index of one run from its per-file import tables."""
     records = sorted((rec for path in parts for rec in read_records_tsv(path)), key=lambda r: r.record_id)
@@ -794,6 +808,7 @@ def deduplicate(
     previous_clusters: Sequence[Mapping[str, str]] | None = None,
     workers: int = 1,
     candidates: Iterable[Mapping[str, str]] | None = None,
+    index_rows_in: Iterable[Mapping[str, str]] | None = None,
 ) -> DedupResult:
     """Cluster duplicate records and merge each cluster into one canonical record.
 
@@ -806,6 +821,8 @@ def deduplicate(
     from its earliest member by (run_id, record_id). ``workers`` is passed to rapidfuzz.
     ``candidates`` (rows of candidate-link parts written by ``run_candidates``, one per shard)
     replaces the blocking and comparison step; the result is the same as without it.
+    ``index_rows_in`` (rows of the runs' blocking indexes, written by ``run_index``) gives the
+    normalised fields instead of normalising every record again; it must cover exactly ``records``.
     """
     index: dict[str, int] = {}
     for i, rec in enumerate(records):
@@ -817,7 +834,7 @@ def deduplicate(
             )
         index[rec.record_id] = i
     _check_decisions(decisions, index)
-    p = _prepare(records)
+    p = _prepare(records) if index_rows_in is None else _prepared_in_order(index_rows_in, records)
     n = len(records)
     keep_apart = [(index[d.record_a], index[d.record_b]) for d in decisions if d.decision == DECISION_KEEP_APART]
     uf = _GuardedUnionFind(p, keep_apart)
@@ -975,18 +992,21 @@ def run_dedup(
     previous_clusters: str | Path | None = None,
     workers: int = 1,
     candidates: Sequence[str | Path] | None = None,
+    index: Sequence[str | Path] | None = None,
 ) -> DedupResult:
     """The deduplicate_records stage: read records.tsv (+ optional decisions and previous
     clusters.tsv), write clusters, maybe pairs, canonical records, provenance and ledger rows.
 
-    ``candidates`` (the candidate-link parts of every shard) replaces the comparison step."""
+    ``candidates`` (the candidate-link parts of every shard) replaces the comparison step and
+    ``index`` (the blocking index of every run) the normalisation."""
     recs = read_records_tsv(records)
     if isinstance(decisions, (list, tuple)) or (decisions is not None and not isinstance(decisions, (str, Path))):
         decisions = list(decisions)[0] if list(decisions) else None  # type: ignore[arg-type]
     loaded = load_dedup_decisions(decisions) if decisions and Path(str(decisions)).exists() else []
     previous = read_tsv(previous_clusters, required=CLUSTER_FIELDS) if previous_clusters and Path(previous_clusters).exists() else None
     links = read_candidates(candidates) if candidates is not None else None
-    result = deduplicate(recs, decisions=loaded, previous_clusters=previous, workers=workers, candidates=links)
+    prepared = [row for path in index for row in read_tsv(path, required=INDEX_FIELDS)] if index is not None else None
+    result = deduplicate(recs, decisions=loaded, previous_clusters=previous, workers=workers, candidates=links, index_rows_in=prepared)
     write_tsv(clusters_out, CLUSTER_FIELDS, result.clusters)
     write_tsv(maybe_out, MAYBE_PAIR_FIELDS, result.maybe_pairs)
     write_tsv(canonical_out, CANONICAL_FIELDS, result.canonical)

@@ -42,6 +42,7 @@ rule deduplicate_records:
     input:
         records="results/records/records.tsv",
         candidates=[f"results/dedup/candidates/{run_id}/shard{shard}.tsv" for run_id, shard in RUN_SHARD_PAIRS],
+        index=[f"results/dedup/index/{run_id}.tsv" for run_id in RUN_IDS],
         decisions=optional_input(config["dedup"]["decisions"]),
     output:
         clusters="results/dedup/clusters.tsv",

@@ -7,7 +7,8 @@ run_step(
     run_dedup,
     snakemake.log[0],  # noqa: F821
     records=snakemake.input.records,  # noqa: F821
-    candidates=list(snakemake.input.candidates),  # noqa: F821  (one file per shard)
+    candidates=list(snakemake.input.candidates),  # noqa: F821  (one file per run and shard)
+    index=list(snakemake.input.index),  # noqa: F821  (one blocking index per run)
     decisions=snakemake.input.decisions,  # noqa: F821  (a list: empty when the file is absent)
     clusters_out=snakemake.output.clusters,  # noqa: F821
     maybe_out=snakemake.output.maybe_pairs,  # noqa: F821
