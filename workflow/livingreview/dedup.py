@@ -678,6 +678,7 @@ def candidate_rows(
 
 
 def _candidate_rows(p: _Prepared, runs: Sequence[str], *, shard: int, n_shards: int, workers: int, new_run: str | None) -> list[dict[str, Any]]:
+    """Candidate-link rows of prepared records (``runs`` = run_id per record; see candidate_rows)."""
     new = [r == new_run for r in runs] if new_run is not None else None
     pairs, scores = candidate_pairs(p, workers=workers, shard=shard, n_shards=n_shards, new=new)
     return [

@@ -58,11 +58,6 @@ def shard_size(config: dict[str, Any]) -> int:
     return int((config.get("scale") or {}).get("shard_size") or DEFAULT_SHARD_SIZE)
 
 
-def shard_count(config: dict[str, Any], root: str) -> int:
-    """Number of shards all archived records would fill: ceil(records in all manifests / scale.shard_size), at least 1."""
-    return max(1, -(-record_total(root) // shard_size(config)))
-
-
 def run_shard_counts(config: dict[str, Any], root: str) -> dict[str, int]:
     """Shards per run: ceil(records in the run's manifest / scale.shard_size), at least 1.
 
