@@ -654,7 +654,7 @@ def _merge(members: Sequence[Record], cluster_id: str) -> tuple[dict[str, Any], 
 
 # --- candidate links (the sharded comparison step) -----------------------------------------------
 
-CANDIDATE_FIELDS: tuple[str, ...] = ("record_a", "record_b", "score", "rule")
+CANDIDATE_FIELDS: tuple[str, ...] = ("record_a", "record_b", "score", "rule", "evidence")  # evidence: features of a linking pair
 _RULES_BY_ID: dict[str, MatchRule] = {r.id: r for r in MATCH_RULES}
 
 
@@ -681,8 +681,19 @@ def _candidate_rows(p: _Prepared, runs: Sequence[str], *, shard: int, n_shards: 
     """Candidate-link rows of prepared records (``runs`` = run_id per record; see candidate_rows)."""
     new = [r == new_run for r in runs] if new_run is not None else None
     pairs, scores = candidate_pairs(p, workers=workers, shard=shard, n_shards=n_shards, new=new)
+    if pairs.size:
+        # Each pair in record_id order, as the one-job dedup (records sorted by record_id) compares it.
+        ids = np.asarray(p.ids, dtype=object)
+        flip = ids[pairs[:, 0]] > ids[pairs[:, 1]]
+        pairs[flip] = pairs[flip][:, ::-1]
     return [
-        {"record_a": p.ids[i], "record_b": p.ids[j], "score": round(s * 100), "rule": rule.id if rule else ""}
+        {
+            "record_a": p.ids[i],
+            "record_b": p.ids[j],
+            "score": round(s * 100),
+            "rule": rule.id if rule else "",
+            "evidence": _describe(pair_features(p, i, j, s)) if rule else "",
+        }
         for i, j, s, rule in score_pairs(p, pairs, scores)
     ]
 
@@ -749,9 +760,13 @@ def run_index(*, parts: Sequence[str | Path], out: str | Path) -> int:
     return len(rows)
 
 
-def _fuzzy_from_candidates(candidates: Iterable[Mapping[str, str]], index: Mapping[str, int]) -> list[tuple[int, int, float, MatchRule | None]]:
-    """Candidate-link rows (from any number of shards) as sorted, unique (i, j, score, rule)."""
+def _fuzzy_from_candidates(
+    candidates: Iterable[Mapping[str, str]], index: Mapping[str, int]
+) -> tuple[list[tuple[int, int, float, MatchRule | None]], dict[tuple[int, int], str]]:
+    """Candidate-link rows (from any number of shards) as sorted, unique (i, j, score, rule), and
+    the stored evidence of linking pairs."""
     found: dict[tuple[int, int], tuple[float, MatchRule | None]] = {}
+    evidence: dict[tuple[int, int], str] = {}
     for row in candidates:
         where = row.get("_where") or row.get("_line") or "candidate links"
         a, b = row.get("record_a", ""), row.get("record_b", "")
@@ -766,7 +781,9 @@ def _fuzzy_from_candidates(candidates: Iterable[Mapping[str, str]], index: Mappi
             raise ReconciliationError(f"unknown match rule {rule_id!r}", where=str(where), fix="re-run the dedup_candidates jobs")
         i, j = sorted((index[a], index[b]))
         found[(i, j)] = (int(row["score"]) / 100.0, _RULES_BY_ID.get(rule_id))
-    return [(i, j, s, rule) for (i, j), (s, rule) in sorted(found.items())]
+        if rule_id and row.get("evidence"):
+            evidence[(i, j)] = row["evidence"]
+    return [(i, j, s, rule) for (i, j), (s, rule) in sorted(found.items())], evidence
 
 
 def run_candidates(
@@ -860,13 +877,15 @@ def deduplicate(
     if candidates is None:
         pairs, scores = candidate_pairs(p, workers=workers)
         fuzzy_rows = score_pairs(p, pairs, scores)
+        stored_evidence: dict[tuple[int, int], str] = {}
     else:
-        fuzzy_rows = _fuzzy_from_candidates(candidates, index)
+        fuzzy_rows, stored_evidence = _fuzzy_from_candidates(candidates, index)
     LOG.info("dedup: %d records, %d candidate pairs at title similarity >= %.2f", n, len(fuzzy_rows), MAYBE_LOW)
     maybe: list[dict[str, Any]] = []
     for i, j, s, rule in fuzzy_rows:  # features recomputed for maybe pairs
         if rule is not None:
-            links.append((RULE_ORDER[rule.id], -s, i, j, rule.id, s, _describe(pair_features(p, i, j, s))))
+            evidence = stored_evidence.get((i, j)) or _describe(pair_features(p, i, j, s))
+            links.append((RULE_ORDER[rule.id], -s, i, j, rule.id, s, evidence))
     links.sort(key=lambda x: (x[0], x[1], x[2], x[3]))
 
     accepted: dict[int, tuple[int, float, str, str, int]] = {}  # record -> (order, score, rule, evidence, partner)
