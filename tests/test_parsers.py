@@ -9,6 +9,7 @@ import pytest
 
 from livingreview.errors import InputFormatError
 from livingreview.parsers import detect_format, read_records
+from livingreview.normalize import normalize_doi
 from livingreview.parsers.common import clean_text, find_year, normalise_doi
 from livingreview.parsers.textio import detect_encoding
 from livingreview.records import Record
@@ -76,10 +77,17 @@ def test_detect_format_other_xml(tmp_path: Path) -> None:
         ("  10.1097/TA.0b013e318160ba1d ", "10.1097/ta.0b013e318160ba1d"),
         ("not a doi", ""),
         ("", ""),
+        ("(doi: 10.1000/xyz123).", "10.1000/xyz123"),
+        ("https://www.doi.org/10.1000/XYZ123", "10.1000/xyz123"),
+        ("10.1016/0006-3223(96)00137-2", "10.1016/0006-3223(96)00137-2"),
+        ("10.1000/abc(1)", "10.1000/abc(1)"),
+        ("[10.1000/abc]", "10.1000/abc"),
     ],
 )
 def test_normalise_doi(raw: str, doi: str) -> None:
     assert normalise_doi(raw) == doi
+    # Parsers store DOIs in the form record linkage compares them in: one normaliser serves both.
+    assert normalize_doi(raw) == doi
 
 
 @pytest.mark.parametrize(("raw", "year"), [("2013 Dec-2014 Jan", "2013"), ("2014//", "2014"), ("Spring 2008", "2008"), ("n.d.", "")])

@@ -7,8 +7,12 @@ import re
 import unicodedata
 from functools import lru_cache
 
-_DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*|doi\s+)", re.IGNORECASE)
+_DOI_PREFIX = re.compile(r"^(?:(?:https?://)?(?:dx\.)?(?:www\.)?doi\.org/|doi:\s*|doi\s+)", re.IGNORECASE)
 _DOI_SHAPE = re.compile(r"10\.\d{4,9}/\S+")
+# Punctuation that ends a sentence or a list around a DOI, never the DOI's own last character.
+_DOI_TRAILING = ".,;"
+# Closing brackets are the DOI's own when they balance an opening one inside it ("10.1016/0006-3223(96)00137-2(x)").
+_DOI_BRACKETS = {")": "(", "]": "["}
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _SPACES = re.compile(r"\s+")
 _YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
@@ -64,15 +68,29 @@ def fold(text: str) -> str:
     return text.lower()
 
 
-def normalize_doi(value: str) -> str:
-    """A DOI in lower case without URL/``doi:`` prefix and trailing punctuation; "" when none."""
+def normalize_doi(value: str | None) -> str:
+    """A DOI in stored form: lower case, no URL or ``doi:`` prefix, no trailing punctuation; "" when none.
+
+    A closing bracket at the end is dropped only when it has no opening partner inside the DOI
+    ("(doi: 10.1/x)" -> "10.1/x", but "10.1/x(1)" keeps its bracket). The one DOI normaliser:
+    parsers store DOIs in this form and record linkage compares them in it.
+    """
     if not value:
         return ""
     text = _DOI_PREFIX.sub("", value.strip()).strip()
     match = _DOI_SHAPE.search(text)
     if not match:
         return ""
-    return match.group(0).rstrip(".,;)]").lower()
+    doi = match.group(0)
+    while doi:
+        last = doi[-1]
+        if last in _DOI_TRAILING:
+            doi = doi[:-1]
+        elif last in _DOI_BRACKETS and doi.count(_DOI_BRACKETS[last]) < doi.count(last):
+            doi = doi[:-1]
+        else:
+            break
+    return doi.lower()
 
 
 def normalize_pmid(value: str) -> str:

@@ -6,6 +6,8 @@ import html
 import re
 from collections.abc import Iterable
 
+from ..normalize import normalize_doi
+
 
 # Trial registry identifiers recognised in free text and accession fields.
 REGISTRY_PATTERNS: tuple[str, ...] = (
@@ -36,8 +38,8 @@ REGISTRY_DATABANKS: frozenset[str] = frozenset(
         "umin ctr", "umin-ctr",
     }
 )
-_DOI_PREFIX_RE = re.compile(r"^(?:https?://)?(?:dx\.)?(?:www\.)?doi\.org/|^doi:\s*", re.IGNORECASE)
-_DOI_RE = re.compile(r"10\.\d{4,9}/\S+", re.IGNORECASE)
+# The one DOI normaliser (normalize.normalize_doi), under the name the parsers import.
+normalise_doi = normalize_doi
 _YEAR_RE = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b")
 # Inline markup that exports leave in text fields ("<i>in vivo</i>", "H<sub>2</sub>O"), removed from titles and abstracts.
 _INLINE_TAG_RE = re.compile(r"</?(?:i|b|u|em|strong|sup|sub|sc|span|p|br|mml:[a-z]+)(?:\s[^<>]*)?/?>", re.IGNORECASE)
@@ -62,18 +64,6 @@ def clean_text(text: str | None) -> str:
     if "<" in text:
         text = _INLINE_TAG_RE.sub("", text)
     return clean(text)
-
-
-def normalise_doi(value: str | None) -> str:
-    """A DOI in stored form: lower case, no URL or ``doi:`` prefix, no trailing punctuation; "" if none."""
-    text = clean(value)
-    if not text:
-        return ""
-    text = _DOI_PREFIX_RE.sub("", text)
-    match = _DOI_RE.search(text)
-    if not match:
-        return ""
-    return match.group(0).rstrip(".,;").lower()
 
 
 def find_year(value: str | None) -> str:
