@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ArchiveError
+from .tables import umask_mode
 
 MANIFEST = "manifest.json"
 
@@ -169,6 +170,7 @@ def write_run(
                 shutil.copyfile(src, dst)
             f.sha256 = sha256_file(dst)
         (tmp / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.chmod(tmp, umask_mode(0o777))  # mkdtemp makes the folder 0700
         os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -34,6 +34,17 @@ def format_value(value: Any) -> str:
     return text
 
 
+def umask_mode(mode: int) -> int:
+    """``mode`` (0o666 for files, 0o777 for folders) less the process umask: what open() or mkdir() would give.
+
+    Temporary files and folders are created 0600/0700 (tempfile); renaming them into place keeps
+    that mode, so atomic writers set this one first.
+    """
+    current = os.umask(0)
+    os.umask(current)
+    return mode & ~current
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
@@ -44,6 +55,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            os.chmod(tmp_path, umask_mode(0o666))
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():

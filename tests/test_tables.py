@@ -1,0 +1,43 @@
+"""tables.py: atomic writes keep the ordinary file mode; read_tsv refuses headers that would lose cells."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from livingreview.errors import InputFormatError
+from livingreview.tables import read_tsv, umask_mode, write_json, write_text, write_tsv
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_atomic_writes_get_the_mode_open_would_give(tmp_path: Path) -> None:
+    reference = tmp_path / "plain.txt"
+    reference.write_text("x\n", encoding="utf-8")
+    written = [tmp_path / "a.tsv", tmp_path / "b.json", tmp_path / "c.txt"]
+    write_tsv(written[0], ["a"], [{"a": 1}])
+    write_json(written[1], {"a": 1})
+    write_text(written[2], "x\n")
+    for path in written:
+        assert _mode(path) == _mode(reference) == umask_mode(0o666), path
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_umask_mode_follows_the_umask() -> None:
+    old = os.umask(0o027)
+    try:
+        assert umask_mode(0o666) == 0o640
+        assert umask_mode(0o777) == 0o750
+    finally:
+        os.umask(old)
+
+
+def test_read_tsv_rows_keep_every_cell_and_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "t.tsv"
+    path.write_text("a\tb\n1\t2\n\n# note\n3\n", encoding="utf-8")
+    assert read_tsv(path, required=("a",)) == [{"a": "1", "b": "2", "_line": "2"}, {"a": "3", "b": "", "_line": "5"}]
