@@ -37,6 +37,14 @@ def test_umask_mode_follows_the_umask() -> None:
         os.umask(old)
 
 
+@pytest.mark.parametrize(("header", "name"), [("a\tb\ta", "'a'"), ("a\t_line", "'_line'")])
+def test_read_tsv_refuses_repeated_or_reserved_columns(tmp_path: Path, header: str, name: str) -> None:
+    path = tmp_path / "t.tsv"
+    path.write_text(f"{header}\n1\t2\t3\n", encoding="utf-8")
+    with pytest.raises(InputFormatError, match=rf"t\.tsv:1: column name\(s\) {name} repeated or reserved"):
+        read_tsv(path)
+
+
 def test_read_tsv_rows_keep_every_cell_and_their_line(tmp_path: Path) -> None:
     path = tmp_path / "t.tsv"
     path.write_text("a\tb\n1\t2\n\n# note\n3\n", encoding="utf-8")

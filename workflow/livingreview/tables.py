@@ -86,6 +86,14 @@ def read_tsv(path: str | os.PathLike[str], required: Sequence[str] = ()) -> list
         if not header_line.strip():
             raise InputFormatError("empty file (no header line)", where=f"{p}:1", fix="add a tab-separated header")
         header = header_line.rstrip("\r\n").split("\t")
+        repeated = sorted({c for c in header if header.count(c) > 1 or c == "_line"})
+        if repeated:
+            # dict(zip(...)) would keep only the last of two same-named columns (and "_line" is the reader's own key).
+            raise InputFormatError(
+                f"column name(s) {', '.join(repr(c) for c in repeated)} repeated or reserved in the header",
+                where=f"{p}:1",
+                fix="give every column its own name (and none the name '_line')",
+            )
         missing = [c for c in required if c not in header]
         if missing:
             raise InputFormatError(
