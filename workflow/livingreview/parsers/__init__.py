@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import InputFormatError
 from ..records import Record
-from .csvfmt import parse_csv, parse_ctgov_csv
+from .csvfmt import CTGOV_REQUIRED, parse_csv, parse_ctgov_csv
 from .medline import parse_medline
 from .pubmed_xml import parse_pubmed_xml
 from .ris import parse_ris
@@ -54,7 +54,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         return "ris"
     if _MEDLINE_RE.match(first_line):
         return "medline"
-    if "nct number" in lowered:
+    if CTGOV_REQUIRED in lowered:
         return "ctgov_csv"
     if any(d in first_line for d in ",;\t|"):
         return "csv"  # the CSV parser names the columns when there is no title column

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from ..normalize import normalize_doi
 
@@ -64,6 +64,19 @@ def clean_text(text: str | None) -> str:
     if "<" in text:
         text = _INLINE_TAG_RE.sub("", text)
     return clean(text)
+
+
+def first_value(fields: Mapping[str, Sequence[str]], *tags: str) -> str:
+    """The first non-empty cleaned value of the first tag that has one, in the order given ("" if none).
+
+    ``fields`` maps a tag (MEDLINE "TI", RIS "T1", ...) to its values in file order.
+    """
+    for tag in tags:
+        for value in fields.get(tag, ()):
+            text = clean(value)
+            if text:
+                return text
+    return ""
 
 
 def find_year(value: str | None) -> str:

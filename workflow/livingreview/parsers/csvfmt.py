@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from ..errors import InputFormatError
 from ..records import Record
@@ -31,6 +31,7 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "language": ("language", "language of original document", "la"),
     "url": ("url", "link"),
 }
+# The column that marks a ClinicalTrials.gov CSV (format detection looks for it in the first line).
 CTGOV_REQUIRED = "nct number"
 _DELIMITERS = ",;\t|"
 
@@ -112,6 +113,16 @@ def _rows(path: str | os.PathLike[str], src: str) -> Iterator[tuple[int, list[st
             raise InputFormatError(f"malformed CSV ({err})", where=f"{src}:{reader.line_num}", fix="export the file again as CSV") from None
 
 
+def _cell_reader(cells: Sequence[str], columns: Mapping[str, int]) -> Callable[[str], str]:
+    """A function giving a row's cleaned cell by canonical column name ("" when the file has no such column)."""
+
+    def cell(name: str) -> str:
+        i = columns.get(name)
+        return clean(cells[i]) if i is not None else ""
+
+    return cell
+
+
 def parse_csv(
     path: str | os.PathLike[str], *, database: str, run_id: str, source_file: str | None = None
 ) -> Iterator[Record]:
@@ -135,10 +146,7 @@ def parse_csv(
                     fix="rename the title column to 'title' (or export with a title column)",
                 )
         ordinal += 1
-
-        def cell(name: str) -> str:
-            i = columns.get(name) if columns else None
-            return clean(cells[i]) if i is not None else ""
+        cell = _cell_reader(cells, columns)
 
         native = cell("record_id")
         pmid = cell("pmid")
@@ -210,10 +218,7 @@ def parse_ctgov_csv(
                     fix="download the results again from ClinicalTrials.gov as CSV with all columns, or use --format csv",
                 )
         ordinal += 1
-
-        def cell(name: str) -> str:
-            i = columns.get(name) if columns else None
-            return clean(cells[i]) if i is not None else ""
+        cell = _cell_reader(cells, columns)
 
         nct = cell("nct")
         keywords = _split_list(cell("conditions"), "|") + _split_list(cell("interventions"), "|")

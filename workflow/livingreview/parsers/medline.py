@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from ..errors import InputFormatError
 from ..records import Record
-from .common import clean, clean_text, find_registrations, find_year, make_record_id, normalise_doi, unique
+from .common import clean, clean_text, find_registrations, find_year, first_value, make_record_id, normalise_doi, unique
 from .textio import open_text
 
 # "PMID- 123", "TI  - Title", "AU  - Feder A"; the tag is left-justified in four columns.
@@ -36,11 +36,7 @@ def _record(fields: dict[str, list[str]], *, database: str, run_id: str, source_
     """Map one tagged record to a Record."""
 
     def first(*tags: str) -> str:
-        for tag in tags:
-            for v in fields.get(tag, []):
-                if clean(v):
-                    return clean(v)
-        return ""
+        return first_value(fields, *tags)
 
     pmid = first("PMID")
     dois = [normalise_doi(v) for v in _ids(fields.get("LID", []) + fields.get("AID", []), "doi")]

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from ..errors import InputFormatError
 from ..records import Record
-from .common import clean, clean_text, find_registrations, find_year, make_record_id, normalise_doi, unique
+from .common import clean, clean_text, find_registrations, find_year, first_value, make_record_id, normalise_doi, unique
 from .textio import open_text
 
 LOG = logging.getLogger(__name__)
@@ -28,11 +28,7 @@ def _record(fields: dict[str, list[str]], *, database: str, run_id: str, source_
     """Map one RIS record to a Record (authors and pages kept as the source wrote them)."""
 
     def first(*tags: str) -> str:
-        for tag in tags:
-            for v in fields.get(tag, []):
-                if clean(v):
-                    return clean(v)
-        return ""
+        return first_value(fields, *tags)
 
     def every(*tags: str) -> list[str]:
         return [v for tag in tags for v in fields.get(tag, [])]
