@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,13 @@ TEMPLATE_DIR = WORKFLOW_DIR / "templates"
 CONFIG_SCHEMA = SCHEMA_DIR / "config.schema.yaml"
 
 
-def _extend_with_default(validator_class: type) -> type:
+def _extend_with_default(validator_class: type[jsonschema.protocols.Validator]) -> type[jsonschema.protocols.Validator]:
     """A jsonschema validator that fills in ``default`` values while validating."""
     validate_properties = validator_class.VALIDATORS["properties"]
 
-    def set_defaults(validator, properties, instance, schema):  # type: ignore[no-untyped-def]
+    def set_defaults(
+        validator: jsonschema.protocols.Validator, properties: dict[str, Any], instance: Any, schema: dict[str, Any]
+    ) -> Iterator[jsonschema.ValidationError]:
         if isinstance(instance, dict):
             for prop, subschema in properties.items():
                 if isinstance(subschema, dict) and "default" in subschema:
@@ -49,13 +52,23 @@ def load_yaml(path: str | os.PathLike[str]) -> Any:
         raise ConfigError(f"YAML syntax error ({getattr(err, 'problem', err)})", where=f"{p}{line}", fix="correct the YAML syntax") from None
 
 
+def first_schema_error(validator: jsonschema.protocols.Validator, instance: Any) -> jsonschema.ValidationError | None:
+    """The error to report for ``instance``: the first in path order (the same one on every run), or None if valid."""
+    errors = sorted(validator.iter_errors(instance), key=lambda e: [str(x) for x in e.absolute_path])
+    return errors[0] if errors else None
+
+
+def error_path(err: jsonschema.ValidationError, *, empty: str) -> str:
+    """Where in the instance an error is, as "key/sub/0"; ``empty`` when it concerns the whole instance."""
+    return "/".join(str(x) for x in err.absolute_path) or empty
+
+
 def validate(instance: Any, schema: dict[str, Any], *, where: str) -> Any:
     """Validate ``instance`` against ``schema`` (filling defaults in place); raise ConfigError on the first error."""
     validator = DefaultFillingValidator(schema)
-    errors = sorted(validator.iter_errors(instance), key=lambda e: [str(x) for x in e.absolute_path])
-    if errors:
-        err = errors[0]
-        key = "/".join(str(x) for x in err.absolute_path) or "(top level)"
+    err = first_schema_error(validator, instance)
+    if err is not None:
+        key = error_path(err, empty="(top level)")
         raise ConfigError(
             f"key '{key}': {err.message}",
             where=where,

@@ -14,7 +14,7 @@ from typing import Any
 
 import jsonschema
 
-from .config import SCHEMA_DIR, load_yaml
+from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml
 from .constants import DATABASES, DECISION_FIELDS, DECISION_STAGES
 from .errors import ConfigError
 from .records import Record
@@ -108,10 +108,9 @@ def load_decisions(path: str | os.PathLike[str], reasons: Collection[str] | Mapp
         if extra:
             raise ConfigError(f"unknown column(s) {', '.join(extra)}", where=f"{p}:1", fix=f"use only the columns {', '.join(DECISION_FIELDS)}")
         cells = {k: (row.get(k) or "").strip() for k in DECISION_FIELDS}
-        errors = sorted(validator.iter_errors(cells), key=lambda e: [str(x) for x in e.absolute_path])
-        if errors:
-            err = errors[0]
-            column = "/".join(str(x) for x in err.absolute_path) or "(row)"
+        err = first_schema_error(validator, cells)
+        if err is not None:
+            column = error_path(err, empty="(row)")
             value = cells.get(column, "")
             raise ConfigError(
                 f"column '{column}' value {value!r} is not allowed ({err.message})",

@@ -10,7 +10,7 @@ from typing import Any
 
 import jsonschema
 
-from .config import SCHEMA_DIR, load_yaml
+from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml
 from .constants import LIST_SEP
 from .errors import ConfigError, InputFormatError
 from .tables import read_tsv
@@ -191,10 +191,9 @@ def _validate_rows(rows: list[dict[str, str]], schema: dict[str, Any], path: str
     validator = jsonschema.Draft202012Validator(schema)
     for row in rows:
         cells = {k: v for k, v in row.items() if k != "_line"}
-        errors = sorted(validator.iter_errors(cells), key=lambda e: [str(x) for x in e.absolute_path])
-        if errors:
-            err = errors[0]
-            column = "/".join(str(x) for x in err.absolute_path) or "(row)"
+        err = first_schema_error(validator, cells)
+        if err is not None:
+            column = error_path(err, empty="(row)")
             desc = ""
             if err.absolute_path:
                 prop = schema.get("properties", {}).get(str(err.absolute_path[0]), {})
