@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from livingreview.errors import ReconciliationError
-from livingreview.update import first_run_of_clusters, whats_new
+from livingreview.errors import InputFormatError, ReconciliationError
+from livingreview.update import first_run_of_clusters, run_whats_new, whats_new
 
 
 def _records() -> list[dict[str, str]]:
@@ -93,3 +95,20 @@ def test_record_without_cluster_is_an_error() -> None:
 def test_unknown_run_is_an_error() -> None:
     with pytest.raises(ReconciliationError, match="no records"):
         whats_new("2099-01-01", records=_records(), clusters=_clusters(), screening=[], studies=[])
+
+
+def test_clustered_record_missing_from_records_is_an_error() -> None:
+    clusters = _clusters() + [{"record_id": "pubmed:9", "cluster_id": "c9", "canonical_id": "pubmed:9"}]
+    with pytest.raises(ReconciliationError, match="pubmed:9.*fix: re-run the dedup stage"):
+        whats_new("2025-09-30", records=_records(), clusters=clusters, screening=[], studies=[])
+
+
+def test_run_whats_new_names_a_missing_column(tmp_path: Path) -> None:
+    tables = {name: tmp_path / f"{name}.tsv" for name in ("records", "clusters", "screening", "studies")}
+    tables["records"].write_text("record_id\trun_id\tdatabase\ttitle\npubmed:1\t2025-09-30\tpubmed\tTrial A\n", encoding="utf-8")
+    for name in ("clusters", "screening", "studies"):
+        tables[name].write_text("x\n", encoding="utf-8")
+    outs = {name: tmp_path / "out" / name for name in ("new_out", "todo_out", "summary_out")}
+    with pytest.raises(InputFormatError, match=r"records\.tsv:1: missing column\(s\) year"):
+        run_whats_new(run_id="2025-09-30", **{k: str(v) for k, v in tables.items()}, **{k: str(v) for k, v in outs.items()})
+    assert not (tmp_path / "out").exists()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +35,11 @@ NEW_RECORD_FIELDS: tuple[str, ...] = (
     "reference",
 )
 TODO_FIELDS: tuple[str, ...] = ("cluster_id", "record_id", "stage", "decision_needed", "title", "databases")
+# Columns whats_new reads from each input table.
+RECORDS_REQUIRED: tuple[str, ...] = ("record_id", "run_id", "database", "title", "year")
+CLUSTERS_REQUIRED: tuple[str, ...] = ("record_id", "cluster_id", "canonical_id")
+SCREENING_REQUIRED: tuple[str, ...] = ("cluster_id", "stage", "decision")
+STUDIES_REQUIRED: tuple[str, ...] = ("study_id", "record_ids")
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,13 @@ def whats_new(
             f"{len(missing)} record(s) of records.tsv have no cluster, first {missing[0]}",
             where="results/dedup/clusters.tsv",
             fix="re-run the dedup stage (snakemake --forcerun deduplicate_records)",
+        )
+    unknown = sorted(set(record_cluster) - set(record_runs))
+    if unknown:
+        raise ReconciliationError(
+            f"{len(unknown)} record(s) of clusters.tsv are not in records.tsv, first {unknown[0]}",
+            where="results/dedup/clusters.tsv",
+            fix="re-run the dedup stage on the current records.tsv (snakemake --forcerun deduplicate_records)",
         )
     canonical = {c["cluster_id"]: c["canonical_id"] for c in clusters}
     members: dict[str, list[str]] = defaultdict(list)
@@ -184,21 +198,30 @@ def whats_new(
             f"run {run_id}: {summary.records_retrieved} records retrieved but {dup_earlier} duplicates of earlier runs "
             f"+ {dup_within} duplicates within the run + {len(new_ids)} new clusters",
             where="results/dedup/clusters.tsv",
+            fix="re-run the dedup stage so every record of the run is in exactly one cluster",
         )
     todo_rows.sort(key=lambda r: (r["stage"], r["cluster_id"]))
     return new_rows, todo_rows, summary
 
 
 def run_whats_new(
-    *, run_id: str, records: str, clusters: str, screening: str, studies: str, new_out: str, todo_out: str, summary_out: str
+    *,
+    run_id: str,
+    records: str | os.PathLike[str],
+    clusters: str | os.PathLike[str],
+    screening: str | os.PathLike[str],
+    studies: str | os.PathLike[str],
+    new_out: str | os.PathLike[str],
+    todo_out: str | os.PathLike[str],
+    summary_out: str | os.PathLike[str],
 ) -> RunSummary:
     """Snakemake step: write new_records.tsv, todo.tsv and summary.json for one run."""
     new_rows, todo_rows, summary = whats_new(
         run_id,
-        records=read_tsv(records),
-        clusters=read_tsv(clusters),
-        screening=read_tsv(screening),
-        studies=read_tsv(studies),
+        records=read_tsv(records, required=RECORDS_REQUIRED),
+        clusters=read_tsv(clusters, required=CLUSTERS_REQUIRED),
+        screening=read_tsv(screening, required=SCREENING_REQUIRED),
+        studies=read_tsv(studies, required=STUDIES_REQUIRED),
     )
     write_tsv(new_out, NEW_RECORD_FIELDS, new_rows)
     write_tsv(todo_out, TODO_FIELDS, todo_rows)
@@ -214,9 +237,7 @@ def run_whats_new(
     return summary
 
 
-def load_summaries(update_dir: str | Path) -> list[dict[str, Any]]:
+def load_summaries(update_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """All runs' summary.json files under results/update/, oldest run first (for the report)."""
-    import json
-
     root = Path(update_dir)
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(root.glob("*/summary.json"))]
