@@ -13,6 +13,7 @@ class LivingReviewError(Exception):
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
+        """``where: what; fix: fix`` with every run of whitespace (newlines included) folded to one space."""
         parts = []
         if self.where:
             parts.append(f"{self.where}: ")

@@ -84,6 +84,7 @@ class _Tables:
                 self.keys[native].add(rid)
 
     def find(self, key: str) -> list[str]:
+        """record_ids a key (record_id, PMID or DOI, any case) names, sorted."""
         return sorted(self.keys.get(key.strip().lower(), set()))
 
     def numbers(self, study_id: str) -> dict[str, Any]:
