@@ -20,7 +20,7 @@ from lxml import etree
 
 from fake_eutils import FakeEutils, FakeRecord, efetch_xml, make_records, route_entrez, synthetic_record
 from livingreview import cli
-from livingreview.errors import SearchError
+from livingreview.errors import ArchiveError, SearchError
 from livingreview.importer import collect_records
 from livingreview.writers import gzip_bytes, ovid_ris
 from livingreview.runs import Manifest, RunFile, list_runs, load_manifest, verify_run, write_run
@@ -353,7 +353,7 @@ def test_existing_run_id_is_refused_before_searching(tmp_path: Path, fake: Any) 
     root = tmp_path / "searches"
     _archive(root, "taken", "pubmed", "2025/09/30")
     server = fake(make_records(5))
-    with pytest.raises(Exception, match="already exists"):
+    with pytest.raises(ArchiveError, match="already exists"):
         run_pubmed_search(config_path=write_config(tmp_path), root=root, run_id="taken", today=TODAY)
     assert server.requests == []
     assert [p.name for p in list_runs(root)] == ["taken"]
