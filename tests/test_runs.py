@@ -6,7 +6,10 @@ import os
 import stat
 from pathlib import Path
 
-from livingreview.runs import MANIFEST, Manifest, RunFile, verify_run, write_run
+import pytest
+
+from livingreview.errors import ArchiveError
+from livingreview.runs import MANIFEST, Manifest, RunFile, load_manifest, verify_run, write_run
 from livingreview.tables import umask_mode
 
 
@@ -24,3 +27,18 @@ def test_write_run_folder_mode_and_files(tmp_path: Path) -> None:
     assert (final / "db.ris").read_bytes() == body
     assert not list((tmp_path / "searches").glob(".*.partial"))
     verify_run(final)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"run_id": "r", "date_run": "2025-09-30", "files": ["db.ris"]}', "no 'files' list of file entries"),
+        ('["not", "a", "manifest"]', "no 'files' list of file entries"),
+        ('{"run_id": "r",\n "files": [}', r"manifest\.json:2: not valid JSON"),
+        ('{"run_id": "r", "files": []}', "manifest lacks 'date_run'"),
+    ],
+)
+def test_load_manifest_bad_shapes_are_archive_errors(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / MANIFEST).write_text(text, encoding="utf-8")
+    with pytest.raises(ArchiveError, match=message):
+        load_manifest(tmp_path)

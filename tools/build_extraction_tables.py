@@ -14,7 +14,6 @@ full-text exclusions recorded by the screening decisions, and are listed in the 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import re
 import sys
@@ -24,9 +23,10 @@ from typing import Any
 from livingreview.constants import LIST_SEP
 from livingreview.errors import InputFormatError, LivingReviewError
 from livingreview.extraction import OUTCOME_FIELDS, STUDY_FIELDS
-from livingreview.tables import write_tsv
+from livingreview.tables import read_json, write_tsv
 
 LOG = logging.getLogger("build_extraction_tables")
+EVIDENCE_FIX = "pass the curated evidence folder (studies.json, records.json) with --evidence"
 
 # Study-level coding (a reviewer's reading of facts.infusions / facts.comparator).
 INFUSIONS = {  # single: one infusion (per crossover period); repeated: a course of infusions
@@ -234,8 +234,8 @@ def outcome_rows(study: dict[str, Any], records: dict[str, dict[str, Any]]) -> l
 
 def build(evidence: Path, out: Path) -> tuple[int, int]:
     """Write <out>/extraction/studies.tsv and outcomes.tsv; returns (studies, outcome rows)."""
-    studies = json.loads((evidence / "studies.json").read_text(encoding="utf-8"))
-    records = {r["key"]: r for r in json.loads((evidence / "records.json").read_text(encoding="utf-8"))}
+    studies = read_json(evidence / "studies.json", fix=EVIDENCE_FIX)
+    records = {r["key"]: r for r in read_json(evidence / "records.json", fix=EVIDENCE_FIX)}
     included = [s for s in studies if s["curated_decision"] == "include"]
     for s in studies:
         if s["curated_decision"] != "include":

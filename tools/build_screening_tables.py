@@ -23,7 +23,6 @@ twice gives the same bytes.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -33,12 +32,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
 from livingreview.constants import DECISION_FIELDS, LIST_SEP  # noqa: E402
+from livingreview.errors import LivingReviewError  # noqa: E402
 from livingreview.runs import list_runs, load_manifest  # noqa: E402
-from livingreview.tables import read_tsv, write_tsv  # noqa: E402
+from livingreview.tables import read_json, read_tsv, write_tsv  # noqa: E402
 
 LOG = logging.getLogger("build_screening_tables")
 REVIEWER = "curation (shared/evidence)"
 COVERAGE = "snapshot_coverage.tsv"
+EVIDENCE_FIX = "pass the curated evidence folder (records.json, studies.json) with --evidence"
 # Curated record_kind -> title/abstract exclusion reason code (config/screening.yaml reasons).
 REASON_BY_KIND: dict[str, str] = {
     "systematic_review_meta_analysis": "publication_type",
@@ -155,9 +156,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "resources"), help="resources folder (reads snapshot_coverage.tsv and searches/, writes screening/decisions.tsv)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    evidence, out = Path(args.evidence), Path(args.out)
-    records = json.loads((evidence / "records.json").read_text(encoding="utf-8"))
-    studies = json.loads((evidence / "studies.json").read_text(encoding="utf-8"))
+    try:
+        return build(Path(args.evidence), Path(args.out))
+    except LivingReviewError as err:
+        print(f"build_screening_tables: error: {err}", file=sys.stderr)
+        return 1
+
+
+def build(evidence: Path, out: Path) -> int:
+    """Write <out>/screening/decisions.tsv from the evidence folder; returns the exit code."""
+    records = read_json(evidence / "records.json", fix=EVIDENCE_FIX)
+    studies = read_json(evidence / "studies.json", fix=EVIDENCE_FIX)
     coverage = read_coverage(out / COVERAGE)
     runs = list_runs(out / "searches")
     if not runs:

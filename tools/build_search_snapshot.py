@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import filecmp
-import json
 import logging
 import os
 import re
@@ -25,7 +24,7 @@ from livingreview.constants import LIST_SEP  # noqa: E402
 from livingreview.errors import ArchiveError, InputFormatError, LivingReviewError, ReconciliationError  # noqa: E402
 from livingreview.records import Record  # noqa: E402
 from livingreview.runs import MANIFEST, Manifest, RunFile, write_run  # noqa: E402
-from livingreview.tables import write_tsv  # noqa: E402
+from livingreview.tables import read_json, write_tsv  # noqa: E402
 from livingreview.writers import (  # noqa: E402
     csv_row_lines,
     ctgov_csv,
@@ -106,12 +105,7 @@ class Snapshot:
 def load_evidence(evidence_dir: Path) -> list[dict[str, Any]]:
     """Read records.json; every entry needs a unique key and a record_kind."""
     path = evidence_dir / "records.json"
-    if not path.exists():
-        raise InputFormatError("records.json not found", where=str(path), fix="pass the evidence folder with --evidence")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise InputFormatError(f"not valid JSON ({err.msg})", where=f"{path}:{err.lineno}", fix="repair the JSON") from None
+    data = read_json(path, fix="pass the evidence folder with --evidence; the file must be valid JSON")
     if not isinstance(data, list):
         raise InputFormatError("expected a list of records", where=str(path), fix="restore records.json")
     seen: set[str] = set()

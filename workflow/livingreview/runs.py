@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ArchiveError
-from .tables import umask_mode
+from .tables import read_json, umask_mode
 
 MANIFEST = "manifest.json"
 
@@ -87,15 +87,12 @@ def load_manifest(run_dir: str | os.PathLike[str]) -> Manifest:
     path = Path(run_dir) / MANIFEST
     if not path.exists():
         raise ArchiveError("manifest.json is missing", where=str(path), fix="restore the run folder from git or delete it whole")
+    data = read_json(path, error=ArchiveError, fix="restore the file from git")
+    entries = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(f, dict) for f in entries):
+        raise ArchiveError("manifest has no 'files' list of file entries", where=str(path), fix="restore the file from git")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ArchiveError(f"not valid JSON ({err.msg})", where=f"{path}:{err.lineno}", fix="restore the file from git") from None
-    try:
-        files = [
-            RunFile(**{k: v for k, v in f.items() if k in RunFile.__dataclass_fields__})
-            for f in data["files"]
-        ]
+        files = [RunFile(**{k: v for k, v in f.items() if k in RunFile.__dataclass_fields__}) for f in entries]
         return Manifest(
             run_id=data["run_id"],
             date_run=data["date_run"],

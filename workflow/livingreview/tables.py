@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .constants import FLOAT_FORMAT
-from .errors import InputFormatError
+from .errors import InputFormatError, LivingReviewError
 
 csv.field_size_limit(1 << 30)
 
@@ -117,6 +117,17 @@ def read_tsv(path: str | os.PathLike[str], required: Sequence[str] = ()) -> list
             row["_line"] = str(lineno)
             rows.append(row)
     return rows
+
+
+def read_json(path: str | os.PathLike[str], *, fix: str, error: type[LivingReviewError] = InputFormatError) -> Any:
+    """Parse a UTF-8 JSON file; a missing file or a syntax error raises ``error`` naming file:line and ``fix``."""
+    p = Path(path)
+    if not p.exists():
+        raise error("file not found", where=str(p), fix=fix)
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise error(f"not valid JSON ({err.msg})", where=f"{p}:{err.lineno}", fix=fix) from None
 
 
 def dumps_json(data: Any) -> str:

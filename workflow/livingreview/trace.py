@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections import defaultdict
@@ -11,9 +10,9 @@ from typing import Any
 
 from .constants import LIST_SEP, STAGES
 from .decisions import PMID_DATABASES
-from .errors import ConfigError, InputFormatError
+from .errors import ConfigError
 from .studies import split_keys
-from .tables import read_tsv
+from .tables import read_json, read_tsv
 
 STAGE_ORDER = {s: i for i, s in enumerate(STAGES)}
 
@@ -29,11 +28,7 @@ def _analysis_files(results: Path) -> dict[str, Any]:
     if not folder.is_dir():
         return out
     for path in sorted(folder.glob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise InputFormatError(f"not valid JSON ({err.msg})", where=f"{path}:{err.lineno}", fix="re-run the synthesis stage") from None
-        out[str(path)] = data
+        out[str(path)] = read_json(path, fix="re-run the synthesis stage")
     return out
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections import defaultdict
@@ -17,7 +16,7 @@ from .constants import (
     STAGES,
 )
 from .errors import ReconciliationError
-from .tables import read_tsv, write_json, write_tsv
+from .tables import read_json, read_tsv, write_json, write_tsv
 
 LOG = logging.getLogger(__name__)
 
@@ -240,4 +239,4 @@ def run_whats_new(
 def load_summaries(update_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """All runs' summary.json files under results/update/, oldest run first (for the report)."""
     root = Path(update_dir)
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(root.glob("*/summary.json"))]
+    return [read_json(p, fix="re-run the whats_new step of that run") for p in sorted(root.glob("*/summary.json"))]
