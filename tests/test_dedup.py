@@ -342,3 +342,16 @@ def test_cli_csv_without_title_column(tmp_path: Path) -> None:
 def test_errors_are_project_errors() -> None:
     assert issubclass(ConfigError, LivingReviewError)
     assert DedupDecision("a:1", "b:2", "link", "AB", "2025-10-01", "", "x:2").decision == "link"
+
+
+def test_cli_same_file_name_given_three_times_keeps_every_record(tmp_path: Path) -> None:
+    body = f'title,year\n"{K071["title"]}",2014\n'
+    paths = [tmp_path / "a.csv", tmp_path / "x" / "a.csv", tmp_path / "a.csv"]
+    for path in paths:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(body, encoding="utf-8")
+    proc = _cli("dedup", *map(str, paths), "-o", str(tmp_path / "c.tsv"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = read_tsv(tmp_path / "c.tsv", required=CLUSTER_FIELDS)
+    assert sorted(r["record_id"] for r in rows) == ["other:a.csv#1", "other:a.csv#1@a.csv", "other:a.csv#1@a.csv~2"]
+    assert "3 records from 3 file(s)" in proc.stdout

@@ -25,7 +25,8 @@ FORMAT_DATABASE: dict[str, str] = {
 
 def read_files(paths: list[str]) -> list[Record]:
     """Records of every file, in the order given. A record id seen in an earlier file gets
-    "@<file name>" appended so that every record keeps its own row."""
+    "@<file name>" appended (then "~2", "~3", ... while that is taken too: the same file or file
+    name given again) so that every record keeps its own row."""
     records: list[Record] = []
     seen: set[str] = set()
     for path in paths:
@@ -40,7 +41,11 @@ def read_files(paths: list[str]) -> list[Record]:
         stem = Path(path).name
         for rec in read_records(path, fmt=fmt, database=FORMAT_DATABASE[fmt], run_id=stem):
             if rec.record_id in seen:
-                rec.record_id = f"{rec.record_id}@{stem}"
+                base = f"{rec.record_id}@{stem}"
+                rec.record_id, copy = base, 1
+                while rec.record_id in seen:
+                    copy += 1
+                    rec.record_id = f"{base}~{copy}"
             seen.add(rec.record_id)
             records.append(rec)
     return records
