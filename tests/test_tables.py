@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from livingreview.errors import InputFormatError
-from livingreview.tables import read_tsv, umask_mode, write_json, write_text, write_tsv
+from livingreview.tables import dumps_json, format_fixed, format_value, read_tsv, umask_mode, write_json, write_text, write_tsv
 
 
 def _mode(path: Path) -> int:
@@ -49,3 +49,18 @@ def test_read_tsv_rows_keep_every_cell_and_their_line(tmp_path: Path) -> None:
     path = tmp_path / "t.tsv"
     path.write_text("a\tb\n1\t2\n\n# note\n3\n", encoding="utf-8")
     assert read_tsv(path, required=("a",)) == [{"a": "1", "b": "2", "_line": "2"}, {"a": "3", "b": "", "_line": "5"}]
+
+
+@pytest.mark.parametrize(
+    ("value", "digits", "text"),
+    [(-0.001, 2, "0.00"), (-0.0, 1, "0.0"), (-0.005001, 2, "-0.01"), (1.005, 0, "1"), (-12.345, 1, "-12.3")],
+)
+def test_format_fixed_has_one_zero(value: float, digits: int, text: str) -> None:
+    assert format_fixed(value, digits) == text
+
+
+def test_negative_zero_is_written_as_zero(tmp_path: Path) -> None:
+    assert format_value(-0.0) == format_value(0.0) == "0"
+    assert dumps_json({"x": -0.0}) == dumps_json({"x": 0.0})
+    write_tsv(tmp_path / "z.tsv", ["x"], [{"x": -0.0}])
+    assert (tmp_path / "z.tsv").read_text(encoding="utf-8") == "x\n0\n"

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from .effects import DIRECTION_NOTE, FAVOURS_LEFT, FAVOURS_RIGHT  # noqa: E402
-from .tables import atomic_path  # noqa: E402
+from .tables import atomic_path, format_fixed  # noqa: E402
 
 RC: dict[str, Any] = {
     "svg.hashsalt": "livingreview",
@@ -68,7 +68,7 @@ def save_figure(fig: Figure, paths: Paths) -> None:
 def _fmt(x: float | None, digits: int = 2) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "NA"
-    return f"{x:.{digits}f}".replace("-", "\u2212")
+    return format_fixed(x, digits).replace("-", "\u2212")
 
 
 def _transform(log_scale: bool) -> Callable[[float], float]:
@@ -168,7 +168,7 @@ def forest_plot(summary: Mapping[str, Any], path: Paths, *, subgroup: str | None
                 ax.text(0.37, y, n_text, transform=col, ha="center", va="center", clip_on=False)
                 ax.text(0.81, y, f"{_fmt(tf(item['yi']))} [{_fmt(tf(item['ci_low']))}, {_fmt(tf(item['ci_high']))}]", transform=col, ha="left", va="center", clip_on=False)
                 w = item.get("weight")
-                ax.text(0.965, y, f"{w:.1f}%" if w is not None else "\u2013", transform=col, ha="right", va="center", clip_on=False)
+                ax.text(0.965, y, f"{format_fixed(w, 1)}%" if w is not None else "\u2013", transform=col, ha="right", va="center", clip_on=False)
                 n_study += 1
                 ax.plot([item["ci_low"], item["ci_high"]], [y, y], color=COLOUR_STUDY, lw=1.2, gid=f"ci_{n_study}")
                 size = 6 + 10 * math.sqrt((w or max_w * 0.5) / max_w)

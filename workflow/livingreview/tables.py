@@ -27,7 +27,7 @@ def format_value(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return ""
-        return FLOAT_FORMAT.format(value)
+        return FLOAT_FORMAT.format(value + 0.0)  # + 0.0 turns -0.0 into 0.0: one spelling of zero
     text = str(value)
     if "\t" in text or "\n" in text or "\r" in text:
         text = " ".join(text.split())
@@ -43,6 +43,12 @@ def umask_mode(mode: int) -> int:
     current = os.umask(0)
     os.umask(current)
     return mode & ~current
+
+
+def format_fixed(value: float, digits: int) -> str:
+    """``value`` with ``digits`` decimals for people to read; a value that rounds to zero is "0.00", never "-0.00"."""
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 @contextmanager
@@ -137,7 +143,7 @@ def dumps_json(data: Any) -> str:
         if isinstance(x, float):
             if math.isnan(x) or math.isinf(x):
                 return None
-            return float(FLOAT_FORMAT.format(x))
+            return float(FLOAT_FORMAT.format(x + 0.0))  # -0.0 written as 0.0
         if isinstance(x, Mapping):
             return {str(k): norm(v) for k, v in x.items()}
         if isinstance(x, (list, tuple)):

@@ -12,7 +12,7 @@ from .constants import LIST_SEP, STAGES
 from .decisions import PMID_DATABASES
 from .errors import ConfigError
 from .studies import split_keys
-from .tables import read_json, read_tsv
+from .tables import format_fixed, read_json, read_tsv
 
 STAGE_ORDER = {s: i for i, s in enumerate(STAGES)}
 
@@ -291,7 +291,7 @@ def format_trace(data: dict[str, Any]) -> str:
 
 
 def _num(x: Any) -> str:
-    return "NA" if x is None else f"{float(x):.2f}"
+    return "NA" if x is None else format_fixed(float(x), 2)
 
 
 def _format_numbers(st: dict[str, Any], *, indent: str) -> list[str]:
@@ -303,7 +303,7 @@ def _format_numbers(st: dict[str, Any], *, indent: str) -> list[str]:
         for p in plotted:
             behind = "; ".join(f"{o} {r}".strip() for o, r in zip(p["outcome_ids"], p["references"])) or "no outcomes.tsv row"
             if "yi" in p:
-                weight = f", weight {p['weight']:.1f}%" if p.get("weight") is not None else ""
+                weight = f", weight {format_fixed(p['weight'], 1)}%" if p.get("weight") is not None else ""
                 value = f"{'log ' if p.get('log_scale') else ''}{p['measure']} {_num(p['yi'])} [{_num(p['ci_low'])}, {_num(p['ci_high'])}]{weight}"
                 if p.get("log_scale") and None not in (p["yi"], p["ci_low"], p["ci_high"]):
                     value += f" ({p['measure']} {_num(math.exp(p['yi']))} [{_num(math.exp(p['ci_low']))}, {_num(math.exp(p['ci_high']))}])"
