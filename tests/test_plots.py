@@ -7,6 +7,8 @@ import re
 import struct
 from pathlib import Path
 
+import pytest
+
 from livingreview.effects import DIRECTION_NOTE, Effect
 from livingreview.extraction import Study
 from livingreview.meta import analyse
@@ -192,3 +194,10 @@ def test_crossover_without_arm_sizes_shows_n_randomized(tmp_path: Path) -> None:
     forest_plot(summary, tmp_path / "f.svg")
     text = (tmp_path / "f.svg").read_text()
     assert "N = 41 (crossover)" in text and "not reported" not in text
+
+
+def test_a_failing_format_leaves_no_file_of_the_figure(tmp_path: Path) -> None:
+    summary = pooled_summary()
+    with pytest.raises(ValueError, match="Format 'notaformat' is not supported"):
+        forest_plot(summary, [tmp_path / "f.svg", tmp_path / "f.png", tmp_path / "f.notaformat"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +54,15 @@ def output_paths(paths: Paths) -> list[Path]:
 def save_figure(fig: Figure, paths: Paths) -> None:
     """Save atomically to every path; the format follows each suffix (.svg, .png, .pdf).
 
-    Metadata is fixed (SVG without a date, PNG ``Software`` set and no time chunk, PDF without
+    All files or none are written. Metadata is fixed (SVG without a date, PNG ``Software`` set and no time chunk, PDF without
     dates), so the same figure gives the same bytes on every run.
     """
     try:
-        for path in output_paths(paths):
-            suffix = path.suffix.lstrip(".").lower() or "svg"
-            with atomic_path(path) as tmp:
+        # Every file is rendered before any is renamed into place: a failure leaves none of them.
+        with ExitStack() as stack:
+            for path in output_paths(paths):
+                suffix = path.suffix.lstrip(".").lower() or "svg"
+                tmp = stack.enter_context(atomic_path(path))
                 fig.savefig(tmp, format=suffix, metadata=SAVE_METADATA.get(suffix), bbox_inches=None)
     finally:
         plt.close(fig)
