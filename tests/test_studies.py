@@ -10,7 +10,7 @@ from livingreview.constants import LEDGER_FIELDS, RECORD_FIELDS, SCREENING_FIELD
 from livingreview.decisions import build_index
 from livingreview.errors import ConfigError
 from livingreview.records import Record
-from livingreview.studies import INCLUDED_STUDY_FIELDS, REPORT_FIELDS, link_studies, run_link_studies
+from livingreview.studies import INCLUDED_STUDY_FIELDS, REPORT_FIELDS, link_studies, run_link_studies, split_keys
 from livingreview.tables import read_tsv, write_tsv
 
 RECORDS = [
@@ -112,3 +112,11 @@ def test_run_link_studies_reads_screening_and_writes_three_tables(tmp_path: Path
     assert [(r["study_id"], r["n_reports"], r["design"]) for r in inc] == [("Alpha2021", "2", "parallel"), ("Beta2017", "1", "crossover")]
     assert len(read_tsv(out / "reports.tsv", required=REPORT_FIELDS)) == 3
     assert len(read_tsv(out / "study.tsv", required=LEDGER_FIELDS)) == 3
+
+
+def test_report_keys_and_extraction_lists_split_alike() -> None:
+    from livingreview.extraction import _split
+
+    cell = "24740528;10.1176/appi.ajp.2020.20050596 ;  ; pubmed:33478287"
+    assert split_keys(cell) == ["24740528", "10.1176/appi.ajp.2020.20050596", "pubmed:33478287"]
+    assert _split(cell) == tuple(split_keys(cell))

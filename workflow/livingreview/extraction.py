@@ -13,6 +13,7 @@ import jsonschema
 from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml
 from .constants import LIST_SEP
 from .errors import ConfigError, InputFormatError
+from .records import split_list
 from .tables import read_tsv
 
 STUDIES_SCHEMA = SCHEMA_DIR / "studies.schema.yaml"
@@ -221,7 +222,7 @@ def _bool(text: str) -> bool | None:
 
 
 def _split(text: str) -> tuple[str, ...]:
-    return tuple(x.strip() for x in text.split(";") if x.strip())
+    return tuple(split_list(text))
 
 
 def load_studies(path: str | os.PathLike[str]) -> list[Study]:

@@ -8,6 +8,11 @@ from typing import Any, Mapping
 from .constants import LIST_SEP, RECORD_FIELDS
 
 
+def split_list(cell: str) -> list[str]:
+    """The items of a hand-edited list cell (joined by "; "; a bare ";" and stray spaces are accepted too)."""
+    return [item.strip() for item in cell.split(";") if item.strip()]
+
+
 @dataclass(slots=True)
 class Record:
     """One database record, normalised. Lists are kept as tuples; ``to_row`` joins them."""

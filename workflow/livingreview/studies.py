@@ -11,6 +11,7 @@ from typing import Any
 from .constants import LEDGER_FIELDS, LIST_SEP, OUTCOME_INCLUDED
 from .decisions import ClusterIndex, build_index
 from .errors import ConfigError
+from .records import split_list
 from .screen_stage import FULL_TEXT, read_canonical, read_clusters
 from .tables import read_tsv, write_tsv
 
@@ -36,7 +37,7 @@ class StudyLinks:
 
 def split_keys(cell: str) -> list[str]:
     """Report keys of a studies.tsv ``reports`` cell (joined by "; ")."""
-    return [k.strip() for k in cell.replace(LIST_SEP, ";").split(";") if k.strip()]
+    return split_list(cell)
 
 
 def link_studies(
