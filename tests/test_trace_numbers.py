@@ -9,19 +9,13 @@ import pytest
 
 from livingreview.cli import main
 from livingreview.config import load_config
-from livingreview.dedup import run_dedup
 from livingreview.effects import run_compute_effects
-from livingreview.importer import run_import
-from livingreview.ledger import run_assemble_ledger
 from livingreview.meta import run_pool_analysis
 from livingreview.plots import run_effect_direction_plot
-from livingreview.screen_stage import run_screening
-from livingreview.studies import run_link_studies
 from livingreview.tables import read_tsv
 from livingreview.trace import format_trace, trace
+from review_stages import ROOT, STUDIES, run_to_ledger
 
-ROOT = Path(__file__).resolve().parents[1]
-STUDIES = ROOT / "resources/extraction/studies.tsv"
 OUTCOMES = ROOT / "resources/extraction/outcomes.tsv"
 
 
@@ -29,25 +23,7 @@ OUTCOMES = ROOT / "resources/extraction/outcomes.tsv"
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default review's workflow from the archived snapshot to the pooled analyses and plots."""
     res = tmp_path_factory.mktemp("trace_numbers") / "results"
-    stages = res / "audit" / "stages"
-    run_import(runs_root=ROOT / "resources/searches", records_out=res / "records/records.tsv", ledger_out=stages / "identification.tsv")
-    run_dedup(
-        records=res / "records/records.tsv", decisions=[], clusters_out=res / "dedup/clusters.tsv", maybe_out=res / "dedup/maybe_pairs.tsv",
-        canonical_out=res / "dedup/canonical.tsv", provenance_out=res / "dedup/provenance.tsv", ledger_out=stages / "dedup.tsv", workers=1,
-    )
-    run_screening(
-        canonical=res / "dedup/canonical.tsv", clusters=res / "dedup/clusters.tsv", rules=ROOT / "config/screening.yaml",
-        decisions=ROOT / "resources/screening/decisions.tsv", studies=STUDIES, screening_out=res / "screening/screening.tsv",
-        performance_out=res / "screening/rule_performance.tsv", agreement_out=res / "screening/agreement.json", ledger_out=stages / "screening.tsv",
-    )
-    run_link_studies(
-        screening=res / "screening/screening.tsv", canonical=res / "dedup/canonical.tsv", clusters=res / "dedup/clusters.tsv", studies=STUDIES,
-        studies_out=res / "studies/included_studies.tsv", reports_out=res / "studies/reports.tsv", ledger_out=stages / "study.tsv",
-    )
-    run_assemble_ledger(
-        identification=stages / "identification.tsv", dedup=stages / "dedup.tsv", screening=stages / "screening.tsv", study=stages / "study.tsv",
-        ledger_out=res / "audit/ledger.tsv",
-    )
+    run_to_ledger(res)
     synthesis = load_config(ROOT / "config/config.yaml")["synthesis"]
     syn = res / "synthesis"
     run_compute_effects(outcomes_path=OUTCOMES, studies_path=STUDIES, included_path=res / "studies/included_studies.tsv", synthesis=synthesis,
