@@ -127,3 +127,17 @@ def test_responder_counts_give_log_rr_positive_for_more_responders() -> None:
 def test_variance_from_ci_refuses_a_zero_width_ci() -> None:
     with pytest.raises(NotEstimable):
         variance_from_ci(1.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        dict(statistic_kind="t_n", t=2.5, n_ketamine=0, n_control=12),
+        dict(statistic_kind="t_n", t=2.5, n_ketamine=1, n_control=1),
+        dict(statistic_kind="p_n", p="0.03", n_ketamine=1, n_control=1, favours="ketamine"),
+        dict(statistic_kind="mean_sd", mean_ketamine=30.0, sd_ketamine=8.0, mean_control=35.0, sd_control=9.0, n_ketamine=1, n_control=1),
+    ],
+)
+def test_smd_without_degrees_of_freedom_is_not_estimable(fields: dict[str, object]) -> None:
+    with pytest.raises(NotEstimable, match=r"S1#1: .*n per arm .* no SMD"):
+        effect_from_row(row(**fields), "SMD", study=study())

@@ -183,6 +183,9 @@ def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[flo
         else:
             raise NotEstimable(f"{row.outcome_id}: {kind} gives no mean difference with a precision")
     elif measure == "SMD":
+        if kind in ("mean_sd", "change_sd", "t_n", "p_n") and n1 is not None and n2 is not None and (min(n1, n2) < 1 or n1 + n2 <= 2):
+            # Hedges' correction and the SMD's variance need n1 + n2 - 2 > 0 and both arms non-empty.
+            raise NotEstimable(f"{row.outcome_id}: n per arm {n1}/{n2} leaves no degrees of freedom; no SMD")
         if kind == "smd_ci":
             raw = _raw_sign(row) * float(row.estimate)  # type: ignore[arg-type]
             vi = variance_from_ci(row.ci_low, row.ci_high)  # type: ignore[arg-type]
