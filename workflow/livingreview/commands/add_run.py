@@ -14,7 +14,7 @@ from .. import __version__
 from ..constants import DATABASES
 from ..errors import ConfigError, InputFormatError
 from ..parsers import FORMATS, detect_format, read_records
-from ..runs import Manifest, RunFile, write_run
+from ..runs import MANIFEST, Manifest, RunFile, write_run
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DEFAULT_PLATFORMS: dict[str, str] = {
@@ -64,7 +64,7 @@ def add_run(
     src = Path(file)
     if not src.is_file():
         raise InputFormatError("file not found", where=str(src), fix="check the path of the export")
-    if src.name == "manifest.json" or src.name.startswith("."):
+    if src.name == MANIFEST or src.name.startswith("."):
         raise InputFormatError(
             f"the export cannot be archived under the name {src.name!r}",
             where=str(src),
