@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Iterator
 
+from ..constants import LIST_SEP
 from ..errors import InputFormatError
 from ..records import Record
 from .common import clean, clean_text, find_registrations, find_year, first_value, make_record_id, normalise_doi, unique
@@ -65,7 +66,7 @@ def _record(fields: dict[str, list[str]], *, database: str, run_id: str, source_
         publication_types=unique(fields.get("PT", [])),
         mesh=unique(_mesh_descriptor(v) for v in fields.get("MH", [])),
         keywords=unique(fields.get("OT", [])),
-        language="; ".join(unique(fields.get("LA", []))),
+        language=LIST_SEP.join(unique(fields.get("LA", []))),
         registration=registration,
         source_file=source_file,
         source_line=line,

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 
+from ..constants import LIST_SEP
 from ..errors import InputFormatError
 from ..records import Record
 from .common import REGISTRY_DATABANKS, clean, clean_text, dedupe, find_registrations, find_year, make_record_id, normalise_doi, unique
@@ -245,7 +246,7 @@ def _article_record(elem: etree._Element, *, database: str, run_id: str, source_
         publication_types=dedupe(pub_types),
         mesh=dedupe(mesh),
         keywords=dedupe(keywords),
-        language="; ".join(dedupe(languages)),
+        language=LIST_SEP.join(dedupe(languages)),
         registration=dedupe(registrations),
         source_file=source_file,
         source_line=int(elem.sourceline or 0),
@@ -275,7 +276,7 @@ def _book_record(elem: etree._Element, *, database: str, run_id: str, source_fil
         year=_year(doc.find("Book/PubDate")),
         publication_types=unique(_text(x) for x in doc.findall("PublicationType")),
         keywords=unique(_text(x) for x in doc.findall("KeywordList/Keyword")),
-        language="; ".join(unique(_text(x) for x in doc.findall("Language"))),
+        language=LIST_SEP.join(unique(_text(x) for x in doc.findall("Language"))),
         registration=tuple(find_registrations([title, abstract])),
         source_file=source_file,
         source_line=int(elem.sourceline or 0),

@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Iterator
 
+from ..constants import LIST_SEP
 from ..errors import InputFormatError
 from ..records import Record
 from .common import clean, clean_text, find_registrations, find_year, first_value, make_record_id, normalise_doi, unique
@@ -74,7 +75,7 @@ def _record(fields: dict[str, list[str]], *, database: str, run_id: str, source_
         pages=pages,
         publication_types=unique(part for v in every("PT", "M3") for part in v.split(";")),
         keywords=unique(clean_text(k) for k in every("KW")),
-        language="; ".join(unique(every("LA"))),
+        language=LIST_SEP.join(unique(every("LA"))),
         registration=tuple(find_registrations(all_text)),
         source_file=source_file,
         source_line=line,
