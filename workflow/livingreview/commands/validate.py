@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..config import load_yaml
+from ..config import load_config
 
 
 def register(subparsers: Any) -> None:
@@ -25,12 +25,9 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate and print the summary."""
-    from ..errors import ConfigError
     from ..validate import validate_inputs
 
-    config = load_yaml(args.config)
-    if not isinstance(config, dict):
-        raise ConfigError("the config must be a mapping of keys", where=args.config, fix="start from config/config.yaml")
+    config = load_config(args.config)
     summary = validate_inputs(config, where=args.config)
     print(f"{args.config}: valid")
     for what, n in summary.items():
