@@ -64,3 +64,12 @@ def test_negative_zero_is_written_as_zero(tmp_path: Path) -> None:
     assert dumps_json({"x": -0.0}) == dumps_json({"x": 0.0})
     write_tsv(tmp_path / "z.tsv", ["x"], [{"x": -0.0}])
     assert (tmp_path / "z.tsv").read_text(encoding="utf-8") == "x\n0\n"
+
+
+@pytest.mark.parametrize(("row", "kind"), [({"id": "#3", "x": "a"}, "comment"), ({"id": "", "x": None}, "blank")])
+def test_write_tsv_refuses_rows_read_tsv_would_skip(tmp_path: Path, row: dict[str, object], kind: str) -> None:
+    path = tmp_path / "t.tsv"
+    with pytest.raises(InputFormatError, match=rf"t\.tsv \(row 2, column id\): row 2 would be read back as a {kind} line"):
+        write_tsv(path, ["id", "x"], [{"id": "a", "x": "b"}, row])
+    assert not path.exists()
+    assert list(tmp_path.iterdir()) == []

@@ -70,13 +70,24 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def write_tsv(path: str | os.PathLike[str], fields: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> int:
-    """Write rows (dicts) with a header, atomically; returns the number of rows written."""
+    """Write rows (dicts) with a header, atomically; returns the number of rows written.
+
+    A row whose line would start with "#" (read_tsv skips such comment lines) or be blank is refused
+    (InputFormatError naming the row and nothing written), so what is written is what is read back.
+    """
     n = 0
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="") as fh:
             fh.write("\t".join(fields) + "\n")
             for row in rows:
-                fh.write("\t".join(format_value(row.get(f)) for f in fields) + "\n")
+                line = "\t".join(format_value(row.get(f)) for f in fields)
+                if line.startswith("#") or not line.strip():
+                    raise InputFormatError(
+                        f"row {n + 1} would be read back as a {'comment' if line.strip() else 'blank'} line: {line[:60]!r}",
+                        where=f"{path} (row {n + 1}, column {fields[0]})" if fields else str(path),
+                        fix="a table's first column must not start with '#' and a row must not be empty; correct the value that produced it",
+                    )
+                fh.write(line + "\n")
                 n += 1
     return n
 
