@@ -123,6 +123,9 @@ def test_cli_trace_text_and_json(results: Path, capsys: pytest.CaptureFixture[st
     data = json.loads(capsys.readouterr().out)
     assert "pubmed:24740528" in data["matched"] and len(data["matched"]) == 3  # the DOI is on all three copies
     assert len(data["clusters"]) == 1
+    for pasted in ("https://doi.org/10.1001/JAMAPSYCHIATRY.2014.62", "doi: 10.1001/jamapsychiatry.2014.62."):
+        assert main(["trace", pasted, "--results", str(results), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["matched"] == data["matched"]
     assert main(["trace", "pubmed:24740528", "--results", str(results)]) == 0
     out = capsys.readouterr().out
     assert "study: Feder2014 (primary report" in out and "pubmed.xml.gz:" in out

@@ -11,6 +11,7 @@ from typing import Any
 from .constants import LIST_SEP, STAGES
 from .decisions import PMID_DATABASES
 from .errors import ConfigError
+from .normalize import normalize_doi
 from .studies import split_keys
 from .tables import format_fixed, read_json, read_tsv
 
@@ -79,8 +80,9 @@ class _Tables:
                 self.keys[native].add(rid)
 
     def find(self, key: str) -> list[str]:
-        """record_ids a key (record_id, PMID or DOI, any case) names, sorted."""
-        return sorted(self.keys.get(key.strip().lower(), set()))
+        """record_ids a key (record_id, PMID or DOI, any case; a DOI also as a doi.org URL or "doi:...") names, sorted."""
+        found = self.keys.get(key.strip().lower()) or self.keys.get(normalize_doi(key)) or set()
+        return sorted(found)
 
     def numbers(self, study_id: str) -> dict[str, Any]:
         """The study's outcomes.tsv rows and every plotted number with the row behind it (cached)."""
