@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from livingreview.errors import ArchiveError
-from livingreview.runs import MANIFEST, Manifest, RunFile, load_manifest, verify_run, write_run
+from livingreview.runs import MANIFEST, Manifest, RunFile, list_runs, load_manifest, run_sort_key, verify_run, write_run
 from livingreview.tables import umask_mode
 
 
@@ -42,3 +42,12 @@ def test_load_manifest_bad_shapes_are_archive_errors(tmp_path: Path, text: str, 
     (tmp_path / MANIFEST).write_text(text, encoding="utf-8")
     with pytest.raises(ArchiveError, match=message):
         load_manifest(tmp_path)
+
+
+def test_runs_of_one_day_are_listed_in_the_order_they_were_made(tmp_path: Path) -> None:
+    names = ["2025-09-30", "2025-09-30-2", "2025-09-30-10", "2025-10-01", "2025-09-30-3"]
+    for name in names:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / MANIFEST).write_text("{}", encoding="utf-8")
+    assert [p.name for p in list_runs(tmp_path)] == ["2025-09-30", "2025-09-30-2", "2025-09-30-3", "2025-09-30-10", "2025-10-01"]
+    assert sorted(names, key=run_sort_key) == [p.name for p in list_runs(tmp_path)]

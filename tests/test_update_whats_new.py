@@ -112,3 +112,14 @@ def test_run_whats_new_names_a_missing_column(tmp_path: Path) -> None:
     with pytest.raises(InputFormatError, match=r"records\.tsv:1: missing column\(s\) year"):
         run_whats_new(run_id="2025-09-30", **{k: str(v) for k, v in tables.items()}, **{k: str(v) for k, v in outs.items()})
     assert not (tmp_path / "out").exists()
+
+
+def test_tenth_run_of_a_day_comes_after_the_second() -> None:
+    records = [
+        {"record_id": "pubmed:1", "run_id": "2025-09-30-2", "database": "pubmed", "title": "Trial A", "year": "2014"},
+        {"record_id": "embase:2025-09-30-10#1", "run_id": "2025-09-30-10", "database": "embase", "title": "Trial A.", "year": "2014"},
+    ]
+    clusters = [{"record_id": r["record_id"], "cluster_id": "c1", "canonical_id": "pubmed:1"} for r in records]
+    assert first_run_of_clusters({r["record_id"]: r["run_id"] for r in records}, {c["record_id"]: c["cluster_id"] for c in clusters}) == {"c1": "2025-09-30-2"}
+    new_rows, _todo, summary = whats_new("2025-09-30-10", records=records, clusters=clusters, screening=[], studies=[])
+    assert new_rows == [] and summary.duplicates_of_earlier_runs == 1 and summary.new_clusters == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from .errors import ArchiveError
 from .tables import read_json, umask_mode
 
 MANIFEST = "manifest.json"
+# A run id: the search date, and -2, -3, ... for later runs of the same day (commands.add_run.next_run_id).
+_RUN_ID_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:-(\d+))?$")
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -126,12 +129,25 @@ def verify_run(run_dir: str | os.PathLike[str]) -> Manifest:
     return manifest
 
 
+def run_sort_key(run_id: str) -> tuple[str, int, str]:
+    """Chronological order of run ids: by date, then the same day's -2, -3, ..., -10 numerically.
+
+    Plain string order would put "2025-09-30-10" before "2025-09-30-2". Ids not of the form
+    YYYY-MM-DD[-N] sort by their text.
+    """
+    match = _RUN_ID_RE.match(run_id)
+    if not match:
+        return (run_id, 0, "")
+    return (match.group(1), int(match.group(2) or 1), run_id)
+
+
 def list_runs(root: str | os.PathLike[str]) -> list[Path]:
-    """Run folders under root (those with a manifest.json), oldest first by name (run ids sort by date)."""
+    """Run folders under root (those with a manifest.json), oldest first (run_sort_key)."""
     root = Path(root)
     if not root.exists():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and (p / MANIFEST).exists() and not p.name.startswith("."))
+    runs = [p for p in root.iterdir() if p.is_dir() and (p / MANIFEST).exists() and not p.name.startswith(".")]
+    return sorted(runs, key=lambda p: run_sort_key(p.name))
 
 
 def write_run(

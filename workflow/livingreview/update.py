@@ -16,6 +16,7 @@ from .constants import (
     STAGES,
 )
 from .errors import ReconciliationError
+from .runs import run_sort_key
 from .tables import read_json, read_tsv, write_json, write_tsv
 
 LOG = logging.getLogger(__name__)
@@ -71,11 +72,11 @@ class RunSummary:
 def first_run_of_clusters(
     record_runs: Mapping[str, str], record_cluster: Mapping[str, str]
 ) -> dict[str, str]:
-    """The earliest run in which each cluster has a member (run ids sort chronologically)."""
+    """The earliest run in which each cluster has a member (runs.run_sort_key order)."""
     first: dict[str, str] = {}
     for record_id, cluster_id in record_cluster.items():
         run = record_runs[record_id]
-        if cluster_id not in first or run < first[cluster_id]:
+        if cluster_id not in first or run_sort_key(run) < run_sort_key(first[cluster_id]):
             first[cluster_id] = run
     return first
 
@@ -122,6 +123,7 @@ def whats_new(
             fix="check that resources/searches/<run_id>/ exists and re-run the import",
         )
 
+    this_run = run_sort_key(run_id)
     stage_rank = {s: i for i, s in enumerate(STAGES)}
     last_row: dict[str, Mapping[str, str]] = {}
     awaiting: dict[str, list[Mapping[str, str]]] = defaultdict(list)
@@ -138,7 +140,7 @@ def whats_new(
     for cid in new_ids:
         rid = canonical[cid]
         rec = by_id.get(rid, {})
-        dbs = sorted({by_id[m]["database"] for m in members[cid] if record_runs[m] <= run_id})
+        dbs = sorted({by_id[m]["database"] for m in members[cid] if run_sort_key(record_runs[m]) <= this_run})
         state = last_row.get(cid, {})
         new_rows.append(
             {
@@ -168,7 +170,7 @@ def whats_new(
             )
 
     in_run = [r for r, run in record_runs.items() if run == run_id]
-    dup_earlier = sum(1 for r in in_run if first[record_cluster[r]] < run_id)
+    dup_earlier = sum(1 for r in in_run if run_sort_key(first[record_cluster[r]]) < this_run)
     dup_within = sum(
         1
         for r in in_run
@@ -179,9 +181,9 @@ def whats_new(
     for s in studies:
         runs = [first[record_cluster[r]] for r in s.get("record_ids", "").split(LIST_SEP) if r in record_cluster]
         if runs:
-            study_first[s["study_id"]] = min(runs)
+            study_first[s["study_id"]] = min(runs, key=run_sort_key)
     new_studies = tuple(sorted(sid for sid, run in study_first.items() if run == run_id))
-    total = sum(1 for run in study_first.values() if run <= run_id)
+    total = sum(1 for run in study_first.values() if run_sort_key(run) <= this_run)
     summary = RunSummary(
         run_id=run_id,
         records_retrieved=len(in_run),
