@@ -22,7 +22,8 @@ def test_environment_yml_lists_the_same_runtime_packages_as_pyproject() -> None:
     runtime = {_name(r) for r in pyproject["project"]["dependencies"]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
     conda = {_name(d) for d in env["dependencies"] if isinstance(d, str)}
-    conda -= {"python", "pip", "pytest"}
+    test_only = {_name(r) for r in pyproject["project"]["optional-dependencies"]["test"]}
+    conda -= {"python", "pip"} | test_only
     assert runtime == conda, f"only in pyproject: {sorted(runtime - conda)}; only in environment.yml: {sorted(conda - runtime)}"
 
 

@@ -1,0 +1,356 @@
+"""PRISMA 2020 flow diagram: box layout and text wrapping in Python, drawn by a Jinja SVG template, PNG via CairoSVG."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .config import TEMPLATE_DIR
+from .errors import InputFormatError
+from .tables import atomic_path, write_text
+
+LOG = logging.getLogger(__name__)
+
+FONT_FAMILY = "DejaVu Sans, Verdana, Arial, Helvetica, sans-serif"
+FONT_SIZE = 12.0
+LINE_HEIGHT = 15.0
+PAD = 8.0
+INDENT = 12.0
+GAP_X = 36.0
+GAP_Y = 26.0
+BAR_W = 28.0
+HEADER_H = 30.0
+MARGIN = 10.0
+MAIN_W = 290.0
+SIDE_W = 290.0
+PREV_W = 220.0
+PNG_SCALE = 2.0
+
+COLOURS = {
+    "box": "#ffffff",
+    "stroke": "#000000",
+    "phase": "#c5d9f1",
+    "new_header": "#ffc000",
+    "prev_header": "#d9d9d9",
+    "arrow": "#000000",
+}
+
+
+@dataclass
+class Line:
+    """One wrapped line of text inside a box."""
+
+    text: str
+    x: float
+    y: float
+    bold: bool = False
+
+
+@dataclass
+class Box:
+    """A box of the flow diagram with its wrapped lines."""
+
+    id: str
+    x: float
+    y: float
+    w: float
+    h: float
+    fill: str
+    lines: list[Line] = field(default_factory=list)
+    rounded: bool = False
+    centred: bool = False
+
+
+@dataclass
+class Arrow:
+    """A straight or elbowed connector between boxes (list of points)."""
+
+    points: list[tuple[float, float]]
+
+
+@dataclass
+class PhaseLabel:
+    """A vertical blue phase bar (Identification, Screening, Included)."""
+
+    text: str
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+@functools.lru_cache(maxsize=2)
+def _font(bold: bool) -> Any:
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    props = font_manager.FontProperties(family="DejaVu Sans", weight="bold" if bold else "normal")
+    font = FT2Font(font_manager.findfont(props, fallback_to_default=True))
+    return font
+
+
+@functools.lru_cache(maxsize=4096)
+def text_width(text: str, *, size: float = FONT_SIZE, bold: bool = False) -> float:
+    """Width in px of ``text`` set in DejaVu Sans (matplotlib's bundled font, the same on every machine)."""
+    font = _font(bold)
+    font.set_size(size, 72)
+    font.set_text(text, 0.0)
+    return font.get_width_height()[0] / 64.0
+
+
+def wrap(text: str, width: float, *, size: float = FONT_SIZE, bold: bool = False) -> list[str]:
+    """Greedy word wrap of ``text`` into lines no wider than ``width`` px (a too-long word is split)."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}" if current else word
+        if text_width(candidate, size=size, bold=bold) <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        while text_width(word, size=size, bold=bold) > width and len(word) > 1:
+            cut = len(word)
+            while cut > 1 and text_width(word[:cut], size=size, bold=bold) > width:
+                cut -= 1
+            lines.append(word[:cut])
+            word = word[cut:]
+        current = word
+    if current:
+        lines.append(current)
+    return lines or [""]
+
+
+def _n(value: Any) -> str:
+    return f"(n = {value})"
+
+
+def _make_box(box_id: str, x: float, y: float, w: float, items: Sequence[tuple[str, int, bool]], *, fill: str = COLOURS["box"], centred: bool = False, min_h: float = 0.0) -> Box:
+    """A box at (x, y) of width w holding items (text, indent level, bold), wrapped; height from its lines."""
+    box = Box(id=box_id, x=x, y=y, w=w, h=0.0, fill=fill, centred=centred)
+    ty = y + PAD + FONT_SIZE
+    for text, level, bold in items:
+        indent = INDENT * level
+        for piece in wrap(text, w - 2 * PAD - indent, bold=bold):
+            lx = x + w / 2 if centred else x + PAD + indent
+            box.lines.append(Line(text=piece, x=round(lx, 1), y=round(ty, 1), bold=bold))
+            ty += LINE_HEIGHT
+    box.h = max(min_h, round(ty - LINE_HEIGHT + PAD + 4 - y, 1))
+    return box
+
+
+def layout(counts: Mapping[str, Any]) -> dict[str, Any]:
+    """Place every box, arrow and phase label of the PRISMA 2020 flow for these counts.
+
+    Returns a dict for the SVG template: width, height, boxes, arrows, phases, headers, font.
+    """
+    for key in ("records_screened", "dbr_assessed", "new_studies"):
+        if key not in counts:
+            raise InputFormatError(f"counts lack '{key}'", where="results/prisma/counts.json", fix="re-run the prisma_counts rule")
+    previous = counts.get("previous")
+    x_bar = MARGIN
+    x_prev = x_bar + BAR_W + 12
+    x_main = x_prev + (PREV_W + GAP_X if previous else 0)
+    x_side = x_main + MAIN_W + GAP_X
+    width = x_side + SIDE_W + MARGIN
+    boxes: list[Box] = []
+    arrows: list[Arrow] = []
+    headers: list[Box] = []
+
+    y = MARGIN
+    headers.append(
+        _make_box("header_new", x_main, y, MAIN_W + GAP_X + SIDE_W, [("Identification of new studies via databases and registers", 0, True)], fill=COLOURS["new_header"], centred=True, min_h=HEADER_H)
+    )
+    if previous:
+        headers.append(_make_box("header_previous", x_prev, y, PREV_W, [("Previous studies", 0, True)], fill=COLOURS["prev_header"], centred=True, min_h=headers[0].h))
+    for h in headers:
+        h.rounded = True
+    y += headers[0].h + GAP_Y
+
+    # Identification
+    ident_items: list[tuple[str, int, bool]] = [("Records identified from:", 0, False)]
+    ident_items.append((f"Databases {_n(counts['database_results'])}", 1, False))
+    for d in counts.get("database_specific_results", []):
+        ident_items.append((f"{d['label']} {_n(d['n'])}", 2, False))
+    ident_items.append((f"Registers {_n(counts['register_results'])}", 1, False))
+    for d in counts.get("register_specific_results", []):
+        ident_items.append((f"{d['label']} {_n(d['n'])}", 2, False))
+    ident = _make_box("identified", x_main, y, MAIN_W, ident_items)
+    removed = _make_box(
+        "removed",
+        x_side,
+        y,
+        SIDE_W,
+        [
+            ("Records removed before screening:", 0, False),
+            (f"Duplicate records removed {_n(counts['duplicates'])}", 1, False),
+            (f"Records marked as ineligible by automation tools {_n(counts['excluded_automatic'])}", 1, False),
+            (f"Records removed for other reasons {_n(counts['excluded_other'])}", 1, False),
+        ],
+    )
+    row_h = max(ident.h, removed.h)
+    prev_box = None
+    if previous:
+        prev_box = _make_box(
+            "previous",
+            x_prev,
+            y,
+            PREV_W,
+            [
+                (f"Studies included in previous version of review {_n(counts['previous_studies'])}", 0, False),
+                (f"Reports of studies included in previous version of review {_n(counts['previous_reports'])}", 0, False),
+                (f"Records identified in earlier search runs ({', '.join(previous['runs'])}) {_n(previous['records_identified'])}", 0, False),
+            ],
+        )
+        row_h = max(row_h, prev_box.h)
+        prev_box.h = row_h
+        boxes.append(prev_box)
+    ident.h = removed.h = row_h
+    boxes += [ident, removed]
+    arrows.append(Arrow([(x_main + MAIN_W, y + row_h / 2), (x_side, y + row_h / 2)]))
+    ident_top, ident_bottom = y, y + row_h
+    y += row_h + GAP_Y
+
+    # Screening: three rows, each a main box and a side box
+    awaiting_ta = counts.get("records_awaiting", 0)
+    ft_reasons = [(f"{d['reason']} {_n(d['n'])}", 1, False) for d in counts.get("dbr_excluded", [])]
+    awaiting_ft = counts.get("dbr_awaiting", 0)
+    excluded_items = [(f"Records excluded {_n(counts['records_excluded'])}", 0, False)]
+    if awaiting_ta:
+        excluded_items.append((f"Awaiting a decision {_n(awaiting_ta)}", 0, False))
+    ft_items = [(f"Reports excluded {_n(counts.get('dbr_excluded_total', sum(d['n'] for d in counts.get('dbr_excluded', []))))}", 0, False)] + ft_reasons
+    if awaiting_ft:
+        ft_items.append((f"Awaiting a decision {_n(awaiting_ft)}", 0, False))
+    screening_rows = [
+        ("screened", [(f"Records screened {_n(counts['records_screened'])}", 0, False)], "records_excluded", excluded_items),
+        ("sought", [(f"Reports sought for retrieval {_n(counts['dbr_sought_reports'])}", 0, False)], "not_retrieved", [(f"Reports not retrieved {_n(counts['dbr_notretrieved_reports'])}", 0, False)]),
+        ("assessed", [(f"Reports assessed for eligibility {_n(counts['dbr_assessed'])}", 0, False)], "reports_excluded", ft_items),
+    ]
+    screen_top = y
+    prev_main: Box = ident
+    for main_id, main_items, side_id, side_items in screening_rows:
+        main = _make_box(main_id, x_main, y, MAIN_W, main_items)
+        side = _make_box(side_id, x_side, y, SIDE_W, side_items)
+        h = max(main.h, side.h)
+        main.h = side.h = h
+        boxes += [main, side]
+        arrows.append(Arrow([(x_main + MAIN_W / 2, prev_main.y + prev_main.h), (x_main + MAIN_W / 2, y)]))
+        arrows.append(Arrow([(x_main + MAIN_W, y + h / 2), (x_side, y + h / 2)]))
+        prev_main = main
+        y += h + GAP_Y
+    screen_bottom = y - GAP_Y
+
+    # Included
+    included_top = y
+    new_box = _make_box(
+        "new_included",
+        x_main,
+        y,
+        MAIN_W,
+        [
+            (f"New studies included in review {_n(counts['new_studies'])}", 0, False),
+            (f"Reports of new included studies {_n(counts['new_reports'])}", 0, False),
+        ],
+    )
+    boxes.append(new_box)
+    arrows.append(Arrow([(x_main + MAIN_W / 2, prev_main.y + prev_main.h), (x_main + MAIN_W / 2, y)]))
+    y += new_box.h
+    if previous and prev_box is not None:
+        y += GAP_Y
+        total = _make_box(
+            "total_included",
+            x_main,
+            y,
+            MAIN_W,
+            [
+                (f"Total studies included in review {_n(counts['total_studies'])}", 0, False),
+                (f"Reports of total included studies {_n(counts['total_reports'])}", 0, False),
+            ],
+        )
+        boxes.append(total)
+        arrows.append(Arrow([(x_main + MAIN_W / 2, new_box.y + new_box.h), (x_main + MAIN_W / 2, y)]))
+        px = x_prev + PREV_W / 2
+        arrows.append(Arrow([(px, prev_box.y + prev_box.h), (px, y + total.h / 2), (x_main, y + total.h / 2)]))
+        y += total.h
+    included_bottom = y
+    height = y + MARGIN
+
+    phases = [
+        PhaseLabel("Identification", x_bar, ident_top, BAR_W, ident_bottom - ident_top),
+        PhaseLabel("Screening", x_bar, screen_top, BAR_W, screen_bottom - screen_top),
+        PhaseLabel("Included", x_bar, included_top, BAR_W, included_bottom - included_top),
+    ]
+    return {
+        "width": round(width, 1),
+        "height": round(height, 1),
+        "boxes": boxes,
+        "headers": headers,
+        "arrows": arrows,
+        "phases": phases,
+        "font_family": FONT_FAMILY,
+        "font_size": FONT_SIZE,
+        "colours": COLOURS,
+        "title": "PRISMA 2020 flow diagram",
+        "description": (
+            f"{counts.get('records_identified', counts['database_results'] + counts['register_results'])} records identified; "
+            f"{counts['records_screened']} screened; {counts['dbr_assessed']} reports assessed; "
+            f"{counts['total_studies']} studies ({counts['total_reports']} reports) included."
+        ),
+    }
+
+
+def _environment(template_dir: str | os.PathLike[str]) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_svg(counts: Mapping[str, Any], *, template: str | os.PathLike[str] | None = None) -> str:
+    """The PRISMA 2020 flow as SVG text (the template is workflow/templates/prisma.svg.j2 unless given)."""
+    path = Path(template) if template else TEMPLATE_DIR / "prisma.svg.j2"
+    env = _environment(path.parent)
+    return env.get_template(path.name).render(**layout(counts))
+
+
+def svg_to_png(svg: str, *, scale: float = PNG_SCALE) -> bytes:
+    """Rasterise the SVG with CairoSVG (the same drawing as the SVG; cairo writes no timestamps, so bytes are stable)."""
+    import cairosvg
+
+    return cairosvg.svg2png(bytestring=svg.encode("utf-8"), scale=scale)
+
+
+def run_prisma_diagram(
+    *,
+    counts: str | os.PathLike[str],
+    template: str | os.PathLike[str] | None,
+    svg_out: str | os.PathLike[str],
+    png_out: str | os.PathLike[str],
+) -> None:
+    """Pipeline step: read counts.json, write prisma.svg and prisma.png."""
+    import json
+
+    path = Path(counts)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputFormatError("file not found", where=str(path), fix="run the prisma_counts rule first") from None
+    except json.JSONDecodeError as err:
+        raise InputFormatError(f"not valid JSON ({err.msg})", where=f"{path}:{err.lineno}", fix="re-run the prisma_counts rule") from None
+    svg = render_svg(data, template=template)
+    png = svg_to_png(svg)
+    write_text(svg_out, svg)
+    with atomic_path(png_out) as tmp:
+        Path(tmp).write_bytes(png)
+    LOG.info("PRISMA diagram: %s (%d bytes), %s (%d bytes)", svg_out, len(svg), png_out, len(png))

@@ -1,0 +1,460 @@
+"""The review report: one context built from results/ and the config, rendered to HTML and Markdown."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import re
+import subprocess
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .config import TEMPLATE_DIR, WORKFLOW_DIR
+from .constants import OUTCOME_EXCLUDED, OUTCOME_INCLUDED
+from .runs import list_runs, load_manifest, sha256_file
+from .tables import format_fixed, read_json, read_tsv, write_text
+
+LOG = logging.getLogger(__name__)
+
+PACKAGES: tuple[str, ...] = (
+    "livingreview",
+    "snakemake",
+    "biopython",
+    "rapidfuzz",
+    "statsmodels",
+    "pandas",
+    "numpy",
+    "scipy",
+    "matplotlib",
+    "jinja2",
+    "lxml",
+    "jsonschema",
+    "pyyaml",
+    "cairosvg",
+)
+ROB_DOMAINS: tuple[str, ...] = ("D1", "D2", "D3", "D4", "D5", "overall")
+ROB_COLOURS = {"low": "#4caf50", "some concerns": "#ffc107", "high": "#e53935"}
+MEASURE_WORDS = {
+    "MD": "mean difference",
+    "SMD": "standardized mean difference",
+    "RR": "risk ratio",
+    "OR": "odds ratio",
+    "RD": "risk difference",
+}
+
+
+# --- small pure helpers ----------------------------------------------------------------------
+
+
+def strip_xml_prolog(svg: str) -> str:
+    """An SVG document without its XML declaration and DOCTYPE, ready to inline in HTML."""
+    svg = re.sub(r"^\s*<\?xml[^>]*\?>\s*", "", svg)
+    return re.sub(r"^\s*<!DOCTYPE[^>]*>\s*", "", svg)
+
+
+def svg_data_uri(svg: str) -> str:
+    """A data: URI of an SVG (figures from matplotlib share element ids, so they are not inlined raw)."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+def number(value: Any, digits: int = 2) -> str:
+    """A number written with fixed decimals ('' for None)."""
+    if value is None or value == "":
+        return ""
+    return format_fixed(float(value), digits)
+
+
+def effect_in_words(entry: Mapping[str, Any], *, measure: str, log_scale: bool) -> str:
+    """'12.70 (95% CI 2.55 to 22.85)' for a study or pooled estimate; ratios back-transformed."""
+    import math
+
+    est, lo, hi = entry.get("yi", entry.get("estimate")), entry.get("ci_low"), entry.get("ci_high")
+    if est is None:
+        return "not estimable"
+    if log_scale:
+        est, lo, hi = (math.exp(float(x)) if x is not None else None for x in (est, lo, hi))
+    text = number(est)
+    if lo is not None and hi is not None:
+        text += f" (95% CI {number(lo)} to {number(hi)})"
+    return text
+
+
+def count_words(n: int, singular: str, plural: str | None = None) -> str:
+    """'1 trial', '5 trials'."""
+    return f"{n} {singular if n == 1 else (plural or singular + 's')}"
+
+
+# --- context ---------------------------------------------------------------------------------
+
+
+def search_methods(config: Mapping[str, Any], runs_root: str | os.PathLike[str]) -> dict[str, Any]:
+    """PRISMA-S facts: strategies from the config and every archived run's manifest."""
+    runs = []
+    for run_dir in list_runs(runs_root):
+        manifest = load_manifest(run_dir)
+        runs.append(
+            {
+                "run_id": manifest.run_id,
+                "date_run": manifest.date_run,
+                "description": manifest.description,
+                "files": [
+                    {
+                        "name": f.name,
+                        "path": f"{Path(runs_root).as_posix()}/{manifest.run_id}/{f.name}",
+                        "database": f.database,
+                        "platform": f.platform,
+                        "format": f.format,
+                        "query": f.query,
+                        "query_translation": f.query_translation,
+                        "date_from": f.date_limits.get("from", ""),
+                        "date_to": f.date_limits.get("to", ""),
+                        "count_reported": f.count_reported,
+                        "count_in_file": f.count_in_file,
+                        "sha256": f.sha256,
+                        "notes": f.notes,
+                    }
+                    for f in sorted(manifest.files, key=lambda f: f.name)
+                ],
+            }
+        )
+    searches = config["searches"]
+    return {
+        "reconstructed": bool(searches.get("reconstructed")),
+        "date_from": searches.get("date_from", ""),
+        "date_to": searches.get("date_to", ""),
+        "sources": [dict(s) for s in searches["sources"]],
+        "runs": runs,
+    }
+
+
+def automation_rules(rules_path: str | os.PathLike[str], ledger: Sequence[Mapping[str, str]]) -> list[dict[str, Any]]:
+    """Each screening rule in plain words with the number of records it excluded (from the ledger)."""
+    from .screening import load_rules
+
+    ruleset = load_rules(rules_path)
+    excluded = Counter(r["reference"] for r in ledger if r["stage"] == "automation" and r["outcome"] == OUTCOME_EXCLUDED)
+    return [
+        {
+            "id": rule.id,
+            "label": rule.label,
+            "description": rule.description,
+            "reason": ruleset.reasons.get(rule.reason, rule.reason),
+            "excluded": excluded.get(rule.id, 0),
+        }
+        for rule in ruleset.rules
+    ]
+
+
+def exclusions(ledger: Sequence[Mapping[str, str]], titles: Mapping[str, str], stage: str) -> list[dict[str, str]]:
+    """Records excluded at ``stage`` with reason, reference and title, sorted by reason then record."""
+    rows = [
+        {
+            "record_id": r["record_id"],
+            "cluster_id": r["cluster_id"],
+            "reason": r["reason"],
+            "reference": r["reference"],
+            "title": titles.get(r["record_id"], ""),
+        }
+        for r in ledger
+        if r["stage"] == stage and r["outcome"] == OUTCOME_EXCLUDED
+    ]
+    return sorted(rows, key=lambda r: (r["reason"], r["record_id"]))
+
+
+def reason_counts(rows: Sequence[Mapping[str, str]]) -> list[dict[str, Any]]:
+    """[{reason, n}] most frequent first, then alphabetical."""
+    counter = Counter(r["reason"] for r in rows)
+    return [{"reason": k, "n": v} for k, v in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def analysis_context(summary: Mapping[str, Any], figures: Mapping[str, str]) -> dict[str, Any]:
+    """One analysis for the report: the numbers written out in words and its figures."""
+    measure = summary.get("measure", "")
+    log_scale = bool(summary.get("log_scale"))
+    words = MEASURE_WORDS.get(measure, measure)
+    studies = []
+    for s in summary.get("studies", []):
+        studies.append(
+            {
+                "study": s["study"],
+                "scale": s.get("scale", ""),
+                "outcome_id": s.get("outcome_id", ""),
+                "inferred": bool(s.get("inferred")),
+                "text": f"{s['study']}: {words} {effect_in_words(s, measure=measure, log_scale=log_scale)}"
+                + (f" on {s['scale']}" if s.get("scale") else "")
+                + (" (inferred value)" if s.get("inferred") else ""),
+            }
+        )
+    pooled = bool(summary.get("pooled"))
+    if pooled:
+        text = (
+            f"Pooled {words} ({summary.get('method')}{', Knapp-Hartung' if summary.get('hksj') else ''}, k = {summary.get('k')}): "
+            f"{effect_in_words(summary, measure=measure, log_scale=log_scale)}; prediction interval {number(summary.get('pi_low'))} to "
+            f"{number(summary.get('pi_high'))}; tau² {number(summary.get('tau2'), 3)}; I² {number(summary.get('i2'), 1)}%."
+        )
+    else:
+        text = f"Not pooled: {summary.get('reason', 'no reason recorded')}."
+    return {
+        "id": summary.get("analysis", ""),
+        "title": summary.get("title", summary.get("analysis", "")),
+        "primary": bool(summary.get("primary")),
+        "measure": words,
+        "direction": summary.get("direction", ""),
+        "pooled": pooled,
+        "summary_text": text,
+        "studies": studies,
+        "not_estimable": [dict(n) for n in summary.get("not_estimable", [])],
+        "egger": summary.get("egger"),
+        "figures": dict(figures),
+    }
+
+
+def limitations(studies: Sequence[Mapping[str, str]], direction: Sequence[Mapping[str, str]], primary: Mapping[str, Any] | None) -> list[str]:
+    """Limitations the data force, computed from the included studies and the synthesis outputs."""
+    out: list[str] = []
+    n = len(studies)
+    with_numbers = {r["study_id"] for r in direction if r.get("numbers") == "yes"}
+    without = n - len(with_numbers & {s["study_id"] for s in studies})
+    if n:
+        out.append(
+            f"{without} of {n} included trials reported no usable numbers for a PTSD outcome in the sources read; "
+            "they appear in the effect-direction table only."
+        )
+    if primary is not None and not primary.get("pooled"):
+        out.append(f"The primary analysis could not be pooled: {primary.get('reason', '')}.")
+    small = sorted(s["study_id"] for s in studies if s.get("n_randomized") and int(s["n_randomized"]) < 50)
+    if small:
+        out.append(f"{count_words(len(small), 'trial')} randomized fewer than 50 participants ({', '.join(small)}).")
+    crossover = sorted(s["study_id"] for s in studies if s.get("crossover") == "true")
+    if crossover:
+        out.append(f"{count_words(len(crossover), 'trial')} used a crossover design ({', '.join(crossover)}); their estimates are within-participant.")
+    return out
+
+
+def participants(studies: Sequence[Mapping[str, str]], report_config: Mapping[str, Any]) -> dict[str, Any]:
+    """Randomized participants summed from the included studies vs the published figure."""
+    total = sum(int(s["n_randomized"]) for s in studies if s.get("n_randomized"))
+    published = report_config.get("published_participants")
+    return {
+        "total": total,
+        "per_study": [{"study_id": s["study_id"], "n": s.get("n_randomized", "")} for s in studies],
+        "published": published,
+        "difference": (total - int(published)) if published is not None else None,
+        "explanation": report_config.get("participants_explanation", ""),
+    }
+
+
+def risk_of_bias(path: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """RoB 2 rows and traffic-light cells when the optional table exists."""
+    if not path or not Path(path).exists():
+        return {"available": False, "rows": [], "domains": ROB_DOMAINS}
+    rows = read_tsv(path, required=("study_id", *ROB_DOMAINS))
+    cells = []
+    for r in rows:
+        cells.append(
+            {
+                "study_id": r["study_id"],
+                "judgements": [
+                    {"domain": d, "value": r[d], "colour": ROB_COLOURS.get(r[d].strip().lower(), "#9e9e9e")} for d in ROB_DOMAINS
+                ],
+            }
+        )
+    return {"available": True, "rows": sorted(cells, key=lambda c: c["study_id"]), "domains": ROB_DOMAINS}
+
+
+def git_commit(path: str | os.PathLike[str] = WORKFLOW_DIR) -> str:
+    """The code's git commit (with '+ uncommitted changes' when the tree is dirty), or 'not available'."""
+    try:
+        head = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "not available"
+    return head + (" + uncommitted changes" if dirty else "")
+
+
+def provenance(files: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
+    """sha256 of every input file given, package versions and the git commit (no timestamps)."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    hashed = sorted({Path(f).as_posix() for f in files if Path(f).exists()})
+    return {
+        "files": [{"path": p, "sha256": sha256_file(p)} for p in hashed],
+        "packages": [{"name": k, "version": v} for k, v in versions.items()],
+        "git_commit": git_commit(),
+    }
+
+
+def whats_new(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per search run, oldest first."""
+    return [
+        {
+            "run_id": s["run_id"],
+            "records_retrieved": s["records_retrieved"],
+            "duplicates_of_earlier_runs": s["duplicates_of_earlier_runs"],
+            "new_records": s["new_clusters"],
+            "awaiting_decision": s["awaiting_decision"],
+            "new_included_studies": ", ".join(s["new_included_studies"]) or "none",
+            "included_studies_total": s["included_studies_total"],
+        }
+        for s in sorted(summaries, key=lambda s: s["run_id"])
+    ]
+
+
+def build_context(
+    *,
+    config: Mapping[str, Any],
+    ledger: Sequence[Mapping[str, str]],
+    counts: Mapping[str, Any],
+    prisma_svg: str,
+    canonical: Sequence[Mapping[str, str]],
+    studies: Sequence[Mapping[str, str]],
+    direction: Sequence[Mapping[str, str]],
+    direction_svg: str,
+    analyses: Sequence[tuple[Mapping[str, Any], Mapping[str, str]]],
+    summaries: Sequence[Mapping[str, Any]],
+    runs_root: str | os.PathLike[str],
+    rob_path: str | os.PathLike[str] | None,
+    provenance_files: Sequence[str | os.PathLike[str]],
+) -> dict[str, Any]:
+    """Everything the templates show; pure apart from reading the manifests, rules and hashes named."""
+    titles = {r["record_id"]: r["title"] for r in canonical}
+    report_config = config.get("report", {})
+    analysis_rows = [analysis_context(s, figs) for s, figs in analyses]
+    analysis_rows.sort(key=lambda a: (not a["primary"], a["id"]))
+    primary = next((s for s, _ in analyses if s.get("primary")), None)
+    full_text = exclusions(ledger, titles, "full_text")
+    title_abstract = exclusions(ledger, titles, "title_abstract")
+    reports_by_study: dict[str, list[str]] = defaultdict(list)
+    for r in ledger:
+        if r["stage"] == "study" and r["outcome"] == OUTCOME_INCLUDED:
+            reports_by_study[r["reference"]].append(r["record_id"])
+    study_rows = []
+    for s in sorted(studies, key=lambda s: (s.get("year", ""), s["study_id"])):
+        row = dict(s)
+        row["report_titles"] = [
+            {"record_id": rid, "title": titles.get(rid, "")} for rid in sorted(reports_by_study.get(s["study_id"], []))
+        ]
+        study_rows.append(row)
+    return {
+        "review": dict(config["review"]),
+        "search": search_methods(config, runs_root),
+        "rules": automation_rules(config["screening"]["rules"], ledger),
+        "counts": dict(counts),
+        "prisma_svg": strip_xml_prolog(prisma_svg),
+        "studies": study_rows,
+        "participants": participants(studies, report_config),
+        "full_text_exclusions": full_text,
+        "title_abstract_reasons": reason_counts(title_abstract),
+        "direction": [dict(r) for r in direction],
+        "direction_figure": svg_data_uri(direction_svg),
+        "analyses": analysis_rows,
+        "limitations": limitations(studies, direction, primary),
+        "risk_of_bias": risk_of_bias(rob_path),
+        "whats_new": whats_new(summaries),
+        "provenance": provenance(provenance_files),
+    }
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def md_escape(value: Any) -> str:
+    """Text safe in a Markdown table cell: no raw HTML, no pipes, one line."""
+    text = " ".join(str("" if value is None else value).split())
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+def environment(template_dir: str | os.PathLike[str] = TEMPLATE_DIR) -> jinja2.Environment:
+    """Jinja environment: HTML autoescaped, undefined names are errors, Markdown filter ``md``."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2", "svg.j2"), default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["md"] = md_escape
+    env.filters["num"] = number
+    return env
+
+
+def render(context: Mapping[str, Any], *, template: str | os.PathLike[str]) -> str:
+    """Render one template file with the context."""
+    path = Path(template)
+    return environment(path.parent).get_template(path.name).render(**context)
+
+
+def run_render_report(
+    *,
+    config: Mapping[str, Any],
+    ledger: str,
+    counts: str,
+    prisma: str,
+    canonical: str,
+    studies: str,
+    direction_tsv: str,
+    direction_svg: str,
+    analyses: Sequence[str],
+    update_summaries: Sequence[str],
+    runs_root: str,
+    template_html: str,
+    template_md: str,
+    html_out: str,
+    md_out: str,
+) -> None:
+    """Pipeline step: read results/, write results/report/index.html and report.md."""
+    analysis_inputs = []
+    for path in analyses:
+        summary = read_json(path, fix="re-run the pool_analysis rule")
+        stem = str(path)[: -len(".json")]
+        figures = {}
+        for kind in ("forest", "cumulative", "funnel"):
+            svg = Path(f"{stem}_{kind}.svg")
+            if svg.exists():
+                figures[kind] = svg_data_uri(svg.read_text(encoding="utf-8"))
+        analysis_inputs.append((summary, figures))
+    rob = config.get("extraction", {}).get("risk_of_bias")
+    manifests = [p / "manifest.json" for p in list_runs(runs_root)]
+    archived = [p.parent / f.name for p in manifests for f in load_manifest(p.parent).files]
+    provenance_files = [
+        "config/config.yaml",
+        config["screening"]["rules"],
+        config["screening"]["decisions"],
+        config.get("dedup", {}).get("decisions", ""),
+        config["extraction"]["studies"],
+        config["extraction"]["outcomes"],
+        rob or "",
+        *manifests,
+        *archived,
+    ]
+    context = build_context(
+        config=config,
+        ledger=read_tsv(ledger),
+        counts=read_json(counts, fix="re-run the prisma_counts rule"),
+        prisma_svg=Path(prisma).read_text(encoding="utf-8"),
+        canonical=read_tsv(canonical),
+        studies=read_tsv(studies),
+        direction=read_tsv(direction_tsv),
+        direction_svg=Path(direction_svg).read_text(encoding="utf-8"),
+        analyses=analysis_inputs,
+        summaries=[read_json(p, fix="re-run the whats_new rule") for p in update_summaries],
+        runs_root=runs_root,
+        rob_path=rob,
+        provenance_files=[f for f in provenance_files if f],
+    )
+    html = render(context, template=template_html)
+    md = render(context, template=template_md)
+    write_text(html_out, html)
+    write_text(md_out, md)
+    LOG.info("report: %s (%d bytes), %s (%d bytes)", html_out, len(html), md_out, len(md))
