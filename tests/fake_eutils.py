@@ -37,6 +37,7 @@ class FakeRecord:
 
     pmid: str
     date: dt.date
+    record: Record | None = field(default=None, compare=False, hash=False)  # served as is when given
 
 
 def make_records(n: int, *, first_pmid: int = FIRST_SYNTHETIC_PMID, start: dt.date = dt.date(1990, 1, 1), step_days: int = 1) -> list[FakeRecord]:
@@ -45,7 +46,9 @@ def make_records(n: int, *, first_pmid: int = FIRST_SYNTHETIC_PMID, start: dt.da
 
 
 def synthetic_record(record: FakeRecord) -> Record:
-    """The livingreview Record of a synthetic record (no DOI: none is invented)."""
+    """The livingreview Record of a synthetic record (no DOI: none is invented), or the one it carries."""
+    if record.record is not None:
+        return record.record
     n = int(record.pmid) - FIRST_SYNTHETIC_PMID + 1
     return Record(
         record_id=f"pubmed:{record.pmid}",

@@ -219,11 +219,16 @@ def limitations(studies: Sequence[Mapping[str, str]], direction: Sequence[Mappin
     """Limitations the data force, computed from the included studies and the synthesis outputs."""
     out: list[str] = []
     n = len(studies)
-    with_numbers = {r["study_id"] for r in direction if r.get("numbers") == "yes"}
-    without = n - len(with_numbers & {s["study_id"] for s in studies})
+    included = {s["study_id"] for s in studies}
+    if primary is not None:
+        usable = {e["study"] for e in primary.get("studies", [])} & included
+        outcome = f"the primary outcome ({primary.get('title', primary.get('analysis', ''))})"
+    else:
+        usable = {r["study_id"] for r in direction if r.get("numbers") == "yes"} & included
+        outcome = "any PTSD outcome"
     if n:
         out.append(
-            f"{without} of {n} included trials reported no usable numbers for a PTSD outcome in the sources read; "
+            f"{n - len(usable)} of {n} included trials reported no usable numbers for {outcome} in the sources read; "
             "they appear in the effect-direction table only."
         )
     if primary is not None and not primary.get("pooled"):

@@ -1,0 +1,182 @@
+"""End to end (issue 7): a second search run joins the review; only what is new is screened.
+
+The second run's records are SYNTHETIC TEST DATA written in a temp dir (never in resources/):
+a copy of an archived record (overlap), an erratum of an included study, an animal study and a
+new RCT candidate. The overlap copy is rebuilt from the first run's own records.tsv row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from livingreview.records import Record
+from livingreview.search import run_pubmed_search
+from livingreview.tables import read_tsv
+from livingreview.writers import ovid_ris
+
+from conftest import run_snakemake
+from fake_eutils import FakeEutils, FakeRecord, route_entrez
+
+pytestmark = pytest.mark.e2e
+
+FEDER2014_PMID = "24740528"
+NEW_RUN = "2025-10-31"
+
+
+def _row(work: Path, record_id: str) -> dict[str, str]:
+    return next(r for r in read_tsv(work / "results/records/records.tsv") if r["record_id"] == record_id)
+
+
+def _second_run_records(work: Path) -> dict[str, Record]:
+    feder = Record.from_row(_row(work, f"pubmed:{FEDER2014_PMID}"))
+    overlap = Record.from_row(_row(work, f"pubmed:{FEDER2014_PMID}"))
+    overlap.record_id = overlap.native_id = overlap.pmid = ""
+    erratum = Record(
+        title=f"Erratum: {feder.title}",
+        authors=(),
+        journal=feder.journal,
+        year="2025",
+        publication_types=("Published Erratum",),
+        abstract="Synthetic test record: correction notice for an included trial report.",
+    )
+    animal = Record(
+        title="Synthetic test record: ketamine and fear extinction in rats exposed to footshock stress",
+        authors=("Testauthor A",),
+        journal="Journal of Synthetic Test Data",
+        year="2025",
+        publication_types=("Journal Article",),
+        abstract="Design: preclinical experiment. Population: male rats. Ketamine route: intraperitoneal. Comparator: saline.",
+    )
+    rct = Record(
+        title="Synthetic test record: intravenous ketamine versus midazolam for posttraumatic stress disorder, a randomized controlled trial",
+        authors=("Testauthor B", "Testauthor C"),
+        journal="Journal of Synthetic Test Data",
+        year="2025",
+        publication_types=("Journal Article", "Randomized Controlled Trial"),
+        abstract="Design: randomized double-blind trial. Population: adults with chronic PTSD. Ketamine route: intravenous infusion. Comparator: midazolam.",
+    )
+    return {"overlap": overlap, "erratum": erratum, "animal": animal, "rct": rct}
+
+
+@pytest.fixture()
+def reviewed(default_review: Path, tmp_path: Path) -> Path:
+    """A private copy of the built default review (results and Snakemake metadata included)."""
+    work = tmp_path / "review"
+    shutil.copytree(default_review, work, symlinks=True)
+    return work
+
+
+def _new_clusters(work: Path, run_id: str) -> dict[str, str]:
+    """record title -> cluster id, for the records of ``run_id``."""
+    cluster = {c["record_id"]: c["cluster_id"] for c in read_tsv(work / "results/dedup/clusters.tsv")}
+    return {r["title"]: cluster[r["record_id"]] for r in read_tsv(work / "results/records/records.tsv") if r["run_id"] == run_id}
+
+
+def _check_previous_column(work: Path, *, new_identified: int) -> dict:
+    counts = json.loads((work / "results/prisma/counts.json").read_text(encoding="utf-8"))
+    text = json.dumps(counts)
+    assert "2025-09-30" in text and NEW_RUN in text
+    assert counts["previous_studies"] == 7 and counts["previous_reports"] == 8
+    assert counts["database_results"] + counts["register_results"] == new_identified
+    screened = counts["database_results"] + counts["register_results"] - counts["duplicates"] - counts["excluded_automatic"] - counts["excluded_other"]
+    assert counts["records_screened"] == screened
+    assert counts["total_studies"] == counts["previous_studies"] + counts["new_studies"] == 7
+    return counts
+
+
+def test_add_run_adds_only_new_clusters(reviewed: Path, tmp_path: Path) -> None:
+    before = (reviewed / "results/studies/included_studies.tsv").read_bytes()
+    recs = _second_run_records(reviewed)
+    export = tmp_path / "embase_update.ris"
+    export.write_text(ovid_ris(list(recs.values()), database="embase"), encoding="utf-8")
+    subprocess.run(
+        [sys.executable, "-m", "livingreview.cli", "add-run", "--database", "embase", "--file", str(export),
+         "--date", NEW_RUN, "--query", "same strategy as config/config.yaml", "--root", "resources/searches"],
+        cwd=reviewed, check=True, capture_output=True, text=True,
+    )
+    run_snakemake(reviewed)
+
+    by_title = _new_clusters(reviewed, NEW_RUN)
+    assert len(by_title) == 4
+    feder_cluster = {c["record_id"]: c["cluster_id"] for c in read_tsv(reviewed / "results/dedup/clusters.tsv")}[f"pubmed:{FEDER2014_PMID}"]
+    overlap_cluster = next(c for t, c in by_title.items() if t.rstrip(".") == recs["overlap"].title.rstrip("."))
+    assert overlap_cluster == feder_cluster, "the copy of an archived record joins its cluster"
+
+    new = read_tsv(reviewed / f"results/update/{NEW_RUN}/new_records.tsv")
+    expected_new = {c for t, c in by_title.items() if c != feder_cluster}
+    assert {r["cluster_id"] for r in new} == expected_new and len(expected_new) == 3
+    decisions = {r["title"].rstrip("."): r["decision"] for r in new}
+    assert decisions[recs["erratum"].title.rstrip(".")] == "excluded"
+    assert decisions[recs["animal"].title.rstrip(".")] == "excluded"
+
+    todo = read_tsv(reviewed / f"results/update/{NEW_RUN}/todo.tsv")
+    assert [(t["title"].rstrip("."), t["stage"]) for t in todo] == [(recs["rct"].title.rstrip("."), "title_abstract")]
+
+    summary = json.loads((reviewed / f"results/update/{NEW_RUN}/summary.json").read_text(encoding="utf-8"))
+    assert summary["records_retrieved"] == 4 and summary["duplicates_of_earlier_runs"] == 1 and summary["new_clusters"] == 3
+
+    counts = _check_previous_column(reviewed, new_identified=4)
+    assert counts["duplicates"] == 1
+
+    assert (reviewed / "results/studies/included_studies.tsv").read_bytes() == before
+    ledger = read_tsv(reviewed / "results/audit/ledger.tsv")
+    finals = Counter()
+    last = {}
+    for row in ledger:
+        last[row["record_id"]] = row
+    finals.update(r["outcome"] for r in last.values())
+    assert finals["included"] == 8 and finals["awaiting_decision"] == 1
+
+    html = (reviewed / "results/report/index.html").read_text(encoding="utf-8")
+    assert "What" in html and "new" in html and NEW_RUN in html
+
+
+def test_search_since_last_through_the_fake_server(reviewed: Path) -> None:
+    recs = _second_run_records(reviewed)
+    feder = Record.from_row(_row(reviewed, f"pubmed:{FEDER2014_PMID}"))
+    served = [
+        FakeRecord(FEDER2014_PMID, dt.date(2025, 10, 2), record=feder),  # already archived: left out
+        FakeRecord("990000001", dt.date(2025, 10, 5), record=_with_pmid(recs["rct"], "990000001")),
+        FakeRecord("990000002", dt.date(2025, 10, 9), record=_with_pmid(recs["erratum"], "990000002")),
+    ]
+    with FakeEutils(served) as server, route_entrez(server.base_url):
+        run_dir = run_pubmed_search(
+            config_path=reviewed / "config/config.yaml",
+            root=reviewed / "resources/searches",
+            since="last",
+            today=dt.date(2025, 10, 31),
+            sleep=lambda s: None,
+        )
+        # running the update again on the same day adds nothing
+        again = run_pubmed_search(
+            config_path=reviewed / "config/config.yaml",
+            root=reviewed / "resources/searches",
+            since="last",
+            today=dt.date(2025, 10, 31),
+            sleep=lambda s: None,
+        )
+    assert run_dir is not None and run_dir.name == NEW_RUN
+    assert again is None
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    (entry,) = manifest["files"]
+    assert entry["count_reported"] == 3 and entry["count_in_file"] == 2
+
+    run_snakemake(reviewed)
+    new = read_tsv(reviewed / f"results/update/{NEW_RUN}/new_records.tsv")
+    assert sorted(r["record_id"] for r in new) == ["pubmed:990000001", "pubmed:990000002"]
+    todo = read_tsv(reviewed / f"results/update/{NEW_RUN}/todo.tsv")
+    assert [t["record_id"] for t in todo] == ["pubmed:990000001"]
+    _check_previous_column(reviewed, new_identified=2)
+
+
+def _with_pmid(record: Record, pmid: str) -> Record:
+    return Record(**{**{f: getattr(record, f) for f in record.__dataclass_fields__ if f != "extra"},
+                     "record_id": f"pubmed:{pmid}", "database": "pubmed", "native_id": pmid, "pmid": pmid})

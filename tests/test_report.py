@@ -1,0 +1,162 @@
+"""The report: built from results/ only, escaped, deterministic, self-contained, and right about its numbers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from livingreview import report as rep
+from livingreview.config import TEMPLATE_DIR, load_config
+from livingreview.prisma_diagram import render_svg
+from livingreview.tables import read_tsv
+
+from conftest import ROOT
+
+HOSTILE = '<script>alert("x")</script> & <b>bold</b> < 3'
+
+
+def _ledger() -> list[dict[str, str]]:
+    rows = [
+        ("pubmed:1", "c1", "identification", "identified", "pubmed", "f:1", ""),
+        ("pubmed:1", "c1", "dedup", "canonical", "unique", "", ""),
+        ("pubmed:1", "c1", "automation", "passed", "", "", ""),
+        ("pubmed:1", "c1", "title_abstract", "included", "", "decisions.tsv:2", ""),
+        ("pubmed:1", "c1", "retrieval", "retrieved", "", "", ""),
+        ("pubmed:1", "c1", "full_text", "included", "", "decisions.tsv:3", ""),
+        ("pubmed:1", "c1", "study", "included", "primary report", "TrialA2014", ""),
+        ("pubmed:2", "c2", "identification", "identified", "pubmed", "f:20", ""),
+        ("pubmed:2", "c2", "dedup", "canonical", "unique", "", ""),
+        ("pubmed:2", "c2", "automation", "passed", "", "", ""),
+        ("pubmed:2", "c2", "title_abstract", "included", "", "decisions.tsv:4", ""),
+        ("pubmed:2", "c2", "retrieval", "retrieved", "", "", ""),
+        ("pubmed:2", "c2", "full_text", "excluded", "Open-label trial", "decisions.tsv:5", ""),
+        ("pubmed:3", "c3", "identification", "identified", "pubmed", "f:40", ""),
+        ("pubmed:3", "c3", "dedup", "canonical", "unique", "", ""),
+        ("pubmed:3", "c3", "automation", "excluded", "Not human", "animal_study", "title[0:4]: rats"),
+    ]
+    keys = ("record_id", "cluster_id", "stage", "outcome", "reason", "reference", "evidence")
+    return [dict(zip(keys, r)) for r in rows]
+
+
+COUNTS = {
+    "database_results": 3, "register_results": 0, "duplicates": 0, "excluded_automatic": 1, "excluded_other": 0,
+    "records_screened": 2, "records_excluded": 0, "dbr_sought_reports": 2, "dbr_notretrieved_reports": 0,
+    "dbr_assessed": 2, "dbr_excluded": [{"reason": "Open-label trial", "n": 1}], "new_studies": 1, "new_reports": 1,
+    "total_studies": 1, "total_reports": 1, "previous_studies": 0, "previous_reports": 0,
+    "database_specific_results": [{"database": "pubmed", "label": "PubMed", "n": 3}], "register_specific_results": [],
+}
+
+ANALYSIS = {
+    "analysis": "sev", "title": "Severity", "primary": True, "measure": "MD", "log_scale": False, "pooled": False,
+    "reason": "k = 1 (fewer than 2 studies)", "direction": "Positive values favour ketamine",
+    "studies": [{"study": "TrialA2014", "yi": 12.7, "ci_low": 2.55, "ci_high": 22.85, "scale": "IES-R", "outcome_id": "TrialA2014#1"}],
+    "not_estimable": [{"study": "TrialB2020", "reason": "no numbers reported"}],
+}
+
+
+def _context(tmp_path: Path, *, title: str = "Trial A report", rob: Path | None = None) -> dict:
+    config = load_config(ROOT / "config/config.yaml")
+    config["screening"]["rules"] = str(ROOT / config["screening"]["rules"])
+    columns = read_tsv(ROOT / "resources/extraction/studies.tsv")[0].keys() - {"_line"}
+    blank = dict.fromkeys(columns, "")
+    studies = [
+        {**blank, "study_id": "TrialA2014", "year": "2014", "n_randomized": "41", "crossover": "true", "design": "RCT"},
+        {**blank, "study_id": "TrialB2020", "year": "2020", "n_randomized": "60", "crossover": "false", "design": "RCT"},
+    ]
+    cells = dict.fromkeys(("year", "n_randomized", "scale", "timepoint", "favours", "significant", "summary", "inferred", "outcome_ids"), "")
+    direction = [
+        {**cells, "study_id": "TrialA2014", "numbers": "yes", "domain": "ptsd_severity"},
+        {**cells, "study_id": "TrialB2020", "numbers": "no", "domain": "ptsd_severity"},
+    ]
+    summaries = [{"run_id": "2025-09-30", "records_retrieved": 3, "duplicates_of_earlier_runs": 0, "duplicates_within_run": 0,
+                  "new_clusters": 3, "awaiting_decision": 0, "new_included_studies": ["TrialA2014"], "included_studies_total": 1}]
+    return rep.build_context(
+        config=config,
+        ledger=_ledger(),
+        counts=COUNTS,
+        prisma_svg=render_svg(COUNTS),
+        canonical=[{"record_id": "pubmed:1", "title": title}, {"record_id": "pubmed:2", "title": HOSTILE}],
+        studies=studies,
+        direction=direction,
+        direction_svg='<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"></svg>',
+        analyses=[(ANALYSIS, {"forest": rep.svg_data_uri("<svg xmlns='http://www.w3.org/2000/svg'/>")})],
+        summaries=summaries,
+        runs_root=ROOT / "resources/searches",
+        rob_path=rob,
+        provenance_files=[ROOT / "config/config.yaml"],
+    )
+
+
+def test_numbers_are_computed_and_written_in_words(tmp_path: Path) -> None:
+    ctx = _context(tmp_path)
+    assert ctx["participants"]["total"] == 101
+    assert ctx["participants"]["difference"] == 101 - 323
+    assert ctx["limitations"][0].startswith("1 of 2 included trials reported no usable numbers for the primary outcome (Severity)")
+    (a,) = ctx["analyses"]
+    assert a["summary_text"] == "Not pooled: k = 1 (fewer than 2 studies)."
+    assert a["studies"][0]["text"] == "TrialA2014: mean difference 12.70 (95% CI 2.55 to 22.85) on IES-R"
+    assert [r["excluded"] for r in ctx["rules"] if r["id"] == "animal_study"] == [1]
+    assert ctx["full_text_exclusions"][0]["reason"] == "Open-label trial"
+    assert ctx["studies"][0]["report_titles"] == [{"record_id": "pubmed:1", "title": "Trial A report"}]
+
+
+def test_hostile_titles_are_escaped_in_html_and_markdown(tmp_path: Path) -> None:
+    ctx = _context(tmp_path)
+    html = rep.render(ctx, template=TEMPLATE_DIR / "report.html.j2")
+    assert HOSTILE not in html and "<script>" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt; &lt; 3" in html
+    md = rep.render(ctx, template=TEMPLATE_DIR / "report.md.j2")
+    assert "<script>" not in md and "&lt;script&gt;" in md
+
+
+def test_html_is_self_contained_and_renders_the_same_bytes_twice(tmp_path: Path) -> None:
+    html = rep.render(_context(tmp_path), template=TEMPLATE_DIR / "report.html.j2")
+    assert html == rep.render(_context(tmp_path), template=TEMPLATE_DIR / "report.html.j2")
+    assert not re.search(r"<(script|link|iframe)\b", html)
+    assert not re.search(r'(src|href)="(https?:)?//', html), "nothing is fetched from the network"
+    assert html.count("<svg") >= 1 and 'id="prisma-figure"' in html
+    assert "The search strategies are a reconstruction" in html
+    assert "No risk-of-bias assessment is available" in html
+
+
+def test_risk_of_bias_table_when_the_file_exists(tmp_path: Path) -> None:
+    rob = tmp_path / "risk_of_bias.tsv"
+    rob.write_text("study_id\tD1\tD2\tD3\tD4\tD5\toverall\nTrialA2014\tLow\tSome concerns\tLow\tLow\tHigh\tHigh\n", encoding="utf-8")
+    ctx = _context(tmp_path, rob=rob)
+    assert ctx["risk_of_bias"]["available"]
+    colours = [j["colour"] for j in ctx["risk_of_bias"]["rows"][0]["judgements"]]
+    assert colours == ["#4caf50", "#ffc107", "#4caf50", "#4caf50", "#e53935", "#e53935"]
+    html = rep.render(ctx, template=TEMPLATE_DIR / "report.html.j2")
+    assert "Some concerns" in html and "No risk-of-bias assessment" not in html
+
+
+def test_ratio_measures_are_back_transformed() -> None:
+    entry = {"yi": 0.0, "ci_low": -0.6931471805599453, "ci_high": 0.6931471805599453}
+    assert rep.effect_in_words(entry, measure="RR", log_scale=True) == "1.00 (95% CI 0.50 to 2.00)"
+
+
+def test_xml_prolog_is_stripped_for_inlining() -> None:
+    svg = '<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x.dtd">\n<svg/>'
+    assert rep.strip_xml_prolog(svg) == "<svg/>"
+
+
+def test_default_review_report(default_review: Path) -> None:
+    html = (default_review / "results/report/index.html").read_text(encoding="utf-8")
+    studies = read_tsv(default_review / "results/studies/included_studies.tsv")
+    total = sum(int(s["n_randomized"]) for s in studies)
+    assert f"with {total} randomized participants" in html and total == 327
+    assert "reports 323 participants (a difference of 4)" in html
+    for study in studies:
+        assert study["study_id"] in html
+    assert "Feder2014: mean difference 12.70 (95% CI 2.55 to 22.85) on IES-R" in html
+    assert "5 of 7 included trials reported no usable numbers for the primary outcome" in html
+    md = (default_review / "results/report/report.md").read_text(encoding="utf-8")
+    assert "## What's new" in md and "| 2025-09-30 | 112 |" in md
+
+
+@pytest.mark.parametrize("name", ["index.html", "report.md"])
+def test_report_has_no_timestamps(default_review: Path, name: str) -> None:
+    text = (default_review / "results/report" / name).read_text(encoding="utf-8")
+    assert not re.search(r"\b20\d\d-\d\d-\d\d[ T]\d\d:\d\d", text)
