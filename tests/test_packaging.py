@@ -40,3 +40,10 @@ def test_console_script_lists_every_command() -> None:
     ).stdout
     for command in ("search", "add-run", "import", "dedup", "screen", "trace", "pool", "prisma", "validate"):
         assert re.search(rf"\b{command}\b", out), f"`livingreview --help` does not list {command}"
+
+
+def test_rule_conda_env_lists_the_runtime_packages() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    runtime = {_name(r) for r in pyproject["project"]["dependencies"]}
+    env = yaml.safe_load((ROOT / "workflow/envs/livingreview.yaml").read_text(encoding="utf-8"))
+    assert {_name(d) for d in env["dependencies"] if isinstance(d, str)} - {"python"} == runtime

@@ -22,12 +22,18 @@ RUN_IDS = run_ids(RUNS_ROOT)
 ANALYSES = analysis_ids(config)
 # Dedup and screening shard jobs per run (config scale.shard_size; 1 per run for the default review).
 RUN_SHARDS = run_shard_counts(config, RUNS_ROOT)
-RUN_SHARD_PAIRS = [(run_id, shard) for run_id in RUN_IDS for shard in range(RUN_SHARDS[run_id])]
+RUN_SHARD_PAIRS = [
+    (run_id, shard) for run_id in RUN_IDS for shard in range(RUN_SHARDS[run_id])
+]
 
 
 def run_parts(run_id):
     """The per-file import tables of one run."""
-    return [f"results/records/parts/{r}/{name}.tsv" for r, name in run_files(RUNS_ROOT) if r == run_id]
+    return [
+        f"results/records/parts/{r}/{name}.tsv"
+        for r, name in run_files(RUNS_ROOT)
+        if r == run_id
+    ]
 
 
 def runs_up_to(run_id):

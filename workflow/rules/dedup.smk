@@ -9,31 +9,37 @@ rule dedup_index:
         parts=lambda wildcards: run_parts(wildcards.run_id),
     output:
         index="results/dedup/index/{run_id}.tsv",
-    wildcard_constraints:
-        run_id="[^/]+",
     log:
         "logs/dedup/index_{run_id}.log",
     benchmark:
         "benchmarks/dedup/index_{run_id}.tsv"
+    wildcard_constraints:
+        run_id="[^/]+",
+    conda:
+        "../envs/livingreview.yaml"
     script:
         "../scripts/dedup_index.py"
 
 
 rule dedup_candidates:
     input:
-        index=lambda wildcards: [f"results/dedup/index/{r}.tsv" for r in runs_up_to(wildcards.run_id)],
+        index=lambda wildcards: [
+            f"results/dedup/index/{r}.tsv" for r in runs_up_to(wildcards.run_id)
+        ],
     output:
         candidates="results/dedup/candidates/{run_id}/shard{shard}.tsv",
-    params:
-        n_shards=lambda wildcards: RUN_SHARDS[wildcards.run_id],
-    wildcard_constraints:
-        run_id="[^/]+",
-        shard=r"\d+",
     log:
         "logs/dedup/candidates_{run_id}_shard{shard}.log",
     benchmark:
         "benchmarks/dedup/candidates_{run_id}_shard{shard}.tsv"
+    wildcard_constraints:
+        run_id="[^/]+",
+        shard=r"\d+",
+    conda:
+        "../envs/livingreview.yaml"
     threads: 2
+    params:
+        n_shards=lambda wildcards: RUN_SHARDS[wildcards.run_id],
     script:
         "../scripts/dedup_candidates.py"
 
@@ -41,7 +47,10 @@ rule dedup_candidates:
 rule deduplicate_records:
     input:
         records="results/records/records.tsv",
-        candidates=[f"results/dedup/candidates/{run_id}/shard{shard}.tsv" for run_id, shard in RUN_SHARD_PAIRS],
+        candidates=[
+            f"results/dedup/candidates/{run_id}/shard{shard}.tsv"
+            for run_id, shard in RUN_SHARD_PAIRS
+        ],
         index=[f"results/dedup/index/{run_id}.tsv" for run_id in RUN_IDS],
         decisions=optional_input(config["dedup"]["decisions"]),
     output:
@@ -54,6 +63,8 @@ rule deduplicate_records:
         "logs/dedup/deduplicate_records.log",
     benchmark:
         "benchmarks/dedup/deduplicate_records.tsv"
+    conda:
+        "../envs/livingreview.yaml"
     threads: 2
     script:
         "../scripts/deduplicate_records.py"

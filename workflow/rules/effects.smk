@@ -6,9 +6,11 @@ rule compute_effects:
     output:
         effects="results/synthesis/effects.tsv",
         direction="results/synthesis/effect_direction.tsv",
-    params:
-        config=config,
     log:
         "logs/synthesis/compute_effects.log",
+    conda:
+        "../envs/livingreview.yaml"
+    params:
+        config=config,
     script:
         "../scripts/compute_effects.py"

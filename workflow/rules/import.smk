@@ -5,20 +5,22 @@ IMPORT_FILES = run_files(RUNS_ROOT)
 
 rule import_file:
     input:
-        manifest=RUNS_ROOT + "/{run_id}/manifest.json",
-        file=RUNS_ROOT + "/{run_id}/{file}",
+        manifest=f"{RUNS_ROOT}/{{run_id}}/manifest.json",
+        file=f"{RUNS_ROOT}/{{run_id}}/{{file}}",
     output:
         records="results/records/parts/{run_id}/{file}.tsv",
         ledger="results/audit/stages/identification_parts/{run_id}/{file}.tsv",
-    params:
-        run_dir=lambda wildcards: f"{RUNS_ROOT}/{wildcards.run_id}",
-    wildcard_constraints:
-        run_id="[^/]+",
-        file="[^/]+",
     log:
         "logs/import/{run_id}/{file}.log",
     benchmark:
         "benchmarks/import/{run_id}/{file}.tsv"
+    wildcard_constraints:
+        run_id="[^/]+",
+        file="[^/]+",
+    conda:
+        "../envs/livingreview.yaml"
+    params:
+        run_dir=lambda wildcards: f"{RUNS_ROOT}/{wildcards.run_id}",
     script:
         "../scripts/import_file.py"
 
@@ -26,18 +28,22 @@ rule import_file:
 rule import_records:
     input:
         manifests=[f"{RUNS_ROOT}/{run_id}/manifest.json" for run_id in RUN_IDS],
-        parts=[f"results/records/parts/{run_id}/{name}.tsv" for run_id, name in IMPORT_FILES],
-        ledgers=[f"results/audit/stages/identification_parts/{run_id}/{name}.tsv" for run_id, name in IMPORT_FILES],
+        parts=[
+            f"results/records/parts/{run_id}/{name}.tsv"
+            for run_id, name in IMPORT_FILES
+        ],
+        ledgers=[
+            f"results/audit/stages/identification_parts/{run_id}/{name}.tsv"
+            for run_id, name in IMPORT_FILES
+        ],
     output:
         records="results/records/records.tsv",
         ledger="results/audit/stages/identification.tsv",
-    params:
-        runs_root=RUNS_ROOT,
-        parts_dir="results/records/parts",
-        ledger_parts_dir="results/audit/stages/identification_parts",
     log:
         "logs/import/import_records.log",
     benchmark:
         "benchmarks/import/import_records.tsv"
+    conda:
+        "../envs/livingreview.yaml"
     script:
         "../scripts/import_records.py"

@@ -8,5 +8,7 @@ rule assemble_ledger:
         ledger="results/audit/ledger.tsv",
     log:
         "logs/audit/assemble_ledger.log",
+    conda:
+        "../envs/livingreview.yaml"
     script:
         "../scripts/assemble_ledger.py"

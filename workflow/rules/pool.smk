@@ -26,14 +26,16 @@ rule pool_analysis:
             category="Synthesis",
         ),
         cumulative_png="results/synthesis/{analysis}_cumulative.png",
-    params:
-        config=config,
-    wildcard_constraints:
-        analysis="|".join(ANALYSES) if ANALYSES else "NO_ANALYSIS",
     log:
         "logs/synthesis/pool_{analysis}.log",
     benchmark:
         "benchmarks/synthesis/pool_{analysis}.tsv"
+    wildcard_constraints:
+        analysis="|".join(ANALYSES) if ANALYSES else "NO_ANALYSIS",
+    conda:
+        "../envs/livingreview.yaml"
+    params:
+        config=config,
     script:
         "../scripts/pool_analysis.py"
 
@@ -54,5 +56,7 @@ rule plot_effect_direction:
         ),
     log:
         "logs/synthesis/plot_effect_direction.log",
+    conda:
+        "../envs/livingreview.yaml"
     script:
         "../scripts/plot_effect_direction.py"

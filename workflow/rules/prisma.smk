@@ -4,10 +4,12 @@ rule prisma_counts:
     output:
         counts="results/prisma/counts.json",
         csv="results/prisma/PRISMA.csv",
-    params:
-        config=config,
     log:
         "logs/prisma/prisma_counts.log",
+    conda:
+        "../envs/livingreview.yaml"
+    params:
+        config=config,
     script:
         "../scripts/prisma_counts.py"
 
@@ -25,5 +27,7 @@ rule prisma_diagram:
         png="results/prisma/prisma.png",
     log:
         "logs/prisma/prisma_diagram.log",
+    conda:
+        "../envs/livingreview.yaml"
     script:
         "../scripts/prisma_diagram.py"

@@ -9,20 +9,28 @@ rule render_report:
         direction_svg="results/synthesis/effect_direction.svg",
         analyses=expand("results/synthesis/{analysis}.json", analysis=ANALYSES),
         forests=expand("results/synthesis/{analysis}_forest.svg", analysis=ANALYSES),
-        cumulative=expand("results/synthesis/{analysis}_cumulative.svg", analysis=ANALYSES),
+        cumulative=expand(
+            "results/synthesis/{analysis}_cumulative.svg", analysis=ANALYSES
+        ),
         update_summaries=expand("results/update/{run_id}/summary.json", run_id=RUN_IDS),
         rules=config["screening"]["rules"],
         template_html=workflow.source_path("../templates/report.html.j2"),
         template_md=workflow.source_path("../templates/report.md.j2"),
     output:
-        html=report("results/report/index.html", caption="../report/report.rst", category="Report"),
+        html=report(
+            "results/report/index.html",
+            caption="../report/report.rst",
+            category="Report",
+        ),
         md="results/report/report.md",
-    params:
-        config=config,
-        runs_root=RUNS_ROOT,
     log:
         "logs/report/render_report.log",
     benchmark:
         "benchmarks/report/render_report.tsv"
+    conda:
+        "../envs/livingreview.yaml"
+    params:
+        config=config,
+        runs_root=RUNS_ROOT,
     script:
         "../scripts/render_report.py"

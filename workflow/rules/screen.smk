@@ -10,15 +10,17 @@ rule screen_automation:
         rules=config["screening"]["rules"],
     output:
         automation="results/screening/automation/{run_id}/shard{shard}.tsv",
-    params:
-        n_shards=lambda wildcards: RUN_SHARDS[wildcards.run_id],
-    wildcard_constraints:
-        run_id="[^/]+",
-        shard=r"\d+",
     log:
         "logs/screen/automation_{run_id}_shard{shard}.log",
     benchmark:
         "benchmarks/screen/automation_{run_id}_shard{shard}.tsv"
+    wildcard_constraints:
+        run_id="[^/]+",
+        shard=r"\d+",
+    conda:
+        "../envs/livingreview.yaml"
+    params:
+        n_shards=lambda wildcards: RUN_SHARDS[wildcards.run_id],
     script:
         "../scripts/screen_automation.py"
 
@@ -27,7 +29,10 @@ rule screen_records:
     input:
         canonical="results/dedup/canonical.tsv",
         clusters="results/dedup/clusters.tsv",
-        automation=[f"results/screening/automation/{run_id}/shard{shard}.tsv" for run_id, shard in RUN_SHARD_PAIRS],
+        automation=[
+            f"results/screening/automation/{run_id}/shard{shard}.tsv"
+            for run_id, shard in RUN_SHARD_PAIRS
+        ],
         rules=config["screening"]["rules"],
         decisions=config["screening"]["decisions"],
         studies=config["extraction"]["studies"],
@@ -36,11 +41,13 @@ rule screen_records:
         performance="results/screening/rule_performance.tsv",
         agreement="results/screening/agreement.json",
         ledger="results/audit/stages/screening.tsv",
-    params:
-        config=config,
     log:
         "logs/screen/screen_records.log",
     benchmark:
         "benchmarks/screen/screen_records.tsv"
+    conda:
+        "../envs/livingreview.yaml"
+    params:
+        config=config,
     script:
         "../scripts/screen_records.py"

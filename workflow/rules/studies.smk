@@ -10,5 +10,7 @@ rule link_studies:
         ledger="results/audit/stages/study.tsv",
     log:
         "logs/studies/link_studies.log",
+    conda:
+        "../envs/livingreview.yaml"
     script:
         "../scripts/link_studies.py"

@@ -10,5 +10,7 @@ rule whats_new:
         summary="results/update/{run_id}/summary.json",
     log:
         "logs/update/whats_new_{run_id}.log",
+    conda:
+        "../envs/livingreview.yaml"
     script:
         "../scripts/whats_new.py"

@@ -1,5 +1,10 @@
 """Snakemake glue for rule assemble_ledger: stage fragments -> one checked ledger."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the package in this checkout (also under --use-conda)
+
 from livingreview.ledger import run_assemble_ledger
 from livingreview.logutil import run_step
 

@@ -1,5 +1,10 @@
 """Snakemake glue for rule compute_effects: effect sizes per analysis and the SWiM effect-direction table."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the package in this checkout (also under --use-conda)
+
 from livingreview.effects import run_compute_effects
 from livingreview.logutil import run_step
 

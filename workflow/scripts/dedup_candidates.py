@@ -1,5 +1,10 @@
 """Snakemake glue for rule dedup_candidates: the pairs one run adds, in one shard (logic in livingreview.dedup)."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the package in this checkout (also under --use-conda)
+
 from livingreview.dedup import run_candidates
 from livingreview.logutil import run_step
 

@@ -1,5 +1,10 @@
 """Snakemake glue for rule import_file: verify and parse one archived file into its part tables."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the package in this checkout (also under --use-conda)
+
 from livingreview.importer import import_file
 from livingreview.logutil import run_step
 

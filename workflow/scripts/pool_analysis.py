@@ -1,5 +1,10 @@
 """Snakemake glue for rule pool_analysis: one configured analysis -> JSON, forest, funnel and cumulative plots (SVG and PNG)."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the package in this checkout (also under --use-conda)
+
 from livingreview.logutil import run_step
 from livingreview.meta import run_pool_analysis
 

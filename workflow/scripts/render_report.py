@@ -1,5 +1,10 @@
 """Snakemake glue: the HTML and Markdown report (rule render_report)."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the package in this checkout (also under --use-conda)
+
 from livingreview.logutil import run_step
 from livingreview.report import run_render_report
 

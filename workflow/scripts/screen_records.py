@@ -1,5 +1,10 @@
 """Snakemake glue for rule screen_records: automation rules, then human decisions per stage."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the package in this checkout (also under --use-conda)
+
 from livingreview.logutil import run_step
 from livingreview.screen_stage import run_screening
 
