@@ -5,6 +5,6 @@ include: "workflow/Snakefile"
 # Snakemake keeps the default target of the main Snakefile only (an included file's
 # `default_target: True` is discarded), so the default is declared here: everything `all` builds.
 rule default:
+    default_target: True
     input:
         rules.all.input,
-    default_target: True
