@@ -109,3 +109,38 @@ def test_same_inputs_give_byte_identical_results(default_review: Path, tmp_path:
     again = copy_project_inputs(tmp_path)
     run_snakemake(again)
     assert _digest(again) == _digest(default_review)
+
+
+def _trace(default_review: Path, key: str, *, as_json: bool = True) -> str:
+    args = [sys.executable, "-m", "livingreview.cli", "trace", key, "--results", str(default_review / "results")]
+    return subprocess.run(args + (["--json"] if as_json else []), capture_output=True, text=True, cwd=default_review, check=True).stdout
+
+
+def test_trace_follows_every_kind_of_record(default_review: Path) -> None:
+    ledger = read_tsv(default_review / "results/audit/ledger.tsv")
+    last = {}
+    for row in ledger:
+        last[row["record_id"]] = row
+    clusters = {c["record_id"]: c for c in read_tsv(default_review / "results/dedup/clusters.tsv")}
+
+    # an OVID duplicate of a PubMed record: its cluster, the rule that linked it, the canonical record
+    feder = clusters["pubmed:24740528"]["cluster_id"]
+    ovid = sorted(r for r, c in clusters.items() if c["cluster_id"] == feder and r.startswith(("embase:", "psycinfo:")))
+    assert ovid
+    text = _trace(default_review, ovid[0])
+    assert f'"record_id": "{ovid[0]}"' in text and '"reference": "pubmed:24740528"' in text and ".ris:" in text
+
+    # a record the rules excluded: rule id and the matched text
+    rule_excluded = sorted(r for r, row in last.items() if row["stage"] == "automation" and row["outcome"] == "excluded")[0]
+    row = last[rule_excluded]
+    text = _trace(default_review, rule_excluded, as_json=False)
+    assert row["reference"] in text and row["evidence"].split(";")[0] in text
+
+    # a report excluded at full text, with its reason and decisions.tsv line
+    (ft,) = [r for r, row in last.items() if row["stage"] == "full_text" and row["outcome"] == "excluded"][:1]
+    text = _trace(default_review, ft, as_json=False)
+    assert last[ft]["reason"] in text and "decisions.tsv:" in text
+
+    # an included study: every plotted number walks back to its outcomes.tsv row
+    text = _trace(default_review, "Feder2021", as_json=False)
+    assert "outcomes.tsv:" in text and "ptsd_severity_md" in text and "11.88" in text
