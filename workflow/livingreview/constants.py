@@ -74,6 +74,15 @@ OUTCOME_INCLUDED = "included"
 OUTCOME_AWAITING = "awaiting_decision"
 OUTCOME_RETRIEVED = "retrieved"
 OUTCOME_NOT_RETRIEVED = "not_retrieved"
+# The outcome a record must have at a stage to go on to the next one.
+PASSING_OUTCOMES: dict[str, str] = {
+    "identification": OUTCOME_IDENTIFIED,
+    "dedup": OUTCOME_CANONICAL,
+    "automation": OUTCOME_PASSED,
+    "title_abstract": OUTCOME_INCLUDED,
+    "retrieval": OUTCOME_RETRIEVED,
+    "full_text": OUTCOME_INCLUDED,
+}
 FINAL_OUTCOMES: frozenset[str] = frozenset(
     {OUTCOME_DUPLICATE, OUTCOME_EXCLUDED, OUTCOME_INCLUDED, OUTCOME_AWAITING, OUTCOME_NOT_RETRIEVED}
 )

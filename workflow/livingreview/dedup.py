@@ -17,7 +17,7 @@ import pandas as pd
 from rapidfuzz import fuzz
 from rapidfuzz.process import cdist, cpdist
 
-from .config import SCHEMA_DIR, load_yaml
+from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml
 from .constants import (
     CLUSTER_FIELDS,
     DATABASES,
@@ -44,6 +44,7 @@ from .normalize import (
     normalize_year,
 )
 from .records import Record
+from .runs import run_sort_key
 from .tables import read_tsv, write_tsv
 
 LOG = logging.getLogger(__name__)
@@ -568,10 +569,9 @@ def load_dedup_decisions(path: str | Path) -> list[DedupDecision]:
     for row in rows:
         where = f"{path}:{row['_line']}"
         values = {name: row.get(name, "").strip() for name in DEDUP_DECISION_FIELDS}
-        errors = sorted(validator.iter_errors(values), key=lambda e: [str(x) for x in e.absolute_path])
-        if errors:
-            err = errors[0]
-            column = "/".join(str(x) for x in err.absolute_path) or "row"
+        err = first_schema_error(validator, values)
+        if err is not None:
+            column = error_path(err, empty="row")
             raise ConfigError(
                 f"column {column}: {err.message}",
                 where=where,
@@ -934,7 +934,7 @@ def deduplicate(
             apart_of.setdefault(d.record_a, []).append(d)
             apart_of.setdefault(d.record_b, []).append(d)
     for members in members_of.values():
-        by_time = sorted(members, key=lambda k: (records[k].run_id, records[k].record_id))
+        by_time = sorted(members, key=lambda k: (run_sort_key(records[k].run_id), records[k].record_id))
         cid = ""
         for k in by_time:
             prev = anchors.get(records[k].record_id)

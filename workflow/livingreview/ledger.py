@@ -11,11 +11,7 @@ from typing import Any
 from .constants import (
     FINAL_OUTCOMES,
     LEDGER_FIELDS,
-    OUTCOME_CANONICAL,
-    OUTCOME_IDENTIFIED,
-    OUTCOME_INCLUDED,
-    OUTCOME_PASSED,
-    OUTCOME_RETRIEVED,
+    PASSING_OUTCOMES,
     STAGES,
 )
 from .errors import ReconciliationError
@@ -24,15 +20,6 @@ from .tables import read_tsv, write_tsv
 LOG = logging.getLogger(__name__)
 
 STAGE_ORDER: dict[str, int] = {s: i for i, s in enumerate(STAGES)}
-# The outcome a record must have at a stage to go on to the next one.
-PASSING_OUTCOMES: dict[str, str] = {
-    "identification": OUTCOME_IDENTIFIED,
-    "dedup": OUTCOME_CANONICAL,
-    "automation": OUTCOME_PASSED,
-    "title_abstract": OUTCOME_INCLUDED,
-    "retrieval": OUTCOME_RETRIEVED,
-    "full_text": OUTCOME_INCLUDED,
-}
 
 
 def clusters_from_rows(rows: Iterable[Mapping[str, Any]]) -> dict[str, str]:

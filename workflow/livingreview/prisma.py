@@ -22,11 +22,13 @@ from .constants import (
     OUTCOME_NOT_RETRIEVED,
     OUTCOME_PASSED,
     OUTCOME_RETRIEVED,
+    PASSING_OUTCOMES,
     PRISMA_KEYS,
     REGISTERS,
     STAGES,
 )
 from .errors import InputFormatError, ReconciliationError
+from .runs import run_sort_key
 from .tables import read_tsv, write_json, write_text
 
 LOG = logging.getLogger(__name__)
@@ -41,14 +43,7 @@ STAGE_OUTCOMES: dict[str, frozenset[str]] = {
     "full_text": frozenset({OUTCOME_INCLUDED, OUTCOME_EXCLUDED, OUTCOME_AWAITING}),
     "study": frozenset({OUTCOME_INCLUDED}),
 }
-GO_ON: dict[str, str] = {
-    "identification": OUTCOME_IDENTIFIED,
-    "dedup": OUTCOME_CANONICAL,
-    "automation": OUTCOME_PASSED,
-    "title_abstract": OUTCOME_INCLUDED,
-    "retrieval": OUTCOME_RETRIEVED,
-    "full_text": OUTCOME_INCLUDED,
-}
+GO_ON = PASSING_OUTCOMES  # the outcome that lets a record go on to the next stage
 
 # Rows of the PRISMA2020 Shiny app's CSV (data, node, box, description, boxtext, tooltips, url, n).
 # Our own wording of the PRISMA 2020 box texts; ``n`` is filled from the counts.
@@ -339,7 +334,7 @@ def compute_counts(
     """
     kinds = _source_kinds(sources)
     records = _group(_to_rows(ledger_rows, source_name))
-    run_ids = sorted({r.run_id for r in records.values()})
+    run_ids = sorted({r.run_id for r in records.values()}, key=run_sort_key)
     if previous_runs is None:
         previous = set(run_ids[:-1])
     else:
@@ -450,7 +445,7 @@ def compute_counts(
             "runs": per_run,
             "previous": (
                 {
-                    "runs": sorted(previous & set(run_ids)),
+                    "runs": sorted(previous & set(run_ids), key=run_sort_key),
                     "records_identified": sum(1 for r in records.values() if r.run_id in previous),
                     "studies": len(previous_studies),
                     "reports": len(previous_reports),
