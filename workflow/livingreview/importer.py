@@ -11,7 +11,7 @@ from .constants import DATABASES, LEDGER_FIELDS, OUTCOME_IDENTIFIED, RECORD_FIEL
 from .errors import ArchiveError, ReconciliationError
 from .parsers import FORMATS, read_records
 from .records import Record
-from .runs import MANIFEST, Manifest, RunFile, list_runs, load_manifest, sha256_file, verify_run
+from .runs import MANIFEST, Manifest, RunFile, list_runs, load_manifest, verify_file, verify_run
 from .tables import atomic_path, format_value
 
 LOG = logging.getLogger(__name__)
@@ -199,22 +199,6 @@ def part_path(parts_dir: str | os.PathLike[str], run_id: str, file_name: str) ->
     return Path(parts_dir) / run_id / f"{file_name}{PART_SUFFIX}"
 
 
-def _verify_file(run_dir: Path, entry: RunFile) -> None:
-    """Check one archived file exists with the sha256 its manifest records."""
-    path = run_dir / entry.name
-    if not path.exists():
-        raise ArchiveError(
-            f"file {entry.name} listed in manifest.json is missing",
-            where=str(path),
-            fix="restore it from git (archived runs are never edited); or remove the whole run folder",
-        )
-    digest = sha256_file(path)
-    if digest != entry.sha256:
-        raise ArchiveError(
-            f"sha256 {digest[:12]}... does not match the manifest's {entry.sha256[:12]}... (the archived file was edited)",
-            where=str(path),
-            fix="restore the file from git; to add new records, archive a new run with `livingreview add-run`",
-        )
 
 
 def import_file(
@@ -239,7 +223,7 @@ def import_file(
             where=_display_path(run_path / MANIFEST),
             fix="import only files the manifest lists (re-run snakemake so the job list is read again)",
         )
-    _verify_file(run_path, entry)
+    verify_file(run_path, entry)
     records, count = parse_run_file(run_path, manifest, entry)
     records.sort(key=lambda r: r.record_id)
     with atomic_path(records_out) as tmp_records, atomic_path(ledger_out) as tmp_ledger:

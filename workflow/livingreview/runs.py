@@ -107,25 +107,30 @@ def load_manifest(run_dir: str | os.PathLike[str]) -> Manifest:
         raise ArchiveError(f"manifest lacks {err}", where=str(path), fix="restore the file from git") from None
 
 
+def verify_file(run_dir: str | os.PathLike[str], entry: RunFile) -> None:
+    """Check that one archived file exists and has the sha256 its manifest records."""
+    path = Path(run_dir) / entry.name
+    if not path.exists():
+        raise ArchiveError(
+            f"file {entry.name} listed in manifest.json is missing",
+            where=str(path),
+            fix="restore it from git (archived runs are never edited); or remove the whole run folder",
+        )
+    digest = sha256_file(path)
+    if digest != entry.sha256:
+        raise ArchiveError(
+            f"sha256 {digest[:12]}... does not match the manifest's {entry.sha256[:12]}... (the archived file was edited)",
+            where=str(path),
+            fix="restore the file from git; to add new records, archive a new run with `livingreview add-run`",
+        )
+
+
 def verify_run(run_dir: str | os.PathLike[str]) -> Manifest:
     """Load a manifest and check every file exists with the recorded sha256."""
     run_dir = Path(run_dir)
     manifest = load_manifest(run_dir)
     for f in manifest.files:
-        p = run_dir / f.name
-        if not p.exists():
-            raise ArchiveError(
-                f"file {f.name} listed in manifest.json is missing",
-                where=str(p),
-                fix="restore it from git (archived runs are never edited); or remove the whole run folder",
-            )
-        digest = sha256_file(p)
-        if digest != f.sha256:
-            raise ArchiveError(
-                f"sha256 {digest[:12]}... does not match the manifest's {f.sha256[:12]}... (the archived file was edited)",
-                where=str(p),
-                fix="restore the file from git; to add new records, archive a new run with `livingreview add-run`",
-            )
+        verify_file(run_dir, f)
     return manifest
 
 
