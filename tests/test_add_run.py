@@ -109,3 +109,17 @@ def test_add_run_refuses_manifest_name(tmp_path: Path) -> None:
 def test_add_run_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputFormatError, match=r"nope\.ris: file not found"):
         add_run(root=tmp_path, database="embase", file=tmp_path / "nope.ris", date="2025-09-30")
+
+
+def test_an_interrupted_attempt_is_cleaned_before_the_next_one(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A run folder half-written by a killed update (write_run's temporary .partial folder) never
+    becomes a run, and the next add-run removes it before archiving."""
+    root = tmp_path / "runs"
+    stale = root / ".2025-10-01.x1y2.partial"
+    stale.mkdir(parents=True)
+    (stale / "embase_ovid.ris").write_text("TY  - JOUR\n", encoding="utf-8")
+    caplog.set_level("WARNING", logger="livingreview")
+    path, count, _fmt = add_run(root=root, database="embase", file=DATA / "embase_ovid.ris", date="2025-10-01")
+    assert not stale.exists() and "interrupted" in caplog.text
+    assert path == root / "2025-10-01" and count == 3
+    assert sorted(p.name for p in root.iterdir()) == ["2025-10-01"]

@@ -27,7 +27,7 @@ from lxml import etree
 from . import __version__
 from .config import load_config
 from .errors import ArchiveError, ConfigError, SearchError
-from .runs import Manifest, RunFile, list_runs, load_manifest, write_run
+from .runs import Manifest, RunFile, clean_partial_runs, list_runs, load_manifest, write_run
 
 LOG = logging.getLogger("livingreview.search")
 
@@ -595,6 +595,8 @@ def run_pubmed_search(
     """
     config = load_config(config_path)
     runs_root = Path(root if root is not None else config.get("searches", {}).get("root", "resources/searches"))
+    for stale in clean_partial_runs(runs_root):
+        LOG.warning("removed %s, left by an interrupted search or add-run", stale)
     today = today or dt.date.today()
     settings = settings_from_config(config)
     query = pubmed_strategy(config)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import os
 import platform
 import re
@@ -14,13 +15,15 @@ from .. import __version__
 from ..constants import DATABASES
 from ..errors import ConfigError, InputFormatError
 from ..parsers import FORMATS, detect_format, read_records
-from ..runs import MANIFEST, Manifest, RunFile, write_run
+from ..runs import MANIFEST, Manifest, RunFile, clean_partial_runs, write_run
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DEFAULT_PLATFORMS: dict[str, str] = {
     "pubmed": "PubMed",
     "clinicaltrials": "ClinicalTrials.gov",
 }
+
+LOG = logging.getLogger("livingreview.add_run")
 
 
 def next_run_id(root: str | os.PathLike[str], date: str) -> str:
@@ -73,6 +76,8 @@ def add_run(
     name = fmt or detect_format(src)
     if name not in FORMATS:
         raise ConfigError(f"unknown format {name!r}", where="--format", fix=f"use one of {', '.join(FORMATS)}")
+    for stale in clean_partial_runs(root):
+        LOG.warning("removed %s, left by an interrupted search or add-run", stale)
     run_id = next_run_id(root, date)
     seen: dict[str, int] = {}
     encoding = "utf-8"
