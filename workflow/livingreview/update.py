@@ -34,7 +34,7 @@ NEW_RECORD_FIELDS: tuple[str, ...] = (
     "reason",
     "reference",
 )
-TODO_FIELDS: tuple[str, ...] = ("cluster_id", "record_id", "stage", "decision_needed", "title", "databases")
+WORKLIST_FIELDS: tuple[str, ...] = ("cluster_id", "record_id", "stage", "decision_needed", "title", "databases")
 # Columns whats_new reads from each input table.
 RECORDS_REQUIRED: tuple[str, ...] = ("record_id", "run_id", "database", "title", "year")
 CLUSTERS_REQUIRED: tuple[str, ...] = ("record_id", "cluster_id", "canonical_id")
@@ -225,7 +225,7 @@ def run_whats_new(
         studies=read_tsv(studies, required=STUDIES_REQUIRED),
     )
     write_tsv(new_out, NEW_RECORD_FIELDS, new_rows)
-    write_tsv(todo_out, TODO_FIELDS, todo_rows)
+    write_tsv(todo_out, WORKLIST_FIELDS, todo_rows)
     write_json(summary_out, summary.to_json())
     LOG.info(
         "run %s: %d records, %d new clusters, %d awaiting a decision, new included studies: %s",
