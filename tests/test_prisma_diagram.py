@@ -1,54 +1,64 @@
-"""PRISMA 2020 flow diagram: numbers from counts.json, text wrapped inside boxes, previous-version column, stable bytes."""
+"""PRISMA 2020 diagram: every count drawn, text wrapped inside its box, hostile text escaped, PNG bytes stable."""
 
 from __future__ import annotations
 
-import re
+import json
 from pathlib import Path
 
-from livingreview.prisma import compute_counts
-from livingreview.prisma_diagram import layout, render_svg, run_prisma_diagram, svg_to_png, text_width
-from livingreview.tables import write_json
+from lxml import etree
 
+from livingreview.prisma import compute_counts
+from livingreview.prisma_diagram import PAD, layout, render_svg, run_prisma_diagram, text_width
 from test_prisma_counts import SOURCES, first_run_ledger, second_run_ledger
 
+SVG_NS = "{http://www.w3.org/2000/svg}"
 
-def test_every_box_holds_its_wrapped_text() -> None:
+
+def _texts(svg: str) -> str:
+    root = etree.fromstring(svg.encode("utf-8"))
+    return " ".join(t.text or "" for t in root.iter(f"{SVG_NS}text")).replace("\u00a0", " ")
+
+
+def test_every_count_is_drawn_and_previous_column_only_with_earlier_runs() -> None:
+    one = compute_counts(first_run_ledger(), sources=SOURCES)
+    text = _texts(render_svg(one))
+    for key in ("records_screened", "records_excluded", "dbr_sought_reports", "dbr_assessed", "new_studies", "new_reports"):
+        assert f"(n = {one[key]})" in text, key
+    for d in one["dbr_excluded"] + one["database_specific_results"]:
+        assert f"(n = {d['n']})" in text and (d.get("reason") or d.get("label")).split()[0] in text
+    assert "Previous studies" not in text
+    two = compute_counts(second_run_ledger(), sources=SOURCES)
+    text2 = _texts(render_svg(two))
+    assert "Previous studies" in text2
+    assert f"Total studies included in review (n = {two['total_studies']})" in text2
+
+
+def test_lines_fit_inside_their_boxes() -> None:
     counts = compute_counts(first_run_ledger(), sources=SOURCES)
-    counts["dbr_excluded"] = [{"reason": "A very long reason label that must wrap over several lines inside its box " * 2, "n": 3}]
+    counts["dbr_excluded"] = [{"reason": "A very long reason for excluding a report that must wrap over several lines of the box", "n": 1}]
     drawing = layout(counts)
     for box in drawing["boxes"]:
         for line in box.lines:
-            assert box.x <= line.x and line.x + text_width(line.text, bold=line.bold) <= box.x + box.w + 0.5, (box.id, line.text)
-            assert box.y < line.y <= box.y + box.h, (box.id, line.text)
-    wrapped = [b for b in drawing["boxes"] if any("must wrap" in line.text for line in b.lines)]
-    assert wrapped and len(wrapped[0].lines) >= 3
+            assert line.x + text_width(line.text, bold=line.bold) <= box.x + box.w - PAD + 0.5, (box.id, line.text)
+            assert box.y < line.y < box.y + box.h
+    excluded = next(b for b in drawing["boxes"] if b.id == "reports_excluded")
+    assert len(excluded.lines) >= 3
 
 
-def test_numbers_in_the_svg_are_the_counts() -> None:
+def test_hostile_reason_is_escaped() -> None:
     counts = compute_counts(first_run_ledger(), sources=SOURCES)
+    counts["dbr_excluded"] = [{"reason": "<script>alert(1)</script> & co", "n": 1}]
     svg = render_svg(counts)
-    text = " ".join(re.findall(r">([^<>]+)</text>", svg))
-    assert f"Records screened (n = {counts['records_screened']})" in text
-    assert f"Duplicate records removed (n = {counts['duplicates']})" in text
-    for reason in counts["dbr_excluded"]:
-        assert reason["reason"].split()[0] in text
-    assert "Previous studies" not in text
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "&amp; co" in svg
+    etree.fromstring(svg.encode("utf-8"))
 
 
-def test_update_run_draws_the_previous_version_column() -> None:
-    counts = compute_counts(second_run_ledger(), sources=SOURCES)
-    svg = render_svg(counts)
-    assert "Previous studies" in svg
-    assert f"(n = {counts['previous_studies']})" in svg
-
-
-def test_svg_and_png_bytes_are_stable(tmp_path: Path) -> None:
-    counts = tmp_path / "counts.json"
-    write_json(counts, compute_counts(second_run_ledger(), sources=SOURCES))
-    outs = []
-    for i in range(2):
-        svg, png = tmp_path / f"p{i}.svg", tmp_path / f"p{i}.png"
-        run_prisma_diagram(counts=counts, template=None, svg_out=svg, png_out=png)
-        outs.append((svg.read_bytes(), png.read_bytes()))
-    assert outs[0] == outs[1]
-    assert outs[0][1].startswith(b"\x89PNG") and svg_to_png(outs[0][0].decode()) == outs[0][1]
+def test_run_writes_svg_and_deterministic_png(tmp_path: Path) -> None:
+    counts_path = tmp_path / "counts.json"
+    counts_path.write_text(json.dumps(compute_counts(second_run_ledger(), sources=SOURCES)), encoding="utf-8")
+    for name in ("a", "b"):
+        run_prisma_diagram(counts=counts_path, template=None, svg_out=tmp_path / f"{name}.svg", png_out=tmp_path / f"{name}.png")
+    png = (tmp_path / "a.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert png == (tmp_path / "b.png").read_bytes()
+    assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()

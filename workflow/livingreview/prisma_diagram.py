@@ -106,10 +106,13 @@ def text_width(text: str, *, size: float = FONT_SIZE, bold: bool = False) -> flo
 
 
 def wrap(text: str, width: float, *, size: float = FONT_SIZE, bold: bool = False) -> list[str]:
-    """Greedy word wrap of ``text`` into lines no wider than ``width`` px (a too-long word is split)."""
+    """Greedy word wrap of ``text`` at plain spaces into lines no wider than ``width`` px.
+
+    Non-breaking spaces (as in "(n\u00a0=\u00a03)") keep their words together; a too-long word is split.
+    """
     lines: list[str] = []
     current = ""
-    for word in text.split():
+    for word in [w for w in text.split(" ") if w]:
         candidate = f"{current} {word}" if current else word
         if text_width(candidate, size=size, bold=bold) <= width:
             current = candidate
@@ -129,7 +132,7 @@ def wrap(text: str, width: float, *, size: float = FONT_SIZE, bold: bool = False
 
 
 def _n(value: Any) -> str:
-    return f"(n = {value})"
+    return f"(n\u00a0=\u00a0{value})"
 
 
 def _make_box(box_id: str, x: float, y: float, w: float, items: Sequence[tuple[str, int, bool]], *, fill: str = COLOURS["box"], centred: bool = False, min_h: float = 0.0) -> Box:
