@@ -62,3 +62,10 @@ def test_run_writes_svg_and_deterministic_png(tmp_path: Path) -> None:
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert png == (tmp_path / "b.png").read_bytes()
     assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
+
+
+def test_phase_labels_fit_their_bars() -> None:
+    for ledger in (first_run_ledger(), second_run_ledger()):
+        counts = compute_counts(ledger, sources=SOURCES)
+        for phase in layout(counts)["phases"]:
+            assert text_width(phase.text, bold=True) + PAD <= phase.h, phase.text

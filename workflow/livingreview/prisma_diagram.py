@@ -261,6 +261,8 @@ def layout(counts: Mapping[str, Any]) -> dict[str, Any]:
             (f"New studies included in review {_n(counts['new_studies'])}", 0, False),
             (f"Reports of new included studies {_n(counts['new_reports'])}", 0, False),
         ],
+        # the vertical "Included" phase label must fit beside this box when it is the only one
+        min_h=0.0 if previous else round(text_width("Included", bold=True) + 2 * PAD, 1),
     )
     boxes.append(new_box)
     arrows.append(Arrow([(x_main + MAIN_W / 2, prev_main.y + prev_main.h), (x_main + MAIN_W / 2, y)]))
