@@ -1,5 +1,10 @@
 """Snakemake glue: PRISMA 2020 flow diagram as SVG and PNG (rule prisma_diagram)."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the package in this checkout (also under --use-conda)
+
 from livingreview.logutil import run_step
 from livingreview.prisma_diagram import run_prisma_diagram
 
