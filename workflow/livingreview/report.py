@@ -248,7 +248,6 @@ def participants(studies: Sequence[Mapping[str, str]], report_config: Mapping[st
     published = report_config.get("published_participants")
     return {
         "total": total,
-        "per_study": [{"study_id": s["study_id"], "n": s.get("n_randomized", "")} for s in studies],
         "published": published,
         "difference": (total - int(published)) if published is not None else None,
         "explanation": report_config.get("participants_explanation", ""),
@@ -331,7 +330,10 @@ def build_context(
     rob_path: str | os.PathLike[str] | None,
     provenance_files: Sequence[str | os.PathLike[str]],
 ) -> dict[str, Any]:
-    """Everything the templates show; pure apart from reading the manifests, rules and hashes named."""
+    """Everything the templates show; pure apart from reading the manifests, rules and hashes named.
+
+    Provenance hashes ``provenance_files`` plus every run's manifest and archived files.
+    """
     titles = {r["record_id"]: r["title"] for r in canonical}
     report_config = config.get("report", {})
     analysis_rows = [analysis_context(s, figs) for s, figs in analyses]
@@ -350,9 +352,15 @@ def build_context(
             {"record_id": rid, "title": titles.get(rid, "")} for rid in sorted(reports_by_study.get(s["study_id"], []))
         ]
         study_rows.append(row)
+    search = search_methods(config, runs_root)
+    archived = [
+        path
+        for run in search["runs"]
+        for path in (f"{Path(runs_root).as_posix()}/{run['run_id']}/manifest.json", *(f["path"] for f in run["files"]))
+    ]
     return {
         "review": dict(config["review"]),
-        "search": search_methods(config, runs_root),
+        "search": search,
         "rules": automation_rules(config["screening"]["rules"], ledger),
         "counts": dict(counts),
         "prisma_svg": strip_xml_prolog(prisma_svg),
@@ -366,7 +374,7 @@ def build_context(
         "limitations": limitations(studies, direction, primary),
         "risk_of_bias": risk_of_bias(rob_path),
         "whats_new": whats_new(summaries),
-        "provenance": provenance(provenance_files),
+        "provenance": provenance([*provenance_files, *archived]),
     }
 
 
@@ -430,8 +438,6 @@ def run_render_report(
                 figures[kind] = svg_data_uri(svg.read_text(encoding="utf-8"))
         analysis_inputs.append((summary, figures))
     rob = config.get("extraction", {}).get("risk_of_bias")
-    manifests = [p / "manifest.json" for p in list_runs(runs_root)]
-    archived = [p.parent / f.name for p in manifests for f in load_manifest(p.parent).files]
     provenance_files = [
         "config/config.yaml",
         config["screening"]["rules"],
@@ -440,8 +446,6 @@ def run_render_report(
         config["extraction"]["studies"],
         config["extraction"]["outcomes"],
         rob or "",
-        *manifests,
-        *archived,
     ]
     context = build_context(
         config=config,

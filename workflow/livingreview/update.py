@@ -7,7 +7,6 @@ import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .constants import (
@@ -17,7 +16,7 @@ from .constants import (
 )
 from .errors import ReconciliationError
 from .runs import run_sort_key
-from .tables import read_json, read_tsv, write_json, write_tsv
+from .tables import read_tsv, write_json, write_tsv
 
 LOG = logging.getLogger(__name__)
 
@@ -236,9 +235,3 @@ def run_whats_new(
         ", ".join(summary.new_included_studies) or "none",
     )
     return summary
-
-
-def load_summaries(update_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """All runs' summary.json files under results/update/, oldest run first (for the report)."""
-    root = Path(update_dir)
-    return [read_json(p, fix="re-run the whats_new step of that run") for p in sorted(root.glob("*/summary.json"))]

@@ -30,15 +30,6 @@ def run_ids(root: str) -> list[str]:
     return [p.name for p in list_runs(root)]
 
 
-def run_file_paths(root: str) -> list[str]:
-    """Every manifest and every file listed in the manifests of all runs (rule inputs)."""
-    paths: list[str] = []
-    for run_dir in list_runs(root):
-        paths.append(str(run_dir / "manifest.json"))
-        for f in load_manifest(run_dir).files:
-            paths.append(str(run_dir / f.name))
-    return paths
-
 
 def run_files(root: str) -> list[tuple[str, str]]:
     """(run_id, file name) of every file listed in the manifests of all runs, in import order."""

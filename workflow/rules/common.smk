@@ -8,7 +8,6 @@ from livingreview.workflow_support import (
     analysis_ids,
     final_targets_for,
     optional_input,
-    run_file_paths,
     run_files,
     run_ids,
     run_shard_counts,
