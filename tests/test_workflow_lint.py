@@ -23,3 +23,27 @@ def test_snakefmt_check_is_clean() -> None:
         [str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/"], cwd=ROOT, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _rule_blocks() -> dict[str, str]:
+    """Each rule of workflow/rules/*.smk and its text (up to the next rule)."""
+    blocks: dict[str, str] = {}
+    for path in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        name = None
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("rule ") and line.endswith(":"):
+                name = line[5:-1]
+                blocks[name] = ""
+            elif name is not None:
+                blocks[name] += line + "\n"
+    return blocks
+
+
+def test_every_stage_rule_has_log_benchmark_and_conda() -> None:
+    blocks = _rule_blocks()
+    assert len(blocks) >= 15
+    missing = {
+        name: [d for d in ("log:", "benchmark:", "conda:", "output:") if f"    {d}" not in text]
+        for name, text in blocks.items()
+    }
+    assert {k: v for k, v in missing.items() if v} == {}

@@ -54,16 +54,16 @@ class Record:
     def from_row(cls, row: Mapping[str, str]) -> "Record":
         """Rebuild from a records.tsv row (inverse of ``to_row``)."""
         kwargs: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name == "extra" or f.name not in row:
+        for name in RECORD_FIELDS:
+            if name not in row:
                 continue
-            raw = row[f.name] or ""
-            if f.type in ("tuple[str, ...]",):
-                kwargs[f.name] = tuple(x for x in raw.split(LIST_SEP) if x) if raw else ()
-            elif f.name == "source_line":
-                kwargs[f.name] = int(raw) if raw else 0
+            raw = row[name] or ""
+            if name in _TUPLE_FIELDS:
+                kwargs[name] = tuple(x for x in raw.split(LIST_SEP) if x) if raw else ()
+            elif name == "source_line":
+                kwargs[name] = int(raw) if raw else 0
             else:
-                kwargs[f.name] = raw
+                kwargs[name] = raw
         return cls(**kwargs)
 
     def as_dict(self) -> dict[str, Any]:
@@ -72,3 +72,4 @@ class Record:
 
 
 assert tuple(f.name for f in fields(Record) if f.name != "extra") == RECORD_FIELDS  # contract check
+_TUPLE_FIELDS = frozenset(f.name for f in fields(Record) if f.type == "tuple[str, ...]")

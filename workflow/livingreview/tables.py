@@ -20,6 +20,10 @@ csv.field_size_limit(1 << 30)
 
 def format_value(value: Any) -> str:
     """Render a cell: None -> "", floats in FLOAT_FORMAT, everything else str(); tabs/newlines folded."""
+    if value.__class__ is str:  # the common case first (tables are mostly text)
+        if "\t" in value or "\n" in value or "\r" in value:
+            return " ".join(value.split())
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -79,8 +83,10 @@ def write_tsv(path: str | os.PathLike[str], fields: Sequence[str], rows: Iterabl
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="") as fh:
             fh.write("\t".join(fields) + "\n")
+            fmt = format_value
             for row in rows:
-                line = "\t".join(format_value(row.get(f)) for f in fields)
+                get = row.get
+                line = "\t".join([fmt(get(f)) for f in fields])
                 if line.startswith("#") or not line.strip():
                     raise InputFormatError(
                         f"row {n + 1} would be read back as a {'comment' if line.strip() else 'blank'} line: {line[:60]!r}",

@@ -8,6 +8,8 @@ rule compute_effects:
         direction="results/synthesis/effect_direction.tsv",
     log:
         "logs/synthesis/compute_effects.log",
+    benchmark:
+        "benchmarks/synthesis/compute_effects.tsv"
     conda:
         "../envs/livingreview.yaml"
     params:

@@ -8,6 +8,8 @@ rule assemble_ledger:
         ledger="results/audit/ledger.tsv",
     log:
         "logs/audit/assemble_ledger.log",
+    benchmark:
+        "benchmarks/audit/assemble_ledger.tsv"
     conda:
         "../envs/livingreview.yaml"
     script:

@@ -56,6 +56,8 @@ rule plot_effect_direction:
         ),
     log:
         "logs/synthesis/plot_effect_direction.log",
+    benchmark:
+        "benchmarks/synthesis/plot_effect_direction.tsv"
     conda:
         "../envs/livingreview.yaml"
     script:

@@ -6,6 +6,8 @@ rule prisma_counts:
         csv="results/prisma/PRISMA.csv",
     log:
         "logs/prisma/prisma_counts.log",
+    benchmark:
+        "benchmarks/prisma/prisma_counts.tsv"
     conda:
         "../envs/livingreview.yaml"
     params:
@@ -27,6 +29,8 @@ rule prisma_diagram:
         png="results/prisma/prisma.png",
     log:
         "logs/prisma/prisma_diagram.log",
+    benchmark:
+        "benchmarks/prisma/prisma_diagram.tsv"
     conda:
         "../envs/livingreview.yaml"
     script:

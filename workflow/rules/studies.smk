@@ -10,6 +10,8 @@ rule link_studies:
         ledger="results/audit/stages/study.tsv",
     log:
         "logs/studies/link_studies.log",
+    benchmark:
+        "benchmarks/studies/link_studies.tsv"
     conda:
         "../envs/livingreview.yaml"
     script:

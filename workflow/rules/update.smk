@@ -10,6 +10,8 @@ rule whats_new:
         summary="results/update/{run_id}/summary.json",
     log:
         "logs/update/whats_new_{run_id}.log",
+    benchmark:
+        "benchmarks/update/whats_new_{run_id}.tsv"
     conda:
         "../envs/livingreview.yaml"
     script:
