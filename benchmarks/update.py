@@ -199,7 +199,7 @@ def main() -> int:
     print(f"new clusters listed for the update run: {new_rows:,}; summary: {json.dumps(summary, sort_keys=True)[:300]}")
     for title, jobs in (("full build", full_jobs), ("update", upd_jobs)):
         print(f"jobs of the {title} (s, from Snakemake benchmark files):")
-        for name, seconds in sorted(jobs, key=lambda x: -x[1])[:12]:
+        for name, seconds in sorted(jobs, key=lambda x: -x[1])[:25]:
             print(f"  {seconds:8.2f}  {name}")
     return 0
 

@@ -108,9 +108,9 @@ def test_run_whats_new_names_a_missing_column(tmp_path: Path) -> None:
     tables["records"].write_text("record_id\trun_id\tdatabase\ttitle\npubmed:1\t2025-09-30\tpubmed\tTrial A\n", encoding="utf-8")
     for name in ("clusters", "screening", "studies"):
         tables[name].write_text("x\n", encoding="utf-8")
-    outs = {name: tmp_path / "out" / name for name in ("new_out", "todo_out", "summary_out")}
+    outs = {name: [str(tmp_path / "out" / name)] for name in ("new_out", "todo_out", "summary_out")}
     with pytest.raises(InputFormatError, match=r"records\.tsv:1: missing column\(s\) year"):
-        run_whats_new(run_id="2025-09-30", **{k: str(v) for k, v in tables.items()}, **{k: str(v) for k, v in outs.items()})
+        run_whats_new(run_ids=["2025-09-30"], **{k: str(v) for k, v in tables.items()}, **outs)
     assert not (tmp_path / "out").exists()
 
 
@@ -123,3 +123,36 @@ def test_tenth_run_of_a_day_comes_after_the_second() -> None:
     assert first_run_of_clusters({r["record_id"]: r["run_id"] for r in records}, {c["record_id"]: c["cluster_id"] for c in clusters}) == {"c1": "2025-09-30-2"}
     new_rows, _todo, summary = whats_new("2025-09-30-10", records=records, clusters=clusters, screening=[], studies=[])
     assert new_rows == [] and summary.duplicates_of_earlier_runs == 1 and summary.new_clusters == 0
+
+
+def _write(path: Path, rows: list[dict[str, str]]) -> str:
+    fields = list(rows[0])
+    path.write_text("\t".join(fields) + "\n" + "".join("\t".join(r[f] for f in fields) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+def test_one_job_writes_every_run_as_the_per_run_calls_do(tmp_path: Path) -> None:
+    from livingreview.update import whats_new_runs
+
+    tables = dict(records=_records(), clusters=_clusters(), screening=_screening(), studies=STUDIES)
+    together = whats_new_runs(["2025-09-30", "2025-10-31"], **tables)
+    assert together == {run: whats_new(run, **tables) for run in ("2025-09-30", "2025-10-31")}
+    paths = {k: _write(tmp_path / f"{k}.tsv", v) for k, v in tables.items()}
+    outs = {
+        name: [str(tmp_path / run / f"{name}.out") for run in ("2025-09-30", "2025-10-31")]
+        for name in ("new_out", "todo_out", "summary_out")
+    }
+    summaries = run_whats_new(run_ids=["2025-09-30", "2025-10-31"], **paths, **outs)
+    assert [s.run_id for s in summaries] == ["2025-09-30", "2025-10-31"]
+    second_new = (tmp_path / "2025-10-31" / "new_out.out").read_text(encoding="utf-8").splitlines()
+    assert [line.split("\t")[0] for line in second_new[1:]] == ["c3", "c4"]
+    assert '"new_clusters": 2' in (tmp_path / "2025-10-31" / "summary_out.out").read_text(encoding="utf-8")
+
+
+def test_one_run_failing_writes_no_run(tmp_path: Path) -> None:
+    tables = dict(records=_records(), clusters=_clusters(), screening=_screening(), studies=STUDIES)
+    paths = {k: _write(tmp_path / f"{k}.tsv", v) for k, v in tables.items()}
+    outs = {name: [str(tmp_path / run / name) for run in ("2025-09-30", "2099-01-01")] for name in ("new_out", "todo_out", "summary_out")}
+    with pytest.raises(ReconciliationError, match="run 2099-01-01 has no records"):
+        run_whats_new(run_ids=["2025-09-30", "2099-01-01"], **paths, **outs)
+    assert not (tmp_path / "2025-09-30").exists()

@@ -101,7 +101,11 @@ class LedgerRow:
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any], *, where: str) -> "LedgerRow":
         """Build from a ledger dict (as tables.read_tsv returns it)."""
-        return cls(**{f: str(row.get(f, "") or "") for f in LEDGER_FIELDS}, where=where)
+        get = row.get
+        return cls(*[v if v.__class__ is str else str(v or "") for v in (get(f, "") for f in LEDGER_FIELDS)], where=where)
+
+
+assert tuple(LedgerRow.__dataclass_fields__)[:-1] == LEDGER_FIELDS  # from_mapping builds rows by position
 
 
 @dataclass

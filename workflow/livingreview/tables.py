@@ -124,21 +124,23 @@ def read_tsv(path: str | os.PathLike[str], required: Sequence[str] = ()) -> list
                 where=f"{p}:1",
                 fix="add the column(s) to the header line",
             )
+        keys = [*header, "_line"]
+        width = len(header)
         for lineno, line in enumerate(fh, start=2):
             line = line.rstrip("\r\n")
-            if not line.strip() or line.startswith("#"):
+            if not line or line[0] == "#" or line.isspace():
                 continue
             cells = line.split("\t")
-            if len(cells) > len(header):
-                raise InputFormatError(
-                    f"{len(cells)} cells but the header has {len(header)} columns",
-                    where=f"{p}:{lineno}",
-                    fix="remove the extra tab(s) on that line",
-                )
-            cells += [""] * (len(header) - len(cells))
-            row = dict(zip(header, cells))
-            row["_line"] = str(lineno)
-            rows.append(row)
+            if len(cells) != width:
+                if len(cells) > width:
+                    raise InputFormatError(
+                        f"{len(cells)} cells but the header has {width} columns",
+                        where=f"{p}:{lineno}",
+                        fix="remove the extra tab(s) on that line",
+                    )
+                cells += [""] * (width - len(cells))
+            cells.append(str(lineno))
+            rows.append(dict(zip(keys, cells)))
     return rows
 
 

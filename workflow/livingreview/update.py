@@ -93,6 +93,18 @@ def whats_new(
     A cluster is new in the run where its earliest member was retrieved; records of a run that
     join a cluster first seen earlier are not new and are not screened again.
     """
+    return whats_new_runs([run_id], records=records, clusters=clusters, screening=screening, studies=studies)[run_id]
+
+
+def whats_new_runs(
+    run_ids: Sequence[str],
+    *,
+    records: Sequence[Mapping[str, str]],
+    clusters: Sequence[Mapping[str, str]],
+    screening: Sequence[Mapping[str, str]],
+    studies: Sequence[Mapping[str, str]],
+) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], RunSummary]]:
+    """``whats_new`` for each of ``run_ids``, reading the whole-review tables once."""
     record_runs = {r["record_id"]: r["run_id"] for r in records}
     by_id = {r["record_id"]: r for r in records}
     record_cluster = {c["record_id"]: c["cluster_id"] for c in clusters}
@@ -115,14 +127,15 @@ def whats_new(
     for record_id, cluster_id in record_cluster.items():
         members[cluster_id].append(record_id)
     first = first_run_of_clusters(record_runs, record_cluster)
-    if run_id not in set(record_runs.values()):
-        raise ReconciliationError(
-            f"run {run_id} has no records in records.tsv",
-            where="results/records/records.tsv",
-            fix="check that resources/searches/<run_id>/ exists and re-run the import",
-        )
+    present = set(record_runs.values())
+    for run_id in run_ids:
+        if run_id not in present:
+            raise ReconciliationError(
+                f"run {run_id} has no records in records.tsv",
+                where="results/records/records.tsv",
+                fix="check that resources/searches/<run_id>/ exists and re-run the import",
+            )
 
-    this_run = run_sort_key(run_id)
     stage_rank = {s: i for i, s in enumerate(STAGES)}
     last_row: dict[str, Mapping[str, str]] = {}
     awaiting: dict[str, list[Mapping[str, str]]] = defaultdict(list)
@@ -132,106 +145,128 @@ def whats_new(
             last_row[cid] = row
         if row["decision"] == OUTCOME_AWAITING:
             awaiting[cid].append(row)
-
-    new_ids = sorted(cid for cid, run in first.items() if run == run_id)
-    new_rows: list[dict[str, Any]] = []
-    todo_rows: list[dict[str, Any]] = []
-    for cid in new_ids:
-        rid = canonical[cid]
-        rec = by_id.get(rid, {})
-        dbs = sorted({by_id[m]["database"] for m in members[cid] if run_sort_key(record_runs[m]) <= this_run})
-        state = last_row.get(cid, {})
-        new_rows.append(
-            {
-                "cluster_id": cid,
-                "record_id": rid,
-                "databases": LIST_SEP.join(dbs),
-                "n_records": sum(1 for m in members[cid] if record_runs[m] == run_id),
-                "title": rec.get("title", ""),
-                "year": rec.get("year", ""),
-                "last_stage": state.get("stage", ""),
-                "decision": state.get("decision", ""),
-                "source": state.get("source", ""),
-                "reason": state.get("reason", ""),
-                "reference": state.get("reference", ""),
-            }
-        )
-        for row in awaiting.get(cid, []):
-            todo_rows.append(
-                {
-                    "cluster_id": cid,
-                    "record_id": rid,
-                    "stage": row["stage"],
-                    "decision_needed": f"{row['stage']} decision (include/exclude with a reason code) in resources/screening/decisions.tsv",
-                    "title": rec.get("title", ""),
-                    "databases": LIST_SEP.join(dbs),
-                }
-            )
-
-    in_run = [r for r, run in record_runs.items() if run == run_id]
-    dup_earlier = sum(1 for r in in_run if run_sort_key(first[record_cluster[r]]) < this_run)
-    dup_within = sum(
-        1
-        for r in in_run
-        if first[record_cluster[r]] == run_id
-        and min(m for m in members[record_cluster[r]] if record_runs[m] == run_id) != r
-    )
+    new_of_run: dict[str, list[str]] = defaultdict(list)
+    for cid, run in first.items():
+        new_of_run[run].append(cid)
+    records_of_run: dict[str, list[str]] = defaultdict(list)
+    for rid, run in record_runs.items():
+        records_of_run[run].append(rid)
     study_first: dict[str, str] = {}
     for s in studies:
         runs = [first[record_cluster[r]] for r in s.get("record_ids", "").split(LIST_SEP) if r in record_cluster]
         if runs:
             study_first[s["study_id"]] = min(runs, key=run_sort_key)
-    new_studies = tuple(sorted(sid for sid, run in study_first.items() if run == run_id))
-    total = sum(1 for run in study_first.values() if run_sort_key(run) <= this_run)
-    summary = RunSummary(
-        run_id=run_id,
-        records_retrieved=len(in_run),
-        duplicates_of_earlier_runs=dup_earlier,
-        duplicates_within_run=dup_within,
-        new_clusters=len(new_ids),
-        awaiting_decision=len(todo_rows),
-        new_included_studies=new_studies,
-        included_studies_total=total,
-    )
-    if summary.records_retrieved != summary.duplicates_of_earlier_runs + summary.duplicates_within_run + summary.new_clusters:
-        raise ReconciliationError(
-            f"run {run_id}: {summary.records_retrieved} records retrieved but {dup_earlier} duplicates of earlier runs "
-            f"+ {dup_within} duplicates within the run + {len(new_ids)} new clusters",
-            where="results/dedup/clusters.tsv",
-            fix="re-run the dedup stage so every record of the run is in exactly one cluster",
+
+    out: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], RunSummary]] = {}
+    for run_id in run_ids:
+        this_run = run_sort_key(run_id)
+        new_ids = sorted(new_of_run.get(run_id, []))
+        new_rows: list[dict[str, Any]] = []
+        todo_rows: list[dict[str, Any]] = []
+        for cid in new_ids:
+            rid = canonical[cid]
+            rec = by_id.get(rid, {})
+            dbs = sorted({by_id[m]["database"] for m in members[cid] if run_sort_key(record_runs[m]) <= this_run})
+            state = last_row.get(cid, {})
+            new_rows.append(
+                {
+                    "cluster_id": cid,
+                    "record_id": rid,
+                    "databases": LIST_SEP.join(dbs),
+                    "n_records": sum(1 for m in members[cid] if record_runs[m] == run_id),
+                    "title": rec.get("title", ""),
+                    "year": rec.get("year", ""),
+                    "last_stage": state.get("stage", ""),
+                    "decision": state.get("decision", ""),
+                    "source": state.get("source", ""),
+                    "reason": state.get("reason", ""),
+                    "reference": state.get("reference", ""),
+                }
+            )
+            for row in awaiting.get(cid, []):
+                todo_rows.append(
+                    {
+                        "cluster_id": cid,
+                        "record_id": rid,
+                        "stage": row["stage"],
+                        "decision_needed": f"{row['stage']} decision (include/exclude with a reason code) in resources/screening/decisions.tsv",
+                        "title": rec.get("title", ""),
+                        "databases": LIST_SEP.join(dbs),
+                    }
+                )
+
+        in_run = records_of_run[run_id]
+        dup_earlier = sum(1 for r in in_run if run_sort_key(first[record_cluster[r]]) < this_run)
+        dup_within = sum(
+            1
+            for r in in_run
+            if first[record_cluster[r]] == run_id
+            and min(m for m in members[record_cluster[r]] if record_runs[m] == run_id) != r
         )
-    todo_rows.sort(key=lambda r: (r["stage"], r["cluster_id"]))
-    return new_rows, todo_rows, summary
+        new_studies = tuple(sorted(sid for sid, run in study_first.items() if run == run_id))
+        total = sum(1 for run in study_first.values() if run_sort_key(run) <= this_run)
+        summary = RunSummary(
+            run_id=run_id,
+            records_retrieved=len(in_run),
+            duplicates_of_earlier_runs=dup_earlier,
+            duplicates_within_run=dup_within,
+            new_clusters=len(new_ids),
+            awaiting_decision=len(todo_rows),
+            new_included_studies=new_studies,
+            included_studies_total=total,
+        )
+        if summary.records_retrieved != summary.duplicates_of_earlier_runs + summary.duplicates_within_run + summary.new_clusters:
+            raise ReconciliationError(
+                f"run {run_id}: {summary.records_retrieved} records retrieved but {dup_earlier} duplicates of earlier runs "
+                f"+ {dup_within} duplicates within the run + {len(new_ids)} new clusters",
+                where="results/dedup/clusters.tsv",
+                fix="re-run the dedup stage so every record of the run is in exactly one cluster",
+            )
+        todo_rows.sort(key=lambda r: (r["stage"], r["cluster_id"]))
+        out[run_id] = (new_rows, todo_rows, summary)
+    return out
 
 
 def run_whats_new(
     *,
-    run_id: str,
+    run_ids: Sequence[str],
     records: str | os.PathLike[str],
     clusters: str | os.PathLike[str],
     screening: str | os.PathLike[str],
     studies: str | os.PathLike[str],
-    new_out: str | os.PathLike[str],
-    todo_out: str | os.PathLike[str],
-    summary_out: str | os.PathLike[str],
-) -> RunSummary:
-    """Snakemake step: write new_records.tsv, todo.tsv and summary.json for one run."""
-    new_rows, todo_rows, summary = whats_new(
-        run_id,
+    new_out: Sequence[str | os.PathLike[str]],
+    todo_out: Sequence[str | os.PathLike[str]],
+    summary_out: Sequence[str | os.PathLike[str]],
+) -> list[RunSummary]:
+    """Snakemake step: write new_records.tsv, todo.tsv and summary.json of every run (one job, so
+    the whole-review tables are read once however many runs there are). Output paths are given in
+    ``run_ids`` order; nothing is written unless every run reconciles."""
+    if not (len(run_ids) == len(new_out) == len(todo_out) == len(summary_out)):
+        raise ReconciliationError(
+            f"{len(run_ids)} runs but {len(new_out)}/{len(todo_out)}/{len(summary_out)} output paths",
+            where="rule whats_new",
+            fix="give one new_records.tsv, todo.tsv and summary.json path per run, in run order",
+        )
+    results = whats_new_runs(
+        run_ids,
         records=read_tsv(records, required=RECORDS_REQUIRED),
         clusters=read_tsv(clusters, required=CLUSTERS_REQUIRED),
         screening=read_tsv(screening, required=SCREENING_REQUIRED),
         studies=read_tsv(studies, required=STUDIES_REQUIRED),
     )
-    write_tsv(new_out, NEW_RECORD_FIELDS, new_rows)
-    write_tsv(todo_out, WORKLIST_FIELDS, todo_rows)
-    write_json(summary_out, summary.to_json())
-    LOG.info(
-        "run %s: %d records, %d new clusters, %d awaiting a decision, new included studies: %s",
-        run_id,
-        summary.records_retrieved,
-        summary.new_clusters,
-        summary.awaiting_decision,
-        ", ".join(summary.new_included_studies) or "none",
-    )
-    return summary
+    summaries = []
+    for run_id, new_path, todo_path, summary_path in zip(run_ids, new_out, todo_out, summary_out):
+        new_rows, todo_rows, summary = results[run_id]
+        write_tsv(new_path, NEW_RECORD_FIELDS, new_rows)
+        write_tsv(todo_path, WORKLIST_FIELDS, todo_rows)
+        write_json(summary_path, summary.to_json())
+        LOG.info(
+            "run %s: %d records, %d new clusters, %d awaiting a decision, new included studies: %s",
+            run_id,
+            summary.records_retrieved,
+            summary.new_clusters,
+            summary.awaiting_decision,
+            ", ".join(summary.new_included_studies) or "none",
+        )
+        summaries.append(summary)
+    return summaries

@@ -1,3 +1,5 @@
+"""Snakemake glue for rule whats_new: new clusters, to-do list and summary of every run (logic in livingreview.update)."""
+
 import sys
 from pathlib import Path
 
@@ -9,12 +11,12 @@ from livingreview.update import run_whats_new
 run_step(
     run_whats_new,
     snakemake.log[0],
-    run_id=snakemake.wildcards.run_id,
+    run_ids=list(snakemake.params.run_ids),
     records=snakemake.input.records,
     clusters=snakemake.input.clusters,
     screening=snakemake.input.screening,
     studies=snakemake.input.studies,
-    new_out=snakemake.output.new,
-    todo_out=snakemake.output.todo,
-    summary_out=snakemake.output.summary,
+    new_out=list(snakemake.output.new),
+    todo_out=list(snakemake.output.todo),
+    summary_out=list(snakemake.output.summary),
 )
