@@ -107,3 +107,66 @@ def test_pool_cli_text_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["pool", str(tmp_path / "bcg.tsv")]) == 0
     text = capsys.readouterr().out
     assert "method: REML" in text and "tau^2 0.3132 (95% CI 0.1197 to 1.1115)" in text and "I^2 92.22%" in text
+
+
+def write_two_analyses(path: Path) -> None:
+    """An effects.tsv-shaped table: the bcg trials as analysis bcg_rr (log RR), the same trials again as analysis bcg_md (MD)."""
+    ref = json.loads((Path(__file__).parent / "data" / "metafor_reference.json").read_text(encoding="utf-8"))
+    d = ref["datasets"]["bcg"]
+    rows = [f"T{int(t)}\tbcg_rr\tRR\t{y!r}\t{v!r}\n" for t, y, v in zip(d["trial"], d["yi"], d["vi"])]
+    rows += [f"T{int(t)}\tbcg_md\tMD\t{2 * y!r}\t{v!r}\n" for t, y, v in zip(d["trial"], d["yi"], d["vi"])]
+    path.write_text("study\tanalysis\tmeasure\tyi\tvi\n" + "".join(rows), encoding="utf-8")
+
+
+def test_pool_cli_refuses_a_file_of_several_analyses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    effects = tmp_path / "effects.tsv"
+    write_two_analyses(effects)
+    assert main(["pool", str(effects), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip() == (f"livingreview: error: {effects}: the file holds 2 analyses (bcg_md, bcg_rr); pooling them together would mix measures "
+                                    "and count studies more than once; fix: pool one analysis with --analysis <id>")
+    assert main(["pool", str(effects), "--analysis", "bcg_or"]) == 1
+    err = capsys.readouterr().err
+    assert f"{effects}: analysis 'bcg_or' is not in the file (analyses present: bcg_md, bcg_rr)" in err and "--analysis <id>" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_pool_cli_one_analysis_of_several_equals_metafor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ref = json.loads((Path(__file__).parent / "data" / "metafor_reference.json").read_text(encoding="utf-8"))
+    expected = next(m for m in ref["models"]["bcg"] if m["method"] == "REML" and m["hksj"])
+    effects = tmp_path / "effects.tsv"
+    write_two_analyses(effects)
+    assert main(["pool", str(effects), "--analysis", "bcg_rr", "--hksj", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["pooled"] is True and out["k"] == 13 and out["estimate"] == pytest.approx(expected["estimate"], rel=1e-5)
+    assert out["ci_low"] == pytest.approx(expected["ci_low"], rel=1e-5) and out["tau2"] == pytest.approx(expected["tau2"], rel=1e-5)
+    # A file holding a single analysis needs no --analysis and pools the same.
+    single = tmp_path / "single.tsv"
+    single.write_text("".join(line for line in effects.read_text(encoding="utf-8").splitlines(keepends=True) if "\tbcg_md\t" not in line), encoding="utf-8")
+    assert main(["pool", str(single), "--hksj", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == out
+
+
+def test_pool_cli_refuses_a_study_twice_and_mixed_measures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    twice = tmp_path / "twice.tsv"
+    twice.write_text("study\tyi\tvi\nA\t0.1\t0.2\nB\t0.3\t0.2\nA\t0.5\t0.1\n", encoding="utf-8")
+    assert main(["pool", str(twice), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.strip() == (f"livingreview: error: {twice}:4: study A appears twice in the pool (first at line 2); "
+                                                           "fix: keep one row per study (one estimate per study and analysis)")
+    mixed = tmp_path / "mixed.tsv"
+    mixed.write_text("study\tanalysis\tmeasure\tyi\tvi\nA\tx\tMD\t1.5\t0.2\nB\tx\tSMD\t0.3\t0.2\n", encoding="utf-8")
+    assert main(["pool", str(mixed), "--analysis", "x"]) == 1
+    err = capsys.readouterr().err
+    assert f"{mixed}: the rows to pool use 2 measures (MD, SMD)" in err and "fix: pool one measure at a time" in err
+
+
+def test_pool_cli_does_not_pool_mean_differences_on_two_scales(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    md = tmp_path / "md.tsv"
+    md.write_text("study\tanalysis\tmeasure\tyi\tvi\tscale\nA\tsev_md\tMD\t12.7\t26.8\tIES-R\nB\tsev_md\tMD\t11.9\t15.7\tCAPS-5\nC\tsev_md\tMD\t\t\tCAPS-5\n",
+                  encoding="utf-8")
+    assert main(["pool", str(md), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["pooled"] is False and out["k"] == 2 and out["estimate"] is None and out["skipped"] == [f"{md}:4 C"]
+    assert out["reason"] == "a mean difference needs one scale, the 2 studies used 2 (A: IES-R; B: CAPS-5); see the SMD analysis"
