@@ -37,5 +37,6 @@ lint: $(STAMP)
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(BIN)/python $$b; done
 
+# benchmarks/<stage>/ folders are written by the rules' benchmark: directives; the scripts benchmarks/*.py stay.
 clean:
-	rm -rf results logs .snakemake
+	rm -rf results logs .snakemake benchmarks/*/
