@@ -74,6 +74,111 @@ def test_bad_regex_names_file_line_and_rule(tmp_path: Path) -> None:
     assert f"{path}:{line}" in msg and "'broken'" in msg and "does not compile" in msg and "fix:" in msg
 
 
+def _line_of(path: Path, needle: str) -> int:
+    """Line of the first line of ``path`` that contains ``needle``."""
+    return next(i for i, text in enumerate(path.read_text().splitlines(), start=1) if needle in text)
+
+
+def test_concept_pattern_typo_that_compiles_joined_is_an_error(tmp_path: Path) -> None:
+    # Joined with "|", 'randomi[sz(ed' opens a character class that swallows the next pattern and the
+    # whole alternation still compiles (and no longer matches "randomized"): each pattern must be compiled alone.
+    patterns = ["randomi[sz(ed", "randomi[sz]ation", "RCTs?"]
+    assert Concept("joined", tuple(patterns)).find("a randomized trial") is None
+    concepts = {"randomization": {"patterns": patterns}}
+    path = write_rules(tmp_path, [rule("r1", {"lacks": {"fields": ["title"], "concept": "randomization"}})], concepts=concepts)
+    with pytest.raises(ConfigError) as err:
+        load_rules(path)
+    assert str(err.value) == (
+        f"{path}:{_line_of(path, 'randomi[sz(ed')}: concept 'randomization': pattern 'randomi[sz(ed' does not compile "
+        "(unterminated character set at position 7); fix: correct this pattern (Python re syntax: close every [ and (, "
+        "and escape a literal [ ] ( ) ? + * with a backslash)"
+    )
+
+
+def test_shipped_rules_with_the_randomized_typo_fail_to_load(tmp_path: Path) -> None:
+    text = RULES.read_text(encoding="utf-8")
+    assert "      - 'randomi[sz]ed'\n" in text
+    path = tmp_path / "screening.yaml"
+    path.write_text(text.replace("      - 'randomi[sz]ed'\n", "      - 'randomi[sz(ed'\n", 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_rules(path)
+    msg = str(err.value)
+    line = next(i for i, t in enumerate(path.read_text().splitlines(), start=1) if t == "      - 'randomi[sz(ed'")
+    assert msg.startswith(f"{path}:{line}: concept 'randomization': pattern 'randomi[sz(ed' does not compile")
+    assert "; fix: correct this pattern" in msg
+
+
+def test_randomized_typo_stops_livingreview_validate_and_snakemake_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from livingreview.cli import main
+    from livingreview.config import load_config
+    from livingreview.workflow_support import validate_at_start
+
+    broken = tmp_path / "screening.yaml"
+    broken.write_text(RULES.read_text(encoding="utf-8").replace("      - 'randomi[sz]ed'\n", "      - 'randomi[sz(ed'\n", 1), encoding="utf-8")
+    config_path = tmp_path / "config.yaml"
+    config_text = (ROOT / "config" / "config.yaml").read_text(encoding="utf-8")
+    assert "rules: config/screening.yaml\n" in config_text
+    config_path.write_text(config_text.replace("rules: config/screening.yaml\n", f"rules: {broken}\n", 1), encoding="utf-8")
+    monkeypatch.chdir(ROOT)
+    expected = f"livingreview: error: {broken}:{_line_of(broken, 'randomi[sz(ed')}: concept 'randomization': pattern 'randomi[sz(ed' does not compile"
+
+    assert main(["validate", "--config", str(config_path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err_lines = captured.err.strip().splitlines()
+    assert len(err_lines) == 1 and err_lines[0].startswith(expected), err_lines
+
+    # What the Snakefile runs at parse time (workflow/rules/common.smk): the same one line, exit 1.
+    with pytest.raises(SystemExit) as stop:
+        validate_at_start(load_config(config_path))
+    assert stop.value.code == 1
+    assert capsys.readouterr().err.strip().startswith(expected)
+
+
+def test_concept_negation_typo_is_an_error(tmp_path: Path) -> None:
+    concepts = {"randomization": {"patterns": ["randomi[sz]ed"], "negations": ["non-?randomi[sz]ed", "not randomi[sz]ed)"]}}
+    path = write_rules(tmp_path, [rule("r1", {"lacks": {"fields": ["title"], "concept": "randomization"}})], concepts=concepts)
+    with pytest.raises(ConfigError) as err:
+        load_rules(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}:{_line_of(path, 'not randomi[sz]ed)')}: concept 'randomization': negation 'not randomi[sz]ed)' does not compile")
+    assert "fix: correct this negation" in msg
+
+
+def test_inline_negation_typo_names_the_rule(tmp_path: Path) -> None:
+    cond = {"text": {"fields": ["title"], "patterns": ["trial"], "negations": ["non-[trial"]}}
+    path = write_rules(tmp_path, [rule("inline", cond)])
+    with pytest.raises(ConfigError) as err:
+        load_rules(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}:{_line_of(path, '- id: inline')}: rule 'inline': negation 'non-[trial' does not compile")
+    assert "fix: correct this negation" in msg
+
+
+def test_patterns_that_only_fail_joined_are_an_error(tmp_path: Path) -> None:
+    # Each compiles alone, but the same group name twice cannot be joined into one alternation.
+    concepts = {"dup_group": {"patterns": ["(?P<x>a)", "(?P<x>b)"]}}
+    path = write_rules(tmp_path, [rule("r1", {"text": {"fields": ["title"], "concept": "dup_group"}})], concepts=concepts)
+    with pytest.raises(ConfigError) as err:
+        load_rules(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}:{_line_of(path, '(?P<x>a)')}: concept 'dup_group': its patterns compile one by one but not joined with |")
+    assert "fix: use non-capturing groups" in msg
+
+
+def test_negations_next_to_a_concept_are_refused(tmp_path: Path) -> None:
+    concepts = {"trial": {"patterns": ["trials?"]}}
+    path = write_rules(tmp_path, [rule("r1", {"text": {"fields": ["title"], "concept": "trial", "negations": ["not a trial"]}})], concepts=concepts)
+    with pytest.raises(ConfigError) as err:
+        load_rules(path)
+    assert str(err.value) == (
+        f"{path}:{_line_of(path, '- id: r1')}: rule 'r1': negations: next to concept: 'trial' would be ignored; "
+        "fix: move the negations to concepts: trial: negations:, or use patterns: instead of concept:"
+    )
+
+
 def test_unknown_reason_is_an_error(tmp_path: Path) -> None:
     path = write_rules(tmp_path, [rule("r1", {"text": {"fields": ["title"], "patterns": ["x"]}}, reason="no_such_reason")])
     with pytest.raises(ConfigError, match=r"rule 'r1': reason 'no_such_reason' is not in reasons"):

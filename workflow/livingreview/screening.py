@@ -6,7 +6,7 @@ import html
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,6 +160,66 @@ def _rule_lines(text: str) -> list[int]:
     return []
 
 
+def _concept_lines(text: str) -> dict[tuple[str, ...], int]:
+    """1-based lines inside the top-level ``concepts:`` mapping.
+
+    Keys: ``(name,)`` for a concept, ``(name, "patterns", i)`` / ``(name, "negations", i)`` (``i`` as str)
+    for its i-th pattern or negation. Empty if the file does not compose.
+    """
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return {}
+    out: dict[tuple[str, ...], int] = {}
+    if not isinstance(root, yaml.MappingNode):
+        return out
+    for key, value in root.value:
+        if getattr(key, "value", None) != "concepts" or not isinstance(value, yaml.MappingNode):
+            continue
+        for ckey, cvalue in value.value:
+            name = str(getattr(ckey, "value", ""))
+            out[(name,)] = ckey.start_mark.line + 1
+            if not isinstance(cvalue, yaml.MappingNode):
+                continue
+            for lkey, lvalue in cvalue.value:
+                kind = getattr(lkey, "value", None)
+                if kind in ("patterns", "negations") and isinstance(lvalue, yaml.SequenceNode):
+                    for i, item in enumerate(lvalue.value):
+                        out[(name, kind, str(i))] = item.start_mark.line + 1
+    return out
+
+
+def _check_regexes(owner: str, patterns: Sequence[str], negations: Sequence[str], where: Callable[[str, int], str]) -> None:
+    """Compile every pattern and every negation on its own, then each list as the alternation used to match.
+
+    Compiling only the joined alternation is not enough: a typo such as ``randomi[sz(ed`` opens a
+    character class that swallows the following alternatives and the whole still compiles, silently
+    changing what is matched. ``owner`` is "concept 'x'" or "rule 'y'"; ``where(kind, index)`` is the
+    ``file:line`` of one item of ``kind`` ("patterns" or "negations").
+    """
+    for kind, items in (("patterns", patterns), ("negations", negations)):
+        noun = kind[:-1]
+        for i, pattern in enumerate(items):
+            try:
+                re.compile(pattern)
+                _word_regex((pattern,))
+            except re.error as err:
+                raise ConfigError(
+                    f"{owner}: {noun} {pattern!r} does not compile ({err})",
+                    where=where(kind, i),
+                    fix=f"correct this {noun} (Python re syntax: close every [ and (, and escape a literal [ ] ( ) ? + * with a backslash)",
+                ) from None
+        if items:
+            try:
+                _word_regex(items)
+            except re.error as err:
+                raise ConfigError(
+                    f"{owner}: its {kind} compile one by one but not joined with | ({err})",
+                    where=where(kind, 0),
+                    fix="use non-capturing groups (?:...) and no named groups, backreferences or inline flags (matching is already case-insensitive)",
+                ) from None
+
+
 def _where(path: str, lines: list[int], index: int | None) -> str:
     """``file:line`` of rule ``index`` (or the file alone)."""
     if index is not None and index < len(lines):
@@ -192,12 +252,15 @@ def load_rules(path: str | os.PathLike[str]) -> RuleSet:
 
     Errors (ConfigError) name the file, the line of the rule and its id, and say how to fix it:
     schema violations, duplicate rule ids, reasons missing from ``reasons:``, unknown concepts,
-    fields read by a condition but not declared in ``fields:``, and regular expressions that do not compile.
+    fields read by a condition but not declared in ``fields:``, and regular expressions that do not compile
+    (every concept or inline pattern and negation is compiled on its own, naming the concept or rule and the
+    pattern, and ``file:line`` of a concept's pattern).
     """
     p = Path(path)
     where_file = str(path)
     data = load_yaml(p)
-    lines = _rule_lines(p.read_text(encoding="utf-8"))
+    text = p.read_text(encoding="utf-8")
+    lines = _rule_lines(text)
     if not isinstance(data, dict):
         raise ConfigError("the rule file must be a mapping with reasons:, concepts: and rules:", where=where_file, fix="start from config/screening.yaml")
     schema = load_yaml(SCREENING_SCHEMA)
@@ -216,12 +279,19 @@ def load_rules(path: str | os.PathLike[str]) -> RuleSet:
     if missing:
         raise ConfigError(f"reasons: lacks the code(s) {', '.join(missing)}", where=where_file, fix="add each shared reason code with its PRISMA label")
 
+    concept_lines = _concept_lines(text)
+
+    def concept_where(name: str) -> Callable[[str, int], str]:
+        def where(kind: str, index: int) -> str:
+            line = concept_lines.get((name, kind, str(index))) or concept_lines.get((name,))
+            return f"{where_file}:{line}" if line else where_file
+
+        return where
+
     concepts: dict[str, Concept] = {}
     for name, spec in data.get("concepts", {}).items():
-        try:
-            concepts[name] = Concept(name=name, patterns=tuple(spec["patterns"]), negations=tuple(spec.get("negations", ())))
-        except re.error as err:
-            raise ConfigError(f"concept '{name}': regular expression does not compile ({err})", where=where_file, fix="correct the pattern (Python re syntax)") from None
+        _check_regexes(f"concept '{name}'", spec["patterns"], spec.get("negations", ()), concept_where(name))
+        concepts[name] = Concept(name=name, patterns=tuple(spec["patterns"]), negations=tuple(spec.get("negations", ())))
 
     rules: list[Rule] = []
     seen: set[str] = set()
@@ -238,11 +308,13 @@ def load_rules(path: str | os.PathLike[str]) -> RuleSet:
             if name in ("text", "lacks"):
                 if "concept" in arg and arg["concept"] not in concepts:
                     raise ConfigError(f"rule '{rid}': unknown concept '{arg['concept']}'", where=where, fix=f"define it under concepts: or use one of {', '.join(sorted(concepts))}")
-                for pattern in arg.get("patterns", ()):
-                    try:
-                        re.compile(pattern)
-                    except re.error as err:
-                        raise ConfigError(f"rule '{rid}': regular expression {pattern!r} does not compile ({err})", where=where, fix="correct the pattern (Python re syntax)") from None
+                if "concept" in arg and "negations" in arg:
+                    raise ConfigError(
+                        f"rule '{rid}': negations: next to concept: '{arg['concept']}' would be ignored",
+                        where=where,
+                        fix=f"move the negations to concepts: {arg['concept']}: negations:, or use patterns: instead of concept:",
+                    )
+                _check_regexes(f"rule '{rid}'", arg.get("patterns", ()), arg.get("negations", ()), lambda _kind, _i, where=where: where)
             undeclared = _fields_read(name, arg) - declared
             if undeclared:
                 raise ConfigError(f"rule '{rid}': condition reads {', '.join(sorted(undeclared))} but fields: does not list it", where=where, fix="add the field(s) to the rule's fields: list")
