@@ -924,7 +924,7 @@ def deduplicate(
     anchors = _previous_anchors(previous_clusters or (), records)
     cluster_rows: list[dict[str, Any]] = []
     canonical_rows: list[dict[str, Any]] = []
-    provenance_rows: list[dict[str, Any]] = []
+    provenance_of: dict[str, list[dict[str, Any]]] = {}
     ledger_rows: list[dict[str, Any]] = []
     cluster_of: dict[str, str] = {}
     used_ids: set[str] = set()
@@ -951,7 +951,7 @@ def deduplicate(
         canon_id = records[canon].record_id
         merged, prov = _merge([records[k] for k in ordered], cid)
         canonical_rows.append(merged)
-        provenance_rows.extend(prov)
+        provenance_of[cid] = prov  # in RECORD_FIELDS order
         for k in members:
             rid = records[k].record_id
             cluster_of[rid] = cid
@@ -985,7 +985,7 @@ def deduplicate(
     cluster_rows.sort(key=lambda r: r["record_id"])
     ledger_rows.sort(key=lambda r: r["record_id"])
     canonical_rows.sort(key=lambda r: r["cluster_id"])
-    provenance_rows.sort(key=lambda r: (r["cluster_id"], RECORD_FIELDS.index(r["field"])))
+    provenance_rows = [row for cid in sorted(provenance_of) for row in provenance_of[cid]]  # by cluster, then field order
     if len(cluster_rows) != n:
         raise ReconciliationError(f"{n} records in but {len(cluster_rows)} cluster rows out", where="dedup")
     return DedupResult(cluster_rows, maybe, canonical_rows, provenance_rows, ledger_rows, cluster_of)
