@@ -39,13 +39,40 @@ def _extend_with_default(validator_class: type[jsonschema.protocols.Validator]) 
 DefaultFillingValidator = _extend_with_default(jsonschema.Draft202012Validator)
 
 
+class _DuplicateKey(yaml.MarkedYAMLError):
+    """A mapping repeats a key (plain YAML keeps the last value and silently drops the others)."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key repeated in one mapping (e.g. two concepts or two ``synthesis:`` blocks)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                seen = first.get(key)
+            except TypeError:  # unhashable key: the base class reports it
+                continue
+            if seen is not None:
+                raise _DuplicateKey(problem=f"key '{key}' appears twice in one mapping (first on line {seen})", problem_mark=key_node.start_mark)
+            first[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(path: str | os.PathLike[str]) -> Any:
-    """Read a YAML file; a syntax error names the file and line."""
+    """Read a YAML file; a syntax error or a key repeated in one mapping names the file and line."""
     p = Path(path)
     if not p.exists():
         raise ConfigError("file not found", where=str(p), fix="create it or pass the right path with --config")
     try:
-        return yaml.safe_load(p.read_text(encoding="utf-8"))
+        return yaml.load(p.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects
+    except _DuplicateKey as err:
+        mark = err.problem_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(str(err.problem), where=f"{p}{line}", fix="keep one entry under that key (YAML would silently keep only the last one)") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -77,10 +104,71 @@ def validate(instance: Any, schema: dict[str, Any], *, where: str) -> Any:
     return instance
 
 
+# Lists of the config whose entries are told apart by one key: (list path, key, what a duplicate does, fix).
+UNIQUE_KEYS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
+    (
+        ("synthesis", "analyses"),
+        "id",
+        "one analysis would be dropped and the other shown twice (results/synthesis/<id>.json is per id)",
+        "give every analysis its own id (lower case, digits and _), or delete the repeated entry",
+    ),
+    (
+        ("searches", "sources"),
+        "database",
+        "record ids, PRISMA source kinds and labels and the live PubMed strategy are keyed by database, so one entry would be ignored",
+        "list each database once (put all of its search strategy in that one entry)",
+    ),
+)
+
+
+def _node_line(path: str, keys: tuple[Any, ...], expected: Any) -> int | None:
+    """1-based line of ``keys`` (mapping keys and list indexes) in the YAML file ``path`` if it holds ``expected`` there."""
+    try:
+        node = yaml.compose(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    for key in keys:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            return None
+    if not isinstance(node, yaml.ScalarNode) or node.value != str(expected):
+        return None  # the dict did not come from this file (e.g. snakemake --configfile elsewhere)
+    return node.start_mark.line + 1
+
+
+def check_unique_keys(config: dict[str, Any], *, where: str = "config/config.yaml") -> None:
+    """Refuse two entries with the same id in the lists of UNIQUE_KEYS (schema validation cannot say this)."""
+    for list_path, key, effect, fix in UNIQUE_KEYS:
+        entries: Any = config
+        for part in list_path:
+            entries = entries.get(part) if isinstance(entries, dict) else None
+        if not isinstance(entries, list):
+            continue
+        first: dict[Any, int] = {}
+        for index, entry in enumerate(entries):
+            if not isinstance(entry, dict) or key not in entry:
+                continue
+            value = entry[key]
+            if value in first:
+                dotted = ".".join(list_path)
+                line = _node_line(where, (*list_path, index, key), value)
+                raise ConfigError(
+                    f"{dotted}[].{key} '{value}' is used twice (entries {first[value] + 1} and {index + 1} of {dotted}): {effect}",
+                    where=f"{where}:{line}" if line else where,
+                    fix=fix,
+                )
+            first[value] = index
+
+
 def validate_config(config: dict[str, Any], *, where: str = "config/config.yaml", schema_path: Path = CONFIG_SCHEMA) -> dict[str, Any]:
-    """Validate a loaded config dict in place against the config schema and return it."""
+    """Validate a loaded config dict in place against the config schema (and unique ids) and return it."""
     schema = load_yaml(schema_path)
-    return validate(config, schema, where=where)
+    validate(config, schema, where=where)
+    check_unique_keys(config, where=where)
+    return config
 
 
 def load_config(path: str | os.PathLike[str] = "config/config.yaml") -> dict[str, Any]:
