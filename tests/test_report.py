@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,10 @@ import pytest
 from livingreview import report as rep
 from livingreview.config import TEMPLATE_DIR, load_config
 from livingreview.prisma_diagram import render_svg
+from livingreview.runs import sha256_file
 from livingreview.tables import read_tsv
 
-from conftest import ROOT
+from conftest import ROOT, run_snakemake
 
 HOSTILE = '<script>alert("x")</script> & <b>bold</b> < 3'
 
@@ -160,3 +162,37 @@ def test_default_review_report(default_review: Path) -> None:
 def test_report_has_no_timestamps(default_review: Path, name: str) -> None:
     text = (default_review / "results/report" / name).read_text(encoding="utf-8")
     assert not re.search(r"\b20\d\d-\d\d-\d\d[ T]\d\d:\d\d", text)
+
+
+def _provenance_rows(md: str) -> dict[str, str]:
+    return dict(re.findall(r"^\| `([^`]+)` \| `([0-9a-f]{64})` \|$", md, flags=re.MULTILINE))
+
+
+def test_provenance_hashes_the_config_files_the_run_read(default_review: Path, tmp_path: Path) -> None:
+    """Default run: config/config.yaml. Under `--configfile other.yaml` the report also hashes that file
+    (Snakemake's workflow.configfiles reaches the report through the rule's params), and nothing else changes."""
+    md = (default_review / "results/report/report.md").read_text(encoding="utf-8")
+    rows = _provenance_rows(md)
+    assert rows["config/config.yaml"] == sha256_file(default_review / "config/config.yaml")
+    assert [p for p in rows if p.startswith("config/") and p.endswith(".yaml") and p != "config/screening.yaml"] == ["config/config.yaml"]
+
+    work = tmp_path / "review"
+    shutil.copytree(default_review, work, symlinks=True)
+    other = work / "config/other.yaml"
+    other.write_text("# the same settings, given with --configfile\n" + (work / "config/config.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    before = {p: p.stat().st_mtime_ns for p in (work / "results").rglob("*") if p.is_file() and p.parent.name != "report"}
+    run_snakemake(work, extra=("--configfile", "config/other.yaml"))
+    assert {p: p.stat().st_mtime_ns for p in before} == before, "only the report is re-rendered"
+    md_other = (work / "results/report/report.md").read_text(encoding="utf-8")
+    rows_other = _provenance_rows(md_other)
+    assert rows_other["config/other.yaml"] == sha256_file(other) and rows_other["config/config.yaml"] == rows["config/config.yaml"]
+    added = f"| `config/other.yaml` | `{rows_other['config/other.yaml']}` |\n"
+    assert md_other.replace(added, "") == md
+
+
+def test_config_paths_are_named_relative_to_the_review_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert rep.workdir_relative(tmp_path / "config" / "other.yaml") == "config/other.yaml"
+    assert rep.workdir_relative("config/config.yaml") == "config/config.yaml"
+    outside = tmp_path.parent / "elsewhere.yaml"
+    assert rep.workdir_relative(outside) == outside.as_posix()

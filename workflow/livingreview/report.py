@@ -282,6 +282,18 @@ def git_commit(path: str | os.PathLike[str] = WORKFLOW_DIR) -> str:
     return head + (" + uncommitted changes" if dirty else "")
 
 
+def workdir_relative(path: str | os.PathLike[str]) -> str:
+    """``path`` relative to the working directory when it lies inside it (Snakemake makes a
+    ``--configfile`` path absolute; the report names it as the review folder's own file), else as given."""
+    p = Path(path)
+    if p.is_absolute():
+        try:
+            return p.relative_to(Path.cwd()).as_posix()
+        except ValueError:
+            pass
+    return p.as_posix()
+
+
 def provenance(files: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
     """sha256 of every input file given, package versions and the git commit (no timestamps)."""
     versions = {}
@@ -425,8 +437,13 @@ def run_render_report(
     template_md: str,
     html_out: str,
     md_out: str,
+    configfiles: Sequence[str | os.PathLike[str]] = ("config/config.yaml",),
 ) -> None:
-    """Pipeline step: read results/, write results/report/index.html and report.md."""
+    """Pipeline step: read results/, write results/report/index.html and report.md.
+
+    ``configfiles`` are the config files the run read (Snakemake's ``workflow.configfiles``:
+    config/config.yaml plus any ``--configfile``); the provenance hashes each of them.
+    """
     analysis_inputs = []
     for path in analyses:
         summary = read_json(path, fix="re-run the pool_analysis rule")
@@ -439,7 +456,7 @@ def run_render_report(
         analysis_inputs.append((summary, figures))
     rob = config.get("extraction", {}).get("risk_of_bias")
     provenance_files = [
-        "config/config.yaml",
+        *(workdir_relative(f) for f in configfiles),
         config["screening"]["rules"],
         config["screening"]["decisions"],
         config.get("dedup", {}).get("decisions", ""),

@@ -32,5 +32,6 @@ rule render_report:
     params:
         config=config,
         runs_root=RUNS_ROOT,
+        configfiles=[str(f) for f in workflow.configfiles],
     script:
         "../scripts/render_report.py"

@@ -22,6 +22,7 @@ run_step(
     analyses=list(snakemake.input.analyses),  # noqa: F821
     update_summaries=list(snakemake.input.update_summaries),  # noqa: F821
     runs_root=snakemake.params.runs_root,  # noqa: F821
+    configfiles=list(snakemake.params.configfiles),  # noqa: F821
     template_html=snakemake.input.template_html,  # noqa: F821
     template_md=snakemake.input.template_md,  # noqa: F821
     html_out=snakemake.output.html,  # noqa: F821
