@@ -8,15 +8,16 @@ import os
 import re
 import subprocess
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from .config import TEMPLATE_DIR, WORKFLOW_DIR
+from .config import SCHEMA_DIR, TEMPLATE_DIR, WORKFLOW_DIR
 from .constants import OUTCOME_EXCLUDED, OUTCOME_INCLUDED
+from .errors import InputFormatError
 from .runs import list_runs, load_manifest, sha256_file
 from .tables import format_fixed, read_json, read_tsv, write_text
 
@@ -40,6 +41,7 @@ PACKAGES: tuple[str, ...] = (
 )
 ROB_DOMAINS: tuple[str, ...] = ("D1", "D2", "D3", "D4", "D5", "overall")
 ROB_COLOURS = {"low": "#4caf50", "some concerns": "#ffc107", "high": "#e53935"}
+ROB_SCHEMA = SCHEMA_DIR / "risk_of_bias.schema.yaml"
 MEASURE_WORDS = {
     "MD": "mean difference",
     "SMD": "standardized mean difference",
@@ -254,11 +256,35 @@ def participants(studies: Sequence[Mapping[str, str]], report_config: Mapping[st
     }
 
 
+def load_risk_of_bias(path: str | os.PathLike[str], study_ids: Collection[str] | None = None) -> list[dict[str, str]]:
+    """Read and validate the optional RoB 2 table (workflow/schemas/risk_of_bias.schema.yaml).
+
+    Raises InputFormatError naming file:line on a missing column, a bad cell, a study_id given
+    twice or (when ``study_ids`` is given) a study_id that is not a row of studies.tsv.
+    """
+    from .extraction import _schema, _validate_rows
+
+    rows = read_tsv(path, required=("study_id", *ROB_DOMAINS))
+    _validate_rows(rows, _schema(ROB_SCHEMA), path)
+    seen: dict[str, str] = {}
+    for row in rows:
+        where = f"{path}:{row['_line']}"
+        sid = row["study_id"]
+        if sid in seen:
+            raise InputFormatError(f"duplicate study_id {sid!r} (first at line {seen[sid]})", where=where, fix="give each study one row")
+        seen[sid] = row["_line"]
+        if study_ids is not None and sid not in study_ids:
+            raise InputFormatError(
+                f"study_id {sid!r} is not a row of studies.tsv", where=where, fix="use the study_id of studies.tsv or delete the row"
+            )
+    return rows
+
+
 def risk_of_bias(path: str | os.PathLike[str] | None) -> dict[str, Any]:
     """RoB 2 rows and traffic-light cells when the optional table exists."""
     if not path or not Path(path).exists():
         return {"available": False, "rows": [], "domains": ROB_DOMAINS}
-    rows = read_tsv(path, required=("study_id", *ROB_DOMAINS))
+    rows = load_risk_of_bias(path)
     cells = []
     for r in rows:
         cells.append(
@@ -437,12 +463,15 @@ def run_render_report(
     template_md: str,
     html_out: str,
     md_out: str,
+    risk_of_bias_tsv: Sequence[str] | None = None,
     configfiles: Sequence[str | os.PathLike[str]] = ("config/config.yaml",),
 ) -> None:
     """Pipeline step: read results/, write results/report/index.html and report.md.
 
-    ``configfiles`` are the config files the run read (Snakemake's ``workflow.configfiles``:
-    config/config.yaml plus any ``--configfile``); the provenance hashes each of them.
+    ``risk_of_bias_tsv`` is the rule's optional input ([] when the review has no RoB 2 table);
+    None reads the path from config extraction.risk_of_bias. ``configfiles`` are the config files
+    the run read (Snakemake's ``workflow.configfiles``: config/config.yaml plus any ``--configfile``);
+    the provenance hashes each of them.
     """
     analysis_inputs = []
     for path in analyses:
@@ -454,7 +483,10 @@ def run_render_report(
             if svg.exists():
                 figures[kind] = svg_data_uri(svg.read_text(encoding="utf-8"))
         analysis_inputs.append((summary, figures))
-    rob = config.get("extraction", {}).get("risk_of_bias")
+    if risk_of_bias_tsv is None:
+        rob = config.get("extraction", {}).get("risk_of_bias")
+    else:
+        rob = risk_of_bias_tsv[0] if risk_of_bias_tsv else None
     provenance_files = [
         *(workdir_relative(f) for f in configfiles),
         config["screening"]["rules"],

@@ -13,9 +13,10 @@ def validate_inputs(config: dict[str, Any], *, where: str = "config/config.yaml"
 
     Returns a summary {what: count}. Raises a LivingReviewError naming file and line on the first error.
     """
-    from .dedup import load_dedup_decisions
     from .decisions import load_decisions
+    from .dedup import load_dedup_decisions
     from .extraction import load_outcomes, load_studies
+    from .report import load_risk_of_bias
     from .screening import load_rules
 
     validate_config(config, where=where)
@@ -29,4 +30,7 @@ def validate_inputs(config: dict[str, Any], *, where: str = "config/config.yaml"
     studies = load_studies(config["extraction"]["studies"])
     summary["studies"] = len(studies)
     summary["outcome rows"] = len(load_outcomes(config["extraction"]["outcomes"], studies))
+    rob_path = config["extraction"].get("risk_of_bias")
+    if rob_path and Path(rob_path).exists():
+        summary["risk-of-bias rows"] = len(load_risk_of_bias(rob_path, {s.study_id for s in studies}))
     return summary

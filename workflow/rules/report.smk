@@ -14,6 +14,7 @@ rule render_report:
         ),
         update_summaries=expand("results/update/{run_id}/summary.json", run_id=RUN_IDS),
         rules=config["screening"]["rules"],
+        risk_of_bias=optional_input(config["extraction"]["risk_of_bias"]),
         template_html=workflow.source_path("../templates/report.html.j2"),
         template_md=workflow.source_path("../templates/report.md.j2"),
     output:

@@ -27,4 +27,5 @@ run_step(
     template_md=snakemake.input.template_md,  # noqa: F821
     html_out=snakemake.output.html,  # noqa: F821
     md_out=snakemake.output.md,  # noqa: F821
+    risk_of_bias_tsv=list(snakemake.input.risk_of_bias),  # noqa: F821
 )
