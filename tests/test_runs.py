@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
 
 import pytest
-
 from livingreview.errors import ArchiveError
-from livingreview.runs import MANIFEST, Manifest, RunFile, list_runs, load_manifest, run_sort_key, verify_run, write_run
+from livingreview.runs import (
+    MANIFEST,
+    Manifest,
+    RunFile,
+    list_runs,
+    load_manifest,
+    run_sort_key,
+    verify_run,
+    write_run,
+)
 from livingreview.tables import umask_mode
 
 
@@ -41,6 +50,51 @@ def test_write_run_folder_mode_and_files(tmp_path: Path) -> None:
 def test_load_manifest_bad_shapes_are_archive_errors(tmp_path: Path, text: str, message: str) -> None:
     (tmp_path / MANIFEST).write_text(text, encoding="utf-8")
     with pytest.raises(ArchiveError, match=message):
+        load_manifest(tmp_path)
+
+
+DROP = object()  # _entry(field=DROP): the entry without that field
+
+
+def _entry(**changes: object) -> dict[str, object]:
+    entry = RunFile(
+        name="db.ris", database="psycinfo", platform="Ovid", format="ris", query="ketamine", date_limits={"to": "2025/09/30"},
+        count_reported=3, count_in_file=3,
+    ).to_json()
+    entry.update(changes)
+    return {key: value for key, value in entry.items() if value is not DROP}
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ([_entry(count_in_file="many")], r"field 'files\[0\]\.count_in_file' \(db\.ris\) must be a whole number >= 0, not \"many\""),
+        ([_entry(count_in_file=True)], r"'files\[0\]\.count_in_file' \(db\.ris\) must be a whole number >= 0, not true"),
+        ([_entry(count_in_file=-1)], r"'files\[0\]\.count_in_file' \(db\.ris\) must be a whole number >= 0, not -1"),
+        ([_entry(count_in_file=2.5)], r"'files\[0\]\.count_in_file' \(db\.ris\) must be a whole number"),
+        ([_entry(), _entry(name="b.ris", count_reported="12")], r"'files\[1\]\.count_reported' \(b\.ris\) must be a whole number >= 0 or null, not \"12\""),
+        ([_entry(date_limits=["2025/09/30"])], r"'files\[0\]\.date_limits' \(db\.ris\) must be a JSON object of strings"),
+        ([_entry(query=["ketamine"])], r"'files\[0\]\.query' \(db\.ris\) must be a JSON string"),
+        ([_entry(name="../escape.ris")], r"'files\[0\]\.name' \(\.\./escape\.ris\) must be a file name in the run folder"),
+        ([_entry(name=7)], r"'files\[0\]\.name' must be a file name in the run folder .*, not 7"),
+        ([_entry(count_in_file=DROP)], r"manifest lacks 'files\[0\]\.count_in_file' \(db\.ris\)"),
+        ([_entry(), _entry()], r"file db\.ris is listed twice \(files\[1\]\.name\)"),
+    ],
+)
+def test_manifest_field_types_are_checked_naming_manifest_and_field(tmp_path: Path, entries: list[dict[str, object]], message: str) -> None:
+    manifest = {"run_id": "2025-09-30", "date_run": "2025-09-30", "files": entries}
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ArchiveError, match=message) as err:
+        load_manifest(tmp_path)
+    assert str(err.value).startswith(f"{tmp_path / MANIFEST}: ")
+    assert "; fix: restore manifest.json from git" in str(err.value)
+
+
+@pytest.mark.parametrize(("key", "value", "words"), [("run_id", 20250930, "a JSON string"), ("tool_versions", {"x": 1}, "a JSON object of strings")])
+def test_manifest_top_level_types_are_checked(tmp_path: Path, key: str, value: object, words: str) -> None:
+    manifest = {"run_id": "2025-09-30", "date_run": "2025-09-30", "files": [_entry()], key: value}
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ArchiveError, match=rf"field '{key}' must be {words}"):
         load_manifest(tmp_path)
 
 

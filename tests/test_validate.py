@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
-
+from conftest import copy_project_inputs, run_snakemake
 from livingreview.cli import main
 from livingreview.config import load_config
 from livingreview.validate import validate_inputs
@@ -32,3 +33,49 @@ def test_broken_config_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(bad) in err[0]
     assert re.search(message, err[0]), err[0]
+
+
+def _break_manifest(work: Path, how: str) -> str:
+    """Break the default review's run manifest in ``work``; returns its path relative to ``work``."""
+    rel = "resources/searches/2025-09-30/manifest.json"
+    path = work / rel
+    if how == "count_in_file":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["files"][1]["count_in_file"] = "many"
+        path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    else:
+        path.write_text(path.read_text(encoding="utf-8").replace('"files": [', '"files": [,', 1), encoding="utf-8")
+    return rel
+
+
+MANIFEST_ERRORS = {
+    "count_in_file": r": field 'files\[1\]\.count_in_file' \(embase\.ris\) must be a whole number >= 0, not \"many\"; fix: restore manifest\.json from git",
+    "broken_json": r":\d+: not valid JSON \(.*\); fix: restore the file from git",
+}
+
+
+@pytest.mark.parametrize("how", sorted(MANIFEST_ERRORS))
+def test_a_bad_manifest_is_one_line_at_validate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    copy_project_inputs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate"]) == 0
+    assert "  search runs: 1" in capsys.readouterr().out.splitlines()
+    rel = _break_manifest(tmp_path, how)
+    assert main(["validate"]) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("INFO ")]
+    assert len(err) == 1, err
+    assert re.match(rf"livingreview: error: {re.escape(rel)}{MANIFEST_ERRORS[how]}", err[0]), err[0]
+
+
+@pytest.mark.parametrize("how", sorted(MANIFEST_ERRORS))
+def test_a_bad_manifest_is_one_line_at_snakemake_start(tmp_path: Path, how: str) -> None:
+    copy_project_inputs(tmp_path)
+    rel = _break_manifest(tmp_path, how)
+    proc = run_snakemake(tmp_path, "-n", check=False)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "Error in file" not in proc.stderr, proc.stderr
+    err = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("INFO ")]
+    assert len(err) == 1, proc.stderr
+    assert re.match(rf"livingreview: error: {re.escape(rel)}{MANIFEST_ERRORS[how]}", err[0]), err[0]

@@ -85,8 +85,71 @@ class Manifest:
         }
 
 
+# What each manifest field must hold: (JSON type(s), words for messages, required).
+_TOP_FIELDS: dict[str, tuple[str, bool]] = {
+    "run_id": ("text", True),
+    "date_run": ("text", True),
+    "description": ("text", False),
+    "tool_versions": ("mapping", False),
+    "files": ("list", True),
+}
+_FILE_FIELDS: dict[str, tuple[str, bool]] = {
+    "name": ("name", True),
+    "database": ("text", True),
+    "platform": ("text", True),
+    "format": ("text", True),
+    "query": ("text", True),
+    "date_limits": ("mapping", True),
+    "count_reported": ("count_or_null", True),
+    "count_in_file": ("count", True),
+    "query_translation": ("text", False),
+    "encoding": ("text", False),
+    "sha256": ("text", False),
+    "notes": ("text", False),
+}
+_MANIFEST_FIX = "restore manifest.json from git (archived runs are never edited; `livingreview add-run` writes a new run with a correct manifest)"
+_KIND_WORDS = {
+    "text": "a JSON string",
+    "name": "a file name in the run folder (a JSON string, no '/', not manifest.json)",
+    "mapping": "a JSON object of strings",
+    "list": "a JSON list of file entries",
+    "count": "a whole number >= 0",
+    "count_or_null": "a whole number >= 0 or null",
+}
+
+
+def _is_kind(value: Any, kind: str) -> bool:
+    if kind == "text":
+        return isinstance(value, str)
+    if kind == "name":
+        return isinstance(value, str) and value not in ("", ".", "..", MANIFEST) and "/" not in value and "\\" not in value
+    if kind == "mapping":
+        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    if kind == "list":
+        return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+    if kind == "count_or_null" and value is None:
+        return True
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_fields(data: dict[str, Any], spec: dict[str, tuple[str, bool]], prefix: str, path: Path, label: str = "") -> None:
+    fix = _MANIFEST_FIX
+    for key, (kind, required) in spec.items():
+        if key not in data:
+            if required:
+                raise ArchiveError(f"manifest lacks '{prefix}{key}'{label}", where=str(path), fix=fix)
+            continue
+        if not _is_kind(data[key], kind):
+            raise ArchiveError(f"field '{prefix}{key}'{label} must be {_KIND_WORDS[kind]}, not {json.dumps(data[key])[:60]}", where=str(path), fix=fix)
+
+
 def load_manifest(run_dir: str | os.PathLike[str]) -> Manifest:
-    """Read and check the shape of a run's manifest.json."""
+    """Read a run's manifest.json and check the type of every field it uses.
+
+    Raises ArchiveError naming the manifest and the field (``files[0].count_in_file``) on a missing
+    file, a JSON syntax error (with its line), a missing field, a field of the wrong type, or a
+    file name listed twice.
+    """
     path = Path(run_dir) / MANIFEST
     if not path.exists():
         raise ArchiveError("manifest.json is missing", where=str(path), fix="restore the run folder from git or delete it whole")
@@ -94,17 +157,22 @@ def load_manifest(run_dir: str | os.PathLike[str]) -> Manifest:
     entries = data.get("files") if isinstance(data, dict) else None
     if not isinstance(entries, list) or not all(isinstance(f, dict) for f in entries):
         raise ArchiveError("manifest has no 'files' list of file entries", where=str(path), fix="restore the file from git")
-    try:
-        files = [RunFile(**{k: v for k, v in f.items() if k in RunFile.__dataclass_fields__}) for f in entries]
-        return Manifest(
-            run_id=data["run_id"],
-            date_run=data["date_run"],
-            files=files,
-            tool_versions=data.get("tool_versions", {}),
-            description=data.get("description", ""),
-        )
-    except (KeyError, TypeError) as err:
-        raise ArchiveError(f"manifest lacks {err}", where=str(path), fix="restore the file from git") from None
+    _check_fields(data, _TOP_FIELDS, "", path)
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        name = entry.get("name")
+        _check_fields(entry, _FILE_FIELDS, f"files[{i}].", path, f" ({name})" if isinstance(name, str) and name else "")
+        if entry["name"] in seen:
+            raise ArchiveError(f"file {entry['name']} is listed twice (files[{i}].name)", where=str(path), fix=_MANIFEST_FIX)
+        seen.add(entry["name"])
+    files = [RunFile(**{k: v for k, v in f.items() if k in RunFile.__dataclass_fields__}) for f in entries]
+    return Manifest(
+        run_id=data["run_id"],
+        date_run=data["date_run"],
+        files=files,
+        tool_versions=data.get("tool_versions", {}),
+        description=data.get("description", ""),
+    )
 
 
 def verify_file(run_dir: str | os.PathLike[str], entry: RunFile) -> None:

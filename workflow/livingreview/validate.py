@@ -9,7 +9,7 @@ from .config import validate_config
 
 
 def validate_inputs(config: dict[str, Any], *, where: str = "config/config.yaml") -> dict[str, Any]:
-    """Validate the config (filling defaults) and each human-edited table it names.
+    """Validate the config (filling defaults), each human-edited table it names and every search run's manifest.
 
     Returns a summary {what: count}. Raises a LivingReviewError naming file and line on the first error.
     """
@@ -17,6 +17,7 @@ def validate_inputs(config: dict[str, Any], *, where: str = "config/config.yaml"
     from .dedup import load_dedup_decisions
     from .extraction import load_outcomes, load_studies
     from .report import load_risk_of_bias
+    from .runs import list_runs, load_manifest
     from .screening import load_rules
 
     validate_config(config, where=where)
@@ -33,4 +34,7 @@ def validate_inputs(config: dict[str, Any], *, where: str = "config/config.yaml"
     rob_path = config["extraction"].get("risk_of_bias")
     if rob_path and Path(rob_path).exists():
         summary["risk-of-bias rows"] = len(load_risk_of_bias(rob_path, {s.study_id for s in studies}))
+    manifests = [load_manifest(run_dir) for run_dir in list_runs(config["searches"]["root"])]
+    summary["search runs"] = len(manifests)
+    summary["archived search files"] = sum(len(m.files) for m in manifests)
     return summary

@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .runs import list_runs, load_manifest
+from .runs import Manifest, list_runs, load_manifest
 
 
-def validate_at_start(config: dict[str, Any]) -> None:
-    """Validate the config (filling defaults) and every human-edited table before any job runs.
+@dataclass(frozen=True)
+class RunLayout:
+    """The archived runs as the rule files see them, read once when Snakemake starts."""
 
-    On error print the one-line message and stop Snakemake with a non-zero exit.
+    root: str  # config searches.root
+    run_ids: list[str]  # oldest first
+    files: list[tuple[str, str]]  # (run_id, file name) of every archived file, in import order
+    shards: dict[str, int]  # dedup/screening shard jobs per run
+
+
+def run_layout(config: dict[str, Any]) -> RunLayout:
+    """Read every run's manifest once (raises ArchiveError naming the manifest and field)."""
+    root = config["searches"]["root"]
+    manifests = {run_dir.name: load_manifest(run_dir) for run_dir in list_runs(root)}
+    size = shard_size(config)
+    return RunLayout(
+        root=root,
+        run_ids=list(manifests),
+        files=[(run_id, f.name) for run_id, m in manifests.items() for f in sorted(m.files, key=lambda x: x.name)],
+        shards={run_id: _shards(m, size) for run_id, m in manifests.items()},
+    )
+
+
+def validate_at_start(config: dict[str, Any]) -> RunLayout:
+    """Validate the config (filling defaults), every human-edited table and every run manifest before any job runs.
+
+    Returns the runs' layout for the rule files. On error print the one-line message and stop
+    Snakemake with a non-zero exit (no traceback).
     """
     import sys
 
@@ -20,6 +45,7 @@ def validate_at_start(config: dict[str, Any]) -> None:
 
     try:
         validate_inputs(config)
+        return run_layout(config)
     except LivingReviewError as err:
         print(f"livingreview: error: {err}", file=sys.stderr)
         raise SystemExit(1) from None
@@ -28,7 +54,6 @@ def validate_at_start(config: dict[str, Any]) -> None:
 def run_ids(root: str) -> list[str]:
     """Ids of the archived runs under ``root``, oldest first."""
     return [p.name for p in list_runs(root)]
-
 
 
 def run_files(root: str) -> list[tuple[str, str]]:
@@ -55,7 +80,11 @@ def run_shard_counts(config: dict[str, Any], root: str) -> dict[str, int]:
     Counted per run so that adding a run never changes the jobs (or results) of earlier runs.
     """
     size = shard_size(config)
-    return {run_dir.name: max(1, -(-sum(f.count_in_file for f in load_manifest(run_dir).files) // size)) for run_dir in list_runs(root)}
+    return {run_dir.name: _shards(load_manifest(run_dir), size) for run_dir in list_runs(root)}
+
+
+def _shards(manifest: Manifest, size: int) -> int:
+    return max(1, -(-sum(f.count_in_file for f in manifest.files) // size))
 
 
 def optional_input(path: str) -> list[str]:

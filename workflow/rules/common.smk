@@ -8,19 +8,18 @@ from livingreview.workflow_support import (
     analysis_ids,
     final_targets_for,
     optional_input,
-    run_files,
-    run_ids,
-    run_shard_counts,
+    run_files,  # import.smk: IMPORT_FILES
     validate_at_start,
 )
 
-validate_at_start(config)
+# Config, human-edited tables and every run manifest checked (one-line error, exit 1), manifests read once.
+RUNS = validate_at_start(config)
 
-RUNS_ROOT = config["searches"]["root"]
-RUN_IDS = run_ids(RUNS_ROOT)
+RUNS_ROOT = RUNS.root
+RUN_IDS = RUNS.run_ids
 ANALYSES = analysis_ids(config)
 # Dedup and screening shard jobs per run (config scale.shard_size; 1 per run for the default review).
-RUN_SHARDS = run_shard_counts(config, RUNS_ROOT)
+RUN_SHARDS = RUNS.shards
 RUN_SHARD_PAIRS = [
     (run_id, shard) for run_id in RUN_IDS for shard in range(RUN_SHARDS[run_id])
 ]
@@ -29,9 +28,7 @@ RUN_SHARD_PAIRS = [
 def run_parts(run_id):
     """The per-file import tables of one run."""
     return [
-        f"results/records/parts/{r}/{name}.tsv"
-        for r, name in run_files(RUNS_ROOT)
-        if r == run_id
+        f"results/records/parts/{r}/{name}.tsv" for r, name in RUNS.files if r == run_id
     ]
 
 
