@@ -8,7 +8,6 @@ from livingreview.workflow_support import (
     analysis_ids,
     final_targets_for,
     optional_input,
-    run_files,  # import.smk: IMPORT_FILES
     validate_at_start,
 )
 

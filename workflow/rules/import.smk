@@ -1,6 +1,6 @@
 # Import: one job per archived file (parse + checks), then one job merging the per-file tables.
 # Files of earlier runs are not imported again when a run is added: only the merge re-runs.
-IMPORT_FILES = run_files(RUNS_ROOT)
+IMPORT_FILES = RUNS.files
 
 
 rule import_file:
