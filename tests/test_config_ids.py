@@ -166,3 +166,25 @@ def test_validate_config_of_a_dict_without_file_names_where(tmp_path: Path) -> N
     with pytest.raises(ConfigError) as err:
         validate_config(config, where=where)
     assert str(err.value).startswith(f"{where}: synthesis.analyses[].id 'ptsd_severity_md' is used twice (entries 1 and 2")
+
+
+def test_a_key_repeated_in_the_config_file_stops_snakemake_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # Snakemake's own YAML loader keeps the last of two same keys silently; validate_at_start reads the
+    # config files Snakemake read (workflow.configfiles) again with ours.
+    path = edited_copy(tmp_path, CONFIG, "extraction:\n", "extraction:\n  studies: resources/extraction/other.tsv\n")
+    monkeypatch.chdir(ROOT)
+    config = load_config(CONFIG)  # what Snakemake would hand over: a valid dict
+    with pytest.raises(SystemExit) as stop:
+        validate_at_start(config, [str(path)])
+    assert stop.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"livingreview: error: {path}:") and "'studies'" in err[0] and "fix: keep one entry under that key" in err[0]
+
+
+def test_validate_at_start_names_the_config_file_snakemake_read(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(ROOT)
+    config = load_config(CONFIG)
+    config["synthesis"]["analyses"].append(copy.deepcopy(config["synthesis"]["analyses"][2]))
+    with pytest.raises(SystemExit):
+        validate_at_start(config, [str(CONFIG)])  # absolute, as Snakemake gives a --configfile
+    assert capsys.readouterr().err.startswith("livingreview: error: config/config.yaml: synthesis.analyses[].id 'ptsd_response_rr' is used twice")

@@ -170,3 +170,13 @@ def test_pool_cli_does_not_pool_mean_differences_on_two_scales(tmp_path: Path, c
     out = json.loads(capsys.readouterr().out)
     assert out["pooled"] is False and out["k"] == 2 and out["estimate"] is None and out["skipped"] == [f"{md}:4 C"]
     assert out["reason"] == "a mean difference needs one scale, the 2 studies used 2 (A: IES-R; B: CAPS-5); see the SMD analysis"
+
+
+def test_pool_cli_header_only_effects_file_is_k0_not_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A review with no included study yet writes effects.tsv with its header only.
+    empty = tmp_path / "effects.tsv"
+    empty.write_text("study\tanalysis\tmeasure\tyi\tvi\n", encoding="utf-8")
+    for args in (["--analysis", "ptsd_severity_md"], []):
+        assert main(["pool", str(empty), *args, "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["pooled"] is False and out["k"] == 0

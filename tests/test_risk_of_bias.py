@@ -34,6 +34,13 @@ def test_a_good_table_loads_with_any_letter_case_and_empty_for_not_assessed(tmp_
     assert by_study[STUDY_IDS[1]][1] == "#9e9e9e"  # empty = not assessed: grey
 
 
+def test_spaces_around_a_judgement_are_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "risk_of_bias.tsv"
+    path.write_text(HEADER + f"{STUDY_IDS[0]}\tLow \t some concerns\tHigh\tLow\tLow\tLow\n", encoding="utf-8")
+    assert len(load_risk_of_bias(path, set(STUDY_IDS))) == 1
+    assert [j["colour"] for j in risk_of_bias(path)["rows"][0]["judgements"]][:3] == ["#4caf50", "#ffc107", "#e53935"]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

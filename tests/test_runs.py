@@ -105,3 +105,28 @@ def test_runs_of_one_day_are_listed_in_the_order_they_were_made(tmp_path: Path) 
         (tmp_path / name / MANIFEST).write_text("{}", encoding="utf-8")
     assert [p.name for p in list_runs(tmp_path)] == ["2025-09-30", "2025-09-30-2", "2025-09-30-3", "2025-09-30-10", "2025-10-01"]
     assert sorted(names, key=run_sort_key) == [p.name for p in list_runs(tmp_path)]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"count_reported": -1}, r"field 'files\[0\].count_reported' \(db.ris\) must be a whole number >= 0 or null, not -1"),
+        ({"name": "a\\b.ris"}, r"field 'files\[0\].name' .* no '/' or '\\'"),
+    ],
+)
+def test_write_run_refuses_a_manifest_that_would_not_load(tmp_path: Path, changes: dict[str, object], message: str) -> None:
+    fields = dict(name="db.ris", database="psycinfo", platform="Ovid", format="ris", query="ketamine", date_limits={}, count_reported=1, count_in_file=1)
+    entry = RunFile(**{**fields, **changes})  # type: ignore[arg-type]
+    with pytest.raises(ArchiveError, match=message) as err:
+        write_run(tmp_path / "searches", Manifest(run_id="2025-09-30", date_run="2025-09-30", files=[entry]), {entry.name: b"TY  - JOUR\nER  - \n"})
+    assert "2025-09-30/manifest.json" in str(err.value) and "fix: correct the value given to add-run or search" in str(err.value)
+    assert list((tmp_path / "searches").iterdir()) == []  # nothing written, no temporary folder left
+
+
+def test_a_manifest_that_is_not_utf8_is_one_archive_error(tmp_path: Path) -> None:
+    run = tmp_path / "2025-09-30"
+    run.mkdir()
+    (run / MANIFEST).write_bytes('{"run_id": "2025-09-30", "description": "caf\u00e9"}'.encode("latin-1"))
+    with pytest.raises(ArchiveError, match=r"manifest\.json: not UTF-8 text \(byte \d+ cannot be decoded\); fix: restore the file from git") as err:
+        load_manifest(run)
+    assert len(str(err.value).splitlines()) == 1

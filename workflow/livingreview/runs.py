@@ -110,7 +110,7 @@ _FILE_FIELDS: dict[str, tuple[str, bool]] = {
 _MANIFEST_FIX = "restore manifest.json from git (archived runs are never edited; `livingreview add-run` writes a new run with a correct manifest)"
 _KIND_WORDS = {
     "text": "a JSON string",
-    "name": "a file name in the run folder (a JSON string, no '/', not manifest.json)",
+    "name": "a file name in the run folder (a JSON string, no '/' or '\\', not manifest.json)",
     "mapping": "a JSON object of strings",
     "list": "a JSON list of file entries",
     "count": "a whole number >= 0",
@@ -132,8 +132,7 @@ def _is_kind(value: Any, kind: str) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _check_fields(data: dict[str, Any], spec: dict[str, tuple[str, bool]], prefix: str, path: Path, label: str = "") -> None:
-    fix = _MANIFEST_FIX
+def _check_fields(data: dict[str, Any], spec: dict[str, tuple[str, bool]], prefix: str, path: Path, label: str = "", fix: str = _MANIFEST_FIX) -> None:
     for key, (kind, required) in spec.items():
         if key not in data:
             if required:
@@ -141,6 +140,22 @@ def _check_fields(data: dict[str, Any], spec: dict[str, tuple[str, bool]], prefi
             continue
         if not _is_kind(data[key], kind):
             raise ArchiveError(f"field '{prefix}{key}'{label} must be {_KIND_WORDS[kind]}, not {json.dumps(data[key])[:60]}", where=str(path), fix=fix)
+
+
+def check_manifest_data(data: Any, path: Path, fix: str = _MANIFEST_FIX) -> None:
+    """Check the parsed JSON of a manifest: every field present and of its type, no file name twice
+    (ArchiveError naming ``path``, the field and ``fix``)."""
+    entries = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(f, dict) for f in entries):
+        raise ArchiveError("manifest has no 'files' list of file entries", where=str(path), fix=fix)
+    _check_fields(data, _TOP_FIELDS, "", path, fix=fix)
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        name = entry.get("name")
+        _check_fields(entry, _FILE_FIELDS, f"files[{i}].", path, f" ({name})" if isinstance(name, str) and name else "", fix=fix)
+        if entry["name"] in seen:
+            raise ArchiveError(f"file {entry['name']} is listed twice (files[{i}].name)", where=str(path), fix=fix)
+        seen.add(entry["name"])
 
 
 def load_manifest(run_dir: str | os.PathLike[str]) -> Manifest:
@@ -154,18 +169,8 @@ def load_manifest(run_dir: str | os.PathLike[str]) -> Manifest:
     if not path.exists():
         raise ArchiveError("manifest.json is missing", where=str(path), fix="restore the run folder from git or delete it whole")
     data = read_json(path, error=ArchiveError, fix="restore the file from git")
-    entries = data.get("files") if isinstance(data, dict) else None
-    if not isinstance(entries, list) or not all(isinstance(f, dict) for f in entries):
-        raise ArchiveError("manifest has no 'files' list of file entries", where=str(path), fix="restore the file from git")
-    _check_fields(data, _TOP_FIELDS, "", path)
-    seen: set[str] = set()
-    for i, entry in enumerate(entries):
-        name = entry.get("name")
-        _check_fields(entry, _FILE_FIELDS, f"files[{i}].", path, f" ({name})" if isinstance(name, str) and name else "")
-        if entry["name"] in seen:
-            raise ArchiveError(f"file {entry['name']} is listed twice (files[{i}].name)", where=str(path), fix=_MANIFEST_FIX)
-        seen.add(entry["name"])
-    files = [RunFile(**{k: v for k, v in f.items() if k in RunFile.__dataclass_fields__}) for f in entries]
+    check_manifest_data(data, path)
+    files = [RunFile(**{k: v for k, v in f.items() if k in RunFile.__dataclass_fields__}) for f in data["files"]]
     return Manifest(
         run_id=data["run_id"],
         date_run=data["date_run"],
@@ -242,6 +247,12 @@ def write_run(
             where=str(final),
             fix="use another run id (e.g. add a suffix) or delete the folder if it was made by mistake",
         )
+    # What is archived must load again: the same checks as load_manifest, before anything is written.
+    check_manifest_data(
+        manifest.to_json(),
+        final / MANIFEST,
+        fix="correct the value given to add-run or search (counts are whole numbers >= 0, file names have no '/' or '\\')",
+    )
     names = {f.name for f in manifest.files}
     if names != set(files):
         raise ArchiveError(f"manifest names {sorted(names)} but files given are {sorted(files)}", where=str(final))

@@ -144,6 +144,13 @@ def read_tsv(path: str | os.PathLike[str], required: Sequence[str] = ()) -> list
     return rows
 
 
+def tsv_header(path: str | os.PathLike[str]) -> list[str]:
+    """The column names of a TSV (its first line; [] for an empty file)."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        line = fh.readline().rstrip("\r\n")
+    return line.split("\t") if line.strip() else []
+
+
 def read_json(path: str | os.PathLike[str], *, fix: str, error: type[LivingReviewError] = InputFormatError) -> Any:
     """Parse a UTF-8 JSON file; a missing file or a syntax error raises ``error`` naming file:line and ``fix``."""
     p = Path(path)
@@ -151,6 +158,8 @@ def read_json(path: str | os.PathLike[str], *, fix: str, error: type[LivingRevie
         raise error("file not found", where=str(p), fix=fix)
     try:
         return json.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise error(f"not UTF-8 text (byte {err.start} cannot be decoded)", where=str(p), fix=fix) from None
     except json.JSONDecodeError as err:
         raise error(f"not valid JSON ({err.msg})", where=f"{p}:{err.lineno}", fix=fix) from None
 

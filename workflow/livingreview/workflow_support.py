@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,23 +34,38 @@ def run_layout(config: dict[str, Any]) -> RunLayout:
     )
 
 
-def validate_at_start(config: dict[str, Any]) -> RunLayout:
+def validate_at_start(config: dict[str, Any], configfiles: Sequence[str | os.PathLike[str]] = ()) -> RunLayout:
     """Validate the config (filling defaults), every human-edited table and every run manifest before any job runs.
 
-    Returns the runs' layout for the rule files. On error print the one-line message and stop
-    Snakemake with a non-zero exit (no traceback).
+    ``configfiles`` (Snakemake's ``workflow.configfiles``) are read again with our YAML loader,
+    which refuses a key repeated in one mapping (Snakemake's loader keeps the last one silently),
+    and name the config in messages. Returns the runs' layout for the rule files. On error print
+    the one-line message and stop Snakemake with a non-zero exit (no traceback).
     """
     import sys
 
+    from .config import load_yaml
     from .errors import LivingReviewError
     from .validate import validate_inputs
 
     try:
-        validate_inputs(config)
+        for path in configfiles:
+            load_yaml(path)
+        names = [_relative_to_cwd(path) for path in configfiles]
+        validate_inputs(config, where=" + ".join(names) if names else "config/config.yaml")
         return run_layout(config)
     except LivingReviewError as err:
         print(f"livingreview: error: {err}", file=sys.stderr)
         raise SystemExit(1) from None
+
+
+def _relative_to_cwd(path: str | os.PathLike[str]) -> str:
+    """``path`` relative to the working directory (the review folder) when it lies inside it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve())) if p.is_absolute() else str(p)
+    except ValueError:
+        return str(p)
 
 
 def run_ids(root: str) -> list[str]:

@@ -11,8 +11,9 @@ from livingreview.workflow_support import (
     validate_at_start,
 )
 
-# Config, human-edited tables and every run manifest checked (one-line error, exit 1), manifests read once.
-RUNS = validate_at_start(config)
+# Config files, human-edited tables and every run manifest checked (one-line error, exit 1); the
+# run layout (run ids, files, shard counts) comes back for the rule files.
+RUNS = validate_at_start(config, workflow.configfiles)
 
 RUNS_ROOT = RUNS.root
 RUN_IDS = RUNS.run_ids

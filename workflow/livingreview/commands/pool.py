@@ -12,7 +12,7 @@ from typing import Any
 from ..constants import POOL_JSON_KEYS
 from ..errors import InputFormatError
 from ..meta import METHODS, empty_json, not_pooled_reason, pool
-from ..tables import dumps_json, read_tsv
+from ..tables import dumps_json, read_tsv, tsv_header
 
 
 @dataclass
@@ -43,20 +43,21 @@ def read_pool_input(path: str, *, analysis: str | None = None) -> PoolInput:
     naming file:line.
     """
     rows = read_tsv(path, required=("study", "yi", "vi"))
-    has_analysis = bool(rows) and "analysis" in rows[0]
+    header = tsv_header(path)
+    has_analysis = "analysis" in header
     present = {row["analysis"] for row in rows} if has_analysis else set()
     if analysis is not None:
         if not has_analysis:
             raise InputFormatError(f"--analysis {analysis} given but the file has no analysis column", where=f"{path}:1",
                                    fix="drop --analysis, or add an analysis column")
-        if analysis not in present:
+        if rows and analysis not in present:  # a header-only file (no study yet) is k = 0, not an error
             raise InputFormatError(f"analysis {analysis!r} is not in the file (analyses present: {_listing(present)})", where=str(path),
                                    fix="give --analysis <id> with one of the analyses present")
         rows = [row for row in rows if row["analysis"] == analysis]
     elif len(present) > 1:
         raise InputFormatError(f"the file holds {len(present)} analyses ({_listing(present)}); pooling them together would mix measures and count studies more than once",
                                where=str(path), fix="pool one analysis with --analysis <id>")
-    measures = {row["measure"] for row in rows} if rows and "measure" in rows[0] else set()
+    measures = {row["measure"] for row in rows} if "measure" in header else set()
     if len(measures) > 1:
         raise InputFormatError(f"the rows to pool use {len(measures)} measures ({_listing(measures)}); effect sizes on different measures cannot be pooled",
                                where=str(path), fix="pool one measure at a time (--analysis <id>, or one file per measure)")
