@@ -9,7 +9,7 @@ import os
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .constants import (
     LEDGER_FIELDS,
@@ -85,9 +85,9 @@ _CSV_ROWS: tuple[tuple[str, str, str, str, str, str, str], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class LedgerRow:
-    """One ledger row with the line it came from (for messages)."""
+class LedgerRow(NamedTuple):
+    """One ledger row with the line it came from (for messages). A NamedTuple: a ledger holds a few
+    rows per record, hundreds of thousands at scale, and tuples are the cheapest to build."""
 
     record_id: str
     cluster_id: str
@@ -105,7 +105,7 @@ class LedgerRow:
         return cls(*[v if v.__class__ is str else str(v or "") for v in (get(f, "") for f in LEDGER_FIELDS)], where=where)
 
 
-assert tuple(LedgerRow.__dataclass_fields__)[:-1] == LEDGER_FIELDS  # from_mapping builds rows by position
+assert LedgerRow._fields[:-1] == LEDGER_FIELDS  # from_mapping builds rows by position
 
 
 @dataclass
@@ -123,12 +123,14 @@ class _Record:
 
     @property
     def run_id(self) -> str:
-        r = self.row("identification")
+        first = self.rows[0]  # the identification row comes first once _group has checked the path
+        r = first if first.stage == "identification" else self.row("identification")
         return r.evidence if r else ""
 
     @property
     def database(self) -> str:
-        r = self.row("identification")
+        first = self.rows[0]
+        r = first if first.stage == "identification" else self.row("identification")
         return r.reason if r else ""
 
     @property
@@ -138,12 +140,17 @@ class _Record:
 
 def _to_rows(ledger_rows: Sequence[Mapping[str, Any] | LedgerRow], source: str) -> list[LedgerRow]:
     out: list[LedgerRow] = []
+    make = LedgerRow._make
     for i, row in enumerate(ledger_rows):
         if isinstance(row, LedgerRow):
             out.append(row)
             continue
-        line = row.get("_line") or str(i + 2)
-        out.append(LedgerRow.from_mapping(row, where=f"{source}:{line}"))
+        get = row.get
+        values = [get(f, "") for f in LEDGER_FIELDS]
+        if not all(v.__class__ is str for v in values):  # dicts built in code may hold None or numbers
+            values = [v if v.__class__ is str else str(v or "") for v in values]
+        values.append(f"{source}:{get('_line') or i + 2}")
+        out.append(make(values))
     return out
 
 
