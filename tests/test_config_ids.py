@@ -111,8 +111,9 @@ def test_repeated_domain_or_subgroup_is_refused(tmp_path: Path, old: str, new: s
     path = edited_copy(tmp_path, CONFIG, old, new)
     with pytest.raises(ConfigError) as err:
         load_config(path)
-    assert str(err.value).startswith(f"{path}: key '{key}': ")
-    assert "has non-unique elements" in str(err.value)
+    line = next(i for i, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1) if new in text)
+    assert str(err.value).startswith(f"{path}:{line}: key '{key}': ")  # the line of the offending key
+    assert "has non-unique elements" in str(err.value) and "fix: see workflow/schemas/config.schema.yaml" in str(err.value)
 
 
 def test_repeated_top_level_key_in_config_is_refused(tmp_path: Path) -> None:
@@ -188,3 +189,11 @@ def test_validate_at_start_names_the_config_file_snakemake_read(monkeypatch: pyt
     with pytest.raises(SystemExit):
         validate_at_start(config, [str(CONFIG)])  # absolute, as Snakemake gives a --configfile
     assert capsys.readouterr().err.startswith("livingreview: error: config/config.yaml: synthesis.analyses[].id 'ptsd_response_rr' is used twice")
+
+
+def test_an_unknown_key_is_named_with_its_line(tmp_path: Path) -> None:
+    path = edited_copy(tmp_path, CONFIG, "\nentrez:", "\nentrezz:")
+    line = line_of(path, "entrezz:")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}:{line}: key '(top level)': Additional properties are not allowed ('entrezz' was unexpected)")

@@ -65,7 +65,7 @@ def test_trace_pubmed_record_to_study_and_analysis(results: Path) -> None:
     stages = [p["stage"] for p in cluster["path"]]
     assert stages == ["identification", "dedup", "automation", "title_abstract", "retrieval", "full_text", "study"]
     ft = next(p for p in cluster["path"] if p["stage"] == "full_text")
-    assert ft["reference"] == f"decisions.tsv:{decision_line('24740528', 'full_text')}"
+    assert ft["reference"] == f"resources/screening/decisions.tsv:{decision_line('24740528', 'full_text')}"
     assert cluster["study"]["study_id"] == "Feder2014" and cluster["study"]["role"] == "primary"
     assert cluster["analyses"] == [str(results / "synthesis/test_analysis.json")]
 
@@ -93,7 +93,7 @@ def test_trace_rule_excluded_record_shows_rule_evidence_and_confirmation(results
     final = t["clusters"][0]["final"]
     assert final["stage"] == "automation" and final["outcome"] == "excluded"
     assert final["reference"] == "animal_study"
-    assert f"confirmed by decisions.tsv:{decision_line('28128336', 'title_abstract')}" in final["evidence"]
+    assert f"confirmed by resources/screening/decisions.tsv:{decision_line('28128336', 'title_abstract')}" in final["evidence"]
     assert "[" in final["evidence"] and "]:" in final["evidence"]  # field[start:end]: matched text
     assert t["clusters"][0]["study"] is None
 
@@ -102,7 +102,7 @@ def test_trace_full_text_excluded_report(results: Path) -> None:
     t = trace("40215385", results_dir=results, studies_table=STUDIES)
     final = t["clusters"][0]["final"]
     assert (final["stage"], final["outcome"]) == ("full_text", "excluded")
-    assert final["reference"] == f"decisions.tsv:{decision_line('40215385', 'full_text')}"
+    assert final["reference"] == f"resources/screening/decisions.tsv:{decision_line('40215385', 'full_text')}"
     assert final["reason"] == load_rules(ROOT / "config/screening.yaml").reasons["open_label"]
     assert "reason open_label" in final["evidence"]
 

@@ -90,18 +90,61 @@ def error_path(err: jsonschema.ValidationError, *, empty: str) -> str:
     return "/".join(str(x) for x in err.absolute_path) or empty
 
 
-def validate(instance: Any, schema: dict[str, Any], *, where: str) -> Any:
-    """Validate ``instance`` against ``schema`` (filling defaults in place); raise ConfigError on the first error."""
+def validate(instance: Any, schema: dict[str, Any], *, where: str, schema_file: str | None = None) -> Any:
+    """Validate ``instance`` against ``schema`` (filling defaults in place); raise ConfigError on the first
+    error, naming the file line when ``where`` is the YAML file the instance came from and the
+    schema file (``schema_file``, a path to show people) in the fix."""
     validator = DefaultFillingValidator(schema)
     err = first_schema_error(validator, instance)
     if err is not None:
         key = error_path(err, empty="(top level)")
+        line = _error_line(where, err)
         raise ConfigError(
             f"key '{key}': {err.message}",
-            where=where,
-            fix=f"see {CONFIG_SCHEMA.name if 'config' in where else 'the schema'} and config/README.md for what is allowed",
+            where=f"{where}:{line}" if line else where,
+            fix=f"see {schema_file or 'the schema'} and config/README.md for what is allowed",
         )
     return instance
+
+
+def _error_line(path: str, err: jsonschema.ValidationError) -> int | None:
+    """1-based line in the YAML file ``path`` of what a schema error is about: the first unexpected
+    key of an additionalProperties error, else the value at the error's path (None when the file
+    does not hold it, e.g. a config given by --configfile elsewhere)."""
+    keys = tuple(err.absolute_path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = set(err.schema.get("properties", {})) if isinstance(err.schema, dict) else set()
+        extra = sorted(k for k in err.instance if k not in allowed)
+        if extra:
+            return _key_line(path, keys, extra[0])
+    if keys:
+        return _key_line(path, keys[:-1], keys[-1])
+    return None
+
+
+def _key_line(path: str, parents: tuple[Any, ...], last: Any) -> int | None:
+    """1-based line of mapping key (or list item) ``last`` under ``parents`` in the YAML file ``path``."""
+    try:
+        node: Any = yaml.compose(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    for key in parents:
+        node = _yaml_child(node, key)
+    if isinstance(node, yaml.MappingNode):
+        found = next((k for k, _v in node.value if getattr(k, "value", None) == str(last)), None)
+        return found.start_mark.line + 1 if found is not None else None
+    if isinstance(node, yaml.SequenceNode) and isinstance(last, int) and last < len(node.value):
+        return node.value[last].start_mark.line + 1
+    return None
+
+
+def _yaml_child(node: Any, key: Any) -> Any:
+    """The YAML node under mapping key or list index ``key`` (None when absent)."""
+    if isinstance(node, yaml.MappingNode):
+        return next((v for k, v in node.value if getattr(k, "value", None) == str(key)), None)
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+        return node.value[key]
+    return None
 
 
 # Lists of the config whose entries are told apart by one key: (list path, key, what a duplicate does, fix).
@@ -166,7 +209,7 @@ def check_unique_keys(config: dict[str, Any], *, where: str = "config/config.yam
 def validate_config(config: dict[str, Any], *, where: str = "config/config.yaml", schema_path: Path = CONFIG_SCHEMA) -> dict[str, Any]:
     """Validate a loaded config dict in place against the config schema (and unique ids) and return it."""
     schema = load_yaml(schema_path)
-    validate(config, schema, where=where)
+    validate(config, schema, where=where, schema_file=f"workflow/schemas/{schema_path.name}")
     check_unique_keys(config, where=where)
     return config
 

@@ -48,8 +48,16 @@ class Decision:
 
     @property
     def reference(self) -> str:
-        """``decisions.tsv:LINE`` (file name and line), as the ledger cites it."""
-        return f"{Path(self.source).name}:{self.line}"
+        """``resources/screening/decisions.tsv:LINE`` as the ledger cites it: the path relative to the
+        review folder (so a screening decision is not mistaken for a dedup one), or the file name
+        alone for a file outside it."""
+        path = Path(self.source)
+        if path.is_absolute():
+            try:
+                path = path.resolve().relative_to(Path.cwd().resolve())
+            except ValueError:
+                return f"{path.name}:{self.line}"
+        return f"{path.as_posix()}:{self.line}"
 
     @property
     def is_resolution(self) -> bool:

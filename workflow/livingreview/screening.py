@@ -271,8 +271,8 @@ def load_rules(path: str | os.PathLike[str]) -> RuleSet:
         if index is not None:
             rule = data.get("rules", [])[index] if index < len(data.get("rules", [])) else {}
             rid = rule.get("id", "?") if isinstance(rule, dict) else "?"
-            raise ConfigError(f"rule '{rid}': {err.what}", where=_where(where_file, lines, index), fix=f"see {SCREENING_SCHEMA.name} for the allowed keys") from None
-        raise ConfigError(err.what, where=where_file, fix=f"see {SCREENING_SCHEMA.name} for the allowed keys") from None
+            raise ConfigError(f"rule '{rid}': {err.what}", where=_where(where_file, lines, index), fix=f"see workflow/schemas/{SCREENING_SCHEMA.name} for the allowed keys") from None
+        raise ConfigError(err.what, where=err.where or where_file, fix=f"see workflow/schemas/{SCREENING_SCHEMA.name} for the allowed keys") from None
 
     reasons = {str(k): str(v) for k, v in data["reasons"].items()}
     missing = [c for c in REASON_CODES if c not in reasons]
