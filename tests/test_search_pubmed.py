@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,15 +21,26 @@ from lxml import etree
 
 from fake_eutils import FakeEutils, FakeRecord, efetch_xml, make_records, route_entrez, synthetic_record
 from livingreview import cli
-from livingreview.errors import ArchiveError, SearchError
+from livingreview.errors import ArchiveError, ConfigError, SearchError
 from livingreview.importer import collect_records
 from livingreview.writers import gzip_bytes, ovid_ris
 from livingreview.runs import Manifest, RunFile, list_runs, load_manifest, verify_run, write_run
-from livingreview.search import INCEPTION_MINDATE, _Progress, archived_pubmed_ids, pubmed_strategy, run_pubmed_search
+from livingreview.search import (
+    INCEPTION_MINDATE,
+    EntrezSettings,
+    _Progress,
+    archived_pubmed_ids,
+    pubmed_strategy,
+    run_pubmed_search,
+    search_pubmed,
+    usable_email,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = dt.date(2026, 1, 15)
 SECRET = "TESTKEY-0123456789abcdef-not-real"
+# A contact address for the fake server only (.test is a reserved domain: no mail is ever sent).
+CONTACT = "reviewer@university.test"
 
 
 @pytest.fixture(autouse=True)
@@ -57,9 +69,9 @@ def fake() -> Iterator[Callable[[list[FakeRecord]], FakeEutils]]:
 
 
 def write_config(tmp_path: Path, **entrez: Any) -> Path:
-    """The project config with test-friendly entrez settings (small batches, short backoff)."""
+    """The project config with test-friendly entrez settings (small batches, short backoff, a contact address)."""
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
-    config["entrez"].update({"batch_size": 100, "max_retries": 3, "timeout_seconds": 5, "backoff_seconds": 0.01})
+    config["entrez"].update({"email": CONTACT, "batch_size": 100, "max_retries": 3, "timeout_seconds": 5, "backoff_seconds": 0.01})
     config["entrez"].update(entrez)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
@@ -114,7 +126,7 @@ def test_search_several_batches_writes_an_exact_run(tmp_path: Path, fake: Any) -
     first = server.calls("esearch")[0].params
     assert first["usehistory"] == "y" and first["db"] == "pubmed"
     assert (first["mindate"], first["maxdate"], first["datetype"]) == (INCEPTION_MINDATE, "2025/09/30", "pdat")
-    assert first["email"] == "livingreview@example.org" and first["tool"] == "livingreview" and "api_key" not in first
+    assert first["email"] == CONTACT and first["tool"] == "livingreview" and "api_key" not in first
     fetches = server.calls("efetch")
     assert [(r.params["retstart"], r.params["retmax"]) for r in fetches] == [("0", "100"), ("100", "100"), ("200", "100")]
     assert {(r.params["webenv"], r.params["query_key"], r.params["retmode"]) for r in fetches} == {("MCID_FAKE_1", "1", "xml")}
@@ -283,7 +295,7 @@ def test_the_api_key_is_sent_but_never_written_or_logged(
     tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("NCBI_API_KEY", SECRET)
-    monkeypatch.setenv("NCBI_EMAIL", "tester@example.org")
+    monkeypatch.setenv("NCBI_EMAIL", "tester@lab.test")
     server = fake(make_records(250, start=dt.date(2012, 1, 1)))
     server.inject("efetch", "500")
     server.inject("esearch", "429")
@@ -302,7 +314,7 @@ def test_the_api_key_is_sent_but_never_written_or_logged(
     assert code == 0
     # NCBI got the key and the e-mail from the environment, and 10 requests/s were allowed
     assert {r.params.get("api_key") for r in server.requests} == {SECRET}
-    assert {r.params.get("email") for r in server.requests} == {"tester@example.org"}
+    assert {r.params.get("email") for r in server.requests} == {"tester@lab.test"}
     assert server.max_per_second() <= 10
     run_dir = root / "keytest"
     captured = capsys.readouterr()
@@ -317,7 +329,7 @@ def test_the_api_key_is_sent_but_never_written_or_logged(
         assert "api_key=" not in text
     # the manifest says only that a key was used, and keeps no e-mail address
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    assert "tester@example.org" not in json.dumps(manifest)
+    assert "tester@lab.test" not in json.dumps(manifest)
     assert "rate limit 10 requests/s" in manifest["files"][0]["notes"]
     assert Entrez.api_key is None
 
@@ -436,3 +448,113 @@ def test_cli_reports_a_failed_search_in_one_line_and_exits_1(
     assert SECRET not in err
     assert len(server.calls("esearch")) == 2
     assert_nothing_written(root)
+
+
+# --- a real contact address is required (NCBI_EMAIL or config entrez.email) ---------------------
+
+
+def test_the_shipped_config_has_no_placeholder_address() -> None:
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
+    assert config["entrez"]["email"] == ""
+
+
+@pytest.mark.parametrize(
+    ("env", "config_email", "said"),
+    [
+        (None, "", "NCBI_EMAIL is not set and config entrez.email is empty"),
+        (None, None, "NCBI_EMAIL is not set and config entrez.email is empty"),
+        ("", "livingreview@example.org", "NCBI_EMAIL is not set and config entrez.email 'livingreview@example.org' is a placeholder"),
+        ("me@mail.example.com", "", "NCBI_EMAIL 'me@mail.example.com' is a placeholder (example.org/example.com/example.net addresses count as not set) and config entrez.email is empty"),
+        ("me", "nobody@example.net", "NCBI_EMAIL 'me' is not an e-mail address and config entrez.email 'nobody@example.net' is a placeholder"),
+    ],
+)
+def test_no_contact_address_stops_before_any_request(
+    tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: str | None, config_email: str | None, said: str
+) -> None:
+    if env is not None:
+        monkeypatch.setenv("NCBI_EMAIL", env)
+    server = fake(make_records(10))
+    root = tmp_path / "searches"
+    _archive(root, "2025-09-30", "pubmed", "2025/09/30")
+    before = sorted(p.name for p in root.iterdir())
+    config = write_config(tmp_path, email=config_email)
+    started = time.monotonic()
+    code = cli.main(["search", "pubmed", "--since", "last", "--config", str(config), "--root", str(root)])
+    elapsed = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"livingreview: error: {config}: {said}")
+    assert "NCBI requires a real contact address for live searches; fix: export NCBI_EMAIL=" in lines[0]
+    assert "or set entrez.email in" in lines[0]
+    # no request, no retries, no new run folder
+    assert server.requests == []
+    assert elapsed < 1.0
+    assert sorted(p.name for p in root.iterdir()) == before
+
+
+def test_the_project_config_without_ncbi_email_fails_at_once(fake: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`make update`'s first step with NCBI_EMAIL unset and config/config.yaml as shipped."""
+    server = fake(make_records(10))
+    root = tmp_path / "searches"
+    shutil.copytree(ROOT / "resources" / "searches", root)
+    before = sorted(p.name for p in root.iterdir())
+    code = cli.main(["search", "pubmed", "--since", "last", "--config", str(ROOT / "config" / "config.yaml"), "--root", str(root)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.strip() == (
+        f"livingreview: error: {ROOT / 'config' / 'config.yaml'}: NCBI_EMAIL is not set and config entrez.email is empty: "
+        "NCBI requires a real contact address for live searches; fix: export NCBI_EMAIL=name@your-institution.org "
+        f"(or set entrez.email in {ROOT / 'config' / 'config.yaml'}); in GitHub Actions add the repository secret NCBI_EMAIL"
+    )
+    assert server.requests == []
+    assert sorted(p.name for p in root.iterdir()) == before
+
+
+def test_a_placeholder_ncbi_email_falls_back_to_a_real_config_address(
+    tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("NCBI_EMAIL", "you@example.org")
+    server = fake(make_records(5, start=dt.date(2020, 1, 1)))
+    caplog.set_level(logging.WARNING, logger="livingreview")
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY)
+    assert run_dir is not None
+    assert {r.params.get("email") for r in server.requests} == {CONTACT}
+    assert "NCBI_EMAIL 'you@example.org' is a placeholder" in caplog.text and "using config entrez.email instead" in caplog.text
+
+
+def test_ncbi_email_overrides_the_config_address(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NCBI_EMAIL", "  person@hospital.test ")
+    server = fake(make_records(3, start=dt.date(2020, 1, 1)))
+    assert run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY) is not None
+    assert {r.params.get("email") for r in server.requests} == {"person@hospital.test"}
+
+
+def test_search_pubmed_refuses_settings_without_an_address(fake: Any) -> None:
+    server = fake(make_records(3))
+    with pytest.raises(ConfigError, match="entrez email is empty: NCBI requires a real contact address"):
+        search_pubmed("ketamine", date_from="inception", date_to="2025/09/30", settings=EntrezSettings(), sleep=Sleeps())
+    with pytest.raises(ConfigError, match="entrez email 'a@example.com' is a placeholder"):
+        search_pubmed("ketamine", date_from="inception", date_to="2025/09/30", settings=EntrezSettings(email="a@example.com"), sleep=Sleeps())
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("address", "usable"),
+    [
+        ("reviewer@university.edu", True),
+        ("x@example.org.uk", True),
+        ("x@myexample.org", True),
+        ("livingreview@example.org", False),
+        ("x@EXAMPLE.COM", False),
+        ("x@sub.example.net.", False),
+        ("", False),
+        ("   ", False),
+        ("reviewer", False),
+        ("@university.edu", False),
+        ("reviewer@", False),
+    ],
+)
+def test_usable_email(address: str, usable: bool) -> None:
+    assert usable_email(address) is usable

@@ -43,6 +43,8 @@ MAX_IDLIST = 10_000
 MAX_BACKOFF_SECONDS = 120.0
 API_KEY_ENV = "NCBI_API_KEY"
 EMAIL_ENV = "NCBI_EMAIL"
+# Addresses under these domains (RFC 2606 examples) are placeholders, never a real contact: treated as not set.
+PLACEHOLDER_EMAIL_DOMAINS = ("example.org", "example.com", "example.net")
 DATE_RE = re.compile(r"^(\d{4})/(\d{2})/(\d{2})$")
 ARTICLE_TAGS = ("PubmedArticle", "PubmedBookArticle")
 DOCTYPE_FALLBACK = (
@@ -59,7 +61,7 @@ class _RetryableResponse(Exception):
 class EntrezSettings:
     """How to talk to NCBI: contact details, batch size and the retry policy (config ``entrez:``)."""
 
-    email: str = "livingreview@example.org"
+    email: str = ""  # a real contact address is required: see contact_email()
     tool: str = "livingreview"
     batch_size: int = 500
     max_retries: int = 6
@@ -103,10 +105,56 @@ def format_date(day: dt.date) -> str:
     return f"{day.year:04d}/{day.month:02d}/{day.day:02d}"
 
 
-def settings_from_config(config: dict[str, Any]) -> EntrezSettings:
-    """EntrezSettings from a validated config; NCBI_EMAIL in the environment overrides entrez.email."""
+def usable_email(address: str) -> bool:
+    """True for something that can be a real contact address: has an '@' and is not under example.org/.com/.net."""
+    local, at, domain = address.strip().rpartition("@")
+    domain = domain.lower().rstrip(".")
+    if not (at and local and domain):
+        return False
+    return not any(domain == d or domain.endswith("." + d) for d in PLACEHOLDER_EMAIL_DOMAINS)
+
+
+def _describe_email(label: str, address: str) -> str:
+    """Why ``address`` (from ``label``) cannot be used: not set, a placeholder, or not an address."""
+    if not address:
+        return f"{label} is {'not set' if label == EMAIL_ENV else 'empty'}"
+    if "@" in address and address.rpartition("@")[0] and address.rpartition("@")[2]:
+        return f"{label} '{address}' is a placeholder ({'/'.join(PLACEHOLDER_EMAIL_DOMAINS)} addresses count as not set)"
+    return f"{label} '{address}' is not an e-mail address"
+
+
+def contact_email(config: dict[str, Any], *, where: str = "config/config.yaml") -> str:
+    """The contact address sent to NCBI: NCBI_EMAIL from the environment, else config entrez.email.
+
+    NCBI requires a real contact address for E-utilities, so a live search stops here, before any
+    request, with a ConfigError when neither is a usable address (empty, a placeholder under
+    example.org/.com/.net, or without '@'). A placeholder NCBI_EMAIL counts as not set.
+    """
+    env = os.environ.get(EMAIL_ENV, "").strip()
+    conf = str((config.get("entrez") or {}).get("email") or "").strip()
+    if usable_email(env):
+        return env
+    if usable_email(conf):
+        if env:
+            LOG.warning("%s; using config entrez.email instead", _describe_email(EMAIL_ENV, env))
+        return conf
+    raise ConfigError(
+        f"{_describe_email(EMAIL_ENV, env)} and {_describe_email('config entrez.email', conf)}: NCBI requires a real contact address for live searches",
+        where=where,
+        fix=(
+            f"export {EMAIL_ENV}=name@your-institution.org (or set entrez.email in {where}); "
+            f"in GitHub Actions add the repository secret {EMAIL_ENV}"
+        ),
+    )
+
+
+def settings_from_config(config: dict[str, Any], *, where: str = "config/config.yaml") -> EntrezSettings:
+    """EntrezSettings from a validated config; NCBI_EMAIL in the environment overrides entrez.email.
+
+    Raises ConfigError (before any request) when no real contact address is given: see contact_email.
+    """
     ent = dict(config.get("entrez") or {})
-    email = os.environ.get(EMAIL_ENV) or ent.get("email") or EntrezSettings.email
+    email = contact_email(config, where=where)
     batch = int(ent.get("batch_size", EntrezSettings.batch_size))
     if not 1 <= batch <= MAX_BATCH:
         raise ConfigError(f"entrez.batch_size {batch} is outside 1..{MAX_BATCH}", where="config entrez.batch_size", fix="use at most 10000")
@@ -394,6 +442,12 @@ def search_pubmed(
     count did not change while fetching and, for up to 10,000 records, that the PMIDs are the
     same set. ``date_from`` may be 'inception'. Nothing is written here.
     """
+    if not usable_email(settings.email):
+        raise ConfigError(
+            f"{_describe_email('entrez email', settings.email)}: NCBI requires a real contact address for live searches",
+            where="EntrezSettings.email",
+            fix=f"export {EMAIL_ENV}=name@your-institution.org or set entrez.email in config/config.yaml",
+        )
     mindate = INCEPTION_MINDATE if date_from == INCEPTION else date_from
     dates = {"mindate": mindate, "maxdate": date_to, "datetype": settings.datetype}
     caller = _Caller(settings, sleep)
@@ -591,14 +645,16 @@ def run_pubmed_search(
     Records already archived in an earlier PubMed run are left out of the new file (the manifest
     notes how many, per run). Returns the run folder, or None when nothing new was found (PubMed
     reports no records, or all are archived already): nothing is written then, since an empty run
-    adds nothing to the review. Any failure raises SearchError before anything is written.
+    adds nothing to the review. Any failure raises SearchError before anything is written; a
+    config without a real contact address (NCBI_EMAIL / entrez.email) is a ConfigError raised
+    before any request is sent or any folder touched.
     """
     config = load_config(config_path)
+    settings = settings_from_config(config, where=str(config_path))
     runs_root = Path(root if root is not None else config.get("searches", {}).get("root", "resources/searches"))
     for stale in clean_partial_runs(runs_root):
         LOG.warning("removed %s, left by an interrupted search or add-run", stale)
     today = today or dt.date.today()
-    settings = settings_from_config(config)
     query = pubmed_strategy(config)
     date_from, date_to = resolve_date_limits(config, since=since, until=until, root=runs_root, today=today)
     run_id = run_id or next_run_id(runs_root, today)

@@ -17,7 +17,9 @@ def register(subparsers: Any) -> None:
             "Search PubMed with the strategy in the config and archive the records as "
             "resources/searches/<run_id>/pubmed.xml.gz with a manifest.json. Without --since/--until the "
             "config's searches.date_from..date_to apply; with --since the search ends today unless --until "
-            "is given. NCBI_EMAIL and NCBI_API_KEY are read from the environment (the key is never written)."
+            "is given. NCBI requires a real contact address: set NCBI_EMAIL (or entrez.email in the config); "
+            "without one the search stops before any request. NCBI_API_KEY (optional, 10 requests/s instead "
+            "of 3) is read from the environment only and never written."
         ),
     )
     parser.add_argument("database", choices=["pubmed"], help="database to search (only pubmed is live)")
