@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -92,8 +93,66 @@ def _check_previous_column(work: Path, *, new_identified: int) -> dict:
     return counts
 
 
+def _md_prisma_table(md: str) -> tuple[list[str], dict[str, list[int]]]:
+    """Header and rows (label -> numbers) of the PRISMA table in report.md."""
+    section = md.split("## PRISMA 2020 flow", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("| ")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")][1:]
+    rows = {}
+    for line in lines[1:]:
+        label, *cells = (c.strip() for c in line.strip("|").split("|"))
+        rows[label] = [int(c) for c in cells]
+    return header, rows
+
+
+def _check_report_prisma_table(work: Path, counts: dict) -> None:
+    """The report's PRISMA table shows the previous version, this update and the total, all from counts.json."""
+    md = (work / "results/report/report.md").read_text(encoding="utf-8")
+    header, rows = _md_prisma_table(md)
+    assert header == ["Previous version", "This update", "Total"]
+    total = counts["all_runs"]
+    prev_runs = [r for r in counts["runs"] if r["previous"]]
+    assert [r["run_id"] for r in prev_runs] == counts["previous"]["runs"] == ["2025-09-30"]
+    assert counts["newest_runs"] == [NEW_RUN]
+    assert f"Previous version: search run 2025-09-30. This update: search run {NEW_RUN}." in md
+    update_keys = {
+        "Duplicate records removed": "duplicates",
+        "Records marked ineligible by automation tools": "excluded_automatic",
+        "Records screened": "records_screened",
+        "Records excluded": "records_excluded",
+        "Reports sought for retrieval": "dbr_sought_reports",
+        "Reports not retrieved": "dbr_notretrieved_reports",
+        "Reports assessed for eligibility": "dbr_assessed",
+    }
+    if counts["records_awaiting"] or total["records_awaiting"]:
+        update_keys["Records awaiting a decision (title/abstract)"] = "records_awaiting"
+    else:
+        assert "Records awaiting a decision (title/abstract)" not in rows
+    if counts["dbr_awaiting"] or total["dbr_awaiting"]:
+        update_keys["Reports awaiting a decision (full text)"] = "dbr_awaiting"
+    else:
+        assert "Reports awaiting a decision (full text)" not in rows
+    for label, key in update_keys.items():
+        assert rows[label] == [total[key] - counts[key], counts[key], total[key]], label
+    identified = rows["Records identified from databases"]
+    registers = rows["Records identified from registers"]
+    assert identified[1] == counts["database_results"] and registers[1] == counts["register_results"]
+    assert identified[0] + registers[0] == counts["previous"]["records_identified"] == prev_runs[0]["identified"]
+    assert identified[2] + registers[2] == total["records_identified"] == sum(r["identified"] for r in counts["runs"])
+    assert rows["Studies included"] == [counts["previous_studies"], counts["new_studies"], counts["total_studies"]]
+    assert rows["Reports of included studies"] == [counts["previous_reports"], counts["new_reports"], counts["total_reports"]]
+    assert counts["total_reports"] == total["reports"]
+    # the previous-version column is the first build's own flow
+    assert rows["Records screened"][0] == total["records_screened"] - counts["records_screened"]
+    html = (work / "results/report/index.html").read_text(encoding="utf-8")
+    table = html.split('<table id="prisma-table">', 1)[1].split("</table>", 1)[0]
+    html_rows = dict(re.findall(r"<tr><td>([^<]+)</td>((?:<td class=\"n\">\d+</td>){3})</tr>", table))
+    assert {k: [int(n) for n in re.findall(r"\d+", v)] for k, v in html_rows.items()} == rows
+
+
 def test_add_run_adds_only_new_clusters(reviewed: Path, tmp_path: Path) -> None:
     before = (reviewed / "results/studies/included_studies.tsv").read_bytes()
+    first_md = (reviewed / "results/report/report.md").read_text(encoding="utf-8")
     recs = _second_run_records(reviewed)
     export = tmp_path / "embase_update.ris"
     export.write_text(ovid_ris(list(recs.values()), database="embase"), encoding="utf-8")
@@ -125,6 +184,13 @@ def test_add_run_adds_only_new_clusters(reviewed: Path, tmp_path: Path) -> None:
 
     counts = _check_previous_column(reviewed, new_identified=4)
     assert counts["duplicates"] == 1
+    assert counts["records_awaiting"] == 1, "the new RCT candidate awaits a title/abstract decision"
+    _check_report_prisma_table(reviewed, counts)
+    first_header, first_rows = _md_prisma_table(first_md)
+    assert first_header == ["n"]
+    _, rows = _md_prisma_table((reviewed / "results/report/report.md").read_text(encoding="utf-8"))
+    previous_column = {label: cells[0] for label, cells in rows.items() if label != "Records awaiting a decision (title/abstract)"}
+    assert previous_column == {label: n for label, (n,) in first_rows.items()}, "the previous version is the first build's table"
 
     assert (reviewed / "results/studies/included_studies.tsv").read_bytes() == before
     ledger = read_tsv(reviewed / "results/audit/ledger.tsv")
@@ -177,7 +243,8 @@ def test_search_since_last_through_the_fake_server(reviewed: Path, monkeypatch: 
     assert sorted(r["record_id"] for r in new) == ["pubmed:990000001", "pubmed:990000002"]
     todo = read_tsv(reviewed / f"results/update/{NEW_RUN}/todo.tsv")
     assert [t["record_id"] for t in todo] == ["pubmed:990000001"]
-    _check_previous_column(reviewed, new_identified=2)
+    counts = _check_previous_column(reviewed, new_identified=2)
+    _check_report_prisma_table(reviewed, counts)
 
 
 def _with_pmid(record: Record, pmid: str) -> Record:

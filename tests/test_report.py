@@ -5,16 +5,20 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from livingreview import report as rep
 from livingreview.config import TEMPLATE_DIR, load_config
+from livingreview.errors import InputFormatError
+from livingreview.prisma import compute_counts
 from livingreview.prisma_diagram import render_svg
 from livingreview.runs import sha256_file
 from livingreview.tables import read_tsv
 
 from conftest import ROOT, run_snakemake
+from test_prisma_counts import RUN1, RUN2, SOURCES, first_run_ledger, second_run_ledger
 
 HOSTILE = '<script>alert("x")</script> & <b>bold</b> < 3'
 
@@ -132,6 +136,77 @@ def test_risk_of_bias_table_when_the_file_exists(tmp_path: Path) -> None:
     assert colours == ["#4caf50", "#ffc107", "#4caf50", "#4caf50", "#e53935", "#e53935"]
     html = rep.render(ctx, template=TEMPLATE_DIR / "report.html.j2")
     assert "Some concerns" in html and "No risk-of-bias assessment" not in html
+
+
+DEFAULT_PRISMA_ROWS = [
+    "Records identified from databases", "Records identified from registers", "Duplicate records removed",
+    "Records marked ineligible by automation tools", "Records screened", "Records excluded", "Reports sought for retrieval",
+    "Reports not retrieved", "Reports assessed for eligibility", "Studies included", "Reports of included studies",
+]
+
+
+def _table(table: dict) -> dict[str, list[int]]:
+    return {row["label"]: row["cells"] for row in table["rows"]}
+
+
+def test_prisma_table_without_previous_version_is_one_column(tmp_path: Path) -> None:
+    ctx = _context(tmp_path)
+    assert ctx["prisma_table"]["columns"] == ["n"] and ctx["prisma_table"]["previous_runs"] == []
+    rows = _table(ctx["prisma_table"])
+    assert list(rows) == DEFAULT_PRISMA_ROWS, "no awaiting or other-reasons rows when they are zero"
+    assert rows["Records screened"] == [COUNTS["records_screened"]] and rows["Studies included"] == [COUNTS["total_studies"]]
+    md = rep.render(ctx, template=TEMPLATE_DIR / "report.md.j2")
+    assert "| | n |\n|---|---:|\n| Records identified from databases | 3 |\n" in md
+    assert "Previous version" not in md
+    assert 'id="prisma-table"' not in rep.render(ctx, template=TEMPLATE_DIR / "report.html.j2")
+
+
+def test_prisma_table_shows_awaiting_rows_when_any() -> None:
+    counts = compute_counts(first_run_ledger(), sources=SOURCES)
+    assert counts["records_awaiting"] and counts["dbr_awaiting"] and counts["excluded_other"]
+    rows = _table(rep.prisma_table(counts, SOURCES))
+    assert rows["Records awaiting a decision (title/abstract)"] == [counts["records_awaiting"]]
+    assert rows["Reports awaiting a decision (full text)"] == [counts["dbr_awaiting"]]
+    assert rows["Records removed for other reasons"] == [counts["excluded_other"]]
+    labels = list(rows)
+    assert labels.index("Records awaiting a decision (title/abstract)") == labels.index("Records excluded") + 1
+    assert labels.index("Reports awaiting a decision (full text)") == labels.index("Reports assessed for eligibility") + 1
+
+
+def test_prisma_table_of_an_update_has_previous_update_and_total_columns() -> None:
+    counts = compute_counts(second_run_ledger(), sources=SOURCES)
+    table = rep.prisma_table(counts, SOURCES)
+    assert table["columns"] == ["Previous version", "This update", "Total"]
+    assert table["previous_runs"] == [RUN1] and table["update_runs"] == [RUN2]
+    rows = _table(table)
+    total = counts["all_runs"]
+    for label, key in [("Duplicate records removed", "duplicates"), ("Records screened", "records_screened"),
+                       ("Records awaiting a decision (title/abstract)", "records_awaiting"), ("Reports assessed for eligibility", "dbr_assessed"),
+                       ("Reports awaiting a decision (full text)", "dbr_awaiting")]:
+        assert rows[label][1:] == [counts[key], total[key]], label
+    assert rows["Studies included"] == [counts["previous_studies"], counts["new_studies"], counts["total_studies"]]
+    assert rows["Reports of included studies"] == [counts["previous_reports"], counts["new_reports"], counts["total_reports"]]
+    # the previous-version column (total minus this update) is the first run's own table
+    first = _table(rep.prisma_table(compute_counts(first_run_ledger(), sources=SOURCES), SOURCES))
+    assert {label: cells[0] for label, cells in rows.items()} == {label: n for label, (n,) in first.items()}
+    assert rows["Records identified from databases"][2] + rows["Records identified from registers"][2] == total["records_identified"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda c: c.pop("all_runs"), "no 'all_runs' or 'runs' flow"),
+        (lambda c: c["previous"].update(records_identified=c["previous"]["records_identified"] + 1), "but its databases and registers add up to"),
+        (lambda c: c["all_runs"].update(records_screened=0), "the previous-version column is negative for: Records screened"),
+    ],
+    ids=["no-all-runs", "identified-mismatch", "negative"],
+)
+def test_prisma_table_refuses_counts_that_do_not_add_up(mutate: Any, message: str) -> None:
+    counts = compute_counts(second_run_ledger(), sources=SOURCES)
+    mutate(counts)
+    with pytest.raises(InputFormatError, match=re.escape(message)) as err:
+        rep.prisma_table(counts, SOURCES)
+    assert err.value.where == "results/prisma/counts.json"
 
 
 def test_ratio_measures_are_back_transformed() -> None:

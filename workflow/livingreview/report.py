@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 
 from .config import SCHEMA_DIR, TEMPLATE_DIR, WORKFLOW_DIR
-from .constants import OUTCOME_EXCLUDED, OUTCOME_INCLUDED
+from .constants import OUTCOME_EXCLUDED, OUTCOME_INCLUDED, REGISTERS
 from .errors import InputFormatError
 from .runs import list_runs, load_manifest, sha256_file
 from .tables import format_fixed, read_json, read_tsv, write_text
@@ -336,6 +336,101 @@ def provenance(files: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
     }
 
 
+# Rows of the report's PRISMA table: label, key in counts.json (this update's flow) and in its
+# ``all_runs`` flow, and whether the row is shown only when a column is not zero.
+PRISMA_TABLE_ROWS: tuple[tuple[str, str, bool], ...] = (
+    ("Duplicate records removed", "duplicates", False),
+    ("Records marked ineligible by automation tools", "excluded_automatic", False),
+    ("Records removed for other reasons", "excluded_other", True),
+    ("Records screened", "records_screened", False),
+    ("Records excluded", "records_excluded", False),
+    ("Records awaiting a decision (title/abstract)", "records_awaiting", True),
+    ("Reports sought for retrieval", "dbr_sought_reports", False),
+    ("Reports not retrieved", "dbr_notretrieved_reports", False),
+    ("Reports assessed for eligibility", "dbr_assessed", False),
+    ("Reports awaiting a decision (full text)", "dbr_awaiting", True),
+)
+
+
+def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The report's PRISMA 2020 table, every number read from counts.json (prisma.compute_counts).
+
+    No previous version: one column ``n``. With a previous version (``counts["previous"]``) three
+    columns: the previous version, this update (the newest run's flow, the main keys of counts.json)
+    and the total over all runs (``all_runs``; records identified per database from ``runs``). The
+    previous-version column is the total minus this update: the records of the earlier runs and the
+    clusters they first found. Rows of records removed for other reasons and of records or reports
+    awaiting a decision are shown only when a column is not zero.
+
+    Returns {"columns": [...], "rows": [{"label", "cells"}], "previous_runs", "update_runs"}.
+
+    Raises:
+        InputFormatError: counts.json has a previous version but lacks ``all_runs`` or ``runs``,
+            or its columns do not add up.
+    """
+    where = "results/prisma/counts.json"
+    fix = "re-run the prisma_counts rule"
+    previous = counts.get("previous")
+    if not previous:
+        rows = [
+            ("Records identified from databases", [counts["database_results"]]),
+            ("Records identified from registers", [counts["register_results"]]),
+        ]
+        for label, key, optional in PRISMA_TABLE_ROWS:
+            value = counts.get(key, 0)
+            if value or not optional:
+                rows.append((label, [value]))
+        rows += [("Studies included", [counts["total_studies"]]), ("Reports of included studies", [counts["total_reports"]])]
+        return {"columns": ["n"], "rows": [{"label": k, "cells": v} for k, v in rows], "previous_runs": [], "update_runs": []}
+
+    all_runs, runs = counts.get("all_runs"), counts.get("runs")
+    if not all_runs or not runs:
+        raise InputFormatError("counts.json has a previous version but no 'all_runs' or 'runs' flow", where=where, fix=fix)
+    # database or register as prisma.compute_counts decides it: the config's kind, else REGISTERS
+    kinds = {str(s["database"]): s.get("kind", "database") for s in sources}
+    total_identified = {"database": 0, "register": 0}
+    for run in runs:
+        for database, n in run["by_database"].items():
+            kind = kinds.get(database, "register" if database in REGISTERS else "database")
+            total_identified["register" if kind == "register" else "database"] += n
+
+    def columns(update: int, total: int) -> list[int]:
+        return [total - update, update, total]
+
+    rows = [
+        ("Records identified from databases", columns(counts["database_results"], total_identified["database"])),
+        ("Records identified from registers", columns(counts["register_results"], total_identified["register"])),
+    ]
+    if rows[0][1][0] + rows[1][1][0] != previous["records_identified"]:
+        raise InputFormatError(
+            f"records identified in the previous version: {previous['records_identified']}, but its databases and "
+            f"registers add up to {rows[0][1][0] + rows[1][1][0]}",
+            where=where,
+            fix=fix,
+        )
+    for label, key, optional in PRISMA_TABLE_ROWS:
+        values = columns(counts[key], all_runs[key])
+        if any(values) or not optional:
+            rows.append((label, values))
+    rows += [
+        ("Studies included", [counts["previous_studies"], counts["new_studies"], counts["total_studies"]]),
+        ("Reports of included studies", [counts["previous_reports"], counts["new_reports"], counts["total_reports"]]),
+    ]
+    if counts["total_reports"] != all_runs["reports"]:
+        raise InputFormatError(
+            f"total reports {counts['total_reports']}, but the all-runs flow has {all_runs['reports']}", where=where, fix=fix
+        )
+    negative = [label for label, values in rows if min(values) < 0]
+    if negative:
+        raise InputFormatError(f"the previous-version column is negative for: {', '.join(negative)}", where=where, fix=fix)
+    return {
+        "columns": ["Previous version", "This update", "Total"],
+        "rows": [{"label": k, "cells": v} for k, v in rows],
+        "previous_runs": list(previous["runs"]),
+        "update_runs": list(counts.get("newest_runs", [])),
+    }
+
+
 def whats_new(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One row per search run, oldest first."""
     return [
@@ -401,6 +496,7 @@ def build_context(
         "search": search,
         "rules": automation_rules(config["screening"]["rules"], ledger),
         "counts": dict(counts),
+        "prisma_table": prisma_table(counts, config["searches"]["sources"]),
         "prisma_svg": strip_xml_prolog(prisma_svg),
         "studies": study_rows,
         "participants": participants(studies, report_config),
