@@ -123,3 +123,111 @@ def test_an_interrupted_attempt_is_cleaned_before_the_next_one(tmp_path: Path, c
     assert not stale.exists() and "interrupted" in caplog.text
     assert path == root / "2025-10-01" and count == 3
     assert sorted(p.name for p in root.iterdir()) == ["2025-10-01"]
+
+
+# --- default platform from the config; warnings for details left unrecorded --------------------
+
+CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+ADD_RUN_WARNING = "WARNING livingreview.add_run: run "
+
+
+def _warnings(err: str) -> list[str]:
+    return [ln for ln in err.splitlines() if ln.startswith(ADD_RUN_WARNING)]
+
+
+def test_platform_defaults_to_the_configured_platform_of_the_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "runs"
+    rc = cli.main([
+        "add-run", "--database", "embase", "--file", str(DATA / "embase_ovid.ris"), "--date", "2025-10-31",
+        "--root", str(root), "--config", str(CONFIG),
+    ])
+    assert rc == 0
+    assert load_manifest(root / "2025-10-31").files[0].platform == "Ovid Embase"
+    # psycinfo has its own platform in config searches.sources
+    path, _, _ = add_run(root=root, database="psycinfo", file=DATA / "embase_ovid.ris", date="2025-10-31", config_path=CONFIG)
+    assert load_manifest(path).files[0].platform == "Ovid APA PsycInfo"
+    # --platform wins over the config
+    path, _, _ = add_run(root=root, database="embase", file=DATA / "embase_ovid.ris", date="2025-10-31", config_path=CONFIG,
+                         platform_name="Embase.com")
+    assert load_manifest(path).files[0].platform == "Embase.com"
+
+
+def test_platform_of_a_database_the_config_does_not_name(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    # medline is not in searches.sources: not recorded
+    path, _, _ = add_run(root=root, database="medline", file=DATA / "embase_ovid.ris", date="2025-10-31", config_path=CONFIG)
+    assert load_manifest(path).files[0].platform == "not recorded"
+    # pubmed's configured platform is the live E-utilities search, not where an export came from
+    path, _, _ = add_run(root=root, database="pubmed", file=DATA / "pubmed_ugly.xml.gz", date="2025-10-31", config_path=CONFIG)
+    assert load_manifest(path).files[0].platform == "PubMed"
+    # without a config: the built-in defaults
+    path, _, _ = add_run(root=root, database="embase", file=DATA / "embase_ovid.ris", date="2025-10-31")
+    assert load_manifest(path).files[0].platform == "not recorded"
+
+
+def test_default_config_is_read_from_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_bytes(CONFIG.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["add-run", "--database", "embase", "--file", str(DATA / "embase_ovid.ris"), "--date", "2025-10-31"]) == 0
+    assert load_manifest(tmp_path / "resources/searches/2025-10-31").files[0].platform == "Ovid Embase"
+
+
+def test_a_missing_config_given_explicitly_is_an_error_and_nothing_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "runs"
+    rc = cli.main([
+        "add-run", "--database", "embase", "--file", str(DATA / "embase_ovid.ris"), "--date", "2025-10-31",
+        "--root", str(root), "--config", str(tmp_path / "nope.yaml"),
+    ])
+    assert rc == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("livingreview: error:")]
+    assert len(err) == 1 and "nope.yaml: file not found" in err[0]
+    assert not root.exists() or not any(root.iterdir())
+
+
+def test_add_run_warns_about_each_detail_left_unrecorded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "runs"
+    rc = cli.main([
+        "add-run", "--database", "embase", "--file", str(DATA / "embase_ovid.ris"), "--date", "2025-10-31",
+        "--root", str(root), "--config", str(CONFIG),
+    ])
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert "archived 3 embase records (ris) as run 2025-10-31" in captured.out and "WARNING" not in captured.out
+    (line,) = _warnings(captured.err)
+    assert line.startswith(
+        "WARNING livingreview.add_run: run 2025-10-31 (embase_ovid.ris) was archived without: the query as run (--query), "
+        "the date limits (--date-from/--date-to), the number of hits the database reported (--count-reported); "
+    )
+    assert "the report's search table says 'not reported'" in line and "--platform" not in line
+    (f,) = load_manifest(root / "2025-10-31").files
+    assert (f.query, f.date_limits, f.count_reported) == ("", {}, None)
+
+
+def test_add_run_warns_about_an_unrecorded_platform_and_a_half_date_range(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = cli.main([
+        "add-run", "--database", "other", "--file", str(DATA / "embase_ovid.ris"), "--date", "2025-10-31",
+        "--root", str(tmp_path / "runs"), "--query", "ketamine AND PTSD", "--count-reported", "3", "--date-to", "2025/10/31",
+    ])
+    assert rc == 0
+    (line,) = _warnings(capsys.readouterr().err)
+    assert "was archived without: the start date limit (--date-from), the platform (--platform); " in line
+    assert "--query" not in line and "--count-reported" not in line
+
+
+def test_add_run_with_every_detail_gives_no_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = cli.main([
+        "add-run", "--database", "embase", "--file", str(DATA / "embase_ovid.ris"), "--date", "2025-10-31",
+        "--root", str(tmp_path / "runs"), "--config", str(CONFIG), "--query", "1. exp ketamine/",
+        "--count-reported", "3", "--date-from", "inception", "--date-to", "2025/10/31",
+    ])
+    assert rc == 0
+    assert _warnings(capsys.readouterr().err) == []
+    (f,) = load_manifest(tmp_path / "runs/2025-10-31").files
+    assert (f.platform, f.query, f.count_reported, f.date_limits) == ("Ovid Embase", "1. exp ketamine/", 3, {"from": "inception", "to": "2025/10/31"})
+
+
+def test_no_warning_when_the_archive_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = cli.main(["add-run", "--database", "embase", "--file", str(DATA / "truncated.ris"), "--date", "2025-09-30", "--root", str(tmp_path / "runs")])
+    assert rc == 1
+    assert _warnings(capsys.readouterr().err) == []

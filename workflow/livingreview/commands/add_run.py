@@ -12,16 +12,20 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..config import load_config
 from ..constants import DATABASES
 from ..errors import ConfigError, InputFormatError
 from ..parsers import FORMATS, detect_format, read_records
 from ..runs import MANIFEST, Manifest, RunFile, clean_partial_runs, write_run
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DEFAULT_CONFIG = "config/config.yaml"
+# Platforms used when --platform is not given and the config names none for the database.
 DEFAULT_PLATFORMS: dict[str, str] = {
     "pubmed": "PubMed",
     "clinicaltrials": "ClinicalTrials.gov",
 }
+NOT_RECORDED = "not recorded"
 
 LOG = logging.getLogger("livingreview.add_run")
 
@@ -34,6 +38,44 @@ def next_run_id(root: str | os.PathLike[str], date: str) -> str:
         n += 1
         run_id = f"{date}-{n}"
     return run_id
+
+
+def configured_platforms(config_path: str | os.PathLike[str]) -> dict[str, str]:
+    """database -> platform of the config's searches.sources (first entry per database).
+
+    Live sources are skipped: their platform names livingreview's own search through NCBI
+    E-utilities, which an export made elsewhere did not come from.
+    """
+    platforms: dict[str, str] = {}
+    for source in load_config(config_path).get("searches", {}).get("sources", []):
+        name = str(source.get("platform") or "").strip()
+        if name and not source.get("live"):
+            platforms.setdefault(str(source.get("database")), name)
+    return platforms
+
+
+def default_platform(database: str, config_path: str | os.PathLike[str] | None) -> str:
+    """The platform recorded when --platform is not given: the config's, else a built-in one, else 'not recorded'."""
+    configured = configured_platforms(config_path) if config_path is not None else {}
+    return configured.get(database) or DEFAULT_PLATFORMS.get(database, NOT_RECORDED)
+
+
+def missing_details(*, query: str, date_from: str, date_to: str, count_reported: int | None, platform_name: str) -> list[str]:
+    """What the manifest will lack, each with the add-run option that records it."""
+    missing = []
+    if not query.strip():
+        missing.append("the query as run (--query)")
+    if not date_from and not date_to:
+        missing.append("the date limits (--date-from/--date-to)")
+    elif not date_from:
+        missing.append("the start date limit (--date-from)")
+    elif not date_to:
+        missing.append("the end date limit (--date-to)")
+    if count_reported is None:
+        missing.append("the number of hits the database reported (--count-reported)")
+    if platform_name == NOT_RECORDED:
+        missing.append("the platform (--platform)")
+    return missing
 
 
 def add_run(
@@ -49,12 +91,17 @@ def add_run(
     date_from: str = "",
     date_to: str = "",
     notes: str = "",
+    config_path: str | os.PathLike[str] | None = None,
 ) -> tuple[Path, int, str]:
     """Parse an export to count and validate it, then write it as a new immutable run.
 
     Returns (run folder, records in the file, format). The run id is the date, with -2, -3, ...
-    when taken. Raises ConfigError for a bad database name or date, InputFormatError when the file
-    does not parse or holds the same record id twice; nothing is written then.
+    when taken. Without ``platform_name`` the platform is the one config_path's searches.sources
+    gives the database (non-live sources), else PubMed / ClinicalTrials.gov, else 'not recorded'.
+    Raises ConfigError for a bad database name, date or config, InputFormatError when the file
+    does not parse or holds the same record id twice; nothing is written then. After archiving,
+    a warning names each detail left unrecorded (query, date limits, reported count, platform)
+    and the option that records it; they are optional, but the report cannot give them.
     """
     if database not in DATABASES:
         raise ConfigError(f"unknown database {database!r}", where="--database", fix=f"use one of {', '.join(DATABASES)}")
@@ -76,6 +123,7 @@ def add_run(
     name = fmt or detect_format(src)
     if name not in FORMATS:
         raise ConfigError(f"unknown format {name!r}", where="--format", fix=f"use one of {', '.join(FORMATS)}")
+    platform_name = platform_name.strip() or default_platform(database, config_path)
     for stale in clean_partial_runs(root):
         LOG.warning("removed %s, left by an interrupted search or add-run", stale)
     run_id = next_run_id(root, date)
@@ -94,7 +142,7 @@ def add_run(
     run_file = RunFile(
         name=src.name,
         database=database,
-        platform=platform_name or DEFAULT_PLATFORMS.get(database, "not recorded"),
+        platform=platform_name,
         format=name,
         query=query,
         date_limits={k: v for k, v in (("from", date_from), ("to", date_to)) if v},
@@ -111,6 +159,14 @@ def add_run(
         description=f"{database} export added with livingreview add-run",
     )
     path = write_run(root, manifest, {src.name: src})
+    missing = missing_details(query=query, date_from=date_from, date_to=date_to, count_reported=count_reported, platform_name=platform_name)
+    if missing:
+        LOG.warning(
+            "run %s (%s) was archived without: %s; the manifest and the report cannot give them (the report's search table says 'not reported' or leaves them blank), and PRISMA-S asks for each",
+            run_id,
+            src.name,
+            ", ".join(missing),
+        )
     return path, count, name
 
 
@@ -127,11 +183,23 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--database", required=True, choices=list(DATABASES), help="database the export came from")
     parser.add_argument("--file", required=True, help="the export file as the database wrote it")
     parser.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="date the search was run (also the run id)")
-    parser.add_argument("--query", default="", help="the exact query as run")
+    parser.add_argument("--query", default="", help="the exact query as run (optional; a warning names each detail left out)")
     parser.add_argument("--format", default=None, choices=list(FORMATS), help="file format (default: detected)")
     parser.add_argument("--root", default="resources/searches", help="folder of archived runs (default: %(default)s)")
-    parser.add_argument("--platform", default="", help="interface, e.g. 'Ovid Embase' (default: by database or 'not recorded')")
-    parser.add_argument("--count-reported", type=int, default=None, help="number of hits the database reported")
+    parser.add_argument(
+        "--platform",
+        default="",
+        help=(
+            "interface, e.g. 'Ovid Embase' (default: the database's platform in the config's searches.sources, "
+            "e.g. Ovid Embase for embase; else PubMed / ClinicalTrials.gov for those; else 'not recorded')"
+        ),
+    )
+    parser.add_argument(
+        "--config",
+        default=None,
+        help=f"config whose searches.sources give the default platform (default: {DEFAULT_CONFIG} when it exists)",
+    )
+    parser.add_argument("--count-reported", type=int, default=None, help="number of hits the database reported (the report says 'not reported' without it)")
     parser.add_argument("--date-from", default="", help="date limit: from (e.g. inception)")
     parser.add_argument("--date-to", default="", help="date limit: to (e.g. 2025/09/30)")
     parser.add_argument("--notes", default="", help="free-text note for the manifest")
@@ -140,6 +208,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Archive the export and print where it went."""
+    config_path = args.config if args.config is not None else (DEFAULT_CONFIG if Path(DEFAULT_CONFIG).is_file() else None)
     path, count, fmt = add_run(
         root=args.root,
         database=args.database,
@@ -152,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
         date_from=args.date_from,
         date_to=args.date_to,
         notes=args.notes,
+        config_path=config_path,
     )
     print(f"archived {count} {args.database} records ({fmt}) as run {path.name}: {path}")
     return 0
