@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -286,3 +287,15 @@ def test_cli_prints_counts_and_fails_with_message(tmp_path: Path, capsys: pytest
     bad = _write_ledger(tmp_path / "bad.tsv", _without(first_run_ledger(), "pubmed:5", "title_abstract"))
     assert cli_main(["prisma", str(bad), "--config", str(tmp_path / "none.yaml")]) == 1
     assert "PRISMA counts do not add up" in capsys.readouterr().err
+
+
+def test_prisma_csv_links_name_ids_of_the_built_report(default_review: Path) -> None:
+    """Every `index.html#id` link of PRISMA.csv lands on an element of results/report/index.html."""
+    html = (default_review / "results/report/index.html").read_text(encoding="utf-8")
+    ids = set(re.findall(r'\bid="([^"]+)"', html))
+    with (default_review / "results/prisma/PRISMA.csv").open(encoding="utf-8", newline="") as fh:
+        urls = [row["url"] for row in csv.DictReader(fh)]
+    assert urls and all(u.startswith("index.html#") for u in urls)
+    anchors = {u.removeprefix("index.html#") for u in urls}
+    assert anchors - ids == set(), f"PRISMA.csv links to ids missing from index.html: {sorted(anchors - ids)}"
+    assert {"search", "screening", "prisma", "studies", "exclusions", "whatsnew"} <= anchors
