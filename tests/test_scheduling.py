@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -49,3 +50,25 @@ def test_profiles_parse_and_name_their_executor() -> None:
     slurm = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text(encoding="utf-8"))
     assert local["cores"] >= 1
     assert slurm["executor"] == "slurm" and "mem_mb" in slurm["default-resources"]
+
+
+def test_the_pull_request_carries_each_runs_todo_list(tmp_path: Path) -> None:
+    # Run the workflow's copy step (bash, as on the runner) on a built review's files.
+    steps = _workflow()["jobs"]["update"]["steps"]
+    keep = next(s for s in steps if "todo.tsv" in str(s.get("run", "")))
+    for name in ("index.html", "report.md"):
+        (tmp_path / "results" / "report").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "results" / "report" / name).write_text(name, encoding="utf-8")
+    for run, todo in (("2025-09-30", "cluster_id\tstage\n"), ("2025-10-31", "cluster_id\tstage\nc1\ttitle_abstract\n")):
+        folder = tmp_path / "results" / "update" / run
+        folder.mkdir(parents=True)
+        (folder / "todo.tsv").write_text(todo, encoding="utf-8")
+        (folder / "new_records.tsv").write_text("cluster_id\n", encoding="utf-8")
+        (folder / "summary.json").write_text("{}\n", encoding="utf-8")
+    proc = subprocess.run(["bash", "-e", "-c", keep["run"]], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "reports" / "update" / "2025-10-31" / "todo.tsv").read_text(encoding="utf-8") == "cluster_id\tstage\nc1\ttitle_abstract\n"
+    assert (tmp_path / "reports" / "report.md").read_text(encoding="utf-8") == "report.md"
+    assert "c1\ttitle_abstract" in proc.stdout
+    pr = next(s for s in steps if str(s.get("uses", "")).startswith("peter-evans/create-pull-request"))
+    assert "reports/**" in pr["with"]["add-paths"]
