@@ -225,6 +225,11 @@ def test_default_review_report(default_review: Path) -> None:
     total = sum(int(s["n_randomized"]) for s in studies)
     assert f"with {total} randomized participants" in html and total == 327
     assert "reports 323 participants (a difference of 4)" in html
+    assert "(a difference of 4). Its list of included studies" in html
+    md = (default_review / "results/report/report.md").read_text(encoding="utf-8")
+    for text, end in ((html, "</p>"), (md, "\n\n")):
+        paragraph = text[text.index(f"with {total} randomized participants") :].split(end, 1)[0]
+        assert paragraph.count("323") == 1 and paragraph.count(str(total)) == 1, "each figure is stated once"
     for study in studies:
         assert study["study_id"] in html
     assert "Feder2014: mean difference 12.70 (95% CI 2.55 to 22.85) on IES-R" in html
