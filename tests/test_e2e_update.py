@@ -142,7 +142,7 @@ def _check_report_prisma_table(work: Path, counts: dict) -> None:
     assert rows["Studies included"] == [counts["previous_studies"], counts["new_studies"], counts["total_studies"]]
     assert rows["Reports of included studies"] == [counts["previous_reports"], counts["new_reports"], counts["total_reports"]]
     assert counts["total_reports"] == total["reports"]
-    # the previous-version column is the first build's own flow
+    # the previous-version column is the total minus this update
     assert rows["Records screened"][0] == total["records_screened"] - counts["records_screened"]
     html = (work / "results/report/index.html").read_text(encoding="utf-8")
     table = html.split('<table id="prisma-table">', 1)[1].split("</table>", 1)[0]
