@@ -71,6 +71,10 @@ def test_effect_direction_covers_all_seven_studies(synthesis_dir: Path) -> None:
     assert by[("Pradhan2017_TIMBER", "")]["favours"] == "not_reported"
     assert by[("Feder2014", "IES-R")]["favours"] == "ketamine" and by[("Feder2014", "IES-R")]["significant"] == "yes"
     assert by[("Feder2021", "CAPS-5 response")]["inferred"] == "true"
+    # A number from the ketamine arm alone (median days to loss of response) is not a between-arm number.
+    durability = by[("Feder2021", "CAPS-5 response durability")]
+    assert durability["numbers"] == "no" and durability["favours"] == "unclear" and "27.5" in durability["summary"]
+    assert by[("Feder2014", "IES-R")]["numbers"] == "yes"
 
 
 def test_included_study_missing_from_studies_table_is_an_error(tmp_path: Path) -> None:

@@ -58,8 +58,21 @@ def test_pooled_analysis_has_subgroups_cumulative_and_reasons() -> None:
 def test_tau2_zero_when_studies_agree() -> None:
     res = pool([0.3, 0.3, 0.3], [0.02, 0.02, 0.02], method="REML")
     assert res.tau2 == 0.0 and res.i2 == 0.0 and res.h2 == 1.0 and res.q == 0.0
-    assert (res.pi_low, res.pi_high) == pytest.approx((res.ci_low, res.ci_high))
+    t1 = 12.706204736174698  # t(0.975, df = k - 2 = 1)
+    assert (res.pi_low, res.pi_high) == pytest.approx((0.3 - t1 * res.se, 0.3 + t1 * res.se))
     assert res.tau2_ci_low == 0.0 and res.tau2_ci_high == 0.0
+
+
+def test_prediction_interval_uses_t_with_k_minus_2_df_and_needs_three_studies() -> None:
+    # Higgins et al. 2009: estimate +/- t(k-2) sqrt(se^2 + tau^2), here with the Knapp-Hartung se.
+    res = pool([0.1, 0.5, 0.9], [0.02, 0.03, 0.05], method="REML", hksj=True)
+    half = 12.706204736174698 * (res.se**2 + res.tau2) ** 0.5
+    assert (res.pi_low, res.pi_high) == pytest.approx((res.estimate - half, res.estimate + half))
+    assert res.pi_low == pytest.approx(-4.87, abs=0.01) and res.pi_high == pytest.approx(5.82, abs=0.01)
+    two = pool([0.2, 1.1], [0.02, 0.03], method="REML", hksj=True).to_json()
+    assert two["pooled"] is True and two["pi_low"] is None and two["pi_high"] is None  # k = 2: no df left
+    fixed = pool([0.1, 0.5, 0.9], [0.02, 0.03, 0.05], method="FE").to_json()
+    assert fixed["pi_low"] is None and fixed["pi_high"] is None  # no between-study distribution
 
 
 @pytest.mark.parametrize("vi", [0.0, -0.1, float("nan")])
@@ -180,3 +193,10 @@ def test_pool_cli_header_only_effects_file_is_k0_not_an_error(tmp_path: Path, ca
         assert main(["pool", str(empty), *args, "--json"]) == 0
         out = json.loads(capsys.readouterr().out)
         assert out["pooled"] is False and out["k"] == 0
+
+
+def test_pool_cli_text_says_why_there_is_no_prediction_interval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    two = tmp_path / "two.tsv"
+    two.write_text("study\tyi\tvi\nA\t0.2\t0.02\nB\t1.1\t0.03\n", encoding="utf-8")
+    assert main(["pool", str(two)]) == 0
+    assert "; no PI (fixed effect or k < 3)" in capsys.readouterr().out

@@ -12,7 +12,19 @@ from livingreview.meta import cumulative, egger_test, leave_one_out, pool, subgr
 
 REF = json.loads((Path(__file__).parent / "data" / "metafor_reference.json").read_text(encoding="utf-8"))
 METAFOR_TOL = REF["tolerances"]["metafor"]  # 1e-6, relative to max(1, |metafor value|)
-KEYS = ("estimate", "se", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "tau2_ci_low", "tau2_ci_high", "i2", "h2", "q", "q_p")
+KEYS = ("estimate", "se", "ci_low", "ci_high", "tau2", "tau2_ci_low", "tau2_ci_high", "i2", "h2", "q", "q_p")
+
+
+def higgins_pi(model: dict[str, Any]) -> tuple[float | None, float | None]:
+    """The 95% prediction interval of Higgins et al. 2009 (Cochrane Handbook 10.10.4.3) from metafor's
+    estimate, se and tau2: estimate +/- t(k-2) sqrt(se^2 + tau2); none for FE or k < 3. (metafor's
+    own predict() uses a normal or t(k-1) quantile, kept in the reference as pi_low/pi_high.)"""
+    from scipy import stats
+
+    if model["method"] == "FE" or model["k"] < 3:
+        return None, None
+    half = stats.t.ppf(0.975, model["k"] - 2) * (model["se"] ** 2 + model["tau2"]) ** 0.5
+    return model["estimate"] - half, model["estimate"] + half
 
 
 def close(ours: float | None, theirs: float | None) -> bool:
@@ -32,6 +44,8 @@ def test_pool_equals_metafor(dataset: str, model: dict[str, Any]) -> None:
     assert res["k"] == model["k"]
     bad = {key: (res[key], model[key]) for key in KEYS if not close(res[key], model[key])}
     assert not bad, f"differs from {model['call']}: {bad}"
+    lo, hi = higgins_pi(model)
+    assert close(res["pi_low"], lo) and close(res["pi_high"], hi), (res["pi_low"], res["pi_high"], lo, hi)
 
 
 def test_leave_one_out_equals_metafor() -> None:

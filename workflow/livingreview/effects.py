@@ -331,10 +331,11 @@ def effect_direction(studies: Sequence[Study], outcomes: Sequence[OutcomeRow], *
             lead = numeric[0] if numeric else grp[0]
             favours = next((r.favours for r in grp if r.favours), "")
             significant = next((r.significant for r in grp if r.significant), "")
-            has_numbers = any(r.statistic_kind != "direction_only" for r in grp)
-            summary = _summary(lead) if has_numbers else ("no difference reported, no numbers" if favours == "none" else f"direction reported ({favours or 'unclear'}), no numbers")
+            reported = any(r.statistic_kind != "direction_only" for r in grp)  # some number, e.g. a one-arm median
+            between_arms = any(r.statistic_kind not in ("direction_only", "other") for r in grp)  # the "numbers" column
+            summary = _summary(lead) if reported else ("no difference reported, no numbers" if favours == "none" else f"direction reported ({favours or 'unclear'}), no numbers")
             rows.append({**base, "domain": domain, "scale": scale, "timepoint": timepoint, "favours": favours or "unclear", "significant": significant,
-                         "numbers": "yes" if has_numbers else "no", "summary": summary, "inferred": any(r.inferred for r in grp),
+                         "numbers": "yes" if between_arms else "no", "summary": summary, "inferred": any(r.inferred for r in grp),
                          "outcome_ids": LIST_SEP.join(r.outcome_id for r in grp)})
     return rows
 

@@ -34,8 +34,8 @@ class PoolResult:
     se: float
     ci_low: float
     ci_high: float
-    pi_low: float
-    pi_high: float
+    pi_low: float | None  # 95% prediction interval (Higgins 2009): random effects and k >= 3 only
+    pi_high: float | None
     tau2: float
     tau2_ci_low: float | None
     tau2_ci_high: float | None
@@ -231,7 +231,11 @@ def pool(
         t_df = None
     stat = est / se if se > 0 else math.inf
     p = float(2 * stats.t.sf(abs(stat), df)) if hksj else float(2 * stats.norm.sf(abs(stat)))
-    pi_half = crit * math.sqrt(se**2 + tau2)
+    # Prediction interval for the effect in a new study (Higgins, Thompson & Spiegelhalter 2009;
+    # Cochrane Handbook 10.10.4.3): estimate +/- t(k-2) * sqrt(se^2 + tau^2), with the model's se.
+    # None for a fixed-effect model (no between-study distribution) and below k = 3 (no df left).
+    # metafor's predict() uses a normal (or t(k-1) with Knapp-Hartung) quantile instead.
+    pi_half = float(stats.t.ppf(1 - alpha / 2, k - 2)) * math.sqrt(se**2 + tau2) if method != "FE" and k >= 3 else None
     if method == "FE":
         tau_lo: float | None = None
         tau_hi: float | None = None
@@ -245,8 +249,8 @@ def pool(
         se=se,
         ci_low=est - crit * se,
         ci_high=est + crit * se,
-        pi_low=est - pi_half,
-        pi_high=est + pi_half,
+        pi_low=None if pi_half is None else est - pi_half,
+        pi_high=None if pi_half is None else est + pi_half,
         tau2=tau2,
         tau2_ci_low=tau_lo,
         tau2_ci_high=tau_hi,

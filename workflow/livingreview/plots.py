@@ -142,7 +142,7 @@ def forest_plot(summary: Mapping[str, Any], path: Paths, *, subgroup: str | None
             rows += [("study", s) for s in studies]
         rows += [("missing", m) for m in missing]
         if summary.get("pooled"):
-            rows += [("pooled", summary), ("pi", summary)]
+            rows += [("pooled", summary)] + ([("pi", summary)] if summary.get("pi_low") is not None else [])
         n_rows = len(rows) + 1
         height = 1.6 + 0.32 * n_rows + (0.5 if not summary.get("pooled") else 0)
         fig = plt.figure(figsize=(11.0, height))

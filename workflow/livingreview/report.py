@@ -87,6 +87,18 @@ def effect_in_words(entry: Mapping[str, Any], *, measure: str, log_scale: bool) 
     return text
 
 
+def prediction_in_words(summary: Mapping[str, Any], *, log_scale: bool) -> str:
+    """'95% prediction interval -1.33 to 2.28' (ratios back-transformed), or why there is none."""
+    import math
+
+    lo, hi = summary.get("pi_low"), summary.get("pi_high")
+    if lo is None or hi is None:
+        return "no prediction interval (fixed-effect model, or fewer than 3 studies)"
+    if log_scale:
+        lo, hi = math.exp(float(lo)), math.exp(float(hi))
+    return f"95% prediction interval {number(lo)} to {number(hi)}"
+
+
 def count_words(n: int, singular: str, plural: str | None = None) -> str:
     """'1 trial', '5 trials'."""
     return f"{n} {singular if n == 1 else (plural or singular + 's')}"
@@ -197,8 +209,8 @@ def analysis_context(summary: Mapping[str, Any], figures: Mapping[str, str]) -> 
     if pooled:
         text = (
             f"Pooled {words} ({summary.get('method')}{', Knapp-Hartung' if summary.get('hksj') else ''}, k = {summary.get('k')}): "
-            f"{effect_in_words(summary, measure=measure, log_scale=log_scale)}; prediction interval {number(summary.get('pi_low'))} to "
-            f"{number(summary.get('pi_high'))}; tau² {number(summary.get('tau2'), 3)}; I² {number(summary.get('i2'), 1)}%."
+            f"{effect_in_words(summary, measure=measure, log_scale=log_scale)}; {prediction_in_words(summary, log_scale=log_scale)}; "
+            f"tau² {number(summary.get('tau2'), 3)}; I² {number(summary.get('i2'), 1)}%."
         )
     else:
         text = f"Not pooled: {summary.get('reason', 'no reason recorded')}."

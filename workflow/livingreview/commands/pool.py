@@ -101,7 +101,8 @@ def _text(result: dict[str, Any], studies: list[str], yi: list[float], vi: list[
         "",
         f"{'Random' if result['method'] != 'FE' else 'Fixed'}-effects model (k = {result['k']}; method: {result['method']}{', Knapp-Hartung' if result['hksj'] else ''})",
         f"estimate {result['estimate']:.4f}  se {result['se']:.4f}  {dist} {result['stat']:.4f}  p {result['p']:.4g}",
-        f"95% CI {result['ci_low']:.4f} to {result['ci_high']:.4f}; 95% PI {result['pi_low']:.4f} to {result['pi_high']:.4f}",
+        f"95% CI {result['ci_low']:.4f} to {result['ci_high']:.4f}; "
+        + (f"95% PI {result['pi_low']:.4f} to {result['pi_high']:.4f}" if result["pi_low"] is not None else "no PI (fixed effect or k < 3)"),
         f"tau^2 {result['tau2']:.4f}" + (f" (95% CI {result['tau2_ci_low']:.4f} to {result['tau2_ci_high']:.4f})" if result["tau2_ci_low"] is not None else ""),
         f"I^2 {result['i2']:.2f}%  H^2 {result['h2']:.4f}  Q({result['k'] - 1}) {result['q']:.4f}  p {result['q_p']:.4g}",
     ]
