@@ -200,3 +200,11 @@ def test_pool_cli_text_says_why_there_is_no_prediction_interval(tmp_path: Path, 
     two.write_text("study\tyi\tvi\nA\t0.2\t0.02\nB\t1.1\t0.03\n", encoding="utf-8")
     assert main(["pool", str(two)]) == 0
     assert "; no PI (fixed effect or k < 3)" in capsys.readouterr().out
+
+
+def test_subgroup_with_zero_standard_error_gives_no_q_between_and_says_why() -> None:
+    from livingreview.meta import subgroup_analysis
+
+    got = subgroup_analysis([0.3, 0.3, 0.9, 0.5], [0.02, 0.03, 0.05, 0.04], labels=["A", "B", "C", "D"], groups=["x", "x", "y", "y"], method="REML", hksj=True)
+    assert got["groups"]["x"]["se"] == 0.0
+    assert got["q_between"] is None and got["p"] is None and "standard error is 0" in got["reason"]

@@ -333,7 +333,10 @@ def subgroup_analysis(
         ests.append(entry["estimate"])
         ses.append(entry["se"])
         result["groups"][g] = entry
-    if len(names) >= 2:
+    if len(names) >= 2 and not all(math.isfinite(s) and s > 0 for s in ses):
+        # e.g. Knapp-Hartung on a subgroup whose studies agree exactly: its se is 0 and Q-between divides by it
+        result["reason"] = "Q-between is not defined: a subgroup's standard error is 0 (its studies' estimates are identical)"
+    elif len(names) >= 2:
         qb = q_statistic(np.asarray(ests), np.asarray(ses) ** 2, 0.0)
         result.update(q_between=qb, df=len(names) - 1, p=float(stats.chi2.sf(qb, len(names) - 1)))
     return result
