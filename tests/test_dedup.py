@@ -355,3 +355,41 @@ def test_cli_same_file_name_given_three_times_keeps_every_record(tmp_path: Path)
     rows = read_tsv(tmp_path / "c.tsv", required=CLUSTER_FIELDS)
     assert sorted(r["record_id"] for r in rows) == ["other:a.csv#1", "other:a.csv#1@a.csv", "other:a.csv#1@a.csv~2"]
     assert "3 records from 3 file(s)" in proc.stdout
+
+
+# --- guards compare cluster sets, not one value per cluster ---------------------------------------
+
+
+def test_human_link_does_not_split_off_an_automatic_copy_with_the_same_doi(tmp_path: Path) -> None:
+    """PubMed and PsycINFO share K071's DOI; a person links an Embase conference-abstract copy to
+    PubMed. The PsycINFO copy must stay with PubMed (it agrees with a member on DOI and kind)."""
+    doi = "10.1001/jamapsychiatry.2014.62"
+    pubmed = rec("pubmed:24740528", pmid="24740528", doi=doi, publication_types=("Journal Article",), **K071)
+    abstract = rec("embase:e71", publication_types=("Conference Abstract",), **{**K071, "pages": ""})
+    psycinfo = rec("psycinfo:r#1", doi=doi, publication_types=("Journal Article",), **K071)
+    without = deduplicate([pubmed, abstract, psycinfo])
+    assert without.cluster_of[psycinfo.record_id] == without.cluster_of[pubmed.record_id]
+    assert without.cluster_of[abstract.record_id] != without.cluster_of[pubmed.record_id]
+    path = _decisions_file(tmp_path, ["pubmed:24740528\tembase:e71\tlink\tAB\t2025-10-01\tabstract of the trial"])
+    result = deduplicate([pubmed, abstract, psycinfo], decisions=load_dedup_decisions(path))
+    assert len(set(result.cluster_of.values())) == 1
+    rows = {r["record_id"]: r for r in result.clusters}
+    assert rows["psycinfo:r#1"]["rule"] == "doi" and rows["embase:e71"]["rule"] == "human_link"
+    assert result.maybe_pairs == []
+
+
+def test_human_link_of_two_dois_lets_a_copy_of_either_join(tmp_path: Path) -> None:
+    """Two DOIs forced together by a person: a third copy with the second DOI joins the cluster."""
+    a = rec("pubmed:24740528", pmid="24740528", doi="10.1001/jamapsychiatry.2014.62", **K071)
+    b = rec("embase:r#1", doi="10.9999/other.doi", **K071)
+    c = rec("psycinfo:r#1", doi="10.9999/other.doi", **{**K071, "title": "A title the rules would never link"})
+    path = _decisions_file(tmp_path, ["pubmed:24740528\tembase:r#1\tlink\tAB\t2025-10-01\ttwo DOIs of one article"])
+    result = deduplicate([a, b, c], decisions=load_dedup_decisions(path))
+    assert len(set(result.cluster_of.values())) == 1
+    assert {r["record_id"]: r["rule"] for r in result.clusters}["psycinfo:r#1"] == "doi"
+    # A fourth copy with a third DOI still agrees with no member: refused.
+    d = rec("medline:r#1", doi="10.9999/third.doi", **K071)
+    result = deduplicate([a, b, c, d], decisions=load_dedup_decisions(path))
+    assert result.cluster_of[d.record_id] != result.cluster_of[a.record_id]
+    assert any(m["record_b"] == "medline:r#1" or m["record_a"] == "medline:r#1" for m in result.maybe_pairs)
+    assert all("different DOIs" in m["rule"] for m in result.maybe_pairs if "medline:r#1" in (m["record_a"], m["record_b"]))

@@ -483,18 +483,52 @@ def _describe(features: Mapping[str, Any]) -> str:
 # --- union-find with guards -----------------------------------------------------------------
 
 
+# A cluster's values of one field: "" (none), one value, or a frozenset of two or more (after a
+# person linked records that differ in it). One str per record keeps a million clusters small.
+_Values = str | frozenset[str]
+
+
+def _as_set(values: _Values) -> frozenset[str]:
+    return values if isinstance(values, frozenset) else frozenset((values,)) if values else frozenset()
+
+
+def _disjoint(a: _Values, b: _Values) -> bool:
+    """True when both clusters hold values and share none of them."""
+    if not a or not b:
+        return False
+    if isinstance(a, str) and isinstance(b, str):
+        return a != b
+    return _as_set(a).isdisjoint(_as_set(b))
+
+
+def _joined(a: _Values, b: _Values) -> _Values:
+    if not b or a == b:
+        return a
+    if not a:
+        return b
+    return _as_set(a) | _as_set(b)
+
+
+def _label(values: _Values) -> str:
+    return values if isinstance(values, str) else "+".join(sorted(values))
+
+
 class _GuardedUnionFind:
-    """Union-find that refuses a merge giving a cluster two DOIs, two PMIDs, two registry ids,
-    two kinds of report, or two records a person kept apart."""
+    """Union-find that refuses a merge of two clusters that both hold DOIs, PMIDs, registry ids or
+    kinds of report and share none of them (each cluster keeps the set of its members' values), or
+    that would put two records a person kept apart in one cluster.
+
+    Sets matter after a person's ``link``: a cluster holding two DOIs (or a publication and its
+    conference abstract) still takes a record that agrees with any of its members."""
 
     def __init__(self, p: _Prepared, keep_apart: Iterable[tuple[int, int]]) -> None:
         n = len(p.ids)
         self.parent = list(range(n))
         self.size = [1] * n
-        self.doi = list(p.doi)
-        self.pmid = list(p.pmid)
-        self.kind = list(p.kind)
-        self.registry_id = list(p.registry_id)
+        self.doi: list[_Values] = list(p.doi)
+        self.pmid: list[_Values] = list(p.pmid)
+        self.kind: list[_Values] = list(p.kind)
+        self.registry_id: list[_Values] = list(p.registry_id)
         self.apart: dict[int, set[int]] = {}
         for a, b in keep_apart:
             self.apart.setdefault(a, set()).add(b)
@@ -513,14 +547,14 @@ class _GuardedUnionFind:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return ""
-        if self.doi[ra] and self.doi[rb] and self.doi[ra] != self.doi[rb]:
+        if _disjoint(self.doi[ra], self.doi[rb]):
             return "different DOIs"
-        if self.pmid[ra] and self.pmid[rb] and self.pmid[ra] != self.pmid[rb]:
+        if _disjoint(self.pmid[ra], self.pmid[rb]):
             return "different PMIDs"
-        if self.registry_id[ra] and self.registry_id[rb] and self.registry_id[ra] != self.registry_id[rb]:
+        if _disjoint(self.registry_id[ra], self.registry_id[rb]):
             return "different registrations"
-        if self.kind[ra] != self.kind[rb]:
-            return f"{self.kind[ra]} vs {self.kind[rb]}"
+        if _disjoint(self.kind[ra], self.kind[rb]):
+            return f"{_label(self.kind[ra])} vs {_label(self.kind[rb])}"
         if self.apart:
             for x, partners in self.apart.items():
                 rx = self.find(x)
@@ -541,11 +575,8 @@ class _GuardedUnionFind:
             ra, rb = rb, ra
         self.parent[rb] = ra
         self.size[ra] += self.size[rb]
-        self.doi[ra] = self.doi[ra] or self.doi[rb]
-        self.pmid[ra] = self.pmid[ra] or self.pmid[rb]
-        self.registry_id[ra] = self.registry_id[ra] or self.registry_id[rb]
-        if self.kind[ra] != self.kind[rb]:
-            self.kind[ra] = f"{self.kind[ra]}+{self.kind[rb]}"
+        for values in (self.doi, self.pmid, self.registry_id, self.kind):
+            values[ra] = _joined(values[ra], values[rb])
         return ""
 
 
