@@ -393,3 +393,43 @@ def test_human_link_of_two_dois_lets_a_copy_of_either_join(tmp_path: Path) -> No
     assert result.cluster_of[d.record_id] != result.cluster_of[a.record_id]
     assert any(m["record_b"] == "medline:r#1" or m["record_a"] == "medline:r#1" for m in result.maybe_pairs)
     assert all("different DOIs" in m["rule"] for m in result.maybe_pairs if "medline:r#1" in (m["record_a"], m["record_b"]))
+
+
+def test_contradictory_decisions_are_a_one_line_error(tmp_path: Path) -> None:
+    """link A-C and link C-B put A and B in one cluster: a keep_apart A-B contradicts them."""
+    a = rec("pubmed:24740528", pmid="24740528", **K071)
+    b = rec("embase:r#1", title="A completely different title of another paper", year="2014")
+    c = rec("psycinfo:r#1", title="Yet another title that no rule would link", year="2014")
+    path = _decisions_file(
+        tmp_path,
+        [
+            "pubmed:24740528\tpsycinfo:r#1\tlink\tAB\t2025-10-01\t",
+            "psycinfo:r#1\tembase:r#1\tlink\tAB\t2025-10-01\t",
+            "embase:r#1\tpubmed:24740528\tkeep_apart\tCD\t2025-10-02\t",
+        ],
+    )
+    for call in (lambda: load_dedup_decisions(path), lambda: deduplicate([a, b, c], decisions=_unchecked(path))):
+        with pytest.raises(ConfigError) as err:
+            call()
+        message = str(err.value)
+        assert message.startswith(f"{path}:4: keep_apart embase:r#1 / pubmed:24740528")
+        assert f"{path}:2" in message and f"{path}:3" in message
+        assert "fix: " in message and "\n" not in message
+
+
+def test_keep_apart_beside_unrelated_links_is_fine(tmp_path: Path) -> None:
+    path = _decisions_file(
+        tmp_path,
+        [
+            "pubmed:1\tpsycinfo:r#1\tlink\tAB\t2025-10-01\t",
+            "embase:r#1\tembase:r#2\tlink\tAB\t2025-10-01\t",
+            "embase:r#1\tpubmed:1\tkeep_apart\tCD\t2025-10-02\t",
+        ],
+    )
+    assert [d.decision for d in load_dedup_decisions(path)] == ["link", "link", "keep_apart"]
+
+
+def _unchecked(path: Path) -> list[DedupDecision]:
+    """The decisions of a file as load_dedup_decisions builds them, without its checks."""
+    rows = read_tsv(path)
+    return [DedupDecision(r["record_a"], r["record_b"], r["decision"], r["reviewer"], r["date"], r["note"], f"{path}:{r['_line']}") for r in rows]

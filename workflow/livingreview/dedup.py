@@ -590,7 +590,7 @@ def load_dedup_decisions(path: str | Path) -> list[DedupDecision]:
 
     Each row links two records or keeps them apart. Raises ConfigError naming file:line on a bad
     row (unknown decision, missing reviewer, bad date, a record paired with itself, a pair
-    given twice with different decisions).
+    given twice with different decisions, a keep_apart that link rows contradict).
     """
     path = Path(path)
     rows = read_tsv(path, required=DEDUP_DECISION_FIELDS)
@@ -621,7 +621,44 @@ def load_dedup_decisions(path: str | Path) -> list[DedupDecision]:
             )
         seen[key] = item
         decisions.append(item)
+    check_decision_contradictions(decisions)
     return decisions
+
+
+def check_decision_contradictions(decisions: Sequence[DedupDecision]) -> None:
+    """Raise ConfigError when ``link`` decisions join two records a ``keep_apart`` decision keeps
+    apart (link A-C, link C-B, keep_apart A-B): links are always applied, so the keep_apart could not
+    hold. The message names the keep_apart row and every link row on the path between the two."""
+    links: dict[str, list[tuple[str, DedupDecision]]] = {}
+    for d in decisions:
+        if d.decision == DECISION_LINK:
+            links.setdefault(d.record_a, []).append((d.record_b, d))
+            links.setdefault(d.record_b, []).append((d.record_a, d))
+    if not links:
+        return
+    for d in decisions:
+        if d.decision != DECISION_KEEP_APART or d.record_a not in links or d.record_b not in links:
+            continue
+        came_by: dict[str, tuple[str, DedupDecision] | None] = {d.record_a: None}
+        queue = [d.record_a]
+        for node in queue:  # breadth first: the shortest chain of links
+            for other, link in links.get(node, ()):
+                if other not in came_by:
+                    came_by[other] = (node, link)
+                    queue.append(other)
+        if d.record_b not in came_by:
+            continue
+        path: list[DedupDecision] = []
+        node = d.record_b
+        while (step := came_by[node]) is not None:
+            node, link = step
+            path.append(link)
+        chain = ", ".join(f"{x.where} ({x.record_a} / {x.record_b})" for x in reversed(path))
+        raise ConfigError(
+            f"keep_apart {d.record_a} / {d.record_b} contradicts the link decisions that put them in one cluster: {chain}",
+            where=d.where,
+            fix="delete the keep_apart row, or the link row that joins records that are not the same report",
+        )
 
 
 def _check_decisions(decisions: Sequence[DedupDecision], index: Mapping[str, int]) -> None:
@@ -883,6 +920,7 @@ def deduplicate(
             )
         index[rec.record_id] = i
     _check_decisions(decisions, index)
+    check_decision_contradictions(decisions)
     p = _prepare(records) if index_rows_in is None else _prepared_in_order(index_rows_in, records)
     n = len(records)
     keep_apart = [(index[d.record_a], index[d.record_b]) for d in decisions if d.decision == DECISION_KEEP_APART]
