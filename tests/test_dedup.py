@@ -433,3 +433,52 @@ def _unchecked(path: Path) -> list[DedupDecision]:
     """The decisions of a file as load_dedup_decisions builds them, without its checks."""
     rows = read_tsv(path)
     return [DedupDecision(r["record_a"], r["record_b"], r["decision"], r["reviewer"], r["date"], r["note"], f"{path}:{r['_line']}") for r in rows]
+
+
+# --- retracted articles are publications; only retraction notices are kind retraction -------------
+
+# Synthetic (not a real article): a made-up title and a DOI under the Crossref test prefix 10.5555.
+RETRACTED = {
+    "title": "Ketamine infusion and fear memory in a synthetic cohort: a randomized trial",
+    "authors": ("Example A", "Sample B"),
+    "journal": "Journal of Psychopharmacology",
+    "year": "2020",
+    "volume": "34",
+    "pages": "100-110",
+}
+
+
+@pytest.mark.parametrize(
+    "title, types, kind",
+    [
+        ("RETRACTED ARTICLE: " + RETRACTED["title"], ("Journal Article", "Retracted Publication"), "publication"),
+        ("RETRACTED ARTICLE: " + RETRACTED["title"], (), "publication"),
+        ("Retracted: " + RETRACTED["title"], (), "publication"),
+        ("[Retracted] " + RETRACTED["title"], (), "publication"),
+        (RETRACTED["title"], ("Journal Article", "Retracted Publication"), "publication"),
+        ("Retracted publications in psychiatry: a bibliometric study", (), "publication"),
+        ("Retraction: " + RETRACTED["title"], (), "retraction"),
+        ('Retraction notice to "' + RETRACTED["title"] + '"', (), "retraction"),
+        ("Retraction Note: " + RETRACTED["title"], (), "retraction"),
+        ("Notice of retraction", (), "retraction"),
+        ("Retracted: " + RETRACTED["title"], ("Retraction of Publication",), "retraction"),
+        ("Statement of retraction: " + RETRACTED["title"], (), "retraction"),
+    ],
+)
+def test_retracted_article_vs_retraction_notice(title: str, types: tuple[str, ...], kind: str) -> None:
+    assert record_kind(rec("pubmed:1", title=title, publication_types=types)) == kind
+
+
+def test_retracted_article_merges_with_its_copy() -> None:
+    doi = "10.5555/synthetic.retracted.1"
+    pubmed = rec("pubmed:1", pmid="1", doi=doi, publication_types=("Journal Article", "Retracted Publication"),
+                 **{**RETRACTED, "title": "RETRACTED ARTICLE: " + RETRACTED["title"]})
+    embase = rec("embase:r#1", doi=doi, publication_types=("Article",), **RETRACTED)
+    no_doi = rec("psycinfo:r#1", publication_types=("Journal Article",), **RETRACTED)  # linked by title after the prefix
+    notice = rec("embase:r#2", publication_types=("Note",), **{**RETRACTED, "title": "Retraction notice to: " + RETRACTED["title"], "pages": "111"})
+    result = deduplicate([pubmed, embase, no_doi, notice])
+    c = result.cluster_of
+    assert c["embase:r#1"] == c["pubmed:1"] == c["psycinfo:r#1"]
+    assert c["embase:r#2"] != c["pubmed:1"]
+    rows = {r["record_id"]: r["rule"] for r in result.clusters}
+    assert rows["embase:r#1"] == "doi" and rows["psycinfo:r#1"].startswith("F")

@@ -78,13 +78,22 @@ KIND_ABSTRACT = "conference_abstract"
 ERRATUM_TYPES: frozenset[str] = frozenset(
     {"erratum", "published erratum", "correction", "corrigendum", "errata", "correction notice"}
 )
+# A retraction NOTICE is a report of its own; a retracted ARTICLE ("Retracted Publication" in
+# MEDLINE, "RETRACTED ARTICLE: <title>" at Springer, "RETRACTED: <title>" at Elsevier) is the publication.
 RETRACTION_TYPES: frozenset[str] = frozenset({"retraction of publication", "retraction notice", "retraction"})
+RETRACTED_ARTICLE_TYPES: frozenset[str] = frozenset({"retracted publication", "retracted article"})
 PREPRINT_TYPES: frozenset[str] = frozenset({"preprint"})
 ABSTRACT_TYPES: frozenset[str] = frozenset(
     {"conference abstract", "meeting abstract", "congress", "conference review", "conference proceeding", "abstract"}
 )
 _ERRATUM_TITLE = re.compile(r"^\s*(?:erratum|errata|corrigendum|correction|corrections|notice of correction)\b", re.IGNORECASE)
-_RETRACTION_TITLE = re.compile(r"^\s*(?:retraction|retracted|notice of retraction|withdrawn)\b", re.IGNORECASE)
+_RETRACTION_TITLE = re.compile(r"^\s*(?:retraction|notice of retraction|statement of retraction|withdrawn)\b", re.IGNORECASE)
+# The retracted article's own title prefix ("RETRACTED ARTICLE: ", "RETRACTED: ", "[Retracted] "):
+# dropped from the title compared, so the article still matches its unmarked copies.
+_RETRACTED_ARTICLE_TITLE = re.compile(
+    r"^\s*(?:\[\s*retracted(?:\s+article)?\s*\]|retracted(?:\s+(?:article|publication|paper))?\s*[:.]|retracted\s+article\b)[\s:.\-]*",
+    re.IGNORECASE,
+)
 _PREPRINT_SOURCE = re.compile(r"rxiv|preprint|research square|ssrn", re.IGNORECASE)
 _REGISTRY_ID = re.compile(r"^(?:NCT\d{8}|ACTRN\d{14}|ISRCTN\d+|EUCTR[\w-]+|DRKS\d+|ChiCTR[\w-]+|IRCT[\w-]+|CTRI/[\w/-]+)$", re.IGNORECASE)
 _ROMAN_OR_NUMBER = re.compile(r"^(?:\d+|i{1,3}|iv|v|vi{1,3}|ix|x)$")
@@ -268,7 +277,10 @@ def record_kind(record: Record, *, doi: str | None = None) -> str:
     title = record.title or ""
     if types & ERRATUM_TYPES or _ERRATUM_TITLE.match(title):
         return KIND_ERRATUM
-    if types & RETRACTION_TYPES or _RETRACTION_TITLE.match(title):
+    if types & RETRACTION_TYPES:
+        return KIND_RETRACTION
+    retracted_article = bool(types & RETRACTED_ARTICLE_TYPES) or bool(_RETRACTED_ARTICLE_TITLE.match(title))
+    if not retracted_article and _RETRACTION_TITLE.match(title):
         return KIND_RETRACTION
     doi = normalize_doi(record.doi) if doi is None else doi
     if types & PREPRINT_TYPES or is_preprint_doi(doi) or _PREPRINT_SOURCE.search(record.journal or ""):
@@ -283,8 +295,12 @@ def _prepare(records: Sequence[Record]) -> _Prepared:
     p = _Prepared([], [], [], [], [], [], [], [], [], [], [], [])
     for rec in records:
         doi = normalize_doi(rec.doi)
+        kind = record_kind(rec, doi=doi)
+        title = rec.title or ""
+        if kind != KIND_RETRACTION:  # a retracted article is compared without its "RETRACTED ARTICLE: " mark
+            title = _RETRACTED_ARTICLE_TITLE.sub("", title, count=1)
         p.ids.append(rec.record_id)
-        p.title.append(normalize_title(rec.title))
+        p.title.append(normalize_title(title))
         p.doi.append(doi)
         p.pmid.append(normalize_pmid(rec.pmid))
         p.year.append(normalize_year(rec.year))
@@ -293,7 +309,6 @@ def _prepare(records: Sequence[Record]) -> _Prepared:
         p.journal.append(normalize_journal(rec.journal_abbrev or rec.journal))
         p.volume.append(normalize_volume(rec.volume))
         p.page.append(first_page(rec.pages))
-        kind = record_kind(rec, doi=doi)
         p.kind.append(kind)
         p.registry_id.append((rec.native_id or rec.record_id.split(":", 1)[-1]).upper() if kind == KIND_REGISTRATION else "")
     return p
