@@ -21,6 +21,7 @@ from livingreview.errors import ConfigError, InputFormatError, LivingReviewError
 from livingreview.normalize import (
     expand_pages,
     first_page,
+    is_preprint_doi,
     journals_match,
     normalize_author,
     normalize_doi,
@@ -482,3 +483,39 @@ def test_retracted_article_merges_with_its_copy() -> None:
     assert c["embase:r#2"] != c["pubmed:1"]
     rows = {r["record_id"]: r["rule"] for r in result.clusters}
     assert rows["embase:r#1"] == "doi" and rows["psycinfo:r#1"].startswith("F")
+
+
+# --- 10.1101 is bioRxiv/medRxiv only in its preprint shapes ------------------------------------------
+
+# DOI shapes only (zeros, not real DOIs), except the two medRxiv DOIs curated in the evidence file.
+@pytest.mark.parametrize(
+    "doi, preprint",
+    [
+        ("10.1101/2021.04.10.21255127", True),  # medRxiv, the preprint named in K052
+        ("10.1101/2021.06.13.21258836", True),  # medRxiv, the preprint named in K003
+        ("10.1101/2020.01.01.000000v2", True),
+        ("10.1101/000000", True),  # bioRxiv before December 2019: six digits
+        ("10.1101/0000000", True),
+        ("10.1101/lm.000000.000", False),  # Learning & Memory (Cold Spring Harbor)
+        ("10.1101/gad.000000.000", False),  # Genes & Development
+        ("10.1101/gr.000000.000", False),  # Genome Research
+        ("10.1101/cshperspect.a000000", False),  # Cold Spring Harbor Perspectives
+        ("10.1101/pdb.prot000000", False),  # Cold Spring Harbor Protocols
+        ("10.1101/00000", False),
+        ("10.21203/rs.3.rs-000000/v1", True),  # Research Square: whole prefix
+        ("10.5555/synth.1.1", False),
+        ("", False),
+    ],
+)
+def test_preprint_doi_shapes(doi: str, preprint: bool) -> None:
+    assert is_preprint_doi(doi) is preprint
+
+
+def test_cold_spring_harbor_journal_article_is_a_publication() -> None:
+    base = {"title": "Fear memory reconsolidation in a synthetic example", "authors": ("Example A",), "journal": "Learning & Memory",
+            "year": "2020", "volume": "27", "pages": "1-9", "doi": "10.1101/lm.000000.000"}
+    pubmed = rec("pubmed:1", pmid="1", publication_types=("Journal Article",), **base)
+    embase = rec("embase:r#1", publication_types=("Article",), **base)
+    assert record_kind(pubmed) == record_kind(embase) == "publication"
+    result = deduplicate([pubmed, embase])
+    assert result.cluster_of["pubmed:1"] == result.cluster_of["embase:r#1"]

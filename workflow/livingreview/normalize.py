@@ -40,10 +40,10 @@ _ASCII_PUNCT = str.maketrans(
 # Words an NLM abbreviation drops (ISO 4): ignored when comparing journal names.
 JOURNAL_STOPWORDS: frozenset[str] = frozenset({"of", "the", "and", "et", "de", "la", "le", "der", "und", "for", "in", "on"})
 
-# DOI prefixes of preprint servers (bioRxiv/medRxiv, Research Square, Preprints.org, PsyArXiv/OSF,
-# arXiv, SSRN, JMIR Preprints).
+# DOI prefixes of preprint servers (Research Square, Preprints.org, PsyArXiv/OSF, arXiv, SSRN,
+# JMIR Preprints). bioRxiv/medRxiv share 10.1101 with the Cold Spring Harbor journals (10.1101/gad.,
+# 10.1101/gr., 10.1101/lm., 10.1101/cshperspect. ...): only their own shapes count (BIORXIV_DOI).
 PREPRINT_DOI_PREFIXES: tuple[str, ...] = (
-    "10.1101/",
     "10.21203/",
     "10.20944/",
     "10.31234/",
@@ -52,6 +52,8 @@ PREPRINT_DOI_PREFIXES: tuple[str, ...] = (
     "10.2139/",
     "10.2196/preprints.",
 )
+# bioRxiv/medRxiv: 10.1101/YYYY.MM.DD.<number> since December 2019, 10.1101/<6+ digits> before.
+BIORXIV_DOI = re.compile(r"^10\.1101/(?:\d{4}\.\d{2}\.\d{2}\.|\d{6,})")
 
 
 def fold(text: str) -> str:
@@ -215,5 +217,6 @@ def normalize_volume(value: str) -> str:
 
 
 def is_preprint_doi(doi: str) -> bool:
-    """True when a (normalised) DOI belongs to a preprint server."""
-    return bool(doi) and doi.startswith(PREPRINT_DOI_PREFIXES)
+    """True when a (normalised) DOI belongs to a preprint server (10.1101 only in the bioRxiv/medRxiv
+    shapes, not a Cold Spring Harbor journal's DOI)."""
+    return bool(doi) and (doi.startswith(PREPRINT_DOI_PREFIXES) or BIORXIV_DOI.match(doi) is not None)
