@@ -27,17 +27,31 @@ from livingreview.writers import pubmed_xml
 
 NCBI_EUTILS = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 FIRST_SYNTHETIC_PMID = 990_000_001
+DATETYPES = frozenset({"pdat", "edat"})  # mindate/maxdate without a datetype mean pdat, as at NCBI
 FAULTS = frozenset({"429", "500", "502", "503", "slow", "stall", "truncate", "error_body", "reset"})
 ESEARCH_DOCTYPE = '<!DOCTYPE eSearchResult PUBLIC "-//NLM//DTD esearch 20060628//EN" "https://eutils.ncbi.nlm.nih.gov/eutils/dtd/20060628/esearch.dtd">'
 
 
 @dataclass(frozen=True)
 class FakeRecord:
-    """One synthetic PubMed record: its PMID and publication date."""
+    """One synthetic PubMed record: its PMID, publication date (pdat) and Entrez date (edat).
+
+    ``entered`` is the date the record entered PubMed (edat); it defaults to the publication date.
+    A record published before a search but indexed after it has ``entered`` > ``date``.
+    """
 
     pmid: str
     date: dt.date
     record: Record | None = field(default=None, compare=False, hash=False)  # served as is when given
+    entered: dt.date | None = None
+
+    def on(self, datetype: str) -> dt.date:
+        """The record's date in the field ``datetype`` (pdat or edat) names."""
+        if datetype == "pdat":
+            return self.date
+        if datetype == "edat":
+            return self.entered or self.date
+        raise ValueError(f"the fake server knows the date types pdat and edat, not {datetype!r}")
 
 
 def make_records(n: int, *, first_pmid: int = FIRST_SYNTHETIC_PMID, start: dt.date = dt.date(1990, 1, 1), step_days: int = 1) -> list[FakeRecord]:
@@ -247,6 +261,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(400, b"<ERROR>too many requests for one test</ERROR>")
             elif endpoint == "other":
                 self._send(404, b"<ERROR>unknown E-utility</ERROR>")
+            elif endpoint == "esearch" and params.get("datetype", "pdat") not in DATETYPES:
+                self._send(400, b"<ERROR>the fake server knows the date types pdat and edat only</ERROR>")
             elif fault in {"429", "500", "502", "503"}:
                 headers = {"Retry-After": state.retry_after} if fault == "429" else {}
                 self._send(int(fault), b'{"error":"fake fault"}', headers, content_type="application/json")
@@ -288,11 +304,12 @@ class _Handler(BaseHTTPRequestHandler):
     @staticmethod
     def _select(state: _State, params: dict[str, str]) -> list[FakeRecord]:
         lo, hi = params.get("mindate"), params.get("maxdate")
+        datetype = params.get("datetype", "pdat")
         records = state.records
         if lo and hi:
             a = dt.date(*map(int, lo.split("/")))
             b = dt.date(*map(int, hi.split("/")))
-            records = [r for r in records if a <= r.date <= b]
+            records = [r for r in records if a <= r.on(datetype) <= b]
         return sorted(records, key=lambda r: int(r.pmid), reverse=True)  # newest first, as PubMed sorts
 
     def _esearch(self, state: _State, params: dict[str, str]) -> bytes:

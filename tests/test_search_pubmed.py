@@ -116,7 +116,7 @@ def test_search_several_batches_writes_an_exact_run(tmp_path: Path, fake: Any) -
     assert entry.platform == "PubMed (NCBI E-utilities)"
     assert entry.query == pubmed_strategy(cfg) and "ketamine[tiab]" in entry.query
     assert entry.query_translation == entry.query + " AND fake[translation]"
-    assert entry.date_limits == {"from": "inception", "to": "2025/09/30", "datetype": "pdat"}
+    assert entry.date_limits == {"from": "inception", "to": "2025/09/30", "datetype": "edat"}
     assert entry.count_reported == 300 and entry.count_in_file == 300
     assert manifest.date_run == "2026-01-15" and manifest.run_id == "2026-01-15"
     assert manifest.tool_versions["biopython"] == Bio.__version__
@@ -125,7 +125,7 @@ def test_search_several_batches_writes_an_exact_run(tmp_path: Path, fake: Any) -
     # esearch on the history server with the config's date limits; paging by retstart/retmax
     first = server.calls("esearch")[0].params
     assert first["usehistory"] == "y" and first["db"] == "pubmed"
-    assert (first["mindate"], first["maxdate"], first["datetype"]) == (INCEPTION_MINDATE, "2025/09/30", "pdat")
+    assert (first["mindate"], first["maxdate"], first["datetype"]) == (INCEPTION_MINDATE, "2025/09/30", "edat")
     assert first["email"] == CONTACT and first["tool"] == "livingreview" and "api_key" not in first
     fetches = server.calls("efetch")
     assert [(r.params["retstart"], r.params["retmax"]) for r in fetches] == [("0", "100"), ("100", "100"), ("200", "100")]
@@ -264,12 +264,55 @@ def test_since_last_starts_at_the_end_of_the_newest_pubmed_run(tmp_path: Path, f
     assert (first["mindate"], first["maxdate"]) == ("2025/09/30", "2026/01/15")
     expected = {r.pmid for r in records if dt.date(2025, 9, 30) <= r.date <= TODAY}
     assert set(read_pmids(run_dir)) == expected and len(expected) == 108
-    assert load_manifest(run_dir).files[0].date_limits == {"from": "2025/09/30", "to": "2026/01/15", "datetype": "pdat"}
+    assert load_manifest(run_dir).files[0].date_limits == {"from": "2025/09/30", "to": "2026/01/15", "datetype": "edat"}
     # --until overrides the end; what the first update archived is not archived again
     again = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="2025/12/01", until="2025/12/31", today=TODAY)
     assert again is None
     assert (server.calls("esearch")[2].params["mindate"], server.calls("esearch")[2].params["maxdate"]) == ("2025/12/01", "2025/12/31")
     assert server.calls("efetch")[-1].params["retmax"] == "31"
+
+
+@pytest.mark.parametrize("configured", ["pdat", "edat"])
+def test_since_last_finds_a_record_indexed_after_the_last_run(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, configured: str) -> None:
+    """A record published 2025/09/20 that entered PubMed after the 2025/09/30 run: the update searches by
+    Entrez date (edat), whatever datetype the config gives for the full search."""
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    root = tmp_path / "searches"
+    _archive(root, "2025-09-30", "pubmed", "2025/09/30")
+    late, normal, old = make_records(3, start=dt.date(2025, 9, 20), step_days=0)
+    served = [
+        FakeRecord(late.pmid, dt.date(2025, 9, 20), entered=dt.date(2025, 10, 10)),  # published before the run, indexed after it
+        FakeRecord(normal.pmid, dt.date(2025, 10, 5)),  # published and indexed after the run
+        FakeRecord(old.pmid, dt.date(2025, 9, 1), entered=dt.date(2025, 9, 3)),  # found by the 2025-09-30 run
+    ]
+    server = fake(served)
+    config = write_config(tmp_path, datetype=configured)
+
+    run_dir = run_pubmed_search(config_path=config, root=root, since="last", today=TODAY)
+
+    first = server.calls("esearch")[0].params
+    assert (first["mindate"], first["maxdate"], first["datetype"]) == ("2025/09/30", "2026/01/15", "edat")
+    assert {r.params["datetype"] for r in server.calls("esearch")} == {"edat"}
+    assert sorted(read_pmids(run_dir)) == sorted([late.pmid, normal.pmid])
+    manifest = load_manifest(run_dir)
+    (entry,) = manifest.files
+    assert entry.date_limits == {"from": "2025/09/30", "to": "2026/01/15", "datetype": "edat"}
+    assert "datetype=edat" in entry.notes
+    assert "by Entrez date (edat: the date a record entered PubMed)" in manifest.description
+    # a search without --since keeps the configured date type (the configured date_from..date_to)
+    full = run_pubmed_search(config_path=config, root=tmp_path / "full", today=TODAY)
+    assert server.calls("esearch")[-1].params["datetype"] == configured
+    assert load_manifest(full).files[0].date_limits["datetype"] == configured
+    # by publication date the late record falls in the configured range (<= 2025/09/30), by Entrez date it does not
+    assert sorted(read_pmids(full)) == sorted([late.pmid, old.pmid] if configured == "pdat" else [old.pmid])
+
+
+def test_the_shipped_config_searches_by_entrez_date() -> None:
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
+    assert config["entrez"]["datetype"] == "edat"
+    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text(encoding="utf-8"))
+    assert schema["properties"]["entrez"]["properties"]["datetype"]["default"] == "edat"
+    assert EntrezSettings().datetype == "edat"
 
 
 def test_since_last_without_a_pubmed_run_is_an_error(tmp_path: Path, fake: Any) -> None:

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 from urllib.error import HTTPError, URLError
@@ -41,6 +41,16 @@ MAX_BATCH = 10_000  # NCBI's ceiling for retmax
 # PubMed's esearch returns at most this many ids in IdList; above it only counts can be compared.
 MAX_IDLIST = 10_000
 MAX_BACKOFF_SECONDS = 120.0
+# Update searches (--since) select records by the date they entered PubMed (Entrez date), whatever
+# entrez.datetype says: by publication date a record published before the last run but indexed
+# after it would fall before --since and never be found.
+UPDATE_DATETYPE = "edat"
+DATETYPE_WORDS = {
+    "pdat": "publication date (pdat)",
+    "edat": "Entrez date (edat: the date a record entered PubMed)",
+    "mdat": "modification date (mdat)",
+    "crdt": "create date (crdt: the date the PubMed record was created)",
+}
 API_KEY_ENV = "NCBI_API_KEY"
 EMAIL_ENV = "NCBI_EMAIL"
 # Addresses under these domains (RFC 2606 examples) are placeholders, never a real contact: treated as not set.
@@ -67,7 +77,7 @@ class EntrezSettings:
     max_retries: int = 6
     timeout_seconds: float = 60.0
     backoff_seconds: float = 1.0
-    datetype: str = "pdat"
+    datetype: str = "edat"  # date field of a search without --since; update searches use UPDATE_DATETYPE
 
 
 @dataclass
@@ -625,7 +635,7 @@ def build_manifest(
         date_run=date_run.isoformat(),
         files=[entry],
         tool_versions=tool_versions(),
-        description=f"Live PubMed search through Bio.Entrez, {date_from} to {date_to}",
+        description=f"Live PubMed search through Bio.Entrez, {date_from} to {date_to} by {DATETYPE_WORDS.get(result.datetype, result.datetype)}",
     )
 
 
@@ -642,8 +652,11 @@ def run_pubmed_search(
 ) -> Path | None:
     """Search PubMed live and archive the result as resources/searches/<run_id>/ (pubmed.xml.gz + manifest.json).
 
-    Records already archived in an earlier PubMed run are left out of the new file (the manifest
-    notes how many, per run). Returns the run folder, or None when nothing new was found (PubMed
+    A search without --since uses the date field entrez.datetype names (default edat); an update
+    search (--since) always uses the Entrez date (edat, the date a record entered PubMed), so a
+    record published before the last run but indexed after it is found. The manifest records the
+    date type (date_limits.datetype, notes, description). Records already archived in an earlier
+    PubMed run are left out of the new file (the manifest notes how many, per run). Returns the run folder, or None when nothing new was found (PubMed
     reports no records, or all are archived already): nothing is written then, since an empty run
     adds nothing to the review. Any failure raises SearchError before anything is written; a
     config without a real contact address (NCBI_EMAIL / entrez.email) is a ConfigError raised
@@ -657,6 +670,10 @@ def run_pubmed_search(
     today = today or dt.date.today()
     query = pubmed_strategy(config)
     date_from, date_to = resolve_date_limits(config, since=since, until=until, root=runs_root, today=today)
+    if since is not None and settings.datetype != UPDATE_DATETYPE:
+        LOG.info("update search (--since): dates are %s, not entrez.datetype %s", DATETYPE_WORDS[UPDATE_DATETYPE], settings.datetype)
+    if since is not None:
+        settings = replace(settings, datetype=UPDATE_DATETYPE)
     run_id = run_id or next_run_id(runs_root, today)
     if (runs_root / run_id).exists():
         raise ArchiveError(f"run {run_id} already exists (runs are immutable)", where=str(runs_root / run_id), fix="pass another --run-id or leave it out")
