@@ -519,3 +519,46 @@ def test_cold_spring_harbor_journal_article_is_a_publication() -> None:
     assert record_kind(pubmed) == record_kind(embase) == "publication"
     result = deduplicate([pubmed, embase])
     assert result.cluster_of["pubmed:1"] == result.cluster_of["embase:r#1"]
+
+
+# --- a title-only rule (F3, F4) needs the same content words ----------------------------------------
+
+# K072 (Feder 2021, Am J Psychiatry) as curated in the evidence file (first author only: the list there is incomplete).
+K072 = {
+    "title": "A Randomized Controlled Trial of Repeated Ketamine Administration for Chronic Posttraumatic Stress Disorder",
+    "authors": ("Feder A",),
+    "journal": "American Journal of Psychiatry",
+    "year": "2021",
+    "volume": "178",
+    "issue": "2",
+    "pages": "193-202",
+}
+
+
+def test_title_differing_in_one_drug_word_is_not_linked_without_volume_or_page() -> None:
+    """Synthetic in-press record: K072's title with "Esketamine" for "Ketamine", same journal and year,
+    no volume or pages (title similarity 0.99): a different paper, never linked by F3."""
+    k072 = rec("embase:r#17", doi="10.1176/appi.ajp.2020.20050596", publication_types=("Article",), **K072)
+    in_press = rec("psycinfo:r#1", publication_types=("Journal Article",),
+                   **{**K072, "title": K072["title"].replace("Ketamine", "Esketamine"), "volume": "", "issue": "", "pages": ""})
+    result = deduplicate([k072, in_press])
+    assert result.cluster_of[k072.record_id] != result.cluster_of[in_press.record_id]
+    [maybe] = result.maybe_pairs
+    assert maybe["score"] >= 0.98 and maybe["rule"] == "below rules" and "title_words=differ" in maybe["fields"]
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        K072["title"].replace("Repeated", "Repaeted"),  # a typo (one letter) in a content word
+        K072["title"].replace("Randomized", "Randomised"),  # British spelling
+        K072["title"].replace("Posttraumatic", "Post-traumatic"),  # hyphenation
+        K072["title"] + ".",
+    ],
+)
+def test_title_variants_are_still_linked_without_volume_or_page(title: str) -> None:
+    k072 = rec("embase:r#17", publication_types=("Article",), **K072)
+    copy = rec("psycinfo:r#1", publication_types=("Journal Article",), **{**K072, "title": title, "volume": "", "issue": "", "pages": ""})
+    result = deduplicate([k072, copy])
+    assert result.cluster_of[k072.record_id] == result.cluster_of[copy.record_id]
+    assert {r["record_id"]: r["rule"] for r in result.clusters}["psycinfo:r#1"] == "F3"

@@ -15,6 +15,7 @@ import jsonschema
 import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
 from rapidfuzz.process import cdist, cpdist
 
 from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml
@@ -98,6 +99,14 @@ _PREPRINT_SOURCE = re.compile(r"rxiv|preprint|research square|ssrn", re.IGNORECA
 _REGISTRY_ID = re.compile(r"^(?:NCT\d{8}|ACTRN\d{14}|ISRCTN\d+|EUCTR[\w-]+|DRKS\d+|ChiCTR[\w-]+|IRCT[\w-]+|CTRI/[\w/-]+)$", re.IGNORECASE)
 _ROMAN_OR_NUMBER = re.compile(r"^(?:\d+|i{1,3}|iv|v|vi{1,3}|ix|x)$")
 
+# Words of 4+ letters that do not make two titles different papers (for the title_words feature).
+TITLE_STOPWORDS: frozenset[str] = frozenset(
+    {"with", "from", "that", "this", "these", "those", "into", "than", "their", "there", "after", "among", "during",
+     "versus", "between", "within", "without", "about", "over", "under", "upon", "what", "when", "which", "whether",
+     "does", "have", "were", "been", "being", "more", "less", "both", "each", "other", "such", "then", "they",
+     "them", "also", "only", "some"}
+)
+
 # Similarity bands (0-1).
 MAYBE_LOW = 0.85  # candidate pairs with a title this close and not linked go to maybe_pairs.tsv
 BLOCK_CAP = 64  # a block larger than this is compared with cdist + cutoff instead of all pairs
@@ -116,6 +125,11 @@ class MatchRule:
 #   title         similarity of normalised titles (0-1, rapidfuzz ratio)
 #   title_length  long | short (both normalised titles at least LONG_TITLE characters)
 #   title_numbers same | differ: numbers / roman numerals in the titles ("part ii", "2-year follow-up")
+#   title_words   same | typo | differ: content words (4+ letters, not TITLE_STOPWORDS) of one title missing
+#                 from the other; typo = each such word is one edit (or one swap of two letters) from a
+#                 word of the other ("randomised" ~ "randomized"); differ = a word of its own
+#                 ("Esketamine" for "Ketamine").
+#                 The rules that need no volume or page agreement (F3, F4) require same or typo.
 #   year          same | adjacent | differ | missing (adjacent = one year apart: online vs print)
 #   first_author  same | differ | missing (folded surname of the first author)
 #   authors       similarity of "surname initials" lists (0-1, token set ratio); None when missing
@@ -149,10 +163,11 @@ MATCH_RULES: tuple[MatchRule, ...] = (
     ),
     MatchRule(
         "F3",
-        "title >= 0.98, year same or adjacent, same first author, journal/volume/page not contradicting",
+        "title >= 0.98 with the same content words, year same or adjacent, same first author, journal/volume/page not contradicting",
         (
             ("title", ">=", 0.98),
             ("title_numbers", "in", ("same",)),
+            ("title_words", "in", ("same", "typo")),
             ("year", "in", ("same", "adjacent")),
             ("first_author", "in", ("same",)),
             ("journal", "in", ("same", "missing")),
@@ -162,10 +177,11 @@ MATCH_RULES: tuple[MatchRule, ...] = (
     ),
     MatchRule(
         "F4",
-        "title >= 0.98, same year and journal, authors missing on one side, volume/page not contradicting",
+        "title >= 0.98 with the same content words, same year and journal, authors missing on one side, volume/page not contradicting",
         (
             ("title", ">=", 0.98),
             ("title_numbers", "in", ("same",)),
+            ("title_words", "in", ("same", "typo")),
             ("year", "in", ("same",)),
             ("first_author", "in", ("missing",)),
             ("journal", "in", ("same",)),
@@ -442,6 +458,31 @@ def _title_numbers(title: str) -> frozenset[str]:
     return frozenset(w for w in title.split() if _ROMAN_OR_NUMBER.match(w))
 
 
+def _content_word(word: str) -> bool:
+    return len(word) >= 4 and word not in TITLE_STOPWORDS and not word.isdigit()
+
+
+def title_words(a: str, b: str) -> str:
+    """Whether two normalised titles have the same content words: "same", "typo" (every differing
+    content word is one edit, or one swap of two letters, from a differing word of the other
+    title: a typo or a spelling variant) or "differ" (a content word of its own: "esketamine" for "ketamine")."""
+    if a == b or a.replace(" ", "") == b.replace(" ", ""):  # spacing and hyphenation ("post-traumatic")
+        return "same"
+    wa, wb = set(a.split()), set(b.split())
+    only_a, only_b = sorted(wa - wb), sorted(wb - wa)
+    paired = False
+    for word in only_a:
+        partner = next((w for w in only_b if OSA.distance(word, w, score_cutoff=1) <= 1), None)
+        if partner is not None:
+            only_b.remove(partner)
+            paired = paired or _content_word(word) or _content_word(partner)
+        elif _content_word(word):
+            return "differ"
+    if any(_content_word(w) for w in only_b):
+        return "differ"
+    return "typo" if paired else "same"
+
+
 def pair_features(p: _Prepared, i: int, j: int, title_score: float) -> dict[str, Any]:
     """Comparison features of records i and j (see MATCH_RULES for their meaning)."""
     ya, yb = p.year[i], p.year[j]
@@ -457,6 +498,7 @@ def pair_features(p: _Prepared, i: int, j: int, title_score: float) -> dict[str,
         "title": title_score,
         "title_length": "long" if min(len(p.title[i]), len(p.title[j])) >= LONG_TITLE else "short",
         "title_numbers": "same" if _title_numbers(p.title[i]) == _title_numbers(p.title[j]) else "differ",
+        "title_words": title_words(p.title[i], p.title[j]),
         "year": year,
         "first_author": _cat(p.first_author[i], p.first_author[j]),
         "authors": authors,
