@@ -20,6 +20,7 @@ from livingreview.dedup import (
 from livingreview.errors import ConfigError, InputFormatError, LivingReviewError
 from livingreview.normalize import (
     expand_pages,
+    first_author_surname,
     first_page,
     is_preprint_doi,
     journals_match,
@@ -562,3 +563,43 @@ def test_title_variants_are_still_linked_without_volume_or_page(title: str) -> N
     result = deduplicate([k072, copy])
     assert result.cluster_of[k072.record_id] == result.cluster_of[copy.record_id]
     assert {r["record_id"]: r["rule"] for r in result.clusters}["psycinfo:r#1"] == "F3"
+
+
+# --- umlauts and their transliterations compare equal in author keys ----------------------------------
+
+# K028 (Schönenberg 2008, J Psychopharmacol) as curated in the evidence file.
+K028 = {
+    "title": "Ketamine aggravates symptoms of acute stress disorder in a naturalistic sample of accident victims",
+    "journal": "Journal of Psychopharmacology",
+    "year": "2008",
+    "volume": "22",
+    "issue": "5",
+    "pages": "493-497",
+}
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("Schönenberg M", "Schoenenberg, Michael"),
+        ("Rothärmel M", "Rothaermel, M."),
+        ("Müller A", "Mueller, A."),
+        ("Groß A", "Gross A"),
+        ("SCHÖNENBERG M", "SCHOENENBERG M"),
+    ],
+)
+def test_umlaut_and_transliteration_give_one_author_key(a: str, b: str) -> None:
+    assert normalize_author(a) == normalize_author(b)
+    assert first_author_surname([a]) == first_author_surname([b])
+
+
+def test_transliterated_first_author_is_linked() -> None:
+    """K028 with the first author transliterated in one database: linked by the rules, not a maybe pair."""
+    others = ("Reichwald U", "Domes G", "Badke A", "Hautzinger M")
+    embase = rec("embase:r#41", authors=("Schönenberg M", *others), publication_types=("Article",), **{**K028, "pages": "493-7"})
+    psycinfo = rec("psycinfo:r#27", authors=("Schoenenberg, Michael", "Reichwald, U.", "Domes, G.", "Badke, A.", "Hautzinger, M."),
+                   publication_types=("Journal Article",), **K028)
+    result = deduplicate([embase, psycinfo])
+    assert result.cluster_of[embase.record_id] == result.cluster_of[psycinfo.record_id]
+    assert result.maybe_pairs == []
+    assert {r["record_id"]: r["rule"] for r in result.clusters}["psycinfo:r#27"] == "F1"

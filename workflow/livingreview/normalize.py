@@ -19,6 +19,8 @@ _YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
 _PAGE_RANGE = re.compile(r"^([A-Za-z]*)(\d+)\s*[-\u2010-\u2015]+\s*([A-Za-z]*)(\d+)$")
 _INITIALS_TOKEN = re.compile(r"^[A-Z]{1,4}$")
 _TAG = re.compile(r"<[^>]+>")
+# Transliterated umlauts (ä -> ae, ö -> oe, ü -> ue) in a folded surname: read as the folded letter.
+_UMLAUT_TRANSLITERATION = re.compile(r"[aou]e")
 _PARENS = re.compile(r"\([^)]*\)")
 # Non-ASCII punctuation and spaces that accent folding would drop: mapped to ASCII first.
 _ASCII_PUNCT = str.maketrans(
@@ -119,7 +121,9 @@ def normalize_title(value: str) -> str:
 def normalize_author(name: str) -> str:
     """One author as "surname initials" in lower case ASCII.
 
-    Accepts "Surname, A. B.", "Surname, Alice B.", "Surname AB" and "aan het Rot M".
+    Accepts "Surname, A. B.", "Surname, Alice B.", "Surname AB" and "aan het Rot M". German
+    umlauts and their transliterations give one key: accents are stripped ("Schönenberg" ->
+    "schonenberg") and ae/oe/ue read as a/o/u ("Schoenenberg" -> "schonenberg"); ß is already "ss".
     """
     if not name:
         return ""
@@ -138,7 +142,7 @@ def normalize_author(name: str) -> str:
             initials = "".join(t[0] for t in tokens[:-1] if t[0].isalpha())
         else:
             surname, initials = text, ""
-    surname_key = _NON_ALNUM.sub("", fold(surname))
+    surname_key = _UMLAUT_TRANSLITERATION.sub(lambda m: m.group(0)[0], _NON_ALNUM.sub("", fold(surname)))
     return f"{surname_key} {fold(initials)}".strip()
 
 
