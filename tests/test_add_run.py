@@ -231,3 +231,57 @@ def test_no_warning_when_the_archive_fails(tmp_path: Path, capsys: pytest.Captur
     rc = cli.main(["add-run", "--database", "embase", "--file", str(DATA / "truncated.ris"), "--date", "2025-09-30", "--root", str(tmp_path / "runs")])
     assert rc == 1
     assert _warnings(capsys.readouterr().err) == []
+
+
+# --- --date-from / --date-to are checked before anything is written -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--date-to", "30/09/2025"),
+        ("--date-to", "2025/13/01"),
+        ("--date-to", "2025-02-30"),
+        ("--date-to", "inception"),
+        ("--date-to", "Sept 2025"),
+        ("--date-to", " "),
+        ("--date-from", "yesterday"),
+        ("--date-from", "2025/9/1"),
+        ("--date-from", "2025/00"),
+    ],
+)
+def test_a_bad_date_limit_is_refused_in_one_line_and_nothing_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str
+) -> None:
+    root = tmp_path / "runs"
+    rc = cli.main([
+        "add-run", "--database", "pubmed", "--file", str(DATA / "pubmed_ugly.xml.gz"), "--date", "2025-10-31",
+        "--root", str(root), option, value,
+    ])
+    assert rc == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    accepted = "YYYY/MM/DD, YYYY-MM-DD, YYYY/MM or YYYY" + (", or inception" if option == "--date-from" else "")
+    assert err[0].startswith(f"livingreview: error: {option}: {option} {value!r} is not a date limit; fix: write it as {accepted}")
+    assert not root.exists() or not any(root.iterdir())
+
+
+def test_a_date_range_that_ends_before_it_starts_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"--date-from '2025/10' is after --date-to '2025/09/30'"):
+        add_run(root=tmp_path / "runs", database="pubmed", file=DATA / "pubmed_ugly.xml.gz", date="2025-10-31", date_from="2025/10", date_to="2025/09/30")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("date_from", "date_to", "stored"),
+    [
+        ("inception", "2025/10/31", {"from": "inception", "to": "2025/10/31"}),
+        ("Inception", "2025-10-31", {"from": "inception", "to": "2025/10/31"}),
+        ("2025-09-30", "2025/10", {"from": "2025/09/30", "to": "2025/10"}),
+        ("2024", "2025", {"from": "2024", "to": "2025"}),
+        ("", "2025/10/31", {"to": "2025/10/31"}),
+    ],
+)
+def test_accepted_date_limits_are_stored_in_ncbi_form(tmp_path: Path, date_from: str, date_to: str, stored: dict[str, str]) -> None:
+    path, _, _ = add_run(root=tmp_path / "runs", database="pubmed", file=DATA / "pubmed_ugly.xml.gz", date="2025-10-31", date_from=date_from, date_to=date_to)
+    assert load_manifest(path).files[0].date_limits == stored

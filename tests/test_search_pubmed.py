@@ -30,6 +30,7 @@ from livingreview.search import (
     EntrezSettings,
     _Progress,
     archived_pubmed_ids,
+    last_search_date,
     pubmed_strategy,
     run_pubmed_search,
     search_pubmed,
@@ -229,8 +230,8 @@ def test_count_mismatch_writes_nothing(tmp_path: Path, fake: Any, monkeypatch: p
     assert_nothing_written(root)
 
 
-def _archive(root: Path, run_id: str, database: str, date_to: str, records: list[FakeRecord] = ()) -> None:
-    """An archived run holding one file of ``database`` with the given synthetic records."""
+def _archive(root: Path, run_id: str, database: str, date_to: str | None, records: list[FakeRecord] = ()) -> None:
+    """An archived run holding one file of ``database`` with the given synthetic records (date_to None: no end date)."""
     if database == "pubmed":
         name, fmt, data = "pubmed.xml.gz", "pubmed_xml", gzip_bytes(efetch_xml(list(records)))
     else:
@@ -242,7 +243,7 @@ def _archive(root: Path, run_id: str, database: str, date_to: str, records: list
         platform="test",
         format=fmt,
         query="q",
-        date_limits={"from": "inception", "to": date_to},
+        date_limits={"from": "inception"} | ({} if date_to is None else {"to": date_to}),
         count_reported=len(records),
         count_in_file=len(records),
     )
@@ -322,6 +323,62 @@ def test_since_last_without_a_pubmed_run_is_an_error(tmp_path: Path, fake: Any) 
     with pytest.raises(SearchError, match="--since last needs an archived PubMed run"):
         run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", today=TODAY)
     assert server.requests == []
+
+
+def test_since_last_skips_runs_without_a_usable_end_date_and_says_which(
+    tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An add-run without --date-to (or an old manifest with a bad one) does not block later updates."""
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    root = tmp_path / "searches"
+    _archive(root, "2025-09-30", "pubmed", "2025/09/30")
+    _archive(root, "2025-10-15", "pubmed", None)  # add-run without --date-to
+    _archive(root, "2025-10-20", "pubmed", "")  # an archived manifest with an empty end date (never edited)
+    _archive(root, "2025-10-25", "pubmed", "31/10/2025")
+    _archive(root, "2025-10-31", "embase", "2025/10/31")  # newer, but no PubMed file
+    server = fake(make_records(10, start=dt.date(2025, 10, 1), step_days=7))
+    caplog.set_level(logging.WARNING, logger="livingreview")
+
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", today=TODAY)
+
+    assert run_dir is not None
+    assert server.calls("esearch")[0].params["mindate"] == "2025/09/30"
+    skipped = [r.getMessage() for r in caplog.records if "--since last" in r.getMessage()]
+    assert skipped == [
+        "--since last: skipped run 2025-10-25 (pubmed.xml.gz): its date_limits.to '31/10/2025' is not a date; the search starts at the end date of run 2025-09-30 (2025/09/30)",
+        "--since last: skipped run 2025-10-20 (pubmed.xml.gz): its date_limits.to '' is not a date; the search starts at the end date of run 2025-09-30 (2025/09/30)",
+        "--since last: skipped run 2025-10-15 (pubmed.xml.gz): it has no date_limits.to; the search starts at the end date of run 2025-09-30 (2025/09/30)",
+    ]
+
+
+def test_since_last_with_no_usable_end_date_says_how_to_go_on(tmp_path: Path, fake: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "searches"
+    _archive(root, "2025-10-15", "pubmed", None)
+    _archive(root, "2025-10-20", "pubmed", "")
+    server = fake(make_records(5))
+    code = cli.main(["search", "pubmed", "--since", "last", "--config", str(write_config(tmp_path)), "--root", str(root)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert err[-1] == (
+        f"livingreview: error: {root}: --since last found no archived PubMed run with an end date "
+        "(date_limits.to): 2025-10-20 has '', 2025-10-15 has none; "
+        "fix: give the start date yourself, e.g. --since YYYY/MM/DD with the end date of the last PubMed search "
+        "(archived manifests are never edited)"
+    )
+    assert server.requests == []
+    assert sorted(p.name for p in root.iterdir()) == ["2025-10-15", "2025-10-20"]
+
+
+@pytest.mark.parametrize(
+    ("date_to", "since"),
+    [("2025/10/31", "2025/10/31"), ("2025-10-31", "2025/10/31"), ("2025/10", "2025/10/01"), ("2025", "2025/01/01")],
+)
+def test_since_last_reads_every_end_date_form_add_run_accepts(tmp_path: Path, date_to: str, since: str) -> None:
+    """A month or a year as end date: the update starts on its first day (nothing in it is missed;
+    records archived already are left out)."""
+    root = tmp_path / "searches"
+    _archive(root, "2025-10-31", "pubmed", date_to)
+    assert last_search_date(root) == since
 
 
 def test_no_records_writes_nothing_and_says_so(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

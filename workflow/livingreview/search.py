@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import gzip
 import http.client
@@ -56,6 +57,11 @@ EMAIL_ENV = "NCBI_EMAIL"
 # Addresses under these domains (RFC 2606 examples) are placeholders, never a real contact: treated as not set.
 PLACEHOLDER_EMAIL_DOMAINS = ("example.org", "example.com", "example.net")
 DATE_RE = re.compile(r"^(\d{4})/(\d{2})/(\d{2})$")
+# The forms of a date limit an archived run may record (add-run --date-from/--date-to; "inception" for from).
+DATE_LIMIT_FORMS = "YYYY/MM/DD, YYYY-MM-DD, YYYY/MM or YYYY"
+_LIMIT_DAY_RE = re.compile(r"^(\d{4})([/-])(\d{2})\2(\d{2})$")
+_LIMIT_MONTH_RE = re.compile(r"^(\d{4})/(\d{2})$")
+_LIMIT_YEAR_RE = re.compile(r"^(\d{4})$")
 ARTICLE_TAGS = ("PubmedArticle", "PubmedBookArticle")
 DOCTYPE_FALLBACK = (
     '<!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD PubMedArticle, 1st January 2025//EN" '
@@ -108,6 +114,30 @@ def parse_date(text: str, *, what: str) -> dt.date:
         return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     except ValueError:
         raise ConfigError(f"{what} '{text}' is not a date in YYYY/MM/DD form", where=what, fix="write it like 2025/09/30") from None
+
+
+def date_limit_period(text: str) -> tuple[dt.date, dt.date] | None:
+    """The first and last day a date limit covers (a day, a month or a year); None unless ``text`` is
+    one of DATE_LIMIT_FORMS and a calendar date."""
+    text = text.strip()
+    try:
+        if m := _LIMIT_DAY_RE.match(text):
+            day = dt.date(int(m.group(1)), int(m.group(3)), int(m.group(4)))
+            return day, day
+        if m := _LIMIT_MONTH_RE.match(text):
+            year, month = int(m.group(1)), int(m.group(2))
+            return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
+        if m := _LIMIT_YEAR_RE.match(text):
+            return dt.date(int(m.group(1)), 1, 1), dt.date(int(m.group(1)), 12, 31)
+    except ValueError:
+        return None
+    return None
+
+
+def normalize_date_limit(text: str) -> str:
+    """A valid date limit in NCBI's slash form (2025-09-30 -> 2025/09/30; months and years as given)."""
+    text = text.strip()
+    return text.replace("-", "/") if _LIMIT_DAY_RE.match(text) else text
 
 
 def format_date(day: dt.date) -> str:
@@ -195,14 +225,43 @@ def pubmed_strategy(config: dict[str, Any]) -> str:
 
 
 def last_search_date(root: str | os.PathLike[str]) -> str:
-    """date_limits.to of the newest archived run holding a PubMed file (for ``--since last``)."""
+    """The start of a ``--since last`` search: the end date (date_limits.to) of the newest archived
+    run that holds a PubMed file with a usable end date, as YYYY/MM/DD.
+
+    A run whose PubMed file has no end date, or one that is not a date (add-run without --date-to, an
+    old manifest), is skipped with a warning naming it: archived manifests are never edited, so one
+    such run must not block every later update. An end date given as a month or a year starts the
+    search on its first day (nothing in it is missed; records archived already are left out). With
+    several PubMed files in one run the earliest end date counts.
+    """
+    skipped: list[tuple[str, str, str | None]] = []  # (run id, file, its date_limits.to or None)
+    found_pubmed = False
     for run_dir in reversed(list_runs(root)):
         manifest = load_manifest(run_dir)
+        starts = []
         for f in manifest.files:
-            if f.database == "pubmed":
-                to = str(f.date_limits.get("to", ""))
-                parse_date(to, what=f"{run_dir / 'manifest.json'} date_limits.to")
-                return to
+            if f.database != "pubmed":
+                continue
+            found_pubmed = True
+            to = f.date_limits.get("to")
+            period = date_limit_period(to) if to is not None else None
+            if period is None:
+                skipped.append((manifest.run_id, f.name, to))
+            else:
+                starts.append(period[0])
+        if starts:
+            since = format_date(min(starts))
+            for run_id, name, to in skipped:
+                why = "it has no date_limits.to" if to is None else f"its date_limits.to {to!r} is not a date"
+                LOG.warning("--since last: skipped run %s (%s): %s; the search starts at the end date of run %s (%s)", run_id, name, why, manifest.run_id, since)
+            return since
+    if found_pubmed:
+        listed = ", ".join(f"{run_id} has {'none' if to is None else repr(to)}" for run_id, _, to in skipped)
+        raise SearchError(
+            f"--since last found no archived PubMed run with an end date (date_limits.to): {listed}",
+            where=str(root),
+            fix="give the start date yourself, e.g. --since YYYY/MM/DD with the end date of the last PubMed search (archived manifests are never edited)",
+        )
     raise SearchError(
         "--since last needs an archived PubMed run, but none was found",
         where=str(root),

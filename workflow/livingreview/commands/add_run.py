@@ -17,6 +17,12 @@ from ..constants import DATABASES
 from ..errors import ConfigError, InputFormatError
 from ..parsers import FORMATS, detect_format, read_records
 from ..runs import MANIFEST, Manifest, RunFile, clean_partial_runs, write_run
+from ..search import (
+    DATE_LIMIT_FORMS,
+    INCEPTION,
+    date_limit_period,
+    normalize_date_limit,
+)
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DEFAULT_CONFIG = "config/config.yaml"
@@ -60,6 +66,23 @@ def default_platform(database: str, config_path: str | os.PathLike[str] | None) 
     return configured.get(database) or DEFAULT_PLATFORMS.get(database, NOT_RECORDED)
 
 
+def check_date_limit(value: str, option: str, *, inception: bool) -> str:
+    """A --date-from/--date-to value in the form the manifest records ('' when not given).
+
+    Accepts DATE_LIMIT_FORMS (YYYY-MM-DD is written YYYY/MM/DD) and, with ``inception``, 'inception';
+    anything else is a ConfigError naming the option and the accepted forms (nothing is written):
+    `search pubmed --since last` starts where the newest PubMed run's date_limits.to ends.
+    """
+    if value == "":
+        return ""
+    if inception and value.strip().lower() == INCEPTION:
+        return INCEPTION
+    if date_limit_period(value) is None:
+        forms = DATE_LIMIT_FORMS + (", or inception" if inception else "")
+        raise ConfigError(f"{option} {value!r} is not a date limit", where=option, fix=f"write it as {forms}, e.g. 2025/09/30")
+    return normalize_date_limit(value)
+
+
 def missing_details(*, query: str, date_from: str, date_to: str, count_reported: int | None, platform_name: str) -> list[str]:
     """What the manifest will lack, each with the add-run option that records it."""
     missing = []
@@ -98,7 +121,9 @@ def add_run(
     Returns (run folder, records in the file, format). The run id is the date, with -2, -3, ...
     when taken. Without ``platform_name`` the platform is the one config_path's searches.sources
     gives the database (non-live sources), else PubMed / ClinicalTrials.gov, else 'not recorded'.
-    Raises ConfigError for a bad database name, date or config, InputFormatError when the file
+    ``date_from``/``date_to`` may be YYYY/MM/DD, YYYY-MM-DD (recorded as YYYY/MM/DD), YYYY/MM or YYYY,
+    and ``date_from`` 'inception'. Raises ConfigError for a bad database name, date, date limit or
+    config, InputFormatError when the file
     does not parse or holds the same record id twice; nothing is written then. After archiving,
     a warning names each detail left unrecorded (query, date limits, reported count, platform)
     and the option that records it; they are optional, but the report cannot give them.
@@ -111,6 +136,11 @@ def add_run(
         dt.date.fromisoformat(date)
     except ValueError:
         raise ConfigError(f"date {date!r} is not a calendar date", where="--date", fix="give a real date, e.g. 2025-09-30") from None
+    date_from = check_date_limit(date_from, "--date-from", inception=True)
+    date_to = check_date_limit(date_to, "--date-to", inception=False)
+    first, last = date_limit_period(date_from), date_limit_period(date_to)
+    if first and last and first[0] > last[1]:
+        raise ConfigError(f"--date-from {date_from!r} is after --date-to {date_to!r}", where="--date-from/--date-to", fix="give the date limits the search used, the start first")
     src = Path(file)
     if not src.is_file():
         raise InputFormatError("file not found", where=str(src), fix="check the path of the export")
@@ -200,8 +230,13 @@ def register(subparsers: Any) -> None:
         help=f"config whose searches.sources give the default platform (default: {DEFAULT_CONFIG} when it exists)",
     )
     parser.add_argument("--count-reported", type=int, default=None, help="number of hits the database reported (the report says 'not reported' without it)")
-    parser.add_argument("--date-from", default="", help="date limit: from (e.g. inception)")
-    parser.add_argument("--date-to", default="", help="date limit: to (e.g. 2025/09/30)")
+    parser.add_argument("--date-from", default="", metavar="inception|YYYY/MM/DD", help="date limit: from (inception, YYYY/MM/DD, YYYY-MM-DD, YYYY/MM or YYYY)")
+    parser.add_argument(
+        "--date-to",
+        default="",
+        metavar="YYYY/MM/DD",
+        help="date limit: to (YYYY/MM/DD, YYYY-MM-DD, YYYY/MM or YYYY); for PubMed, `search pubmed --since last` starts there",
+    )
     parser.add_argument("--notes", default="", help="free-text note for the manifest")
     parser.set_defaults(func=run)
 

@@ -23,7 +23,14 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("database", choices=["pubmed"], help="database to search (only pubmed is live)")
-    parser.add_argument("--since", metavar="last|YYYY/MM/DD", help="start date; 'last' = the end date of the newest archived PubMed run")
+    parser.add_argument(
+        "--since",
+        metavar="last|YYYY/MM/DD",
+        help=(
+            "start date; 'last' = the end date of the newest archived PubMed run that records one (runs without "
+            "one are skipped with a warning). Update searches use the Entrez date (edat, the date a record entered PubMed)"
+        ),
+    )
     parser.add_argument("--until", metavar="YYYY/MM/DD", help="end date (default: config searches.date_to, or today with --since)")
     parser.add_argument("--config", default="config/config.yaml", help="config file (default: %(default)s)")
     parser.add_argument("--root", default=None, help="folder of archived runs (default: config searches.root)")
