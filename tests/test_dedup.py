@@ -551,7 +551,9 @@ def test_title_differing_in_one_drug_word_is_not_linked_without_volume_or_page()
 @pytest.mark.parametrize(
     "title",
     [
-        K072["title"].replace("Repeated", "Repaeted"),  # a typo (one letter) in a content word
+        K072["title"].replace("Repeated", "Repaeted"),  # a typo (two letters swapped) in a content word
+        K072["title"].replace("Repeated", "Repeatted").replace("Chronic", "Chronc"),  # two typos
+        K072["title"].replace("Trial of", "Trialkof"),  # a space typed as a letter
         K072["title"].replace("Randomized", "Randomised"),  # British spelling
         K072["title"].replace("Posttraumatic", "Post-traumatic"),  # hyphenation
         K072["title"] + ".",

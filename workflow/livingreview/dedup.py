@@ -128,7 +128,7 @@ class MatchRule:
 #   title_words   same | typo | differ: content words (4+ letters, not TITLE_STOPWORDS) of one title missing
 #                 from the other; typo = each such word is one edit (or one swap of two letters) from a
 #                 word of the other ("randomised" ~ "randomized"); differ = a word of its own
-#                 ("Esketamine" for "Ketamine").
+#                 ("Esketamine" for "Ketamine"). Titles one edit apart without spaces are typo.
 #                 The rules that need no volume or page agreement (F3, F4) require same or typo.
 #   year          same | adjacent | differ | missing (adjacent = one year apart: online vs print)
 #   first_author  same | differ | missing (folded surname of the first author)
@@ -463,11 +463,15 @@ def _content_word(word: str) -> bool:
 
 
 def title_words(a: str, b: str) -> str:
-    """Whether two normalised titles have the same content words: "same", "typo" (every differing
-    content word is one edit, or one swap of two letters, from a differing word of the other
-    title: a typo or a spelling variant) or "differ" (a content word of its own: "esketamine" for "ketamine")."""
-    if a == b or a.replace(" ", "") == b.replace(" ", ""):  # spacing and hyphenation ("post-traumatic")
+    """Whether two normalised titles have the same content words: "same", "typo" (the titles are one
+    edit apart without their spaces, or every differing content word is one edit, or one swap of two
+    letters, from a differing word of the other title: a typo or a spelling variant) or "differ" (a
+    content word of its own: "esketamine" for "ketamine")."""
+    compact_a, compact_b = a.replace(" ", ""), b.replace(" ", "")
+    if compact_a == compact_b:  # spacing and hyphenation ("post-traumatic")
         return "same"
+    if OSA.distance(compact_a, compact_b, score_cutoff=1) <= 1:  # one typo, a space typed as a letter included
+        return "typo"
     wa, wb = set(a.split()), set(b.split())
     only_a, only_b = sorted(wa - wb), sorted(wb - wa)
     paired = False
