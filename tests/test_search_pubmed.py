@@ -10,8 +10,11 @@ import logging
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from email.message import Message
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
+from urllib.error import HTTPError
 
 import Bio
 import pytest
@@ -29,6 +32,7 @@ from livingreview.search import (
     INCEPTION_MINDATE,
     EntrezSettings,
     _Progress,
+    _retry_after,
     archived_pubmed_ids,
     last_search_date,
     pubmed_strategy,
@@ -177,6 +181,78 @@ def test_transient_faults_are_retried(tmp_path: Path, fake: Any, monkeypatch: py
         assert sleeps == [2.0, 2.0]
     else:
         assert sleeps == [0.01, 0.02]
+
+
+def test_a_long_retry_after_in_seconds_is_honoured_in_full(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """300 s is more than the exponential backoff's 120 s cap, but NCBI asked for it: wait 300 s (the test's sleep only records it)."""
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    server = fake(make_records(20, start=dt.date(2010, 1, 1)), retry_after="300")
+    server.inject("efetch", "429")
+    sleeps = Sleeps()
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY, sleep=sleeps)
+    assert run_dir is not None and len(read_pmids(run_dir)) == 20
+    assert sleeps == [300.0]
+
+
+def test_a_retry_after_given_as_an_http_date_is_honoured(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    server = fake(make_records(20, start=dt.date(2010, 1, 1)), retry_after=formatdate(time.time() + 90, usegmt=True))
+    server.inject("esearch", "429")
+    sleeps = Sleeps()
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY, sleep=sleeps)
+    assert run_dir is not None
+    (waited,) = sleeps
+    assert 85 < waited <= 90  # the header has whole seconds; the request took a moment
+
+
+@pytest.mark.parametrize("retry_after", ["900", "HTTP-DATE+3600"])
+def test_a_retry_after_beyond_the_maximum_stops_at_once(
+    tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], retry_after: str
+) -> None:
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    if retry_after.startswith("HTTP-DATE"):
+        retry_after = formatdate(time.time() + 3600, usegmt=True)
+    server = fake(make_records(20, start=dt.date(2010, 1, 1)), retry_after=retry_after)
+    server.inject("esearch", "429")
+    root = tmp_path / "searches"
+    sleeps = Sleeps()
+    with pytest.raises(SearchError) as err:
+        run_pubmed_search(config_path=write_config(tmp_path), root=root, today=TODAY, sleep=sleeps)
+    text = str(err.value)
+    assert text.startswith("NCBI E-utilities: esearch: NCBI answered HTTP 429 (Too Many Requests) and asked to wait ")
+    assert " s (Retry-After) before the next request, longer than the 600 s a search waits; fix: re-run the search later" in text
+    waited = int(text.split("asked to wait ")[1].split(" s")[0])
+    assert waited == 900 if retry_after == "900" else 3590 < waited <= 3600
+    assert sleeps == [] and len(server.requests) == 1
+    assert_nothing_written(root)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("0", 0.0),
+        ("-5", 0.0),
+        ("Thu, 15 Jan 2026 12:01:30 GMT", 90.0),
+        ("Thu, 15 Jan 2026 12:00:00 GMT", 0.0),
+        ("Wed, 14 Jan 2026 12:00:00 GMT", 0.0),  # in the past: no extra wait
+        ("", None),
+        ("soon", None),
+        ("nan", None),
+        ("inf", None),
+    ],
+)
+def test_retry_after_values(value: str, seconds: float | None) -> None:
+    now = dt.datetime(2026, 1, 15, 12, 0, 0, tzinfo=dt.UTC).timestamp()
+    err = HTTPError("https://eutils.ncbi.nlm.nih.gov/", 429, "Too Many Requests", Message() if not value else _headers(value), None)
+    assert _retry_after(err, now) == seconds
+
+
+def _headers(value: str) -> Message:
+    message = Message()
+    message["Retry-After"] = value
+    return message
 
 
 @pytest.mark.parametrize(

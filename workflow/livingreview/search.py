@@ -7,6 +7,7 @@ import datetime as dt
 import gzip
 import http.client
 import logging
+import math
 import os
 import platform as _platform
 import re
@@ -16,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from email.utils import parsedate_to_datetime
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
@@ -41,7 +43,10 @@ INCEPTION_MINDATE = "1000/01/01"
 MAX_BATCH = 10_000  # NCBI's ceiling for retmax
 # PubMed's esearch returns at most this many ids in IdList; above it only counts can be compared.
 MAX_IDLIST = 10_000
-MAX_BACKOFF_SECONDS = 120.0
+MAX_BACKOFF_SECONDS = 120.0  # cap of our own exponential backoff
+# A Retry-After from NCBI (seconds or an HTTP date) is honoured in full up to this; a longer one stops
+# the search with a SearchError saying to re-run it later (nothing is written).
+MAX_RETRY_AFTER_SECONDS = 600.0
 # Update searches (--since) select records by the date they entered PubMed (Entrez date), whatever
 # entrez.datetype says: by publication date a record published before the last run but indexed
 # after it would fall before --since and never be found.
@@ -341,26 +346,50 @@ def _entrez_session(settings: EntrezSettings) -> Iterator[bool]:
         socket.setdefaulttimeout(default_timeout)
 
 
-def _retry_after(err: HTTPError) -> float:
-    """Seconds from a Retry-After header given in seconds (0 when absent or an HTTP date)."""
-    value = (err.headers.get("Retry-After") if err.headers else None) or ""
+def _retry_after(err: HTTPError, now: float) -> float | None:
+    """Seconds a reply's Retry-After header asks to wait, given as seconds or as an HTTP date (RFC 9110).
+
+    ``now`` is the current time (seconds since the epoch) for an HTTP date; a date in the past is 0.
+    None when the header is absent or unreadable (the exponential backoff applies then).
+    """
+    value = ((err.headers.get("Retry-After") if err.headers else None) or "").strip()
+    if not value:
+        return None
     try:
-        return max(0.0, float(value.strip()))
+        seconds = float(value)
     except ValueError:
-        return 0.0
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:  # "-0000" or no zone: HTTP dates are in GMT
+            when = when.replace(tzinfo=dt.UTC)
+        seconds = when.timestamp() - now
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
 
 
 class _Caller:
-    """Runs E-utility calls with retries and exponential backoff, counting requests and retries."""
+    """Runs E-utility calls with retries and exponential backoff, counting requests and retries.
 
-    def __init__(self, settings: EntrezSettings, sleep: Callable[[float], None] = time.sleep) -> None:
+    ``sleep`` and ``clock`` (seconds since the epoch, for Retry-After dates) are injectable for tests.
+    """
+
+    def __init__(self, settings: EntrezSettings, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.sleep = sleep
+        self.clock = clock
         self.requests = 0
         self.retries = 0
 
     def call(self, what: str, request: Callable[[], IO[Any]], parse: Callable[[bytes], Any]) -> Any:
-        """Send ``request`` and parse its body, retrying on 429/5xx, network errors, timeouts and bad XML."""
+        """Send ``request`` and parse its body, retrying on 429/5xx, network errors, timeouts and bad XML.
+
+        The delay before a retry is the exponential backoff (capped at MAX_BACKOFF_SECONDS) or the
+        reply's Retry-After if longer, honoured in full up to MAX_RETRY_AFTER_SECONDS; a longer
+        Retry-After stops the search at once with a SearchError (re-run later).
+        """
         attempts = self.settings.max_retries + 1
         last = ""
         for attempt in range(attempts):
@@ -384,7 +413,15 @@ class _Caller:
                         fix="check the query syntax and the config entrez settings; a 400 often means a malformed query",
                     ) from None
                 last = f"HTTP {err.code} {err.reason}"
-                delay = min(max(delay, _retry_after(err)), MAX_BACKOFF_SECONDS)
+                wait = _retry_after(err, self.clock())
+                if wait is not None and wait > MAX_RETRY_AFTER_SECONDS:
+                    raise SearchError(
+                        f"{what}: NCBI answered HTTP {err.code} ({err.reason}) and asked to wait {math.ceil(wait):d} s (Retry-After) "
+                        f"before the next request, longer than the {MAX_RETRY_AFTER_SECONDS:.0f} s a search waits",
+                        where="NCBI E-utilities",
+                        fix="re-run the search later (nothing was written)",
+                    ) from None
+                delay = max(delay, wait or 0.0)
             except (TimeoutError, socket.timeout):
                 last = f"no reply within {self.settings.timeout_seconds:g} s"
             except URLError as err:
