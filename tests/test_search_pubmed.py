@@ -482,7 +482,7 @@ def test_the_api_key_is_sent_but_never_written_or_logged(
     handler = logging.FileHandler(log_file, encoding="utf-8")
     logging.getLogger("livingreview").addHandler(handler)
     try:
-        code = cli.main(["-v", "search", "pubmed", "--config", str(write_config(tmp_path)), "--root", str(root), "--run-id", "keytest"])
+        code = cli.main(["-v", "search", "pubmed", "--config", str(write_config(tmp_path)), "--root", str(root), "--run-id", "2026-01-14"])
     finally:
         logging.getLogger("livingreview").removeHandler(handler)
         handler.close()
@@ -492,7 +492,7 @@ def test_the_api_key_is_sent_but_never_written_or_logged(
     assert {r.params.get("api_key") for r in server.requests} == {SECRET}
     assert {r.params.get("email") for r in server.requests} == {"tester@lab.test"}
     assert server.max_per_second() <= 10
-    run_dir = root / "keytest"
+    run_dir = root / "2026-01-14"
     captured = capsys.readouterr()
     assert "archived PubMed run" in captured.out
     texts = [captured.out, captured.err, caplog.text, log_file.read_text(encoding="utf-8")]
@@ -539,12 +539,39 @@ def test_route_entrez_refuses_any_other_host(fake: Any) -> None:
 
 def test_existing_run_id_is_refused_before_searching(tmp_path: Path, fake: Any) -> None:
     root = tmp_path / "searches"
-    _archive(root, "taken", "pubmed", "2025/09/30")
+    _archive(root, "2025-12-01", "pubmed", "2025/09/30")
     server = fake(make_records(5))
     with pytest.raises(ArchiveError, match="already exists"):
-        run_pubmed_search(config_path=write_config(tmp_path), root=root, run_id="taken", today=TODAY)
+        run_pubmed_search(config_path=write_config(tmp_path), root=root, run_id="2025-12-01", today=TODAY)
     assert server.requests == []
-    assert [p.name for p in list_runs(root)] == ["taken"]
+    assert [p.name for p in list_runs(root)] == ["2025-12-01"]
+
+
+@pytest.mark.parametrize("run_id", ["2026/01/15", "keytest", "2026-13-01", "2026-02-30", "2026-01-15-1", "2026-01-15-02", "2026-1-15", "../2026-01-15", ""])
+def test_a_bad_run_id_is_refused_before_any_request(
+    tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], run_id: str
+) -> None:
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    server = fake(make_records(5, start=dt.date(2020, 1, 1)))
+    root = tmp_path / "searches"
+    code = cli.main(["search", "pubmed", "--config", str(write_config(tmp_path)), "--root", str(root), "--run-id", run_id])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert err == [
+        (
+            f"livingreview: error: --run-id: {run_id!r} is not a run id (YYYY-MM-DD, or YYYY-MM-DD-N with N >= 2 for a later run the same day); "
+            "fix: give e.g. 2026-01-15 or 2026-01-15-2, or leave --run-id out (today's date)"
+        )
+    ]
+    assert server.requests == []
+    assert_nothing_written(root)
+
+
+def test_a_later_run_of_the_same_day_may_be_named(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    fake(make_records(5, start=dt.date(2020, 1, 1)))
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", run_id="2026-01-15-2", today=TODAY)
+    assert run_dir == tmp_path / "searches" / "2026-01-15-2" and load_manifest(run_dir).run_id == "2026-01-15-2"
 
 
 def test_run_id_is_today_with_a_suffix_when_taken(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:

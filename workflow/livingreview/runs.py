@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -205,6 +206,28 @@ def verify_run(run_dir: str | os.PathLike[str]) -> Manifest:
     for f in manifest.files:
         verify_file(run_dir, f)
     return manifest
+
+
+RUN_ID_FORM = "YYYY-MM-DD, or YYYY-MM-DD-N with N >= 2 for a later run the same day"
+
+
+def is_run_id(run_id: str) -> bool:
+    """True for a run id as runs are named: a calendar date YYYY-MM-DD, optionally -2, -3, ... (no -1, no leading zero).
+
+    Run ids are folder names and sort chronologically (run_sort_key), so `--since last` and the
+    update stages find the newest run; anything else (a slash, a word) is refused where a run id is given.
+    """
+    match = _RUN_ID_RE.match(run_id)
+    if not match:
+        return False
+    suffix = match.group(2)
+    if suffix is not None and (suffix.startswith("0") or int(suffix) < 2):
+        return False
+    try:
+        dt.date.fromisoformat(match.group(1))
+    except ValueError:
+        return False
+    return True
 
 
 def run_sort_key(run_id: str) -> tuple[str, int, str]:

@@ -17,8 +17,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from email.utils import parsedate_to_datetime
 from dataclasses import dataclass, field, replace
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import IO, Any
 from urllib.error import HTTPError, URLError
@@ -30,7 +30,16 @@ from lxml import etree
 from . import __version__
 from .config import load_config
 from .errors import ArchiveError, ConfigError, SearchError
-from .runs import Manifest, RunFile, clean_partial_runs, list_runs, load_manifest, write_run
+from .runs import (
+    RUN_ID_FORM,
+    Manifest,
+    RunFile,
+    clean_partial_runs,
+    is_run_id,
+    list_runs,
+    load_manifest,
+    write_run,
+)
 
 LOG = logging.getLogger("livingreview.search")
 
@@ -756,8 +765,15 @@ def run_pubmed_search(
     reports no records, or all are archived already): nothing is written then, since an empty run
     adds nothing to the review. Any failure raises SearchError before anything is written; a
     config without a real contact address (NCBI_EMAIL / entrez.email) is a ConfigError raised
-    before any request is sent or any folder touched.
+    before any request is sent or any folder touched, as is a ``run_id`` that is not a run id
+    (YYYY-MM-DD[-N]).
     """
+    if run_id is not None and not is_run_id(run_id):
+        raise ConfigError(
+            f"{run_id!r} is not a run id ({RUN_ID_FORM})",
+            where="--run-id",
+            fix="give e.g. 2026-01-15 or 2026-01-15-2, or leave --run-id out (today's date)",
+        )
     config = load_config(config_path)
     settings = settings_from_config(config, where=str(config_path))
     runs_root = Path(root if root is not None else config.get("searches", {}).get("root", "resources/searches"))
@@ -770,7 +786,7 @@ def run_pubmed_search(
         LOG.info("update search (--since): dates are %s, not entrez.datetype %s", DATETYPE_WORDS[UPDATE_DATETYPE], settings.datetype)
     if since is not None:
         settings = replace(settings, datetype=UPDATE_DATETYPE)
-    run_id = run_id or next_run_id(runs_root, today)
+    run_id = run_id if run_id is not None else next_run_id(runs_root, today)
     if (runs_root / run_id).exists():
         raise ArchiveError(f"run {run_id} already exists (runs are immutable)", where=str(runs_root / run_id), fix="pass another --run-id or leave it out")
     archived = archived_pubmed_ids(runs_root)

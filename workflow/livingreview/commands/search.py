@@ -34,7 +34,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--until", metavar="YYYY/MM/DD", help="end date (default: config searches.date_to, or today with --since)")
     parser.add_argument("--config", default="config/config.yaml", help="config file (default: %(default)s)")
     parser.add_argument("--root", default=None, help="folder of archived runs (default: config searches.root)")
-    parser.add_argument("--run-id", default=None, help="run id (default: today's date, with -2, -3... if taken)")
+    parser.add_argument(
+        "--run-id",
+        default=None,
+        metavar="YYYY-MM-DD[-N]",
+        help="run id: a date, with -2, -3... for a later run that day (default: today's date, with -2, -3... if taken)",
+    )
     parser.set_defaults(func=run)
 
 
