@@ -245,6 +245,9 @@ def test_search_since_last_through_the_fake_server(reviewed: Path, monkeypatch: 
     assert [t["record_id"] for t in todo] == ["pubmed:990000001"]
     counts = _check_previous_column(reviewed, new_identified=2)
     _check_report_prisma_table(reviewed, counts)
+    assert entry["date_limits"]["datetype"] == "edat"  # update searches select by Entrez date, and the report says so
+    html = (reviewed / "results/report/index.html").read_text(encoding="utf-8")
+    assert f"{entry['date_limits']['from']} to {entry['date_limits']['to']} (edat)" in html
 
 
 def _with_pmid(record: Record, pmid: str) -> Record:

@@ -128,6 +128,7 @@ def search_methods(config: Mapping[str, Any], runs_root: str | os.PathLike[str])
                         "query_translation": f.query_translation,
                         "date_from": f.date_limits.get("from", ""),
                         "date_to": f.date_limits.get("to", ""),
+                        "datetype": f.date_limits.get("datetype", ""),  # pdat / edat for a live search
                         "count_reported": f.count_reported,
                         "count_in_file": f.count_in_file,
                         "sha256": f.sha256,
