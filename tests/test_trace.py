@@ -131,3 +131,16 @@ def test_cli_trace_text_and_json(results: Path, capsys: pytest.CaptureFixture[st
     assert "study: Feder2014 (primary report" in out and "pubmed.xml.gz:" in out
     assert main(["trace", "99999999999", "--results", str(results)]) == 1
     assert "no record or study matches '99999999999'" in capsys.readouterr().err
+
+
+def test_trace_accepts_pmid_prefix_registration_and_study_id_in_any_case(results: Path) -> None:
+    plain = trace("24740528", results_dir=results, studies_table=STUDIES)
+    for key in ("PMID:24740528", "pmid: 24740528"):
+        assert trace(key, results_dir=results, studies_table=STUDIES)["matched"] == plain["matched"]
+    records = read_tsv(results / "records/records.tsv")
+    nct = next(r["registration"].split("; ")[0] for r in records if r["record_id"] == "pubmed:24740528" and r["registration"])
+    by_registration = trace(nct.lower(), results_dir=results, studies_table=STUDIES)
+    assert "pubmed:24740528" in by_registration["matched"]
+    assert all(nct in (r["registration"] + r["record_id"]) for r in records if r["record_id"] in by_registration["matched"])
+    study = trace("feder2014", results_dir=results, studies_table=STUDIES)
+    assert study["kind"] == "study" and study["study"]["study_id"] == "Feder2014"

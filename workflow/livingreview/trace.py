@@ -72,16 +72,22 @@ class _Tables:
         self._numbers: dict[str, dict[str, Any]] = {}
         self.keys: dict[str, set[str]] = defaultdict(set)
         for rid, rec in self.records.items():
-            for k in (rid, rec.get("pmid", ""), rec.get("doi", "")):
+            registrations = [r for r in rec.get("registration", "").split(LIST_SEP) if r]
+            for k in (rid, rec.get("pmid", ""), rec.get("doi", ""), *registrations):
                 if k:
                     self.keys[k.lower()].add(rid)
             db, _, native = rid.partition(":")
-            if db in PMID_DATABASES and native.isdigit():
-                self.keys[native].add(rid)
+            if (db in PMID_DATABASES and native.isdigit()) or native.upper().startswith("NCT"):
+                self.keys[native.lower()].add(rid)
+        self.study_ids = {sid.lower(): sid for sid in (*self.study_table, *self.included)}
 
     def find(self, key: str) -> list[str]:
-        """record_ids a key (record_id, PMID or DOI, any case; a DOI also as a doi.org URL or "doi:...") names, sorted."""
-        found = self.keys.get(key.strip().lower()) or self.keys.get(normalize_doi(key)) or set()
+        """record_ids a key names, sorted: a record_id, a PMID (also "PMID:24740528"), a DOI (any case,
+        also as a doi.org URL or "doi:..."), or a trial registration (NCT00749203)."""
+        low = key.strip().lower()
+        if low.startswith("pmid:") or low.startswith("pmid "):
+            low = low[5:].strip()
+        found = self.keys.get(low) or self.keys.get(normalize_doi(key)) or set()
         return sorted(found)
 
     def numbers(self, study_id: str) -> dict[str, Any]:
@@ -219,6 +225,7 @@ def trace(
     """
     t = _Tables(Path(results_dir), studies_table, outcomes_table)
     key = key.strip()
+    key = t.study_ids.get(key.lower(), key)  # a study_id in any case (feder2014)
     if key in t.included or key in t.study_table:
         inc = t.included.get(key)
         clusters: list[str] = []
@@ -250,7 +257,7 @@ def trace(
         raise ConfigError(
             f"no record or study matches {key!r}",
             where=str(Path(results_dir) / "records" / "records.tsv"),
-            fix="give a record_id (pubmed:24740528), a PMID, a DOI or a study_id; run the workflow first if results/ is empty",
+            fix="give a record_id (pubmed:24740528), a PMID, a DOI, a trial registration (NCT...) or a study_id; run the workflow first if results/ is empty",
         )
     clusters = sorted({t.clusters[rid]["cluster_id"] for rid in matched if rid in t.clusters})
     return {"key": key, "kind": "record", "matched": matched, "clusters": [_cluster_trace(t, c, matched) for c in clusters]}
