@@ -272,6 +272,10 @@ def test_prisma_csv_layout() -> None:
     assert counts["register_results"] == 0 and by_data["register_specific_results"]["n"] == "0"
     for node in ("node1", "node2", "node3", "node5", "node7", "node14", "node15", "node22"):
         assert any(row["node"] == node for row in table)
+    # the awaiting rows close the arithmetic: screened = excluded + sought + awaiting
+    screened, excluded, sought = (int(by_data[k]["n"]) for k in ("records_screened", "records_excluded", "dbr_sought_reports"))
+    assert screened == excluded + sought + int(by_data["records_awaiting"]["n"]) and by_data["records_awaiting"]["n"] == str(counts["records_awaiting"])
+    assert by_data["dbr_awaiting"]["n"] == str(counts["dbr_awaiting"])
 
 
 def test_cli_prints_counts_and_fails_with_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

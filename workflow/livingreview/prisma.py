@@ -82,6 +82,10 @@ _CSV_ROWS: tuple[tuple[str, str, str, str, str, str, str], ...] = (
     ("identification", "node1", "identification", "Blue identification box", "Identification", "Identification", "search"),
     ("screening", "node2", "screening", "Blue screening box", "Screening", "Screening", "prisma"),
     ("included", "node3", "included", "Blue included box", "Included", "Included", "studies"),
+    # Not in the PRISMA2020 app's layout (it has no node for them; readers that select rows by `data`
+    # skip them): without these an update's column does not add up while records wait for people.
+    ("records_awaiting", "NA", "box4", "Records awaiting a title/abstract decision (not a PRISMA2020 app row)", "Records awaiting a decision", "NA", "screening"),
+    ("dbr_awaiting", "NA", "box8", "Reports awaiting a full-text decision (not a PRISMA2020 app row)", "Reports awaiting a decision", "NA", "exclusions"),
 )
 
 
