@@ -173,6 +173,23 @@ def test_agreement_per_stage_with_two_reviewers(tmp_path: Path) -> None:
     assert ft["computable"] is False and "single reviewer (A)" in ft["why"]
 
 
+def test_agreement_uses_independent_first_decisions(tmp_path: Path) -> None:
+    # B first excluded 900001, then changed to include after discussion: no conflict remains, but the
+    # independent decisions disagreed, and agreement must say so.
+    path = write(
+        tmp_path,
+        row("900001", reviewer="A"),
+        row("900001", reviewer="B", decision="exclude", reason="other"),
+        row("900002", reviewer="A", decision="exclude", reason="other"),
+        row("900002", reviewer="B", decision="exclude", reason="other"),
+        row("900001", reviewer="B", note="changed after discussion"),
+    )
+    settled = resolve_decisions(load_decisions(path, REASONS), index())
+    (pair,) = agreement(settled)["title_abstract"]["pairs"]
+    assert pair["n"] == 2 and pair["agreement"] == pytest.approx(0.5)
+    assert all(sd.final.decision for sd in settled.values())  # settled without a resolution row
+
+
 def test_agreement_single_reviewer_not_computable(tmp_path: Path) -> None:
     path = write(tmp_path, row("900001", reviewer="curation"), row("900002", reviewer="curation", decision="exclude", reason="other"))
     result = agreement(resolve_decisions(load_decisions(path, REASONS), index()))

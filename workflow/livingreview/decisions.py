@@ -233,6 +233,16 @@ class StageDecision:
     rows: tuple[Decision, ...]
 
     @property
+    def reviewer_firsts(self) -> dict[str, Decision]:
+        """Each (non-resolution) reviewer's first row for this cluster and stage: the independent
+        judgement, before any discussion changed it (what agreement statistics compare)."""
+        out: dict[str, Decision] = {}
+        for d in sorted(self.rows, key=lambda d: d.line):
+            if not d.is_resolution and d.reviewer not in out:
+                out[d.reviewer] = d
+        return out
+
+    @property
     def reviewer_finals(self) -> dict[str, Decision]:
         """Each (non-resolution) reviewer's last row for this cluster and stage."""
         out: dict[str, Decision] = {}
@@ -294,7 +304,9 @@ def cohen_kappa(first: Sequence[str], second: Sequence[str]) -> float | None:
 
 
 def agreement(settled: Mapping[tuple[str, str], StageDecision]) -> dict[str, Any]:
-    """Inter-reviewer agreement per stage: Cohen's kappa for every pair of reviewers with shared records.
+    """Inter-reviewer agreement per stage: Cohen's kappa for every pair of reviewers with shared records,
+    on each reviewer's first (independent) decision, so a decision changed after discussion does not
+    count as agreement.
 
     Per stage returns {"computable": bool, "why": str, "reviewers": [...], "pairs": [{"reviewers",
     "n", "agreement", "kappa"}]}. Resolution rows are not a reviewer. Kappa is only computed for
@@ -306,7 +318,7 @@ def agreement(settled: Mapping[tuple[str, str], StageDecision]) -> dict[str, Any
         for (cid, st), sd in settled.items():
             if st != stage:
                 continue
-            for reviewer, d in sd.reviewer_finals.items():
+            for reviewer, d in sd.reviewer_firsts.items():  # independent decisions, not ones changed after discussion
                 per_reviewer[reviewer][cid] = d.decision
         reviewers = sorted(per_reviewer)
         entry: dict[str, Any] = {"reviewers": reviewers, "pairs": []}
