@@ -445,3 +445,58 @@ def test_ctgov_csv_requires_nct_column() -> None:
 def test_unknown_format_name() -> None:
     with pytest.raises(InputFormatError, match="unknown format 'bibtex'"):
         read_records(DATA / "asysd.csv", fmt="bibtex", database="other", run_id=RUN)
+
+
+# --- encoding: UTF-8 with a stray byte is an error, not cp1252 ----------------------------------
+UTF8_RIS = "TY  - JOUR\nTI  - Synthetic title – café\nAU  - Schönenberg, M.\nER  - \n"
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_utf8_file_with_one_invalid_byte_names_line_and_offset(tmp_path: Path, bom: bytes) -> None:
+    p = tmp_path / "stray.ris"
+    body = UTF8_RIS.encode("utf-8")
+    cut = body.index(b"AU  -")
+    data = bom + body[:cut] + b"Synthetic \xff note\n" + body[cut:]
+    p.write_bytes(data)
+    offset = data.index(b"\xff")
+    with pytest.raises(InputFormatError) as err:
+        list(read_records(p, fmt="ris", database="embase", run_id=RUN, source_file="stray.ris"))
+    message = str(err.value)
+    assert message.startswith(f"stray.ris:3: byte 0xff at byte offset {offset} is not valid UTF-8")
+    assert "re-export" in message and "UTF-8" in message.split("fix:")[1]
+    with pytest.raises(InputFormatError, match=rf"stray\.ris:3: byte 0xff at byte offset {offset}"):
+        detect_encoding(p, name="stray.ris")
+
+
+def test_bom_file_with_invalid_byte_and_no_other_non_ascii_is_an_error(tmp_path: Path) -> None:
+    p = tmp_path / "bom.csv"
+    data = b"\xef\xbb\xbftitle,year\nSynthetic one,2020\nSynthetic caf\xe9,2021\n"
+    p.write_bytes(data)
+    assert data.index(b"\xe9") == 46
+    with pytest.raises(InputFormatError, match=r"bom\.csv:3: byte 0xe9 at byte offset 46 is not valid UTF-8"):
+        list(read_records(p, database="other", run_id=RUN, source_file="bom.csv"))
+
+
+def test_cp1252_file_with_an_accidental_utf8_pair_stays_cp1252(tmp_path: Path) -> None:
+    # "Ã©" in cp1252 is the bytes of UTF-8 "é"; the other accented letters are not UTF-8, so cp1252 wins.
+    p = tmp_path / "win.csv"
+    p.write_bytes("title,author\n\"Synthetic café, naïve, déjà Ã© title\",Synthetic Müller\n".encode("cp1252"))
+    assert detect_encoding(p) == "cp1252"
+    (rec,) = list(read_records(p, database="other", run_id=RUN))
+    assert rec.title == "Synthetic café, naïve, déjà Ã© title" and rec.encoding == "cp1252"
+
+
+def test_valid_utf8_is_still_utf8(tmp_path: Path) -> None:
+    p = tmp_path / "ok.ris"
+    p.write_text(UTF8_RIS, encoding="utf-8")
+    (rec,) = list(read_records(p, database="embase", run_id=RUN))
+    assert rec.encoding == "utf-8" and rec.title == "Synthetic title – café" and rec.authors == ("Schönenberg, M.",)
+
+
+def test_gzip_utf8_file_with_invalid_byte_gives_decompressed_offset(tmp_path: Path) -> None:
+    data = UTF8_RIS.encode("utf-8").replace(b"ER  - ", b"N1  - Synthetic \xff\nER  - ")
+    p = tmp_path / "stray.ris.gz"
+    p.write_bytes(gzip.compress(data))
+    offset = data.index(b"\xff")
+    with pytest.raises(InputFormatError, match=rf"stray\.ris\.gz:4: byte 0xff at byte offset {offset} of the decompressed data"):
+        list(read_records(p, fmt="ris", database="embase", run_id=RUN, source_file="stray.ris.gz"))

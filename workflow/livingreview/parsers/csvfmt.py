@@ -79,7 +79,7 @@ def _delimiter(header_line: str) -> str:
 
 def _rows(path: str | os.PathLike[str], src: str) -> Iterator[tuple[int, list[str], str, list[str]]]:
     """Yield (line where the row starts, header, encoding, cells) for each non-blank data row."""
-    stream, encoding = open_text(path)
+    stream, encoding = open_text(path, name=src)
     with stream:
         first_line = stream.readline()
         stream.seek(0)

@@ -83,7 +83,7 @@ def parse_medline(
     line nor a continuation raises InputFormatError with file and line.
     """
     src = source_file or str(path)
-    stream, encoding = open_text(path)
+    stream, encoding = open_text(path, name=src)
     fields: dict[str, list[str]] = {}
     last_tag = ""
     start = 0

@@ -94,7 +94,7 @@ def parse_ris(
     and line.
     """
     src = source_file or str(path)
-    stream, encoding = open_text(path)
+    stream, encoding = open_text(path, name=src)
     fields: dict[str, list[str]] | None = None
     last_tag = ""
     start = 0

@@ -6,6 +6,7 @@ import codecs
 import gzip
 import io
 import os
+import re
 import zlib
 from pathlib import Path
 from typing import IO
@@ -53,30 +54,84 @@ def _check_decodes(path: str | os.PathLike[str], encoding: str) -> bool:
     return True
 
 
-def detect_encoding(path: str | os.PathLike[str]) -> str:
+def _utf8_damage(path: str | os.PathLike[str]) -> tuple[int, int, int, int, int]:
+    """How a file that is not valid UTF-8 breaks it: (valid multi-byte characters, invalid bytes,
+    byte offset of the first invalid byte, its line (1-based), its value).
+
+    Decodes with ``surrogateescape`` so each byte that is not UTF-8 becomes one lone surrogate;
+    only called when the strict UTF-8 check has failed.
+    """
+    decoder = codecs.getincrementaldecoder(ENCODING_UTF8)(errors="surrogateescape")
+    valid = invalid = 0
+    first_offset = first_line = first_byte = -1
+    consumed = lines = 0
+    with open_binary(path) as fh:
+        while True:
+            try:
+                chunk = fh.read(_CHUNK)
+            except (EOFError, OSError, zlib.error) as err:
+                raise InputFormatError(f"cannot read the file ({err})", where=str(path), fix="re-export or re-download the file (it looks truncated or corrupt)") from None
+            text = decoder.decode(chunk, final=not chunk)
+            bad = len(_INVALID_RE.findall(text))
+            valid += len(_MULTIBYTE_RE.findall(text))
+            if bad and first_offset < 0:
+                i = _INVALID_RE.search(text).start()  # type: ignore[union-attr]
+                before = text[:i]
+                first_offset = consumed + len(before.encode(ENCODING_UTF8, "surrogateescape"))
+                first_line = lines + before.count("\n") + 1
+                first_byte = ord(text[i]) - 0xDC00
+            invalid += bad
+            consumed += len(text.encode(ENCODING_UTF8, "surrogateescape"))
+            lines += text.count("\n")
+            if not chunk:
+                break
+    return valid, invalid, first_offset, first_line, first_byte
+
+
+_INVALID_RE = re.compile("[\udc80-\udcff]")
+_MULTIBYTE_RE = re.compile("[^\x00-\x7f\udc80-\udcff]")
+
+
+def detect_encoding(path: str | os.PathLike[str], *, name: str | None = None) -> str:
     """Return the encoding a text export is written in.
 
     UTF-8 with a byte-order mark gives ``utf-8-sig``; valid UTF-8 gives ``utf-8``; otherwise
     Windows-1252 (``cp1252``, what Excel and many reference managers write on Windows) when every
     byte is defined there, else ``latin-1`` (which decodes any byte).
+
+    A file that is meant to be UTF-8 but holds a byte that is not (it starts with the UTF-8 BOM, or
+    it holds at least as many valid multi-byte UTF-8 characters as invalid bytes) raises
+    InputFormatError naming ``name`` (default: the path), the line and byte offset of the first
+    bad byte: read as cp1252 every accented character of it would be garbled ("SchÃ¶nenberg").
     """
     with open_binary(path) as fh:
         try:
             head = fh.read(3)
         except (EOFError, OSError, zlib.error) as err:
             raise InputFormatError(f"cannot read the file ({err})", where=str(path), fix="re-export the file") from None
-    if head.startswith(UTF8_BOM):
-        return ENCODING_UTF8_BOM if _check_decodes(path, ENCODING_UTF8_BOM) else ENCODING_CP1252
-    if _check_decodes(path, ENCODING_UTF8):
-        return ENCODING_UTF8
+    has_bom = head.startswith(UTF8_BOM)
+    if _check_decodes(path, ENCODING_UTF8_BOM if has_bom else ENCODING_UTF8):
+        return ENCODING_UTF8_BOM if has_bom else ENCODING_UTF8
+    valid, invalid, offset, line, byte = _utf8_damage(path)
+    if has_bom or valid >= invalid:
+        why = "starts with the UTF-8 byte-order mark" if has_bom else f"holds {valid} valid multi-byte UTF-8 characters"
+        raise InputFormatError(
+            f"byte 0x{byte:02x} at byte offset {offset}{' of the decompressed data' if is_gzip(path) else ''} is not valid UTF-8, but the file {why} "
+            f"({invalid} invalid byte{'s' if invalid != 1 else ''} in all); it is not read as cp1252, which would garble every accented character",
+            where=f"{name or path}:{line}",
+            fix="re-export the file as UTF-8 from the database or reference manager (or remove the stray byte)",
+        )
     if _check_decodes(path, ENCODING_CP1252):
         return ENCODING_CP1252
     return ENCODING_LATIN1
 
 
-def open_text(path: str | os.PathLike[str], encoding: str | None = None) -> tuple[IO[str], str]:
-    """Open a text export (gzip allowed) with universal newlines; returns (stream, encoding used)."""
-    enc = encoding or detect_encoding(path)
+def open_text(path: str | os.PathLike[str], encoding: str | None = None, *, name: str | None = None) -> tuple[IO[str], str]:
+    """Open a text export (gzip allowed) with universal newlines; returns (stream, encoding used).
+
+    ``name`` is how errors name the file (default: the path).
+    """
+    enc = encoding or detect_encoding(path, name=name)
     stream = io.TextIOWrapper(open_binary(path), encoding=enc, errors="strict", newline=None)
     return stream, enc
 
