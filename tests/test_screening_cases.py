@@ -269,3 +269,72 @@ def test_synthetic_cases_have_unique_ids_and_cover_the_required_edges() -> None:
     assert len(ids) == len(set(ids))
     for required in ("iv_vs_intranasal_comparison", "non_randomized_in_title", "was_not_randomized", "non_english_title_and_abstract", "missing_abstract", "html_entities_review_title"):
         assert required in ids
+
+
+# --- gaps a reviewer reproduced: rules may only exclude in the safe direction -----------------
+# Synthetic records (made-up inputs, ids "gap:..."), built like the cases above. "pass" cases are
+# eligible RCTs of IV ketamine for PTSD (or uncertain records) that no rule may exclude; the
+# "excluded" cases show the fixed rule still fires on explicit evidence.
+
+
+def _gap(rid: str, title: str, abstract: str = "", *, language: str = "eng", publication_types: tuple[str, ...] = ("Journal Article",), **extra: Any) -> Record:
+    return Record(record_id=f"gap:{rid}", title=title, abstract=abstract, language=language, publication_types=publication_types, **extra)
+
+
+def _assert_gap_outcome(record: Record, expected: tuple[str, str, str] | None, ruleset: RuleSet) -> None:
+    """``expected`` None: passes with no rule firing; else (reason, rule_id, evidence text) of the deciding rule."""
+    result = screen_record(record, ruleset)
+    if expected is None:
+        assert not result.excluded and result.hits == (), [(h.rule_id, h.evidence) for h in result.hits]
+        return
+    assert result.excluded, record.title
+    assert (result.reason, result.rule_id) == expected[:2], [(h.rule_id, h.evidence) for h in result.hits]
+    assert expected[2] in result.evidence, result.evidence
+    assert_evidence_points_at_text(result, record)
+
+
+ROUTE_GAPS = [
+    pytest.param(
+        _gap(
+            "spa_iv_vs_intranasal",
+            "Ketamina intravenosa frente a esketamina intranasal para el trastorno de estrés postraumático: ensayo aleatorizado",
+            "Adultos con TEPT fueron asignados aleatoriamente a ketamina intravenosa o esketamina intranasal.",
+            language="spa",
+        ),
+        None,
+        id="spa_iv_vs_intranasal",
+    ),
+    pytest.param(
+        _gap(
+            "por_iv_vs_oral",
+            "Cetamina intravenosa versus cetamina oral no transtorno de estresse pós-traumático: ensaio randomizado",
+            "Adultos com TEPT receberam cetamina intravenosa ou cetamina oral.",
+            language="por",
+        ),
+        None,
+        id="por_iv_vs_oral",
+    ),
+    pytest.param(
+        # Language not given, Spanish text: the IV terms of other languages count as IV.
+        _gap("nolang_spa_endovenosa", "Ketamina endovenosa frente a ketamina oral en el TEPT: ensayo aleatorizado", "Infusión de ketamina u oral en adultos con TEPT (PTSD).", language=""),
+        None,
+        id="nolang_spa_endovenosa",
+    ),
+    pytest.param(
+        _gap("nolang_por_infusao", "Infusão de cetamina versus cetamina oral no TEPT (PTSD): ensaio randomizado", "", language=""),
+        None,
+        id="nolang_por_infusao",
+    ),
+    pytest.param(
+        # English and intranasal only: still excluded on explicit evidence.
+        _gap("eng_intranasal_only", "Intranasal esketamine for PTSD: a randomized trial", "Adults with PTSD were randomized to intranasal esketamine or placebo."),
+        ("not_intravenous", "not_intravenous", "Intranasal"),
+        id="eng_intranasal_only",
+    ),
+]
+
+
+@pytest.mark.parametrize(("record", "expected"), ROUTE_GAPS)
+def test_route_rule_leaves_non_english_iv_trials_to_people(record: Record, expected: tuple[str, str, str] | None, ruleset: RuleSet) -> None:
+    """The route rule is English-only (non-English records go to people) and knows IV terms of other languages."""
+    _assert_gap_outcome(record, expected, ruleset)

@@ -299,4 +299,4 @@ def test_screening_is_deterministic() -> None:
     first, second = screen_record(rec, rs), screen_record(rec, load_rules(RULES))
     assert first == second
     assert first.rule_id == "not_intravenous"
-    assert first.evidence == "title[0:10]: Intranasal | title+abstract+keywords+mesh: no mention of iv_route"
+    assert first.evidence == "title[0:10]: Intranasal | title+abstract+keywords+mesh: no mention of iv_route | language[0:3]: eng"
