@@ -285,3 +285,16 @@ def test_a_date_range_that_ends_before_it_starts_is_refused(tmp_path: Path) -> N
 def test_accepted_date_limits_are_stored_in_ncbi_form(tmp_path: Path, date_from: str, date_to: str, stored: dict[str, str]) -> None:
     path, _, _ = add_run(root=tmp_path / "runs", database="pubmed", file=DATA / "pubmed_ugly.xml.gz", date="2025-10-31", date_from=date_from, date_to=date_to)
     assert load_manifest(path).files[0].date_limits == stored
+
+
+def test_a_file_that_is_not_ris_is_refused_not_archived_as_zero_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "embase.ris"
+    p.write_text("TY   - JOUR\nTI   - Synthetic title\nER   - \n", encoding="utf-8")
+    root = tmp_path / "runs"
+    rc = cli.main(["add-run", "--database", "embase", "--file", str(p), "--format", "ris", "--date", "2025-09-30", "--root", str(root)])
+    assert rc == 1
+    captured = capsys.readouterr()
+    err = [ln for ln in captured.err.splitlines() if ln.startswith("livingreview: error:")]
+    assert len(err) == 1 and "embase.ris:1: no RIS record in the file" in err[0] and "'TY - JOUR' (3 spaces between the tag" in err[0]
+    assert "archived" not in captured.out
+    assert not root.exists() or not any(root.iterdir())

@@ -500,3 +500,65 @@ def test_gzip_utf8_file_with_invalid_byte_gives_decompressed_offset(tmp_path: Pa
     offset = data.index(b"\xff")
     with pytest.raises(InputFormatError, match=rf"stray\.ris\.gz:4: byte 0xff at byte offset {offset} of the decompressed data"):
         list(read_records(p, fmt="ris", database="embase", run_id=RUN, source_file="stray.ris.gz"))
+
+
+# --- files that are not RIS or lack the columns are errors, not 0 records -----------------------
+OVID_CITATION_DISPLAY = """<1>
+Authors
+  Synthetic A.
+Title
+  Synthetic title of a display export.
+Source
+  Synthetic Journal. 2020;1:1-2.
+
+<2>
+Authors
+  Synthetic B.
+Title
+  Another synthetic title.
+"""
+
+
+def test_ovid_citation_display_as_ris_is_an_error(tmp_path: Path) -> None:
+    p = tmp_path / "citation.txt"
+    p.write_text(OVID_CITATION_DISPLAY, encoding="utf-8")
+    with pytest.raises(InputFormatError) as err:
+        list(read_records(p, fmt="ris", database="embase", run_id=RUN, source_file="citation.txt"))
+    message = str(err.value)
+    assert message.startswith("citation.txt:1: no RIS record in the file; 12 non-blank lines before any TY line, the first: '<1>' (a RIS record")
+    assert "fix: export the records in RIS format" in message
+
+
+def test_ris_with_three_spaces_before_the_hyphen_is_an_error(tmp_path: Path) -> None:
+    p = tmp_path / "spaces.ris"
+    p.write_text("\nTY   - JOUR\nTI   - Synthetic title\nER   - \n", encoding="utf-8")
+    # the message folds runs of spaces, so it counts them
+    with pytest.raises(InputFormatError, match=r"spaces\.ris:2: no RIS record in the file; 3 non-blank lines .* the first: 'TY - JOUR' \(3 spaces between the tag and the hyphen\)"):
+        list(read_records(p, fmt="ris", database="embase", run_id=RUN, source_file="spaces.ris"))
+
+
+def test_ris_file_of_blank_lines_is_zero_records(tmp_path: Path) -> None:
+    p = tmp_path / "empty.ris"
+    p.write_text("\n\n", encoding="utf-8")
+    assert list(read_records(p, fmt="ris", database="embase", run_id=RUN)) == []
+
+
+def test_ris_header_lines_before_records_are_still_skipped(tmp_path: Path) -> None:
+    p = tmp_path / "hdr.ris"
+    p.write_text("Provider: Synthetic Provider\nContent: text/plain\n\nTY  - JOUR\nTI  - Synthetic title\nER  - \n", encoding="utf-8")
+    (rec,) = list(read_records(p, database="embase", run_id=RUN))
+    assert rec.title == "Synthetic title" and rec.source_line == 4
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ctgov_csv"])
+def test_header_only_csv_without_required_columns_is_an_error(tmp_path: Path, fmt: str) -> None:
+    p = tmp_path / "head.csv"
+    p.write_text("Name,Year,DOI\n", encoding="utf-8")
+    with pytest.raises(InputFormatError, match=r"head\.csv:1: (no title column|not a ClinicalTrials\.gov CSV)"):
+        list(read_records(p, fmt=fmt, database="other", run_id=RUN, source_file="head.csv"))
+
+
+def test_header_only_csv_with_a_title_column_is_zero_records(tmp_path: Path) -> None:
+    p = tmp_path / "head.csv"
+    p.write_text("title,year\n\n", encoding="utf-8")
+    assert list(read_records(p, database="other", run_id=RUN)) == []

@@ -77,8 +77,14 @@ def _delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def _rows(path: str | os.PathLike[str], src: str) -> Iterator[tuple[int, list[str], str, list[str]]]:
-    """Yield (line where the row starts, header, encoding, cells) for each non-blank data row."""
+def _rows(
+    path: str | os.PathLike[str], src: str, check_header: Callable[[list[str]], object] | None = None
+) -> Iterator[tuple[int, list[str], str, list[str]]]:
+    """Yield (line where the row starts, header, encoding, cells) for each non-blank data row.
+
+    ``check_header`` is called with the header row as soon as it is read (before any data row), so a
+    file with a header and no data rows is still checked for its required columns.
+    """
     stream, encoding = open_text(path, name=src)
     with stream:
         first_line = stream.readline()
@@ -91,6 +97,8 @@ def _rows(path: str | os.PathLike[str], src: str) -> Iterator[tuple[int, list[st
                 raise InputFormatError("empty CSV file (no header line)", where=f"{src}:1", fix="export the file again with a header row")
             header[0] = header[0].lstrip("\ufeff")
             prev = reader.line_num
+            if check_header is not None:
+                check_header(header)
             for cells in reader:
                 start = prev + 1
                 prev = reader.line_num
@@ -130,21 +138,24 @@ def parse_csv(
 
     Columns are matched case-insensitively with aliases (COLUMN_ALIASES). record_id comes from a
     record_id/ID column when present (for PubMed/MEDLINE, else a PMID column), otherwise the row
-    number. A file without a title column raises InputFormatError naming the columns it has.
+    number. A file without a title column raises InputFormatError naming the columns it has (also
+    when it has no data rows).
     Multi-valued cells (authors, keywords, ...) are split on ';' only; other text is kept as given.
     """
     src = source_file or str(path)
-    columns: dict[str, int] | None = None
+    columns: dict[str, int] = {}
+
+    def check_header(header: list[str]) -> None:
+        columns.update(_column_map(header, COLUMN_ALIASES))
+        if "title" not in columns:
+            raise InputFormatError(
+                f"no title column; the columns are: {', '.join(clean(h) for h in header)}",
+                where=f"{src}:1",
+                fix="rename the title column to 'title' (or export with a title column)",
+            )
+
     ordinal = 0
-    for start, header, encoding, cells in _rows(path, src):
-        if columns is None:
-            columns = _column_map(header, COLUMN_ALIASES)
-            if "title" not in columns:
-                raise InputFormatError(
-                    f"no title column; the columns are: {', '.join(clean(h) for h in header)}",
-                    where=f"{src}:1",
-                    fix="rename the title column to 'title' (or export with a title column)",
-                )
+    for start, _header, encoding, cells in _rows(path, src, check_header):
         ordinal += 1
         cell = _cell_reader(cells, columns)
 
@@ -205,18 +216,19 @@ def parse_ctgov_csv(
     year = year of First Posted. Publication types stay empty (the file does not give any).
     """
     src = source_file or str(path)
-    columns: dict[str, int] | None = None
+    columns: dict[str, int] = {}
+
+    def check_header(header: list[str]) -> None:
+        columns.update(_column_map(header, CTGOV_ALIASES))
+        if any(n not in columns for n in ("nct", "title")):
+            raise InputFormatError(
+                f"not a ClinicalTrials.gov CSV (needs 'NCT Number' and 'Study Title'); the columns are: {', '.join(clean(h) for h in header)}",
+                where=f"{src}:1",
+                fix="download the results again from ClinicalTrials.gov as CSV with all columns, or use --format csv",
+            )
+
     ordinal = 0
-    for start, header, encoding, cells in _rows(path, src):
-        if columns is None:
-            columns = _column_map(header, CTGOV_ALIASES)
-            missing = [n for n in ("nct", "title") if n not in columns]
-            if missing:
-                raise InputFormatError(
-                    f"not a ClinicalTrials.gov CSV (needs 'NCT Number' and 'Study Title'); the columns are: {', '.join(clean(h) for h in header)}",
-                    where=f"{src}:1",
-                    fix="download the results again from ClinicalTrials.gov as CSV with all columns, or use --format csv",
-                )
+    for start, _header, encoding, cells in _rows(path, src, check_header):
         ordinal += 1
         cell = _cell_reader(cells, columns)
 

@@ -22,6 +22,8 @@ LOG = logging.getLogger(__name__)
 
 # "TY  - JOUR", "ER  -", also the one-space variants some tools write ("TY - JOUR").
 TAG_RE = re.compile(r"^([A-Z][A-Z0-9]) {1,2}-(?: (.*))?$")
+# A tag line with the wrong spacing ("TY   - JOUR", "TY- JOUR"), named in the error for a file with no record.
+_SPACING_RE = re.compile(r"^[A-Z][A-Z0-9]( {3,}|)-")
 _DOI_IN_URL_RE = re.compile(r"doi\.org/|^doi:", re.IGNORECASE)
 
 
@@ -91,7 +93,9 @@ def parse_ris(
     Untagged lines inside a record continue the previous field (joined with a space). Untagged text
     before the first record (a 'Provider:' header) is skipped with a log message. A tag outside a
     record, or a record without its ER line (truncated export), raises InputFormatError with file
-    and line.
+    and line. So does a file with no record at all but skipped non-blank lines (not RIS: an Ovid
+    'Citation' display export, 'TY   - JOUR' with three spaces): it must not be archived as 0 records.
+    A file of blank lines is 0 records.
     """
     src = source_file or str(path)
     stream, encoding = open_text(path, name=src)
@@ -99,6 +103,8 @@ def parse_ris(
     last_tag = ""
     start = 0
     ordinal = 0
+    first_skipped: tuple[int, str] | None = None  # the first non-blank line skipped before any record
+    n_skipped = 0
     with stream:
         for lineno, raw in enumerate(stream, start=1):
             line = raw.rstrip("\r\n").lstrip("\ufeff")
@@ -115,6 +121,8 @@ def parse_ris(
                         fix="export the file again as RIS; a record's lines must sit between TY and ER",
                     )
                 elif ordinal == 0:
+                    n_skipped += 1
+                    first_skipped = first_skipped or (lineno, line)
                     LOG.info("%s:%d: skipped header line before the first record: %s", src, lineno, line[:60])
                 else:
                     raise InputFormatError(
@@ -146,4 +154,14 @@ def parse_ris(
             f"record starting at line {start} has no ER line (the file is truncated)",
             where=f"{src}:{start}",
             fix="export the file again; archived exports must be complete",
+        )
+    if ordinal == 0 and first_skipped:
+        first_line, text = first_skipped
+        spacing = _SPACING_RE.match(text)
+        hint = f" ({len(spacing.group(1))} spaces between the tag and the hyphen)" if spacing else ""
+        raise InputFormatError(
+            f"no RIS record in the file; {n_skipped} non-blank line{'s' if n_skipped != 1 else ''} before any TY line, the first: {text[:60]!r}{hint} "
+            "(a RIS record starts with a line 'TY  - <type>': the tag, two spaces, a hyphen, a space)",
+            where=f"{src}:{first_line}",
+            fix="export the records in RIS format (in Ovid: Export, format RIS, not a Citation or other display format), or give the file's real --format",
         )
