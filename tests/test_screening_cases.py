@@ -338,3 +338,82 @@ ROUTE_GAPS = [
 def test_route_rule_leaves_non_english_iv_trials_to_people(record: Record, expected: tuple[str, str, str] | None, ruleset: RuleSet) -> None:
     """The route rule is English-only (non-English records go to people) and knows IV terms of other languages."""
     _assert_gap_outcome(record, expected, ruleset)
+
+
+ANIMAL_GAPS = [
+    pytest.param(
+        _gap(
+            "preclinical_then_individuals",
+            "Intravenous ketamine for chronic PTSD",
+            "Preclinical studies suggest that ketamine enhances fear extinction. We randomised 30 individuals with chronic PTSD to ketamine or midazolam infusion.",
+        ),
+        None,
+        id="preclinical_then_individuals",
+    ),
+    pytest.param(
+        _gap(
+            "rodents_then_subjects",
+            "Intravenous ketamine for chronic PTSD",
+            "Ketamine enhances fear extinction in rodents. Subjects with chronic PTSD were randomized to ketamine or midazolam infusion.",
+        ),
+        None,
+        id="rodents_then_subjects",
+    ),
+    pytest.param(
+        _gap(
+            "animal_model_then_survivors",
+            "Ketamine infusion after trauma: from animal models to the clinic",
+            "Animal models show ketamine blocks fear memory. Survivors of assault and civilians with PTSD were randomized to intravenous ketamine or saline.",
+        ),
+        None,
+        id="animal_model_then_survivors",
+    ),
+    pytest.param(
+        # No word for people at all, but the record is typed as a randomized trial: people decide.
+        _gap(
+            "rodent_words_typed_rct",
+            "Ketamine infusion and fear extinction: translating rodent findings in PTSD",
+            "Rodent work shows ketamine enhances fear extinction. Forty-one with chronic PTSD were randomized to intravenous ketamine or midazolam.",
+            publication_types=("Journal Article", "Randomized Controlled Trial"),
+        ),
+        None,
+        id="rodent_words_typed_rct",
+    ),
+    pytest.param(
+        _gap(
+            "rat_study",
+            "Ketamine reverses fear memory in rats exposed to single prolonged stress",
+            "Male Sprague-Dawley rats were randomized to ketamine or saline after stress exposure.",
+        ),
+        ("animal", "animal_study", "rats"),
+        id="rat_study",
+    ),
+    pytest.param(
+        # A veterinary trial type is not a trial in people.
+        _gap(
+            "rat_study_veterinary_trial",
+            "Ketamine reverses fear memory in rats",
+            "Rats were randomized to ketamine or saline.",
+            publication_types=("Journal Article", "Randomized Controlled Trial, Veterinary"),
+        ),
+        ("animal", "animal_study", "rats"),
+        id="rat_study_veterinary_trial",
+    ),
+    pytest.param(
+        # Singular forms are adjectives in animal work ("adolescent mice", "individual housing"): not people.
+        _gap("adolescent_mice", "Ketamine and fear extinction in adolescent mice", "Individual housing of adolescent mice before stress; ketamine or vehicle."),
+        ("animal", "animal_study", "mice"),
+        id="adolescent_mice",
+    ),
+    pytest.param(
+        _gap("mesh_animals_typed_rct", "Ketamine infusion for PTSD", "", publication_types=("Randomized Controlled Trial",), mesh=("Animals", "Ketamine")),
+        None,
+        id="mesh_animals_typed_rct",
+    ),
+]
+
+
+@pytest.mark.parametrize(("record", "expected"), ANIMAL_GAPS)
+def test_animal_rule_spares_human_trials(record: Record, expected: tuple[str, str, str] | None, ruleset: RuleSet) -> None:
+    """More words for people (individuals, subjects, civilians, survivors...) cancel an animal match, and a record typed as a trial is never excluded as animal."""
+    _assert_gap_outcome(record, expected, ruleset)
