@@ -417,3 +417,100 @@ ANIMAL_GAPS = [
 def test_animal_rule_spares_human_trials(record: Record, expected: tuple[str, str, str] | None, ruleset: RuleSet) -> None:
     """More words for people (individuals, subjects, civilians, survivors...) cancel an animal match, and a record typed as a trial is never excluded as animal."""
     _assert_gap_outcome(record, expected, ruleset)
+
+
+CROSSOVER_GAPS = [
+    pytest.param(
+        _gap(
+            "crossover_random_order_retro_registered",
+            "Intravenous ketamine for PTSD: a double-blind crossover trial",
+            "Adults with chronic PTSD received ketamine and midazolam infusions in random order. The trial was retrospectively registered.",
+        ),
+        None,
+        id="crossover_random_order_retro_registered",
+    ),
+    pytest.param(
+        _gap(
+            "randomised_order_registered_retrospectively",
+            "Ketamine infusion for PTSD in veterans",
+            "Veterans with PTSD received ketamine and saline infusions in a randomised order, two weeks apart. Trial registration: registered retrospectively.",
+        ),
+        None,
+        id="randomised_order_registered_retrospectively",
+    ),
+    pytest.param(
+        _gap(
+            "crossover_random_order_open_extension",
+            "Intravenous ketamine for PTSD: a double-blind crossover trial",
+            "Adults with PTSD received ketamine and midazolam infusions in random order, followed by a non-randomized open-label extension.",
+        ),
+        None,
+        id="crossover_random_order_open_extension",
+    ),
+    pytest.param(
+        # A crossover trial that does not say how the order was set is uncertain: people decide.
+        _gap(
+            "crossover_open_extension",
+            "Intravenous ketamine for PTSD: a double-blind, placebo-controlled cross-over trial",
+            "Adults with PTSD received ketamine and midazolam infusions, followed by a non-randomized open-label extension.",
+        ),
+        None,
+        id="crossover_open_extension",
+    ),
+    pytest.param(
+        _gap(
+            "randomized_crossover_open_extension",
+            "Intravenous ketamine for PTSD: a randomized crossover trial",
+            "Adults with PTSD received ketamine and midazolam infusions, followed by a non-randomized open-label extension.",
+        ),
+        None,
+        id="randomized_crossover_open_extension",
+    ),
+    pytest.param(
+        _gap(
+            "randomly_allocated",
+            "Ketamine infusion for PTSD: a retrospective registration",
+            "Adults with PTSD were randomly allocated to intravenous ketamine or midazolam; the trial had retrospective registration.",
+        ),
+        None,
+        id="randomly_allocated",
+    ),
+    pytest.param(
+        # Still excluded: a retrospective design, even when a protocol was registered.
+        _gap(
+            "retrospective_cohort_registered",
+            "Ketamine infusions in veterans with PTSD: a retrospective cohort study",
+            "We reviewed veterans with PTSD who received intravenous ketamine; the analysis plan was registered.",
+        ),
+        ("observational", "observational_design", "retrospective"),
+        id="retrospective_cohort_registered",
+    ),
+    pytest.param(
+        _gap(
+            "non_random_order",
+            "Ketamine infusions for PTSD: a controlled pilot",
+            "Adults with PTSD received ketamine or midazolam infusions in a non-random order chosen by the clinician.",
+        ),
+        ("not_randomized", "not_randomized", "non-random order"),
+        id="non_random_order",
+    ),
+]
+
+
+@pytest.mark.parametrize(("record", "expected"), CROSSOVER_GAPS)
+def test_crossover_trials_are_not_excluded_as_observational_or_not_randomized(record: Record, expected: tuple[str, str, str] | None, ruleset: RuleSet) -> None:
+    """'In random order' counts as randomization, 'retrospectively registered' is not an observational design, and a crossover trial is not excluded as not randomized for mentioning a non-randomized extension."""
+    _assert_gap_outcome(record, expected, ruleset)
+
+
+def test_random_order_counts_as_randomization_and_registration_is_not_a_design(ruleset: RuleSet) -> None:
+    randomization = ruleset.concepts["randomization"]
+    for text in ("in random order", "in a randomised order", "in randomized order", "were randomly assigned", "randomly allocated"):
+        assert randomization.find(text) is not None, text
+    for text in ("in a non-random order", "in non-random order"):
+        assert randomization.find(text) is None, text
+    observational = ruleset.concepts["observational_design"]
+    for text in ("retrospectively registered", "registered retrospectively", "retrospective registration", "retrospectively-registered"):
+        assert observational.find(text) is None, text
+    for text in ("a retrospective cohort", "retrospectively reviewed charts", "observational"):
+        assert observational.find(text) is not None, text
