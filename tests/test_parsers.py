@@ -562,3 +562,29 @@ def test_header_only_csv_with_a_title_column_is_zero_records(tmp_path: Path) -> 
     p = tmp_path / "head.csv"
     p.write_text("title,year\n\n", encoding="utf-8")
     assert list(read_records(p, database="other", run_id=RUN)) == []
+
+
+# --- wrapped text that looks like a one-space tag -----------------------------------------------
+def test_wrapped_line_like_a_one_space_tag_continues_the_field(tmp_path: Path) -> None:
+    p = tmp_path / "wrap.ris"
+    p.write_text(
+        "TY  - JOUR\nTI  - Synthetic title\nN2  - Ketamine given\nIV - 0.5 mg/kg, vs midazolam\n"
+        "CT - guided, a known tag name\nER  - \n",
+        encoding="utf-8",
+    )
+    (rec,) = list(read_records(p, database="embase", run_id=RUN))
+    assert rec.abstract == "Ketamine given IV - 0.5 mg/kg, vs midazolam CT - guided, a known tag name"
+
+
+def test_one_space_file_takes_known_tags_only(tmp_path: Path) -> None:
+    p = tmp_path / "one.ris"
+    p.write_text("TY - JOUR\nTI - Synthetic title\nN2 - Ketamine given\nIV - 0.5 mg/kg\nAU - Synthetic, A.\nER -\n", encoding="utf-8")
+    (rec,) = list(read_records(p, fmt="ris", database="embase", run_id=RUN))
+    assert rec.abstract == "Ketamine given IV - 0.5 mg/kg"
+    assert rec.authors == ("Synthetic, A.",)
+
+
+def test_one_space_er_line_ends_a_two_space_record(tmp_path: Path) -> None:
+    p = tmp_path / "mixed.ris"
+    p.write_text("TY  - JOUR\nTI  - Synthetic one\nER -\nTY  - JOUR\nTI  - Synthetic two\nER  - \n", encoding="utf-8")
+    assert [r.title for r in read_records(p, database="embase", run_id=RUN)] == ["Synthetic one", "Synthetic two"]

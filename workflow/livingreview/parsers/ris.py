@@ -21,7 +21,14 @@ from .textio import open_text
 LOG = logging.getLogger(__name__)
 
 # "TY  - JOUR", "ER  -", also the one-space variants some tools write ("TY - JOUR").
-TAG_RE = re.compile(r"^([A-Z][A-Z0-9]) {1,2}-(?: (.*))?$")
+TAG_RE = re.compile(r"^([A-Z][A-Z0-9])( {1,2})-(?: (.*))?$")
+# Tags of the RIS specification (and Ovid's DB/DI): the only ones taken in the one-space form, where
+# wrapped text such as "IV - 0.5 mg/kg" would otherwise look like a tag.
+RIS_TAGS: frozenset[str] = frozenset(
+    "TY ER A1 A2 A3 A4 AB AD AN AU AV BT C1 C2 C3 C4 C5 C6 C7 C8 CA CN CP CT CY DA DB DI DO DP ED EP ET "
+    "ID IS J1 J2 JA JF JO KW L1 L2 L3 L4 LA LB LK M1 M2 M3 N1 N2 NV OP PB PP PT PY RI RN RP SE SN SP ST "
+    "T1 T2 T3 TA TI TT U1 U2 U3 U4 U5 UR VL VO Y1 Y2".split()
+)
 # A tag line with the wrong spacing ("TY   - JOUR", "TY- JOUR"), named in the error for a file with no record.
 _SPACING_RE = re.compile(r"^[A-Z][A-Z0-9]( {3,}|)-")
 _DOI_IN_URL_RE = re.compile(r"doi\.org/|^doi:", re.IGNORECASE)
@@ -90,7 +97,10 @@ def parse_ris(
 ) -> Iterator[Record]:
     """Yield one Record per ``TY`` ... ``ER`` block.
 
-    Untagged lines inside a record continue the previous field (joined with a space). Untagged text
+    Untagged lines inside a record continue the previous field (joined with a space). A line in the
+    one-space form ("XX - text") is a tag only when XX is a RIS tag (RIS_TAGS) and the record's TY
+    line is in the one-space form too (or it is an empty "ER -" line); otherwise it is wrapped text
+    ("IV - 0.5 mg/kg") and continues the field. Untagged text
     before the first record (a 'Provider:' header) is skipped with a log message. A tag outside a
     record, or a record without its ER line (truncated export), raises InputFormatError with file
     and line. So does a file with no record at all but skipped non-blank lines (not RIS: an Ovid
@@ -103,17 +113,25 @@ def parse_ris(
     last_tag = ""
     start = 0
     ordinal = 0
+    one_space = False  # the current record's TY line is "TY - ..." (one space before the hyphen)
     first_skipped: tuple[int, str] | None = None  # the first non-blank line skipped before any record
     n_skipped = 0
     with stream:
         for lineno, raw in enumerate(stream, start=1):
             line = raw.rstrip("\r\n").lstrip("\ufeff")
             match = TAG_RE.match(line)
+            if match and match.group(2) == " ":
+                tag = match.group(1)
+                if tag not in RIS_TAGS:
+                    match = None
+                elif fields is not None and not one_space and not (tag == "ER" and not (match.group(3) or "").strip()):
+                    match = None  # a two-space record: the line is wrapped text
             if fields is None:
                 if not line.strip():
                     continue
                 if match and match.group(1) == "TY":
-                    fields, last_tag, start = {"TY": [clean(match.group(2))]}, "TY", lineno
+                    fields, last_tag, start = {"TY": [clean(match.group(3))]}, "TY", lineno
+                    one_space = match.group(2) == " "
                 elif match:
                     raise InputFormatError(
                         f"tag {match.group(1)} outside a record (records start with 'TY  - ')",
@@ -132,7 +150,7 @@ def parse_ris(
                     )
                 continue
             if match:
-                tag, value = match.group(1), match.group(2) or ""
+                tag, value = match.group(1), match.group(3) or ""
                 if tag == "ER":
                     ordinal += 1
                     yield _record(fields, database=database, run_id=run_id, source_file=src, line=start, ordinal=ordinal, encoding=encoding)
