@@ -514,3 +514,43 @@ def test_random_order_counts_as_randomization_and_registration_is_not_a_design(r
         assert observational.find(text) is None, text
     for text in ("a retrospective cohort", "retrospectively reviewed charts", "observational"):
         assert observational.find(text) is not None, text
+
+
+REVIEW_TITLE_GAPS = [
+    pytest.param(_gap("rct_and_meta_analysis", "Intravenous ketamine for PTSD: a randomized trial and meta-analysis of prior trials", "Adults with PTSD were randomized to ketamine or midazolam infusion."), None, id="rct_and_meta_analysis"),
+    pytest.param(_gap("rct_and_updated_meta_analysis", "Ketamine infusion for PTSD: randomised controlled trial and updated meta-analysis"), None, id="rct_and_updated_meta_analysis"),
+    pytest.param(_gap("rct_with_systematic_review", "A double-blind, placebo-controlled randomized trial of intravenous ketamine for PTSD, with a systematic review"), None, id="rct_with_systematic_review"),
+    pytest.param(_gap("results_of_an_rct_and_review", "Ketamine for chronic PTSD: results of an RCT and a review of the literature"), None, id="results_of_an_rct_and_review"),
+    # A review *of* randomized trials is still a review.
+    pytest.param(
+        _gap("meta_analysis_of_rcts", "Systematic review and meta-analysis of randomized controlled trials of ketamine in the treatment of refractory anxiety spectrum disorders"),
+        ("publication_type", "review_title", "Systematic review"),
+        id="meta_analysis_of_rcts",
+    ),
+    pytest.param(
+        _gap("meta_analysis_of_ptsd_rcts", "So how special is special K? A systematic review and meta-analysis of ketamine for PTSD RCTs"),
+        ("publication_type", "review_title", "systematic review"),
+        id="meta_analysis_of_ptsd_rcts",
+    ),
+    pytest.param(
+        _gap("meta_analysis_of_randomised_trials", "Ketamine for PTSD: a meta-analysis of randomised trials"),
+        ("publication_type", "review_title", "meta-analysis"),
+        id="meta_analysis_of_randomised_trials",
+    ),
+    pytest.param(
+        _gap("review_of_the_randomized_evidence", "A systematic review of the randomized evidence for ketamine in PTSD and depression"),
+        ("publication_type", "review_title", "systematic review"),
+        id="review_of_the_randomized_evidence",
+    ),
+    pytest.param(
+        _gap("review_of_non_randomized_trial", "Ketamine infusion for PTSD: a non-randomized trial and a review of the literature"),
+        ("publication_type", "review_title", "a review"),
+        id="review_of_non_randomized_trial",
+    ),
+]
+
+
+@pytest.mark.parametrize(("record", "expected"), REVIEW_TITLE_GAPS)
+def test_review_title_rule_spares_a_trial_reported_with_a_review(record: Record, expected: tuple[str, str, str] | None, ruleset: RuleSet) -> None:
+    """A title that reports its own randomized trial ('a randomized trial and meta-analysis') passes; a review of randomized trials is still excluded."""
+    _assert_gap_outcome(record, expected, ruleset)
