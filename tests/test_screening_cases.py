@@ -554,3 +554,34 @@ REVIEW_TITLE_GAPS = [
 def test_review_title_rule_spares_a_trial_reported_with_a_review(record: Record, expected: tuple[str, str, str] | None, ruleset: RuleSet) -> None:
     """A title that reports its own randomized trial ('a randomized trial and meta-analysis') passes; a review of randomized trials is still excluded."""
     _assert_gap_outcome(record, expected, ruleset)
+
+
+SMALLER_GAPS = [
+    pytest.param(_gap("cptsd", "Ketamine infusion for CPTSD: a randomized trial", "Adults with cPTSD were randomized to intravenous ketamine or midazolam."), None, id="cptsd"),
+    pytest.param(_gap("ptss", "Ketamine infusion for PTSS after trauma: a randomized trial", "Adults with PTSS were randomized to intravenous ketamine or midazolam."), None, id="ptss"),
+    pytest.param(
+        _gap("correction_of_fear_memory", "Correction of fear memory by ketamine infusion in PTSD: a randomized trial", "Adults with PTSD were randomized to intravenous ketamine or midazolam."),
+        None,
+        id="correction_of_fear_memory",
+    ),
+    pytest.param(
+        _gap("ketanest_s", "Ketanest S infusion for posttraumatic stress disorder: a randomized trial", "Adults with posttraumatic stress disorder were randomized to intravenous Ketanest S or midazolam."),
+        None,
+        id="ketanest_s",
+    ),
+    pytest.param(_gap("correction_to", "Correction to: Intravenous ketamine for PTSD: a randomized trial"), ("publication_type", "erratum", "Correction to"), id="correction_to"),
+    pytest.param(_gap("correction_colon", "Correction: Intravenous ketamine for PTSD"), ("publication_type", "erratum", "Correction:"), id="correction_colon"),
+    pytest.param(_gap("erratum_title", "Erratum: Ketamine infusion for PTSD in veterans"), ("publication_type", "erratum", "Erratum"), id="erratum_title"),
+    pytest.param(_gap("corrigendum_title", "Corrigendum to 'Ketamine infusion for PTSD in veterans'"), ("publication_type", "erratum", "Corrigendum"), id="corrigendum_title"),
+    pytest.param(
+        _gap("depression_only", "Intravenous ketamine for treatment-resistant depression: a randomized trial", "Adults with depression were randomized to ketamine or midazolam infusion."),
+        ("not_ptsd", "not_ptsd", "no mention of ptsd"),
+        id="depression_only",
+    ),
+]
+
+
+@pytest.mark.parametrize(("record", "expected"), SMALLER_GAPS)
+def test_ptsd_and_ketamine_spellings_and_erratum_wording(record: Record, expected: tuple[str, str, str] | None, ruleset: RuleSet) -> None:
+    """CPTSD/cPTSD and PTSS are PTSD, Ketanest S is ketamine, and only 'Correction to'/'Correction:'/'Erratum'/'Corrigendum' at the start of a title is an erratum."""
+    _assert_gap_outcome(record, expected, ruleset)
