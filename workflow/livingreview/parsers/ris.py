@@ -25,9 +25,13 @@ TAG_RE = re.compile(r"^([A-Z][A-Z0-9])( {1,2})-(?: (.*))?$")
 # Tags of the RIS specification (and Ovid's DB/DI): the only ones taken in the one-space form, where
 # wrapped text such as "IV - 0.5 mg/kg" would otherwise look like a tag.
 RIS_TAGS: frozenset[str] = frozenset(
-    "TY ER A1 A2 A3 A4 AB AD AN AU AV BT C1 C2 C3 C4 C5 C6 C7 C8 CA CN CP CT CY DA DB DI DO DP ED EP ET "
-    "ID IS J1 J2 JA JF JO KW L1 L2 L3 L4 LA LB LK M1 M2 M3 N1 N2 NV OP PB PP PT PY RI RN RP SE SN SP ST "
-    "T1 T2 T3 TA TI TT U1 U2 U3 U4 U5 UR VL VO Y1 Y2".split()
+    {
+        "TY", "ER", "A1", "A2", "A3", "A4", "AB", "AD", "AN", "AU", "AV", "BT", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8",
+        "CA", "CN", "CP", "CT", "CY", "DA", "DB", "DI", "DO", "DP", "ED", "EP", "ET", "ID", "IS", "J1", "J2", "JA", "JF", "JO",
+        "KW", "L1", "L2", "L3", "L4", "LA", "LB", "LK", "M1", "M2", "M3", "N1", "N2", "NV", "OP", "PB", "PP", "PT", "PY", "RI",
+        "RN", "RP", "SE", "SN", "SP", "ST", "T1", "T2", "T3", "TA", "TI", "TT", "U1", "U2", "U3", "U4", "U5", "UR", "VL", "VO",
+        "Y1", "Y2",
+    }
 )
 # A tag line with the wrong spacing ("TY   - JOUR", "TY- JOUR"), named in the error for a file with no record.
 _SPACING_RE = re.compile(r"^[A-Z][A-Z0-9]( {3,}|)-")
