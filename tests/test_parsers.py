@@ -588,3 +588,32 @@ def test_one_space_er_line_ends_a_two_space_record(tmp_path: Path) -> None:
     p = tmp_path / "mixed.ris"
     p.write_text("TY  - JOUR\nTI  - Synthetic one\nER -\nTY  - JOUR\nTI  - Synthetic two\nER  - \n", encoding="utf-8")
     assert [r.title for r in read_records(p, database="embase", run_id=RUN)] == ["Synthetic one", "Synthetic two"]
+
+
+# --- the RIS record type when the record has no M3/PT ---------------------------------------------
+@pytest.mark.parametrize(
+    ("ty", "types", "kind"),
+    [
+        ("ABST", ("Abstract",), "conference_abstract"),
+        ("CONF", ("Conference Proceeding",), "conference_abstract"),
+        ("CPAPER", ("Conference Proceeding",), "conference_abstract"),
+        ("THES", ("Thesis",), "publication"),
+        # JOUR is not mapped: the default snapshot holds JOUR records without M3, whose records.tsv rows must not change
+        ("JOUR", (), "publication"),
+    ],
+)
+def test_ris_type_gives_the_publication_type_without_m3(tmp_path: Path, ty: str, types: tuple[str, ...], kind: str) -> None:
+    from livingreview.dedup import record_kind
+
+    p = tmp_path / "ty.ris"
+    p.write_text(f"TY  - {ty}\nTI  - Synthetic title\nER  - \n", encoding="utf-8")
+    (rec,) = list(read_records(p, database="embase", run_id=RUN))
+    assert rec.publication_types == types
+    assert record_kind(rec) == kind
+
+
+def test_ris_m3_wins_over_the_record_type(tmp_path: Path) -> None:
+    p = tmp_path / "m3.ris"
+    p.write_text("TY  - CONF\nTI  - Synthetic title\nM3  - Journal Article\nER  - \n", encoding="utf-8")
+    (rec,) = list(read_records(p, database="embase", run_id=RUN))
+    assert rec.publication_types == ("Journal Article",)

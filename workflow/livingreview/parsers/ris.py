@@ -33,6 +33,15 @@ RIS_TAGS: frozenset[str] = frozenset(
         "Y1", "Y2",
     }
 )
+# RIS record type (TY) -> publication type, used only when the record has no M3/PT line: the words are
+# those dedup.record_kind reads as a conference abstract (ABSTRACT_TYPES). JOUR is not mapped: the
+# default review's archived RIS records without M3 would change (a publication either way in dedup).
+RIS_TYPES: dict[str, str] = {
+    "ABST": "Abstract",
+    "CONF": "Conference Proceeding",
+    "CPAPER": "Conference Proceeding",
+    "THES": "Thesis",
+}
 # A tag line with the wrong spacing ("TY   - JOUR", "TY- JOUR"), named in the error for a file with no record.
 _SPACING_RE = re.compile(r"^[A-Z][A-Z0-9]( {3,}|)-")
 _DOI_IN_URL_RE = re.compile(r"doi\.org/|^doi:", re.IGNORECASE)
@@ -70,6 +79,10 @@ def _record(fields: dict[str, list[str]], *, database: str, run_id: str, source_
     abstract = clean_text(first("AB", "N2"))
     pmid = native if database in ("pubmed", "medline") and native.isdigit() else ""
     all_text = [v for values in fields.values() for v in values]
+    publication_types = unique(part for v in every("PT", "M3") for part in v.split(";"))
+    if not publication_types:
+        mapped = RIS_TYPES.get(first("TY").upper())
+        publication_types = (mapped,) if mapped else ()
     return Record(
         record_id=make_record_id(database, native, run_id, ordinal),
         run_id=run_id,
@@ -86,7 +99,7 @@ def _record(fields: dict[str, list[str]], *, database: str, run_id: str, source_
         volume=first("VL"),
         issue=first("IS", "CP"),
         pages=pages,
-        publication_types=unique(part for v in every("PT", "M3") for part in v.split(";")),
+        publication_types=publication_types,
         keywords=unique(clean_text(k) for k in every("KW")),
         language=LIST_SEP.join(unique(every("LA"))),
         registration=tuple(find_registrations(all_text)),
