@@ -347,7 +347,7 @@ def test_ris_tag_outside_record(tmp_path: Path) -> None:
 
 
 def test_same_author_name_twice_is_kept(tmp_path: Path) -> None:
-    # Two different people may share a name; author lists are never de-duplicated.
+    # Two different people may share a name; names repeated within one tag are never de-duplicated.
     p = tmp_path / "twins.ris"
     p.write_text("TY  - JOUR\nTI  - Synthetic title\nAU  - Li, Y.\nAU  - Wang, X.\nAU  - Li, Y.\nER  - \n", encoding="utf-8")
     (rec,) = list(read_records(p, database="other", run_id=RUN))
@@ -617,3 +617,15 @@ def test_ris_m3_wins_over_the_record_type(tmp_path: Path) -> None:
     p.write_text("TY  - CONF\nTI  - Synthetic title\nM3  - Journal Article\nER  - \n", encoding="utf-8")
     (rec,) = list(read_records(p, database="embase", run_id=RUN))
     assert rec.publication_types == ("Journal Article",)
+
+
+def test_ris_au_and_a1_naming_the_same_authors_list_them_once(tmp_path: Path) -> None:
+    p = tmp_path / "both.ris"
+    p.write_text(
+        "TY  - JOUR\nTI  - Synthetic title\nAU  - Li, Y.\nAU  - Wang, X.\nAU  - Li, Y.\n"
+        "A1  - Li, Y.\nA1  - Wang, X.\nA1  - Li, Y.\nA1  - Zhou, Z.\nER  - \n",
+        encoding="utf-8",
+    )
+    (rec,) = list(read_records(p, database="other", run_id=RUN))
+    # each A1 name already given by an AU line is dropped once; a name repeated in one tag stays repeated
+    assert rec.authors == ("Li, Y.", "Wang, X.", "Li, Y.", "Zhou, Z.")

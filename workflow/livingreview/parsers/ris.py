@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator
 
 from ..constants import LIST_SEP
@@ -45,6 +46,24 @@ RIS_TYPES: dict[str, str] = {
 # A tag line with the wrong spacing ("TY   - JOUR", "TY- JOUR"), named in the error for a file with no record.
 _SPACING_RE = re.compile(r"^[A-Z][A-Z0-9]( {3,}|)-")
 _DOI_IN_URL_RE = re.compile(r"doi\.org/|^doi:", re.IGNORECASE)
+
+
+def _authors(au: list[str], a1: list[str]) -> tuple[str, ...]:
+    """AU names, then the A1 names not already given by an AU line (an export may write both tags).
+
+    Each AU occurrence of a name cancels one A1 occurrence, so a name repeated within one tag (two
+    people who share it) stays repeated.
+    """
+    out = [c for c in (clean(a) for a in au) if c]
+    given = Counter(out)
+    for name in (clean(a) for a in a1):
+        if not name:
+            continue
+        if given[name]:
+            given[name] -= 1
+        else:
+            out.append(name)
+    return tuple(out)
 
 
 def _record(fields: dict[str, list[str]], *, database: str, run_id: str, source_file: str, line: int, ordinal: int, encoding: str) -> Record:
@@ -92,7 +111,7 @@ def _record(fields: dict[str, list[str]], *, database: str, run_id: str, source_
         doi=doi,
         title=title,
         abstract=abstract,
-        authors=tuple(c for c in (clean(a) for a in every("AU", "A1")) if c),
+        authors=_authors(fields.get("AU", []), fields.get("A1", [])),
         journal=clean_text(journal),
         journal_abbrev=abbrev,
         year=find_year(first("PY", "Y1", "DA")),
