@@ -370,7 +370,7 @@ def test_asysd_csv() -> None:
     first = recs[0]
     assert first.doi == "10.1001/jamapsychiatry.2014.62"
     assert first.abstract == "Fixture text, with a comma, and a line break inside the quoted cell."
-    assert first.authors == ("Feder A, Parides MK, Murrough JW",)  # no ';' -> kept as one string, as given
+    assert first.authors == ("Feder A", "Parides MK", "Murrough JW")  # PubMed's 'Surname INITIALS, ...' list is split on ', '
     assert (first.issue, first.pages, first.volume, first.year) == ("6", "681-8", "71", "2014")
     assert recs[1].abstract == "Fixture text mentioning NCT04322968 as text."
     assert recs[1].registration == ("NCT04322968",)
@@ -629,3 +629,26 @@ def test_ris_au_and_a1_naming_the_same_authors_list_them_once(tmp_path: Path) ->
     (rec,) = list(read_records(p, database="other", run_id=RUN))
     # each A1 name already given by an AU line is dropped once; a name repeated in one tag stays repeated
     assert rec.authors == ("Li, Y.", "Wang, X.", "Li, Y.", "Zhou, Z.")
+
+
+# --- PubMed CSV author lists ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("cell", "authors"),
+    [
+        # PubMed's CSV: 'Surname INITIALS' joined by ', ', the list ending with a period
+        ("Synthetic A, de Synthetic Filho ASB, Synthetic-Name CD.", ("Synthetic A", "de Synthetic Filho ASB", "Synthetic-Name CD")),
+        ("Synthetic A, Synthetic B Jr", ("Synthetic A", "Synthetic B Jr")),
+        ("Synthetic B.", ("Synthetic B",)),
+        # not every part is 'Surname INITIALS': kept as one value
+        ("Synthetic, A.", ("Synthetic, A.",)),
+        ("Synthetic A, Synthetic Study Group", ("Synthetic A, Synthetic Study Group",)),
+        ("Synthetic, Anna, Synthetic, Bea", ("Synthetic, Anna, Synthetic, Bea",)),
+        # a ';' list is split on ';' only
+        ("Synthetic, A.; Synthetic, B.", ("Synthetic, A.", "Synthetic, B.")),
+    ],
+)
+def test_csv_author_cells(tmp_path: Path, cell: str, authors: tuple[str, ...]) -> None:
+    p = tmp_path / "au.csv"
+    p.write_text(f'title,authors\nSynthetic title,"{cell}"\n', encoding="utf-8")
+    (rec,) = list(read_records(p, database="other", run_id=RUN))
+    assert rec.authors == authors

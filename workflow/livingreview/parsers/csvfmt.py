@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from ..errors import InputFormatError
@@ -61,6 +62,24 @@ def _split_list(value: str, seps: str = ";") -> list[str]:
     for sep in seps:
         parts = [p for part in parts for p in part.split(sep)]
     return [clean(p) for p in parts if clean(p)]
+
+
+# One name of PubMed's author lists ("Feder A", "de Oliveira Filho ASB", "Smith J Jr"): surname words, then 1-4 initials.
+_SURNAME_INITIALS_RE = re.compile(r"^[^\W\d_][^\s,;]*(?:\s+[^\W\d_][^\s,;]*)*\s+[A-Z]{1,4}(?:\s+(?:Jr|Sr|2nd|3rd|II|III))?$")
+
+
+def _split_authors(value: str) -> list[str]:
+    """Authors of a cell: split on ';'; a cell without ';' whose comma-separated parts all look like
+    'Surname INITIALS' (PubMed's CSV: "Feder A, Parides MK, Murrough JW.") is split on ', ' and loses
+    the list's final period. Anything else ("Feder, A.", a group name among the names) is one value.
+    """
+    if ";" in value:
+        return _split_list(value)
+    text = clean(value)
+    parts = [p.strip() for p in text.removesuffix(".").split(",")]
+    if text and all(_SURNAME_INITIALS_RE.match(p) for p in parts):
+        return parts
+    return [text] if text else []
 
 
 def _delimiter(header_line: str) -> str:
@@ -140,7 +159,8 @@ def parse_csv(
     record_id/ID column when present (for PubMed/MEDLINE, else a PMID column), otherwise the row
     number. A file without a title column raises InputFormatError naming the columns it has (also
     when it has no data rows).
-    Multi-valued cells (authors, keywords, ...) are split on ';' only; other text is kept as given.
+    Multi-valued cells (authors, keywords, ...) are split on ';'; an author cell without ';' is also
+    split on ', ' when every part is 'Surname INITIALS' (PubMed's CSV); other text is kept as given.
     """
     src = source_file or str(path)
     columns: dict[str, int] = {}
@@ -173,7 +193,7 @@ def parse_csv(
             doi=doi,
             title=clean_text(cell("title")),
             abstract=clean_text(cell("abstract")),
-            authors=tuple(_split_list(cell("authors"))),
+            authors=tuple(_split_authors(cell("authors"))),
             journal=clean_text(cell("journal")),
             journal_abbrev=cell("journal_abbrev"),
             year=find_year(cell("year")),
