@@ -652,3 +652,28 @@ def test_csv_author_cells(tmp_path: Path, cell: str, authors: tuple[str, ...]) -
     p.write_text(f'title,authors\nSynthetic title,"{cell}"\n', encoding="utf-8")
     (rec,) = list(read_records(p, database="other", run_id=RUN))
     assert rec.authors == authors
+
+
+# --- repeated CSV column names ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("fmt", "header", "message"),
+    [
+        ("csv", "Title,Title,DOI,DOI", "column 'Title' occurs twice (columns 1 and 2)"),
+        ("csv", "title,Year,TITLE,x", "column 'TITLE' occurs twice (columns 1 and 3)"),
+        ("ctgov_csv", "NCT Number,Study Title,Conditions,Conditions", "column 'Conditions' occurs twice (columns 3 and 4)"),
+    ],
+)
+def test_repeated_csv_column_is_an_error(tmp_path: Path, fmt: str, header: str, message: str) -> None:
+    p = tmp_path / "dup.csv"
+    p.write_text(f"{header}\n,Synthetic title,,\n", encoding="utf-8")
+    with pytest.raises(InputFormatError) as err:
+        list(read_records(p, fmt=fmt, database="other", run_id=RUN, source_file="dup.csv"))
+    assert str(err.value).startswith(f"dup.csv:1: {message}")
+    assert "fix: " in str(err.value)
+
+
+def test_blank_column_names_may_repeat(tmp_path: Path) -> None:
+    p = tmp_path / "blank.csv"
+    p.write_text("title,year,,\nSynthetic title,2020,,\n", encoding="utf-8")
+    (rec,) = list(read_records(p, database="other", run_id=RUN))
+    assert rec.title == "Synthetic title" and rec.year == "2020"

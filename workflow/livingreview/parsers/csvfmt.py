@@ -116,6 +116,7 @@ def _rows(
                 raise InputFormatError("empty CSV file (no header line)", where=f"{src}:1", fix="export the file again with a header row")
             header[0] = header[0].lstrip("\ufeff")
             prev = reader.line_num
+            _check_repeated_columns(header, src)
             if check_header is not None:
                 check_header(header)
             for cells in reader:
@@ -138,6 +139,23 @@ def _rows(
                     fix="export the file again as CSV; archived exports must be complete",
                 ) from None
             raise InputFormatError(f"malformed CSV ({err})", where=f"{src}:{reader.line_num}", fix="export the file again as CSV") from None
+
+
+def _check_repeated_columns(header: list[str], src: str) -> None:
+    """A column name given twice (compared as _norm compares them; blank names may repeat) is an
+    InputFormatError: which of the two holds the values cannot be told ("Title,Title,DOI,DOI")."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header, start=1):
+        key = _norm(name)
+        if not key:
+            continue
+        if key in seen:
+            raise InputFormatError(
+                f"column {clean(name)!r} occurs twice (columns {seen[key]} and {i}); the header is: {', '.join(clean(h) for h in header)}",
+                where=f"{src}:1",
+                fix="export the file again, or rename or delete one of the two columns so each column name occurs once",
+            )
+        seen[key] = i
 
 
 def _cell_reader(cells: Sequence[str], columns: Mapping[str, int]) -> Callable[[str], str]:
