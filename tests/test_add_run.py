@@ -298,3 +298,49 @@ def test_a_file_that_is_not_ris_is_refused_not_archived_as_zero_records(tmp_path
     assert len(err) == 1 and "embase.ris:1: no RIS record in the file" in err[0] and "'TY - JOUR' (3 spaces between the tag" in err[0]
     assert "archived" not in captured.out
     assert not root.exists() or not any(root.iterdir())
+
+
+# --- the count in the file against the count the database reported --------------------------------
+def test_add_run_warns_when_the_file_holds_fewer_records_than_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = (DATA / "pubmed.nbib").read_bytes()
+    p = tmp_path / "pubmed.nbib"
+    p.write_bytes(data[: data.index(b"PG  - 681-8")])  # cut inside record 2, after its title: 2 of 3 records
+    root = tmp_path / "runs"
+    rc = cli.main([
+        "add-run", "--database", "pubmed", "--file", str(p), "--date", "2025-10-31", "--root", str(root),
+        "--query", "ketamine AND PTSD", "--count-reported", "3", "--date-from", "inception", "--date-to", "2025/10/31",
+    ])
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert "archived 2 pubmed records (medline)" in captured.out
+    (line,) = _warnings(captured.err)
+    assert line.startswith(
+        "WARNING livingreview.add_run: run 2025-10-31 (pubmed.nbib) holds 2 records but the database reported 3 (--count-reported)"
+    )
+    assert "cut off" in line
+    (f,) = load_manifest(root / "2025-10-31").files
+    assert (f.count_in_file, f.count_reported) == (2, 3)
+
+
+def test_add_run_cut_before_the_last_title_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = (DATA / "pubmed.nbib").read_bytes()
+    p = tmp_path / "pubmed.nbib"
+    p.write_bytes(data[: data.index(b"DP  - 2014") + len(b"DP  - 20")])
+    root = tmp_path / "runs"
+    rc = cli.main(["add-run", "--database", "pubmed", "--file", str(p), "--date", "2025-10-31", "--root", str(root), "--count-reported", "3"])
+    assert rc == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("livingreview: error:")]
+    assert len(err) == 1 and "pubmed.nbib:32: the last record (PMID 24740528) has no title (TI)" in err[0]
+    assert not root.exists() or not any(root.iterdir())
+
+
+def test_add_run_warns_when_the_file_holds_more_records_than_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = cli.main([
+        "add-run", "--database", "embase", "--file", str(DATA / "embase_ovid.ris"), "--date", "2025-10-31",
+        "--root", str(tmp_path / "runs"), "--config", str(CONFIG), "--query", "1. exp ketamine/",
+        "--count-reported", "2", "--date-from", "inception", "--date-to", "2025/10/31",
+    ])
+    assert rc == 0
+    (line,) = _warnings(capsys.readouterr().err)
+    assert "run 2025-10-31 (embase_ovid.ris) holds 3 records but the database reported 2 (--count-reported); " in line
+    assert "mistyped" in line

@@ -677,3 +677,37 @@ def test_blank_column_names_may_repeat(tmp_path: Path) -> None:
     p.write_text("title,year,,\nSynthetic title,2020,,\n", encoding="utf-8")
     (rec,) = list(read_records(p, database="other", run_id=RUN))
     assert rec.title == "Synthetic title" and rec.year == "2020"
+
+
+# --- a MEDLINE file cut off inside its last record ------------------------------------------------
+def test_medline_cut_before_the_last_records_title_is_an_error(tmp_path: Path) -> None:
+    data = (DATA / "pubmed.nbib").read_bytes()
+    p = tmp_path / "cut.nbib"
+    p.write_bytes(data[: data.index(b"DP  - 2014") + len(b"DP  - 20")])  # inside record 2, before its TI line
+    with pytest.raises(InputFormatError) as err:
+        list(read_records(p, database="pubmed", run_id=RUN, source_file="cut.nbib"))
+    message = str(err.value)
+    assert message.startswith("cut.nbib:32: the last record (PMID 24740528) has no title (TI), so the file looks cut off")
+    assert "fix: export or download the records again" in message
+
+
+def test_medline_cut_after_the_last_records_title_still_parses(tmp_path: Path) -> None:
+    # nothing in the file tells this cut apart from a complete record: add-run's --count-reported check is what catches it
+    data = (DATA / "pubmed.nbib").read_bytes()
+    p = tmp_path / "cut.nbib"
+    p.write_bytes(data[: data.index(b"PG  - 681-8")])
+    recs = list(read_records(p, database="pubmed", run_id=RUN))
+    assert [r.pmid for r in recs] == ["35046508", "24740528"] and recs[1].title.startswith("Efficacy of intravenous ketamine")
+
+
+def test_medline_record_without_title_before_the_last_is_kept(tmp_path: Path) -> None:
+    p = tmp_path / "nt.nbib"
+    p.write_text("PMID- 1\nDP  - 2020\n\nPMID- 2\nTI  - Synthetic title\n", encoding="utf-8")
+    assert [r.title for r in read_records(p, database="other", run_id=RUN)] == ["", "Synthetic title"]
+
+
+def test_medline_book_title_counts_as_a_title(tmp_path: Path) -> None:
+    p = tmp_path / "book.nbib"
+    p.write_text("PMID- 1\nBTI - Synthetic book title", encoding="utf-8")  # no final newline
+    (rec,) = list(read_records(p, database="other", run_id=RUN))
+    assert rec.title == "Synthetic book title"

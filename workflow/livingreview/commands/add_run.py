@@ -101,6 +101,21 @@ def missing_details(*, query: str, date_from: str, date_to: str, count_reported:
     return missing
 
 
+def count_mismatch(run_id: str, name: str, count: int, count_reported: int) -> str:
+    """The warning for a file that holds a different number of records than the database reported."""
+    if count < count_reported:
+        why = (
+            "the export may be cut off (a download or copy that stopped early) or limited to fewer records "
+            "than the search found (a per-export maximum, a page of results)"
+        )
+    else:
+        why = "the export may hold records of another search, or --count-reported may be mistyped"
+    return (
+        f"run {run_id} ({name}) holds {count} records but the database reported {count_reported} (--count-reported); "
+        f"{why}; check the export against the database's hit count and, if it is incomplete, export again and archive it as a new run"
+    )
+
+
 def add_run(
     *,
     root: str | os.PathLike[str],
@@ -126,7 +141,9 @@ def add_run(
     config, InputFormatError when the file
     does not parse or holds the same record id twice; nothing is written then. After archiving,
     a warning names each detail left unrecorded (query, date limits, reported count, platform)
-    and the option that records it; they are optional, but the report cannot give them.
+    and the option that records it; they are optional, but the report cannot give them. Another
+    warning says when the file holds a different number of records than ``count_reported``
+    (a truncated export that still parses).
     """
     if database not in DATABASES:
         raise ConfigError(f"unknown database {database!r}", where="--database", fix=f"use one of {', '.join(DATABASES)}")
@@ -189,6 +206,8 @@ def add_run(
         description=f"{database} export added with livingreview add-run",
     )
     path = write_run(root, manifest, {src.name: src})
+    if count_reported is not None and count != count_reported:
+        LOG.warning("%s", count_mismatch(run_id, src.name, count, count_reported))
     missing = missing_details(query=query, date_from=date_from, date_to=date_to, count_reported=count_reported, platform_name=platform_name)
     if missing:
         LOG.warning(

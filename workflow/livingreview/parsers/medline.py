@@ -80,7 +80,10 @@ def parse_medline(
     """Yield one Record per MEDLINE-format record (records separated by blank lines or a new PMID line).
 
     Continuation lines (indented) extend the previous field. A non-blank line that is neither a tag
-    line nor a continuation raises InputFormatError with file and line.
+    line nor a continuation raises InputFormatError with file and line. So does a last record
+    without a title (TI, or BTI for a book): every PubMed record has one, so the file was cut off
+    inside that record (a file cut after the title cannot be told from a complete one; add-run's
+    --count-reported check warns then).
     """
     src = source_file or str(path)
     stream, encoding = open_text(path, name=src)
@@ -118,5 +121,12 @@ def parse_medline(
                     fix="export the records again in PubMed (MEDLINE) format; do not edit the file by hand",
                 )
     if fields:
+        if not first_value(fields, "TI", "BTI"):
+            pmid = first_value(fields, "PMID")
+            raise InputFormatError(
+                f"the last record ({f'PMID {pmid}' if pmid else 'no PMID'}) has no title (TI), so the file looks cut off inside it",
+                where=f"{src}:{start}",
+                fix="export or download the records again (PubMed: Save, format PubMed) and check the file is complete",
+            )
         ordinal += 1
         yield _record(fields, database=database, run_id=run_id, source_file=src, line=start, ordinal=ordinal, encoding=encoding)
