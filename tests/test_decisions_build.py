@@ -14,8 +14,7 @@ from livingreview.decisions import load_decisions
 from livingreview.screening import load_rules
 from livingreview.tables import read_tsv
 
-ROOT = Path(__file__).resolve().parents[1]
-EVIDENCE = ROOT.parent / "shared" / "evidence"
+from conftest import EVIDENCE, ROOT
 
 
 def _tool():

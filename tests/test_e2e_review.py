@@ -15,11 +15,10 @@ from livingreview.constants import FINAL_OUTCOMES, LEDGER_FIELDS, RECORD_FIELDS,
 from livingreview.runs import list_runs, load_manifest
 from livingreview.tables import read_tsv
 
-from conftest import ROOT, copy_project_inputs, run_snakemake
+from conftest import EVIDENCE, copy_project_inputs, run_snakemake
 
 pytestmark = pytest.mark.e2e
 
-EVIDENCE = ROOT.parent / "shared" / "evidence"  # the curated facts; CI clones with shared/ beside it
 
 
 def _curated_included() -> dict[str, int]:

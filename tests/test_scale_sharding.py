@@ -18,7 +18,7 @@ from livingreview.errors import ReconciliationError
 from livingreview.importer import import_file, merge_parts, run_import
 from livingreview.runs import list_runs, load_manifest
 from livingreview.screen_stage import run_automation, run_screening
-from livingreview.workflow_support import record_total, run_shard_counts
+from livingreview.workflow_support import record_total, run_layout
 
 _spec = importlib.util.spec_from_file_location("update_benchmark", ROOT / "benchmarks" / "update.py")
 assert _spec and _spec.loader
@@ -231,7 +231,7 @@ def test_dry_run_shows_one_job_per_file_and_per_shard(tmp_path: Path) -> None:
     bench.write_synthetic_run(runs_root, "2025-10-01", bench.synthetic_records(450, seed=8, pmid_offset=0))
     bench.set_shard_size(work, 100)
     counts = _dry_run(work)
-    per_run = run_shard_counts({"scale": {"shard_size": 100}}, str(runs_root))
+    per_run = run_layout({"scale": {"shard_size": 100}, "searches": {"root": str(runs_root)}}).shards
     files = sum(len(load_manifest(r).files) for r in list_runs(runs_root))
     assert per_run == {r.name: math.ceil(sum(f.count_in_file for f in load_manifest(r).files) / 100) for r in list_runs(runs_root)}
     assert len(per_run) == 2 and all(n > 1 for n in per_run.values())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +14,8 @@ from livingreview.records import Record
 from livingreview.screening import RuleSet, ScreenResult, load_rules, normalise_text, screen_record
 from livingreview.tables import read_tsv
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import EVIDENCE, ROOT
 RULES = ROOT / "config" / "screening.yaml"
-EVIDENCE = ROOT.parent / "shared" / "evidence"
 CASES = ROOT / "tests" / "data" / "screening_cases.yaml"
 
 CURATED: list[dict[str, Any]] = json.loads((EVIDENCE / "records.json").read_text(encoding="utf-8"))

@@ -122,28 +122,31 @@ def _error_line(path: str, err: jsonschema.ValidationError) -> int | None:
     return None
 
 
-def _key_line(path: str, parents: tuple[Any, ...], last: Any) -> int | None:
-    """1-based line of mapping key (or list item) ``last`` under ``parents`` in the YAML file ``path``."""
+def _yaml_node(path: str, keys: tuple[Any, ...]) -> Any:
+    """The YAML node at ``keys`` (mapping keys and list indexes) in the file ``path``; None when the
+    file cannot be read or does not hold that path."""
     try:
         node: Any = yaml.compose(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return None
-    for key in parents:
-        node = _yaml_child(node, key)
+    for key in keys:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if getattr(k, "value", None) == str(key)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            return None
+    return node
+
+
+def _key_line(path: str, parents: tuple[Any, ...], last: Any) -> int | None:
+    """1-based line of mapping key (or list item) ``last`` under ``parents`` in the YAML file ``path``."""
+    node = _yaml_node(path, parents)
     if isinstance(node, yaml.MappingNode):
         found = next((k for k, _v in node.value if getattr(k, "value", None) == str(last)), None)
         return found.start_mark.line + 1 if found is not None else None
     if isinstance(node, yaml.SequenceNode) and isinstance(last, int) and last < len(node.value):
         return node.value[last].start_mark.line + 1
-    return None
-
-
-def _yaml_child(node: Any, key: Any) -> Any:
-    """The YAML node under mapping key or list index ``key`` (None when absent)."""
-    if isinstance(node, yaml.MappingNode):
-        return next((v for k, v in node.value if getattr(k, "value", None) == str(key)), None)
-    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-        return node.value[key]
     return None
 
 
@@ -166,17 +169,7 @@ UNIQUE_KEYS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
 
 def _node_line(path: str, keys: tuple[Any, ...], expected: Any) -> int | None:
     """1-based line of ``keys`` (mapping keys and list indexes) in the YAML file ``path`` if it holds ``expected`` there."""
-    try:
-        node = yaml.compose(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return None
-    for key in keys:
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-        else:
-            return None
+    node = _yaml_node(path, keys)
     if not isinstance(node, yaml.ScalarNode) or node.value != str(expected):
         return None  # the dict did not come from this file (e.g. snakemake --configfile elsewhere)
     return node.start_mark.line + 1

@@ -18,7 +18,7 @@ from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml
 from .constants import DATABASES, DECISION_FIELDS, DECISION_STAGES
 from .errors import ConfigError
 from .records import Record
-from .tables import read_tsv
+from .tables import read_tsv, workdir_relative
 
 LOG = logging.getLogger(__name__)
 
@@ -51,13 +51,8 @@ class Decision:
         """``resources/screening/decisions.tsv:LINE`` as the ledger cites it: the path relative to the
         review folder (so a screening decision is not mistaken for a dedup one), or the file name
         alone for a file outside it."""
-        path = Path(self.source)
-        if path.is_absolute():
-            try:
-                path = path.resolve().relative_to(Path.cwd().resolve())
-            except ValueError:
-                return f"{path.name}:{self.line}"
-        return f"{path.as_posix()}:{self.line}"
+        shown = workdir_relative(self.source)
+        return f"{Path(shown).name if Path(shown).is_absolute() else shown}:{self.line}"
 
     @property
     def is_resolution(self) -> bool:

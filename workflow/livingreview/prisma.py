@@ -102,14 +102,8 @@ class LedgerRow(NamedTuple):
     evidence: str
     where: str
 
-    @classmethod
-    def from_mapping(cls, row: Mapping[str, Any], *, where: str) -> "LedgerRow":
-        """Build from a ledger dict (as tables.read_tsv returns it)."""
-        get = row.get
-        return cls(*[v if v.__class__ is str else str(v or "") for v in (get(f, "") for f in LEDGER_FIELDS)], where=where)
 
-
-assert LedgerRow._fields[:-1] == LEDGER_FIELDS  # from_mapping builds rows by position
+assert LedgerRow._fields[:-1] == LEDGER_FIELDS  # _to_rows builds rows by position
 
 
 @dataclass

@@ -19,7 +19,7 @@ from .config import SCHEMA_DIR, TEMPLATE_DIR, WORKFLOW_DIR
 from .constants import OUTCOME_EXCLUDED, OUTCOME_INCLUDED, REGISTERS
 from .errors import InputFormatError
 from .runs import list_runs, load_manifest, sha256_file
-from .tables import format_fixed, read_json, read_tsv, write_text
+from .tables import format_fixed, read_json, read_tsv, workdir_relative, write_text
 
 LOG = logging.getLogger(__name__)
 
@@ -319,18 +319,6 @@ def git_commit(path: str | os.PathLike[str] = WORKFLOW_DIR) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "not available"
     return head + (" + uncommitted changes" if dirty else "")
-
-
-def workdir_relative(path: str | os.PathLike[str]) -> str:
-    """``path`` relative to the working directory when it lies inside it (Snakemake makes a
-    ``--configfile`` path absolute; the report names it as the review folder's own file), else as given."""
-    p = Path(path)
-    if p.is_absolute():
-        try:
-            return p.relative_to(Path.cwd()).as_posix()
-        except ValueError:
-            pass
-    return p.as_posix()
 
 
 def provenance(files: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:

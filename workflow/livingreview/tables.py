@@ -151,6 +151,18 @@ def tsv_header(path: str | os.PathLike[str]) -> list[str]:
     return line.split("\t") if line.strip() else []
 
 
+def workdir_relative(path: str | os.PathLike[str]) -> str:
+    """``path`` relative to the working directory (the review folder) when it lies inside it, as
+    posix text (Snakemake makes a ``--configfile`` path absolute); otherwise as given."""
+    p = Path(path)
+    if p.is_absolute():
+        try:
+            return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        except ValueError:
+            pass
+    return p.as_posix()
+
+
 def read_json(path: str | os.PathLike[str], *, fix: str, error: type[LivingReviewError] = InputFormatError) -> Any:
     """Parse a UTF-8 JSON file; a missing file or a syntax error raises ``error`` naming file:line and ``fix``."""
     p = Path(path)

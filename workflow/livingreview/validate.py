@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import validate_config
+from .workflow_support import RunLayout, run_layout
 
 
 def validate_inputs(config: dict[str, Any], *, where: str = "config/config.yaml") -> dict[str, Any]:
@@ -13,11 +14,15 @@ def validate_inputs(config: dict[str, Any], *, where: str = "config/config.yaml"
 
     Returns a summary {what: count}. Raises a LivingReviewError naming file and line on the first error.
     """
+    return check_inputs(config, where=where)[0]
+
+
+def check_inputs(config: dict[str, Any], *, where: str = "config/config.yaml") -> tuple[dict[str, Any], RunLayout]:
+    """``validate_inputs`` plus the runs' layout it read (Snakemake's start reads each manifest once)."""
     from .decisions import load_decisions
     from .dedup import load_dedup_decisions
     from .extraction import load_outcomes, load_studies
     from .report import load_risk_of_bias
-    from .runs import list_runs, load_manifest
     from .screening import load_rules
 
     validate_config(config, where=where)
@@ -34,7 +39,7 @@ def validate_inputs(config: dict[str, Any], *, where: str = "config/config.yaml"
     rob_path = config["extraction"].get("risk_of_bias")
     if rob_path and Path(rob_path).exists():
         summary["risk-of-bias rows"] = len(load_risk_of_bias(rob_path, {s.study_id for s in studies}))
-    manifests = [load_manifest(run_dir) for run_dir in list_runs(config["searches"]["root"])]
-    summary["search runs"] = len(manifests)
-    summary["archived search files"] = sum(len(m.files) for m in manifests)
-    return summary
+    layout = run_layout(config)
+    summary["search runs"] = len(layout.run_ids)
+    summary["archived search files"] = len(layout.files)
+    return summary, layout

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .runs import Manifest, list_runs, load_manifest
+from .tables import workdir_relative
 
 
 @dataclass(frozen=True)
@@ -46,36 +47,16 @@ def validate_at_start(config: dict[str, Any], configfiles: Sequence[str | os.Pat
 
     from .config import load_yaml
     from .errors import LivingReviewError
-    from .validate import validate_inputs
+    from .validate import check_inputs
 
     try:
         for path in configfiles:
             load_yaml(path)
-        names = [_relative_to_cwd(path) for path in configfiles]
-        validate_inputs(config, where=" + ".join(names) if names else "config/config.yaml")
-        return run_layout(config)
+        names = [workdir_relative(path) for path in configfiles]
+        return check_inputs(config, where=" + ".join(names) if names else "config/config.yaml")[1]
     except LivingReviewError as err:
         print(f"livingreview: error: {err}", file=sys.stderr)
         raise SystemExit(1) from None
-
-
-def _relative_to_cwd(path: str | os.PathLike[str]) -> str:
-    """``path`` relative to the working directory (the review folder) when it lies inside it."""
-    p = Path(path)
-    try:
-        return str(p.resolve().relative_to(Path.cwd().resolve())) if p.is_absolute() else str(p)
-    except ValueError:
-        return str(p)
-
-
-def run_ids(root: str) -> list[str]:
-    """Ids of the archived runs under ``root``, oldest first."""
-    return [p.name for p in list_runs(root)]
-
-
-def run_files(root: str) -> list[tuple[str, str]]:
-    """(run_id, file name) of every file listed in the manifests of all runs, in import order."""
-    return [(run_dir.name, f.name) for run_dir in list_runs(root) for f in sorted(load_manifest(run_dir).files, key=lambda x: x.name)]
 
 
 def record_total(root: str) -> int:
@@ -89,15 +70,6 @@ DEFAULT_SHARD_SIZE = 200_000  # the schema's default for scale.shard_size
 def shard_size(config: dict[str, Any]) -> int:
     """scale.shard_size (records per shard job)."""
     return int((config.get("scale") or {}).get("shard_size") or DEFAULT_SHARD_SIZE)
-
-
-def run_shard_counts(config: dict[str, Any], root: str) -> dict[str, int]:
-    """Shards per run: ceil(records in the run's manifest / scale.shard_size), at least 1.
-
-    Counted per run so that adding a run never changes the jobs (or results) of earlier runs.
-    """
-    size = shard_size(config)
-    return {run_dir.name: _shards(load_manifest(run_dir), size) for run_dir in list_runs(root)}
 
 
 def _shards(manifest: Manifest, size: int) -> int:

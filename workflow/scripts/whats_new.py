@@ -10,13 +10,13 @@ from livingreview.update import run_whats_new
 
 run_step(
     run_whats_new,
-    snakemake.log[0],
-    run_ids=list(snakemake.params.run_ids),
-    records=snakemake.input.records,
-    clusters=snakemake.input.clusters,
-    screening=snakemake.input.screening,
-    studies=snakemake.input.studies,
-    new_out=list(snakemake.output.new),
-    todo_out=list(snakemake.output.todo),
-    summary_out=list(snakemake.output.summary),
+    snakemake.log[0],  # noqa: F821
+    run_ids=list(snakemake.params.run_ids),  # noqa: F821
+    records=snakemake.input.records,  # noqa: F821
+    clusters=snakemake.input.clusters,  # noqa: F821
+    screening=snakemake.input.screening,  # noqa: F821
+    studies=snakemake.input.studies,  # noqa: F821
+    new_out=list(snakemake.output.new),  # noqa: F821  (one path per run, in run order)
+    todo_out=list(snakemake.output.todo),  # noqa: F821
+    summary_out=list(snakemake.output.summary),  # noqa: F821
 )
