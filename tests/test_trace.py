@@ -7,14 +7,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from livingreview.cli import main
 from livingreview.constants import LEDGER_FIELDS
 from livingreview.screening import load_rules
 from livingreview.tables import read_tsv, write_json
 from livingreview.trace import format_trace, trace
 from review_stages import DECISIONS, ROOT, STUDIES, run_to_ledger
-
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +142,46 @@ def test_trace_accepts_pmid_prefix_registration_and_study_id_in_any_case(results
     assert all(nct in (r["registration"] + r["record_id"]) for r in records if r["record_id"] in by_registration["matched"])
     study = trace("feder2014", results_dir=results, studies_table=STUDIES)
     assert study["kind"] == "study" and study["study"]["study_id"] == "Feder2014"
+
+
+def test_trace_of_a_duplicate_says_what_it_duplicates_and_by_which_link(results: Path) -> None:
+    embase_id = ovid_copy("K071")  # Feder 2014, also in PubMed as 24740528
+    own = [r for r in read_tsv(results / "audit/ledger.tsv") if r["record_id"] == embase_id]
+    (dedup_row,) = [r for r in own if r["stage"] == "dedup"]
+    assert dedup_row["outcome"] == "duplicate"
+    t = trace(embase_id, results_dir=results, studies_table=STUDIES)
+    dup = next(m for m in t["clusters"][0]["members"] if m["matched"])
+    assert [r["stage"] for r in dup["own_path"]] == ["identification", "dedup"]
+    assert dup["own_path"][1]["evidence"] == dedup_row["evidence"]
+    text = format_trace(t)
+    assert f"duplicate of {dedup_row['reference']} (rule {dedup_row['reason']}): {dedup_row['evidence']}" in text
+    assert f"not screened itself; the path below is its canonical record {dedup_row['reference']}'s" in text
+    # a canonical record traced by itself carries no such line
+    assert "not screened itself" not in format_trace(trace("24740528", results_dir=results, studies_table=STUDIES))
+
+
+def test_trace_key_naming_records_of_two_clusters_says_so(results: Path) -> None:
+    records = read_tsv(results / "records/records.tsv")
+    cluster_of = {r["record_id"]: r["cluster_id"] for r in read_tsv(results / "dedup/clusters.tsv")}
+    # NCT00749203: the ClinicalTrials.gov record and the PubMed report that cites it in its registration field
+    holders = sorted(r["record_id"] for r in records if "NCT00749203" in (r["record_id"] + r["registration"]))
+    assert len({cluster_of[h] for h in holders}) == 2
+    t = trace("NCT00749203", results_dir=results, studies_table=STUDIES)
+    assert t["matched"] == holders and t["ambiguous"] is True and len(t["clusters"]) == 2
+    text = format_trace(t)
+    assert f"the key names {len(holders)} records in 2 separate clusters (not duplicates of each other" in text
+    assert trace("24740528", results_dir=results, studies_table=STUDIES)["ambiguous"] is False
+
+
+def test_trace_unknown_key_suggests_study_ids_and_records_without_year_show_no_empty_brackets(
+    results: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["trace", "feder", "--results", str(results), "--studies", str(STUDIES)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no record or study matches 'feder'" in err
+    assert "did you mean the study Feder2014 or Feder2021?" in err
+    assert main(["trace", "zzz-no-such-key", "--results", str(results), "--studies", str(STUDIES)]) == 1
+    assert "did you mean" not in capsys.readouterr().err
+    no_year = next(r for r in read_tsv(results / "records/records.tsv") if not r["year"] and r["title"])
+    text = format_trace(trace(no_year["record_id"], results_dir=results, studies_table=STUDIES))
+    assert no_year["title"][:40] in text and "()" not in text

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from livingreview.cli import main
 from livingreview.config import load_config
 from livingreview.effects import run_compute_effects
@@ -113,3 +112,49 @@ def test_default_run_primary_analysis_effect_direction_and_cumulative(results: P
     direction = (syn / "effect_direction.svg").read_text()
     included = [r["study_id"] for r in read_tsv(results / "studies/included_studies.tsv")]
     assert len(included) == 7 and all(s in direction for s in included)
+
+
+def test_forest_rows_drawn_as_not_estimable_and_unreported_cells_are_traced(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A study the forest plots draw as 'Not estimable' (and an effect-direction cell of an outcome not
+    reported) is part of what the figures show, so its trace lists each such row with the reason."""
+    for study_id in ("Pradhan2017_TIMBER", "Abdallah2022"):
+        expected = {}
+        for path in (results / "synthesis").glob("*.json"):
+            data = json.loads(path.read_text())
+            for n in data.get("not_estimable", []):
+                if n["study"] == study_id:
+                    expected[data["analysis"]] = (n["reason"], n["outcome_id"])
+        assert expected, study_id
+        st = trace(study_id, results_dir=results, studies_table=STUDIES, outcomes_table=OUTCOMES)["study"]
+        got = {p["analysis"]: p for p in st["plotted"] if "not_estimable" in p}
+        assert set(got) == set(expected)
+        lines = outcome_lines(study_id)
+        for analysis, (reason, oid) in expected.items():
+            assert got[analysis]["not_estimable"] == reason and got[analysis]["figure"].endswith(f"{analysis}_forest.svg")
+            assert got[analysis]["references"] == ([f"{OUTCOMES}:{lines[oid]}"] if oid else [])
+        assert sorted(st["not_estimable_in"]) == sorted(str(results / "synthesis" / f"{a}.json") for a in expected)
+    # Pradhan2017_TIMBER reported no PTSD outcome: its effect-direction cell is drawn ("-") with no row behind it
+    direction = [r for r in read_tsv(results / "synthesis/effect_direction.tsv") if r["study_id"] == "Pradhan2017_TIMBER"]
+    assert direction and not any(r["outcome_ids"] for r in direction)
+    st = trace("Pradhan2017_TIMBER", results_dir=results, studies_table=STUDIES, outcomes_table=OUTCOMES)["study"]
+    cells = [p for p in st["plotted"] if p["figure"].endswith("effect_direction.svg")]
+    assert len(cells) == len(direction) and all(p["outcome_ids"] == [] and p["favours"] == "not_reported" for p in cells)
+    assert main(["trace", "Pradhan2017_TIMBER", "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES)]) == 0
+    text = capsys.readouterr().out
+    assert "[ptsd_severity_md]: not estimable (no ptsd_severity outcome reported" in text
+    assert "favours not_reported (no PTSD outcome reported in the retrieved sources)\n      <- no outcomes.tsv row" in text
+
+
+def test_forest_number_shows_how_it_was_derived_from_the_reported_ci(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Feder2014 reported MD 12.7 (95% CI 2.5 to 22.8); the plot draws yi +/- 1.96 SE with SE from that CI
+    (2.55 to 22.85). The trace shows both, so the drawn CI can be checked against outcomes.tsv."""
+    row = next(r for r in read_tsv(OUTCOMES) if r["outcome_id"] == "Feder2014#1")
+    reported = f"95% CI {float(row['ci_low']):g} to {float(row['ci_high']):g}"
+    summary = primary(results)
+    drawn = next(s for s in summary["studies"] if s["study"] == "Feder2014")
+    st = trace("Feder2014", results_dir=results, studies_table=STUDIES, outcomes_table=OUTCOMES)["study"]
+    (forest,) = [p for p in st["plotted"] if "yi" in p and p["analysis"] == summary["analysis"]]
+    assert forest["how"] == drawn["how"] and reported in forest["how"]
+    assert main(["trace", "Feder2014", "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES)]) == 0
+    text = capsys.readouterr().out
+    assert f"MD 12.70 [{drawn['ci_low']:.2f}, {drawn['ci_high']:.2f}]\n      <- Feder2014#1 {OUTCOMES}:{row['_line']}\n      derived: {drawn['how']}\n" in text

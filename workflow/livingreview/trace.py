@@ -33,14 +33,15 @@ def _analysis_files(results: Path) -> dict[str, Any]:
     return out
 
 
-def _analyses(files: dict[str, Any]) -> dict[str, list[str]]:
-    """study_id -> analysis files (results/synthesis/*.json whose ``studies`` list names it)."""
+def _analyses(files: dict[str, Any], key: str = "studies") -> dict[str, list[str]]:
+    """study_id -> analysis files (results/synthesis/*.json whose ``studies`` list names it; with
+    key="not_estimable", those that draw the study as a not-estimable row)."""
     out: dict[str, list[str]] = defaultdict(list)
     for path, data in files.items():
-        studies = data.get("studies") if isinstance(data, dict) else None
+        studies = data.get(key) if isinstance(data, dict) else None
         for item in studies or ():
             sid = item if isinstance(item, str) else (item.get("study_id") or item.get("study") if isinstance(item, dict) else None)
-            if sid:
+            if sid and str(path) not in out[str(sid)]:
                 out[str(sid)].append(str(path))
     return out
 
@@ -66,6 +67,7 @@ class _Tables:
         self.study_table = {r["study_id"]: r for r in _optional(Path(studies_table), ("study_id", "reports"))} if studies_table else {}
         self.analysis_files = _analysis_files(results)
         self.analyses = _analyses(self.analysis_files)
+        self.not_estimable_in = _analyses(self.analysis_files, "not_estimable")
         self.studies_path = studies_table
         self.outcomes_path = outcomes_table
         self.direction = _optional(results / "synthesis" / "effect_direction.tsv", ("study_id", "domain", "outcome_ids"))
@@ -85,7 +87,7 @@ class _Tables:
         """record_ids a key names, sorted: a record_id, a PMID (also "PMID:24740528"), a DOI (any case,
         also as a doi.org URL or "doi:..."), or a trial registration (NCT00749203)."""
         low = key.strip().lower()
-        if low.startswith("pmid:") or low.startswith("pmid "):
+        if low.startswith(("pmid:", "pmid ")):
             low = low[5:].strip()
         found = self.keys.get(low) or self.keys.get(normalize_doi(key)) or set()
         return sorted(found)
@@ -141,11 +143,26 @@ def study_numbers(
                     "ci_low": item.get("ci_low"),
                     "ci_high": item.get("ci_high"),
                     "weight": item.get("weight"),
+                    # how yi and its CI were derived from the row as reported (e.g. the reported CI, vi from it)
+                    "how": str(item.get("how") or ""),
+                    "outcome_ids": [oid] if oid else [],
+                    "references": [ref.get(oid, "")] if oid else [],
+                })
+        # the forest plot also draws a "Not estimable" row, with its reason, for each of these
+        for item in data.get("not_estimable") or ():
+            if isinstance(item, dict) and item.get("study") == study_id:
+                oid = str(item.get("outcome_id") or "")
+                plotted.append({
+                    "figure": f"{Path(path).with_suffix('')}_forest.svg",
+                    "analysis": str(data.get("analysis", Path(path).stem)),
+                    "summary": path,
+                    "not_estimable": str(item.get("reason") or "no reason recorded"),
                     "outcome_ids": [oid] if oid else [],
                     "references": [ref.get(oid, "")] if oid else [],
                 })
     for row in direction_rows:
-        if row["study_id"] != study_id or not row.get("outcome_ids"):
+        # a cell without outcome_ids (nothing reported) is drawn too: "-" for not reported
+        if row["study_id"] != study_id:
             continue
         oids = split_keys(row["outcome_ids"])
         plotted.append({
@@ -183,17 +200,22 @@ def _cluster_trace(t: _Tables, cluster_id: str, matched: list[str]) -> dict[str,
                 "dedup_rule": cl.get("rule", ""),
                 "dedup_score": cl.get("score", ""),
                 "final": ({k: rows[-1][k] for k in ("stage", "outcome", "reason", "reference")} if rows else {}),
+                # the record's own ledger rows (for a duplicate: identification and the dedup row naming
+                # its canonical record and the link that made it one; the path below is the canonical's)
+                "own_path": [{k: r.get(k, "") for k in ("stage", "outcome", "reason", "reference", "evidence")} for r in rows],
             }
         )
     path = [{k: r.get(k, "") for k in ("stage", "outcome", "reason", "reference", "evidence")} for r in t.ledger.get(canonical_id, [])]
     report = t.reports.get(cluster_id)
     study: dict[str, Any] | None = None
     analyses: list[str] = []
+    not_estimable_in: list[str] = []
     if report:
         sid = report["study_id"]
         inc = t.included.get(sid, {})
         study = {"study_id": sid, "role": report["role"], "record_ids": [x for x in inc.get("record_ids", "").split(LIST_SEP) if x], **t.numbers(sid)}
         analyses = t.analyses.get(sid, [])
+        not_estimable_in = t.not_estimable_in.get(sid, [])
     return {
         "cluster_id": cluster_id,
         "canonical_id": canonical_id,
@@ -202,6 +224,7 @@ def _cluster_trace(t: _Tables, cluster_id: str, matched: list[str]) -> dict[str,
         "final": path[-1] if path else {},
         "study": study,
         "analyses": analyses,
+        "not_estimable_in": not_estimable_in,
     }
 
 
@@ -248,19 +271,24 @@ def trace(
                 "primary_record_id": (inc or {}).get("primary_record_id", ""),
                 "n_reports": int((inc or {}).get("n_reports") or 0),
                 "analyses": t.analyses.get(key, []),
+                "not_estimable_in": t.not_estimable_in.get(key, []),
                 **t.numbers(key),
             },
             "clusters": [_cluster_trace(t, c, []) for c in clusters],
         }
     matched = t.find(key)
     if not matched:
+        low = key.lower()
+        similar = sorted(sid for lowered, sid in t.study_ids.items() if low and low in lowered)
+        hint = f"did you mean the study {' or '.join(similar)}? otherwise give " if similar else "give "
         raise ConfigError(
             f"no record or study matches {key!r}",
             where=str(Path(results_dir) / "records" / "records.tsv"),
-            fix="give a record_id (pubmed:24740528), a PMID, a DOI, a trial registration (NCT...) or a study_id; run the workflow first if results/ is empty",
+            fix=hint + "a record_id (pubmed:24740528), a PMID, a DOI, a trial registration (NCT...) or a study_id; run the workflow first if results/ is empty",
         )
     clusters = sorted({t.clusters[rid]["cluster_id"] for rid in matched if rid in t.clusters})
-    return {"key": key, "kind": "record", "matched": matched, "clusters": [_cluster_trace(t, c, matched) for c in clusters]}
+    return {"key": key, "kind": "record", "matched": matched, "ambiguous": len(clusters) > 1,
+            "clusters": [_cluster_trace(t, c, matched) for c in clusters]}
 
 
 def format_trace(data: dict[str, Any]) -> str:
@@ -273,8 +301,15 @@ def format_trace(data: dict[str, Any]) -> str:
         if st["analyses"]:
             lines.append("  analyses: " + ", ".join(st["analyses"]))
         lines += _format_numbers(st, indent="  ")
+        if st.get("not_estimable_in"):
+            lines.append("  drawn as not estimable in: " + ", ".join(st["not_estimable_in"]))
     else:
         lines.append(f"{data['key']}: matches {', '.join(data['matched'])}")
+        if data.get("ambiguous"):
+            lines.append(
+                f"  the key names {len(data['matched'])} records in {len(data['clusters'])} separate clusters (not duplicates of each other, "
+                "e.g. a trial registration and a report that cites it); each is traced below, '*' marks the matching records"
+            )
     for c in data["clusters"]:
         lines.append(f"cluster {c['cluster_id']} (canonical {c['canonical_id']}, {len(c['members'])} record(s))")
         for m in c["members"]:
@@ -282,8 +317,14 @@ def format_trace(data: dict[str, Any]) -> str:
             final = m["final"]
             lines.append(f"  {mark} {m['record_id']} [{m['database']}, run {m['run_id']}] {m['source']}")
             if m["title"]:
-                lines.append(f"      {m['title'][:100]}{' ...' if len(m['title']) > 100 else ''} ({m['year']})")
+                year = f" ({m['year']})" if m["year"] else ""
+                lines.append(f"      {m['title'][:100]}{' ...' if len(m['title']) > 100 else ''}{year}")
             lines.append(f"      dedup: {m['dedup_rule'] or '-'} {m['dedup_score']}".rstrip() + (f"; ends {final['stage']} {final['outcome']}" if final else ""))
+            if m["matched"] and m["record_id"] != c["canonical_id"]:
+                for r in m.get("own_path", []):
+                    if r["stage"] == "dedup" and r["outcome"] == "duplicate":
+                        lines.append(f"      duplicate of {r['reference'] or c['canonical_id']} (rule {r['reason'] or '-'}): {r['evidence'] or '-'}")
+                lines.append(f"      not screened itself; the path below is its canonical record {c['canonical_id']}'s")
         lines.append("  path of the canonical record:")
         for r in c["path"]:
             detail = "; ".join(x for x in (r["reason"], r["reference"]) if x)
@@ -294,6 +335,8 @@ def format_trace(data: dict[str, Any]) -> str:
             s = c["study"]
             lines.append(f"  study: {s['study_id']} ({s['role']} report; reports {', '.join(s['record_ids'])})")
             lines.append("  analyses: " + (", ".join(c["analyses"]) if c["analyses"] else "none"))
+            if c.get("not_estimable_in"):
+                lines.append("  drawn as not estimable in: " + ", ".join(c["not_estimable_in"]))
             if data["kind"] == "record":
                 lines += _format_numbers(s, indent="  ")
     return "\n".join(lines) + "\n"
@@ -311,7 +354,9 @@ def _format_numbers(st: dict[str, Any], *, indent: str) -> list[str]:
         lines.append(f"{indent}plotted numbers (figure: value <- outcomes.tsv row):")
         for p in plotted:
             behind = "; ".join(f"{o} {r}".strip() for o, r in zip(p["outcome_ids"], p["references"])) or "no outcomes.tsv row"
-            if "yi" in p:
+            if "not_estimable" in p:
+                value = f"not estimable ({p['not_estimable']})"
+            elif "yi" in p:
                 weight = f", weight {format_fixed(p['weight'], 1)}%" if p.get("weight") is not None else ""
                 value = f"{'log ' if p.get('log_scale') else ''}{p['measure']} {_num(p['yi'])} [{_num(p['ci_low'])}, {_num(p['ci_high'])}]{weight}"
                 if p.get("log_scale") and None not in (p["yi"], p["ci_low"], p["ci_high"]):
@@ -320,6 +365,8 @@ def _format_numbers(st: dict[str, Any], *, indent: str) -> list[str]:
                 value = f"favours {p['favours'] or 'unclear'}" + (f", significant {p['significant']}" if p["significant"] else "") + (f" ({p['value']})" if p["value"] else "")
             lines.append(f"{indent}  {p['figure']} [{p['analysis']}]: {value}")
             lines.append(f"{indent}    <- {behind}")
+            if p.get("how"):
+                lines.append(f"{indent}    derived: {p['how']}")
     outcomes = st.get("outcomes") or []
     if outcomes:
         lines.append(f"{indent}outcomes.tsv rows ({len(outcomes)}):")
