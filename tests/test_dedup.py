@@ -256,8 +256,48 @@ def test_cluster_ids_stable_when_a_run_is_added() -> None:
     for r in old:
         assert second.cluster_of[r.record_id] == first.cluster_of[r.record_id] == third.cluster_of[r.record_id]
     assert second.cluster_of[new.record_id] == first.cluster_of["embase:2025-09-30#1"]
-    canon = {r["cluster_id"]: r["record_id"] for r in second.canonical}
-    assert canon[second.cluster_of[new.record_id]] == "pubmed:24740528"  # canonical may change, id does not
+    # The earlier cluster's merged record is the first build's, unchanged (so is its screening):
+    # the later PubMed record joins it as a duplicate, it is not preferred over the earlier record.
+    canon = {r["cluster_id"]: r for r in second.canonical}
+    assert canon[second.cluster_of[new.record_id]] == next(r for r in first.canonical if r["record_id"] == "embase:2025-09-30#1")
+    ledger = {r["record_id"]: r for r in second.ledger}
+    assert ledger[new.record_id]["outcome"] == "duplicate" and ledger[new.record_id]["reference"] == "embase:2025-09-30#1"
+    assert "first run 2025-09-30" in ledger["embase:2025-09-30#1"]["evidence"]
+
+
+def test_a_new_record_never_joins_two_earlier_clusters() -> None:
+    """A record of a later run that matches two clusters of earlier runs (same PMID as one, same DOI
+    as the other) joins one of them; the other link waits for a person as a maybe pair, and the
+    earlier clusters keep their members and ids."""
+    pubmed = rec("pubmed:24740528", pmid="24740528", **K071)
+    abstract_like = {**K071, "title": "Ketamine infusion for chronic PTSD: a randomized trial", "pages": "", "authors": ("Feder A",), "year": "2013"}
+    embase = rec("embase:x1", doi="10.1001/jamapsychiatry.2014.62", **abstract_like)
+    first = deduplicate([pubmed, embase])
+    assert first.cluster_of[pubmed.record_id] != first.cluster_of[embase.record_id]
+    bridge = rec("psycinfo:z", run_id="2025-10-31", pmid="24740528", doi="10.1001/jamapsychiatry.2014.62", **K071)
+    second = deduplicate([pubmed, embase, bridge])
+    for r in (pubmed, embase):
+        assert second.cluster_of[r.record_id] == first.cluster_of[r.record_id]
+    assert second.cluster_of[bridge.record_id] == first.cluster_of[pubmed.record_id]  # PMID first (stronger)
+    assert [(m["record_a"], m["record_b"], m["rule"]) for m in second.maybe_pairs] == [
+        ("embase:x1", "psycinfo:z", "doi refused: would join two clusters of earlier runs")
+    ]
+    # Built from scratch with all three in one run, the same records form one cluster.
+    together = deduplicate([pubmed, embase, rec("psycinfo:z", pmid="24740528", doi="10.1001/jamapsychiatry.2014.62", **K071)])
+    assert len(set(together.cluster_of.values())) == 1
+    # A person can still join the two earlier clusters.
+    link = DedupDecision(record_a="embase:x1", record_b="pubmed:24740528", decision="link", reviewer="AB", date="2025-11-02", note="", where="decisions.tsv:2")
+    linked = deduplicate([pubmed, embase, bridge], decisions=[link])
+    assert len(set(linked.cluster_of.values())) == 1 and linked.maybe_pairs == []
+
+
+def test_new_records_cluster_with_each_other_and_one_earlier_cluster() -> None:
+    old = rec("embase:2025-09-30#1", **K071)
+    new_a = rec("pubmed:24740528", run_id="2025-10-31", pmid="24740528", **K071)
+    new_b = rec("medline:24740528", run_id="2025-10-31", pmid="24740528", **K071)
+    result = deduplicate([old, new_a, new_b])
+    assert len(set(result.cluster_of.values())) == 1
+    assert result.cluster_of[new_a.record_id] == deduplicate([old]).cluster_of[old.record_id]
 
 
 def test_previous_ids_are_kept_even_when_derivation_differs() -> None:

@@ -153,6 +153,10 @@ def _check_report_prisma_table(work: Path, counts: dict) -> None:
 def test_add_run_adds_only_new_clusters(reviewed: Path, tmp_path: Path) -> None:
     before = (reviewed / "results/studies/included_studies.tsv").read_bytes()
     first_md = (reviewed / "results/report/report.md").read_text(encoding="utf-8")
+    earlier = {
+        name: {r[key]: {k: v for k, v in r.items() if k != "_line"} for r in read_tsv(reviewed / f"results/{name}")}
+        for name, key in (("dedup/clusters.tsv", "record_id"), ("dedup/canonical.tsv", "cluster_id"), ("screening/screening.tsv", "cluster_id"))
+    }
     recs = _second_run_records(reviewed)
     export = tmp_path / "embase_update.ris"
     export.write_text(ovid_ris(list(recs.values()), database="embase"), encoding="utf-8")
@@ -193,6 +197,13 @@ def test_add_run_adds_only_new_clusters(reviewed: Path, tmp_path: Path) -> None:
     assert previous_column == {label: n for label, (n,) in first_rows.items()}, "the previous version is the first build's table"
 
     assert (reviewed / "results/studies/included_studies.tsv").read_bytes() == before
+    # Earlier work untouched: every earlier record keeps its cluster (id, canonical record, rule),
+    # every earlier cluster its merged record and its screening row.
+    for name, rows in earlier.items():
+        key = "record_id" if name.startswith("dedup/clusters") else "cluster_id"
+        after = {r[key]: {k: v for k, v in r.items() if k != "_line"} for r in read_tsv(reviewed / f"results/{name}")}
+        changed = sorted(k for k, row in rows.items() if after.get(k) != row)
+        assert changed == [], f"{name}: earlier rows changed by the update: {changed[:5]}"
     ledger = read_tsv(reviewed / "results/audit/ledger.tsv")
     finals = Counter()
     last = {}

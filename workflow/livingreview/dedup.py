@@ -574,18 +574,29 @@ def _label(values: _Values) -> str:
     return values if isinstance(values, str) else "+".join(sorted(values))
 
 
+EARLIER_CLUSTERS = "would join two clusters of earlier runs"
+
+
 class _GuardedUnionFind:
     """Union-find that refuses a merge of two clusters that both hold DOIs, PMIDs, registry ids or
     kinds of report and share none of them (each cluster keeps the set of its members' values), or
     that would put two records a person kept apart in one cluster.
 
     Sets matter after a person's ``link``: a cluster holding two DOIs (or a publication and its
-    conference abstract) still takes a record that agrees with any of its members."""
+    conference abstract) still takes a record that agrees with any of its members.
 
-    def __init__(self, p: _Prepared, keep_apart: Iterable[tuple[int, int]]) -> None:
+    ``phase`` (per record: the rank of its search run, 0 = oldest) makes updates append-only: a link
+    is made in the phase of its later record, and a merge of two clusters that both already hold
+    records of earlier runs is refused, so a record of a new run joins at most one earlier cluster
+    and earlier clusters (their members and ids) never change. Without ``phase`` all records are
+    one run."""
+
+    def __init__(self, p: _Prepared, keep_apart: Iterable[tuple[int, int]], phase: Sequence[int] | None = None) -> None:
         n = len(p.ids)
         self.parent = list(range(n))
         self.size = [1] * n
+        self.phase: list[int] = list(phase) if phase is not None else [0] * n
+        self.first: list[int] = list(self.phase)  # per root: the earliest phase of its members
         self.doi: list[_Values] = list(p.doi)
         self.pmid: list[_Values] = list(p.pmid)
         self.kind: list[_Values] = list(p.kind)
@@ -616,6 +627,9 @@ class _GuardedUnionFind:
             return "different registrations"
         if _disjoint(self.kind[ra], self.kind[rb]):
             return f"{_label(self.kind[ra])} vs {_label(self.kind[rb])}"
+        now = max(self.phase[a], self.phase[b])
+        if self.first[ra] < now and self.first[rb] < now:
+            return EARLIER_CLUSTERS
         if self.apart:
             for x, partners in self.apart.items():
                 rx = self.find(x)
@@ -638,6 +652,7 @@ class _GuardedUnionFind:
         self.size[ra] += self.size[rb]
         for values in (self.doi, self.pmid, self.registry_id, self.kind):
             values[ra] = _joined(values[ra], values[rb])
+        self.first[ra] = min(self.first[ra], self.first[rb])
         return ""
 
 
@@ -963,7 +978,11 @@ def deduplicate(
     fuzzy MATCH_RULES on candidate pairs from blocking (title prefix / suffix, first author + year,
     first author + first page) scored with rapidfuzz. A merge is refused when the cluster would hold
     two DOIs, two PMIDs, two kinds of report (registration, erratum, retraction, preprint,
-    conference abstract, publication), two trial registrations or two records a person kept apart. ``previous_clusters``
+    conference abstract, publication), two trial registrations or two records a person kept apart.
+    Links are applied run by run (a link in the run of its later record): a record of a later run
+    joins at most one cluster of earlier runs (a second such link is refused and listed as a maybe
+    pair), and a cluster's canonical record and merged fields come from its first run's members, so
+    adding a run never changes an earlier cluster. ``previous_clusters``
     (rows of an earlier clusters.tsv) keeps earlier cluster ids; otherwise a cluster's id is derived
     from its earliest member by (run_id, record_id). ``workers`` is passed to rapidfuzz.
     ``candidates`` (rows of candidate-link parts written by ``run_candidates``, one per shard)
@@ -985,12 +1004,15 @@ def deduplicate(
     p = _prepare(records) if index_rows_in is None else _prepared_in_order(index_rows_in, records)
     n = len(records)
     keep_apart = [(index[d.record_a], index[d.record_b]) for d in decisions if d.decision == DECISION_KEEP_APART]
-    uf = _GuardedUnionFind(p, keep_apart)
+    run_rank = {run: k for k, run in enumerate(sorted({r.run_id for r in records}, key=run_sort_key))}
+    phase = [run_rank[r.run_id] for r in records]
+    uf = _GuardedUnionFind(p, keep_apart, phase)
     decision_of: dict[frozenset[int], DedupDecision] = {
         frozenset((index[d.record_a], index[d.record_b])): d for d in decisions
     }
 
-    # Links as (order, -score, i, j, rule, score, evidence), applied strongest first.
+    # Links as (order, -score, i, j, rule, score, evidence), applied run by run (the phase of a
+    # link is its later record's run; a person's links come first), strongest first in a run.
     links: list[tuple[int, float, int, int, str, float, str]] = []
     for d in decisions:
         if d.decision == DECISION_LINK:
@@ -1002,8 +1024,10 @@ def deduplicate(
             if v:
                 groups.setdefault(v, []).append(i)
         for v, members in groups.items():
-            for j in members[1:]:
-                links.append((RULE_ORDER[rule], -1.0, members[0], j, rule, 1.0, f"{rule}={v}"))
+            if len(members) > 1:
+                members.sort(key=lambda k: (phase[k], k))  # linked to the group's earliest record
+                for j in members[1:]:
+                    links.append((RULE_ORDER[rule], -1.0, members[0], j, rule, 1.0, f"{rule}={v}"))
     if candidates is None:
         pairs, scores = candidate_pairs(p, workers=workers)
         fuzzy_rows = score_pairs(p, pairs, scores)
@@ -1016,7 +1040,7 @@ def deduplicate(
         if rule is not None:
             evidence = stored_evidence.get((i, j)) or _describe(pair_features(p, i, j, s))
             links.append((RULE_ORDER[rule.id], -s, i, j, rule.id, s, evidence))
-    links.sort(key=lambda x: (x[0], x[1], x[2], x[3]))
+    links.sort(key=lambda x: (-1 if x[0] == 0 else max(phase[x[2]], phase[x[3]]), x[0], x[1], x[2], x[3]))
 
     accepted: dict[int, tuple[int, float, str, str, int]] = {}  # record -> (order, score, rule, evidence, partner)
     refused: dict[frozenset[int], str] = {}
@@ -1045,6 +1069,18 @@ def deduplicate(
         maybe.append(
             {"record_a": min(p.ids[i], p.ids[j]), "record_b": max(p.ids[i], p.ids[j]), "rule": label, "score": s, "fields": _describe(feats)}
         )
+    # Same PMID or DOI but refused (e.g. it would join two clusters of earlier runs): a person decides.
+    listed = {frozenset((i, j)) for i, j, _s, _r in fuzzy_rows}
+    for order, _neg, i, j, rule, _score, _evidence in links:
+        key = frozenset((i, j))
+        if rule not in (RULE_PMID, RULE_DOI) or key not in refused or key in listed or key in decision_of or uf.find(i) == uf.find(j):
+            continue
+        listed.add(key)
+        s = round(fuzz.ratio(p.title[i], p.title[j])) / 100.0
+        maybe.append(
+            {"record_a": min(p.ids[i], p.ids[j]), "record_b": max(p.ids[i], p.ids[j]), "rule": f"{rule} refused: {refused[key]}",
+             "score": s, "fields": _describe(pair_features(p, i, j, s))}
+        )
     maybe.sort(key=lambda r: (r["record_a"], r["record_b"]))
 
     # Clusters, canonical records, ids.
@@ -1064,7 +1100,7 @@ def deduplicate(
             apart_of.setdefault(d.record_a, []).append(d)
             apart_of.setdefault(d.record_b, []).append(d)
     for members in members_of.values():
-        by_time = sorted(members, key=lambda k: (run_sort_key(records[k].run_id), records[k].record_id))
+        by_time = sorted(members, key=lambda k: (phase[k], records[k].record_id))
         cid = ""
         for k in by_time:
             prev = anchors.get(records[k].record_id)
@@ -1076,7 +1112,10 @@ def deduplicate(
         if cid in used_ids:  # only possible when previous ids were reused oddly
             raise ReconciliationError(f"cluster id {cid} would name two clusters", where="previous clusters.tsv", fix="re-run without previous clusters")
         used_ids.add(cid)
-        ordered = sorted(members, key=lambda k: (_db_rank(records[k].database), records[k].record_id))
+        # The canonical record and its merged fields come from the cluster's first run: a later
+        # duplicate never changes an earlier cluster's record (nor, so, its screening).
+        first = phase[by_time[0]]
+        ordered = sorted((k for k in members if phase[k] == first), key=lambda k: (_db_rank(records[k].database), records[k].record_id))
         canon = ordered[0]
         canon_id = records[canon].record_id
         merged, prov = _merge([records[k] for k in ordered], cid)
@@ -1090,6 +1129,8 @@ def deduplicate(
                 score: Any = None
                 outcome, reference = OUTCOME_CANONICAL, ""
                 evidence = f"preferred of {len(members)} records (database order {', '.join(DATABASES)}; ties by record_id)" if len(members) > 1 else ""
+                if len(ordered) < len(members):
+                    evidence = f"preferred of the {len(ordered)} records of the cluster's first run {records[canon].run_id} (database order {', '.join(DATABASES)}; ties by record_id); {len(members) - len(ordered)} record(s) of later runs joined it"
             else:
                 _o, score, rule, evidence, partner = accepted[k]
                 outcome, reference = OUTCOME_DUPLICATE, canon_id
