@@ -115,7 +115,7 @@ def test_runs_of_one_day_are_listed_in_the_order_they_were_made(tmp_path: Path) 
     ],
 )
 def test_write_run_refuses_a_manifest_that_would_not_load(tmp_path: Path, changes: dict[str, object], message: str) -> None:
-    fields = dict(name="db.ris", database="psycinfo", platform="Ovid", format="ris", query="ketamine", date_limits={}, count_reported=1, count_in_file=1)
+    fields = {"name": "db.ris", "database": "psycinfo", "platform": "Ovid", "format": "ris", "query": "ketamine", "date_limits": {}, "count_reported": 1, "count_in_file": 1}
     entry = RunFile(**{**fields, **changes})  # type: ignore[arg-type]
     with pytest.raises(ArchiveError, match=message) as err:
         write_run(tmp_path / "searches", Manifest(run_id="2025-09-30", date_run="2025-09-30", files=[entry]), {entry.name: b"TY  - JOUR\nER  - \n"})
@@ -130,3 +130,88 @@ def test_a_manifest_that_is_not_utf8_is_one_archive_error(tmp_path: Path) -> Non
     with pytest.raises(ArchiveError, match=r"manifest\.json: not UTF-8 text \(byte \d+ cannot be decoded\); fix: restore the file from git") as err:
         load_manifest(run)
     assert len(str(err.value).splitlines()) == 1
+
+
+def _ris_run(run_id: str = "2025-10-31") -> tuple[Manifest, dict[str, bytes | Path]]:
+    entry = RunFile(
+        name="db.ris", database="psycinfo", platform="Ovid", format="ris", query="ketamine", date_limits={"to": "2025/10/31"},
+        count_reported=1, count_in_file=1,
+    )
+    return Manifest(run_id=run_id, date_run=run_id[:10], files=[entry]), {"db.ris": b"TY  - JOUR\nTI  - A title\nER  - \n"}
+
+
+def test_a_run_folder_without_manifest_is_an_error_not_silently_skipped(tmp_path: Path) -> None:
+    # A half-written or hand-copied run folder: its records would silently be left out of the review.
+    write_run(tmp_path, *_ris_run("2025-09-30"))
+    (tmp_path / ".2025-10-31.abc123.partial").mkdir()  # left by an interrupted search: skipped
+    (tmp_path / ".2025-10-31.abc123.partial" / "db.ris").write_bytes(b"TY  - JOUR\n")
+    assert [p.name for p in list_runs(tmp_path)] == ["2025-09-30"]
+    (tmp_path / "2025-10-31").mkdir()
+    (tmp_path / "2025-10-31" / "embase.ris").write_bytes(b"TY  - JOUR\nER  - \n")
+    with pytest.raises(ArchiveError) as err:
+        list_runs(tmp_path)
+    message = str(err.value)
+    assert message.startswith(f"{tmp_path / '2025-10-31'}: run folder 2025-10-31 has no manifest.json (holds embase.ris)")
+    assert "fix: restore the folder from git if it is an archived run, else delete it" in message
+    assert len(message.splitlines()) == 1
+
+
+def test_write_run_flushes_files_and_folder_before_the_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    events: list[tuple[str, str]] = []
+    real_fsync, real_rename = os.fsync, os.rename
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", Path(os.readlink(f"/proc/self/fd/{fd}")).name))
+        real_fsync(fd)
+
+    def rename(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        events.append(("rename", Path(dst).name))
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "rename", rename)
+    write_run(tmp_path / "searches", *_ris_run())
+    names = [name for _, name in events]
+    renamed = events.index(("rename", "2025-10-31"))
+    assert {"db.ris", MANIFEST} <= set(names[:renamed])  # the files are on disk before the run appears
+    assert any(name.startswith(".2025-10-31.") and name.endswith(".partial") for name in names[:renamed])  # and the folder's entries
+    assert events[renamed + 1 :] == [("fsync", "searches")]  # then the rename itself
+
+
+def test_cleaning_waits_for_a_run_being_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A second search or add-run started while a run is being archived must not delete its
+    # temporary folder (which would leave a renamed run with files missing, or a crash).
+    import shutil
+    import threading
+
+    from livingreview import runs
+
+    root = tmp_path / "searches"
+    root.mkdir()
+    src = tmp_path / "db.ris"
+    src.write_bytes(b"TY  - JOUR\nTI  - A title\nER  - \n")
+    manifest, _ = _ris_run()
+    copying, release = threading.Event(), threading.Event()
+    real_copy = shutil.copyfile
+
+    def slow_copy(a: Path, b: Path) -> None:
+        real_copy(a, b)
+        copying.set()
+        assert release.wait(10)
+
+    monkeypatch.setattr(runs.shutil, "copyfile", slow_copy)
+    result: dict[str, object] = {}
+    writer = threading.Thread(target=lambda: result.setdefault("run", write_run(root, manifest, {"db.ris": src})))
+    writer.start()
+    assert copying.wait(10)
+    cleaner = threading.Thread(target=lambda: result.setdefault("removed", runs.clean_partial_runs(root)))
+    cleaner.start()
+    cleaner.join(0.5)
+    assert cleaner.is_alive()  # waits for the writer's lock
+    release.set()
+    writer.join(10)
+    cleaner.join(10)
+    assert result["removed"] == []
+    assert result["run"] == root / "2025-10-31"
+    assert verify_run(root / "2025-10-31").run_id == "2025-10-31"
+    assert sorted(p.name for p in root.iterdir()) == ["2025-10-31"]

@@ -9,11 +9,18 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import ArchiveError
+
+try:  # POSIX: archiving and cleaning take an exclusive lock on the runs folder
+    import fcntl
+except ImportError:  # pragma: no cover - Windows has no flock; runs are then written unlocked
+    fcntl = None  # type: ignore[assignment]
 from .tables import read_json, umask_mode
 
 MANIFEST = "manifest.json"
@@ -243,12 +250,56 @@ def run_sort_key(run_id: str) -> tuple[str, int, str]:
 
 
 def list_runs(root: str | os.PathLike[str]) -> list[Path]:
-    """Run folders under root (those with a manifest.json), oldest first (run_sort_key)."""
+    """Run folders under root (those with a manifest.json), oldest first (run_sort_key).
+
+    Hidden folders (``.<run_id>.*.partial`` left by an interrupted search or add-run) are skipped. A
+    visible folder without a manifest.json is a half-written or hand-made run folder: its files would
+    silently be left out of the review, so it is an ArchiveError naming the folder.
+    """
     root = Path(root)
     if not root.exists():
         return []
-    runs = [p for p in root.iterdir() if p.is_dir() and (p / MANIFEST).exists() and not p.name.startswith(".")]
+    runs = []
+    for p in root.iterdir():
+        if not p.is_dir() or p.name.startswith("."):
+            continue
+        if not (p / MANIFEST).exists():
+            held = sorted(child.name for child in p.iterdir())
+            raise ArchiveError(
+                f"run folder {p.name} has no manifest.json ({'holds ' + ', '.join(held[:5]) if held else 'it is empty'}): "
+                "a half-written or hand-made run folder, whose files the review would silently leave out",
+                where=str(p),
+                fix="restore the folder from git if it is an archived run, else delete it; archive exports with `livingreview add-run` (it writes the manifest)",
+            )
+        runs.append(p)
     return sorted(runs, key=lambda p: run_sort_key(p.name))
+
+
+@contextmanager
+def _runs_lock(root: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the runs folder (flock on the folder itself: no lock file to archive).
+
+    write_run holds it from its temporary folder to the rename and clean_partial_runs while it
+    deletes, so a search or add-run started meanwhile cannot delete a run being written.
+    """
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's or a folder's data to disk (so a crash after the rename cannot leave empty files)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_run(
@@ -259,7 +310,9 @@ def write_run(
     """Write a run folder atomically: files into a temporary folder, sha256 into the manifest, then rename.
 
     ``files`` maps each RunFile.name to its bytes or to a path to copy. An existing run with the
-    same id is never overwritten.
+    same id is never overwritten. Every file and the folder are flushed to disk before the rename
+    (a crash or power cut cannot leave a renamed run with empty files), and the runs folder is
+    locked from the temporary folder to the rename (see clean_partial_runs).
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -279,31 +332,47 @@ def write_run(
     names = {f.name for f in manifest.files}
     if names != set(files):
         raise ArchiveError(f"manifest names {sorted(names)} but files given are {sorted(files)}", where=str(final))
-    tmp = Path(tempfile.mkdtemp(prefix=f".{manifest.run_id}.", suffix=".partial", dir=root))
-    try:
-        for f in manifest.files:
-            src = files[f.name]
-            dst = tmp / f.name
-            if isinstance(src, (bytes, bytearray)):
-                dst.write_bytes(src)
-            else:
-                shutil.copyfile(src, dst)
-            f.sha256 = sha256_file(dst)
-        (tmp / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.chmod(tmp, umask_mode(0o777))  # mkdtemp makes the folder 0700
-        os.rename(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with _runs_lock(root):
+        if final.exists():  # another search or add-run archived this id meanwhile
+            raise ArchiveError(
+                f"run {manifest.run_id} already exists (runs are immutable); it was archived while this one was being made",
+                where=str(final),
+                fix="run the command again: it takes the next free run id",
+            )
+        tmp = Path(tempfile.mkdtemp(prefix=f".{manifest.run_id}.", suffix=".partial", dir=root))
+        try:
+            for f in manifest.files:
+                src = files[f.name]
+                dst = tmp / f.name
+                if isinstance(src, (bytes, bytearray)):
+                    dst.write_bytes(src)
+                else:
+                    shutil.copyfile(src, dst)
+                _fsync(dst)
+                f.sha256 = sha256_file(dst)
+            (tmp / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            _fsync(tmp / MANIFEST)
+            os.chmod(tmp, umask_mode(0o777))  # mkdtemp makes the folder 0700
+            _fsync(tmp)
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _fsync(root)
     return final
 
 
 def clean_partial_runs(root: str | os.PathLike[str]) -> list[Path]:
-    """Remove half-written run folders left by an interrupted search or add-run; returns what was removed."""
+    """Remove half-written run folders left by an interrupted search or add-run; returns what was removed.
+
+    Waits while another process is writing a run (write_run's lock), so its folder is never taken
+    for a left-over one.
+    """
     root = Path(root)
     removed = []
-    if root.exists():
-        for p in sorted(root.glob(".*.partial")):
-            shutil.rmtree(p, ignore_errors=True)
-            removed.append(p)
+    if root.is_dir():
+        with _runs_lock(root):
+            for p in sorted(root.glob(".*.partial")):
+                shutil.rmtree(p, ignore_errors=True)
+                removed.append(p)
     return removed
