@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from . import __version__
 from .errors import LivingReviewError
@@ -46,8 +48,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Interrupted(BaseException):
+    """SIGTERM (a CI job cancelled or timed out, `kill`) raised as an exception, so that cleanup runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script."""
+    """Entry point of the console script.
+
+    SIGTERM and Ctrl-C (SIGINT) stop a command through an exception, so a run being archived is
+    removed whole (runs.write_run) rather than left as a temporary folder, and print one line
+    (exit 128 + the signal number) instead of a traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -55,10 +74,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     setup_logging(None, verbose=args.verbose)
     try:
+        previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+    except ValueError:  # not the main thread (main() called from a test's thread): leave signals alone
+        previous = None
+    try:
         return int(args.func(args) or 0)
     except LivingReviewError as err:
         print(f"livingreview: error: {err}", file=sys.stderr)
         return 1
+    except (KeyboardInterrupt, Interrupted) as err:
+        signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
+        name = signal.Signals(signum).name
+        print(f"livingreview: interrupted ({name}); run the command again", file=sys.stderr)
+        return 128 + signum
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
