@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from livingreview import cli
 from livingreview.commands.add_run import add_run, next_run_id
 from livingreview.errors import ConfigError, InputFormatError
@@ -51,7 +50,7 @@ def test_add_run_cli_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 def test_add_run_subprocess(tmp_path: Path) -> None:
     proc = subprocess.run(
         [LIVINGREVIEW, "add-run", "--database", "clinicaltrials", "--file", str(DATA / "ctgov.csv"), "--date", "2025-10-01", "--root", "runs"],
-        cwd=tmp_path, capture_output=True, text=True,
+        cwd=tmp_path, capture_output=True, text=True, check=False,
     )
     assert proc.returncode == 0, proc.stderr
     data = json.loads((tmp_path / "runs/2025-10-01/manifest.json").read_text(encoding="utf-8"))
@@ -344,3 +343,17 @@ def test_add_run_warns_when_the_file_holds_more_records_than_reported(tmp_path: 
     (line,) = _warnings(capsys.readouterr().err)
     assert "run 2025-10-31 (embase_ovid.ris) holds 3 records but the database reported 2 (--count-reported); " in line
     assert "mistyped" in line
+
+
+def test_the_default_root_is_the_configs_searches_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # `search pubmed` and Snakemake read runs from searches.root: an export must join them there,
+    # not in resources/searches where the review never reads it.
+    text = CONFIG.read_text(encoding="utf-8")
+    assert "\n  root: resources/searches\n" in text
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text(text.replace("\n  root: resources/searches\n", "\n  root: archive/runs\n"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["add-run", "--database", "embase", "--file", str(DATA / "embase_ovid.ris"), "--date", "2025-10-31"]) == 0
+    assert "as run 2025-10-31: archive/runs/2025-10-31" in capsys.readouterr().out
+    assert verify_run(tmp_path / "archive/runs/2025-10-31").files[0].platform == "Ovid Embase"
+    assert not (tmp_path / "resources").exists()

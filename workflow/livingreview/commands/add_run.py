@@ -26,6 +26,7 @@ from ..search import (
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DEFAULT_CONFIG = "config/config.yaml"
+DEFAULT_ROOT = "resources/searches"
 # Platforms used when --platform is not given and the config names none for the database.
 DEFAULT_PLATFORMS: dict[str, str] = {
     "pubmed": "PubMed",
@@ -58,6 +59,14 @@ def configured_platforms(config_path: str | os.PathLike[str]) -> dict[str, str]:
         if name and not source.get("live"):
             platforms.setdefault(str(source.get("database")), name)
     return platforms
+
+
+def configured_root(config_path: str | os.PathLike[str] | None) -> str:
+    """The folder of archived runs: the config's searches.root (where `search pubmed` and Snakemake
+    read runs), else resources/searches when no config is given."""
+    if config_path is None:
+        return DEFAULT_ROOT
+    return str(load_config(config_path).get("searches", {}).get("root") or DEFAULT_ROOT)
 
 
 def default_platform(database: str, config_path: str | os.PathLike[str] | None) -> str:
@@ -234,7 +243,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="date the search was run (also the run id)")
     parser.add_argument("--query", default="", help="the exact query as run (optional; a warning names each detail left out)")
     parser.add_argument("--format", default=None, choices=list(FORMATS), help="file format (default: detected)")
-    parser.add_argument("--root", default="resources/searches", help="folder of archived runs (default: %(default)s)")
+    parser.add_argument(
+        "--root",
+        default=None,
+        help=f"folder of archived runs (default: the config's searches.root, where `search pubmed` and Snakemake read runs; {DEFAULT_ROOT} without a config)",
+    )
     parser.add_argument(
         "--platform",
         default="",
@@ -263,8 +276,9 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Archive the export and print where it went."""
     config_path = args.config if args.config is not None else (DEFAULT_CONFIG if Path(DEFAULT_CONFIG).is_file() else None)
+    root = args.root if args.root is not None else configured_root(config_path)
     path, count, fmt = add_run(
-        root=args.root,
+        root=root,
         database=args.database,
         file=args.file,
         date=args.date,
