@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,10 +67,93 @@ def test_the_pull_request_carries_each_runs_todo_list(tmp_path: Path) -> None:
         (folder / "todo.tsv").write_text(todo, encoding="utf-8")
         (folder / "new_records.tsv").write_text("cluster_id\n", encoding="utf-8")
         (folder / "summary.json").write_text("{}\n", encoding="utf-8")
-    proc = subprocess.run(["bash", "-e", "-c", keep["run"]], cwd=tmp_path, capture_output=True, text=True)
+    proc = subprocess.run(["bash", "-e", "-c", keep["run"]], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "reports" / "update" / "2025-10-31" / "todo.tsv").read_text(encoding="utf-8") == "cluster_id\tstage\nc1\ttitle_abstract\n"
     assert (tmp_path / "reports" / "report.md").read_text(encoding="utf-8") == "report.md"
     assert "c1\ttitle_abstract" in proc.stdout
     pr = next(s for s in steps if str(s.get("uses", "")).startswith("peter-evans/create-pull-request"))
     assert "reports/**" in pr["with"]["add-paths"]
+
+
+def _stub(folder: Path, name: str, body: str) -> None:
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + body, encoding="utf-8")
+    path.chmod(0o755)
+
+
+def test_the_readme_cron_line_runs_in_crons_bare_environment(tmp_path: Path) -> None:
+    # cron gives a job no login environment (PATH=/usr/bin:/bin, no NCBI_EMAIL) and logs/ is not
+    # in git (make clean removes it): the line must still reach `make update` with a contact address.
+    from livingreview.search import usable_email
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```cron\n", 1)[1].split("```", 1)[0]
+    lines = [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+    variables = dict(line.split("=", 1) for line in lines if "=" in line.split()[0])
+    (job,) = [line for line in lines if "=" not in line.split()[0]]
+    fields = job.split(None, 5)
+    assert fields[:5] == _workflow_cron(), "the crontab runs when the GitHub workflow does"
+    command = fields[5]
+    assert command.startswith("cd /srv/review && ")
+    work = tmp_path / "review"
+    work.mkdir()
+    stubs = tmp_path / "bin"
+    _stub(stubs, "make", 'echo "make $* NCBI_EMAIL=$NCBI_EMAIL"\n')
+    env = {"PATH": f"{stubs}:/usr/bin:/bin", "HOME": str(tmp_path), "SHELL": "/bin/sh", "LOGNAME": "review", **variables}
+    proc = subprocess.run(["/bin/sh", "-c", command.replace("/srv/review", str(work))], env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    log = (work / "logs" / "monthly-update.log").read_text(encoding="utf-8").splitlines()
+    assert log[0].startswith("make update NCBI_EMAIL=")
+    assert usable_email(log[0].split("NCBI_EMAIL=", 1)[1])
+
+
+def _workflow_cron() -> list[str]:
+    wf = _workflow()
+    triggers = wf[True] if True in wf else wf["on"]
+    return triggers["schedule"][0]["cron"].split()
+
+
+def _guard_step() -> tuple[int, dict]:
+    steps = _workflow()["jobs"]["update"]["steps"]
+    return next((i, s) for i, s in enumerate(steps) if "gh pr list" in str(s.get("run", "")))
+
+
+@pytest.mark.parametrize(
+    ("branches", "code", "says"),
+    [
+        ("living-update/111\nrenovate/lxml\n", 1, "::error::the pull request of an earlier monthly update is still open (branch living-update/111)"),
+        ("living-update/111\nliving-update/222\n", 1, "(branch living-update/111, living-update/222)"),
+        ("renovate/lxml\n", 0, ""),
+        ("", 0, ""),
+    ],
+)
+def test_an_open_update_pull_request_stops_the_job_before_searching(tmp_path: Path, branches: str, code: int, says: str) -> None:
+    # Two update pull requests merged one after the other would archive the same records twice,
+    # and the import stops on a record archived twice: the job must stop before `make update`.
+    index, step = _guard_step()
+    steps = _workflow()["jobs"]["update"]["steps"]
+    make = next(i for i, s in enumerate(steps) if s.get("run", "").strip() == "make update")
+    assert index < make
+    assert step["env"] == {"GH_TOKEN": "${{ github.token }}"}
+    stubs = tmp_path / "bin"
+    (tmp_path / "branches.txt").write_text(branches, encoding="utf-8")
+    _stub(stubs, "gh", f'echo "$*" > {tmp_path}/args.txt\ncat {tmp_path}/branches.txt\n')
+    env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}", "GITHUB_REPOSITORY": "owner/review"}
+    # GitHub runs a step's script with `bash -e -o pipefail`
+    proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", step["run"]], env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == code, proc.stderr
+    assert says in proc.stdout
+    args = (tmp_path / "args.txt").read_text(encoding="utf-8")
+    assert "pr list --repo owner/review --state open" in args
+
+
+def test_the_job_stops_when_open_pull_requests_cannot_be_listed(tmp_path: Path) -> None:
+    _, step = _guard_step()
+    stubs = tmp_path / "bin"
+    _stub(stubs, "gh", "echo 'HTTP 403: Resource not accessible by integration' >&2\nexit 1\n")
+    env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}", "GITHUB_REPOSITORY": "owner/review"}
+    proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", step["run"]], env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode != 0
+    assert "HTTP 403" in proc.stderr
