@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, LivingReviewError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 WORKFLOW_DIR = PACKAGE_DIR.parent
@@ -62,13 +62,32 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def utf8_text(path: str | os.PathLike[str], *, error: type[LivingReviewError] = ConfigError) -> str:
+    """The text of ``path`` decoded as UTF-8; a byte that is not UTF-8 (a file saved as latin-1 or
+    cp1252 by a spreadsheet or editor) raises ``error`` naming file:line, the byte and its column,
+    instead of a UnicodeDecodeError traceback."""
+    p = Path(path)
+    data = p.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise error(
+            f"byte 0x{data[err.start]:02x} (byte {column} of the line) is not UTF-8 text",
+            where=f"{p}:{line}",
+            fix="save the file as UTF-8 (in a spreadsheet: 'Unicode (UTF-8)' or 'CSV UTF-8'), or retype the character",
+        ) from None
+
+
 def load_yaml(path: str | os.PathLike[str]) -> Any:
-    """Read a YAML file; a syntax error or a key repeated in one mapping names the file and line."""
+    """Read a YAML file; a syntax error, a key repeated in one mapping or a byte that is not UTF-8 names the file and line."""
     p = Path(path)
     if not p.exists():
         raise ConfigError("file not found", where=str(p), fix="create it or pass the right path with --config")
+    text = utf8_text(p)
     try:
-        return yaml.load(p.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects
     except _DuplicateKey as err:
         mark = err.problem_mark
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -127,7 +146,7 @@ def _yaml_node(path: str, keys: tuple[Any, ...]) -> Any:
     file cannot be read or does not hold that path."""
     try:
         node: Any = yaml.compose(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     for key in keys:
         if isinstance(node, yaml.MappingNode):

@@ -10,7 +10,7 @@ from typing import Any
 
 import jsonschema
 
-from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml
+from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, utf8_text
 from .constants import LIST_SEP
 from .errors import ConfigError, InputFormatError
 from .records import split_list
@@ -206,6 +206,14 @@ def _validate_rows(rows: list[dict[str, str]], schema: dict[str, Any], path: str
             )
 
 
+def read_table(path: str | os.PathLike[str], required: tuple[str, ...]) -> list[dict[str, str]]:
+    """``read_tsv`` of a human-edited table, after checking it is UTF-8 (a byte that is not, e.g.
+    from a spreadsheet saved as latin-1, is an InputFormatError naming file:line)."""
+    if Path(path).is_file():
+        utf8_text(path, error=InputFormatError)
+    return read_tsv(path, required=required)
+
+
 def _num(text: str) -> float | None:
     if text == "":
         return None
@@ -231,7 +239,7 @@ def load_studies(path: str | os.PathLike[str]) -> list[Study]:
     Raises InputFormatError naming file:line and column on the first bad cell, a duplicate
     study_id, or a primary_report that is not among the study's reports.
     """
-    rows = read_tsv(path, required=STUDY_FIELDS)
+    rows = read_table(path, STUDY_FIELDS)
     _validate_rows(rows, _schema(STUDIES_SCHEMA), path)
     seen: dict[str, str] = {}
     studies: list[Study] = []
@@ -280,7 +288,7 @@ def load_outcomes(path: str | os.PathLike[str], studies: list[Study]) -> list[Ou
     study_id, a report_key that is not one of the study's reports, a CI that does not contain its
     estimate, or a statistic kind whose required numbers are missing.
     """
-    rows = read_tsv(path, required=OUTCOME_FIELDS)
+    rows = read_table(path, OUTCOME_FIELDS)
     _validate_rows(rows, _schema(OUTCOMES_SCHEMA), path)
     by_id = {s.study_id: s for s in studies}
     seen: dict[str, str] = {}

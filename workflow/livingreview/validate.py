@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .config import validate_config
+from .config import utf8_text, validate_config
+from .errors import InputFormatError
 from .workflow_support import RunLayout, run_layout
 
 
@@ -31,6 +32,7 @@ def check_inputs(config: dict[str, Any], *, where: str = "config/config.yaml") -
     summary["screening rules"] = len(rules.rules)
     dedup_path = config["dedup"]["decisions"]
     if Path(dedup_path).exists():
+        utf8_text(dedup_path, error=InputFormatError)  # its loader would raise a UnicodeDecodeError traceback
         summary["dedup decisions"] = len(load_dedup_decisions(dedup_path))
     summary["screening decisions"] = len(load_decisions(config["screening"]["decisions"], rules.reasons))
     studies = load_studies(config["extraction"]["studies"])
@@ -38,6 +40,7 @@ def check_inputs(config: dict[str, Any], *, where: str = "config/config.yaml") -
     summary["outcome rows"] = len(load_outcomes(config["extraction"]["outcomes"], studies))
     rob_path = config["extraction"].get("risk_of_bias")
     if rob_path and Path(rob_path).exists():
+        utf8_text(rob_path, error=InputFormatError)
         summary["risk-of-bias rows"] = len(load_risk_of_bias(rob_path, {s.study_id for s in studies}))
     layout = run_layout(config)
     summary["search runs"] = len(layout.run_ids)
