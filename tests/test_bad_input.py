@@ -3,11 +3,14 @@ never a traceback, never a value silently turned into "not reported"."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from conftest import copy_project_inputs, run_snakemake
 from livingreview.cli import main
+from livingreview.errors import InputFormatError
+from livingreview.extraction import load_outcomes, load_studies
 
 STUDIES = "resources/extraction/studies.tsv"
 OUTCOMES = "resources/extraction/outcomes.tsv"
@@ -81,3 +84,41 @@ def test_a_table_that_is_not_utf8_stops_snakemake_at_start(tmp_path: Path) -> No
     err = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("INFO ")]
     assert len(err) == 1 and err[0].startswith(f"livingreview: error: {OUTCOMES}:3: byte 0xe9"), proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def _set_cell(path: Path, lineno: int, column: str, value: str) -> None:
+    lines = path.read_text(encoding="utf-8").split("\n")
+    header = lines[0].split("\t")
+    cells = lines[lineno - 1].split("\t")
+    cells[header.index(column)] = value
+    lines[lineno - 1] = "\t".join(cells)
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def _first_line_with(path: Path, column: str) -> int:
+    lines = path.read_text(encoding="utf-8").split("\n")
+    index = lines[0].split("\t").index(column)
+    return next(n for n, line in enumerate(lines[1:], start=2) if line and line.split("\t")[index])
+
+
+@pytest.mark.parametrize("column", ["sd_ketamine", "estimate", "timepoint_days"])
+def test_an_outcome_number_that_reads_as_infinity_is_refused(tmp_path: Path, column: str) -> None:
+    """'1e999' matches the schema's number pattern but float() makes it inf, which was silently read as empty."""
+    copy_project_inputs(tmp_path)
+    path = tmp_path / OUTCOMES
+    lineno = _first_line_with(path, column)
+    _set_cell(path, lineno, column, "1e999")
+    with pytest.raises(InputFormatError) as info:
+        load_outcomes(path, load_studies(tmp_path / STUDIES))
+    assert str(info.value) == (
+        f"{path}:{lineno}: column '{column}': '1e999' is too large to be a number (it reads as infinity); "
+        "fix: write the value as reported, as an ordinary decimal number"
+    )
+
+
+def test_a_dose_that_reads_as_infinity_is_refused(tmp_path: Path) -> None:
+    copy_project_inputs(tmp_path)
+    path = tmp_path / STUDIES
+    _set_cell(path, 2, "ketamine_dose_mg_per_kg", "0.5; " + "9" * 400)
+    with pytest.raises(InputFormatError, match=re.escape(f"{path}:2: column 'ketamine_dose_mg_per_kg': '999")):
+        load_studies(path)

@@ -214,6 +214,34 @@ def read_table(path: str | os.PathLike[str], required: tuple[str, ...]) -> list[
     return read_tsv(path, required=required)
 
 
+# Columns of outcomes.tsv read as decimal numbers (the schema's number / positive cells).
+OUTCOME_NUMBER_COLUMNS: tuple[str, ...] = (
+    "timepoint_days",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "se",
+    "t",
+    "mean_ketamine",
+    "sd_ketamine",
+    "mean_control",
+    "sd_control",
+)
+
+
+def _check_finite(row: dict[str, str], columns: tuple[str, ...], where: str) -> None:
+    """Refuse a cell the schema's pattern allows but that reads as infinity (e.g. '1e999'):
+    it would otherwise become "not reported" without a word."""
+    for column in columns:
+        for part in _split(row[column]) if row[column] else ():
+            if not math.isfinite(float(part)):
+                raise InputFormatError(
+                    f"column '{column}': {part!r} is too large to be a number (it reads as infinity)",
+                    where=where,
+                    fix="write the value as reported, as an ordinary decimal number",
+                )
+
+
 def _num(text: str) -> float | None:
     if text == "":
         return None
@@ -246,6 +274,7 @@ def load_studies(path: str | os.PathLike[str]) -> list[Study]:
     for row in rows:
         where = f"{path}:{row['_line']}"
         sid = row["study_id"]
+        _check_finite(row, ("ketamine_dose_mg_per_kg",), where)
         if sid in seen:
             raise InputFormatError(f"duplicate study_id {sid!r} (first at line {seen[sid]})", where=where, fix="give each study one row")
         seen[sid] = row["_line"]
@@ -306,6 +335,7 @@ def load_outcomes(path: str | os.PathLike[str], studies: list[Study]) -> list[Ou
     for row in rows:
         where = f"{path}:{row['_line']}"
         oid = row["outcome_id"]
+        _check_finite(row, OUTCOME_NUMBER_COLUMNS, where)
         if oid in seen:
             raise InputFormatError(f"duplicate outcome_id {oid!r} (first at line {seen[oid]})", where=where, fix="give each reported number its own id")
         seen[oid] = row["_line"]
