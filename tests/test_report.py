@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
+from conftest import ROOT, run_snakemake
 from livingreview import report as rep
 from livingreview.config import TEMPLATE_DIR, load_config
 from livingreview.errors import InputFormatError
@@ -16,8 +16,6 @@ from livingreview.prisma import compute_counts
 from livingreview.prisma_diagram import render_svg
 from livingreview.runs import sha256_file
 from livingreview.tables import read_tsv
-
-from conftest import ROOT, run_snakemake
 from test_prisma_counts import RUN1, RUN2, SOURCES, first_run_ledger, second_run_ledger
 
 HOSTILE = '<script>alert("x")</script> & <b>bold</b> < 3'
@@ -141,7 +139,7 @@ def test_risk_of_bias_table_when_the_file_exists(tmp_path: Path) -> None:
 DEFAULT_PRISMA_ROWS = [
     "Records identified from databases", "Records identified from registers", "Duplicate records removed",
     "Records marked ineligible by automation tools", "Records screened", "Records excluded", "Reports sought for retrieval",
-    "Reports not retrieved", "Reports assessed for eligibility", "Studies included", "Reports of included studies",
+    "Reports not retrieved", "Reports assessed for eligibility", "Reports excluded", "Studies included", "Reports of included studies",
 ]
 
 
@@ -276,3 +274,113 @@ def test_config_paths_are_named_relative_to_the_review_folder(tmp_path: Path, mo
     assert rep.workdir_relative("config/config.yaml") == "config/config.yaml"
     outside = tmp_path.parent / "elsewhere.yaml"
     assert rep.workdir_relative(outside) == outside.as_posix()
+
+
+def _archive(root: Path, run_id: str, files: list[dict[str, Any]]) -> None:
+    """A run folder with a manifest only (search_methods reads manifests, never the archived files)."""
+    import json
+
+    (root / run_id).mkdir(parents=True)
+    entries = [{"format": "ris", "query_translation": "", "count_reported": 1, "count_in_file": 1, "encoding": "utf-8", "sha256": "0" * 64,
+                "notes": "", **f} for f in files]
+    (root / run_id / "manifest.json").write_text(json.dumps({"run_id": run_id, "date_run": run_id, "files": entries}), encoding="utf-8")
+
+
+def test_search_methods_show_the_archived_queries_not_the_config(tmp_path: Path) -> None:
+    """PRISMA-S: the strategy shown is the exact query of each archived search with its date limits;
+    the config's strategy (the protocol, the next search) appears only where it differs or was never run."""
+    config = load_config(ROOT / "config/config.yaml")
+    strategies = {s["database"]: s["strategy"] for s in config["searches"]["sources"]}
+    root = tmp_path / "searches"
+    pubmed = {"database": "pubmed", "platform": "PubMed (NCBI E-utilities)", "query": strategies["pubmed"]}
+    _archive(root, "2025-09-30", [
+        {**pubmed, "name": "pubmed.xml.gz", "date_limits": {"from": "inception", "to": "2025/09/30"},
+         "query_translation": '"ketamine"[MeSH Terms] OR ketamine[tiab]'},
+        {"name": "embase.ris", "database": "embase", "platform": "Ovid Embase", "query": "1. ketamine.ti,ab.\n2. PTSD.ti,ab.\n3. 1 and 2",
+         "date_limits": {"from": "inception", "to": "2025/09/30"}},
+        {"name": "cinahl.ris", "database": "cinahl", "platform": "EBSCO CINAHL", "query": "", "date_limits": {}, "count_reported": None},
+    ])
+    _archive(root, "2025-10-31", [{**pubmed, "name": "pubmed.xml.gz", "date_limits": {"from": "2025/09/30", "to": "2025/10/31", "datetype": "edat"},
+                                   "query": "  " + strategies["pubmed"].replace(" AND ", "\n AND ") + "\n"}])
+    search = rep.search_methods(config, root)
+    by = {s["database"]: s for s in search["sources"]}
+    # the two PubMed runs ran the same query (whitespace aside): shown once, with both searches and their limits
+    (q,) = by["pubmed"]["archived"]
+    assert q["query"] == strategies["pubmed"] and q["translations"] == [{"text": '"ketamine"[MeSH Terms] OR ketamine[tiab]', "runs": ["2025-09-30"]}]
+    assert [(x["run_id"], x["limits"]) for x in q["searches"]] == [("2025-09-30", "inception to 2025/09/30"), ("2025-10-31", "2025/09/30 to 2025/10/31 (edat)")]
+    assert by["pubmed"]["protocol_differs"] is False
+    assert by["embase"]["protocol_differs"] is True and by["embase"]["archived"][0]["query"].startswith("1. ketamine.ti,ab.")
+    assert by["psycinfo"]["archived"] == [] and by["clinicaltrials"]["archived"] == []
+    assert by["cinahl"]["not_in_config"] is True and by["cinahl"]["archived"][0]["searches"][0]["limits"] == "not reported to not reported"
+    ctx = _context(tmp_path)
+    ctx["search"] = search
+    html = rep.render(ctx, template=TEMPLATE_DIR / "report.html.j2")
+    md = rep.render(ctx, template=TEMPLATE_DIR / "report.md.j2")
+    for text in (html, md):
+        assert text.count("1. ketamine.ti,ab.") == 1, "the Embase query as run"
+        assert "The strategy in config/config.yaml differs from every archived query above" in text
+        assert "limits 2025/09/30 to 2025/10/31 (edat)" in text and "search run 2025-10-31" in text
+        assert "Query translation, as the database reported it (search run 2025-09-30)" in text
+        assert "Not yet searched: no archived run holds this source" in text  # psycinfo, clinicaltrials
+        assert "The manifest records no query for this search (not reported)." in text  # cinahl
+        assert "archived but not among the searches of config/config.yaml" in text
+    assert html.count("(ketamine or esketamine or arketamine or ketalar or spravato).ti,ab,kw.") == 1, "the Embase protocol strategy, once"
+
+
+def test_study_lines_show_the_numbers_as_reported(tmp_path: Path) -> None:
+    ctx = _context(tmp_path)
+    how = "TrialA2014#1: MD 12.7 (95% CI 2.5 to 22.8); vi from the CI"
+    ctx["analyses"] = [rep.analysis_context({**ANALYSIS, "studies": [{**ANALYSIS["studies"][0], "how": how}]}, {})]
+    html = rep.render(ctx, template=TEMPLATE_DIR / "report.html.j2")
+    md = rep.render(ctx, template=TEMPLATE_DIR / "report.md.j2")
+    assert f"TrialA2014: mean difference 12.70 (95% CI 2.55 to 22.85) on IES-R <span class=\"muted\">[from {how}]</span>" in html
+    assert f"- TrialA2014: mean difference 12.70 (95% CI 2.55 to 22.85) on IES-R [from {how}]\n" in md
+    # without a derivation the outcome_id is shown as before
+    plain = rep.render(_context(tmp_path), template=TEMPLATE_DIR / "report.md.j2")
+    assert "- TrialA2014: mean difference 12.70 (95% CI 2.55 to 22.85) on IES-R [TrialA2014#1]\n" in plain
+
+
+def test_prisma_table_counts_reports_excluded(tmp_path: Path) -> None:
+    rows = _table(_context(tmp_path)["prisma_table"])
+    assert rows["Reports excluded"] == [sum(r["n"] for r in COUNTS["dbr_excluded"])] == [1]
+    counts = compute_counts(second_run_ledger(), sources=SOURCES)
+    rows = _table(rep.prisma_table(counts, SOURCES))
+    assert rows["Reports excluded"] == [counts["all_runs"]["dbr_excluded_total"] - counts["dbr_excluded_total"],
+                                        counts["dbr_excluded_total"], counts["all_runs"]["dbr_excluded_total"]]
+
+
+def test_default_review_report_methods_figures_and_provenance_are_checkable(default_review: Path) -> None:
+    """An auditor's checks on the built report: the methods quote every archived manifest's query and
+    limits, nothing is fetched from the network (not even from inside the embedded figures), every
+    input hash is the file's sha256, and each study estimate shows the numbers as reported."""
+    import base64
+    import json
+
+    html = (default_review / "results/report/index.html").read_text(encoding="utf-8")
+    md = (default_review / "results/report/report.md").read_text(encoding="utf-8")
+    manifests = sorted((default_review / "resources/searches").glob("*/manifest.json"))
+    assert manifests
+    for path in manifests:
+        m = json.loads(path.read_text(encoding="utf-8"))
+        for f in m["files"]:
+            limits = f"{f['date_limits']['from']} to {f['date_limits']['to']}"
+            assert f"search run {m['run_id']} (run on {m['date_run']}, `{f['name']}`, limits {limits})" in md
+            assert f"```\n{f['query']}\n```" in md
+    assert "differs from every archived query" not in md, "the default config runs the archived strategies"
+    # self-contained: no external fetch in the page or in the SVGs embedded as data: URIs
+    external = re.compile(r'(?:src|href)\s*=\s*["\'](?:https?:)?//|url\(\s*["\']?(?:https?:)?//|@import', re.IGNORECASE)
+    assert not external.search(html)
+    uris = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', html)
+    assert len(uris) >= 4
+    for uri in uris:
+        assert not external.search(base64.b64decode(uri).decode("utf-8"))
+    rows = _provenance_rows(md)
+    for path in manifests:
+        run = path.parent.relative_to(default_review).as_posix()
+        assert f"{run}/manifest.json" in rows
+        assert all(f"{run}/{f['name']}" in rows for f in json.loads(path.read_text(encoding="utf-8"))["files"])
+    for name in ("config/screening.yaml", "resources/screening/decisions.tsv", "resources/extraction/studies.tsv", "resources/extraction/outcomes.tsv"):
+        assert name in rows
+    assert all(digest == sha256_file(default_review / p) for p, digest in rows.items())
+    assert "[from Feder2014#1: MD 12.7 (95% CI 2.5 to 22.8); vi from the CI;" in md
+    assert "| Reports excluded | 2 |" in md

@@ -139,13 +139,59 @@ def search_methods(config: Mapping[str, Any], runs_root: str | os.PathLike[str])
             }
         )
     searches = config["searches"]
+    sources = []
+    for s in searches["sources"]:
+        source = dict(s)
+        source["archived"] = archived_queries(runs, str(s["database"]))
+        source["not_in_config"] = False
+        strategy = _squash(source.get("strategy", ""))
+        source["protocol_differs"] = bool(source["archived"]) and bool(strategy) and all(_squash(q["query"]) != strategy for q in source["archived"])
+        sources.append(source)
+    configured = {str(s["database"]) for s in searches["sources"]}
+    for database in sorted({f["database"] for run in runs for f in run["files"]} - configured):
+        archived = archived_queries(runs, database)
+        sources.append({"database": database, "platform": archived[0]["platform"] or database, "strategy": "", "not_in_config": True,
+                        "kind": "register" if database in REGISTERS else "database", "archived": archived, "protocol_differs": False})
     return {
         "reconstructed": bool(searches.get("reconstructed")),
         "date_from": searches.get("date_from", ""),
         "date_to": searches.get("date_to", ""),
-        "sources": [dict(s) for s in searches["sources"]],
+        "sources": sources,
         "runs": runs,
     }
+
+
+def _squash(text: str | None) -> str:
+    """A query compared across config and manifests: the same words, whitespace (and line breaks) aside."""
+    return " ".join(str(text or "").split())
+
+
+def date_limits_in_words(f: Mapping[str, Any]) -> str:
+    """'inception to 2025/09/30' (with the date type when recorded) for one archived file."""
+    text = f"{f.get('date_from') or 'not reported'} to {f.get('date_to') or 'not reported'}"
+    return text + (f" ({f['datetype']})" if f.get("datetype") else "")
+
+
+def archived_queries(runs: Sequence[Mapping[str, Any]], database: str) -> list[dict[str, Any]]:
+    """The exact queries the archived manifests record for ``database``, each once, with every search
+    (run, date run, file, date limits) that ran it, oldest run first. PRISMA-S asks for the strategy as
+    run; the config's strategy is only the protocol's (the next search's)."""
+    groups: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        for f in run["files"]:
+            if f["database"] != database:
+                continue
+            query, translation = str(f.get("query") or ""), str(f.get("query_translation") or "")
+            group = groups.setdefault(_squash(query), {"query": query, "translations": [], "platform": f.get("platform", ""), "searches": []})
+            group["searches"].append({"run_id": run["run_id"], "date_run": run["date_run"], "file": f["name"], "limits": date_limits_in_words(f)})
+            if translation:
+                # the database's translation of the same query can change between runs (MeSH updates)
+                same = next((t for t in group["translations"] if _squash(t["text"]) == _squash(translation)), None)
+                if same is None:
+                    group["translations"].append({"text": translation, "runs": [run["run_id"]]})
+                elif run["run_id"] not in same["runs"]:
+                    same["runs"].append(run["run_id"])
+    return list(groups.values())
 
 
 def automation_rules(rules_path: str | os.PathLike[str], ledger: Sequence[Mapping[str, str]]) -> list[dict[str, Any]]:
@@ -201,6 +247,9 @@ def analysis_context(summary: Mapping[str, Any], figures: Mapping[str, str]) -> 
                 "scale": s.get("scale", ""),
                 "outcome_id": s.get("outcome_id", ""),
                 "inferred": bool(s.get("inferred")),
+                # how the drawn estimate and CI came from the numbers as reported (outcomes.tsv), e.g.
+                # "Feder2014#1: MD 12.7 (95% CI 2.5 to 22.8); vi from the CI; ...": the CI drawn is yi +/- 1.96 SE
+                "how": s.get("how", "") or "",
                 "text": f"{s['study']}: {words} {effect_in_words(s, measure=measure, log_scale=log_scale)}"
                 + (f" on {s['scale']}" if s.get("scale") else "")
                 + (" (inferred value)" if s.get("inferred") else ""),
@@ -350,7 +399,16 @@ PRISMA_TABLE_ROWS: tuple[tuple[str, str, bool], ...] = (
     ("Reports not retrieved", "dbr_notretrieved_reports", False),
     ("Reports assessed for eligibility", "dbr_assessed", False),
     ("Reports awaiting a decision (full text)", "dbr_awaiting", True),
+    ("Reports excluded", "dbr_excluded_total", False),
 )
+
+
+def _flow_count(flow: Mapping[str, Any], key: str, *, strict: bool = False) -> int:
+    """One PRISMA count of a counts.json flow (strict: a missing key is a KeyError, else 0); reports
+    excluded add up their reasons when the total is absent."""
+    if key == "dbr_excluded_total" and key not in flow:
+        return sum(int(r["n"]) for r in flow.get("dbr_excluded", []))
+    return int(flow[key]) if strict else int(flow.get(key, 0))
 
 
 def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -378,7 +436,7 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
             ("Records identified from registers", [counts["register_results"]]),
         ]
         for label, key, optional in PRISMA_TABLE_ROWS:
-            value = counts.get(key, 0)
+            value = _flow_count(counts, key)
             if value or not optional:
                 rows.append((label, [value]))
         rows += [("Studies included", [counts["total_studies"]]), ("Reports of included studies", [counts["total_reports"]])]
@@ -410,7 +468,7 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
             fix=fix,
         )
     for label, key, optional in PRISMA_TABLE_ROWS:
-        values = columns(counts[key], all_runs[key])
+        values = columns(_flow_count(counts, key, strict=True), _flow_count(all_runs, key, strict=True))
         if any(values) or not optional:
             rows.append((label, values))
     rows += [
