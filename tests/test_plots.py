@@ -201,3 +201,30 @@ def test_a_failing_format_leaves_no_file_of_the_figure(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="Format 'notaformat' is not supported"):
         forest_plot(summary, [tmp_path / "f.svg", tmp_path / "f.png", tmp_path / "f.notaformat"])
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["forest", "cumulative"])
+def test_favours_labels_clear_the_tick_labels_and_axis_label(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A short plot (the default review's cumulative plot of 2 studies) drew '<- Favours control' over
+    the x tick labels: the labels sat at a fraction of the axes height below the axis."""
+    from livingreview import plots
+
+    eff = [Effect(s, "x", "MD", y, v, "", scale=sc) for s, y, v, sc in (("Feder2014", 12.7, 26.8186, "IES-R"), ("Feder2021", 11.88, 15.6816, "CAPS-5"))]
+    summary = analyse({"id": "x", "title": "MD", "domain": "ptsd_severity", "measure": "MD"}, eff,
+                      [study("Feder2014", 2014, "single"), study("Feder2021", 2021, "repeated")], direction_note=DIRECTION_NOTE)
+    assert summary["pooled"] is False  # two scales
+    figures = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: figures.append(fig))
+    (plots.forest_plot if kind == "forest" else plots.cumulative_plot)(summary, "unused.svg")
+    (fig,) = figures
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = next(a for a in fig.axes if a.get_xlabel())
+    favours = [t for t in ax.texts if t.get_text().startswith("\u2190 Favours") or t.get_text().endswith("ketamine \u2192")]
+    assert len(favours) == 2
+    others = [t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text()] + [ax.xaxis.label.get_window_extent(renderer)]
+    for label in favours:
+        box = label.get_window_extent(renderer)
+        assert not any(box.overlaps(o) for o in others), label.get_text()
+        assert box.y1 <= min(o.y0 for o in others), f"{label.get_text()} is below the tick labels and the axis label"
+        assert box.y0 >= 0, "inside the figure"

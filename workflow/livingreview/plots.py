@@ -96,6 +96,11 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(lines)
 
 
+# Distance (points) from the x axis to the top of the favours labels: ticks (3.5) + pad (3.5) + 9 pt tick
+# labels + labelpad (4) + the 9 pt axis label come to about 33 points.
+FAVOURS_OFFSET_PT = 36.0
+
+
 def _axis_setup(ax: Any, xs: Sequence[float], summary: Mapping[str, Any]) -> None:
     lo, hi = min(xs + [0.0]), max(xs + [0.0])
     pad = (hi - lo) * 0.08 or 1.0
@@ -110,9 +115,12 @@ def _axis_setup(ax: Any, xs: Sequence[float], summary: Mapping[str, Any]) -> Non
         ax.set_xticklabels([f"{math.exp(t):g}" for t in ticks])
         ax.set_xlim(lo - pad, hi + pad)
     ax.set_xlabel(f"{_measure_label(summary)} (95% CI)")
+    # Below the tick labels and the axis label at a fixed distance in points (a fraction of the axes
+    # height put them on the tick labels of a short plot, e.g. a cumulative plot of two studies).
     trans = blended_transform_factory(ax.transData, ax.transAxes)
-    ax.text(ax.get_xlim()[0], -0.16, f"\u2190 {FAVOURS_LEFT}", transform=trans, ha="left", va="top", fontsize=8)
-    ax.text(ax.get_xlim()[1], -0.16, f"{FAVOURS_RIGHT} \u2192", transform=trans, ha="right", va="top", fontsize=8)
+    for x, text, ha in ((ax.get_xlim()[0], f"\u2190 {FAVOURS_LEFT}", "left"), (ax.get_xlim()[1], f"{FAVOURS_RIGHT} \u2192", "right")):
+        ax.annotate(text, xy=(x, 0.0), xycoords=trans, xytext=(0, -FAVOURS_OFFSET_PT), textcoords="offset points", ha=ha, va="top", fontsize=8,
+                    annotation_clip=False, gid=f"favours_{ha}")
 
 
 def forest_plot(summary: Mapping[str, Any], path: Paths, *, subgroup: str | None = None) -> None:
