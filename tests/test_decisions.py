@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from livingreview.constants import DECISION_FIELDS
 from livingreview.decisions import (
+    agreement,
     build_index,
     cohen_kappa,
-    agreement,
     key_kind,
     load_decisions,
     resolve_decisions,
@@ -29,7 +28,7 @@ def write(tmp_path: Path, *lines: str) -> Path:
 
 
 def row(key: str, stage: str = "title_abstract", decision: str = "include", reason: str = "", reviewer: str = "A", date: str = "2025-10-01", note: str = "") -> str:
-    return "\t".join((key, stage, decision, reason, reviewer, date, note))
+    return f"{key}\t{stage}\t{decision}\t{reason}\t{reviewer}\t{date}\t{note}"
 
 
 def index():
@@ -226,3 +225,20 @@ def test_cli_validate_prints_the_summary_and_names_the_bad_line(tmp_path: Path, 
     assert main(["validate"]) == 1
     err = capsys.readouterr().err
     assert "resources/screening/decisions.tsv:5" in err and "unknown reason code 'no_such_reason'" in err
+
+
+@pytest.mark.parametrize(
+    ("header_end", "rows", "message"),
+    [
+        ("\t", (row("900001"),), "unknown column(s) a column without a name (a tab at the end of the header line?)"),
+        ("\tcomment", (), "unknown column(s) 'comment'"),
+    ],
+)
+def test_an_unknown_or_unnamed_column_names_the_header_even_without_rows(tmp_path: Path, header_end: str, rows: tuple[str, ...], message: str) -> None:
+    """A trailing tab on the header gave 'unknown column(s) ; fix: ...' (an empty name), and an
+    extra column was only refused once a row followed the header."""
+    path = tmp_path / "decisions.tsv"
+    path.write_text("\n".join((HEADER + header_end, *rows)) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_decisions(path, REASONS)
+    assert str(info.value) == f"{path}:1: {message}; fix: use only the columns {', '.join(DECISION_FIELDS)} (tab-separated, no tab after the last)"

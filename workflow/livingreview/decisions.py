@@ -18,7 +18,7 @@ from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, utf8_
 from .constants import DATABASES, DECISION_FIELDS, DECISION_STAGES
 from .errors import ConfigError, InputFormatError
 from .records import Record
-from .tables import read_tsv, workdir_relative
+from .tables import read_tsv, tsv_header, workdir_relative
 
 LOG = logging.getLogger(__name__)
 
@@ -106,12 +106,18 @@ def load_decisions(path: str | os.PathLike[str], reasons: Collection[str] | Mapp
     validator = jsonschema.Draft202012Validator(schema)
     codes = set(reasons)
     out: list[Decision] = []
+    extra = [c for c in tsv_header(p) if c not in DECISION_FIELDS]  # checked even when no row follows the header
+    if extra:
+        named = ", ".join(repr(c) for c in extra if c)
+        unnamed = "a column without a name (a tab at the end of the header line?)" if "" in extra else ""
+        raise ConfigError(
+            f"unknown column(s) {'; '.join(x for x in (named, unnamed) if x)}",
+            where=f"{p}:1",
+            fix=f"use only the columns {', '.join(DECISION_FIELDS)} (tab-separated, no tab after the last)",
+        )
     for row in rows:
         line = int(row.pop("_line"))
         where = f"{p}:{line}"
-        extra = sorted(c for c in row if c not in DECISION_FIELDS)
-        if extra:
-            raise ConfigError(f"unknown column(s) {', '.join(extra)}", where=f"{p}:1", fix=f"use only the columns {', '.join(DECISION_FIELDS)}")
         cells = {k: (row.get(k) or "").strip() for k in DECISION_FIELDS}
         err = first_schema_error(validator, cells)
         if err is not None:
