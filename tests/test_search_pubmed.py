@@ -20,14 +20,25 @@ import Bio
 import pytest
 import yaml
 from Bio import Entrez
-from lxml import etree
-
-from fake_eutils import FakeEutils, FakeRecord, efetch_xml, make_records, route_entrez, synthetic_record
+from fake_eutils import (
+    FakeEutils,
+    FakeRecord,
+    efetch_xml,
+    make_records,
+    route_entrez,
+    synthetic_record,
+)
 from livingreview import cli
 from livingreview.errors import ArchiveError, ConfigError, SearchError
 from livingreview.importer import collect_records
-from livingreview.writers import gzip_bytes, ovid_ris
-from livingreview.runs import Manifest, RunFile, list_runs, load_manifest, verify_run, write_run
+from livingreview.runs import (
+    Manifest,
+    RunFile,
+    list_runs,
+    load_manifest,
+    verify_run,
+    write_run,
+)
 from livingreview.search import (
     INCEPTION_MINDATE,
     EntrezSettings,
@@ -40,6 +51,8 @@ from livingreview.search import (
     search_pubmed,
     usable_email,
 )
+from livingreview.writers import gzip_bytes, ovid_ris
+from lxml import etree
 
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = dt.date(2026, 1, 15)
@@ -761,3 +774,31 @@ def test_search_pubmed_refuses_settings_without_an_address(fake: Any) -> None:
 )
 def test_usable_email(address: str, usable: bool) -> None:
     assert usable_email(address) is usable
+
+
+@pytest.mark.parametrize(
+    ("now", "day"),
+    [
+        (dt.datetime(2025, 11, 1, 6, 0, tzinfo=dt.UTC), dt.date(2025, 11, 1)),  # the GitHub schedule: 01:00 EST
+        (dt.datetime(2025, 11, 1, 4, 30, tzinfo=dt.UTC), dt.date(2025, 10, 31)),  # still the 31st in New York
+        (dt.datetime(2025, 11, 1, 6, 0, tzinfo=dt.timezone(dt.timedelta(hours=9))), dt.date(2025, 10, 31)),  # 06:00 in Tokyo
+    ],
+)
+def test_ncbi_today_is_the_date_in_new_york(now: dt.datetime, day: dt.date) -> None:
+    from livingreview.search import ncbi_today
+
+    assert ncbi_today(now) == day
+
+
+def test_an_update_run_east_of_new_york_ends_on_ncbis_date(tmp_path: Path, fake: Any) -> None:
+    # A server in Tokyo runs the update at 06:00 on 1 November: at NCBI it is still 31 October. The
+    # search must end on the 31st, so the next --since last starts there and records entered later
+    # on the 31st are found then (ending on the 1st, the next search started on the 1st: missed).
+    root = tmp_path / "searches"
+    _archive(root, "2025-10-01", "pubmed", "2025/10/01")
+    server = fake([FakeRecord("990000001", dt.date(2025, 10, 20))])
+    now = dt.datetime(2025, 11, 1, 6, 0, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    run = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", now=now, sleep=lambda s: None)
+    assert run is not None and run.name == now.astimezone().date().isoformat()  # the run is dated by the local clock
+    assert load_manifest(run).files[0].date_limits == {"from": "2025/10/01", "to": "2025/10/31", "datetype": "edat"}
+    assert {(r.params.get("mindate"), r.params.get("maxdate")) for r in server.calls("esearch")} == {("2025/10/01", "2025/10/31")}

@@ -66,6 +66,11 @@ DATETYPE_WORDS = {
     "mdat": "modification date (mdat)",
     "crdt": "create date (crdt: the date the PubMed record was created)",
 }
+# NCBI dates records (edat) in US Eastern time. The end date of a search defaults to today there, at
+# UTC-5 (EST; during EDT this is at most an hour behind, so never a day NCBI has not reached): a
+# search run east of New York on the 1st must not end on the 1st while NCBI is still on the 31st,
+# or records entered later on the 31st would fall before the next `--since last` and be missed.
+NCBI_TIMEZONE = dt.timezone(dt.timedelta(hours=-5), "UTC-5")
 API_KEY_ENV = "NCBI_API_KEY"
 EMAIL_ENV = "NCBI_EMAIL"
 # Addresses under these domains (RFC 2606 examples) are placeholders, never a real contact: treated as not set.
@@ -295,7 +300,8 @@ def resolve_date_limits(
 
     Without --since and --until the config's searches.date_from..date_to reproduce the original
     search. With --since (a date, or 'last' = the 'to' date of the newest archived PubMed run) the
-    search ends today unless --until is given. Both ends are inclusive: the boundary day is searched
+    search ends ``today`` (run_pubmed_search passes today's date at NCBI, ncbi_today) unless --until
+    is given. Both ends are inclusive: the boundary day is searched
     again, and dedup links the records found twice, so nothing published that day is missed.
     """
     searches = config.get("searches", {})
@@ -315,6 +321,12 @@ def resolve_date_limits(
                 fix="give a --since date on or before --until",
             )
     return date_from, date_to
+
+
+def ncbi_today(now: dt.datetime | None = None) -> dt.date:
+    """Today's date at NCBI (NCBI_TIMEZONE) at ``now`` (default: the current time; a naive ``now`` is local time)."""
+    now = now if now is not None else dt.datetime.now(dt.UTC)
+    return now.astimezone(NCBI_TIMEZONE).date()
 
 
 def next_run_id(root: str | os.PathLike[str], today: dt.date) -> str:
@@ -431,7 +443,7 @@ class _Caller:
                         fix="re-run the search later (nothing was written)",
                     ) from None
                 delay = max(delay, wait or 0.0)
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 last = f"no reply within {self.settings.timeout_seconds:g} s"
             except URLError as err:
                 reason = err.reason
@@ -754,6 +766,7 @@ def run_pubmed_search(
     today: dt.date | None = None,
     sleep: Callable[[float], None] = time.sleep,
     progress_stream: IO[str] | None = None,
+    now: dt.datetime | None = None,
 ) -> Path | None:
     """Search PubMed live and archive the result as resources/searches/<run_id>/ (pubmed.xml.gz + manifest.json).
 
@@ -779,9 +792,12 @@ def run_pubmed_search(
     runs_root = Path(root if root is not None else config.get("searches", {}).get("root", "resources/searches"))
     for stale in clean_partial_runs(runs_root):
         LOG.warning("removed %s, left by an interrupted search or add-run", stale)
-    today = today or dt.date.today()
+    # ``today`` (tests) is both the run date and the default end date; otherwise the run is dated
+    # by the local clock and the search ends today at NCBI (ncbi_today), never on a later day.
+    search_day = today or ncbi_today(now)
+    today = today or (now.astimezone() if now is not None else dt.datetime.now().astimezone()).date()
     query = pubmed_strategy(config)
-    date_from, date_to = resolve_date_limits(config, since=since, until=until, root=runs_root, today=today)
+    date_from, date_to = resolve_date_limits(config, since=since, until=until, root=runs_root, today=search_day)
     if since is not None and settings.datetype != UPDATE_DATETYPE:
         LOG.info("update search (--since): dates are %s, not entrez.datetype %s", DATETYPE_WORDS[UPDATE_DATETYPE], settings.datetype)
     if since is not None:

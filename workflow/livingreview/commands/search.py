@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
             "one are skipped with a warning). Update searches use the Entrez date (edat, the date a record entered PubMed)"
         ),
     )
-    parser.add_argument("--until", metavar="YYYY/MM/DD", help="end date (default: config searches.date_to, or today with --since)")
+    parser.add_argument("--until", metavar="YYYY/MM/DD", help="end date (default: config searches.date_to, or with --since today's date at NCBI, US Eastern)")
     parser.add_argument("--config", default="config/config.yaml", help="config file (default: %(default)s)")
     parser.add_argument("--root", default=None, help="folder of archived runs (default: config searches.root)")
     parser.add_argument(
