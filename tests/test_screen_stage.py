@@ -182,6 +182,18 @@ def test_rule_performance_counts_and_sensitivity(tmp_path: Path) -> None:
     assert total["eventual_inclusions"] == 2 and total["eventual_inclusions_passed"] == 2 and total["sensitivity"] == 1.0
 
 
+def test_rule_performance_counts_people_who_excluded_for_another_reason(tmp_path: Path) -> None:
+    rows = {r["rule_id"]: r for r in run(tmp_path).performance}
+    assert rows["R1_animal"]["people_excluded_other_reason"] == 0  # the person gave the rule's reason
+    other = [("900003", "title_abstract", "exclude", "publication_type", "curation", "2025-10-01", "a review") if d[0] == "900003" else d for d in DECISIONS]
+    res = run(tmp_path, other)
+    rows = {r["rule_id"]: r for r in res.performance}
+    assert rows["R1_animal"]["people_excluded"] == 1 and rows["R1_animal"]["people_excluded_other_reason"] == 1
+    assert rows[ALL_RULES]["people_excluded_other_reason"] == 1
+    (row,) = [r for r in res.ledger if r["record_id"] == "pubmed:900003"]
+    assert row["evidence"].endswith("confirmed by decisions.tsv:6 (title_abstract exclude, reason publication_type)")
+
+
 def test_automation_exclusion_of_a_record_people_included_stops_the_run(tmp_path: Path) -> None:
     rows = list(DECISIONS) + [("900009", "title_abstract", "include", "", "curation", "2025-10-01", "")]
     with pytest.raises(ConfigError) as err:

@@ -40,6 +40,7 @@ RULE_PERFORMANCE_FIELDS: tuple[str, ...] = (
     "records_excluded",  # records this rule excluded (it was the first rule to match)
     "people_decided",  # of those excluded, how many people also decided (any stage)
     "people_excluded",  # ... and excluded too (confirmations)
+    "people_excluded_other_reason",  # ... of those, excluded for a reason other than the rule's (see the ledger evidence)
     "people_included",  # ... and would have included (an error: the run stops)
     "eventual_inclusions",  # clusters people included at full text
     "eventual_inclusions_passed",  # of those, how many the rule (or the automation) did not match
@@ -291,10 +292,14 @@ def _performance(
     rules = {_rule_attr(r, "id", "rule_id"): r for r in getattr(ruleset, "rules", ())}
     ordered = list(rule_ids) + sorted(r for r in set(excluded_by) | set(matched) if r not in rule_ids)
 
-    def judged(clusters: Iterable[str]) -> tuple[int, int]:
+    rule_reason = {rid: _rule_attr(r, "reason") for rid, r in rules.items()}
+    reason_of = {c: rule_reason.get(rid, "") for rid, clusters in excluded_by.items() for c in clusters}
+
+    def judged(clusters: Iterable[str]) -> tuple[int, int, int]:
         decided = [c for c in clusters if (c, TITLE_ABSTRACT) in settled or (c, FULL_TEXT) in settled]
         excluded = [c for c in decided if all(settled[(c, s)].final.decision == EXCLUDE for s in (TITLE_ABSTRACT, FULL_TEXT) if (c, s) in settled)]
-        return len(decided), len(excluded)
+        other = [c for c in excluded if reason_of.get(c, "") not in {settled[(c, s)].final.reason for s in (TITLE_ABSTRACT, FULL_TEXT) if (c, s) in settled}]
+        return len(decided), len(excluded), len(other)
 
     def sensitivity(hit: set[str]) -> dict[str, Any]:
         passed = len(eventual - hit)
@@ -307,7 +312,7 @@ def _performance(
     rows: list[dict[str, Any]] = []
     for rid in ordered:
         clusters = excluded_by.get(rid, [])
-        n_decided, n_excluded = judged(clusters)
+        n_decided, n_excluded, n_other = judged(clusters)
         rule = rules.get(rid)
         reason = _rule_attr(rule, "reason") if rule is not None else ""
         rows.append(
@@ -319,11 +324,12 @@ def _performance(
                 "records_excluded": len(clusters),
                 "people_decided": n_decided,
                 "people_excluded": n_excluded,
+                "people_excluded_other_reason": n_other,
                 "people_included": n_decided - n_excluded,
                 **sensitivity(set(matched.get(rid, ())) | set(clusters)),
             }
         )
-    n_decided, n_excluded = judged(sorted(automation_excluded))
+    n_decided, n_excluded, n_other = judged(sorted(automation_excluded))
     rows.append(
         {
             "rule_id": ALL_RULES,
@@ -333,6 +339,7 @@ def _performance(
             "records_excluded": len(automation_excluded),
             "people_decided": n_decided,
             "people_excluded": n_excluded,
+            "people_excluded_other_reason": n_other,
             "people_included": n_decided - n_excluded,
             **sensitivity(automation_excluded),
         }
