@@ -122,3 +122,27 @@ def test_a_dose_that_reads_as_infinity_is_refused(tmp_path: Path) -> None:
     _set_cell(path, 2, "ketamine_dose_mg_per_kg", "0.5; " + "9" * 400)
     with pytest.raises(InputFormatError, match=re.escape(f"{path}:2: column 'ketamine_dose_mg_per_kg': '999")):
         load_studies(path)
+
+
+@pytest.mark.parametrize("rel", [STUDIES, OUTCOMES, ROB])
+def test_a_header_column_without_a_name_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], rel: str
+) -> None:
+    """A tab at the end of studies.tsv's header used to add an unnamed column to
+    results/studies/included_studies.tsv (extra columns are carried there): different results
+    from the same table without the tab."""
+    copy_project_inputs(tmp_path)
+    _write_rob(tmp_path)
+    path = tmp_path / rel
+    lines = path.read_text(encoding="utf-8").split("\n")
+    width = len(lines[0].split("\t")) + 1
+    lines[0] += "\t"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate"]) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("INFO ")]
+    expected = (
+        f"livingreview: error: {rel}:1: column {width} of {width} in the header has no name (a tab at the end of the header line); "
+        "fix: delete the trailing tab(s) of the header line (and of the rows), or give the column a name"
+    )
+    assert err == [expected]

@@ -14,7 +14,7 @@ from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, utf8_
 from .constants import LIST_SEP
 from .errors import ConfigError, InputFormatError
 from .records import split_list
-from .tables import read_tsv
+from .tables import read_tsv, tsv_header
 
 STUDIES_SCHEMA = SCHEMA_DIR / "studies.schema.yaml"
 OUTCOMES_SCHEMA = SCHEMA_DIR / "outcomes.schema.yaml"
@@ -211,7 +211,23 @@ def read_table(path: str | os.PathLike[str], required: tuple[str, ...]) -> list[
     from a spreadsheet saved as latin-1, is an InputFormatError naming file:line)."""
     if Path(path).is_file():
         utf8_text(path, error=InputFormatError)
+        check_column_names(path)
     return read_tsv(path, required=required)
+
+
+def check_column_names(path: str | os.PathLike[str]) -> None:
+    """Refuse a header column without a name (usually a tab at the end of the header line, as some
+    spreadsheets export): extra columns are carried into the results, so it would become an unnamed
+    column there and the results would differ from the same table without the tab."""
+    header = tsv_header(path)
+    blank = [i for i, name in enumerate(header, start=1) if not name.strip()]
+    if blank:
+        trailing = " (a tab at the end of the header line)" if blank[-1] == len(header) else ""
+        raise InputFormatError(
+            f"column {blank[0]} of {len(header)} in the header has no name{trailing}",
+            where=f"{path}:1",
+            fix="delete the trailing tab(s) of the header line (and of the rows), or give the column a name",
+        )
 
 
 # Columns of outcomes.tsv read as decimal numbers (the schema's number / positive cells).

@@ -22,7 +22,7 @@ def check_inputs(config: dict[str, Any], *, where: str = "config/config.yaml") -
     """``validate_inputs`` plus the runs' layout it read (Snakemake's start reads each manifest once)."""
     from .decisions import load_decisions
     from .dedup import load_dedup_decisions
-    from .extraction import load_outcomes, load_studies
+    from .extraction import check_column_names, load_outcomes, load_studies
     from .report import load_risk_of_bias
     from .screening import load_rules
 
@@ -41,6 +41,7 @@ def check_inputs(config: dict[str, Any], *, where: str = "config/config.yaml") -
     rob_path = config["extraction"].get("risk_of_bias")
     if rob_path and Path(rob_path).exists():
         utf8_text(rob_path, error=InputFormatError)
+        check_column_names(rob_path)
         summary["risk-of-bias rows"] = len(load_risk_of_bias(rob_path, {s.study_id for s in studies}))
     layout = run_layout(config)
     summary["search runs"] = len(layout.run_ids)
