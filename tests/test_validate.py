@@ -79,3 +79,28 @@ def test_a_bad_manifest_is_one_line_at_snakemake_start(tmp_path: Path, how: str)
     err = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("INFO ")]
     assert len(err) == 1, proc.stderr
     assert re.match(rf"livingreview: error: {re.escape(rel)}{MANIFEST_ERRORS[how]}", err[0]), err[0]
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "shipped"),
+    [("screening", "rules", "config/screening.yaml"), ("screening", "decisions", "resources/screening/decisions.tsv"), ("extraction", "studies", "resources/extraction/studies.tsv"), ("extraction", "outcomes", "resources/extraction/outcomes.tsv")],
+)
+def test_a_table_the_config_names_that_is_missing_names_the_config_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], section: str, key: str, shipped: str
+) -> None:
+    """Was '<path>: file not found; fix: check the path or re-run the stage that writes it' (a human-edited
+    table is written by no stage), or for the rules file a fix about --config; neither named the config line."""
+    copy_project_inputs(tmp_path)
+    config = tmp_path / "config/config.yaml"
+    text = config.read_text(encoding="utf-8")
+    assert text.count(f"{key}: {shipped}\n") == 1
+    config.write_text(text.replace(f"{key}: {shipped}\n", f"{key}: {shipped}.typo\n"), encoding="utf-8")
+    line = next(n for n, ln in enumerate(config.read_text(encoding="utf-8").splitlines(), start=1) if ln.strip() == f"{key}: {shipped}.typo")
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate"]) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("INFO ")]
+    expected = (
+        f"livingreview: error: config/config.yaml:{line}: {section}.{key} names {shipped}.typo, which does not exist; "
+        f"fix: correct the path under {section}: {key}: (relative to the review folder, where snakemake and livingreview run), or create the file"
+    )
+    assert err == [expected]

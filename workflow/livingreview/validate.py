@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .config import utf8_text, validate_config
-from .errors import InputFormatError
+from .config import _key_line, utf8_text, validate_config
+from .errors import ConfigError, InputFormatError
 from .workflow_support import RunLayout, run_layout
 
 
@@ -18,6 +18,30 @@ def validate_inputs(config: dict[str, Any], *, where: str = "config/config.yaml"
     return check_inputs(config, where=where)[0]
 
 
+# Files the config names that must exist: (section, key). dedup.decisions and
+# extraction.risk_of_bias are optional (absent = no overrides / no assessment).
+REQUIRED_FILES: tuple[tuple[str, str], ...] = (
+    ("screening", "rules"),
+    ("screening", "decisions"),
+    ("extraction", "studies"),
+    ("extraction", "outcomes"),
+)
+
+
+def _require_file(config: dict[str, Any], section: str, key: str, where: str) -> None:
+    """A file named by ``section.key`` that does not exist: ConfigError naming the config line
+    that names it (the loaders would say 'file not found' with a fix about re-running a stage)."""
+    path = config[section][key]
+    if Path(path).is_file():
+        return
+    line = _key_line(where, (section,), key) if Path(where).is_file() else None
+    raise ConfigError(
+        f"{section}.{key} names {path}, which {'is not a file' if Path(path).exists() else 'does not exist'}",
+        where=f"{where}:{line}" if line else where,
+        fix=f"correct the path under {section}: {key}: (relative to the review folder, where snakemake and livingreview run), or create the file",
+    )
+
+
 def check_inputs(config: dict[str, Any], *, where: str = "config/config.yaml") -> tuple[dict[str, Any], RunLayout]:
     """``validate_inputs`` plus the runs' layout it read (Snakemake's start reads each manifest once)."""
     from .decisions import load_decisions
@@ -27,6 +51,8 @@ def check_inputs(config: dict[str, Any], *, where: str = "config/config.yaml") -
     from .screening import load_rules
 
     validate_config(config, where=where)
+    for section, key in REQUIRED_FILES:
+        _require_file(config, section, key, where)
     summary: dict[str, Any] = {}
     rules = load_rules(config["screening"]["rules"])
     summary["screening rules"] = len(rules.rules)
