@@ -129,7 +129,8 @@ def test_union_find_refuses_two_dois_even_through_a_bridge() -> None:
     result = deduplicate([a, b, bridge])
     c = result.cluster_of
     assert c[a.record_id] != c[b.record_id]
-    assert c[bridge.record_id] == c[a.record_id]  # pubmed preferred, linked first by record order
+    assert c[bridge.record_id] == c[b.record_id]  # equal links: the pair of smaller record ids first, whatever the input order
+    assert deduplicate([bridge, a, b]).cluster_of == c
     refused = [m for m in result.maybe_pairs if "refused" in m["rule"]]
     assert refused and "different DOIs" in refused[0]["rule"]
 

@@ -519,3 +519,58 @@ def test_a_person_can_link_two_earlier_clusters(seed: int) -> None:
     rest = [rid for rid in before.cluster_of if before.cluster_of[rid] not in touched]
     assert [rid for rid in rest if after.cluster_of[rid] != before.cluster_of[rid]] == []
     assert _partition(after, rest) == _partition(before, rest)
+
+
+# --- regressions found by these properties --------------------------------------------------------
+
+
+def test_a_tie_between_two_earlier_clusters_is_broken_by_record_id_not_input_order() -> None:
+    e1 = _rec("embase:e1", RUNS[0], year="2018")
+    e2 = _rec("psycinfo:e2", RUNS[0], year="2020")
+    late = _rec("medline:l", RUNS[1], year="2019")  # an equal F-rule match of both (years either side)
+    joined = {deduplicate(order).cluster_of["medline:l"] for order in ([e1, e2, late], [e2, e1, late], [late, e2, e1])}
+    assert joined == {deduplicate([e1, e2]).cluster_of["embase:e1"]}
+
+
+def test_a_shared_pmid_group_links_to_its_earliest_record_id_whatever_the_input_order() -> None:
+    a = _rec("pubmed:99000005", RUNS[0], pmid="99000005", doi="10.5555/z.1", title=OTHER_TITLE)
+    b = _rec("medline:99000005", RUNS[0], pmid="99000005", doi="10.5555/z.2")
+    c = _rec("embase:c", RUNS[0], pmid="99000005", title="Kaven ostfen polnor synthetic report of tembel lumisora")
+    results = [deduplicate(order).cluster_of for order in ([a, b, c], [b, a, c], [c, b, a])]
+    assert all(r == results[0] for r in results)
+    assert results[0]["embase:c"] == results[0]["medline:99000005"] != results[0]["pubmed:99000005"]  # medline < pubmed
+
+
+def test_a_persons_link_to_a_later_record_adds_it_to_the_earlier_cluster_whole() -> None:
+    e1 = _rec("embase:e1", RUNS[0])
+    e2 = _rec("psycinfo:e2", RUNS[0], doi="10.5555/y.1")
+    late = _rec("medline:l", RUNS[1], title=OTHER_TITLE, doi="10.5555/y.2")
+    before = deduplicate([e1, e2]).cluster_of
+    after = deduplicate([e1, e2, late], decisions=[_link("embase:e1", "medline:l")])
+    assert before["embase:e1"] == before["psycinfo:e2"]
+    assert {after.cluster_of[r] for r in ("embase:e1", "psycinfo:e2", "medline:l")} == {before["embase:e1"]}
+    assert after.maybe_pairs == []
+
+
+def test_a_later_record_never_rewrites_an_earlier_duplicates_link() -> None:
+    e1 = _rec("pubmed:99000031", RUNS[0], pmid="99000031")
+    e2 = _rec("embase:e2", RUNS[0], doi="10.5555/w.1")
+    late = _rec("psycinfo:l", RUNS[1], doi="10.5555/w.1")  # a stronger (DOI) link to e2 than e2's own F-rule link
+    before, after = deduplicate([e1, e2]), deduplicate([e1, e2, late])
+    row = {r["record_id"]: r for r in before.clusters}["embase:e2"]
+    assert {r["record_id"]: r for r in after.clusters}["embase:e2"] == row and row["rule"].startswith("F")
+    ledger = {r["record_id"]: r for r in before.ledger}["embase:e2"]
+    assert {r["record_id"]: r for r in after.ledger}["embase:e2"] == ledger
+    assert {r["record_id"]: r for r in after.clusters}["psycinfo:l"]["rule"] == RULE_DOI
+
+
+def test_a_refused_same_doi_link_is_listed_as_refused_even_with_dissimilar_titles() -> None:
+    e1 = _rec("embase:e1", RUNS[0], doi="10.5555/x.2", authors=("Kamirov P",),
+              title="Velprazar kamiro tenlin effects on norbel vasquizo marcel outcome in synthetic cohorts")
+    e2 = _rec("pubmed:99000003", RUNS[0], pmid="99000003", title=OTHER_TITLE)
+    late = _rec("psycinfo:l", RUNS[1], pmid="99000003", doi="10.5555/x.2")
+    result = deduplicate([e1, e2, late])
+    assert result.cluster_of["psycinfo:l"] == result.cluster_of["pubmed:99000003"]  # PMID is the stronger link
+    assert [(m["record_a"], m["record_b"], m["rule"]) for m in result.maybe_pairs] == [
+        ("embase:e1", "psycinfo:l", f"{RULE_DOI} refused: {EARLIER_CLUSTERS}")
+    ]

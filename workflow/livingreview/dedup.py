@@ -1012,7 +1012,7 @@ def deduplicate(
     }
 
     # Links as (order, -score, i, j, rule, score, evidence), applied run by run (the phase of a
-    # link is its later record's run; a person's links come first), strongest first in a run.
+    # link is its later record's run), a person's links first in a run, then strongest first.
     links: list[tuple[int, float, int, int, str, float, str]] = []
     for d in decisions:
         if d.decision == DECISION_LINK:
@@ -1025,7 +1025,7 @@ def deduplicate(
                 groups.setdefault(v, []).append(i)
         for v, members in groups.items():
             if len(members) > 1:
-                members.sort(key=lambda k: (phase[k], k))  # linked to the group's earliest record
+                members.sort(key=lambda k: (phase[k], p.ids[k]))  # linked to the group's earliest record (not input order)
                 for j in members[1:]:
                     links.append((RULE_ORDER[rule], -1.0, members[0], j, rule, 1.0, f"{rule}={v}"))
     if candidates is None:
@@ -1040,18 +1040,23 @@ def deduplicate(
         if rule is not None:
             evidence = stored_evidence.get((i, j)) or _describe(pair_features(p, i, j, s))
             links.append((RULE_ORDER[rule.id], -s, i, j, rule.id, s, evidence))
-    links.sort(key=lambda x: (-1 if x[0] == 0 else max(phase[x[2]], phase[x[3]]), x[0], x[1], x[2], x[3]))
+    # Ties broken by record ids, so the input order of the records never matters.
+    links.sort(key=lambda x: (max(phase[x[2]], phase[x[3]]), x[0], x[1], min(p.ids[x[2]], p.ids[x[3]]), max(p.ids[x[2]], p.ids[x[3]])))
 
     accepted: dict[int, tuple[int, float, str, str, int]] = {}  # record -> (order, score, rule, evidence, partner)
     refused: dict[frozenset[int], str] = {}
+    refused_rule: dict[frozenset[int], str] = {}
     for order, _neg, i, j, rule, score, evidence in links:
         reason = uf.union(i, j, force=(rule == RULE_HUMAN))
         if reason:
             refused[frozenset((i, j))] = reason
+            refused_rule[frozenset((i, j))] = rule
             continue
+        now = max(phase[i], phase[j])
         for x, y in ((i, j), (j, i)):
             best = accepted.get(x)
-            if best is None or (order, -score) < (best[0], -best[1]):
+            # A record keeps the link it was given in its own run: a later run never rewrites it.
+            if best is None or (phase[x] == now and (order, -score) < (best[0], -best[1])):
                 accepted[x] = (order, score, rule, evidence, y)
 
     # Maybe pairs: near the threshold, or matching a rule but refused, and not in one cluster.
@@ -1064,6 +1069,8 @@ def deduplicate(
         feats = pair_features(p, i, j, s)
         if rule is not None:
             label = f"{rule.id} refused: {refused.get(key) or uf.conflict(i, j) or 'conflict'}"
+        elif key in refused_rule:  # same PMID or DOI, refused
+            label = f"{refused_rule[key]} refused: {refused[key]}"
         else:
             label = "below rules"
         maybe.append(
