@@ -6,7 +6,7 @@ import copy
 from pathlib import Path
 
 import pytest
-
+from conftest import copy_project_inputs
 from livingreview.cli import main
 from livingreview.config import load_config, load_yaml, validate_config
 from livingreview.errors import ConfigError
@@ -197,3 +197,56 @@ def test_an_unknown_key_is_named_with_its_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert str(err.value).startswith(f"{path}:{line}: key '(top level)': Additional properties are not allowed ('entrezz' was unexpected)")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line_text", "message"),
+    [
+        (
+            "timepoint_days: {min: 1, max: 14}",
+            "timepoint_days: {min: 14, max: 1}",
+            "      timepoint_days: {min: 14, max: 1}",
+            "analysis 'ptsd_severity_md': timepoint_days min 14 is greater than max 1, so no outcome could be selected; fix: give the window as {min: first day, max: last day}",
+        ),
+        (
+            'date_to: "2025/09/30"',
+            'date_to: "2025/13/30"',
+            '  date_to: "2025/13/30"',
+            "searches.date_to '2025/13/30' is not a calendar date in YYYY/MM/DD form; fix: write it like 2025/09/30",
+        ),
+        (
+            "date_from: inception",
+            "date_from: yesterday",
+            "  date_from: yesterday",
+            "searches.date_from 'yesterday' is not a calendar date in YYYY/MM/DD form (or 'inception'); fix: write it like 2025/09/30, or inception",
+        ),
+        (
+            "date_from: inception",
+            "date_from: 2026/01/01",
+            "  date_from: 2026/01/01",
+            "searches.date_from 2026/01/01 is after searches.date_to 2025/09/30; fix: give the date limits the search used, the start first",
+        ),
+    ],
+)
+def test_ranges_the_schema_cannot_check_name_the_line(tmp_path: Path, old: str, new: str, line_text: str, message: str) -> None:
+    """A reversed timepoint window silently selected no outcome (k = 0); a date that is no calendar
+    date (or a start after the end) passed until a live search or never."""
+    path = edited_copy(tmp_path, CONFIG, old, new)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}:{line_of(path, line_text)}: {message}"
+
+
+def test_a_searches_root_that_is_not_a_folder_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A mistyped searches.root read no run at all: validate said 'search runs: 0' and Snakemake built a review of nothing."""
+    copy_project_inputs(tmp_path)
+    path = edited_copy(tmp_path / "config", CONFIG, "  root: resources/searches\n", "  root: resources/searchez\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate"]) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("INFO ")]
+    expected = (
+        f"livingreview: error: config/config.yaml:{line_of(path, '  root: resources/searchez')}: searches.root names resources/searchez, which is not a folder, "
+        "so no archived search run would be read; fix: correct the path under searches: root: (relative to the review folder), "
+        "or archive a first run with `livingreview search pubmed` or `livingreview add-run`"
+    )
+    assert err == [expected]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -218,11 +219,63 @@ def check_unique_keys(config: dict[str, Any], *, where: str = "config/config.yam
             first[value] = index
 
 
+def _calendar_date(text: str) -> dt.date | None:
+    """``YYYY/MM/DD`` (NCBI's date form, as searches.date_from/date_to are written) as a date; None otherwise."""
+    parts = text.split("/")
+    if len(parts) != 3 or [len(p) for p in parts] != [4, 2, 2] or not all(p.isdigit() for p in parts):
+        return None
+    try:
+        return dt.date(int(parts[0]), int(parts[1]), int(parts[2]))
+    except ValueError:
+        return None
+
+
+def check_ranges(config: dict[str, Any], *, where: str = "config/config.yaml") -> None:
+    """What the schema cannot say: searches.date_from/date_to are calendar dates (date_from may be
+    'inception') in order, and every analysis's timepoint_days window has min <= max (a reversed
+    window silently selected no study: k = 0 and nothing pooled)."""
+
+    def at(keys: tuple[Any, ...], last: Any) -> str:
+        line = _key_line(where, keys, last)
+        return f"{where}:{line}" if line else where
+
+    searches = config.get("searches") or {}
+    dates: dict[str, dt.date] = {}
+    for key in ("date_from", "date_to"):
+        text = searches.get(key)
+        if text is None or (key == "date_from" and text == "inception"):
+            continue
+        day = _calendar_date(str(text))
+        if day is None:
+            raise ConfigError(
+                f"searches.{key} {text!r} is not a calendar date in YYYY/MM/DD form" + (" (or 'inception')" if key == "date_from" else ""),
+                where=at(("searches",), key),
+                fix="write it like 2025/09/30" + (", or inception" if key == "date_from" else ""),
+            )
+        dates[key] = day
+    if len(dates) == 2 and dates["date_from"] > dates["date_to"]:
+        raise ConfigError(
+            f"searches.date_from {searches['date_from']} is after searches.date_to {searches['date_to']}",
+            where=at(("searches",), "date_from"),
+            fix="give the date limits the search used, the start first",
+        )
+    for index, analysis in enumerate((config.get("synthesis") or {}).get("analyses") or []):
+        window = analysis.get("timepoint_days") if isinstance(analysis, dict) else None
+        if isinstance(window, dict) and "min" in window and "max" in window and window["min"] > window["max"]:
+            raise ConfigError(
+                f"analysis '{analysis.get('id')}': timepoint_days min {window['min']} is greater than max {window['max']}, so no outcome could be selected",
+                where=at(("synthesis", "analyses", index, "timepoint_days"), "min"),
+                fix="give the window as {min: first day, max: last day}",
+            )
+
+
 def validate_config(config: dict[str, Any], *, where: str = "config/config.yaml", schema_path: Path = CONFIG_SCHEMA) -> dict[str, Any]:
-    """Validate a loaded config dict in place against the config schema (and unique ids) and return it."""
+    """Validate a loaded config dict in place against the config schema (unique ids, date and
+    timepoint ranges) and return it."""
     schema = load_yaml(schema_path)
     validate(config, schema, where=where, schema_file=f"workflow/schemas/{schema_path.name}")
     check_unique_keys(config, where=where)
+    check_ranges(config, where=where)
     return config
 
 

@@ -69,6 +69,14 @@ def check_inputs(config: dict[str, Any], *, where: str = "config/config.yaml") -
         utf8_text(rob_path, error=InputFormatError)
         check_column_names(rob_path)
         summary["risk-of-bias rows"] = len(load_risk_of_bias(rob_path, {s.study_id for s in studies}))
+    root = config["searches"]["root"]
+    if not Path(root).is_dir():  # list_runs would find no run: a review of nothing, built without a word
+        line = _key_line(where, ("searches",), "root") if Path(where).is_file() else None
+        raise ConfigError(
+            f"searches.root names {root}, which is not a folder, so no archived search run would be read",
+            where=f"{where}:{line}" if line else where,
+            fix="correct the path under searches: root: (relative to the review folder), or archive a first run with `livingreview search pubmed` or `livingreview add-run`",
+        )
     layout = run_layout(config)
     summary["search runs"] = len(layout.run_ids)
     summary["archived search files"] = len(layout.files)
