@@ -86,6 +86,25 @@ def test_a_table_that_is_not_utf8_stops_snakemake_at_start(tmp_path: Path) -> No
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"- a\n", "livingreview: error: config/config.yaml:1: the config is not a mapping of keys to values"),
+        (b"review:\n  title: [\n", "livingreview: error: config/config.yaml:3: YAML syntax error"),
+        (b"review:\n  title: caf\xe9\n", "livingreview: error: config/config.yaml:2: byte 0xe9"),
+    ],
+    ids=["list", "syntax", "latin-1"],
+)
+def test_a_config_snakemake_cannot_load_is_one_line_at_start(tmp_path: Path, content: bytes, expected: str) -> None:
+    copy_project_inputs(tmp_path)
+    (tmp_path / "config/config.yaml").write_bytes(content)
+    proc = run_snakemake(tmp_path, "-n", check=False)
+    assert proc.returncode == 1
+    err = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("INFO ")]
+    assert len(err) == 1 and err[0].startswith(expected), proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
 def _set_cell(path: Path, lineno: int, column: str, value: str) -> None:
     lines = path.read_text(encoding="utf-8").split("\n")
     header = lines[0].split("\t")

@@ -217,6 +217,14 @@ def test_decisions_file_missing_column(tmp_path: Path) -> None:
         load_dedup_decisions(path)
 
 
+def test_decisions_file_unknown_column(tmp_path: Path) -> None:
+    path = tmp_path / "d.tsv"
+    path.write_text("record_a\trecord_b\tdecision\treviewer\tdate\tnote\treviwer_2\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_dedup_decisions(path)
+    assert err.value.one_line().startswith(f"{path}:1: unknown column(s) 'reviwer_2'; the columns are record_a, record_b, decision")
+
+
 def test_repository_decisions_file_is_valid() -> None:
     path = Path(__file__).resolve().parents[1] / "resources" / "dedup" / "decisions.tsv"
     assert isinstance(load_dedup_decisions(path), list)

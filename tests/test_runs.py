@@ -16,6 +16,7 @@ from livingreview.runs import (
     list_runs,
     load_manifest,
     run_sort_key,
+    sha256_file,
     verify_run,
     write_run,
 )
@@ -127,7 +128,7 @@ def test_a_manifest_that_is_not_utf8_is_one_archive_error(tmp_path: Path) -> Non
     run = tmp_path / "2025-09-30"
     run.mkdir()
     (run / MANIFEST).write_bytes('{"run_id": "2025-09-30", "description": "caf\u00e9"}'.encode("latin-1"))
-    with pytest.raises(ArchiveError, match=r"manifest\.json: not UTF-8 text \(byte \d+ cannot be decoded\); fix: restore the file from git") as err:
+    with pytest.raises(ArchiveError, match=r"manifest\.json:\d+: byte 0x[0-9a-f]{2} \(byte \d+ of the line\) is not UTF-8 text; fix: restore the file from git") as err:
         load_manifest(run)
     assert len(str(err.value).splitlines()) == 1
 
@@ -215,3 +216,29 @@ def test_cleaning_waits_for_a_run_being_written(tmp_path: Path, monkeypatch: pyt
     assert result["run"] == root / "2025-10-31"
     assert verify_run(root / "2025-10-31").run_id == "2025-10-31"
     assert sorted(p.name for p in root.iterdir()) == ["2025-10-31"]
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda m: m["files"][0].pop("sha256"), r"manifest lacks 'files\[0\]\.sha256' \(pubmed\.xml\)"),
+        (lambda m: m.update(date_run="yesterday"), r"field 'date_run' must be a calendar date YYYY-MM-DD, not \"yesterday\""),
+        (lambda m: m.update(date_run="2025-02-30"), r"field 'date_run' must be a calendar date YYYY-MM-DD, not \"2025-02-30\""),
+    ],
+    ids=["no-sha256", "date-words", "no-such-day"],
+)
+def test_an_archived_manifest_needs_every_sha256_and_a_calendar_date(tmp_path: Path, edit, message: str) -> None:
+    run_dir = tmp_path / "2025-10-31"
+    run_dir.mkdir()
+    (run_dir / "pubmed.xml").write_bytes(b"<PubmedArticleSet/>")
+    manifest = {
+        "run_id": "2025-10-31", "date_run": "2025-10-31",
+        "files": [{"name": "pubmed.xml", "database": "pubmed", "platform": "PubMed", "format": "pubmed_xml", "query": "q",
+                   "date_limits": {}, "count_reported": 0, "count_in_file": 0, "sha256": sha256_file(run_dir / "pubmed.xml")}],
+    }
+    (run_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert load_manifest(run_dir).date_run == "2025-10-31"
+    edit(manifest)
+    (run_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ArchiveError, match=message):
+        load_manifest(run_dir)

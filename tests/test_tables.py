@@ -73,3 +73,11 @@ def test_write_tsv_refuses_rows_read_tsv_would_skip(tmp_path: Path, row: dict[st
         write_tsv(path, ["id", "x"], [{"id": "a", "x": "b"}, row])
     assert not path.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_read_tsv_names_the_line_of_a_byte_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "effects.tsv"
+    path.write_bytes(b"study\tyi\tvi\nA\t0.5\t0.1\nB\t0.4\t0.1\xe9\n")
+    with pytest.raises(InputFormatError) as err:
+        read_tsv(path)
+    assert err.value.one_line() == f"{path}:3: byte 0xe9 (byte 10 of the line) is not UTF-8 text; fix: save the file as UTF-8 (in a spreadsheet: 'Unicode (UTF-8)' or 'CSV UTF-8'), or retype the character"

@@ -46,7 +46,7 @@ from .normalize import (
 )
 from .records import Record
 from .runs import run_sort_key
-from .tables import read_tsv, write_tsv
+from .tables import read_tsv, tsv_header, write_tsv
 
 LOG = logging.getLogger(__name__)
 
@@ -670,6 +670,13 @@ def load_dedup_decisions(path: str | Path) -> list[DedupDecision]:
     """
     path = Path(path)
     rows = read_tsv(path, required=DEDUP_DECISION_FIELDS)
+    extra = [c for c in tsv_header(path) if c not in DEDUP_DECISION_FIELDS]
+    if extra:  # the schema allows no other column: a misspelt one would be ignored silently
+        raise ConfigError(
+            f"unknown column(s) {', '.join(repr(c) for c in extra)}; the columns are {', '.join(DEDUP_DECISION_FIELDS)}",
+            where=f"{path}:1",
+            fix="rename or remove the column (put remarks in the note column)",
+        )
     validator = jsonschema.Draft202012Validator(load_yaml(DEDUP_DECISIONS_SCHEMA))
     decisions: list[DedupDecision] = []
     seen: dict[frozenset[str], DedupDecision] = {}

@@ -166,6 +166,20 @@ def check_manifest_data(data: Any, path: Path, fix: str = _MANIFEST_FIX) -> None
         seen.add(entry["name"])
 
 
+def _check_archived(data: dict[str, Any], path: Path) -> None:
+    """What an archived manifest holds beyond its types: a calendar date_run and every file's sha256."""
+    date_run = data["date_run"]
+    try:
+        ok = bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", date_run)) and dt.date.fromisoformat(date_run) is not None
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ArchiveError(f"field 'date_run' must be a calendar date YYYY-MM-DD, not {json.dumps(date_run)[:40]}", where=str(path), fix=_MANIFEST_FIX)
+    for i, entry in enumerate(data["files"]):
+        if not entry.get("sha256"):
+            raise ArchiveError(f"manifest lacks 'files[{i}].sha256' ({entry['name']})", where=str(path), fix=_MANIFEST_FIX)
+
+
 def load_manifest(run_dir: str | os.PathLike[str]) -> Manifest:
     """Read a run's manifest.json and check the type of every field it uses.
 
@@ -178,6 +192,7 @@ def load_manifest(run_dir: str | os.PathLike[str]) -> Manifest:
         raise ArchiveError("manifest.json is missing", where=str(path), fix="restore the run folder from git or delete it whole")
     data = read_json(path, error=ArchiveError, fix="restore the file from git")
     check_manifest_data(data, path)
+    _check_archived(data, path)
     files = [RunFile(**{k: v for k, v in f.items() if k in RunFile.__dataclass_fields__}) for f in data["files"]]
     return Manifest(
         run_id=data["run_id"],

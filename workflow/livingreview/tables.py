@@ -98,8 +98,34 @@ def write_tsv(path: str | os.PathLike[str], fields: Sequence[str], rows: Iterabl
     return n
 
 
+def not_utf8_error(path: str | os.PathLike[str], error: type[LivingReviewError] = InputFormatError, fix: str = "") -> LivingReviewError:
+    """``error`` naming file:line and the first byte of ``path`` that is not UTF-8 (call it on a UnicodeDecodeError)."""
+    data = Path(path).read_bytes()
+    try:
+        data.decode("utf-8")
+        start = len(data)
+    except UnicodeDecodeError as err:
+        start = err.start
+    line = data.count(b"\n", 0, start) + 1
+    column = start - (data.rfind(b"\n", 0, start) + 1) + 1
+    byte = f"byte 0x{data[start]:02x}" if start < len(data) else "a byte"
+    return error(
+        f"{byte} (byte {column} of the line) is not UTF-8 text",
+        where=f"{path}:{line}",
+        fix=fix or "save the file as UTF-8 (in a spreadsheet: 'Unicode (UTF-8)' or 'CSV UTF-8'), or retype the character",
+    )
+
+
 def read_tsv(path: str | os.PathLike[str], required: Sequence[str] = ()) -> list[dict[str, str]]:
-    """Read a UTF-8 TSV with a header into dicts; a missing required column is an InputFormatError."""
+    """Read a UTF-8 TSV with a header into dicts; a missing required column is an InputFormatError,
+    and so is a byte that is not UTF-8 (naming its line)."""
+    try:
+        return _read_tsv(path, required)
+    except UnicodeDecodeError:
+        raise not_utf8_error(path) from None
+
+
+def _read_tsv(path: str | os.PathLike[str], required: Sequence[str]) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
     p = Path(path)
     if not p.exists():
@@ -146,8 +172,11 @@ def read_tsv(path: str | os.PathLike[str], required: Sequence[str] = ()) -> list
 
 def tsv_header(path: str | os.PathLike[str]) -> list[str]:
     """The column names of a TSV (its first line; [] for an empty file)."""
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        line = fh.readline().rstrip("\r\n")
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            line = fh.readline().rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise not_utf8_error(path) from None
     return line.split("\t") if line.strip() else []
 
 
@@ -170,8 +199,8 @@ def read_json(path: str | os.PathLike[str], *, fix: str, error: type[LivingRevie
         raise error("file not found", where=str(p), fix=fix)
     try:
         return json.loads(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as err:
-        raise error(f"not UTF-8 text (byte {err.start} cannot be decoded)", where=str(p), fix=fix) from None
+    except UnicodeDecodeError:
+        raise not_utf8_error(p, error, fix) from None
     except json.JSONDecodeError as err:
         raise error(f"not valid JSON ({err.msg})", where=f"{p}:{err.lineno}", fix=fix) from None
 

@@ -35,6 +35,28 @@ def run_layout(config: dict[str, Any]) -> RunLayout:
     )
 
 
+def check_configfile(path: str | os.PathLike[str], *, others_given: bool = False) -> None:
+    """Read the workflow's config file with our YAML loader before Snakemake's ``configfile:`` does,
+    so a syntax error, a byte that is not UTF-8 or a file that is not a mapping is one line naming
+    file:line (Snakemake's own message names neither). A missing file is an error unless config
+    files were given on the command line (``others_given``). On error print the line and exit 1."""
+    import sys
+
+    from .config import load_yaml
+    from .errors import ConfigError, LivingReviewError
+
+    try:
+        if not Path(path).exists():
+            if others_given:
+                return
+            raise ConfigError("file not found", where=str(path), fix="run snakemake in the review folder (or -d REVIEW), or pass --configfile")
+        if not isinstance(load_yaml(path), dict):
+            raise ConfigError("the config is not a mapping of keys to values", where=f"{path}:1", fix="start from the shipped config/config.yaml")
+    except LivingReviewError as err:
+        print(f"livingreview: error: {err}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
 def validate_at_start(config: dict[str, Any], configfiles: Sequence[str | os.PathLike[str]] = ()) -> RunLayout:
     """Validate the config (filling defaults), every human-edited table and every run manifest before any job runs.
 
