@@ -120,7 +120,7 @@ def _first_line_with(path: Path, column: str) -> int:
     return next(n for n, line in enumerate(lines[1:], start=2) if line and line.split("\t")[index])
 
 
-@pytest.mark.parametrize("column", ["sd_ketamine", "estimate", "timepoint_days"])
+@pytest.mark.parametrize("column", ["sd_intervention", "estimate", "timepoint_days"])
 def test_an_outcome_number_that_reads_as_infinity_is_refused(tmp_path: Path, column: str) -> None:
     """'1e999' matches the schema's number pattern but float() makes it inf, which was silently read as empty."""
     copy_project_inputs(tmp_path)
@@ -138,8 +138,8 @@ def test_an_outcome_number_that_reads_as_infinity_is_refused(tmp_path: Path, col
 def test_a_dose_that_reads_as_infinity_is_refused(tmp_path: Path) -> None:
     copy_project_inputs(tmp_path)
     path = tmp_path / STUDIES
-    _set_cell(path, 2, "ketamine_dose_mg_per_kg", "0.5; " + "9" * 400)
-    with pytest.raises(InputFormatError, match=re.escape(f"{path}:2: column 'ketamine_dose_mg_per_kg': '999")):
+    _set_cell(path, 2, "dose", "0.5; " + "9" * 400)
+    with pytest.raises(InputFormatError, match=re.escape(f"{path}:2: column 'dose': '999")):
         load_studies(path)
 
 

@@ -104,7 +104,7 @@ def test_duplicate_search_source_database_is_refused(tmp_path: Path) -> None:
     ("old", "new", "key"),
     [
         ("direction_domains: [ptsd_severity, ptsd_response, ptsd_response_duration]", "direction_domains: [ptsd_severity, ptsd_response, ptsd_severity]", "synthesis/direction_domains"),
-        ("subgroups: [infusions, ketamine_dose_mg_per_kg, comparator_type]", "subgroups: [infusions, infusions]", "synthesis/analyses/0/subgroups"),
+        ("subgroups: [infusions, dose, comparator_type]", "subgroups: [infusions, infusions]", "synthesis/analyses/0/subgroups"),
     ],
 )
 def test_repeated_domain_or_subgroup_is_refused(tmp_path: Path, old: str, new: str, key: str) -> None:

@@ -30,7 +30,7 @@ def close(a: float, b: float) -> bool:
 
 def study(**kw: object) -> Study:
     base = dict(study_id="S1", reports=("1",), primary_report="1", year=2020, design="parallel", crossover=False, population="", n_randomized=40,
-                n_per_arm="", ketamine_dose_mg_per_kg=(0.5,), infusions="single", infusion_schedule="", comparator="saline", comparator_type="inactive",
+                n_per_arm="", dose=(0.5,), infusions="single", infusion_schedule="", comparator="saline", comparator_type="inactive",
                 co_intervention="", registration="", inferred_fields=(), notes="", source="", line=2)
     base.update(kw)
     return Study(**base)  # type: ignore[arg-type]
@@ -39,8 +39,8 @@ def study(**kw: object) -> Study:
 def row(**kw: object) -> OutcomeRow:
     base = dict(outcome_id="S1#1", study_id="S1", report_key="1", domain="ptsd_severity", scale="CAPS-5", timepoint="week 2", timepoint_days=14.0,
                 primary_endpoint=True, statistic_kind="md_ci", statistic="", value_text="", estimate=None, ci_low=None, ci_high=None, se=None, p="",
-                t=None, n_ketamine=None, n_control=None, mean_ketamine=None, sd_ketamine=None, mean_control=None, sd_control=None,
-                events_ketamine=None, events_control=None, direction="ketamine_minus_control", lower_is_better=True, favours="", significant="",
+                t=None, n_intervention=None, n_control=None, mean_intervention=None, sd_intervention=None, mean_control=None, sd_control=None,
+                events_intervention=None, events_control=None, direction="intervention_minus_control", lower_is_better=True, favours="", significant="",
                 inferred=False, note="", sources="", location="test", line=2)
     base.update(kw)
     return OutcomeRow(**base)  # type: ignore[arg-type]
@@ -74,19 +74,19 @@ def test_two_by_two_equals_escalc_with_zero_cell_correction(measure: str) -> Non
 
 def test_md_with_ci_is_harmonised_to_favour_ketamine() -> None:
     # Feder 2014 style: control minus ketamine = +12.7 (2.5 to 22.8), lower IES-R is better
-    r = row(statistic_kind="md_ci", estimate=12.7, ci_low=2.5, ci_high=22.8, direction="control_minus_ketamine", scale="IES-R")
+    r = row(statistic_kind="md_ci", estimate=12.7, ci_low=2.5, ci_high=22.8, direction="control_minus_intervention", scale="IES-R")
     yi, vi, how = effect_from_row(r, "MD", study=study(crossover=True))
     assert yi == pytest.approx(12.7)
     assert vi == pytest.approx(((22.8 - 2.5) / (2 * 1.959963984540054)) ** 2)
-    assert "crossover" in how and "positive favours ketamine" in how
+    assert "crossover" in how and "positive favours the intervention" in how
     # the same difference reported as ketamine minus control gives the same harmonised value
-    r2 = row(statistic_kind="md_se", estimate=-11.88, se=3.96, direction="ketamine_minus_control")
+    r2 = row(statistic_kind="md_se", estimate=-11.88, se=3.96, direction="intervention_minus_control")
     yi2, vi2, _ = effect_from_row(r2, "MD", study=study())
     assert yi2 == pytest.approx(11.88) and vi2 == pytest.approx(3.96**2)
 
 
 def test_change_scores_give_md_and_hedges_g() -> None:
-    r = row(statistic_kind="change_sd", mean_ketamine=-20.0, sd_ketamine=10.0, mean_control=-10.0, sd_control=12.0, n_ketamine=15, n_control=14)
+    r = row(statistic_kind="change_sd", mean_intervention=-20.0, sd_intervention=10.0, mean_control=-10.0, sd_control=12.0, n_intervention=15, n_control=14)
     md, mv, how = effect_from_row(r, "MD", study=study())
     assert md == pytest.approx(10.0) and mv == pytest.approx(100 / 15 + 144 / 14) and "change-score" in how
     g, gv, _ = effect_from_row(r, "SMD", study=study())
@@ -95,7 +95,7 @@ def test_change_scores_give_md_and_hedges_g() -> None:
 
 
 def test_smd_from_exact_p_and_n_uses_the_reported_direction() -> None:
-    r = row(statistic_kind="p_n", p="0.004", n_ketamine=15, n_control=15, favours="ketamine", direction="")
+    r = row(statistic_kind="p_n", p="0.004", n_intervention=15, n_control=15, favours="intervention", direction="")
     g, v, how = effect_from_row(r, "SMD", study=study())
     t = -float(__import__("scipy.stats", fromlist=["t"]).t.isf(0.002, 28))
     g_ref, v_ref = smd_from_t(t, 15, 15)
@@ -103,11 +103,11 @@ def test_smd_from_exact_p_and_n_uses_the_reported_direction() -> None:
 
 
 def test_missing_sd_is_not_estimable_and_no_sd_is_imputed() -> None:
-    r = row(statistic_kind="md_ci", estimate=12.7, ci_low=2.5, ci_high=22.8, direction="control_minus_ketamine", scale="IES-R")
+    r = row(statistic_kind="md_ci", estimate=12.7, ci_low=2.5, ci_high=22.8, direction="control_minus_intervention", scale="IES-R")
     with pytest.raises(NotEstimable, match="no SD imputed"):
         effect_from_row(r, "SMD", study=study())
-    r2 = row(statistic_kind="mean_sd", mean_ketamine=30.0, sd_ketamine=None, mean_control=35.0, sd_control=9.0, n_ketamine=10, n_control=10)
-    with pytest.raises(NotEstimable, match="sd_ketamine not reported; no SD imputed"):
+    r2 = row(statistic_kind="mean_sd", mean_intervention=30.0, sd_intervention=None, mean_control=35.0, sd_control=9.0, n_intervention=10, n_control=10)
+    with pytest.raises(NotEstimable, match="sd_intervention not reported; no SD imputed"):
         effect_from_row(r2, "MD", study=study())
 
 
@@ -118,7 +118,7 @@ def test_non_positive_variance_names_the_row() -> None:
 
 
 def test_responder_counts_give_log_rr_positive_for_more_responders() -> None:
-    r = row(domain="ptsd_response", statistic_kind="counts", events_ketamine=10, n_ketamine=15, events_control=3, n_control=15, lower_is_better=False, inferred=True)
+    r = row(domain="ptsd_response", statistic_kind="counts", events_intervention=10, n_intervention=15, events_control=3, n_control=15, lower_is_better=False, inferred=True)
     yi, vi, how = effect_from_row(r, "RR", study=study())
     assert yi == pytest.approx(math.log((10 / 15) / (3 / 15))) and vi == pytest.approx(1 / 10 - 1 / 15 + 1 / 3 - 1 / 15)
     assert "INFERRED" in how
@@ -132,10 +132,10 @@ def test_variance_from_ci_refuses_a_zero_width_ci() -> None:
 @pytest.mark.parametrize(
     "fields",
     [
-        dict(statistic_kind="t_n", t=2.5, n_ketamine=0, n_control=12),
-        dict(statistic_kind="t_n", t=2.5, n_ketamine=1, n_control=1),
-        dict(statistic_kind="p_n", p="0.03", n_ketamine=1, n_control=1, favours="ketamine"),
-        dict(statistic_kind="mean_sd", mean_ketamine=30.0, sd_ketamine=8.0, mean_control=35.0, sd_control=9.0, n_ketamine=1, n_control=1),
+        dict(statistic_kind="t_n", t=2.5, n_intervention=0, n_control=12),
+        dict(statistic_kind="t_n", t=2.5, n_intervention=1, n_control=1),
+        dict(statistic_kind="p_n", p="0.03", n_intervention=1, n_control=1, favours="intervention"),
+        dict(statistic_kind="mean_sd", mean_intervention=30.0, sd_intervention=8.0, mean_control=35.0, sd_control=9.0, n_intervention=1, n_control=1),
     ],
 )
 def test_smd_without_degrees_of_freedom_is_not_estimable(fields: dict[str, object]) -> None:

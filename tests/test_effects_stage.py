@@ -9,7 +9,7 @@ import pytest
 
 from livingreview.config import load_config
 from livingreview.constants import EFFECT_FIELDS, POOL_JSON_KEYS
-from livingreview.effects import DIRECTION_NOTE, read_effects, run_compute_effects, trace_study_numbers
+from livingreview.effects import direction_note, read_effects, run_compute_effects, trace_study_numbers
 from livingreview.errors import ConfigError, InputFormatError
 from livingreview.meta import primary_analysis, run_pool_analysis
 from livingreview.tables import read_tsv
@@ -56,7 +56,7 @@ def test_primary_analysis_shows_both_feder_trials_and_says_why_not_pooled(synthe
     assert out["pooled"] is False and out["estimate"] is None and "needs one scale" in out["reason"]
     assert [s["study"] for s in out["studies"]] == ["Feder2014", "Feder2021"]
     assert [s["scale"] for s in out["studies"]] == ["IES-R", "CAPS-5"]
-    assert out["direction"] == DIRECTION_NOTE
+    assert out["direction"] == direction_note("ketamine") and out["intervention_label"] == "ketamine"
     assert len(out["not_estimable"]) == 5
     smd = json.loads((synthesis_dir / "ptsd_severity_smd.json").read_text(encoding="utf-8"))
     assert smd["pooled"] is False and smd["k"] == 1 and "k = 1 < 2" in smd["reason"]
@@ -69,7 +69,7 @@ def test_effect_direction_covers_all_seven_studies(synthesis_dir: Path) -> None:
     by = {(r["study_id"], r["scale"]): r for r in rows}
     assert by[("Dadabayev2020", "IES-R")]["summary"] == "no difference reported, no numbers"
     assert by[("Pradhan2017_TIMBER", "")]["favours"] == "not_reported"
-    assert by[("Feder2014", "IES-R")]["favours"] == "ketamine" and by[("Feder2014", "IES-R")]["significant"] == "yes"
+    assert by[("Feder2014", "IES-R")]["favours"] == "intervention" and by[("Feder2014", "IES-R")]["significant"] == "yes"
     assert by[("Feder2021", "CAPS-5 response")]["inferred"] == "true"
     # A number from the ketamine arm alone (median days to loss of response) is not a between-arm number.
     durability = by[("Feder2021", "CAPS-5 response durability")]

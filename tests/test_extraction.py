@@ -22,21 +22,21 @@ def test_committed_studies_are_the_seven_included_trials() -> None:
     assert sum(s.n_randomized or 0 for s in studies) == 327
     assert by_id["Feder2021"].reports == ("10.1176/appi.ajp.2020.20050596", "34333555")
     assert by_id["Feder2014"].crossover is True and by_id["Feder2021"].infusions == "repeated"
-    assert by_id["Abdallah2022"].ketamine_dose_mg_per_kg == (0.2, 0.5) and by_id["Abdallah2022"].comparator_type == "inactive"
+    assert by_id["Abdallah2022"].dose == (0.2, 0.5) and by_id["Abdallah2022"].comparator_type == "inactive"
     assert by_id["Duek2023"].inferred_fields == ("registration",)
-    assert by_id["Pradhan2018_TIMBER"].ketamine_dose_mg_per_kg == () and by_id["Pradhan2018_TIMBER"].crossover is None
+    assert by_id["Pradhan2018_TIMBER"].dose == () and by_id["Pradhan2018_TIMBER"].crossover is None
 
 
 def test_committed_outcomes_hold_the_reported_numbers() -> None:
     rows = {r.outcome_id: r for r in load_outcomes(OUTCOMES, load_studies(STUDIES))}
     f14 = rows["Feder2014#1"]
-    assert (f14.statistic_kind, f14.estimate, f14.ci_low, f14.ci_high, f14.direction) == ("md_ci", 12.7, 2.5, 22.8, "control_minus_ketamine")
+    assert (f14.statistic_kind, f14.estimate, f14.ci_low, f14.ci_high, f14.direction) == ("md_ci", 12.7, 2.5, 22.8, "control_minus_intervention")
     f21 = rows["Feder2021#1"]
-    assert (f21.estimate, f21.se, f21.direction, f21.timepoint_days) == (-11.88, 3.96, "ketamine_minus_control", 14.0)
+    assert (f21.estimate, f21.se, f21.direction, f21.timepoint_days) == (-11.88, 3.96, "intervention_minus_control", 14.0)
     d = rows["Feder2021#2"]
     assert (d.statistic_kind, d.estimate, d.ci_low, d.ci_high) == ("smd_ci", 1.13, 0.36, 1.91)
     resp = rows["Feder2021#5"]
-    assert (resp.events_ketamine, resp.n_ketamine, resp.events_control, resp.n_control, resp.inferred) == (10, 15, 3, 15, True)
+    assert (resp.events_intervention, resp.n_intervention, resp.events_control, resp.n_control, resp.inferred) == (10, 15, 3, 15, True)
     assert sum(r.inferred for r in rows.values()) == 1
     assert all(r.location.startswith("studies.json ") for r in rows.values())
     assert rows["Feder2021#7"].report_key == "34333555"  # the imaging report's numbers point at that report
@@ -74,7 +74,7 @@ def test_bad_study_cells_name_file_line_and_column(tmp_path: Path, change: dict[
         ({"ci_low": ""}, r"outcomes.tsv:11: statistic_kind md_ci needs ci_low"),
         ({"se": "-1"}, r"outcomes.tsv:11: column 'se'"),
         ({"report_key": "34333555"}, r"outcomes.tsv:11: report_key '34333555' is not one of Feder2014's reports"),
-        ({"domain": "mood"}, r"outcomes.tsv:11: column 'domain'"),
+        ({"domain": "Mood score"}, r"outcomes.tsv:11: column 'domain'"),
     ],
 )
 def test_bad_outcome_cells_name_file_line(tmp_path: Path, change: dict[str, str], message: str) -> None:

@@ -64,9 +64,9 @@ def test_build_copies_numbers_and_flags_inferred(tmp_path: Path) -> None:
     studies = load_studies(tmp_path / "out" / "extraction" / "studies.tsv")
     assert studies[0].reports == ("10.1/abc", "123") and studies[0].registration == "NCT00000001" and studies[0].inferred_fields == ("registration",)
     rows = {r.outcome_id: r for r in load_outcomes(tmp_path / "out" / "extraction" / "outcomes.tsv", studies)}
-    assert (rows["Feder2021#1"].estimate, rows["Feder2021#1"].se, rows["Feder2021#1"].n_ketamine) == (-5.5, 2.0, 15)
+    assert (rows["Feder2021#1"].estimate, rows["Feder2021#1"].se, rows["Feder2021#1"].n_intervention) == (-5.5, 2.0, 15)
     assert (rows["Feder2021#2"].ci_low, rows["Feder2021#2"].ci_high) == (0.1, 1.5)
-    assert (rows["Feder2021#5"].events_ketamine, rows["Feder2021#5"].events_control, rows["Feder2021#5"].inferred) == (9, 3, True)
+    assert (rows["Feder2021#5"].events_intervention, rows["Feder2021#5"].events_control, rows["Feder2021#5"].inferred) == (9, 3, True)
     assert rows["Feder2021#8"].report_key == "123" and rows["Feder2021#4"].estimate is None
 
 

@@ -17,7 +17,7 @@ from livingreview.meta import analyse, pool
 
 def make_study(sid: str, year: int, infusions: str = "single", dose: tuple[float, ...] = (0.5,)) -> Study:
     return Study(study_id=sid, reports=("1",), primary_report="1", year=year, design="parallel", crossover=False, population="", n_randomized=30,
-                 n_per_arm="", ketamine_dose_mg_per_kg=dose, infusions=infusions, infusion_schedule="", comparator="midazolam",
+                 n_per_arm="", dose=dose, infusions=infusions, infusion_schedule="", comparator="midazolam",
                  comparator_type="active", co_intervention="", registration="", inferred_fields=(), notes="", source="", line=2)
 
 
@@ -43,14 +43,14 @@ def test_md_on_different_scales_is_not_pooled() -> None:
 def test_pooled_analysis_has_subgroups_cumulative_and_reasons() -> None:
     eff = [Effect(s, "x", "SMD", y, v, "", scale="CAPS-5") for s, y, v in (("A", 0.2, 0.05), ("B", 0.9, 0.08), ("C", 0.5, 0.04), ("D", 1.1, 0.1))]
     studies = [make_study("A", 2019, "single"), make_study("B", 2015, "repeated"), make_study("C", 2020, "single", (0.2,)), make_study("D", 2018, "repeated")]
-    out = analyse({"id": "x", "domain": "ptsd_severity", "measure": "SMD", "method": "REML", "hksj": True, "subgroups": ["infusions", "comparator_type", "ketamine_dose_mg_per_kg"]},
-                  eff, studies)
+    out = analyse({"id": "x", "domain": "ptsd_severity", "measure": "SMD", "method": "REML", "hksj": True, "subgroups": ["infusions", "comparator_type", "dose"]},
+                  eff, studies, dose_unit="mg/kg")
     ref = pool([0.9, 1.1, 0.2, 0.5], [0.08, 0.1, 0.05, 0.04], method="REML", hksj=True)
     assert out["pooled"] is True and out["estimate"] == pytest.approx(ref.estimate) and out["df"] == 3
     assert [c["added"] for c in out["cumulative"]] == ["B", "D", "A", "C"]  # publication year order
     assert out["subgroups"]["infusions"]["run"] is True and set(out["subgroups"]["infusions"]["groups"]) == {"single", "repeated"}
     assert out["subgroups"]["comparator_type"] == {"run": False, "reason": "all studies in one subgroup (active)"}
-    assert set(out["subgroups"]["ketamine_dose_mg_per_kg"]["groups"]) == {"0.2 mg/kg", "0.5 mg/kg"}
+    assert set(out["subgroups"]["dose"]["groups"]) == {"0.2 mg/kg", "0.5 mg/kg"}
     assert len(out["leave_one_out"]) == 4 and sum(s["weight"] for s in out["studies"]) == pytest.approx(100.0)
     assert out["egger"]["run"] is False and "k = 4 < 10" in out["egger"]["reason"]
 

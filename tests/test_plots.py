@@ -9,20 +9,32 @@ from pathlib import Path
 
 import pytest
 
-from livingreview.effects import DIRECTION_NOTE, Effect
+from livingreview.effects import Effect, direction_note
+
+DIRECTION_NOTE = direction_note("ketamine")
+
+
+DOMAIN_LABELS = {"ptsd_severity": "PTSD severity", "ptsd_response": "PTSD response"}  # as config/config.yaml names them
+
+
+def analyse(*args, **kwargs):
+    """meta.analyse with the shipped protocol's intervention label, as the pool stage stores it."""
+    summary = _analyse(*args, **kwargs)
+    summary["intervention_label"] = "ketamine"
+    return summary
 from livingreview.extraction import Study
-from livingreview.meta import analyse
+from livingreview.meta import analyse as _analyse
 from livingreview.plots import cumulative_plot, effect_direction_plot, forest_plot, funnel_plot
 
 
 def study(sid: str, year: int, infusions: str) -> Study:
     return Study(study_id=sid, reports=("1",), primary_report="1", year=year, design="parallel", crossover=False, population="", n_randomized=30,
-                 n_per_arm="", ketamine_dose_mg_per_kg=(0.5,), infusions=infusions, infusion_schedule="", comparator="midazolam",
+                 n_per_arm="", dose=(0.5,), infusions=infusions, infusion_schedule="", comparator="midazolam",
                  comparator_type="active", co_intervention="", registration="", inferred_fields=(), notes="", source="", line=2)
 
 
 def pooled_summary() -> dict:
-    eff = [Effect(s, "x", "SMD", y, v, "", scale="CAPS-5", n_ketamine=15, n_control=15) for s, y, v in (("A", 0.2, 0.05), ("B", 0.9, 0.08), ("C", 0.5, 0.04), ("D", 1.1, 0.1))]
+    eff = [Effect(s, "x", "SMD", y, v, "", scale="CAPS-5", n_intervention=15, n_control=15) for s, y, v in (("A", 0.2, 0.05), ("B", 0.9, 0.08), ("C", 0.5, 0.04), ("D", 1.1, 0.1))]
     eff.append(Effect("E", "x", "SMD", None, None, "no numbers reported: PCL-5: not significant"))
     studies = [study("A", 2019, "single"), study("B", 2015, "repeated"), study("C", 2020, "single"), study("D", 2018, "repeated"), study("E", 2022, "single")]
     return analyse({"id": "x", "title": "Test analysis", "domain": "ptsd_severity", "measure": "SMD", "method": "REML", "hksj": True, "subgroups": ["infusions"]},
@@ -42,7 +54,7 @@ def test_forest_svg_is_byte_stable_and_states_direction(tmp_path: Path) -> None:
 
 
 def test_unpooled_plots_show_estimates_and_reason(tmp_path: Path) -> None:
-    eff = [Effect("Feder2021", "x", "SMD", 1.13, 0.156, "", scale="CAPS-5", n_ketamine=15, n_control=15)]
+    eff = [Effect("Feder2021", "x", "SMD", 1.13, 0.156, "", scale="CAPS-5", n_intervention=15, n_control=15)]
     summary = analyse({"id": "x", "title": "k=1", "domain": "ptsd_severity", "measure": "SMD"}, eff, [study("Feder2021", 2021, "repeated")], direction_note=DIRECTION_NOTE)
     forest_plot(summary, tmp_path / "f.svg")
     funnel_plot(summary, tmp_path / "u.svg")
@@ -65,12 +77,12 @@ def test_funnel_and_cumulative_when_pooled(tmp_path: Path) -> None:
 
 def test_effect_direction_plot_lists_every_study(tmp_path: Path) -> None:
     rows = [
-        {"study_id": "Feder2014", "year": "2014", "n_randomized": "41", "domain": "ptsd_severity", "scale": "IES-R", "favours": "ketamine", "significant": "yes", "numbers": "yes"},
+        {"study_id": "Feder2014", "year": "2014", "n_randomized": "41", "domain": "ptsd_severity", "scale": "IES-R", "favours": "intervention", "significant": "yes", "numbers": "yes"},
         {"study_id": "Pradhan2017", "year": "2017", "n_randomized": "10", "domain": "ptsd_severity", "scale": "", "favours": "not_reported", "significant": "", "numbers": "no"},
         {"study_id": "Duek2023", "year": "2023", "n_randomized": "27", "domain": "ptsd_severity", "scale": "PTSD symptoms", "favours": "none", "significant": "", "numbers": "no"},
     ]
-    effect_direction_plot(rows, tmp_path / "a.svg", domains=["ptsd_severity", "ptsd_response"])
-    effect_direction_plot(rows, tmp_path / "b.svg", domains=["ptsd_severity", "ptsd_response"])
+    effect_direction_plot(rows, tmp_path / "a.svg", domains=["ptsd_severity", "ptsd_response"], intervention="ketamine", domain_labels=DOMAIN_LABELS)
+    effect_direction_plot(rows, tmp_path / "b.svg", domains=["ptsd_severity", "ptsd_response"], intervention="ketamine", domain_labels=DOMAIN_LABELS)
     text = (tmp_path / "a.svg").read_text()
     assert text == (tmp_path / "b.svg").read_text()
     for s in ("Feder2014 (2014)", "Pradhan2017 (2017)", "Duek2023 (2023)", "PTSD symptoms (no numbers)", "favours ketamine", "no difference reported"):
@@ -115,8 +127,8 @@ def test_forest_plot_has_every_revman_element(tmp_path: Path) -> None:
 
 
 def test_unpooled_forest_plot_has_no_diamond(tmp_path: Path) -> None:
-    eff = [Effect("Feder2014", "x", "MD", 12.7, 27.0, "", scale="IES-R", n_ketamine=22, n_control=19),
-           Effect("Feder2021", "x", "MD", 11.88, 15.68, "", scale="CAPS-5", n_ketamine=15, n_control=15)]
+    eff = [Effect("Feder2014", "x", "MD", 12.7, 27.0, "", scale="IES-R", n_intervention=22, n_control=19),
+           Effect("Feder2021", "x", "MD", 11.88, 15.68, "", scale="CAPS-5", n_intervention=15, n_control=15)]
     studies = [study("Feder2014", 2014, "single"), study("Feder2021", 2021, "repeated")]
     summary = analyse({"id": "x", "title": "MD", "domain": "ptsd_severity", "measure": "MD"}, eff, studies, direction_note=DIRECTION_NOTE)
     forest_plot(summary, tmp_path / "f.svg")
@@ -174,11 +186,11 @@ def test_cumulative_plot_one_row_per_step(tmp_path: Path) -> None:
 
 def test_effect_direction_marks_every_study_and_domain(tmp_path: Path) -> None:
     rows = [
-        {"study_id": "Feder2014", "year": "2014", "n_randomized": "41", "domain": "ptsd_severity", "scale": "IES-R", "favours": "ketamine", "significant": "yes", "numbers": "yes"},
+        {"study_id": "Feder2014", "year": "2014", "n_randomized": "41", "domain": "ptsd_severity", "scale": "IES-R", "favours": "intervention", "significant": "yes", "numbers": "yes"},
         {"study_id": "Feder2014", "year": "2014", "n_randomized": "41", "domain": "ptsd_response", "scale": "CAPS", "favours": "none", "significant": "no", "numbers": "no"},
         {"study_id": "Pradhan2017", "year": "2017", "n_randomized": "10", "domain": "ptsd_severity", "scale": "", "favours": "not_reported", "significant": "", "numbers": "no"},
     ]
-    effect_direction_plot(rows, [tmp_path / "d.svg", tmp_path / "d.png"], domains=["ptsd_severity", "ptsd_response"])
+    effect_direction_plot(rows, [tmp_path / "d.svg", tmp_path / "d.png"], domains=["ptsd_severity", "ptsd_response"], intervention="ketamine", domain_labels=DOMAIN_LABELS)
     text = (tmp_path / "d.svg").read_text()
     assert svg_ids(text, "direction_") == ["direction_Feder2014_ptsd_severity", "direction_Feder2014_ptsd_response"]
     assert "N randomized" in text and "41" in text and "10" in text
@@ -187,7 +199,7 @@ def test_effect_direction_marks_every_study_and_domain(tmp_path: Path) -> None:
 
 def test_crossover_without_arm_sizes_shows_n_randomized(tmp_path: Path) -> None:
     cross = Study(study_id="X2014", reports=("1",), primary_report="1", year=2014, design="crossover", crossover=True, population="", n_randomized=41,
-                  n_per_arm="", ketamine_dose_mg_per_kg=(0.5,), infusions="single", infusion_schedule="", comparator="midazolam",
+                  n_per_arm="", dose=(0.5,), infusions="single", infusion_schedule="", comparator="midazolam",
                   comparator_type="active", co_intervention="", registration="", inferred_fields=(), notes="", source="", line=2)
     eff = [Effect("X2014", "x", "MD", 12.7, 27.0, "", scale="IES-R")]
     summary = analyse({"id": "x", "title": "k=1", "domain": "ptsd_severity", "measure": "MD"}, eff, [cross], direction_note=DIRECTION_NOTE)
@@ -228,3 +240,18 @@ def test_favours_labels_clear_the_tick_labels_and_axis_label(kind: str, monkeypa
         assert not any(box.overlaps(o) for o in others), label.get_text()
         assert box.y1 <= min(o.y0 for o in others), f"{label.get_text()} is below the tick labels and the axis label"
         assert box.y0 >= 0, "inside the figure"
+
+
+def test_plots_name_the_protocols_intervention(tmp_path: Path) -> None:
+    """Labels come from the protocol (config synthesis.intervention_label), not from the code."""
+    summary = pooled_summary()
+    summary["intervention_label"] = "psilocybin"
+    summary["direction"] = direction_note("psilocybin")
+    forest_plot(summary, tmp_path / "f.svg", subgroup="infusions")
+    text = (tmp_path / "f.svg").read_text(encoding="utf-8")
+    assert "Favours psilocybin" in text and "n psilocybin / control" in text and "Positive values favour psilocybin" in text
+    assert "ketamine" not in text
+    rows = [{"study_id": "A", "year": "2020", "n_randomized": "40", "domain": "mood", "scale": "HAM-D", "favours": "intervention", "significant": "yes", "numbers": "yes"}]
+    effect_direction_plot(rows, tmp_path / "d.svg", domains=["mood"], intervention="psilocybin", domain_labels={"mood": "Depressive symptoms"})
+    text = (tmp_path / "d.svg").read_text(encoding="utf-8")
+    assert "favours psilocybin" in text and "Depressive symptoms" in text and "ketamine" not in text and "PTSD" not in text

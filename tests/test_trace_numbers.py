@@ -142,7 +142,7 @@ def test_forest_rows_drawn_as_not_estimable_and_unreported_cells_are_traced(resu
     assert main(["trace", "Pradhan2017_TIMBER", "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES)]) == 0
     text = capsys.readouterr().out
     assert "[ptsd_severity_md]: not estimable (no ptsd_severity outcome reported" in text
-    assert "favours not_reported (no PTSD outcome reported in the retrieved sources)\n      <- no outcomes.tsv row" in text
+    assert "favours not_reported (no outcome of these domains reported in the retrieved sources)\n      <- no outcomes.tsv row" in text
 
 
 def test_forest_number_shows_how_it_was_derived_from_the_reported_ci(results: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -66,28 +66,28 @@ CODING: dict[str, list[tuple[Any, ...]]] = {
     "Abdallah2022": [
         ("PCL-5", "ptsd_severity", "direction_only", None, True, "", True, "none", "no", None),
         ("CAPS-5", "ptsd_severity", "direction_only", None, False, "", True, "none", "no", None),
-        ("PTSD symptoms", "ptsd_severity", "direction_only", None, False, "", True, "ketamine", "yes", None),
-        ("MADRS", "depression", "direction_only", None, False, "", True, "ketamine", "yes", None),
+        ("PTSD symptoms", "ptsd_severity", "direction_only", None, False, "", True, "intervention", "yes", None),
+        ("MADRS", "depression", "direction_only", None, False, "", True, "intervention", "yes", None),
     ],
     "Dadabayev2020": [
         ("IES-R", "ptsd_severity", "direction_only", None, True, "", True, "none", "", None),
     ],
     "Duek2023": [
         ("PTSD symptoms", "ptsd_severity", "direction_only", None, False, "", True, "none", "", None),
-        ("amygdala", "neuroimaging", "other", None, False, "ketamine_minus_control", None, "", "", "posterior"),
-        ("hippocampus", "neuroimaging", "other", None, False, "ketamine_minus_control", None, "", "", "posterior"),
-        ("amygdala-hippocampus", "neuroimaging", "other", None, False, "ketamine_minus_control", None, "", "", "posterior"),
+        ("amygdala", "neuroimaging", "other", None, False, "intervention_minus_control", None, "", "", "posterior"),
+        ("hippocampus", "neuroimaging", "other", None, False, "intervention_minus_control", None, "", "", "posterior"),
+        ("amygdala-hippocampus", "neuroimaging", "other", None, False, "intervention_minus_control", None, "", "", "posterior"),
     ],
     "Feder2014": [
-        ("IES-R", "ptsd_severity", "md_ci", 1, True, "control_minus_ketamine", True, "ketamine", "yes", "estimate"),
-        ("IES-R", "ptsd_severity", "md_only", 1, False, "control_minus_ketamine", True, "ketamine", "yes", "estimate"),
+        ("IES-R", "ptsd_severity", "md_ci", 1, True, "control_minus_intervention", True, "intervention", "yes", "estimate"),
+        ("IES-R", "ptsd_severity", "md_only", 1, False, "control_minus_intervention", True, "intervention", "yes", "estimate"),
     ],
     "Feder2021": [
-        ("CAPS-5", "ptsd_severity", "md_se", 14, True, "ketamine_minus_control", True, "ketamine", "yes", "estimate"),
-        ("CAPS-5", "ptsd_severity", "smd_ci", 14, True, "control_minus_ketamine", True, "ketamine", "yes", "estimate"),
-        ("CAPS-5", "ptsd_severity", "p_only", 14, False, "", True, "ketamine", "yes", None),
-        ("CAPS-5 response", "ptsd_response", "percent", 14, False, "", False, "ketamine", "", None),
-        ("CAPS-5 response", "ptsd_response", "counts", 14, False, "", False, "ketamine", "", "counts"),
+        ("CAPS-5", "ptsd_severity", "md_se", 14, True, "intervention_minus_control", True, "intervention", "yes", "estimate"),
+        ("CAPS-5", "ptsd_severity", "smd_ci", 14, True, "control_minus_intervention", True, "intervention", "yes", "estimate"),
+        ("CAPS-5", "ptsd_severity", "p_only", 14, False, "", True, "intervention", "yes", None),
+        ("CAPS-5 response", "ptsd_response", "percent", 14, False, "", False, "intervention", "", None),
+        ("CAPS-5 response", "ptsd_response", "counts", 14, False, "", False, "intervention", "", "counts"),
         ("CAPS-5 response durability", "ptsd_response_duration", "other", None, False, "", False, "", "", "estimate"),
         ("vmPFC-amygdala", "neuroimaging", "other", None, False, "", None, "", "", "estimate"),
         ("same, interaction", "neuroimaging", "other", None, False, "", None, "", "", "estimate"),
@@ -96,7 +96,7 @@ CODING: dict[str, list[tuple[Any, ...]]] = {
     ],
     "Pradhan2017_TIMBER": [],
     "Pradhan2018_TIMBER": [
-        ("duration of response", "ptsd_response_duration", "mean_sd", None, False, "", False, "ketamine", "yes", "means_sd"),
+        ("duration of response", "ptsd_response_duration", "mean_sd", None, False, "", False, "intervention", "yes", "means_sd"),
         ("baseline PTSD severity", "biomarker", "other", None, False, "", None, "", "", "estimate"),
     ],
 }
@@ -145,7 +145,7 @@ def study_row(study: dict[str, Any], records: dict[str, dict[str, Any]]) -> dict
         "population": facts.get("setting_population", ""),
         "n_randomized": facts.get("n_randomized_total"),
         "n_per_arm": LIST_SEP.join(f"{arm}: {n}" for arm, n in arms.items()),
-        "ketamine_dose_mg_per_kg": LIST_SEP.join(f"{d:g}" for d in doses),
+        "dose": LIST_SEP.join(f"{d:g}" for d in doses),
         "infusions": INFUSIONS[sid],
         "infusion_schedule": facts.get("infusions", ""),
         "comparator": facts.get("comparator", ""),
@@ -169,12 +169,12 @@ def _parse(kind: str | None, result: dict[str, Any], where: str) -> dict[str, An
         m = re.fullmatch(r"\s*(\d+)/(\d+)\s+vs\s+(\d+)/(\d+)\s*", str(value))
         if not m:
             raise InputFormatError(f"cannot read counts from {value!r}", where=where, fix="update CODING in tools/build_extraction_tables.py")
-        out.update(events_ketamine=int(m[1]), n_ketamine=int(m[2]), events_control=int(m[3]), n_control=int(m[4]))
+        out.update(events_intervention=int(m[1]), n_intervention=int(m[2]), events_control=int(m[3]), n_control=int(m[4]))
     elif kind == "means_sd":
         m = re.fullmatch(r"\s*([-\d.]+)\s*±\s*([\d.]+)\s+vs\s+([-\d.]+)\s*±\s*([\d.]+)\s*", str(value))
         if not m:
             raise InputFormatError(f"cannot read means and SDs from {value!r}", where=where, fix="update CODING in tools/build_extraction_tables.py")
-        out.update(mean_ketamine=float(m[1]), sd_ketamine=float(m[2]), mean_control=float(m[3]), sd_control=float(m[4]))
+        out.update(mean_intervention=float(m[1]), sd_intervention=float(m[2]), mean_control=float(m[3]), sd_control=float(m[4]))
     elif kind == "posterior":
         m = re.fullmatch(r"\s*([-\d.]+)\s*\(sd\s*([\d.]+)\)\s*", str(value))
         if not m:
@@ -226,7 +226,7 @@ def outcome_rows(study: dict[str, Any], records: dict[str, dict[str, Any]]) -> l
         row.update(_parse(parse, result, where))
         if sid in ARM_KEYS and kind in ("md_se", "md_ci", "smd_ci", "p_only"):
             k_arm, c_arm = ARM_KEYS[sid]
-            row.update(n_ketamine=arms[k_arm], n_control=arms[c_arm])
+            row.update(n_intervention=arms[k_arm], n_control=arms[c_arm])
             row["note"] = (row["note"] + " " if row["note"] else "") + "n per arm = randomized per arm (facts.n_randomized_per_arm)."
         rows.append(row)
     return rows

@@ -19,14 +19,26 @@ from .tables import read_tsv, write_tsv
 LOG = logging.getLogger(__name__)
 
 # The one sign convention of every harmonised effect (yi) and every plot.
-DIRECTION_NOTE = "Positive values favour ketamine (lower symptom severity, more responders)"
+# The intervention's name comes from the protocol (config synthesis.intervention_label).
+DEFAULT_INTERVENTION = "intervention"
 FAVOURS_LEFT = "Favours control"
-FAVOURS_RIGHT = "Favours ketamine"
+
+
+def direction_note(intervention: str = DEFAULT_INTERVENTION) -> str:
+    """The sign convention in words, naming the protocol's intervention."""
+    return f"Positive values favour {intervention} (lower symptom severity, more responders)"
+
+
+def favours_right(intervention: str = DEFAULT_INTERVENTION) -> str:
+    """The label on the positive side of an effect axis."""
+    return f"Favours {intervention}"
+
+
 MEASURES: tuple[str, ...] = ("MD", "SMD", "OR", "RR", "RD")
 LOG_SCALE_MEASURES = frozenset({"OR", "RR"})
 Z975 = float(stats.norm.ppf(0.975))
 # effects.tsv: the contract columns, then provenance columns the forest plot and trace use
-EFFECT_TABLE_FIELDS: tuple[str, ...] = EFFECT_FIELDS + ("outcome_id", "scale", "n_ketamine", "n_control", "inferred")
+EFFECT_TABLE_FIELDS: tuple[str, ...] = EFFECT_FIELDS + ("outcome_id", "scale", "n_intervention", "n_control", "inferred")
 DIRECTION_FIELDS: tuple[str, ...] = (
     "study_id",
     "year",
@@ -34,7 +46,7 @@ DIRECTION_FIELDS: tuple[str, ...] = (
     "domain",
     "scale",
     "timepoint",
-    "favours",  # ketamine | control | none | mixed | not_reported
+    "favours",  # intervention | control | none | mixed | not_reported
     "significant",  # yes | no | "" (as reported)
     "numbers",  # yes when a between-arm number was reported, no otherwise
     "summary",
@@ -49,7 +61,7 @@ class NotEstimable(Exception):
 
 @dataclass(frozen=True)
 class Effect:
-    """One study's effect for one analysis (harmonised: positive favours ketamine); yi/vi None when not estimable."""
+    """One study's effect for one analysis (harmonised: positive favours the intervention); yi/vi None when not estimable."""
 
     study: str
     analysis: str
@@ -59,7 +71,7 @@ class Effect:
     how: str
     outcome_id: str = ""
     scale: str = ""
-    n_ketamine: int | None = None
+    n_intervention: int | None = None
     n_control: int | None = None
     inferred: bool = False
 
@@ -109,7 +121,7 @@ def variance_from_ci(low: float, high: float, *, log: bool = False) -> float:
 
 
 def two_by_two(a: float, n1: float, c: float, n2: float, *, measure: str) -> tuple[float, float, bool]:
-    """log OR, log RR or RD (ketamine vs control) from events/n; 0.5 added to every cell only when a cell is 0.
+    """log OR, log RR or RD (intervention vs control) from events/n; 0.5 added to every cell only when a cell is 0.
 
     Returns (yi, vi, corrected) as metafor ``escalc`` with add=1/2, to="only0".
     """
@@ -134,21 +146,21 @@ def two_by_two(a: float, n1: float, c: float, n2: float, *, measure: str) -> tup
 
 
 def _raw_sign(row: OutcomeRow) -> float:
-    """+1 when the row's estimate is ketamine minus control, -1 when control minus ketamine."""
-    if row.direction == "ketamine_minus_control":
+    """+1 when the row's estimate is intervention minus control, -1 when control minus intervention."""
+    if row.direction == "intervention_minus_control":
         return 1.0
-    if row.direction == "control_minus_ketamine":
+    if row.direction == "control_minus_intervention":
         return -1.0
     raise NotEstimable(f"{row.outcome_id}: sign convention (column direction) not given")
 
 
 def _harmonise(row: OutcomeRow, raw: float) -> tuple[float, str]:
-    """Turn a ketamine-minus-control value into the harmonised scale (positive favours ketamine)."""
+    """Turn an intervention-minus-control value into the harmonised scale (positive favours the intervention)."""
     if row.lower_is_better is None:
         raise NotEstimable(f"{row.outcome_id}: lower_is_better not given, so the direction cannot be harmonised")
     if row.lower_is_better:
-        return -raw, "sign flipped so that positive favours ketamine (lower scores are better)"
-    return raw, "positive favours ketamine (higher is better)"
+        return -raw, "sign flipped so that positive favours the intervention (lower scores are better)"
+    return raw, "positive favours the intervention (higher is better)"
 
 
 def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[float, float, str]:
@@ -163,9 +175,9 @@ def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[flo
     """
     kind = row.statistic_kind
     cross = " crossover trial: paired (within-participant) estimate used as reported;" if study.crossover else ""
-    n1, n2 = row.n_ketamine, row.n_control
+    n1, n2 = row.n_intervention, row.n_control
     if kind in ("mean_sd", "change_sd"):
-        absent = [name for name in ("mean_ketamine", "sd_ketamine", "mean_control", "sd_control") if getattr(row, name) is None]
+        absent = [name for name in ("mean_intervention", "sd_intervention", "mean_control", "sd_control") if getattr(row, name) is None]
         if absent:
             raise NotEstimable(f"{row.outcome_id}: {', '.join(absent)} not reported; no SD imputed")
     if measure == "MD":
@@ -176,7 +188,7 @@ def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[flo
         elif kind in ("mean_sd", "change_sd"):
             if not (n1 and n2):
                 raise NotEstimable(f"{row.outcome_id}: arm means and SDs reported but not n per arm")
-            raw, vi = md_from_means(row.mean_ketamine, row.sd_ketamine, n1, row.mean_control, row.sd_control, n2)  # type: ignore[arg-type]
+            raw, vi = md_from_means(row.mean_intervention, row.sd_intervention, n1, row.mean_control, row.sd_control, n2)  # type: ignore[arg-type]
             src = ("change-score" if kind == "change_sd" else "follow-up") + f" means/SDs, n {n1}/{n2}"
             if study.crossover:
                 cross = " crossover arms analysed as parallel groups (conservative);"
@@ -193,7 +205,7 @@ def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[flo
         elif kind in ("mean_sd", "change_sd"):
             if not (n1 and n2):
                 raise NotEstimable(f"{row.outcome_id}: arm means and SDs reported but not n per arm")
-            raw, vi = smd_from_means(row.mean_ketamine, row.sd_ketamine, n1, row.mean_control, row.sd_control, n2)  # type: ignore[arg-type]
+            raw, vi = smd_from_means(row.mean_intervention, row.sd_intervention, n1, row.mean_control, row.sd_control, n2)  # type: ignore[arg-type]
             src = f"Hedges' g from {'change-score' if kind == 'change_sd' else 'follow-up'} means/SDs, n {n1}/{n2} (escalc SMD)"
             if study.crossover:
                 cross = " crossover arms analysed as parallel groups (conservative);"
@@ -204,11 +216,11 @@ def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[flo
             p = row.p_value
             if p is None or not (n1 and n2):
                 raise NotEstimable(f"{row.outcome_id}: needs an exact p and n per arm (p = {row.p!r})")
-            if row.favours not in ("ketamine", "control"):
+            if row.favours not in ("intervention", "control"):
                 raise NotEstimable(f"{row.outcome_id}: the direction of the p value is not reported")
-            # favours ketamine: ketamine-minus-control is negative when lower is better
+            # favours the intervention: intervention-minus-control is negative when lower is better
             better_low = row.lower_is_better is not False
-            sign = -1.0 if (row.favours == "ketamine") == better_low else 1.0
+            sign = -1.0 if (row.favours == "intervention") == better_low else 1.0
             raw, vi = smd_from_t(t_from_p(p, n1, n2, sign=sign), n1, n2)
             src = f"Hedges' g from exact p = {p:g}, n {n1}/{n2}"
         elif kind in ("md_ci", "md_se", "md_only"):
@@ -218,8 +230,8 @@ def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[flo
     elif measure in ("OR", "RR", "RD"):
         if kind != "counts":
             raise NotEstimable(f"{row.outcome_id}: {kind} gives no 2x2 table")
-        raw, vi, corrected = two_by_two(row.events_ketamine, n1, row.events_control, n2, measure=measure)  # type: ignore[arg-type]
-        src = f"{measure} from {row.events_ketamine}/{n1} vs {row.events_control}/{n2}" + (" (0.5 added to every cell: a cell was 0)" if corrected else "")
+        raw, vi, corrected = two_by_two(row.events_intervention, n1, row.events_control, n2, measure=measure)  # type: ignore[arg-type]
+        src = f"{measure} from {row.events_intervention}/{n1} vs {row.events_control}/{n2}" + (" (0.5 added to every cell: a cell was 0)" if corrected else "")
         if measure in LOG_SCALE_MEASURES:
             src = "log " + src
     else:
@@ -277,7 +289,7 @@ def analysis_effects(analysis: Mapping[str, Any], studies: Sequence[Study], outc
             except NotEstimable as why:
                 reasons.append(str(why))
                 continue
-            out.append(Effect(study.study_id, analysis["id"], measure, yi, vi, how, row.outcome_id, row.scale, row.n_ketamine, row.n_control, row.inferred))
+            out.append(Effect(study.study_id, analysis["id"], measure, yi, vi, how, row.outcome_id, row.scale, row.n_intervention, row.n_control, row.inferred))
             break
         else:
             numbers = any(r.statistic_kind not in ("direction_only", "p_only", "other", "percent") for r in windowed)
@@ -292,16 +304,16 @@ def analysis_effects(analysis: Mapping[str, Any], studies: Sequence[Study], outc
 def _summary(row: OutcomeRow) -> str:
     kind = row.statistic_kind
     p = f", p {row.p}" if row.p else ""
-    sign = {"ketamine_minus_control": "; ketamine − control", "control_minus_ketamine": "; control − ketamine"}.get(row.direction, "")
+    sign = {"intervention_minus_control": "; intervention − control", "control_minus_intervention": "; control − intervention"}.get(row.direction, "")
     if kind in ("md_ci", "smd_ci") and row.estimate is not None:
         name = "MD" if kind == "md_ci" else "d"
         return f"{name} {row.estimate:g} (95% CI {row.ci_low:g} to {row.ci_high:g}{sign}){p}"
     if kind == "md_se":
         return f"MD {row.estimate:g} (SE {row.se:g}{sign}){p}"
     if kind == "counts":
-        return f"{row.events_ketamine}/{row.n_ketamine} vs {row.events_control}/{row.n_control}" + (" (inferred by arithmetic)" if row.inferred else "")
+        return f"{row.events_intervention}/{row.n_intervention} vs {row.events_control}/{row.n_control}" + (" (inferred by arithmetic)" if row.inferred else "")
     if kind in ("mean_sd", "change_sd"):
-        return f"{row.mean_ketamine:g} ± {row.sd_ketamine:g} vs {row.mean_control:g} ± {row.sd_control:g}{p}"
+        return f"{row.mean_intervention:g} ± {row.sd_intervention:g} vs {row.mean_control:g} ± {row.sd_control:g}{p}"
     if kind in ("percent", "md_only", "p_only", "other"):
         return f"{row.statistic}: {row.value_text}{p}".strip(", ")
     return f"no numbers: {row.value_text}" if row.value_text else "no numbers"
@@ -320,7 +332,7 @@ def effect_direction(studies: Sequence[Study], outcomes: Sequence[OutcomeRow], *
         base = {"study_id": study.study_id, "year": study.year, "n_randomized": study.n_randomized}
         if not mine:
             rows.append({**base, "domain": domains[0], "scale": "", "timepoint": "", "favours": "not_reported", "significant": "", "numbers": "no",
-                         "summary": "no PTSD outcome reported in the retrieved sources", "inferred": False, "outcome_ids": ""})
+                         "summary": "no outcome of these domains reported in the retrieved sources", "inferred": False, "outcome_ids": ""})
             continue
         groups: dict[tuple[str, str, str], list[OutcomeRow]] = {}
         for r in mine:
@@ -382,7 +394,7 @@ def run_compute_effects(
         got = analysis_effects(analysis, studies, outcomes)
         LOG.info("analysis %s: %d studies, %d with an effect size", analysis["id"], len(got), sum(e.yi is not None for e in got))
         effects.extend(got)
-    direction = effect_direction(studies, outcomes, domains=synthesis.get("direction_domains", ["ptsd_severity", "ptsd_response", "ptsd_response_duration"]))
+    direction = effect_direction(studies, outcomes, domains=synthesis.get("direction_domains") or sorted({o.domain for o in outcomes}))
     n_eff = write_tsv(effects_out, EFFECT_TABLE_FIELDS, (e.to_row() for e in effects))
     n_dir = write_tsv(direction_out, DIRECTION_FIELDS, direction)
     LOG.info("wrote %d effect rows and %d effect-direction rows for %d studies", n_eff, n_dir, len(studies))
@@ -400,7 +412,7 @@ def read_effects(path: str | os.PathLike[str], *, analysis: str | None = None) -
             vi = float(row["vi"]) if row["vi"] else None
         except ValueError:
             raise InputFormatError(f"yi/vi not numbers ({row['yi']!r}, {row['vi']!r})", where=f"{path}:{row['_line']}", fix="re-run the effects stage") from None
-        n1 = row.get("n_ketamine", "")
+        n1 = row.get("n_intervention", "")
         n2 = row.get("n_control", "")
         out.append(Effect(row["study"], row["analysis"], row["measure"], yi, vi, row["how"], row.get("outcome_id", ""), row.get("scale", ""),
                           int(n1) if n1 else None, int(n2) if n2 else None, row.get("inferred", "") == "true"))

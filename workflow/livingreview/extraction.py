@@ -29,7 +29,7 @@ STUDY_FIELDS: tuple[str, ...] = (
     "population",
     "n_randomized",
     "n_per_arm",  # "arm: n; arm: n" as reported
-    "ketamine_dose_mg_per_kg",  # "0.5", or "0.2; 0.5" for multi-dose trials, "" when not reported
+    "dose",  # "0.5", or "0.2; 0.5" for multi-dose trials, "" when not reported
     "infusions",  # single | repeated
     "infusion_schedule",
     "comparator",
@@ -45,11 +45,11 @@ OUTCOME_FIELDS: tuple[str, ...] = (
     "outcome_id",  # "<study_id>#<n>" (n = 1-based position in the study's reported results)
     "study_id",
     "report_key",  # PMID or DOI of the report the number comes from
-    "domain",  # ptsd_severity | ptsd_response | ptsd_response_duration | depression | neuroimaging | biomarker
+    "domain",  # an outcome domain id of the protocol (the default review: ptsd_severity, ptsd_response, depression, ...)
     "scale",
     "timepoint",
     "timepoint_days",  # days after the (first) infusion; "" when not one point in time
-    "primary_endpoint",  # true when this is the trial's primary PTSD endpoint
+    "primary_endpoint",  # true when this is the trial's primary endpoint for the review's question
     "statistic_kind",  # see STATISTIC_KINDS
     "statistic",  # the statistic as the report words it
     "value_text",  # the value exactly as read
@@ -59,17 +59,17 @@ OUTCOME_FIELDS: tuple[str, ...] = (
     "se",
     "p",  # as read, may be "<.001"
     "t",
-    "n_ketamine",
+    "n_intervention",
     "n_control",
-    "mean_ketamine",
-    "sd_ketamine",
+    "mean_intervention",
+    "sd_intervention",
     "mean_control",
     "sd_control",
-    "events_ketamine",
+    "events_intervention",
     "events_control",
-    "direction",  # sign convention of `estimate`: ketamine_minus_control | control_minus_ketamine | ""
+    "direction",  # sign convention of `estimate`: intervention_minus_control | control_minus_intervention | ""
     "lower_is_better",  # true when lower scale values mean fewer symptoms
-    "favours",  # direction as reported: ketamine | control | none | mixed | "" (not a comparison)
+    "favours",  # direction as reported: intervention | control | none | mixed | "" (not a comparison)
     "significant",  # yes | no | "" (as reported)
     "inferred",  # true when the number was inferred (e.g. by arithmetic), not read
     "note",
@@ -107,7 +107,7 @@ class Study:
     population: str
     n_randomized: int | None
     n_per_arm: str
-    ketamine_dose_mg_per_kg: tuple[float, ...]
+    dose: tuple[float, ...]
     infusions: str
     infusion_schedule: str
     comparator: str
@@ -119,12 +119,11 @@ class Study:
     source: str
     line: int = 0
 
-    @property
-    def dose_label(self) -> str:
-        """Dose subgroup label: "0.5 mg/kg", "0.2; 0.5 mg/kg" or "not reported"."""
-        if not self.ketamine_dose_mg_per_kg:
+    def dose_label(self, unit: str = "") -> str:
+        """Dose subgroup label: "0.5 mg/kg", "0.2; 0.5 mg/kg" (``unit`` "mg/kg") or "not reported"."""
+        if not self.dose:
             return "not reported"
-        return LIST_SEP.join(f"{d:g}" for d in self.ketamine_dose_mg_per_kg) + " mg/kg"
+        return LIST_SEP.join(f"{d:g}" for d in self.dose) + (f" {unit}" if unit else "")
 
 
 @dataclass(frozen=True)
@@ -148,13 +147,13 @@ class OutcomeRow:
     se: float | None
     p: str
     t: float | None
-    n_ketamine: int | None
+    n_intervention: int | None
     n_control: int | None
-    mean_ketamine: float | None
-    sd_ketamine: float | None
+    mean_intervention: float | None
+    sd_intervention: float | None
     mean_control: float | None
     sd_control: float | None
-    events_ketamine: int | None
+    events_intervention: int | None
     events_control: int | None
     direction: str
     lower_is_better: bool | None
@@ -238,8 +237,8 @@ OUTCOME_NUMBER_COLUMNS: tuple[str, ...] = (
     "ci_high",
     "se",
     "t",
-    "mean_ketamine",
-    "sd_ketamine",
+    "mean_intervention",
+    "sd_intervention",
     "mean_control",
     "sd_control",
 )
@@ -290,7 +289,7 @@ def load_studies(path: str | os.PathLike[str]) -> list[Study]:
     for row in rows:
         where = f"{path}:{row['_line']}"
         sid = row["study_id"]
-        _check_finite(row, ("ketamine_dose_mg_per_kg",), where)
+        _check_finite(row, ("dose",), where)
         if sid in seen:
             raise InputFormatError(f"duplicate study_id {sid!r} (first at line {seen[sid]})", where=where, fix="give each study one row")
         seen[sid] = row["_line"]
@@ -310,7 +309,7 @@ def load_studies(path: str | os.PathLike[str]) -> list[Study]:
                 population=row["population"],
                 n_randomized=_int(row["n_randomized"]),
                 n_per_arm=row["n_per_arm"],
-                ketamine_dose_mg_per_kg=tuple(float(x) for x in _split(row["ketamine_dose_mg_per_kg"])),
+                dose=tuple(float(x) for x in _split(row["dose"])),
                 infusions=row["infusions"],
                 infusion_schedule=row["infusion_schedule"],
                 comparator=row["comparator"],
@@ -339,14 +338,14 @@ def load_outcomes(path: str | os.PathLike[str], studies: list[Study]) -> list[Ou
     seen: dict[str, str] = {}
     out: list[OutcomeRow] = []
     need: dict[str, tuple[str, ...]] = {
-        "mean_sd": ("mean_ketamine", "sd_ketamine", "mean_control", "sd_control"),
-        "change_sd": ("mean_ketamine", "sd_ketamine", "mean_control", "sd_control"),
+        "mean_sd": ("mean_intervention", "sd_intervention", "mean_control", "sd_control"),
+        "change_sd": ("mean_intervention", "sd_intervention", "mean_control", "sd_control"),
         "md_ci": ("estimate", "ci_low", "ci_high"),
         "md_se": ("estimate", "se"),
         "smd_ci": ("estimate", "ci_low", "ci_high"),
-        "t_n": ("t", "n_ketamine", "n_control"),
-        "p_n": ("p", "n_ketamine", "n_control"),
-        "counts": ("events_ketamine", "n_ketamine", "events_control", "n_control"),
+        "t_n": ("t", "n_intervention", "n_control"),
+        "p_n": ("p", "n_intervention", "n_control"),
+        "counts": ("events_intervention", "n_intervention", "events_control", "n_control"),
     }
     for row in rows:
         where = f"{path}:{row['_line']}"
@@ -389,13 +388,13 @@ def load_outcomes(path: str | os.PathLike[str], studies: list[Study]) -> list[Ou
                 se=_num(row["se"]),
                 p=row["p"],
                 t=_num(row["t"]),
-                n_ketamine=_int(row["n_ketamine"]),
+                n_intervention=_int(row["n_intervention"]),
                 n_control=_int(row["n_control"]),
-                mean_ketamine=_num(row["mean_ketamine"]),
-                sd_ketamine=_num(row["sd_ketamine"]),
+                mean_intervention=_num(row["mean_intervention"]),
+                sd_intervention=_num(row["sd_intervention"]),
                 mean_control=_num(row["mean_control"]),
                 sd_control=_num(row["sd_control"]),
-                events_ketamine=_int(row["events_ketamine"]),
+                events_intervention=_int(row["events_intervention"]),
                 events_control=_int(row["events_control"]),
                 direction=row["direction"],
                 lower_is_better=_bool(row["lower_is_better"]),

@@ -381,7 +381,7 @@ def _study_entry(effect: Any, study: Any, weight: float | None) -> dict[str, Any
         "weight": weight,
         "outcome_id": effect.outcome_id,
         "scale": effect.scale,
-        "n_ketamine": effect.n_ketamine,
+        "n_intervention": effect.n_intervention,
         "n_control": effect.n_control,
         "n_randomized": study.n_randomized if study else None,
         "crossover": bool(study.crossover) if study else False,
@@ -412,6 +412,7 @@ def analyse(
     egger_min_k: int = EGGER_MIN_K,
     funnel_min_k: int = 3,
     direction_note: str = "",
+    dose_unit: str = "",
 ) -> dict[str, Any]:
     """Everything one configured analysis reports, as a JSON-ready dict.
 
@@ -457,7 +458,7 @@ def analyse(
         if reason is not None:
             subgroups[column] = {"run": False, "reason": "analysis not pooled"}
             continue
-        groups = [_subgroup_value(by_id[e.study], column) for e in usable]
+        groups = [_subgroup_value(by_id[e.study], column, dose_unit) for e in usable]
         if len(set(groups)) < 2:
             subgroups[column] = {"run": False, "reason": f"all studies in one subgroup ({groups[0]})"}
             continue
@@ -497,9 +498,9 @@ def primary_analysis(synthesis: dict[str, Any], *, where: str = "config/config.y
     return marked[0] if marked else None
 
 
-def _subgroup_value(study: Any, column: str) -> str:
-    if column == "ketamine_dose_mg_per_kg":
-        return str(study.dose_label)
+def _subgroup_value(study: Any, column: str, dose_unit: str = "") -> str:
+    if column == "dose":
+        return str(study.dose_label(dose_unit))
     value = getattr(study, column)
     return str(value) if value not in (None, "") else "not reported"
 
@@ -520,7 +521,7 @@ def run_pool_analysis(
 ) -> dict[str, Any]:
     """Stage `pool`: analyse one configured analysis; write its JSON and forest, funnel and cumulative
     plots as SVG (and as PNG for each ``*_png_out`` given)."""
-    from .effects import DIRECTION_NOTE, read_effects
+    from .effects import DEFAULT_INTERVENTION, direction_note, read_effects
     from .errors import ConfigError
     from .extraction import load_studies
     from .plots import cumulative_plot, forest_plot, funnel_plot
@@ -530,6 +531,7 @@ def run_pool_analysis(
     if analysis_id not in analyses:
         raise ConfigError(f"analysis {analysis_id!r} is not declared", where="config/config.yaml synthesis.analyses", fix="declare it or remove the target")
     analysis = analyses[analysis_id]
+    intervention = str(synthesis.get("intervention_label") or DEFAULT_INTERVENTION)
     effects = read_effects(effects_path, analysis=analysis_id)
     studies = load_studies(studies_path)
     summary = analyse(
@@ -539,8 +541,10 @@ def run_pool_analysis(
         min_k=int(synthesis.get("min_k", 2)),
         egger_min_k=int(synthesis.get("egger_min_k", EGGER_MIN_K)),
         funnel_min_k=int(synthesis.get("funnel_min_k", 3)),
-        direction_note=DIRECTION_NOTE,
+        direction_note=direction_note(intervention),
+        dose_unit=str(synthesis.get("dose_unit") or ""),
     )
+    summary["intervention_label"] = intervention
     LOG.info("analysis %s: k = %s, pooled = %s%s", analysis_id, summary["k"], summary["pooled"], f" ({summary['reason']})" if summary["reason"] else "")
     shown = next((c for c, s in summary["subgroups"].items() if s.get("run")), None)
     forest_plot(summary, [p for p in (forest_out, forest_png_out) if p], subgroup=shown)

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
-from .effects import DIRECTION_NOTE, FAVOURS_LEFT, FAVOURS_RIGHT  # noqa: E402
+from .effects import DEFAULT_INTERVENTION, FAVOURS_LEFT, direction_note, favours_right  # noqa: E402
 from .tables import atomic_path, format_fixed  # noqa: E402
 
 RC: dict[str, Any] = {
@@ -101,6 +101,16 @@ def _wrap(text: str, width: int) -> str:
 FAVOURS_OFFSET_PT = 36.0
 
 
+def _intervention(summary: Mapping[str, Any]) -> str:
+    """The intervention's name (config synthesis.intervention_label, stored in the analysis JSON)."""
+    return str(summary.get("intervention_label") or DEFAULT_INTERVENTION)
+
+
+def _direction(summary: Mapping[str, Any]) -> str:
+    """The analysis' sign convention in words."""
+    return str(summary.get("direction") or direction_note(_intervention(summary)))
+
+
 def _axis_setup(ax: Any, xs: Sequence[float], summary: Mapping[str, Any]) -> None:
     lo, hi = min(xs + [0.0]), max(xs + [0.0])
     pad = (hi - lo) * 0.08 or 1.0
@@ -118,7 +128,7 @@ def _axis_setup(ax: Any, xs: Sequence[float], summary: Mapping[str, Any]) -> Non
     # Below the tick labels and the axis label at a fixed distance in points (a fraction of the axes
     # height put them on the tick labels of a short plot, e.g. a cumulative plot of two studies).
     trans = blended_transform_factory(ax.transData, ax.transAxes)
-    for x, text, ha in ((ax.get_xlim()[0], f"\u2190 {FAVOURS_LEFT}", "left"), (ax.get_xlim()[1], f"{FAVOURS_RIGHT} \u2192", "right")):
+    for x, text, ha in ((ax.get_xlim()[0], f"\u2190 {FAVOURS_LEFT}", "left"), (ax.get_xlim()[1], f"{favours_right(_intervention(summary))} \u2192", "right")):
         ax.annotate(text, xy=(x, 0.0), xycoords=trans, xytext=(0, -FAVOURS_OFFSET_PT), textcoords="offset points", ha=ha, va="top", fontsize=8,
                     annotation_clip=False, gid=f"favours_{ha}")
 
@@ -126,7 +136,7 @@ def _axis_setup(ax: Any, xs: Sequence[float], summary: Mapping[str, Any]) -> Non
 def forest_plot(summary: Mapping[str, Any], path: Paths, *, subgroup: str | None = None) -> None:
     """RevMan/metafor-style forest plot of an analysis summary (meta.analyse output).
 
-    Columns: study (year), n ketamine/control, effect and 95% CI as text, weight %; squares sized by
+    Columns: study (year), n intervention/control, effect and 95% CI as text, weight %; squares sized by
     weight, the pooled diamond and the prediction-interval bar when pooled, favours labels, the
     direction note, heterogeneity and the not-estimable studies with their reason. ``subgroup`` (a
     key of summary["subgroups"] that was run) draws subgroup blocks with their own diamonds.
@@ -158,7 +168,7 @@ def forest_plot(summary: Mapping[str, Any], path: Paths, *, subgroup: str | None
         ax.set_ylim(-0.5, n_rows - 0.5)
         col = blended_transform_factory(fig.transFigure, ax.transData)
         head_y = n_rows - 0.6
-        for x, text, ha in ((0.01, "Study", "left"), (0.17, "Scale", "left"), (0.37, "n ketamine / control", "center"), (0.81, "Effect [95% CI]", "left"), (0.965, "Weight", "right")):
+        for x, text, ha in ((0.01, "Study", "left"), (0.17, "Scale", "left"), (0.37, f"n {_intervention(summary)} / control", "center"), (0.81, "Effect [95% CI]", "left"), (0.965, "Weight", "right")):
             ax.text(x, head_y, text, transform=col, ha=ha, va="center", fontweight="bold", clip_on=False)
         xs: list[float] = []
         n_study = n_sub = 0
@@ -171,8 +181,8 @@ def forest_plot(summary: Mapping[str, Any], path: Paths, *, subgroup: str | None
                 label = f"{item['study']} ({item['year']})" if item.get("year") else item["study"]
                 if item.get("inferred"):
                     label += " \u2020"
-                n_text = f"{item['n_ketamine']} / {item['n_control']}" if item.get("n_ketamine") else "not reported"
-                if not item.get("n_ketamine") and item.get("crossover") and item.get("n_randomized"):
+                n_text = f"{item['n_intervention']} / {item['n_control']}" if item.get("n_intervention") else "not reported"
+                if not item.get("n_intervention") and item.get("crossover") and item.get("n_randomized"):
                     n_text = f"N = {item['n_randomized']} (crossover)"  # each participant had both; N randomized
                 ax.text(0.01, y, label, transform=col, ha="left", va="center", clip_on=False)
                 ax.text(0.17, y, _wrap(item.get("scale") or "", 22), transform=col, ha="left", va="center", fontsize=8, clip_on=False)
@@ -215,7 +225,7 @@ def forest_plot(summary: Mapping[str, Any], path: Paths, *, subgroup: str | None
             xs = [-1.0, 1.0]
         _axis_setup(ax, xs, summary)
         fig.text(0.01, 1 - 0.25 / height, summary.get("title", summary.get("analysis", "")), ha="left", va="top", fontweight="bold", fontsize=10)
-        fig.text(0.01, 1 - 0.5 / height, DIRECTION_NOTE + (". \u2020 value inferred, not read" if any(s.get("inferred") for s in studies) else ""),
+        fig.text(0.01, 1 - 0.5 / height, _direction(summary) + (". \u2020 value inferred, not read" if any(s.get("inferred") for s in studies) else ""),
                  ha="left", va="top", fontsize=8, color=COLOUR_MUTED)
         if summary.get("pooled"):
             het = (f"Heterogeneity: \u03c4\u00b2 = {_fmt(summary['tau2'], 3)} [{_fmt(summary['tau2_ci_low'], 3)}, {_fmt(summary['tau2_ci_high'], 3)}]; "
@@ -240,7 +250,7 @@ def funnel_plot(summary: Mapping[str, Any], path: Paths) -> None:
         if not summary.get("funnel", {}).get("drawn") or not studies:
             ax.axis("off")
             ax.text(0.5, 0.55, _wrap(f"Funnel plot not drawn: {summary.get('funnel', {}).get('reason') or 'no estimable study'}", 60), ha="center", va="center", transform=ax.transAxes)
-            ax.text(0.5, 0.3, DIRECTION_NOTE, ha="center", va="center", transform=ax.transAxes, fontsize=8, color=COLOUR_MUTED)
+            ax.text(0.5, 0.3, _direction(summary), ha="center", va="center", transform=ax.transAxes, fontsize=8, color=COLOUR_MUTED)
             save_figure(fig, path)
             return
         centre = summary["estimate"] if summary.get("pooled") else sum(s["yi"] / s["vi"] for s in studies) / sum(1 / s["vi"] for s in studies)
@@ -258,7 +268,7 @@ def funnel_plot(summary: Mapping[str, Any], path: Paths) -> None:
         ax.set_yticks([round(max_se * i / 4, 3) for i in range(5)])
         ax.set_ylim(max_se, 0)
         ax.set_xlabel(_measure_label(summary))
-        fig.text(0.01, 0.02, DIRECTION_NOTE, fontsize=7, color=COLOUR_MUTED)
+        fig.text(0.01, 0.02, _direction(summary), fontsize=7, color=COLOUR_MUTED)
         save_figure(fig, path)
 
 
@@ -291,35 +301,34 @@ def cumulative_plot(summary: Mapping[str, Any], path: Paths) -> None:
             ax.text(0.5, 0, "no estimable study", transform=col, ha="center", va="center")
         _axis_setup(ax, xs, summary)
         fig.text(0.01, 1 - 0.25 / height, f"Cumulative meta-analysis by publication year: {summary.get('title', '')}", ha="left", va="top", fontweight="bold")
-        fig.text(0.01, 1 - 0.5 / height, DIRECTION_NOTE, ha="left", va="top", fontsize=8, color=COLOUR_MUTED)
+        fig.text(0.01, 1 - 0.5 / height, _direction(summary), ha="left", va="top", fontsize=8, color=COLOUR_MUTED)
         if not pooled:
             fig.text(0.01, 0.12 / height, _wrap(f"Not pooled, so nothing to accumulate; study estimates in year order. {summary.get('reason')}", 130),
                      ha="left", va="bottom", fontsize=8, color=COLOUR_POOLED)
         save_figure(fig, path)
 
 
-DIRECTION_MARKERS: dict[str, tuple[str, str]] = {
-    "ketamine": ("^", "favours ketamine"),
-    "control": ("v", "favours control"),
-    "none": ("D", "no difference reported"),
-    "mixed": ("<", "mixed / conflicting"),
-    "unclear": ("o", "direction unclear"),
-}
-DOMAIN_LABELS: dict[str, str] = {
-    "ptsd_severity": "PTSD severity",
-    "ptsd_response": "PTSD response",
-    "ptsd_response_duration": "Duration of response",
-    "depression": "Depression",
-}
+def direction_markers(intervention: str = DEFAULT_INTERVENTION) -> dict[str, tuple[str, str]]:
+    """Marker and legend text per reported direction (outcomes.tsv column favours)."""
+    return {
+        "intervention": ("^", f"favours {intervention}"),
+        "control": ("v", "favours control"),
+        "none": ("D", "no difference reported"),
+        "mixed": ("<", "mixed / conflicting"),
+        "unclear": ("o", "direction unclear"),
+    }
 
 
-def effect_direction_plot(rows: Sequence[Mapping[str, Any]], path: Paths, *, domains: Sequence[str] | None = None) -> None:
-    """SWiM effect-direction plot: one line per included study, one column per outcome domain.
+def effect_direction_plot(rows: Sequence[Mapping[str, Any]], path: Paths, *, domains: Sequence[str] | None = None,
+                          intervention: str = DEFAULT_INTERVENTION, domain_labels: Mapping[str, str] | None = None) -> None:
+    """SWiM effect-direction plot: one line per included study, one column per outcome domain
+    (headed by ``domain_labels``, else the domain id).
 
-    Arrow up = favours ketamine, down = favours control, diamond = no difference reported; filled
+    Arrow up = favours the intervention, down = favours control, diamond = no difference reported; filled
     when reported statistically significant, open otherwise; marker size by sample size; a dash
     when the study reported no outcome in the domain. Each cell lists the scales it summarises.
     """
+    markers = direction_markers(intervention)
     with plt.rc_context(RC):
         doms = list(domains) if domains else sorted({r["domain"] for r in rows})
         studies: list[tuple[str, str, str]] = []
@@ -338,7 +347,7 @@ def effect_direction_plot(rows: Sequence[Mapping[str, Any]], path: Paths, *, dom
         ax.text(0.01, n, "Study", fontweight="bold", va="center")
         ax.text(0.26, n, "N randomized", fontweight="bold", va="center", ha="center")
         for x, d in zip(xcols, doms):
-            ax.text(x, n, DOMAIN_LABELS.get(d, d), fontweight="bold", va="center", ha="center")
+            ax.text(x, n, (domain_labels or {}).get(d, d), fontweight="bold", va="center", ha="center")
         max_n = max([int(s[2]) for s in studies if s[2].isdigit()] + [1])
         for i, (sid, year, nr) in enumerate(studies):
             y = n - 1 - i
@@ -351,7 +360,7 @@ def effect_direction_plot(rows: Sequence[Mapping[str, Any]], path: Paths, *, dom
                     continue
                 favs = {r["favours"] for r in cell}
                 fav = favs.pop() if len(favs) == 1 else "mixed"
-                marker = DIRECTION_MARKERS.get(fav, DIRECTION_MARKERS["unclear"])[0]
+                marker = markers.get(fav, markers["unclear"])[0]
                 sig = any(r.get("significant") == "yes" for r in cell if r["favours"] == fav) if fav != "mixed" else False
                 size = 40 + 160 * (int(nr) / max_n if nr.isdigit() else 0.2)
                 ax.scatter([x - 0.07], [y], marker=marker, s=size, facecolors=COLOUR_STUDY if sig else "none", edgecolors=COLOUR_STUDY, linewidths=1.2,
@@ -359,23 +368,29 @@ def effect_direction_plot(rows: Sequence[Mapping[str, Any]], path: Paths, *, dom
                 scales = "; ".join(dict.fromkeys(str(r["scale"]) for r in cell))
                 numbers = "numbers" if any(r.get("numbers") == "yes" for r in cell) else "no numbers"
                 ax.text(x - 0.045, y, _wrap(f"{scales} ({numbers})", 26), va="center", ha="left", fontsize=7)
-        handles = [plt.Line2D([], [], marker=m, linestyle="none", markerfacecolor="none", markeredgecolor=COLOUR_STUDY, label=lab) for m, lab in DIRECTION_MARKERS.values()]
+        handles = [plt.Line2D([], [], marker=m, linestyle="none", markerfacecolor="none", markeredgecolor=COLOUR_STUDY, label=lab) for m, lab in markers.values()]
         handles.append(plt.Line2D([], [], marker="s", linestyle="none", markerfacecolor=COLOUR_STUDY, markeredgecolor=COLOUR_STUDY, label="filled: statistically significant as reported"))
         fig.legend(handles=handles, loc="lower left", ncol=3, fontsize=7, frameon=False, bbox_to_anchor=(0.01, 0.0))
         fig.text(0.01, 1 - 0.25 / height, "Effect direction (SWiM) for every included study", fontweight="bold", va="top")
-        fig.text(0.01, 1 - 0.52 / height, "Up arrow = favours ketamine (lower PTSD severity / more or longer response); down arrow = favours control; "
+        fig.text(0.01, 1 - 0.52 / height, f"Up arrow = favours {intervention} (lower severity / more or longer response); down arrow = favours control; "
                  "marker size = N randomized; \u2013 = not reported", fontsize=8, color=COLOUR_MUTED, va="top")
         save_figure(fig, path)
 
 
 def run_effect_direction_plot(*, direction_path: str | os.PathLike[str], plot_out: Paths, png_out: str | os.PathLike[str] | None = None,
-                              domains: Sequence[str] | None = None) -> int:
-    """Stage glue: read effect_direction.tsv and draw it (``plot_out``, plus ``png_out`` when given); returns the number of rows drawn."""
+                              domains: Sequence[str] | None = None, synthesis: Mapping[str, Any] | None = None) -> int:
+    """Stage glue: read effect_direction.tsv and draw it (``plot_out``, plus ``png_out`` when given); returns the number of rows drawn.
+
+    ``synthesis`` (the config's synthesis section) names the intervention and labels the domains
+    (``intervention_label``, ``domain_labels``); domains are drawn in ``direction_domains`` order."""
     from .effects import DIRECTION_FIELDS
     from .tables import read_tsv
 
     rows = read_tsv(direction_path, required=DIRECTION_FIELDS)
     present = list(dict.fromkeys(r["domain"] for r in rows))
-    doms = list(domains) if domains else [d for d in DOMAIN_LABELS if d in present] + [d for d in present if d not in DOMAIN_LABELS]
-    effect_direction_plot(rows, output_paths(plot_out) + ([Path(png_out)] if png_out else []), domains=doms)
+    synthesis = synthesis or {}
+    order = list(synthesis.get("direction_domains") or [])
+    doms = list(domains) if domains else [d for d in order if d in present] + [d for d in present if d not in order]
+    effect_direction_plot(rows, output_paths(plot_out) + ([Path(png_out)] if png_out else []), domains=doms,
+                          intervention=str(synthesis.get("intervention_label") or DEFAULT_INTERVENTION), domain_labels=synthesis.get("domain_labels") or {})
     return len(rows)

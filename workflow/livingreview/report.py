@@ -289,7 +289,7 @@ def limitations(studies: Sequence[Mapping[str, str]], direction: Sequence[Mappin
         outcome = f"the primary outcome ({primary.get('title', primary.get('analysis', ''))})"
     else:
         usable = {r["study_id"] for r in direction if r.get("numbers") == "yes"} & included
-        outcome = "any PTSD outcome"
+        outcome = "any outcome of the effect-direction domains"
     if n:
         out.append(
             f"{n - len(usable)} of {n} included trials reported no usable numbers for {outcome} in the sources read; "
@@ -552,6 +552,7 @@ def build_context(
     ]
     return {
         "review": dict(config["review"]),
+        "dose_header": f"Dose ({config.get('synthesis', {}).get('dose_unit')})" if config.get("synthesis", {}).get("dose_unit") else "Dose",
         "search": search,
         "rules": automation_rules(config["screening"]["rules"], ledger),
         "counts": dict(counts),

@@ -22,24 +22,10 @@ log = logging.getLogger(__name__)
 
 SCREENING_SCHEMA = SCHEMA_DIR / "screening.schema.yaml"
 
-# Reason codes every rule file must define (the contract shared with decisions.tsv and PRISMA).
-REASON_CODES: tuple[str, ...] = (
-    "animal",
-    "publication_type",
-    "not_randomized",
-    "open_label",
-    "not_intravenous",
-    "not_ptsd",
-    "not_ketamine",
-    "prevention_or_anaesthesia",
-    "observational",
-    "case_report",
-    "protocol_only",
-    "registry_record",
-    "thesis",
-    "not_retrieved",
-    "other",
-)
+# Reason codes every rule file must define because the pipeline itself uses them (a full text not
+# retrieved is its own PRISMA box; "other" catches a person's free-text reason). Every other code
+# (the default review's animal, not_ptsd, not_ketamine, ...) belongs to the protocol's rule file.
+REASON_CODES: tuple[str, ...] = ("not_retrieved", "other")
 
 # Database-record fields a rule may read (never curation fields).
 TEXT_FIELDS: tuple[str, ...] = ("title", "abstract", "keywords", "publication_types", "mesh", "language")

@@ -60,5 +60,7 @@ rule plot_effect_direction:
         "benchmarks/synthesis/plot_effect_direction.tsv"
     conda:
         "../envs/livingreview.yaml"
+    params:
+        synthesis=config["synthesis"],
     script:
         "../scripts/plot_effect_direction.py"

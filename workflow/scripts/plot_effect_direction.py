@@ -14,4 +14,5 @@ run_step(
     direction_path=snakemake.input.direction,  # noqa: F821
     plot_out=snakemake.output.plot,  # noqa: F821
     png_out=snakemake.output.png,  # noqa: F821
+    synthesis=snakemake.params.synthesis,  # noqa: F821
 )
