@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +48,28 @@ def test_every_stage_rule_has_log_benchmark_and_conda() -> None:
         for name, text in blocks.items()
     }
     assert {k: v for k, v in missing.items() if v} == {}
+
+
+def test_every_stage_rule_reruns_when_the_package_code_changes() -> None:
+    """Each rule's params include the package digest (Snakemake's code trigger sees only the glue script)."""
+    blocks = _rule_blocks()
+    assert {name for name, text in blocks.items() if "        code=CODE,\n" not in text} == set()
+
+
+def test_package_digest_follows_the_code_and_schemas(tmp_path: Path) -> None:
+    from livingreview.workflow_support import package_digest
+
+    src = Path(__file__).resolve().parents[1] / "workflow"
+    shutil.copytree(src / "livingreview", tmp_path / "livingreview", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(src / "schemas", tmp_path / "schemas")
+    first = package_digest(tmp_path / "livingreview")
+    assert first == package_digest(src / "livingreview") and len(first) == 16
+    (tmp_path / "livingreview" / "__pycache__").mkdir(exist_ok=True)
+    assert package_digest(tmp_path / "livingreview") == first  # bytecode is not code
+    dedup = tmp_path / "livingreview" / "dedup.py"
+    dedup.write_text(dedup.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    second = package_digest(tmp_path / "livingreview")
+    assert second != first
+    schema = tmp_path / "schemas" / "config.schema.yaml"
+    schema.write_text(schema.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert package_digest(tmp_path / "livingreview") not in (first, second)

@@ -35,6 +35,20 @@ def run_layout(config: dict[str, Any]) -> RunLayout:
     )
 
 
+def package_digest(package_dir: str | os.PathLike[str] | None = None) -> str:
+    """sha256 (first 16 hex digits) of the package's code and schemas (``workflow/livingreview/**/*.py``
+    and ``workflow/schemas/*``, by relative path). Every rule takes it as a param, so Snakemake re-runs
+    a job when the code that computes it changed (its own code trigger sees only the glue script)."""
+    import hashlib
+
+    root = Path(package_dir) if package_dir is not None else Path(__file__).resolve().parent
+    files = sorted(root.rglob("*.py")) + sorted((root.parent / "schemas").glob("*.yaml"))
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.relative_to(root.parent).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
 def check_configfile(path: str | os.PathLike[str], *, others_given: bool = False) -> None:
     """Read the workflow's config file with our YAML loader before Snakemake's ``configfile:`` does,
     so a syntax error, a byte that is not UTF-8 or a file that is not a mapping is one line naming

@@ -8,12 +8,16 @@ from livingreview.workflow_support import (
     analysis_ids,
     final_targets_for,
     optional_input,
+    package_digest,
     validate_at_start,
 )
 
 # Config files, human-edited tables and every run manifest checked (one-line error, exit 1); the
 # run layout (run ids, files, shard counts) comes back for the rule files.
 RUNS = validate_at_start(config, workflow.configfiles)
+
+# Every rule's params include the package's digest: a job re-runs when the code behind it changed.
+CODE = package_digest()
 
 RUNS_ROOT = RUNS.root
 RUN_IDS = RUNS.run_ids

@@ -17,6 +17,8 @@ rule dedup_index:
         run_id="[^/]+",
     conda:
         "../envs/livingreview.yaml"
+    params:
+        code=CODE,
     script:
         "../scripts/dedup_index.py"
 
@@ -39,6 +41,7 @@ rule dedup_candidates:
         "../envs/livingreview.yaml"
     threads: 2
     params:
+        code=CODE,
         n_shards=lambda wildcards: RUN_SHARDS[wildcards.run_id],
     script:
         "../scripts/dedup_candidates.py"
@@ -66,5 +69,7 @@ rule deduplicate_records:
     conda:
         "../envs/livingreview.yaml"
     threads: 2
+    params:
+        code=CODE,
     script:
         "../scripts/deduplicate_records.py"

@@ -13,6 +13,7 @@ rule compute_effects:
     conda:
         "../envs/livingreview.yaml"
     params:
+        code=CODE,
         config=config,
     script:
         "../scripts/compute_effects.py"

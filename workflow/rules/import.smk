@@ -20,6 +20,7 @@ rule import_file:
     conda:
         "../envs/livingreview.yaml"
     params:
+        code=CODE,
         run_dir=lambda wildcards: f"{RUNS_ROOT}/{wildcards.run_id}",
     script:
         "../scripts/import_file.py"
@@ -45,5 +46,7 @@ rule import_records:
         "benchmarks/import/import_records.tsv"
     conda:
         "../envs/livingreview.yaml"
+    params:
+        code=CODE,
     script:
         "../scripts/import_records.py"

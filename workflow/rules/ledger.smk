@@ -12,5 +12,7 @@ rule assemble_ledger:
         "benchmarks/audit/assemble_ledger.tsv"
     conda:
         "../envs/livingreview.yaml"
+    params:
+        code=CODE,
     script:
         "../scripts/assemble_ledger.py"

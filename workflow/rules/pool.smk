@@ -35,6 +35,7 @@ rule pool_analysis:
     conda:
         "../envs/livingreview.yaml"
     params:
+        code=CODE,
         config=config,
     script:
         "../scripts/pool_analysis.py"
@@ -61,6 +62,7 @@ rule plot_effect_direction:
     conda:
         "../envs/livingreview.yaml"
     params:
+        code=CODE,
         synthesis=config["synthesis"],
     script:
         "../scripts/plot_effect_direction.py"

@@ -11,6 +11,7 @@ rule prisma_counts:
     conda:
         "../envs/livingreview.yaml"
     params:
+        code=CODE,
         config=config,
     script:
         "../scripts/prisma_counts.py"
@@ -33,5 +34,7 @@ rule prisma_diagram:
         "benchmarks/prisma/prisma_diagram.tsv"
     conda:
         "../envs/livingreview.yaml"
+    params:
+        code=CODE,
     script:
         "../scripts/prisma_diagram.py"

@@ -31,6 +31,7 @@ rule render_report:
     conda:
         "../envs/livingreview.yaml"
     params:
+        code=CODE,
         config=config,
         runs_root=RUNS_ROOT,
         configfiles=[str(f) for f in workflow.configfiles],

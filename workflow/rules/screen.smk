@@ -20,6 +20,7 @@ rule screen_automation:
     conda:
         "../envs/livingreview.yaml"
     params:
+        code=CODE,
         n_shards=lambda wildcards: RUN_SHARDS[wildcards.run_id],
     script:
         "../scripts/screen_automation.py"
@@ -48,6 +49,7 @@ rule screen_records:
     conda:
         "../envs/livingreview.yaml"
     params:
+        code=CODE,
         config=config,
     script:
         "../scripts/screen_records.py"

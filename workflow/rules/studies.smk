@@ -14,5 +14,7 @@ rule link_studies:
         "benchmarks/studies/link_studies.tsv"
     conda:
         "../envs/livingreview.yaml"
+    params:
+        code=CODE,
     script:
         "../scripts/link_studies.py"

@@ -19,6 +19,7 @@ rule whats_new:
     conda:
         "../envs/livingreview.yaml"
     params:
+        code=CODE,
         run_ids=RUN_IDS,
     script:
         "../scripts/whats_new.py"
