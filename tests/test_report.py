@@ -384,3 +384,13 @@ def test_default_review_report_methods_figures_and_provenance_are_checkable(defa
     assert all(digest == sha256_file(default_review / p) for p, digest in rows.items())
     assert "[from Feder2014#1: MD 12.7 (95% CI 2.5 to 22.8); vi from the CI;" in md
     assert "| Reports excluded | 2 |" in md
+
+
+def test_effect_direction_rows_speak_the_protocols_words() -> None:
+    from livingreview.report import _direction_row
+
+    synthesis = {"intervention_label": "exercise", "domain_labels": {"mood": "Depressive symptoms"}}
+    row = {"study_id": "A", "domain": "mood", "favours": "intervention", "summary": "x"}
+    assert _direction_row(row, synthesis) == {"study_id": "A", "domain": "Depressive symptoms", "favours": "exercise", "summary": "x"}
+    assert _direction_row({"domain": "other", "favours": "control"}, synthesis) == {"domain": "other", "favours": "control"}
+    assert _direction_row({"domain": "mood", "favours": "intervention"}, {})["favours"] == "intervention"

@@ -506,6 +506,16 @@ def whats_new(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def _direction_row(row: Mapping[str, str], synthesis: Mapping[str, Any]) -> dict[str, str]:
+    """An effect-direction row in the protocol's words: favours "intervention" as the intervention's
+    name (synthesis.intervention_label) and the domain by its label (synthesis.domain_labels)."""
+    out = dict(row)
+    if out.get("favours") == "intervention":
+        out["favours"] = str(synthesis.get("intervention_label") or "intervention")
+    out["domain"] = str((synthesis.get("domain_labels") or {}).get(out.get("domain", ""), out.get("domain", "")))
+    return out
+
+
 def build_context(
     *,
     config: Mapping[str, Any],
@@ -562,7 +572,7 @@ def build_context(
         "participants": participants(studies, report_config),
         "full_text_exclusions": full_text,
         "title_abstract_reasons": reason_counts(title_abstract),
-        "direction": [dict(r) for r in direction],
+        "direction": [_direction_row(r, config.get("synthesis", {})) for r in direction],
         "direction_figure": svg_data_uri(direction_svg),
         "analyses": analysis_rows,
         "limitations": limitations(studies, direction, primary),
