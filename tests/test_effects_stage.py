@@ -118,3 +118,26 @@ def test_primary_analysis_json_says_primary(synthesis_dir: Path) -> None:
     assert primary is not None
     data = json.loads((synthesis_dir / f"{primary['id']}.json").read_text())
     assert data["primary"] is True and {s["study"] for s in data["studies"]} == {"Feder2014", "Feder2021"}
+
+
+def test_a_review_without_any_outcome_domain_yet_lists_its_studies(tmp_path: Path) -> None:
+    """A new protocol: studies.tsv has a study, outcomes.tsv only its header, no direction_domains
+    (default []): the SWiM table still lists every study as not reported (it raised IndexError)
+    and the plot lists the study with no domain column."""
+    from livingreview.plots import run_effect_direction_plot
+
+    outcomes = tmp_path / "outcomes.tsv"
+    outcomes.write_text(OUTCOMES.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    studies = tmp_path / "studies.tsv"
+    lines = STUDIES.read_text(encoding="utf-8").splitlines()
+    studies.write_text("\n".join(lines[:2]) + "\n", encoding="utf-8")
+    sid = lines[1].split("\t")[0]
+    n_eff, n_dir = run_compute_effects(outcomes_path=outcomes, studies_path=studies, included_path=None,
+                                       synthesis={"analyses": [], "direction_domains": []},
+                                       effects_out=tmp_path / "effects.tsv", direction_out=tmp_path / "direction.tsv")
+    rows = read_tsv(tmp_path / "direction.tsv")
+    assert (n_eff, n_dir) == (0, 1)
+    assert [(r["study_id"], r["domain"], r["favours"]) for r in rows] == [(sid, "", "not_reported")]
+    assert run_effect_direction_plot(direction_path=tmp_path / "direction.tsv", plot_out=tmp_path / "d.svg", synthesis={}) == 1
+    text = (tmp_path / "d.svg").read_text(encoding="utf-8")
+    assert sid in text and 'id="direction_' not in text

@@ -324,14 +324,15 @@ def effect_direction(studies: Sequence[Study], outcomes: Sequence[OutcomeRow], *
 
     Rows of one study with the same domain, scale and timepoint are one row (their outcome_ids
     listed); the row's direction and significance are the first that states them. A study with no
-    outcome in any of the domains gets one row, favours "not_reported".
+    outcome in any of the domains gets one row, favours "not_reported" (its domain the first of
+    ``domains``, or "" when there is none: outcomes.tsv has no row yet and no direction_domains).
     """
     rows: list[dict[str, Any]] = []
     for study in sorted(studies, key=lambda s: ((s.year or 0), s.study_id)):
         mine = [r for r in outcomes if r.study_id == study.study_id and r.domain in domains]
         base = {"study_id": study.study_id, "year": study.year, "n_randomized": study.n_randomized}
         if not mine:
-            rows.append({**base, "domain": domains[0], "scale": "", "timepoint": "", "favours": "not_reported", "significant": "", "numbers": "no",
+            rows.append({**base, "domain": domains[0] if domains else "", "scale": "", "timepoint": "", "favours": "not_reported", "significant": "", "numbers": "no",
                          "summary": "no outcome of these domains reported in the retrieved sources", "inferred": False, "outcome_ids": ""})
             continue
         groups: dict[tuple[str, str, str], list[OutcomeRow]] = {}

@@ -330,7 +330,8 @@ def effect_direction_plot(rows: Sequence[Mapping[str, Any]], path: Paths, *, dom
     """
     markers = direction_markers(intervention)
     with plt.rc_context(RC):
-        doms = list(domains) if domains else sorted({r["domain"] for r in rows})
+        # "": a study's not-reported row when the review has no domain yet (no column to draw)
+        doms = [d for d in domains if d] if domains else sorted({r["domain"] for r in rows} - {""})
         studies: list[tuple[str, str, str]] = []
         for r in rows:
             key = (str(r["study_id"]), str(r.get("year") or ""), str(r.get("n_randomized") or ""))
@@ -387,7 +388,7 @@ def run_effect_direction_plot(*, direction_path: str | os.PathLike[str], plot_ou
     from .tables import read_tsv
 
     rows = read_tsv(direction_path, required=DIRECTION_FIELDS)
-    present = list(dict.fromkeys(r["domain"] for r in rows))
+    present = list(dict.fromkeys(r["domain"] for r in rows if r["domain"]))
     synthesis = synthesis or {}
     order = list(synthesis.get("direction_domains") or [])
     doms = list(domains) if domains else [d for d in order if d in present] + [d for d in present if d not in order]
