@@ -10,6 +10,7 @@ import pytest
 from conftest import copy_project_inputs, run_snakemake
 from livingreview.cli import main
 from livingreview.config import load_config
+from livingreview.errors import ConfigError
 from livingreview.validate import validate_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,3 +105,48 @@ def test_a_table_the_config_names_that_is_missing_names_the_config_line(
         f"fix: correct the path under {section}: {key}: (relative to the review folder, where snakemake and livingreview run), or create the file"
     )
     assert err == [expected]
+
+
+def _config_lines(work: Path) -> list[str]:
+    return (work / "config" / "config.yaml").read_text(encoding="utf-8").splitlines()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "bad_line", "what", "close"),
+    [
+        ("      domain: ptsd_response\n", "      domain: ptsd_respons\n", "      domain: ptsd_respons",
+         "analysis 'ptsd_response_rr': domain 'ptsd_respons'", "ptsd_response"),
+        ("  direction_domains: [ptsd_severity, ptsd_response, ptsd_response_duration]\n",
+         "  direction_domains:\n    - ptsd_severity\n    - ptsd_response\n    - ptsd_response_durations\n", "    - ptsd_response_durations",
+         "direction_domains entry 'ptsd_response_durations'", "ptsd_response_duration"),
+    ],
+)
+def test_a_domain_no_outcome_row_has_is_one_line_naming_its_config_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], old: str, new: str, bad_line: str, what: str, close: str
+) -> None:
+    """Domains are protocol ids (no enum in the schema): a misspelt one selected no outcome (k = 0) without a word."""
+    copy_project_inputs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "config" / "config.yaml"
+    text = config.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    config.write_text(text.replace(old, new), encoding="utf-8")
+    line = config.read_text(encoding="utf-8").splitlines().index(bad_line) + 1
+    assert main(["validate"]) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("INFO ")]
+    assert len(err) == 1, err
+    assert err[0].startswith(f"livingreview: error: config/config.yaml:{line}: {what} is the domain of no row of resources/extraction/outcomes.tsv"), err[0]
+    assert f"; fix: did you mean '{close}'? use a domain of outcomes.tsv (" in err[0] and "give it a label under synthesis: domain_labels:" in err[0]
+
+
+def test_a_domain_no_study_reported_yet_is_declared_by_its_label(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy_project_inputs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "config" / "config.yaml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("      domain: ptsd_response\n", "      domain: adverse_events\n"), encoding="utf-8")
+    with pytest.raises(ConfigError, match="analysis 'ptsd_response_rr': domain 'adverse_events' is the domain of no row"):
+        validate_inputs(load_config("config/config.yaml"))
+    config.write_text(config.read_text(encoding="utf-8").replace("    depression: Depression\n", "    depression: Depression\n    adverse_events: Adverse events\n"),
+                      encoding="utf-8")
+    assert validate_inputs(load_config("config/config.yaml"))["outcome rows"] > 0

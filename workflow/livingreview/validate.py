@@ -42,6 +42,38 @@ def _require_file(config: dict[str, Any], section: str, key: str, where: str) ->
     )
 
 
+def check_domains(config: dict[str, Any], reported: set[str], *, where: str = "config/config.yaml") -> None:
+    """An analysis ``domain`` or a ``direction_domains`` entry that is the domain of no outcomes.tsv
+    row and no key of ``synthesis.domain_labels`` is a ConfigError naming its config line: domains
+    are the protocol's own ids (no fixed list in the schema), so a misspelt one would silently select
+    no outcome (k = 0, an empty SWiM column). A domain no study has reported yet is declared by
+    giving it a label."""
+    import difflib
+
+    synthesis = config.get("synthesis") or {}
+    known = reported | set(synthesis.get("domain_labels") or {})
+    uses: list[tuple[str, tuple[Any, ...], Any]] = [
+        (f"analysis '{a.get('id')}': domain", ("synthesis", "analyses", i), "domain") for i, a in enumerate(synthesis.get("analyses") or [])
+    ]
+    uses += [("direction_domains entry", ("synthesis", "direction_domains"), i) for i in range(len(synthesis.get("direction_domains") or []))]
+    for what, parents, last in uses:
+        value: Any = synthesis
+        for key in (*parents[1:], last):
+            value = value[key]
+        if value in known:
+            continue
+        close = difflib.get_close_matches(value, sorted(known), n=1)
+        line = _key_line(where, parents, last) if Path(where).is_file() else None
+        raise ConfigError(
+            f"{what} '{value}' is the domain of no row of {config['extraction']['outcomes']} and has no synthesis.domain_labels entry, "
+            "so it would select no outcome",
+            where=f"{where}:{line}" if line else where,
+            fix=(f"did you mean '{close[0]}'? " if close else "")
+            + f"use a domain of outcomes.tsv ({', '.join(sorted(reported)) or 'none yet'}); for a domain no study has reported yet, "
+            "give it a label under synthesis: domain_labels:",
+        )
+
+
 def check_inputs(config: dict[str, Any], *, where: str = "config/config.yaml") -> tuple[dict[str, Any], RunLayout]:
     """``validate_inputs`` plus the runs' layout it read (Snakemake's start reads each manifest once)."""
     from .decisions import load_decisions
@@ -63,7 +95,9 @@ def check_inputs(config: dict[str, Any], *, where: str = "config/config.yaml") -
     summary["screening decisions"] = len(load_decisions(config["screening"]["decisions"], rules.reasons))
     studies = load_studies(config["extraction"]["studies"])
     summary["studies"] = len(studies)
-    summary["outcome rows"] = len(load_outcomes(config["extraction"]["outcomes"], studies))
+    outcomes = load_outcomes(config["extraction"]["outcomes"], studies)
+    summary["outcome rows"] = len(outcomes)
+    check_domains(config, {o.domain for o in outcomes}, where=where)
     rob_path = config["extraction"].get("risk_of_bias")
     if rob_path and Path(rob_path).exists():
         utf8_text(rob_path, error=InputFormatError)
