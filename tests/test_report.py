@@ -394,3 +394,13 @@ def test_effect_direction_rows_speak_the_protocols_words() -> None:
     assert _direction_row(row, synthesis) == {"study_id": "A", "domain": "Depressive symptoms", "favours": "exercise", "summary": "x"}
     assert _direction_row({"domain": "other", "favours": "control"}, synthesis) == {"domain": "other", "favours": "control"}
     assert _direction_row({"domain": "mood", "favours": "intervention"}, {})["favours"] == "intervention"
+
+
+def test_whats_new_lists_runs_oldest_first_a_days_tenth_run_after_its_second() -> None:
+    """Run ids sort by run_sort_key, not as text ("2025-10-31-10" < "2025-10-31-2" as strings)."""
+    def summary(run_id: str) -> dict[str, Any]:
+        return {"run_id": run_id, "records_retrieved": 1, "duplicates_of_earlier_runs": 0, "new_clusters": 1, "awaiting_decision": 0,
+                "new_included_studies": [], "included_studies_total": 0}
+
+    runs = ["2025-10-31-10", "2025-10-31", "2025-10-31-2", "2025-09-30"]
+    assert [r["run_id"] for r in rep.whats_new([summary(r) for r in runs])] == ["2025-09-30", "2025-10-31", "2025-10-31-2", "2025-10-31-10"]

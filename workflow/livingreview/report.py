@@ -18,7 +18,7 @@ import jinja2
 from .config import SCHEMA_DIR, TEMPLATE_DIR, WORKFLOW_DIR
 from .constants import OUTCOME_EXCLUDED, OUTCOME_INCLUDED, REGISTERS
 from .errors import InputFormatError
-from .runs import list_runs, load_manifest, sha256_file
+from .runs import list_runs, load_manifest, run_sort_key, sha256_file
 from .tables import format_fixed, read_json, read_tsv, workdir_relative, write_text
 
 LOG = logging.getLogger(__name__)
@@ -491,7 +491,7 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
 
 
 def whats_new(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per search run, oldest first."""
+    """One row per search run, oldest first (run_sort_key: a day's -10 after its -2)."""
     return [
         {
             "run_id": s["run_id"],
@@ -502,7 +502,7 @@ def whats_new(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "new_included_studies": ", ".join(s["new_included_studies"]) or "none",
             "included_studies_total": s["included_studies_total"],
         }
-        for s in sorted(summaries, key=lambda s: s["run_id"])
+        for s in sorted(summaries, key=lambda s: run_sort_key(s["run_id"]))
     ]
 
 
