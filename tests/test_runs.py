@@ -242,3 +242,32 @@ def test_an_archived_manifest_needs_every_sha256_and_a_calendar_date(tmp_path: P
     (run_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(ArchiveError, match=message):
         load_manifest(run_dir)
+
+
+@pytest.mark.parametrize("errno_name", ["EBADF", "ENOLCK"])
+def test_a_runs_folder_that_cannot_be_locked_still_archives_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, errno_name: str
+) -> None:
+    """NFS/CIFS (a cluster's network home) emulate flock with byte-range locks: an exclusive lock on a
+    folder (never open for writing) fails with EBADF, or ENOLCK without a lock service. The search
+    or add-run then archives unlocked with a warning instead of stopping with a traceback."""
+    import errno
+    import fcntl
+
+    from livingreview.runs import clean_partial_runs
+
+    def no_lock(fd: int, op: int) -> None:
+        raise OSError(getattr(errno, errno_name), os.strerror(getattr(errno, errno_name)))
+
+    monkeypatch.setattr(fcntl, "flock", no_lock)
+    root = tmp_path / "searches"
+    root.mkdir()
+    (root / ".2025-10-30.x.partial").mkdir()
+    assert clean_partial_runs(root) == [root / ".2025-10-30.x.partial"]
+    final = write_run(root, *_ris_run())
+    verify_run(final)
+    assert [p.name for p in list_runs(root)] == ["2025-10-31"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    expected = (f"{root}: cannot lock the runs folder ({os.strerror(getattr(errno, errno_name))}); archiving without the lock "
+                "(do not start two searches or add-runs at once)")
+    assert warnings == [expected] * 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -22,6 +23,8 @@ try:  # POSIX: archiving and cleaning take an exclusive lock on the runs folder
 except ImportError:  # pragma: no cover - Windows has no flock; runs are then written unlocked
     fcntl = None  # type: ignore[assignment]
 from .tables import read_json, umask_mode
+
+LOG = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 # A run id: the search date, and -2, -3, ... for later runs of the same day (commands.add_run.next_run_id).
@@ -302,7 +305,14 @@ def _runs_lock(root: Path) -> Iterator[None]:
         return
     fd = os.open(root, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as err:
+            # NFS/CIFS emulate flock with byte-range locks, which refuse an exclusive lock on a file not
+            # open for writing (EBADF; a folder never is) or have no lock service (ENOLCK): archive
+            # unlocked, as without fcntl, rather than stop every search on a cluster's network home.
+            LOG.warning("%s: cannot lock the runs folder (%s); archiving without the lock (do not start two searches or add-runs at once)",
+                        root, err.strerror or err)
         yield
     finally:
         os.close(fd)
