@@ -26,7 +26,7 @@ FAVOURS_LEFT = "Favours control"
 
 def direction_note(intervention: str = DEFAULT_INTERVENTION) -> str:
     """The sign convention in words, naming the protocol's intervention."""
-    return f"Positive values favour {intervention} (lower symptom severity, more responders)"
+    return f"Positive values favour {intervention} (each outcome's sign set by whether lower or higher scores are better)"
 
 
 def favours_right(intervention: str = DEFAULT_INTERVENTION) -> str:

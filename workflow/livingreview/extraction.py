@@ -48,7 +48,7 @@ OUTCOME_FIELDS: tuple[str, ...] = (
     "domain",  # an outcome domain id of the protocol (the default review: ptsd_severity, ptsd_response, depression, ...)
     "scale",
     "timepoint",
-    "timepoint_days",  # days after the (first) infusion; "" when not one point in time
+    "timepoint_days",  # days after the start of the intervention (the first infusion); "" when not one point in time
     "primary_endpoint",  # true when this is the trial's primary endpoint for the review's question
     "statistic_kind",  # see STATISTIC_KINDS
     "statistic",  # the statistic as the report words it
@@ -205,6 +205,10 @@ def _validate_rows(rows: list[dict[str, str]], schema: dict[str, Any], path: str
             )
 
 
+# studies.tsv columns a protocol may leave out (empty when absent).
+OPTIONAL_STUDY_FIELDS: tuple[str, ...] = ("infusions", "infusion_schedule")
+
+
 def read_table(path: str | os.PathLike[str], required: tuple[str, ...]) -> list[dict[str, str]]:
     """``read_tsv`` of a human-edited table, after checking it is UTF-8 (a byte that is not, e.g.
     from a spreadsheet saved as latin-1, is an InputFormatError naming file:line)."""
@@ -282,7 +286,10 @@ def load_studies(path: str | os.PathLike[str]) -> list[Study]:
     Raises InputFormatError naming file:line and column on the first bad cell, a duplicate
     study_id, or a primary_report that is not among the study's reports.
     """
-    rows = read_table(path, STUDY_FIELDS)
+    rows = read_table(path, tuple(f for f in STUDY_FIELDS if f not in OPTIONAL_STUDY_FIELDS))
+    for row in rows:  # protocol-specific columns a review may leave out (the ketamine review's infusions)
+        for name in OPTIONAL_STUDY_FIELDS:
+            row.setdefault(name, "")
     _validate_rows(rows, _schema(STUDIES_SCHEMA), path)
     seen: dict[str, str] = {}
     studies: list[Study] = []

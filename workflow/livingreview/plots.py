@@ -373,7 +373,7 @@ def effect_direction_plot(rows: Sequence[Mapping[str, Any]], path: Paths, *, dom
         handles.append(plt.Line2D([], [], marker="s", linestyle="none", markerfacecolor=COLOUR_STUDY, markeredgecolor=COLOUR_STUDY, label="filled: statistically significant as reported"))
         fig.legend(handles=handles, loc="lower left", ncol=3, fontsize=7, frameon=False, bbox_to_anchor=(0.01, 0.0))
         fig.text(0.01, 1 - 0.25 / height, "Effect direction (SWiM) for every included study", fontweight="bold", va="top")
-        fig.text(0.01, 1 - 0.52 / height, f"Up arrow = favours {intervention} (lower severity / more or longer response); down arrow = favours control; "
+        fig.text(0.01, 1 - 0.52 / height, f"Up arrow = favours {intervention}; down arrow = favours control; "
                  "marker size = N randomized; \u2013 = not reported", fontsize=8, color=COLOUR_MUTED, va="top")
         save_figure(fig, path)
 

@@ -154,6 +154,7 @@ def search_methods(config: Mapping[str, Any], runs_root: str | os.PathLike[str])
                         "kind": "register" if database in REGISTERS else "database", "archived": archived, "protocol_differs": False})
     return {
         "reconstructed": bool(searches.get("reconstructed")),
+        "reconstruction_note": str(searches.get("reconstruction_note") or ""),
         "date_from": searches.get("date_from", ""),
         "date_to": searches.get("date_to", ""),
         "sources": sources,
@@ -290,7 +291,7 @@ def limitations(studies: Sequence[Mapping[str, str]], direction: Sequence[Mappin
     else:
         usable = {r["study_id"] for r in direction if r.get("numbers") == "yes"} & included
         outcome = "any outcome of the effect-direction domains"
-    if n:
+    if n and len(usable) < n:
         out.append(
             f"{n - len(usable)} of {n} included trials reported no usable numbers for {outcome} in the sources read; "
             "they appear in the effect-direction table only."
@@ -562,6 +563,7 @@ def build_context(
     ]
     return {
         "review": dict(config["review"]),
+        "show_infusions": any(s.get("infusions") or s.get("infusion_schedule") for s in studies),
         "dose_header": f"Dose ({config.get('synthesis', {}).get('dose_unit')})" if config.get("synthesis", {}).get("dose_unit") else "Dose",
         "search": search,
         "rules": automation_rules(config["screening"]["rules"], ledger),
