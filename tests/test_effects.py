@@ -141,3 +141,19 @@ def test_variance_from_ci_refuses_a_zero_width_ci() -> None:
 def test_smd_without_degrees_of_freedom_is_not_estimable(fields: dict[str, object]) -> None:
     with pytest.raises(NotEstimable, match=r"S1#1: .*n per arm .* no SMD"):
         effect_from_row(row(**fields), "SMD", study=study())
+
+
+def test_effects_table_keeps_yi_and_vi_at_full_precision(tmp_path) -> None:
+    """The pool stage computes from effects.tsv: yi/vi read back as the very floats computed."""
+    from livingreview.effects import EFFECT_TABLE_FIELDS, Effect, read_effects
+    from livingreview.tables import write_tsv
+
+    eff = Effect("A", "x", "SMD", 1 / 3, 2 / 7, "how", "A#1", "CAPS-5", 15, 15, False)
+    neg0 = Effect("B", "x", "SMD", -0.0, 0.1, "how", "B#1", "CAPS-5", 15, 15, False)
+    row = eff.to_row()
+    assert row["yi"] == "0.3333333333333333" and row["vi"] == "0.2857142857142857"
+    assert neg0.to_row()["yi"] == "0.0"
+    path = tmp_path / "effects.tsv"
+    write_tsv(path, EFFECT_TABLE_FIELDS, [row, neg0.to_row()])
+    back = read_effects(path)
+    assert (back[0].yi, back[0].vi) == (1 / 3, 2 / 7) and back[1].yi == 0.0

@@ -76,8 +76,14 @@ class Effect:
     inferred: bool = False
 
     def to_row(self) -> dict[str, Any]:
-        """The effects.tsv row."""
-        return {f: getattr(self, f) for f in EFFECT_TABLE_FIELDS}
+        """The effects.tsv row; yi and vi at full precision (the shortest text that reads back as
+        the same float), because the pool stage computes from them: rounding them to the table's
+        6 digits would move pooled results in their last digits."""
+        row = {f: getattr(self, f) for f in EFFECT_TABLE_FIELDS}
+        for name in ("yi", "vi"):
+            if isinstance(row[name], float) and math.isfinite(row[name]):
+                row[name] = repr(row[name] + 0.0)  # + 0.0: one spelling of zero
+        return row
 
 
 # ---- elementary effect sizes (metafor escalc conventions) -------------------------------------
