@@ -1048,7 +1048,10 @@ def deduplicate(
             evidence = stored_evidence.get((i, j)) or _describe(pair_features(p, i, j, s))
             links.append((RULE_ORDER[rule.id], -s, i, j, rule.id, s, evidence))
     # Ties broken by record ids, so the input order of the records never matters.
-    links.sort(key=lambda x: (max(phase[x[2]], phase[x[3]]), x[0], x[1], min(p.ids[x[2]], p.ids[x[3]]), max(p.ids[x[2]], p.ids[x[3]])))
+    id_rank = [0] * n  # record_id order as integers: a cheaper sort key than the ids themselves
+    for rank, k in enumerate(sorted(range(n), key=p.ids.__getitem__)):
+        id_rank[k] = rank
+    links.sort(key=lambda x: (max(phase[x[2]], phase[x[3]]), x[0], x[1], min(id_rank[x[2]], id_rank[x[3]]), max(id_rank[x[2]], id_rank[x[3]])))
 
     accepted: dict[int, tuple[int, float, str, str, int]] = {}  # record -> (order, score, rule, evidence, partner)
     refused: dict[frozenset[int], str] = {}
