@@ -255,3 +255,18 @@ def test_plots_name_the_protocols_intervention(tmp_path: Path) -> None:
     effect_direction_plot(rows, tmp_path / "d.svg", domains=["mood"], intervention="psilocybin", domain_labels={"mood": "Depressive symptoms"})
     text = (tmp_path / "d.svg").read_text(encoding="utf-8")
     assert "favours psilocybin" in text and "Depressive symptoms" in text and "ketamine" not in text and "PTSD" not in text
+
+
+def test_every_configured_direction_domain_gets_a_column(tmp_path: Path) -> None:
+    """SWiM: a configured domain nobody reported is a column of dashes, not left out."""
+    from livingreview.effects import DIRECTION_FIELDS
+    from livingreview.plots import run_effect_direction_plot
+    from livingreview.tables import write_tsv
+
+    rows = [{"study_id": "A", "year": "2020", "n_randomized": "40", "domain": "sleep", "scale": "ISI", "favours": "intervention",
+             "significant": "yes", "numbers": "yes", "summary": "x", "inferred": False, "outcome_ids": "A#1", "timepoint": ""}]
+    write_tsv(tmp_path / "d.tsv", DIRECTION_FIELDS, rows)
+    synthesis = {"direction_domains": ["sleep", "fatigue"], "domain_labels": {"sleep": "Insomnia severity", "fatigue": "Daytime fatigue"}}
+    assert run_effect_direction_plot(direction_path=tmp_path / "d.tsv", plot_out=tmp_path / "d.svg", synthesis=synthesis) == 1
+    text = (tmp_path / "d.svg").read_text(encoding="utf-8")
+    assert "Insomnia severity" in text and "Daytime fatigue" in text and text.index("Insomnia severity") < text.index("Daytime fatigue")

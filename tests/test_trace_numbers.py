@@ -158,3 +158,11 @@ def test_forest_number_shows_how_it_was_derived_from_the_reported_ci(results: Pa
     assert main(["trace", "Feder2014", "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES)]) == 0
     text = capsys.readouterr().out
     assert f"MD 12.70 [{drawn['ci_low']:.2f}, {drawn['ci_high']:.2f}]\n      <- Feder2014#1 {OUTCOMES}:{row['_line']}\n      derived: {drawn['how']}\n" in text
+
+
+def test_effect_direction_cells_name_the_intervention(results: Path) -> None:
+    """A cell favouring the intervention is traced with its name (the analyses' intervention_label)."""
+    st = trace("Feder2014", results_dir=results, studies_table=STUDIES, outcomes_table=OUTCOMES)["study"]
+    cells = [p for p in st["plotted"] if p["figure"].endswith("effect_direction.svg")]
+    raw = {r["favours"] for r in read_tsv(results / "synthesis/effect_direction.tsv") if r["study_id"] == "Feder2014"}
+    assert "intervention" in raw and {p["favours"] for p in cells} == (raw - {"intervention"}) | {"ketamine"}

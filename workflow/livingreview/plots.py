@@ -391,7 +391,8 @@ def run_effect_direction_plot(*, direction_path: str | os.PathLike[str], plot_ou
     present = list(dict.fromkeys(r["domain"] for r in rows if r["domain"]))
     synthesis = synthesis or {}
     order = list(synthesis.get("direction_domains") or [])
-    doms = list(domains) if domains else [d for d in order if d in present] + [d for d in present if d not in order]
+    # every configured domain gets a column (dashes where no study reported it: SWiM shows the gap)
+    doms = list(domains) if domains else order + [d for d in present if d and d not in order]
     effect_direction_plot(rows, output_paths(plot_out) + ([Path(png_out)] if png_out else []), domains=doms,
                           intervention=str(synthesis.get("intervention_label") or DEFAULT_INTERVENTION), domain_labels=synthesis.get("domain_labels") or {})
     return len(rows)

@@ -160,16 +160,19 @@ def study_numbers(
                     "outcome_ids": [oid] if oid else [],
                     "references": [ref.get(oid, "")] if oid else [],
                 })
+    # the intervention's name as the analyses recorded it (config synthesis.intervention_label)
+    label = next((str(d["intervention_label"]) for d in analysis_files.values() if isinstance(d, dict) and d.get("intervention_label")), "")
     for row in direction_rows:
         # a cell without outcome_ids (nothing reported) is drawn too: "-" for not reported
         if row["study_id"] != study_id:
             continue
         oids = split_keys(row["outcome_ids"])
+        favours = row.get("favours", "")
         plotted.append({
             "figure": str(results / "synthesis" / "effect_direction.svg"),
             "analysis": f"effect direction: {row['domain']}",
             "summary": f"{results / 'synthesis' / 'effect_direction.tsv'}:{row['_line']}",
-            "favours": row.get("favours", ""),
+            "favours": label if favours == "intervention" and label else favours,
             "significant": row.get("significant", ""),
             "value": row.get("summary", ""),
             "outcome_ids": oids,
