@@ -90,3 +90,18 @@ def test_missing_column_is_reported_on_the_header_line(tmp_path: Path) -> None:
     path.write_text("study_id\treports\nA\t1\n", encoding="utf-8")
     with pytest.raises(InputFormatError, match=r"studies.tsv:1: missing column\(s\) primary_report"):
         load_studies(path)
+
+
+def test_a_table_with_the_first_ketamine_only_column_names_gets_the_rename(tmp_path: Path) -> None:
+    text = OUTCOMES.read_text(encoding="utf-8")
+    header, rest = text.split("\n", 1)
+    old = tmp_path / "outcomes.tsv"
+    old.write_text(header.replace("\tn_intervention\t", "\tn_ketamine\t").replace("\tsd_intervention\t", "\tsd_ketamine\t") + "\n" + rest, encoding="utf-8")
+    with pytest.raises(InputFormatError) as err:
+        load_outcomes(old, load_studies(STUDIES))
+    line = err.value.one_line()
+    assert line.startswith(f"{old}:1: column(s) n_ketamine, sd_ketamine were renamed when the tables became protocol-neutral; fix: rename n_ketamine -> n_intervention, sd_ketamine -> sd_intervention")
+    studies = tmp_path / "studies.tsv"
+    studies.write_text(STUDIES.read_text(encoding="utf-8").replace("\tdose\t", "\tketamine_dose_mg_per_kg\t", 1), encoding="utf-8")
+    with pytest.raises(InputFormatError, match=r"studies.tsv:1: column\(s\) ketamine_dose_mg_per_kg were renamed .* fix: rename ketamine_dose_mg_per_kg -> dose"):
+        load_studies(studies)

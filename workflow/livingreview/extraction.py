@@ -209,12 +209,33 @@ def _validate_rows(rows: list[dict[str, str]], schema: dict[str, Any], path: str
 OPTIONAL_STUDY_FIELDS: tuple[str, ...] = ("infusions", "infusion_schedule")
 
 
+# Column names of the first (ketamine-only) extraction tables, renamed when the tables became
+# protocol-neutral: a table still using one gets the rename in its error.
+RENAMED_COLUMNS: dict[str, str] = {
+    "ketamine_dose_mg_per_kg": "dose",
+    "n_ketamine": "n_intervention",
+    "mean_ketamine": "mean_intervention",
+    "sd_ketamine": "sd_intervention",
+    "events_ketamine": "events_intervention",
+}
+
+
 def read_table(path: str | os.PathLike[str], required: tuple[str, ...]) -> list[dict[str, str]]:
     """``read_tsv`` of a human-edited table, after checking it is UTF-8 (a byte that is not, e.g.
-    from a spreadsheet saved as latin-1, is an InputFormatError naming file:line)."""
+    from a spreadsheet saved as latin-1, is an InputFormatError naming file:line) and that it uses
+    no column name of the first, ketamine-only tables (RENAMED_COLUMNS)."""
     if Path(path).is_file():
         utf8_text(path, error=InputFormatError)
         check_column_names(path)
+        old = [c for c in tsv_header(path) if c in RENAMED_COLUMNS]
+        if old:
+            raise InputFormatError(
+                f"column(s) {', '.join(old)} were renamed when the tables became protocol-neutral",
+                where=f"{path}:1",
+                fix="rename " + ", ".join(f"{c} -> {RENAMED_COLUMNS[c]}" for c in old)
+                + " (and in outcomes.tsv the values ketamine -> intervention in favours, ketamine_minus_control -> intervention_minus_control,"
+                " control_minus_ketamine -> control_minus_intervention in direction)",
+            )
     return read_tsv(path, required=required)
 
 
