@@ -404,3 +404,22 @@ def test_whats_new_lists_runs_oldest_first_a_days_tenth_run_after_its_second() -
 
     runs = ["2025-10-31-10", "2025-10-31", "2025-10-31-2", "2025-09-30"]
     assert [r["run_id"] for r in rep.whats_new([summary(r) for r in runs])] == ["2025-09-30", "2025-10-31", "2025-10-31-2", "2025-10-31-10"]
+
+
+def test_empty_sections_say_so_and_unfilled_columns_are_left_out(tmp_path: Path) -> None:
+    """No title/abstract exclusion, no limitation, no dose or infusions: a sentence, not an empty table or heading."""
+    ctx = _context(tmp_path)
+    assert ctx["show_dose"] is False and ctx["show_infusions"] is False  # the fixture's studies fill neither
+    ctx["title_abstract_reasons"] = []
+    ctx["limitations"] = []
+    md = rep.render(ctx, template=TEMPLATE_DIR / "report.md.j2")
+    html = rep.render(ctx, template=TEMPLATE_DIR / "report.html.j2")
+    for text in (md, html):
+        assert "No record was excluded at title/abstract by a person." in text
+        assert "None that the data force" in text
+        assert "Infusions" not in text and "Dose" not in text
+    assert "| Study | Design | Randomized | Comparator | Registration |\n|---|---|---:|---|---|" in md
+    ctx["studies"][0]["dose"] = "0.5"
+    ctx["show_dose"] = True
+    md = rep.render(ctx, template=TEMPLATE_DIR / "report.md.j2")
+    assert "| Study | Design | Randomized | Dose (mg/kg) | Comparator | Registration |\n|---|---|---:|---|---|---|" in md

@@ -563,6 +563,7 @@ def build_context(
     ]
     return {
         "review": dict(config["review"]),
+        "show_dose": any(s.get("dose") for s in studies),
         "show_infusions": any(s.get("infusions") or s.get("infusion_schedule") for s in studies),
         "dose_header": f"Dose ({config.get('synthesis', {}).get('dose_unit')})" if config.get("synthesis", {}).get("dose_unit") else "Dose",
         "search": search,

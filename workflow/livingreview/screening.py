@@ -263,7 +263,9 @@ def load_rules(path: str | os.PathLike[str]) -> RuleSet:
     reasons = {str(k): str(v) for k, v in data["reasons"].items()}
     missing = [c for c in REASON_CODES if c not in reasons]
     if missing:
-        raise ConfigError(f"reasons: lacks the code(s) {', '.join(missing)}", where=where_file, fix="add each shared reason code with its PRISMA label")
+        line = next((i for i, row in enumerate(text.splitlines(), start=1) if row.startswith("reasons:")), 0)
+        raise ConfigError(f"reasons: lacks the code(s) {', '.join(missing)}", where=f"{where_file}:{line}" if line else where_file,
+                          fix="add each code with its PRISMA label (the pipeline needs not_retrieved and other)")
 
     concept_lines = _concept_lines(text)
 
