@@ -10,7 +10,7 @@ TOL <- "metafor"                                  # every stored value names its
 
 num <- function(x) if (is.null(x) || length(x) == 0 || (length(x) == 1 && is.na(x))) NULL else unname(as.numeric(x))
 
-summarise_fit <- function(res, call) {
+summarise_fit <- function(res, call, ci_control = ci_ctrl) {
   pr <- predict(res)
   out <- list(
     call = call, tolerance = TOL,
@@ -22,22 +22,23 @@ summarise_fit <- function(res, call) {
     tau2_ci_low = NULL, tau2_ci_high = NULL
   )
   if (res$method != "FE") {
-    ci <- confint(res, control = ci_ctrl)
+    ci <- suppressMessages(confint(res, control = ci_control))
     out$tau2_ci_low <- num(ci$random["tau^2", "ci.lb"])
     out$tau2_ci_high <- num(ci$random["tau^2", "ci.ub"])
-    out$confint_call <- "confint(res, control=list(tol=1e-12))"
+    out$confint_call <- if (is.null(ci_control$tau2.max)) "confint(res, control=list(tol=1e-12))" else
+      sprintf("confint(res, control=list(tol=1e-12, tau2.max=%g))", ci_control$tau2.max)
   }
   out
 }
 
-fits <- function(dat, label) {
+fits <- function(dat, label, ci_control = ci_ctrl) {
   models <- list()
   for (m in c("FE", "DL", "REML", "PM")) {
     for (kh in c(FALSE, TRUE)) {
       test <- if (kh) "knha" else "z"
       res <- rma(yi, vi, data = dat, method = m, test = test, control = ctrl)
       call <- sprintf('rma(yi, vi, data=%s, method="%s", test="%s", control=list(threshold=1e-12, maxiter=1000, tol=1e-12)); predict(res)', label, m, test)
-      models[[length(models) + 1]] <- summarise_fit(res, call)
+      models[[length(models) + 1]] <- summarise_fit(res, call, ci_control)
     }
   }
   models
@@ -102,12 +103,91 @@ hom_models <- fits(hom, "hom")
 same <- data.frame(yi = c(0.3, 0.3, 0.3), vi = c(0.02, 0.02, 0.02))
 same_models <- fits(same, "same")
 
+# ---- synthetic cases (hand-made, not from a paper): k = 2, 3, 5, 7; tau^2 = 0 and > 0; zero cells;
+# SMD from exact p values; Knapp-Hartung leave-one-out, cumulative and 2-vs-3 subgroups; Egger at k = 10.
+# Their tau^2 CIs use tau2.max = 1e6: metafor's confint stops the Q-profile search at
+# max(100, 10 * tau^2) and prints the bound as ">100"; livingreview returns the root itself.
+syn_ci_ctrl <- list(tol = 1e-12, tau2.max = 1e6)
+syn_means <- data.frame(m1i = c(10.2, 22.5, 5.1), sd1i = c(3.1, 8.4, 2.2), n1i = c(5, 40, 12),
+                        m2i = c(12.9, 18.0, 5.0), sd2i = c(4.0, 7.9, 1.5), n2i = c(6, 38, 9))
+syn_smd <- escalc(measure = "SMD", m1i = m1i, sd1i = sd1i, n1i = n1i, m2i = m2i, sd2i = sd2i, n2i = n2i, data = syn_means)
+# an exact two-sided p with the sign of intervention minus control -> t with n1 + n2 - 2 df -> escalc (3.8 has no pi=)
+syn_p <- data.frame(p = c(0.0123, 0.47, 0.0004), sgn = c(-1, 1, -1), n1i = c(11, 25, 30), n2i = c(9, 24, 31))
+syn_p$ti <- syn_p$sgn * qt(syn_p$p / 2, syn_p$n1i + syn_p$n2i - 2, lower.tail = FALSE)
+syn_smd_p <- escalc(measure = "SMD", ti = ti, n1i = n1i, n2i = n2i, data = syn_p)
+# 2x2: both arms 0 events (kept, as escalc's default drop00=FALSE), one arm 0, one arm all events, no zero cell
+syn_tab <- data.frame(ai = c(0, 0, 12, 7), n1i = c(20, 15, 12, 30), ci = c(0, 4, 7, 12), n2i = c(22, 15, 13, 31))
+syn_two <- list()
+for (m in c("OR", "RR", "RD")) {
+  e <- escalc(measure = m, ai = ai, n1i = n1i, ci = ci, n2i = n2i, data = syn_tab)
+  syn_two[[m]] <- list(tolerance = TOL, call = sprintf('escalc(measure="%s", ai, n1i, ci, n2i, data=syn_tab)  # add=1/2, to="only0", drop00=FALSE', m),
+                       yi = num(e$yi), vi = num(e$vi))
+}
+syn7 <- escalc(measure = "SMD", m1i = c(20, 18, 25, 30, 15, 22, 19), sd1i = c(6, 5, 9, 10, 4, 7, 6), n1i = c(12, 30, 8, 45, 20, 15, 60),
+               m2i = c(24, 21, 26, 38, 20, 22.5, 23), sd2i = c(7, 6, 8, 11, 5, 6, 7), n2i = c(11, 28, 9, 44, 22, 15, 58))
+syn_data <- list(
+  syn_k2_het = data.frame(yi = c(0.2, 0.95), vi = c(0.03, 0.05)),
+  syn_k2_hom = data.frame(yi = c(0.2, 0.25), vi = c(0.03, 0.05)),
+  syn_k3 = data.frame(yi = c(-0.4, 0.1, 0.6), vi = c(0.02, 0.08, 0.05)),
+  syn_k7_smd = data.frame(yi = num(syn7$yi), vi = num(syn7$vi)),
+  syn_k4_log_or_zero_cells = data.frame(yi = num(syn_two$OR$yi), vi = num(syn_two$OR$vi)),
+  syn_k5_subgroups = data.frame(yi = c(0.1, 0.3, 0.8, 1.1, 0.5), vi = c(0.04, 0.05, 0.03, 0.06, 0.02)),
+  syn_k4_md_large_tau2 = data.frame(yi = c(-12, 3, -25, 8), vi = c(4, 6, 5, 9))
+)
+syn_calls <- c(syn_k2_het = "data.frame(yi=c(0.2, 0.95), vi=c(0.03, 0.05))", syn_k2_hom = "data.frame(yi=c(0.2, 0.25), vi=c(0.03, 0.05))",
+               syn_k3 = "data.frame(yi=c(-0.4, 0.1, 0.6), vi=c(0.02, 0.08, 0.05))", syn_k7_smd = 'escalc(measure="SMD", ...seven hand-made studies...)',
+               syn_k4_log_or_zero_cells = 'escalc(measure="OR", ai, n1i, ci, n2i, data=syn_tab)',
+               syn_k5_subgroups = "data.frame(yi=c(0.1, 0.3, 0.8, 1.1, 0.5), vi=c(0.04, 0.05, 0.03, 0.06, 0.02))",
+               syn_k4_md_large_tau2 = "data.frame(yi=c(-12, 3, -25, 8), vi=c(4, 6, 5, 9))")
+syn_inputs <- lapply(names(syn_data), function(nm) list(tolerance = TOL, call = paste(syn_calls[[nm]], " # synthetic input"),
+                                                        yi = num(syn_data[[nm]]$yi), vi = num(syn_data[[nm]]$vi)))
+names(syn_inputs) <- names(syn_data)
+syn_models <- list()
+for (nm in names(syn_data)) syn_models[[nm]] <- fits(syn_data[[nm]], nm, syn_ci_ctrl)
+syn_years <- c(2015, 2012, 2018, 2012, 2020, 2016, 2019)  # with a tie (2012): input order kept
+syn_l1o <- list(); syn_cum <- list()
+for (spec in list(c("REML", "knha"), c("PM", "z"))) {
+  key <- paste(spec, collapse = "_")
+  res <- rma(yi, vi, data = syn_data$syn_k7_smd, method = spec[1], test = spec[2], control = ctrl)
+  l <- leave1out(res); cu <- cumul(res, order = syn_years)
+  syn_l1o[[key]] <- list(tolerance = TOL, call = sprintf("leave1out(rma(yi, vi, data=syn_k7_smd, method='%s', test='%s', control=ctrl))", spec[1], spec[2]),
+                         method = spec[1], hksj = spec[2] == "knha", estimate = num(l$estimate), se = num(l$se), ci_low = num(l$ci.lb),
+                         ci_high = num(l$ci.ub), tau2 = num(l$tau2), i2 = num(l$I2), q = num(l$Q), p = num(l$pval))
+  syn_cum[[key]] <- list(tolerance = TOL, call = sprintf("cumul(rma(yi, vi, data=syn_k7_smd, method='%s', test='%s', control=ctrl), order=syn_years)", spec[1], spec[2]),
+                         method = spec[1], hksj = spec[2] == "knha", year = syn_years, estimate = num(cu$estimate), se = num(cu$se),
+                         ci_low = num(cu$ci.lb), ci_high = num(cu$ci.ub), tau2 = num(cu$tau2), i2 = num(cu$I2))
+}
+syn_groups <- c("a", "a", "b", "b", "b")
+syn_sub <- list()
+for (spec in list(c("REML", "z"), c("REML", "knha"), c("PM", "knha"), c("DL", "z"))) {
+  d <- syn_data$syn_k5_subgroups; est <- c(); se <- c(); g <- list()
+  for (s in c("a", "b")) {
+    rg <- rma(yi, vi, data = d, subset = (syn_groups == s), method = spec[1], test = spec[2], control = ctrl)
+    est <- c(est, rg$beta[1]); se <- c(se, rg$se)
+    g[[s]] <- list(k = rg$k, estimate = num(rg$beta[1]), se = num(rg$se), ci_low = num(rg$ci.lb), ci_high = num(rg$ci.ub),
+                   tau2 = num(rg$tau2), i2 = num(rg$I2), q = num(rg$QE))
+  }
+  qb <- rma(est, sei = se, method = "FE")
+  # for contrast only: one common tau^2 (mods) gives another Q-between; livingreview follows the separate-tau^2 approach
+  common_fit <- rma(yi, vi, mods = ~ factor(syn_groups), data = d, method = spec[1], test = spec[2], control = ctrl)
+  syn_sub[[paste(spec, collapse = "_")]] <- list(
+    tolerance = TOL, method = spec[1], hksj = spec[2] == "knha", groups_of_studies = syn_groups,
+    call = sprintf("for g in a, b: rma(yi, vi, data=syn_k5_subgroups, subset=grp==g, method='%s', test='%s'); rma(est, sei=se, method='FE')$QE", spec[1], spec[2]),
+    groups = g, q_between = num(qb$QE), df = 1, p = num(qb$QEp),
+    common_tau2_qm_not_used = num(common_fit$QM))
+}
+syn_eg_dat <- data.frame(yi = c(0.9, 0.7, 0.55, 0.6, 0.3, 0.45, 0.2, 0.25, 0.1, 0.15),
+                         vi = c(0.20, 0.15, 0.12, 0.09, 0.06, 0.05, 0.03, 0.025, 0.015, 0.01))
+syn_eg <- regtest(rma(yi, vi, data = syn_eg_dat, control = ctrl), model = "lm")
+syn_egger <- list(tolerance = TOL, call = "regtest(rma(yi, vi, data=syn_eg_dat), model='lm')", yi = syn_eg_dat$yi, vi = syn_eg_dat$vi,
+                  t = num(syn_eg$zval), p = num(syn_eg$pval), df = num(syn_eg$dfs), limit_estimate = num(syn_eg$est))
+
 out <- list(
   generated_by = "tests/reference/make_metafor_reference.R",
   metafor_version = as.character(packageVersion("metafor")),
   tolerances = list(metafor = 1e-6),
   tolerance_note = "metafor: |python - metafor| <= 1e-6 * max(1, |metafor|) for every value",
-  datasets = list(
+  datasets = c(list(
     bcg = list(tolerance = TOL, call = 'escalc(measure="RR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg)',
                trial = num(bcg$trial), year = num(bcg$year), alloc = as.character(bcg$alloc),
                tpos = num(bcg$tpos), tneg = num(bcg$tneg), cpos = num(bcg$cpos), cneg = num(bcg$cneg),
@@ -122,8 +202,16 @@ out <- list(
     two_by_two = c(list(ai = num(tab$ai), bi = num(tab$bi), ci = num(tab$ci), di = num(tab$di)), two),
     hom = list(call = 'data.frame(yi=c(0.1, 0.12, 0.11, 0.09), vi=c(0.04, 0.05, 0.03, 0.06))  # input, tau^2 = 0 case', yi = hom$yi, vi = hom$vi),
     same = list(call = 'data.frame(yi=c(0.3, 0.3, 0.3), vi=c(0.02, 0.02, 0.02))  # input, identical studies', yi = same$yi, vi = same$vi)
+  ), syn_inputs),
+  models = c(list(bcg = bcg_models, normand = nor_models, hom = hom_models, same = same_models), syn_models),
+  synthetic = list(
+    smd_means = c(as.list(syn_means), list(tolerance = TOL, call = 'escalc(measure="SMD", m1i, sd1i, n1i, m2i, sd2i, n2i, data=syn_means)',
+                                           yi = num(syn_smd$yi), vi = num(syn_smd$vi))),
+    smd_exact_p = c(as.list(syn_p), list(tolerance = TOL, call = 'escalc(measure="SMD", ti=sgn*qt(p/2, n1i+n2i-2, lower.tail=FALSE), n1i, n2i, data=syn_p)',
+                                         yi = num(syn_smd_p$yi), vi = num(syn_smd_p$vi))),
+    two_by_two_zero_cells = c(as.list(syn_tab), syn_two),
+    leave1out = syn_l1o, cumulative = syn_cum, subgroups = syn_sub, egger = syn_egger
   ),
-  models = list(bcg = bcg_models, normand = nor_models, hom = hom_models, same = same_models),
   bcg_leave1out = leave1out_out,
   bcg_cumulative = cumul_out,
   bcg_subgroup_alloc = subgroup_out,

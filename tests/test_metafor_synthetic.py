@@ -1,0 +1,127 @@
+"""Hand-made synthetic cases checked against metafor 3.8 (REF["synthetic"], made by
+tests/reference/make_metafor_reference.R): small-sample Hedges' g, SMD from an exact p, 2x2 tables
+with a double-zero, a single-zero and an all-events arm, Knapp-Hartung leave-one-out, cumulative
+(with a tied year) and 2-vs-3 subgroups, Egger at k = 10, and a tau² CI beyond metafor's search cap.
+The pooled models of the synthetic data sets (k = 2, 3, 4, 5, 7; tau² = 0 and > 0) are in
+REF["models"] and so run in test_meta_metafor.test_pool_equals_metafor."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from livingreview.effects import effect_from_row, smd_from_means, t_from_p, two_by_two
+from livingreview.meta import (
+    cumulative,
+    egger_test,
+    leave_one_out,
+    pool,
+    subgroup_analysis,
+)
+from test_effects import row, study
+
+REF = json.loads((Path(__file__).parent / "data" / "metafor_reference.json").read_text(encoding="utf-8"))
+SYN = REF["synthetic"]
+TOL = REF["tolerances"]["metafor"]
+
+
+def close(ours: float | None, theirs: float | None) -> bool:
+    if ours is None or theirs is None:
+        return ours is None and theirs is None
+    return abs(ours - theirs) <= TOL * max(1.0, abs(theirs))
+
+
+def test_hedges_g_of_small_arms_equals_escalc_and_flips_when_lower_is_better() -> None:
+    d = SYN["smd_means"]
+    for i in range(3):
+        args = (d["m1i"][i], d["sd1i"][i], int(d["n1i"][i]), d["m2i"][i], d["sd2i"][i], int(d["n2i"][i]))
+        g, v = smd_from_means(*args)
+        assert close(g, d["yi"][i]) and close(v, d["vi"][i]), (i, g, v, d["yi"][i], d["vi"][i])
+        r = row(statistic_kind="mean_sd", mean_intervention=args[0], sd_intervention=args[1], n_intervention=args[2],
+                mean_control=args[3], sd_control=args[4], n_control=args[5], lower_is_better=True)
+        yi, vi, _ = effect_from_row(r, "SMD", study=study())
+        assert close(yi, -d["yi"][i]) and close(vi, d["vi"][i])
+
+
+def test_smd_from_exact_p_equals_escalc_of_the_t_for_either_direction_of_better() -> None:
+    d = SYN["smd_exact_p"]
+    for i in range(3):
+        n1, n2, sgn = int(d["n1i"][i]), int(d["n2i"][i]), d["sgn"][i]
+        assert close(t_from_p(d["p"][i], n1, n2, sign=sgn), d["ti"][i])
+        # sgn < 0: intervention minus control is negative, which favours the intervention when lower is better
+        r = row(statistic_kind="p_n", p=repr(d["p"][i]), n_intervention=n1, n_control=n2, direction="",
+                favours="intervention" if sgn < 0 else "control", lower_is_better=True)
+        yi, vi, _ = effect_from_row(r, "SMD", study=study())
+        assert close(yi, -d["yi"][i]) and close(vi, d["vi"][i]), i
+        r = row(statistic_kind="p_n", p=repr(d["p"][i]), n_intervention=n1, n_control=n2, direction="",
+                favours="intervention" if sgn > 0 else "control", lower_is_better=False)
+        yi, vi, _ = effect_from_row(r, "SMD", study=study())
+        assert close(yi, d["yi"][i]) and close(vi, d["vi"][i]), i
+
+
+@pytest.mark.parametrize("measure", ["OR", "RR", "RD"])
+def test_double_zero_single_zero_and_all_events_tables_equal_escalc_only0(measure: str) -> None:
+    d = SYN["two_by_two_zero_cells"]
+    for i in range(4):
+        a, n1, c, n2 = d["ai"][i], d["n1i"][i], d["ci"][i], d["n2i"][i]
+        yi, vi, corrected = two_by_two(a, n1, c, n2, measure=measure)
+        assert close(yi, d[measure]["yi"][i]) and close(vi, d[measure]["vi"][i]), (measure, i)
+        assert corrected == (min(a, n1 - a, c, n2 - c) == 0)
+        r = row(statistic_kind="counts", events_intervention=a, n_intervention=int(n1), events_control=c, n_control=int(n2), direction="", lower_is_better=True)
+        hy, hv, how = effect_from_row(r, measure, study=study())
+        assert close(hy, -d[measure]["yi"][i]) and close(hv, d[measure]["vi"][i])
+        assert ("0.5 added to every cell" in how) == corrected
+
+
+@pytest.mark.parametrize("key", ["REML_knha", "PM_z"])
+def test_leave_one_out_and_cumulative_with_a_tied_year_equal_metafor(key: str) -> None:
+    data = REF["datasets"]["syn_k7_smd"]
+    labels = [f"S{i + 1}" for i in range(7)]
+    ref = SYN["leave1out"][key]
+    got = leave_one_out(data["yi"], data["vi"], labels=labels, method=ref["method"], hksj=ref["hksj"])
+    assert [g["omitted"] for g in got] == labels
+    for i, g in enumerate(got):
+        bad = {q: (g[q], ref[q][i]) for q in ("estimate", "se", "ci_low", "ci_high", "tau2", "i2", "q", "p") if not close(g[q], ref[q][i])}
+        assert not bad, (ref["call"], i, bad)
+    ref = SYN["cumulative"][key]
+    got = cumulative(data["yi"], data["vi"], labels=labels, order=ref["year"], method=ref["method"], hksj=ref["hksj"])
+    # 2012 twice (S2, S4): input order kept, as metafor's order()
+    assert [g["added"] for g in got] == ["S2", "S4", "S1", "S6", "S3", "S7", "S5"]
+    for i, g in enumerate(got):
+        bad = {q: (g[q], ref[q][i]) for q in ("estimate", "se", "ci_low", "ci_high", "tau2", "i2") if not close(g[q] if g[q] is not None else 0.0, ref[q][i])}
+        assert not bad, (ref["call"], i, bad)
+
+
+@pytest.mark.parametrize("key", ["REML_z", "REML_knha", "PM_knha", "DL_z"])
+def test_two_versus_three_subgroups_equal_separate_rma_fits_and_fe_q_between(key: str) -> None:
+    data, ref = REF["datasets"]["syn_k5_subgroups"], SYN["subgroups"][key]
+    got = subgroup_analysis(data["yi"], data["vi"], labels=[f"S{i + 1}" for i in range(5)], groups=ref["groups_of_studies"],
+                            method=ref["method"], hksj=ref["hksj"])
+    for name, g in ref["groups"].items():
+        mine = got["groups"][name]
+        assert mine["k"] == g["k"]
+        bad = {q: (mine[q], g[q]) for q in ("estimate", "se", "ci_low", "ci_high", "tau2", "i2", "q") if not close(mine[q], g[q])}
+        assert not bad, (ref["call"], name, bad)
+    assert close(got["q_between"], ref["q_between"]) and got["df"] == ref["df"] and close(got["p"], ref["p"])
+    # separate tau² per subgroup (RevMan), not metafor's one-tau² moderator test: a different number
+    assert abs(got["q_between"] - ref["common_tau2_qm_not_used"]) > 0.5
+
+
+def test_egger_at_ten_studies_equals_regtest_lm_with_limit_estimate() -> None:
+    ref = SYN["egger"]
+    got = egger_test(ref["yi"], ref["vi"])
+    assert got["run"] is True and got["df"] == ref["df"]
+    assert close(got["t"], ref["t"]) and close(got["p"], ref["p"]) and close(got["limit_estimate"], ref["limit_estimate"])
+
+
+def test_tau2_ci_upper_bound_is_the_q_profile_root_beyond_metafors_default_search_cap() -> None:
+    # metafor's confint() stops at tau2.max = max(100, 10 tau²) and prints ">100" for this k = 2 case;
+    # with tau2.max = 1e6 it finds the root that pool() returns (about 286).
+    data = REF["datasets"]["syn_k2_het"]
+    model: dict[str, Any] = next(m for m in REF["models"]["syn_k2_het"] if m["method"] == "REML" and not m["hksj"])
+    assert "tau2.max=1e+06" in model["confint_call"]
+    res = pool(data["yi"], data["vi"], method="REML")
+    assert close(res.tau2_ci_high, model["tau2_ci_high"]) and res.tau2_ci_high > 100
+    assert res.pi_low is None and res.pi_high is None  # k = 2: no t(k-2) prediction interval
