@@ -157,3 +157,14 @@ def test_effects_table_keeps_yi_and_vi_at_full_precision(tmp_path) -> None:
     write_tsv(path, EFFECT_TABLE_FIELDS, [row, neg0.to_row()])
     back = read_effects(path)
     assert (back[0].yi, back[0].vi) == (1 / 3, 2 / 7) and back[1].yi == 0.0
+
+
+def test_a_study_with_every_participant_an_event_in_both_arms_gives_no_ratio() -> None:
+    from livingreview.effects import NotEstimable, effect_from_row
+
+    r = row(statistic_kind="counts", events_intervention=12, n_intervention=12, events_control=10, n_control=10, direction="", lower_is_better=False)
+    for measure in ("OR", "RR"):
+        with pytest.raises(NotEstimable, match=r"every participant had the event in both arms \(12/12 vs 10/10\): uninformative for an"):
+            effect_from_row(r, measure, study=study())
+    yi, vi, _ = effect_from_row(r, "RD", study=study())
+    assert abs(yi) < 0.01 and vi > 0  # the RD keeps it (escalc adds 0.5 to each cell: 12.5/13 - 10.5/11)

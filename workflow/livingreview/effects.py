@@ -236,7 +236,13 @@ def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[flo
     elif measure in ("OR", "RR", "RD"):
         if kind != "counts":
             raise NotEstimable(f"{row.outcome_id}: {kind} gives no 2x2 table")
-        raw, vi, corrected = two_by_two(row.events_intervention, n1, row.events_control, n2, measure=measure)  # type: ignore[arg-type]
+        a, c = row.events_intervention, row.events_control
+        if measure in LOG_SCALE_MEASURES and a is not None and c is not None and n1 and n2 and ((a == 0 and c == 0) or (a == n1 and c == n2)):
+            # Cochrane Handbook 10.4.4.1 (RevMan, metafor's rma.mh/rma.peto): such a study says nothing
+            # about a ratio; the RD keeps it (its difference, 0, is information).
+            none_or_all = "no events" if a == 0 else "every participant had the event"
+            raise NotEstimable(f"{row.outcome_id}: {none_or_all} in both arms ({a}/{n1} vs {c}/{n2}): uninformative for an {measure}, left out (Cochrane Handbook 10.4.4.1)")
+        raw, vi, corrected = two_by_two(a, n1, c, n2, measure=measure)  # type: ignore[arg-type]
         src = f"{measure} from {row.events_intervention}/{n1} vs {row.events_control}/{n2}" + (" (0.5 added to every cell: a cell was 0)" if corrected else "")
         if measure in LOG_SCALE_MEASURES:
             src = "log " + src
