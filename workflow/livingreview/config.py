@@ -13,6 +13,7 @@ import jsonschema
 import yaml
 
 from .errors import ConfigError, LivingReviewError
+from .tables import not_utf8_error
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 WORKFLOW_DIR = PACKAGE_DIR.parent
@@ -67,18 +68,10 @@ def utf8_text(path: str | os.PathLike[str], *, error: type[LivingReviewError] = 
     """The text of ``path`` decoded as UTF-8; a byte that is not UTF-8 (a file saved as latin-1 or
     cp1252 by a spreadsheet or editor) raises ``error`` naming file:line, the byte and its column,
     instead of a UnicodeDecodeError traceback."""
-    p = Path(path)
-    data = p.read_bytes()
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
-        raise error(
-            f"byte 0x{data[err.start]:02x} (byte {column} of the line) is not UTF-8 text",
-            where=f"{p}:{line}",
-            fix="save the file as UTF-8 (in a spreadsheet: 'Unicode (UTF-8)' or 'CSV UTF-8'), or retype the character",
-        ) from None
+        return Path(path).read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise not_utf8_error(path, error) from None
 
 
 def load_yaml(path: str | os.PathLike[str]) -> Any:

@@ -14,9 +14,9 @@ from typing import Any
 
 import jsonschema
 
-from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, utf8_text
+from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml
 from .constants import DATABASES, DECISION_FIELDS, DECISION_STAGES
-from .errors import ConfigError, InputFormatError
+from .errors import ConfigError
 from .records import Record
 from .tables import read_tsv, tsv_header, workdir_relative
 
@@ -99,9 +99,7 @@ def load_decisions(path: str | os.PathLike[str], reasons: Collection[str] | Mapp
     records later (:func:`resolve_decisions`).
     """
     p = Path(path)
-    if p.is_file():
-        utf8_text(p, error=InputFormatError)  # a byte that is not UTF-8: file:line, not a traceback
-    rows = read_tsv(p, required=DECISION_FIELDS)
+    rows = read_tsv(p, required=DECISION_FIELDS)  # a byte that is not UTF-8: file:line, not a traceback
     schema = load_yaml(DECISIONS_SCHEMA)
     validator = jsonschema.Draft202012Validator(schema)
     codes = set(reasons)

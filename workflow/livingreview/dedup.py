@@ -1054,13 +1054,11 @@ def deduplicate(
     links.sort(key=lambda x: (max(phase[x[2]], phase[x[3]]), x[0], x[1], min(id_rank[x[2]], id_rank[x[3]]), max(id_rank[x[2]], id_rank[x[3]])))
 
     accepted: dict[int, tuple[int, float, str, str, int]] = {}  # record -> (order, score, rule, evidence, partner)
-    refused: dict[frozenset[int], str] = {}
-    refused_rule: dict[frozenset[int], str] = {}
+    refused: dict[frozenset[int], tuple[str, str]] = {}  # pair -> (rule, reason) of its last refused link
     for order, _neg, i, j, rule, score, evidence in links:
         reason = uf.union(i, j, force=(rule == RULE_HUMAN))
         if reason:
-            refused[frozenset((i, j))] = reason
-            refused_rule[frozenset((i, j))] = rule
+            refused[frozenset((i, j))] = (rule, reason)
             continue
         now = max(phase[i], phase[j])
         for x, y in ((i, j), (j, i)):
@@ -1069,6 +1067,9 @@ def deduplicate(
             if best is None or (phase[x] == now and (order, -score) < (best[0], -best[1])):
                 accepted[x] = (order, score, rule, evidence, y)
 
+    def maybe_row(i: int, j: int, label: str, s: float) -> dict[str, Any]:
+        return {"record_a": min(p.ids[i], p.ids[j]), "record_b": max(p.ids[i], p.ids[j]), "rule": label, "score": s, "fields": _describe(pair_features(p, i, j, s))}
+
     # Maybe pairs: near the threshold, or matching a rule but refused, and not in one cluster.
     for i, j, s, rule in fuzzy_rows:
         if uf.find(i) == uf.find(j):
@@ -1076,16 +1077,13 @@ def deduplicate(
         key = frozenset((i, j))
         if key in decision_of:
             continue
-        feats = pair_features(p, i, j, s)
         if rule is not None:
-            label = f"{rule.id} refused: {refused.get(key) or uf.conflict(i, j) or 'conflict'}"
-        elif key in refused_rule:  # same PMID or DOI, refused
-            label = f"{refused_rule[key]} refused: {refused[key]}"
+            label = f"{rule.id} refused: {refused[key][1] if key in refused else uf.conflict(i, j) or 'conflict'}"
+        elif key in refused:  # same PMID or DOI, refused
+            label = "{} refused: {}".format(*refused[key])
         else:
             label = "below rules"
-        maybe.append(
-            {"record_a": min(p.ids[i], p.ids[j]), "record_b": max(p.ids[i], p.ids[j]), "rule": label, "score": s, "fields": _describe(feats)}
-        )
+        maybe.append(maybe_row(i, j, label, s))
     # Same PMID or DOI but refused (e.g. it would join two clusters of earlier runs): a person decides.
     listed = {frozenset((i, j)) for i, j, _s, _r in fuzzy_rows}
     for order, _neg, i, j, rule, _score, _evidence in links:
@@ -1093,11 +1091,7 @@ def deduplicate(
         if rule not in (RULE_PMID, RULE_DOI) or key not in refused or key in listed or key in decision_of or uf.find(i) == uf.find(j):
             continue
         listed.add(key)
-        s = round(fuzz.ratio(p.title[i], p.title[j])) / 100.0
-        maybe.append(
-            {"record_a": min(p.ids[i], p.ids[j]), "record_b": max(p.ids[i], p.ids[j]), "rule": f"{rule} refused: {refused[key]}",
-             "score": s, "fields": _describe(pair_features(p, i, j, s))}
-        )
+        maybe.append(maybe_row(i, j, f"{rule} refused: {refused[key][1]}", round(fuzz.ratio(p.title[i], p.title[j])) / 100.0))
     maybe.sort(key=lambda r: (r["record_a"], r["record_b"]))
 
     # Clusters, canonical records, ids.

@@ -10,7 +10,7 @@ from typing import Any
 
 import jsonschema
 
-from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, utf8_text
+from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml
 from .constants import LIST_SEP
 from .errors import ConfigError, InputFormatError
 from .records import split_list
@@ -221,11 +221,10 @@ RENAMED_COLUMNS: dict[str, str] = {
 
 
 def read_table(path: str | os.PathLike[str], required: tuple[str, ...]) -> list[dict[str, str]]:
-    """``read_tsv`` of a human-edited table, after checking it is UTF-8 (a byte that is not, e.g.
-    from a spreadsheet saved as latin-1, is an InputFormatError naming file:line) and that it uses
-    no column name of the first, ketamine-only tables (RENAMED_COLUMNS)."""
+    """``read_tsv`` of a human-edited table (a byte that is not UTF-8, e.g. from a spreadsheet saved
+    as latin-1, is an InputFormatError naming file:line), after checking its header: no unnamed
+    column and no column name of the first, ketamine-only tables (RENAMED_COLUMNS)."""
     if Path(path).is_file():
-        utf8_text(path, error=InputFormatError)
         check_column_names(path)
         old = [c for c in tsv_header(path) if c in RENAMED_COLUMNS]
         if old:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,26 +50,35 @@ def package_digest(package_dir: str | os.PathLike[str] | None = None) -> str:
     return h.hexdigest()[:16]
 
 
+@contextmanager
+def _stop_snakemake_on_error() -> Iterator[None]:
+    """A LivingReviewError in the block: print its one line and stop Snakemake with exit 1 (no traceback)."""
+    import sys
+
+    from .errors import LivingReviewError
+
+    try:
+        yield
+    except LivingReviewError as err:
+        print(f"livingreview: error: {err}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
 def check_configfile(path: str | os.PathLike[str], *, others_given: bool = False) -> None:
     """Read the workflow's config file with our YAML loader before Snakemake's ``configfile:`` does,
     so a syntax error, a byte that is not UTF-8 or a file that is not a mapping is one line naming
     file:line (Snakemake's own message names neither). A missing file is an error unless config
     files were given on the command line (``others_given``). On error print the line and exit 1."""
-    import sys
-
     from .config import load_yaml
-    from .errors import ConfigError, LivingReviewError
+    from .errors import ConfigError
 
-    try:
+    with _stop_snakemake_on_error():
         if not Path(path).exists():
             if others_given:
                 return
             raise ConfigError("file not found", where=str(path), fix="run snakemake in the review folder (or -d REVIEW), or pass --configfile")
         if not isinstance(load_yaml(path), dict):
             raise ConfigError("the config is not a mapping of keys to values", where=f"{path}:1", fix="start from the shipped config/config.yaml")
-    except LivingReviewError as err:
-        print(f"livingreview: error: {err}", file=sys.stderr)
-        raise SystemExit(1) from None
 
 
 def validate_at_start(config: dict[str, Any], configfiles: Sequence[str | os.PathLike[str]] = ()) -> RunLayout:
@@ -79,20 +89,14 @@ def validate_at_start(config: dict[str, Any], configfiles: Sequence[str | os.Pat
     and name the config in messages. Returns the runs' layout for the rule files. On error print
     the one-line message and stop Snakemake with a non-zero exit (no traceback).
     """
-    import sys
-
     from .config import load_yaml
-    from .errors import LivingReviewError
     from .validate import check_inputs
 
-    try:
+    with _stop_snakemake_on_error():
         for path in configfiles:
             load_yaml(path)
         names = [workdir_relative(path) for path in configfiles]
         return check_inputs(config, where=" + ".join(names) if names else "config/config.yaml")[1]
-    except LivingReviewError as err:
-        print(f"livingreview: error: {err}", file=sys.stderr)
-        raise SystemExit(1) from None
 
 
 def record_total(root: str) -> int:
