@@ -11,6 +11,8 @@ in other databases (the generator of benchmarks/dedup.py: made-up words and auth
 of 1,000 records is archived: new synthetic works plus OVID copies of works already archived
 (duplicates that must join existing clusters), and `snakemake` runs again (update time). The
 ratio update / full build is printed against the target of 10 %, with the time of each job.
+Last, a floor: a chain of trivial jobs, one per stage an update must pass through, each doing
+nothing but import its stage's module, timed with the same Snakemake, as a share of the full build.
 """
 
 from __future__ import annotations
@@ -148,6 +150,49 @@ def snakemake(workdir: Path, *targets: str, cores: int = 2, extra: Sequence[str]
     return elapsed
 
 
+# The shortest chain of sequential jobs an update needs (one job per stage), with the package module
+# each job's glue imports: import the new file, its blocking index, its candidate links against the
+# archive, clustering, screening, study linking, effect sizes, pooling, the report.
+FLOOR_CHAIN = ("importer", "dedup", "dedup", "dedup", "screen_stage", "studies", "effects", "meta", "report")
+FLOOR_STEP = """\
+import sys
+sys.path.insert(0, {workflow!r})
+import importlib
+from livingreview.tables import write_text
+importlib.import_module("livingreview." + snakemake.params.module)
+write_text(snakemake.output[0], "done\\n")
+"""
+
+
+def floor_snakefile(modules: Sequence[str]) -> str:
+    """A Snakefile chaining one trivial script job per module (each imports it and writes one line)."""
+    rules = [f'rule all:\n    input: "level{len(modules)}.txt"\n']
+    for n, module in enumerate(modules, start=1):
+        needs = f'    input: "level{n - 1}.txt"\n' if n > 1 else ""
+        rules.append(f'rule level{n}:\n{needs}    output: "level{n}.txt"\n    params: module="{module}"\n    script: "step.py"\n')
+    return "\n".join(rules)
+
+
+def chain_floor(modules: Sequence[str], cores: int) -> tuple[float, float]:
+    """Seconds of a chain of trivial script jobs, one per stage module (each imports it, as the stage's
+    glue does, and writes one line), and of Snakemake with nothing to do on it: the time an update
+    through those stages, one job each, cannot go below on this machine."""
+    with tempfile.TemporaryDirectory(prefix="lr_update_floor_") as tmp:
+        work = Path(tmp)
+        (work / "Snakefile").write_text(floor_snakefile(modules), encoding="utf-8")
+        (work / "step.py").write_text(FLOOR_STEP.format(workflow=str(ROOT / "workflow")), encoding="utf-8")
+        exe = str(Path(sys.executable).with_name("snakemake"))
+        cmd = [exe, "-s", str(work / "Snakefile"), "-d", str(work), "--cores", str(cores), "--quiet", "all"]
+        times = []
+        for _ in range(2):
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True, cwd=work)
+            times.append(time.perf_counter() - start)
+        if not (work / f"level{len(modules)}.txt").exists():
+            raise RuntimeError("the floor chain did not write its last file")
+    return times[0], times[1]
+
+
 def job_times(workdir: Path, since: float) -> list[tuple[str, float]]:
     """(benchmark file, seconds) of every job that ran after ``since`` (Snakemake benchmark files)."""
     out = []
@@ -204,6 +249,12 @@ def main() -> int:
     print(f"  snakemake with nothing to do (DAG, metadata): {noop:6.1f} s")
     print(f"  jobs of the new run only (import, index, candidates, rules): {own:6.1f} s of job time")
     print(f"  whole-review jobs (re-read and rewrite every record): {whole:6.1f} s of job time ({args.cores} cores)")
+    floor, floor_noop = chain_floor(FLOOR_CHAIN, args.cores)
+    print(
+        f"floor: {len(FLOOR_CHAIN)} chained jobs that only import their stage's module ({' > '.join(FLOOR_CHAIN)}), "
+        f"the fewest sequential jobs an update needs, take {floor:.1f} s ({floor_noop:.1f} s with nothing to do) "
+        f"= {floor / full:.1%} of this full build, before any record is read"
+    )
     for title, jobs in (("full build", full_jobs), ("update", upd_jobs)):
         print(f"jobs of the {title} (s, from Snakemake benchmark files):")
         for name, seconds in sorted(jobs, key=lambda x: -x[1])[:25]:

@@ -308,3 +308,13 @@ def test_update_reuses_earlier_runs_jobs_and_equals_a_fresh_build(tmp_path: Path
     # The copies of archived records joined existing clusters: they are not new.
     new_ids = {line.split("\t")[0] for line in (work / "results/update/2025-11-01/new_records.tsv").read_text(encoding="utf-8").splitlines()[1:]}
     assert new_ids and not any(rid.startswith("embase:2025-11-01#") and int(rid.split("#")[1]) > len(upd.ovid) - 60 for rid in new_ids)
+
+
+def test_update_floor_chain_is_one_job_per_stage_module() -> None:
+    """benchmarks/update.py's floor: one chained job per stage, each importing a real package module."""
+    assert all(importlib.util.find_spec(f"livingreview.{m}") is not None for m in bench.FLOOR_CHAIN)
+    snakefile = bench.floor_snakefile(("tables", "records", "tables"))
+    assert re.findall(r"^rule (\w+):", snakefile, flags=re.M) == ["all", "level1", "level2", "level3"]
+    assert re.findall(r'input: "(level\d)\.txt"', snakefile) == ["level3", "level1", "level2"]
+    first, noop = bench.chain_floor(("tables", "records"), 1)  # raises unless the last job wrote its file
+    assert first > 0 and noop > 0
