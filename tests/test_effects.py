@@ -168,3 +168,41 @@ def test_a_study_with_every_participant_an_event_in_both_arms_gives_no_ratio() -
             effect_from_row(r, measure, study=study())
     yi, vi, _ = effect_from_row(r, "RD", study=study())
     assert abs(yi) < 0.01 and vi > 0  # the RD keeps it (escalc adds 0.5 to each cell: 12.5/13 - 10.5/11)
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra", "direction", "lower", "expected_yi", "says"),
+    [
+        # Feder 2014: control − ketamine = +12.7 on IES-R (lower better): already positive for ketamine
+        ("md_ci", {"ci_low": 2.5, "ci_high": 22.8}, "control_minus_intervention", True, 12.7, "sign kept"),
+        # Feder 2021: ketamine − midazolam = -11.88 on CAPS-5 (lower better): flipped to +11.88
+        ("md_se", {"se": 3.96}, "intervention_minus_control", True, 11.88, "sign flipped"),
+        # control − intervention on a higher-is-better scale: flipped
+        ("md_ci", {"ci_low": 2.5, "ci_high": 22.8}, "control_minus_intervention", False, -12.7, "sign flipped"),
+        # intervention − control on a higher-is-better scale: kept
+        ("md_ci", {"ci_low": 2.5, "ci_high": 22.8}, "intervention_minus_control", False, 12.7, "sign kept"),
+    ],
+)
+def test_how_says_whether_the_reported_sign_was_flipped(kind: str, extra: dict, direction: str, lower: bool, expected_yi: float, says: str) -> None:
+    # The note must describe what happened to the number as reported: a reported +12.7 that stays
+    # +12.7 was not "sign flipped", whatever the internal intervention-minus-control step did.
+    est = -11.88 if kind == "md_se" else 12.7
+    r = row(statistic_kind=kind, estimate=est, direction=direction, lower_is_better=lower, **extra)
+    yi, _, how = effect_from_row(r, "MD", study=study())
+    assert yi == pytest.approx(expected_yi)
+    assert says in how and ("sign flipped" in how) == (says == "sign flipped")
+    reported = "control − intervention" if direction == "control_minus_intervention" else "intervention − control"
+    assert f"reported as {reported}" in how
+
+
+def test_how_of_a_reported_smd_says_the_sign_was_kept() -> None:
+    # Feder 2021 d 1.13 (0.36 to 1.91) recorded as control − intervention: yi +1.13, nothing flipped
+    r = row(statistic_kind="smd_ci", estimate=1.13, ci_low=0.36, ci_high=1.91, direction="control_minus_intervention", n_intervention=15, n_control=15)
+    yi, _, how = effect_from_row(r, "SMD", study=study())
+    assert yi == pytest.approx(1.13) and "sign kept" in how and "sign flipped" not in how
+
+
+def test_how_of_arm_level_data_says_it_was_computed_intervention_minus_control() -> None:
+    r = row(statistic_kind="mean_sd", mean_intervention=30.0, sd_intervention=9.0, mean_control=35.0, sd_control=9.0, n_intervention=10, n_control=10)
+    yi, _, how = effect_from_row(r, "MD", study=study())
+    assert yi == pytest.approx(5.0) and "computed as intervention − control" in how and "sign flipped" in how

@@ -160,13 +160,27 @@ def _raw_sign(row: OutcomeRow) -> float:
     raise NotEstimable(f"{row.outcome_id}: sign convention (column direction) not given")
 
 
-def _harmonise(row: OutcomeRow, raw: float) -> tuple[float, str]:
-    """Turn an intervention-minus-control value into the harmonised scale (positive favours the intervention)."""
+def _harmonise(row: OutcomeRow, raw: float, *, reported_sign: float | None = None, ratio: bool = False) -> tuple[float, str]:
+    """Turn an intervention-minus-control value into the harmonised scale (positive favours the intervention).
+
+    The note describes what happened to the number as the source gave it: ``reported_sign`` is the
+    row's own convention (+1 intervention − control, -1 control − intervention) for an estimate
+    read as reported; None for a value computed here from arm-level data (always intervention −
+    control, or intervention vs control for a ratio). A reported 12.7 that stays 12.7 is "sign kept".
+    """
     if row.lower_is_better is None:
         raise NotEstimable(f"{row.outcome_id}: lower_is_better not given, so the direction cannot be harmonised")
-    if row.lower_is_better:
-        return -raw, "sign flipped so that positive favours the intervention (lower scores are better)"
-    return raw, "positive favours the intervention (higher is better)"
+    why = "lower scores are better" if row.lower_is_better else "higher is better"
+    if reported_sign is None:
+        source = "computed as intervention vs control" if ratio else "computed as intervention − control"
+        flipped = bool(row.lower_is_better)
+    else:
+        source = "reported as " + ("intervention − control" if reported_sign > 0 else "control − intervention")
+        flipped = (reported_sign < 0) != bool(row.lower_is_better)
+    yi = -raw if row.lower_is_better else raw
+    if flipped:
+        return yi, f"{source}; sign flipped so that positive favours the intervention ({why})"
+    return yi, f"{source}; sign kept: positive favours the intervention ({why})"
 
 
 def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[float, float, str]:
@@ -180,6 +194,7 @@ def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[flo
     correlation), which the `how` text says.
     """
     kind = row.statistic_kind
+    reported_sign: float | None = None  # set for an estimate read with its own sign convention
     cross = " crossover trial: paired (within-participant) estimate used as reported;" if study.crossover else ""
     n1, n2 = row.n_intervention, row.n_control
     if kind in ("mean_sd", "change_sd"):
@@ -188,7 +203,8 @@ def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[flo
             raise NotEstimable(f"{row.outcome_id}: {', '.join(absent)} not reported; no SD imputed")
     if measure == "MD":
         if kind in ("md_ci", "md_se"):
-            raw = _raw_sign(row) * float(row.estimate)  # type: ignore[arg-type]
+            reported_sign = _raw_sign(row)
+            raw = reported_sign * float(row.estimate)  # type: ignore[arg-type]
             vi = variance_from_ci(row.ci_low, row.ci_high) if kind == "md_ci" else float(row.se) ** 2  # type: ignore[arg-type]
             src = f"MD {row.estimate:g} (95% CI {row.ci_low:g} to {row.ci_high:g}); vi from the CI" if kind == "md_ci" else f"MD {row.estimate:g}, SE {row.se:g}; vi = SE²"
         elif kind in ("mean_sd", "change_sd"):
@@ -205,7 +221,8 @@ def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[flo
             # Hedges' correction and the SMD's variance need n1 + n2 - 2 > 0 and both arms non-empty.
             raise NotEstimable(f"{row.outcome_id}: n per arm {n1}/{n2} leaves no degrees of freedom; no SMD")
         if kind == "smd_ci":
-            raw = _raw_sign(row) * float(row.estimate)  # type: ignore[arg-type]
+            reported_sign = _raw_sign(row)
+            raw = reported_sign * float(row.estimate)  # type: ignore[arg-type]
             vi = variance_from_ci(row.ci_low, row.ci_high)  # type: ignore[arg-type]
             src = f"SMD/d {row.estimate:g} (95% CI {row.ci_low:g} to {row.ci_high:g}) as reported; vi from the CI"
         elif kind in ("mean_sd", "change_sd"):
@@ -216,7 +233,8 @@ def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[flo
             if study.crossover:
                 cross = " crossover arms analysed as parallel groups (conservative);"
         elif kind == "t_n":
-            raw, vi = smd_from_t(_raw_sign(row) * float(row.t), n1, n2)  # type: ignore[arg-type]
+            reported_sign = _raw_sign(row)
+            raw, vi = smd_from_t(reported_sign * float(row.t), n1, n2)  # type: ignore[arg-type]
             src = f"Hedges' g from t = {row.t:g}, n {n1}/{n2}"
         elif kind == "p_n":
             p = row.p_value
@@ -250,7 +268,7 @@ def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[flo
         raise NotEstimable(f"unknown measure {measure}")
     if not (vi > 0 and math.isfinite(vi)):
         raise InputFormatError(f"non-positive sampling variance {vi!r}", where=row.where, fix="check the SE, CI or SDs of that row")
-    yi, how_sign = _harmonise(row, raw)
+    yi, how_sign = _harmonise(row, raw, reported_sign=reported_sign, ratio=measure in LOG_SCALE_MEASURES)
     inferred = " INFERRED value (not read)." if row.inferred else ""
     return yi, vi, f"{row.outcome_id}: {src};{cross} {how_sign}.{inferred}"
 
