@@ -423,3 +423,25 @@ def test_empty_sections_say_so_and_unfilled_columns_are_left_out(tmp_path: Path)
     ctx["show_dose"] = True
     md = rep.render(ctx, template=TEMPLATE_DIR / "report.md.j2")
     assert "| Study | Design | Randomized | Dose (mg/kg) | Comparator | Registration |\n|---|---|---:|---|---|---|" in md
+
+
+def test_crossover_limitation_names_only_the_trials_whose_estimate_is_within_participant() -> None:
+    # Feder2014-like: crossover with a paired estimate used; Pradhan2017-like: crossover, no estimate.
+    studies = [
+        {"study_id": "Cross2014", "n_randomized": "41", "crossover": "true"},
+        {"study_id": "Cross2017", "n_randomized": "10", "crossover": "true"},
+        {"study_id": "Para2021", "n_randomized": "30", "crossover": "false"},
+    ]
+    primary = {"analysis": "sev", "title": "Severity", "pooled": False, "reason": "k = 2", "studies": [
+        {"study": "Cross2014", "crossover": True, "how": "Cross2014#1: MD 12.7; crossover trial: paired (within-participant) estimate used as reported; ..."},
+        {"study": "Para2021", "crossover": False, "how": "Para2021#1: MD -11.88"},
+    ]}
+    other = {"analysis": "arms", "title": "Arms", "pooled": False, "reason": "k = 1", "studies": [
+        {"study": "Cross2017", "crossover": True, "how": "Cross2017#2: follow-up means/SDs; crossover arms analysed as parallel groups (conservative); ..."},
+    ]}
+    (text,) = [t for t in rep.limitations(studies, [], primary, analyses=[primary]) if "crossover" in t]
+    assert text == ("2 trials used a crossover design (Cross2014, Cross2017): the estimate of Cross2014 is within-participant "
+                    "(paired analysis, as reported); Cross2017 gave no estimate.")
+    (text,) = [t for t in rep.limitations(studies, [], primary, analyses=[primary, other]) if "crossover" in t]
+    assert text == ("2 trials used a crossover design (Cross2014, Cross2017): the estimate of Cross2014 is within-participant "
+                    "(paired analysis, as reported); the crossover arms of Cross2017 were analysed as parallel groups (conservative).")

@@ -280,8 +280,18 @@ def analysis_context(summary: Mapping[str, Any], figures: Mapping[str, str]) -> 
     }
 
 
-def limitations(studies: Sequence[Mapping[str, str]], direction: Sequence[Mapping[str, str]], primary: Mapping[str, Any] | None) -> list[str]:
-    """Limitations the data force, computed from the included studies and the synthesis outputs."""
+def limitations(
+    studies: Sequence[Mapping[str, str]],
+    direction: Sequence[Mapping[str, str]],
+    primary: Mapping[str, Any] | None,
+    *,
+    analyses: Sequence[Mapping[str, Any]] = (),
+) -> list[str]:
+    """Limitations the data force, computed from the included studies and the synthesis outputs.
+
+    ``analyses`` are the analysis JSONs: a crossover trial is said to give a within-participant
+    estimate only when one of them used its paired estimate (its ``how`` says which).
+    """
     out: list[str] = []
     n = len(studies)
     included = {s["study_id"] for s in studies}
@@ -303,7 +313,24 @@ def limitations(studies: Sequence[Mapping[str, str]], direction: Sequence[Mappin
         out.append(f"{count_words(len(small), 'trial')} randomized fewer than 50 participants ({', '.join(small)}).")
     crossover = sorted(s["study_id"] for s in studies if s.get("crossover") == "true")
     if crossover:
-        out.append(f"{count_words(len(crossover), 'trial')} used a crossover design ({', '.join(crossover)}); their estimates are within-participant.")
+        hows: dict[str, list[str]] = defaultdict(list)
+        for summary in analyses:
+            for entry in summary.get("studies", []):
+                hows[entry.get("study", "")].append(str(entry.get("how") or ""))
+        paired = [s for s in crossover if any("paired (within-participant)" in h for h in hows[s])]
+        parallel = [s for s in crossover if s not in paired and any("analysed as parallel groups" in h for h in hows[s])]
+        other = [s for s in crossover if s not in paired and s not in parallel and hows[s]]
+        none = [s for s in crossover if not hows[s]]
+        parts = []
+        if paired:
+            parts.append(f"the estimate{'s' if len(paired) > 1 else ''} of {', '.join(paired)} {'are' if len(paired) > 1 else 'is'} within-participant (paired analysis, as reported)")
+        if parallel:
+            parts.append(f"the crossover arms of {', '.join(parallel)} were analysed as parallel groups (conservative)")
+        if other:
+            parts.append(f"{', '.join(other)} gave an estimate from its crossover data")
+        if none:
+            parts.append(f"{', '.join(none)} gave no estimate")
+        out.append(f"{count_words(len(crossover), 'trial')} used a crossover design ({', '.join(crossover)}): {'; '.join(parts)}.")
     return out
 
 
@@ -578,7 +605,7 @@ def build_context(
         "direction": [_direction_row(r, config.get("synthesis", {})) for r in direction],
         "direction_figure": svg_data_uri(direction_svg),
         "analyses": analysis_rows,
-        "limitations": limitations(studies, direction, primary),
+        "limitations": limitations(studies, direction, primary, analyses=[s for s, _ in analyses]),
         "risk_of_bias": risk_of_bias(rob_path),
         "whats_new": whats_new(summaries),
         "provenance": provenance([*provenance_files, *archived]),
