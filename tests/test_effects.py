@@ -206,3 +206,22 @@ def test_how_of_arm_level_data_says_it_was_computed_intervention_minus_control()
     r = row(statistic_kind="mean_sd", mean_intervention=30.0, sd_intervention=9.0, mean_control=35.0, sd_control=9.0, n_intervention=10, n_control=10)
     yi, _, how = effect_from_row(r, "MD", study=study())
     assert yi == pytest.approx(5.0) and "computed as intervention − control" in how and "sign flipped" in how
+
+
+def test_crossover_counts_are_not_called_a_paired_estimate() -> None:
+    # a 2x2 table built from a crossover's periods is analysed as parallel groups, not "as reported"
+    r = row(statistic_kind="counts", events_intervention=10, n_intervention=15, events_control=3, n_control=15, lower_is_better=False, domain="ptsd_response")
+    yi, _, how = effect_from_row(r, "RR", study=study(crossover=True))
+    assert yi == pytest.approx(math.log(10 / 3))
+    assert "paired (within-participant) estimate used as reported" not in how and "analysed as parallel groups" in how
+
+
+@pytest.mark.parametrize("kind", ["t_n", "p_n"])
+def test_crossover_t_or_p_is_not_converted_with_the_parallel_group_formula(kind: str) -> None:
+    # A crossover's t or p comes from a paired analysis: the independent-samples conversion to
+    # Hedges' g needs the within-person correlation (Cochrane Handbook 23.2.7), so no SMD.
+    r = row(statistic_kind=kind, t=3.0, p="0.004", n_intervention=15, n_control=15, favours="intervention")
+    with pytest.raises(NotEstimable, match="crossover"):
+        effect_from_row(r, "SMD", study=study(crossover=True))
+    g, _, _ = effect_from_row(r, "SMD", study=study(crossover=False))
+    assert math.isfinite(g)

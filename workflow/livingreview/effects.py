@@ -191,7 +191,8 @@ def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[flo
     metafor), from t with n, or from an exact p with n; OR/RR/RD from 2x2 counts. No SD is ever
     imputed. A crossover trial's paired estimate (MD/SMD with CI or SE) is used as reported; arm
     means from a crossover are analysed as if parallel (conservative: ignores the within-person
-    correlation), which the `how` text says.
+    correlation), which the `how` text says, and so are 2x2 counts; a crossover's t or p (a paired
+    analysis) gives no SMD, since the parallel-group conversion would need the within-person correlation.
     """
     kind = row.statistic_kind
     reported_sign: float | None = None  # set for an estimate read with its own sign convention
@@ -232,6 +233,9 @@ def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[flo
             src = f"Hedges' g from {'change-score' if kind == 'change_sd' else 'follow-up'} means/SDs, n {n1}/{n2} (escalc SMD)"
             if study.crossover:
                 cross = " crossover arms analysed as parallel groups (conservative);"
+        elif kind in ("t_n", "p_n") and study.crossover:
+            raise NotEstimable(f"{row.outcome_id}: a crossover trial's t or p comes from a paired analysis; turning it into Hedges' g "
+                               "with the parallel-group formula needs the within-person correlation (Cochrane Handbook 23.2.7); no SMD")
         elif kind == "t_n":
             reported_sign = _raw_sign(row)
             raw, vi = smd_from_t(reported_sign * float(row.t), n1, n2)  # type: ignore[arg-type]
@@ -262,6 +266,8 @@ def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[flo
             raise NotEstimable(f"{row.outcome_id}: {none_or_all} in both arms ({a}/{n1} vs {c}/{n2}): uninformative for an {measure}, left out (Cochrane Handbook 10.4.4.1)")
         raw, vi, corrected = two_by_two(a, n1, c, n2, measure=measure)  # type: ignore[arg-type]
         src = f"{measure} from {row.events_intervention}/{n1} vs {row.events_control}/{n2}" + (" (0.5 added to every cell: a cell was 0)" if corrected else "")
+        if study.crossover:
+            cross = " crossover arms analysed as parallel groups (conservative);"
         if measure in LOG_SCALE_MEASURES:
             src = "log " + src
     else:
