@@ -69,3 +69,27 @@ def test_phase_labels_fit_their_bars() -> None:
         counts = compute_counts(ledger, sources=SOURCES)
         for phase in layout(counts)["phases"]:
             assert text_width(phase.text, bold=True) + PAD <= phase.h, phase.text
+
+
+def test_first_version_uses_the_new_review_template_wording() -> None:
+    # PRISMA 2020 template for new reviews: "Identification of studies via databases and registers",
+    # "Studies included in review" / "Reports of included studies"; "new" belongs to updates only.
+    one = compute_counts(first_run_ledger(), sources=SOURCES)
+    text = _texts(render_svg(one))
+    assert "Identification of studies via databases and registers" in text
+    assert f"Studies included in review (n = {one['total_studies']})" in text
+    assert f"Reports of included studies (n = {one['total_reports']})" in text
+    assert "new" not in text.lower()
+
+
+def test_update_counts_a_new_report_of_a_previously_included_study_apart() -> None:
+    # The second run includes pubmed:20 (new StudyC) and pubmed:21 (a new report of StudyA, included
+    # in the previous version): one new study with one report, plus one new report of an old study.
+    two = compute_counts(second_run_ledger(), sources=SOURCES)
+    assert (two["new_studies"], two["new_reports"], two["new_reports_of_previous_studies"]) == (1, 2, 1)
+    text = _texts(render_svg(two))
+    assert "Identification of new studies via databases and registers" in text
+    assert "New studies included in review (n = 1)" in text
+    assert "Reports of new included studies (n = 1)" in text
+    assert "New reports of studies included in the previous version (n = 1)" in text
+    assert f"Reports of total included studies (n = {two['total_reports']})" in text

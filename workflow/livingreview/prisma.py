@@ -449,6 +449,9 @@ def compute_counts(
             "excluded_automatic_by_rule": [
                 {"rule": rule, "reason": reason, "n": n} for (rule, reason), n in sorted(rule_counter.items(), key=lambda kv: (-kv[1], kv[0]))
             ],
+            # reports of this update that belong to a study already included in the previous
+            # version (PRISMA 2020's "Reports of new included studies" must not count them)
+            "new_reports_of_previous_studies": sum(1 for r in new_reports if r.reference in previous_studies),
             "included_studies": sorted(previous_studies | new_studies),
             "newest_runs": newest,
             "runs": per_run,

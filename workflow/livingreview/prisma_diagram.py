@@ -169,7 +169,7 @@ def layout(counts: Mapping[str, Any]) -> dict[str, Any]:
 
     y = MARGIN
     headers.append(
-        _make_box("header_new", x_main, y, MAIN_W + GAP_X + SIDE_W, [("Identification of new studies via databases and registers", 0, True)], fill=COLOURS["new_header"], centred=True, min_h=HEADER_H)
+        _make_box("header_new", x_main, y, MAIN_W + GAP_X + SIDE_W, [(f"Identification of {'new ' if previous else ''}studies via databases and registers", 0, True)], fill=COLOURS["new_header"], centred=True, min_h=HEADER_H)
     )
     if previous:
         headers.append(_make_box("header_previous", x_prev, y, PREV_W, [("Previous studies", 0, True)], fill=COLOURS["prev_header"], centred=True, min_h=headers[0].h))
@@ -252,15 +252,28 @@ def layout(counts: Mapping[str, Any]) -> dict[str, Any]:
 
     # Included
     included_top = y
+    if previous:
+        # PRISMA 2020 template for updated reviews; a new report of a study included in the previous
+        # version is not a report of a new study, so it is counted on a line of its own
+        old_study_reports = int(counts.get("new_reports_of_previous_studies", 0))
+        included_items = [
+            (f"New studies included in review {_n(counts['new_studies'])}", 0, False),
+            (f"Reports of new included studies {_n(counts['new_reports'] - old_study_reports)}", 0, False),
+        ]
+        if old_study_reports:
+            included_items.append((f"New reports of studies included in the previous version {_n(old_study_reports)}", 0, False))
+    else:
+        # PRISMA 2020 template for new reviews
+        included_items = [
+            (f"Studies included in review {_n(counts['total_studies'])}", 0, False),
+            (f"Reports of included studies {_n(counts['total_reports'])}", 0, False),
+        ]
     new_box = _make_box(
         "new_included",
         x_main,
         y,
         MAIN_W,
-        [
-            (f"New studies included in review {_n(counts['new_studies'])}", 0, False),
-            (f"Reports of new included studies {_n(counts['new_reports'])}", 0, False),
-        ],
+        included_items,
         # the vertical "Included" phase label must fit beside this box when it is the only one
         min_h=0.0 if previous else round(text_width("Included", bold=True) + 2 * PAD, 1),
     )
