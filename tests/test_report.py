@@ -445,3 +445,30 @@ def test_crossover_limitation_names_only_the_trials_whose_estimate_is_within_par
     (text,) = [t for t in rep.limitations(studies, [], primary, analyses=[primary, other]) if "crossover" in t]
     assert text == ("2 trials used a crossover design (Cross2014, Cross2017): the estimate of Cross2014 is within-participant "
                     "(paired analysis, as reported); the crossover arms of Cross2017 were analysed as parallel groups (conservative).")
+
+
+def test_synthesis_methods_state_measures_model_heterogeneity_bias_and_certainty(tmp_path: Path) -> None:
+    """PRISMA 2020 items 12-15: the report states, from the config, how effects were measured and
+    pooled, heterogeneity, sensitivity and reporting-bias methods, and that certainty was not graded."""
+    ctx = _context(tmp_path)
+    text = " ".join(ctx["synthesis_methods"])
+    synthesis = load_config(ROOT / "config/config.yaml")["synthesis"]
+    for a in synthesis["analyses"]:
+        assert a["title"] in text
+    assert "restricted maximum likelihood (REML)" in text and "Knapp-Hartung" in text and "t distribution with k − 1 degrees of freedom" in text
+    assert f"at least {synthesis['min_k']} studies" in text
+    assert "risk ratios above 1 favour ketamine" in text.lower()
+    assert "Hedges' g" in text and "used as reported, without a small-sample correction" in text
+    assert "No missing standard deviation was imputed" in text
+    assert "shared control group is never counted twice" in text
+    assert "Q-profile" in text and "I²" in text and "prediction interval" in text
+    assert "Leave-one-out" in text and f"funnel plot from {synthesis['funnel_min_k']} studies" in text
+    assert f"Egger's test from {synthesis['egger_min_k']} studies" in text
+    assert "certainty of the evidence (GRADE) was not assessed" in text
+    md = rep.render(ctx, template=TEMPLATE_DIR / "report.md.j2")
+    html = rep.render(ctx, template=TEMPLATE_DIR / "report.html.j2")
+    assert md.index("## Synthesis methods") < md.index("## Results")
+    assert 'id="synthesis"' in html and "GRADE) was not assessed" in html
+    # the ratio analysis's own sign note speaks of ratios, not of "positive values"
+    rr = {**ANALYSIS, "measure": "RR", "log_scale": True, "intervention_label": "ketamine", "direction": "Positive values favour ketamine"}
+    assert rep.analysis_context(rr, {})["direction"].startswith("Risk ratios above 1 favour ketamine")

@@ -270,7 +270,10 @@ def analysis_context(summary: Mapping[str, Any], figures: Mapping[str, str]) -> 
         "title": summary.get("title", summary.get("analysis", "")),
         "primary": bool(summary.get("primary")),
         "measure": words,
-        "direction": summary.get("direction", ""),
+        "direction": (
+            f"{words[0].upper()}{words[1:]}s above 1 favour {summary.get('intervention_label') or 'the intervention'} (positive log ratios)"
+            if log_scale and summary.get("direction") else summary.get("direction", "")
+        ),
         "pooled": pooled,
         "summary_text": text,
         "studies": studies,
@@ -278,6 +281,69 @@ def analysis_context(summary: Mapping[str, Any], figures: Mapping[str, str]) -> 
         "egger": summary.get("egger"),
         "figures": dict(figures),
     }
+
+
+METHOD_WORDS = {
+    "REML": "restricted maximum likelihood (REML)",
+    "DL": "DerSimonian-Laird (DL)",
+    "PM": "Paule-Mandel (PM)",
+}
+
+
+def _window_words(window: Mapping[str, Any] | None) -> str:
+    if not window:
+        return "any timepoint"
+    lo, hi = window.get("min"), window.get("max")
+    if lo is not None and hi is not None:
+        return f"{lo:g} to {hi:g} days after the start of the intervention"
+    if lo is not None:
+        return f"from {lo:g} days after the start of the intervention"
+    return f"up to {hi:g} days after the start of the intervention"
+
+
+def synthesis_methods(synthesis: Mapping[str, Any]) -> list[str]:
+    """The synthesis methods (PRISMA 2020 items 12-15) in words, from the config's ``synthesis`` and
+    what the effects and pooling stages do; protocol-neutral apart from the intervention's name."""
+    label = str(synthesis.get("intervention_label") or "intervention")
+    min_k = int(synthesis.get("min_k", 2))
+    funnel_k = int(synthesis.get("funnel_min_k", 3))
+    egger_k = int(synthesis.get("egger_min_k", 10))
+    out: list[str] = []
+    measures = set()
+    for a in synthesis.get("analyses", []):
+        measure, method = a["measure"], a.get("method", "REML")
+        measures.add(measure)
+        if method == "FE":
+            model = "a fixed-effect (inverse-variance) model with a normal-theory 95% CI"
+        else:
+            ci = ("a Knapp-Hartung standard error and 95% CI from the t distribution with k − 1 degrees of freedom"
+                  if a.get("hksj") else "a normal-theory (Wald) 95% CI")
+            model = f"a random-effects model, τ² by {METHOD_WORDS.get(method, method)}, with {ci}"
+        scale = " (studies on one scale only)" if measure == "MD" else ""
+        out.append(f"{a.get('title', a['id'])}{' (primary analysis)' if a.get('primary') else ''}: {MEASURE_WORDS.get(measure, measure)}{scale}, "
+                   f"{_window_words(a.get('timepoint_days'))}; {model}; pooled when at least {min_k} studies give an estimate.")
+    ratios = " and ".join(f"{MEASURE_WORDS[m]}s" for m in ("RR", "OR") if m in measures)
+    out.append(f"Every effect is signed so that positive values favour {label} (whether lower or higher scores are better is set per outcome)"
+               + (f"; {ratios} above 1 favour {label} (they are pooled on the log scale)" if ratios else "") + ".")
+    out.append("One estimate per study and analysis: primary-endpoint rows first, then arm-level data before reported contrasts. "
+               "A multi-arm study contributes one comparison (arms are not combined), so a shared control group is never counted twice. "
+               "No missing standard deviation was imputed: a mean difference without SDs gives no standardized mean difference.")
+    if "SMD" in measures:
+        out.append("Standardized mean differences from arm-level data are Hedges' g (metafor escalc); a standardized mean difference or "
+                   "Cohen's d reported with its 95% CI is used as reported, without a small-sample correction.")
+    if measures & {"RR", "OR", "RD"}:
+        out.append("Ratios and differences come from 2x2 counts; 0.5 is added to every cell only when a cell is zero, and a study with no "
+                   "events (or only events) in both arms gives no ratio.")
+    out.append("Crossover trials: a paired (within-participant) estimate is used as reported; arm-level data from a crossover are "
+               "analysed as parallel groups (conservative).")
+    subgroups = sorted({c for a in synthesis.get("analyses", []) for c in a.get("subgroups", [])})
+    out.append("Heterogeneity: τ² with its Q-profile 95% CI, I², Cochran's Q and, from 3 studies, a 95% prediction interval"
+               + (f"; subgroup analyses by {', '.join(subgroups)} with a test for subgroup differences (Q-between)" if subgroups else "") + ".")
+    out.append("Sensitivity: Leave-one-out analysis from 3 pooled studies; cumulative meta-analysis by publication year.")
+    out.append(f"Reporting bias: a funnel plot from {funnel_k} studies and Egger's test from {egger_k} studies; below those numbers the "
+               "report says why none is shown. Studies without usable numbers are shown by direction of effect (SWiM); no p values are combined.")
+    out.append("The certainty of the evidence (GRADE) was not assessed.")
+    return out
 
 
 def limitations(
@@ -605,6 +671,7 @@ def build_context(
         "direction": [_direction_row(r, config.get("synthesis", {})) for r in direction],
         "direction_figure": svg_data_uri(direction_svg),
         "analyses": analysis_rows,
+        "synthesis_methods": synthesis_methods(config.get("synthesis", {})),
         "limitations": limitations(studies, direction, primary, analyses=[s for s, _ in analyses]),
         "risk_of_bias": risk_of_bias(rob_path),
         "whats_new": whats_new(summaries),
