@@ -472,3 +472,15 @@ def test_synthesis_methods_state_measures_model_heterogeneity_bias_and_certainty
     # the ratio analysis's own sign note speaks of ratios, not of "positive values"
     rr = {**ANALYSIS, "measure": "RR", "log_scale": True, "intervention_label": "ketamine", "direction": "Positive values favour ketamine"}
     assert rep.analysis_context(rr, {})["direction"].startswith("Risk ratios above 1 favour ketamine")
+
+
+def test_reference_review_is_not_claimed_reproduced_and_no_text_is_protocol_specific(tmp_path: Path) -> None:
+    # The published review's list of included studies is not public (shared evidence README), so
+    # the report cites it as the reference review; and a review without risk_of_bias.tsv is not
+    # told that "RoB 2 judgements were not part of the curated evidence" (this project's data source).
+    ctx = _context(tmp_path)
+    for name in ("report.md.j2", "report.html.j2"):
+        out = rep.render(ctx, template=TEMPLATE_DIR / name)
+        assert "Reproduces" not in out and f"Reference review: {ctx['review']['reference']}" in out
+        assert "curated evidence" not in out
+        assert "No risk-of-bias assessment is available for this review (no resources/extraction/risk_of_bias.tsv)" in out
