@@ -487,7 +487,9 @@ def test_plots_and_report_favour_exercise(review: Path) -> None:
     assert "favours exercise" in svgs["effect_direction.svg"]
     md = (review / "results/report/report.md").read_text(encoding="utf-8")
     html = (review / "results/report/index.html").read_text(encoding="utf-8")
-    assert md.count("Positive values favour exercise") == 2 and html.count("Positive values favour exercise") >= 2
+    # the MD analysis: positive values; the RR analysis: a ratio above 1 (not a "positive" ratio)
+    assert md.count("Positive values favour exercise") == 1 and html.count("Positive values favour exercise") >= 1
+    assert md.count("Risk ratios above 1 favour exercise") == 1 and html.count("Risk ratios above 1 favour exercise") >= 1
     figures = _embedded(html)
     assert sum("Favours exercise" in svg for svg in figures) >= 2, "the report's embedded forest plots say Favours exercise"
     # domain labels and the dose unit of this protocol
