@@ -28,7 +28,7 @@ from livingreview.writers import pubmed_xml
 NCBI_EUTILS = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 FIRST_SYNTHETIC_PMID = 990_000_001
 DATETYPES = frozenset({"pdat", "edat"})  # mindate/maxdate without a datetype mean pdat, as at NCBI
-FAULTS = frozenset({"429", "500", "502", "503", "slow", "stall", "truncate", "error_body", "reset"})
+FAULTS = frozenset({"429", "500", "502", "503", "slow", "stall", "truncate", "error_body", "error_with_count", "reset"})
 ESEARCH_DOCTYPE = '<!DOCTYPE eSearchResult PUBLIC "-//NLM//DTD esearch 20060628//EN" "https://eutils.ncbi.nlm.nih.gov/eutils/dtd/20060628/esearch.dtd">'
 
 
@@ -120,7 +120,8 @@ class FakeEutils:
 
     Faults: ``inject(endpoint, fault, times)`` makes the next ``times`` replies of that endpoint fail
     with one of FAULTS ("429" carries Retry-After, "slow" sleeps ``slow_seconds`` before replying,
-    "stall" sends half the body and then waits ``slow_seconds``, "truncate" cuts the XML in half, "error_body" answers 200 with an <ERROR>, "reset" closes the
+    "stall" sends half the body and then waits ``slow_seconds``, "truncate" cuts the XML in half, "error_body" answers 200 with an <ERROR>, "error_with_count"
+    answers an esearch with <Count>0</Count> and an <ERROR> beside it, "reset" closes the
     connection without a reply); ``fail_always`` makes every reply fail (a server that never
     recovers). ``grow_after_first_search`` adds records to the database after the first esearch
     (its count changes between calls); ``overreport`` makes esearch report more records than its
@@ -276,6 +277,11 @@ class _Handler(BaseHTTPRequestHandler):
                 if fault == "error_body":
                     tag = "eSearchResult" if endpoint == "esearch" else "eFetchResult"
                     body = f"<?xml version=\"1.0\"?>\n<{tag}><ERROR>Search Backend failed: fake fault</ERROR></{tag}>\n".encode()
+                elif fault == "error_with_count":
+                    body = (
+                        b'<?xml version="1.0"?>\n<eSearchResult><Count>0</Count><RetMax>0</RetMax><RetStart>0</RetStart><IdList/>'
+                        b"<TranslationSet/><QueryTranslation/><ERROR>Search Backend failed: fake fault beside a count</ERROR></eSearchResult>\n"
+                    )
                 elif fault == "truncate":
                     body = body[: len(body) // 2]
                 elif fault == "stall":

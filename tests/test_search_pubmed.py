@@ -173,6 +173,33 @@ def test_search_of_25000_records_pages_through_the_history_server(tmp_path: Path
     assert server.max_per_second() <= 10
 
 
+def test_an_esearch_error_beside_a_count_is_retried_not_taken_for_no_records(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An <ERROR> in an esearch reply means the search failed, even when a <Count>0</Count> stands beside it
+    (Bio.Entrez.read raises on any <ERROR>): it is retried, never reported as 'no new records'."""
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    records = make_records(30, start=dt.date(2010, 1, 1))
+    server = fake(records)
+    server.inject("esearch", "error_with_count", times=2)
+    sleeps = Sleeps()
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY, sleep=sleeps)
+    assert run_dir is not None and sorted(read_pmids(run_dir)) == sorted(r.pmid for r in records)
+    assert [r.fault for r in server.calls("esearch")] == ["error_with_count", "error_with_count", "", ""]
+    assert sleeps == [0.01, 0.02]
+
+
+def test_an_esearch_error_that_persists_stops_the_search(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    server = fake(make_records(30, start=dt.date(2010, 1, 1)))
+    server.fail_always("esearch", "error_with_count")
+    root = tmp_path / "searches"
+    with pytest.raises(SearchError) as err:
+        run_pubmed_search(config_path=write_config(tmp_path), root=root, today=TODAY, sleep=Sleeps())
+    text = str(err.value)
+    assert "esearch failed after 4 attempt(s); last error: esearch reply has an <ERROR>: Search Backend failed: fake fault beside a count" in text
+    assert len(server.calls("esearch")) == 4
+    assert_nothing_written(root)
+
+
 @pytest.mark.parametrize("fault", ["429", "500", "502", "503", "truncate", "error_body", "reset", "slow", "stall"])
 @pytest.mark.parametrize("endpoint", ["esearch", "efetch"])
 def test_transient_faults_are_retried(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, fault: str, endpoint: str) -> None:

@@ -473,9 +473,12 @@ def _parse_esearch(body: bytes) -> dict[str, Any]:
         raise _RetryableResponse(f"unexpected esearch reply <{root.tag}>")
     count_text = root.findtext("Count")
     error = root.findtext("ERROR")
+    if error is not None and error.strip():
+        # NCBI answers back-end failures with HTTP 200 and <ERROR>: ask again. A <Count> beside it
+        # (0, say) is not a result: as Bio.Entrez.read, which raises on any <ERROR>, it is not trusted.
+        raise _RetryableResponse(f"esearch reply has an <ERROR>: {' '.join(error.split())}")
     if count_text is None:
-        # NCBI answers transient back-end failures with HTTP 200 and <ERROR>: ask again.
-        raise _RetryableResponse(f"esearch reply has no <Count> ({' '.join((error or 'no ERROR given').split())})")
+        raise _RetryableResponse("esearch reply has no <Count> (no ERROR given)")
     messages = []
     for tag in ("ErrorList", "WarningList"):
         node = root.find(tag)
