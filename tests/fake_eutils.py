@@ -29,6 +29,10 @@ NCBI_EUTILS = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 FIRST_SYNTHETIC_PMID = 990_000_001
 DATETYPES = frozenset({"pdat", "edat"})  # mindate/maxdate without a datetype mean pdat, as at NCBI
 FAULTS = frozenset({"429", "500", "502", "503", "slow", "stall", "truncate", "error_body", "error_with_count", "reset"})
+# PubMed's E-utilities give at most the first 9,999 records of one search: esearch caps IdList there
+# and refuses a retstart above 9998 with an <ERROR> (no <Count>); the fake's history sets serve no
+# record past it either (see https://github.com/biopython/biopython/issues/4189 and #4353).
+PUBMED_RETRIEVAL_CAP = 9_999
 ESEARCH_DOCTYPE = '<!DOCTYPE eSearchResult PUBLIC "-//NLM//DTD esearch 20060628//EN" "https://eutils.ncbi.nlm.nih.gov/eutils/dtd/20060628/esearch.dtd">'
 
 
@@ -37,13 +41,21 @@ class FakeRecord:
     """One synthetic PubMed record: its PMID, publication date (pdat) and Entrez date (edat).
 
     ``entered`` is the date the record entered PubMed (edat); it defaults to the publication date.
-    A record published before a search but indexed after it has ``entered`` > ``date``.
+    A record published before a search but indexed after it has ``entered`` > ``date``. ``epub`` is
+    an electronic publication date besides the print one: PubMed's publication date field covers
+    both, so such a record matches a pdat range that holds either (it can match two disjoint ranges).
     """
 
     pmid: str
     date: dt.date
     record: Record | None = field(default=None, compare=False, hash=False)  # served as is when given
     entered: dt.date | None = None
+    epub: dt.date | None = None
+
+    def within(self, datetype: str, first: dt.date, last: dt.date) -> bool:
+        """Whether the record's date in ``datetype`` (for pdat: its print or its electronic date) is in first..last."""
+        dates = [self.on(datetype)] + ([self.epub] if datetype == "pdat" and self.epub else [])
+        return any(first <= d <= last for d in dates)
 
     def on(self, datetype: str) -> dt.date:
         """The record's date in the field ``datetype`` (pdat or edat) names."""
@@ -110,6 +122,7 @@ class _State:
     overreport: int = 0
     duplicate_in_efetch: bool = False
     max_requests: int = 500
+    retrieval_cap: int = PUBMED_RETRIEVAL_CAP
     searches: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -125,8 +138,10 @@ class FakeEutils:
     connection without a reply); ``fail_always`` makes every reply fail (a server that never
     recovers). ``grow_after_first_search`` adds records to the database after the first esearch
     (its count changes between calls); ``overreport`` makes esearch report more records than its
-    history set holds; ``duplicate_in_efetch`` repeats a PMID across two batches. At most
-    ``max_requests`` requests are answered, so a looping client cannot run forever.
+    history set holds; ``duplicate_in_efetch`` repeats a PMID across two batches. As PubMed, no
+    search yields more than ``retrieval_cap`` records (PUBMED_RETRIEVAL_CAP): esearch lists at most
+    that many ids and efetch serves none past it from a history set. At most ``max_requests``
+    requests are answered, so a looping client cannot run forever.
     """
 
     def __init__(self, records: list[FakeRecord], *, slow_seconds: float = 2.0, retry_after: str = "1", max_requests: int = 500) -> None:
@@ -148,7 +163,7 @@ class FakeEutils:
         self.state.always[endpoint] = fault
 
     def set(self, **switches: Any) -> None:
-        """Set grow_after_first_search, overreport, duplicate_in_efetch, slow_seconds or retry_after."""
+        """Set grow_after_first_search, overreport, duplicate_in_efetch, retrieval_cap, slow_seconds or retry_after."""
         for key, value in switches.items():
             if not hasattr(self.state, key) or key in {"records", "faults", "requests", "lock", "stop"}:
                 raise ValueError(f"unknown switch {key}")
@@ -315,7 +330,7 @@ class _Handler(BaseHTTPRequestHandler):
         if lo and hi:
             a = dt.date(*map(int, lo.split("/")))
             b = dt.date(*map(int, hi.split("/")))
-            records = [r for r in records if a <= r.on(datetype) <= b]
+            records = [r for r in records if r.within(datetype, a, b)]
         return sorted(records, key=lambda r: int(r.pmid), reverse=True)  # newest first, as PubMed sorts
 
     def _esearch(self, state: _State, params: dict[str, str]) -> bytes:
@@ -330,14 +345,27 @@ class _Handler(BaseHTTPRequestHandler):
                 last = max(state.records, key=lambda r: int(r.pmid))
                 state.records += make_records(state.grow_after_first_search, first_pmid=int(last.pmid) + 1, start=last.date, step_days=0)
             count = len(hits) + state.overreport
+            cap = state.retrieval_cap
+        retstart = int(params.get("retstart", "0"))
+        if retstart > cap - 1:
+            return (
+                f'<?xml version="1.0" encoding="UTF-8" ?>\n{ESEARCH_DOCTYPE}\n<eSearchResult><ERROR>Search Backend failed: '
+                f"fake PubMed gives at most the first {cap} records of a search (retstart {retstart})</ERROR></eSearchResult>\n"
+            ).encode("utf-8")
         retmax = int(params.get("retmax", "20"))
-        ids = "".join(f"<Id>{r.pmid}</Id>" for r in hits[:retmax])
+        shown = hits[retstart : min(retstart + retmax, cap)]
+        warning = (
+            f"<WarningList><OutputMessage>fake PubMed: retmax {retmax} cut to the first {cap} records</OutputMessage></WarningList>"
+            if retstart + retmax > cap and len(hits) > cap
+            else ""
+        )
+        ids = "".join(f"<Id>{r.pmid}</Id>" for r in shown)
         term = escape(params.get("term", ""))
         history = f"<QueryKey>1</QueryKey><WebEnv>{webenv}</WebEnv>" if webenv else ""
         return (
             f'<?xml version="1.0" encoding="UTF-8" ?>\n{ESEARCH_DOCTYPE}\n'
-            f"<eSearchResult><Count>{count}</Count><RetMax>{min(retmax, len(hits))}</RetMax><RetStart>0</RetStart>{history}"
-            f"<IdList>{ids}</IdList><TranslationSet/><QueryTranslation>{term} AND fake[translation]</QueryTranslation></eSearchResult>\n"
+            f"<eSearchResult><Count>{count}</Count><RetMax>{len(shown)}</RetMax><RetStart>{retstart}</RetStart>{history}"
+            f"<IdList>{ids}</IdList><TranslationSet/><QueryTranslation>{term} AND fake[translation]</QueryTranslation>{warning}</eSearchResult>\n"
         ).encode("utf-8")
 
     def _efetch(self, state: _State, params: dict[str, str]) -> bytes:
@@ -347,7 +375,13 @@ class _Handler(BaseHTTPRequestHandler):
             return b'<?xml version="1.0"?>\n<eFetchResult><ERROR>Unable to obtain query #1</ERROR></eFetchResult>\n'
         start = int(params.get("retstart", "0"))
         size = int(params.get("retmax", "20"))
-        batch = hits[start : start + size]
+        cap = state.retrieval_cap
+        if start > cap - 1:
+            return (
+                f'<?xml version="1.0"?>\n<eFetchResult><ERROR>Search Backend failed: fake PubMed gives at most the first {cap} '
+                f"records of a search (retstart {start})</ERROR></eFetchResult>\n"
+            ).encode("utf-8")
+        batch = hits[start : min(start + size, cap)]
         if state.duplicate_in_efetch and start > 0 and batch:
             batch = [hits[0]] + batch[1:]
         return efetch_xml(batch)

@@ -156,7 +156,21 @@ def test_search_several_batches_writes_an_exact_run(tmp_path: Path, fake: Any) -
     assert Entrez.api_key is None and Entrez.max_tries == 3
 
 
-def test_search_of_25000_records_pages_through_the_history_server(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def _history_sets(server: FakeEutils) -> dict[str, int]:
+    """Each history set the client fetched from (WebEnv) and the count esearch reported for it."""
+    counts = {}
+    searches = server.calls("esearch")
+    for i, r in enumerate(searches):
+        if r.params.get("usehistory") == "y":
+            counts[f"MCID_FAKE_{i + 1}"] = r
+    fetched = {r.params["webenv"] for r in server.calls("efetch")}
+    return {webenv: counts[webenv] for webenv in fetched}
+
+
+def test_search_of_25000_records_is_split_into_date_ranges_pubmed_can_return(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PubMed's E-utilities give at most the first 9,999 records of one search (esearch and the history
+    server alike): a larger result set is searched in date ranges of at most 9,999 records each, and
+    the union is checked against the count of the whole range."""
     monkeypatch.setenv("NCBI_API_KEY", SECRET)
     records = make_records(25_000, start=dt.date(1950, 1, 1))
     server = fake(records)
@@ -166,11 +180,81 @@ def test_search_of_25000_records_pages_through_the_history_server(tmp_path: Path
 
     pmids = read_pmids(run_dir)
     assert len(pmids) == 25_000 and set(pmids) == {r.pmid for r in records}
-    assert [int(r.params["retstart"]) for r in server.calls("efetch")] == [0, 5000, 10000, 15000, 20000]
-    # above 10,000 PubMed gives no full id list: the count check compares counts only
-    assert server.calls("esearch")[1].params["retmax"] == "0"
-    assert load_manifest(run_dir).files[0].count_in_file == 25_000
+    assert pmids == sorted(pmids, key=int, reverse=True)  # newest first, as one PubMed search sorts
+    fetches = server.calls("efetch")
+    assert all(int(r.params["retstart"]) + int(r.params["retmax"]) <= 9_999 for r in fetches)
+    assert all(r.fault == "" for r in server.requests)
+    # every history set fetched from held at most 9,999 records, and the ranges do not overlap
+    searches = server.calls("esearch")
+    sets = _history_sets(server)
+    assert len(sets) >= 3
+    counts = []
+    for webenv, request in sets.items():
+        n = sum(1 for r in records if request.params["mindate"] <= r.date.strftime("%Y/%m/%d") <= request.params["maxdate"])
+        assert 0 < n <= 9_999
+        counts.append(n)
+    assert sum(counts) == 25_000
+    # the whole range was searched first and checked last (count only: PubMed lists no more than 9,999 ids)
+    assert (searches[0].params["mindate"], searches[0].params["maxdate"]) == (INCEPTION_MINDATE, "2025/09/30")
+    assert (searches[-1].params["mindate"], searches[-1].params["maxdate"], searches[-1].params["retmax"]) == (INCEPTION_MINDATE, "2025/09/30", "0")
+    (entry,) = load_manifest(run_dir).files
+    assert entry.count_reported == 25_000 and entry.count_in_file == 25_000
+    assert entry.date_limits == {"from": "inception", "to": "2025/09/30", "datetype": "edat"}
+    assert f"searched in {len(sets)} date ranges of at most 9,999 records" in entry.notes
     assert server.max_per_second() <= 10
+
+
+def test_a_search_at_the_cap_exactly_is_one_history_set(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """9,999 records fit one search; the count check lists all 9,999 ids (retmax 9999)."""
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    records = make_records(9_999, start=dt.date(1960, 1, 1))
+    server = fake(records)
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path, batch_size=5000), root=tmp_path / "searches", today=TODAY)
+    assert len(read_pmids(run_dir)) == 9_999
+    assert [r.params.get("usehistory") for r in server.calls("esearch")] == ["y", None]
+    assert server.calls("esearch")[1].params["retmax"] == "9999"
+    assert [(r.params["retstart"], r.params["retmax"]) for r in server.calls("efetch")] == [("0", "5000"), ("5000", "4999")]
+    assert "date ranges" not in load_manifest(run_dir).files[0].notes
+
+
+def test_split_ranges_keep_a_record_found_in_two_of_them_once(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """By publication date a record with an electronic and a later print date matches two disjoint
+    ranges: it is archived once, and the union still equals the whole range's count."""
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    monkeypatch.setattr("livingreview.search.MAX_PER_SEARCH", 100)
+    records = make_records(250, start=dt.date(2000, 1, 1), step_days=20)
+    # an early electronic date: the record matches the range of 2000 and that of its print date
+    records[-1] = FakeRecord(records[-1].pmid, records[-1].date, epub=dt.date(2000, 1, 2))
+    server = fake(records)
+    server.set(retrieval_cap=100)
+    config = write_config(tmp_path, datetype="pdat")
+
+    run_dir = run_pubmed_search(config_path=config, root=tmp_path / "searches", today=TODAY)
+
+    pmids = read_pmids(run_dir)
+    assert len(pmids) == 250 and set(pmids) == {r.pmid for r in records}
+    (entry,) = load_manifest(run_dir).files
+    assert entry.count_reported == 250 and entry.count_in_file == 250
+    assert "1 record found in two date ranges is archived once" in entry.notes
+    assert all(r.params["datetype"] == "pdat" for r in server.calls("esearch"))
+
+
+def test_more_records_on_one_day_than_pubmed_returns_stops_with_a_clear_error(
+    tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    monkeypatch.setattr("livingreview.search.MAX_PER_SEARCH", 100)
+    records = make_records(150, start=dt.date(2020, 5, 4), step_days=0)
+    server = fake(records)
+    server.set(retrieval_cap=100)
+    root = tmp_path / "searches"
+    with pytest.raises(SearchError) as err:
+        run_pubmed_search(config_path=write_config(tmp_path), root=root, today=TODAY, sleep=Sleeps())
+    text = str(err.value)
+    assert "PubMed reports 150 records for 2020/05/04 alone (edat), more than the 100 E-utilities return for one search" in text
+    assert "fix:" in text and "nothing was written" in text
+    assert server.calls("efetch") == []
+    assert_nothing_written(root)
 
 
 def test_an_esearch_error_beside_a_count_is_retried_not_taken_for_no_records(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -50,8 +50,11 @@ INCEPTION = "inception"
 # NCBI needs mindate and maxdate together; "inception" is sent as a date before any PubMed record.
 INCEPTION_MINDATE = "1000/01/01"
 MAX_BATCH = 10_000  # NCBI's ceiling for retmax
-# PubMed's esearch returns at most this many ids in IdList; above it only counts can be compared.
-MAX_IDLIST = 10_000
+# PubMed's E-utilities return at most the first 9,999 records of one search (esearch caps IdList there
+# and refuses a retstart above 9998; the history server is no way around it). A larger result set is
+# searched in date ranges of at most this many records each (as EDirect does), and their union is
+# checked against the count of the whole range.
+MAX_PER_SEARCH = 9_999
 MAX_BACKOFF_SECONDS = 120.0  # cap of our own exponential backoff
 # A Retry-After from NCBI (seconds or an HTTP date) is honoured in full up to this; a longer one stops
 # the search with a SearchError saying to re-run it later (nothing is written).
@@ -122,6 +125,10 @@ class SearchResult:
     retries: int = 0
     warnings: list[str] = field(default_factory=list)
     api_key_used: bool = False
+    # the date ranges (mindate, maxdate, count) searched one by one when the whole range held more
+    # than MAX_PER_SEARCH records; empty when one search held it all
+    ranges: list[tuple[str, str, int]] = field(default_factory=list)
+    found_twice: int = 0  # records matched by two of those ranges (kept once)
 
 
 def parse_date(text: str, *, what: str) -> dt.date:
@@ -556,6 +563,125 @@ class _Progress:
             LOG.info("fetched %d of %d records", done, self.total)
 
 
+class _Collected:
+    """The records fetched so far, in order, each PMID once; with a progress display over ``total``."""
+
+    def __init__(self, total: int, progress_stream: IO[str] | None) -> None:
+        self.pmids: list[str] = []
+        self.chunks: list[bytes] = []
+        self.doctype = ""
+        self.found_twice = 0
+        self.ranges: list[tuple[str, str, int]] = []
+        self._seen: set[str] = set()
+        self._progress = _Progress(total, progress_stream) if total else None
+        self._done = 0
+
+    def add(self, pmids: list[str], chunks: list[bytes], doctype: str) -> None:
+        """Keep one checked result set; a PMID an earlier set holds (two date ranges matched it) is kept once."""
+        self.doctype = self.doctype or doctype
+        for pmid, chunk in zip(pmids, chunks, strict=True):
+            if pmid in self._seen:
+                self.found_twice += 1
+                continue
+            self._seen.add(pmid)
+            self.pmids.append(pmid)
+            self.chunks.append(chunk)
+
+    def fetched(self, n: int) -> None:
+        """Show that ``n`` more records were fetched."""
+        self._done += n
+        if self._progress is not None:
+            self._progress.update(min(self._done, self._progress.total))
+
+
+def _fetch_set(
+    caller: _Caller,
+    query: str,
+    dates: dict[str, str],
+    first: dict[str, Any],
+    settings: EntrezSettings,
+    collected: _Collected,
+    *,
+    of: str = "",
+) -> None:
+    """Fetch one esearch result set (at most MAX_PER_SEARCH records) from the history server, check it
+    against a second esearch (same count, same PMIDs) and add it to ``collected``."""
+    count = first["count"]
+    if not count:
+        return
+    if not first["webenv"] or not first["query_key"]:
+        raise SearchError("esearch gave no WebEnv/QueryKey for the history server", where="esearch", fix="try again later")
+    pmids: list[str] = []
+    chunks: list[bytes] = []
+    doctype = ""
+    for start in range(0, count, settings.batch_size):
+        size = min(settings.batch_size, count - start)
+        articles, batch_doctype = caller.call(
+            f"efetch records {start + 1}-{start + size} of {count}{of}",
+            lambda start=start, size=size: Entrez.efetch(
+                db="pubmed",
+                retmode="xml",
+                webenv=first["webenv"],
+                query_key=first["query_key"],
+                retstart=start,
+                retmax=size,
+            ),
+            _parse_efetch(size),
+        )
+        doctype = doctype or batch_doctype
+        for article in articles:
+            pmids.append(_article_pmid(article))
+            chunks.append(etree.tostring(article, encoding="utf-8", with_tail=False))
+        collected.fetched(size)
+    last = caller.call(
+        f"esearch (count check{of})",
+        lambda: Entrez.esearch(db="pubmed", term=query, retmax=count, **dates),
+        _parse_esearch,
+    )
+    _check_counts(count, last, pmids)
+    collected.add(pmids, chunks, doctype)
+
+
+def _fetch_by_date(
+    caller: _Caller,
+    query: str,
+    first_day: dt.date,
+    last_day: dt.date,
+    datetype: str,
+    settings: EntrezSettings,
+    collected: _Collected,
+) -> None:
+    """Fetch first_day..last_day (inclusive) in date ranges of at most MAX_PER_SEARCH records: a range
+    holding more is halved (the later half first, so records stay newest first, as PubMed sorts)."""
+    pending = [(first_day, last_day)]
+    while pending:
+        lo, hi = pending.pop()
+        dates = {"mindate": format_date(lo), "maxdate": format_date(hi), "datetype": datetype}
+        span = dates["mindate"] if lo == hi else f"{dates['mindate']}-{dates['maxdate']}"
+        first = caller.call(
+            f"esearch {span}",
+            lambda dates=dates: Entrez.esearch(db="pubmed", term=query, usehistory="y", retmax=0, **dates),
+            _parse_esearch,
+        )
+        count = first["count"]
+        if count <= MAX_PER_SEARCH:
+            if count:
+                LOG.info("date range %s: %d records", span, count)
+                _fetch_set(caller, query, dates, first, settings, collected, of=f" for {span}")
+                collected.ranges.append((dates["mindate"], dates["maxdate"], count))
+            continue
+        if lo == hi:
+            raise SearchError(
+                f"PubMed reports {count} records for {span} alone ({datetype}), more than the {MAX_PER_SEARCH} "
+                "E-utilities return for one search, so they cannot all be fetched",
+                where="esearch",
+                fix="narrow the strategy in config searches.sources, or archive an export of that day with `livingreview add-run` (nothing was written)",
+            )
+        mid = lo + (hi - lo) // 2
+        pending.append((lo, mid))  # popped last: the earlier half after the later one
+        pending.append((mid + dt.timedelta(days=1), hi))
+
+
 def search_pubmed(
     query: str,
     *,
@@ -569,8 +695,11 @@ def search_pubmed(
 
     esearch posts the result set on the history server (usehistory=y); efetch pages through it
     with retstart/retmax in batches of ``settings.batch_size``. A last esearch checks that the
-    count did not change while fetching and, for up to 10,000 records, that the PMIDs are the
-    same set. ``date_from`` may be 'inception'. Nothing is written here.
+    count did not change while fetching and that the PMIDs are the same set. PubMed returns at
+    most MAX_PER_SEARCH (9,999) records of one search: a larger result set is searched in date
+    ranges of at most that many records each, every range checked so, and the union (a record two
+    ranges match is kept once) must equal the count of the whole range, searched again at the end.
+    ``date_from`` may be 'inception'. Nothing is written here.
     """
     if not usable_email(settings.email):
         raise ConfigError(
@@ -592,38 +721,30 @@ def search_pubmed(
         for message in first["messages"]:
             LOG.warning("esearch: %s", message)
         LOG.info("PubMed reports %d records; query translation: %s", count, first["translation"])
-        pmids: list[str] = []
-        chunks: list[bytes] = []
-        doctype = ""
-        if count:
-            if not first["webenv"] or not first["query_key"]:
-                raise SearchError("esearch gave no WebEnv/QueryKey for the history server", where="esearch", fix="try again later")
-            progress = _Progress(count, progress_stream)
-            for start in range(0, count, settings.batch_size):
-                size = min(settings.batch_size, count - start)
-                articles, batch_doctype = caller.call(
-                    f"efetch records {start + 1}-{start + size} of {count}",
-                    lambda start=start, size=size: Entrez.efetch(
-                        db="pubmed",
-                        retmode="xml",
-                        webenv=first["webenv"],
-                        query_key=first["query_key"],
-                        retstart=start,
-                        retmax=size,
-                    ),
-                    _parse_efetch(size),
-                )
-                doctype = doctype or batch_doctype
-                for article in articles:
-                    pmids.append(_article_pmid(article))
-                    chunks.append(etree.tostring(article, encoding="utf-8", with_tail=False))
-                progress.update(start + size)
-        last = caller.call(
-            "esearch (count check)",
-            lambda: Entrez.esearch(db="pubmed", term=query, retmax=count if count <= MAX_IDLIST else 0, **dates),
-            _parse_esearch,
-        )
-    _check_counts(count, last, pmids)
+        collected = _Collected(count, progress_stream)
+        if count <= MAX_PER_SEARCH:
+            if count:
+                _fetch_set(caller, query, dates, first, settings, collected)
+            else:
+                last = caller.call("esearch (count check)", lambda: Entrez.esearch(db="pubmed", term=query, retmax=0, **dates), _parse_esearch)
+                _check_counts(0, last, [])
+        else:
+            LOG.info("%d records are more than the %d PubMed returns for one search: searching in date ranges", count, MAX_PER_SEARCH)
+            _fetch_by_date(
+                caller,
+                query,
+                parse_date(mindate, what="mindate"),
+                parse_date(date_to, what="maxdate"),
+                settings.datetype,
+                settings,
+                collected,
+            )
+            last = caller.call(
+                "esearch (count check)",
+                lambda: Entrez.esearch(db="pubmed", term=query, retmax=0, **dates),
+                _parse_esearch,
+            )
+            _check_split(count, last["count"], collected)
     return SearchResult(
         query=query,
         query_translation=first["translation"],
@@ -631,14 +752,32 @@ def search_pubmed(
         maxdate=date_to,
         datetype=settings.datetype,
         count_reported=count,
-        pmids=pmids,
-        articles=chunks,
-        doctype=doctype,
+        pmids=collected.pmids,
+        articles=collected.chunks,
+        doctype=collected.doctype,
         requests=caller.requests,
         retries=caller.retries,
         warnings=list(first["messages"]),
         api_key_used=with_key,
+        ranges=list(collected.ranges),
+        found_twice=collected.found_twice,
     )
+
+
+def _check_split(count: int, count_at_end: int, collected: _Collected) -> None:
+    """Stop unless the date ranges together gave exactly the whole range's records, unchanged meanwhile."""
+    if count_at_end != count:
+        raise SearchError(
+            f"PubMed's count changed during the search ({count} at the start, {count_at_end} at the end): records were added or removed while fetching",
+            where="esearch",
+            fix="run the search again (nothing was written)",
+        )
+    if len(collected.pmids) != count:
+        raise SearchError(
+            f"the {len(collected.ranges)} date ranges searched gave {len(collected.pmids)} distinct PMIDs but esearch reported {count} for the whole range",
+            where="esearch",
+            fix="run the search again; if it persists, search with another entrez.datetype (edat gives each record one date) (nothing was written)",
+        )
 
 
 def _check_counts(count: int, last: dict[str, Any], pmids: list[str]) -> None:
@@ -666,7 +805,7 @@ def _check_counts(count: int, last: dict[str, Any], pmids: list[str]) -> None:
             where="efetch",
             fix="run the search again; nothing was written",
         )
-    if count <= MAX_IDLIST and set(last["ids"]) != unique:
+    if set(last["ids"]) != unique:
         differ = sorted(unique.symmetric_difference(last["ids"]))
         raise SearchError(
             f"the PMIDs fetched differ from esearch's list ({len(differ)} differ, e.g. {', '.join(differ[:5])})",
@@ -737,6 +876,14 @@ def build_manifest(
     if already_archived:
         where = ", ".join(f"{run} ({n})" for run, n in sorted(already_archived.items()))
         notes.append(f"{sum(already_archived.values())} of {result.count_reported} records found are already archived and left out of this file: {where}")
+    if result.ranges:
+        spans = ", ".join(f"{lo}-{hi}: {n}" for lo, hi, n in result.ranges)
+        notes.append(
+            f"PubMed returns at most {MAX_PER_SEARCH:,} records of one search: searched in {len(result.ranges)} date ranges "
+            f"of at most {MAX_PER_SEARCH:,} records each by {result.datetype}, each fetched and checked on its own ({spans} records)"
+        )
+    if result.found_twice:
+        notes.append(f"{result.found_twice} record{'s' if result.found_twice != 1 else ''} found in two date ranges {'are' if result.found_twice != 1 else 'is'} archived once")
     notes += [f"esearch {m}" for m in result.warnings]
     entry = RunFile(
         name=PUBMED_FILE,
