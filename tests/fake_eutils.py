@@ -123,6 +123,7 @@ class _State:
     duplicate_in_efetch: bool = False
     max_requests: int = 500
     retrieval_cap: int = PUBMED_RETRIEVAL_CAP
+    valid_api_key: str = ""  # when set, a request with another api_key is answered HTTP 400 (as NCBI does)
     searches: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -140,7 +141,8 @@ class FakeEutils:
     (its count changes between calls); ``overreport`` makes esearch report more records than its
     history set holds; ``duplicate_in_efetch`` repeats a PMID across two batches. As PubMed, no
     search yields more than ``retrieval_cap`` records (PUBMED_RETRIEVAL_CAP): esearch lists at most
-    that many ids and efetch serves none past it from a history set. At most ``max_requests``
+    that many ids and efetch serves none past it from a history set. With ``valid_api_key`` set, a
+    request carrying another api_key gets NCBI's HTTP 400 JSON reply, which echoes the key. At most ``max_requests``
     requests are answered, so a looping client cannot run forever.
     """
 
@@ -163,7 +165,7 @@ class FakeEutils:
         self.state.always[endpoint] = fault
 
     def set(self, **switches: Any) -> None:
-        """Set grow_after_first_search, overreport, duplicate_in_efetch, retrieval_cap, slow_seconds or retry_after."""
+        """Set grow_after_first_search, overreport, duplicate_in_efetch, retrieval_cap, valid_api_key, slow_seconds or retry_after."""
         for key, value in switches.items():
             if not hasattr(self.state, key) or key in {"records", "faults", "requests", "lock", "stop"}:
                 raise ValueError(f"unknown switch {key}")
@@ -275,6 +277,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if over:
                 self._send(400, b"<ERROR>too many requests for one test</ERROR>")
+            elif state.valid_api_key and params.get("api_key") and params["api_key"] != state.valid_api_key:
+                body = f'{{"error":"API key invalid","api-key":"{params["api_key"]}","type":"invalid","status":"unknown"}}'
+                self._send(400, body.encode("utf-8"), content_type="application/json")
             elif endpoint == "other":
                 self._send(404, b"<ERROR>unknown E-utility</ERROR>")
             elif endpoint == "esearch" and params.get("datetype", "pdat") not in DATETYPES:

@@ -410,6 +410,25 @@ def test_a_client_error_is_not_retried(tmp_path: Path, fake: Any, monkeypatch: p
     assert len(server.requests) == 1
 
 
+def test_a_wrong_api_key_is_named_and_never_shown(
+    tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """NCBI answers a wrong api_key with HTTP 400 (as it does a bad request) and a JSON body that echoes
+    the key: the one-line error says what NCBI said and points at NCBI_API_KEY, without the key."""
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    server = fake(make_records(10))
+    server.set(valid_api_key="another-key")
+    root = tmp_path / "searches"
+    caplog.set_level(logging.DEBUG)
+    code = cli.main(["search", "pubmed", "--config", str(write_config(tmp_path)), "--root", str(root)])
+    err = capsys.readouterr().err
+    assert code == 1 and len(server.requests) == 1
+    assert "esearch: NCBI answered HTTP 400 (Bad Request): API key invalid" in err
+    assert "NCBI_API_KEY" in err.split("fix:")[1]
+    assert SECRET not in err and SECRET not in caplog.text
+    assert_nothing_written(root)
+
+
 @pytest.mark.parametrize(
     ("switch", "message"),
     [

@@ -6,6 +6,7 @@ import calendar
 import datetime as dt
 import gzip
 import http.client
+import json
 import logging
 import math
 import os
@@ -398,6 +399,30 @@ def _retry_after(err: HTTPError, now: float) -> float | None:
     return max(0.0, seconds)
 
 
+def _error_detail(err: HTTPError, limit: int = 300) -> str:
+    """What NCBI's error reply says, in one line: the JSON 'error' field, the XML <ERROR> text, or the
+    start of the body. The API key (NCBI's JSON echoes it) is replaced by '***': it is never shown."""
+    try:
+        body = err.read(64_000) or b""
+    except (OSError, http.client.HTTPException, AttributeError):
+        return ""
+    text = body.decode("utf-8", errors="replace")
+    detail = ""
+    try:
+        data = json.loads(text)
+        if isinstance(data, dict) and isinstance(data.get("error"), str):
+            detail = data["error"]
+    except ValueError:
+        pass
+    if not detail:
+        m = re.search(r"<ERROR>(.*?)</ERROR>", text, flags=re.S)
+        detail = m.group(1) if m else ("" if "<html" in text.lower() else text)
+    detail = " ".join(detail.split())
+    if Entrez.api_key:
+        detail = detail.replace(Entrez.api_key, "***")
+    return detail[:limit]
+
+
 class _Caller:
     """Runs E-utility calls with retries and exponential backoff, counting requests and retries.
 
@@ -433,12 +458,14 @@ class _Caller:
                     body = body.encode("utf-8")
                 return parse(body)
             except HTTPError as err:
+                said = _error_detail(err)
                 err.close()
                 if err.code != 429 and not 500 <= err.code < 600:
+                    key_hint = "check NCBI_API_KEY (NCBI answers a wrong key with HTTP 400 too), " if Entrez.api_key and err.code == 400 else ""
                     raise SearchError(
-                        f"{what}: NCBI answered HTTP {err.code} ({err.reason})",
+                        f"{what}: NCBI answered HTTP {err.code} ({err.reason}){': ' + said if said else ''}",
                         where="E-utilities",
-                        fix="check the query syntax and the config entrez settings; a 400 often means a malformed query",
+                        fix=f"{key_hint}check the query syntax and the config entrez settings; a 400 often means a malformed query",
                     ) from None
                 last = f"HTTP {err.code} {err.reason}"
                 wait = _retry_after(err, self.clock())
