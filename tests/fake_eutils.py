@@ -28,7 +28,7 @@ from livingreview.writers import pubmed_xml
 NCBI_EUTILS = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 FIRST_SYNTHETIC_PMID = 990_000_001
 DATETYPES = frozenset({"pdat", "edat"})  # mindate/maxdate without a datetype mean pdat, as at NCBI
-FAULTS = frozenset({"429", "500", "502", "503", "slow", "stall", "truncate", "error_body", "error_with_count", "reset"})
+FAULTS = frozenset({"429", "500", "502", "503", "slow", "stall", "truncate", "error_body", "error_with_count", "html", "reset"})
 # PubMed's E-utilities give at most the first 9,999 records of one search: esearch caps IdList there
 # and refuses a retstart above 9998 with an <ERROR> (no <Count>); the fake's history sets serve no
 # record past it either (see https://github.com/biopython/biopython/issues/4189 and #4353).
@@ -123,6 +123,7 @@ class _State:
     duplicate_in_efetch: bool = False
     max_requests: int = 500
     retrieval_cap: int = PUBMED_RETRIEVAL_CAP
+    error_list: str = ""  # when set, esearch replies carry <ErrorList><PhraseNotFound>error_list</PhraseNotFound></ErrorList>
     valid_api_key: str = ""  # when set, a request with another api_key is answered HTTP 400 (as NCBI does)
     searches: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -135,7 +136,8 @@ class FakeEutils:
     Faults: ``inject(endpoint, fault, times)`` makes the next ``times`` replies of that endpoint fail
     with one of FAULTS ("429" carries Retry-After, "slow" sleeps ``slow_seconds`` before replying,
     "stall" sends half the body and then waits ``slow_seconds``, "truncate" cuts the XML in half, "error_body" answers 200 with an <ERROR>, "error_with_count"
-    answers an esearch with <Count>0</Count> and an <ERROR> beside it, "reset" closes the
+    answers an esearch with <Count>0</Count> and an <ERROR> beside it, "html" answers 200 with an HTML
+    error page (text/html, not XML), "reset" closes the
     connection without a reply); ``fail_always`` makes every reply fail (a server that never
     recovers). ``grow_after_first_search`` adds records to the database after the first esearch
     (its count changes between calls); ``overreport`` makes esearch report more records than its
@@ -165,7 +167,7 @@ class FakeEutils:
         self.state.always[endpoint] = fault
 
     def set(self, **switches: Any) -> None:
-        """Set grow_after_first_search, overreport, duplicate_in_efetch, retrieval_cap, valid_api_key, slow_seconds or retry_after."""
+        """Set grow_after_first_search, overreport, duplicate_in_efetch, retrieval_cap, error_list, valid_api_key, slow_seconds or retry_after."""
         for key, value in switches.items():
             if not hasattr(self.state, key) or key in {"records", "faults", "requests", "lock", "stop"}:
                 raise ValueError(f"unknown switch {key}")
@@ -287,6 +289,9 @@ class _Handler(BaseHTTPRequestHandler):
             elif fault in {"429", "500", "502", "503"}:
                 headers = {"Retry-After": state.retry_after} if fault == "429" else {}
                 self._send(int(fault), b'{"error":"fake fault"}', headers, content_type="application/json")
+            elif fault == "html":
+                page = b"<!DOCTYPE html>\n<html><head><title>Service unavailable</title></head><body><p>Fake proxy error page<br></body></html>\n"
+                self._send(200, page, content_type="text/html; charset=utf-8")
             elif fault == "reset":
                 self.close_connection = True
                 self.connection.close()
@@ -351,6 +356,7 @@ class _Handler(BaseHTTPRequestHandler):
                 state.records += make_records(state.grow_after_first_search, first_pmid=int(last.pmid) + 1, start=last.date, step_days=0)
             count = len(hits) + state.overreport
             cap = state.retrieval_cap
+            error_list = f"<ErrorList><PhraseNotFound>{escape(state.error_list)}</PhraseNotFound></ErrorList>" if state.error_list else ""
         retstart = int(params.get("retstart", "0"))
         if retstart > cap - 1:
             return (
@@ -370,7 +376,7 @@ class _Handler(BaseHTTPRequestHandler):
         return (
             f'<?xml version="1.0" encoding="UTF-8" ?>\n{ESEARCH_DOCTYPE}\n'
             f"<eSearchResult><Count>{count}</Count><RetMax>{len(shown)}</RetMax><RetStart>{retstart}</RetStart>{history}"
-            f"<IdList>{ids}</IdList><TranslationSet/><QueryTranslation>{term} AND fake[translation]</QueryTranslation>{warning}</eSearchResult>\n"
+            f"<IdList>{ids}</IdList><TranslationSet/><QueryTranslation>{term} AND fake[translation]</QueryTranslation>{error_list}{warning}</eSearchResult>\n"
         ).encode("utf-8")
 
     def _efetch(self, state: _State, params: dict[str, str]) -> bytes:

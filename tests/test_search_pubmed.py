@@ -284,7 +284,7 @@ def test_an_esearch_error_that_persists_stops_the_search(tmp_path: Path, fake: A
     assert_nothing_written(root)
 
 
-@pytest.mark.parametrize("fault", ["429", "500", "502", "503", "truncate", "error_body", "reset", "slow", "stall"])
+@pytest.mark.parametrize("fault", ["429", "500", "502", "503", "truncate", "error_body", "html", "reset", "slow", "stall"])
 @pytest.mark.parametrize("endpoint", ["esearch", "efetch"])
 def test_transient_faults_are_retried(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, fault: str, endpoint: str) -> None:
     monkeypatch.setenv("NCBI_API_KEY", SECRET)
@@ -447,6 +447,21 @@ def test_count_mismatch_writes_nothing(tmp_path: Path, fake: Any, monkeypatch: p
     assert message in str(err.value)
     assert "nothing was written" in str(err.value) or "failed after" in str(err.value)
     assert_nothing_written(root)
+
+
+def test_a_phrase_pubmed_did_not_find_is_logged_and_kept_in_the_manifest(
+    tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """esearch's ErrorList (PhraseNotFound: PubMed searched without that phrase) is no failure, but the
+    search run is not the strategy as written: it is logged as a warning and kept in the manifest's notes."""
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    server = fake(make_records(12, start=dt.date(2011, 1, 1)))
+    server.set(error_list="war neurosis[tiab]")
+    caplog.set_level(logging.WARNING, logger="livingreview")
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY)
+    assert run_dir is not None and len(read_pmids(run_dir)) == 12
+    assert "esearch: ErrorList PhraseNotFound: war neurosis[tiab]" in caplog.text
+    assert load_manifest(run_dir).files[0].notes.endswith("; esearch ErrorList PhraseNotFound: war neurosis[tiab]")
 
 
 def _archive(root: Path, run_id: str, database: str, date_to: str | None, records: list[FakeRecord] = ()) -> None:
