@@ -208,3 +208,33 @@ def test_subgroup_with_zero_standard_error_gives_no_q_between_and_says_why() -> 
     got = subgroup_analysis([0.3, 0.3, 0.9, 0.5], [0.02, 0.03, 0.05, 0.04], labels=["A", "B", "C", "D"], groups=["x", "x", "y", "y"], method="REML", hksj=True)
     assert got["groups"]["x"]["se"] == 0.0
     assert got["q_between"] is None and got["p"] is None and "standard error is 0" in got["reason"]
+
+
+def test_studies_are_listed_by_publication_year_then_id_whatever_the_input_order() -> None:
+    # effects.tsv lists studies by study_id; the forest plot and the JSON list them by year (ties by id)
+    eff = [Effect(s, "x", "SMD", y, v, "") for s, y, v in (("A", 0.2, 0.05), ("B", 0.9, 0.08), ("C", 0.5, 0.04), ("D", 1.1, 0.1))]
+    studies = [make_study("A", 2019), make_study("B", 2015), make_study("C", 2015), make_study("D", 2018)]
+    out = analyse({"id": "x", "domain": "ptsd_severity", "measure": "SMD", "method": "REML"}, eff, studies)
+    assert [(s["study"], s["year"]) for s in out["studies"]] == [("B", 2015), ("C", 2015), ("D", 2018), ("A", 2019)]
+    assert [s["yi"] for s in out["studies"]] == [0.9, 0.5, 1.1, 0.2]  # each estimate stays with its study
+    assert [r["omitted"] for r in out["leave_one_out"]] == ["B", "C", "D", "A"]
+
+
+def test_funnel_is_drawn_at_exactly_funnel_min_k_studies() -> None:
+    eff = [Effect(s, "x", "SMD", y, v, "") for s, y, v in (("A", 0.2, 0.05), ("B", 0.9, 0.08), ("C", 0.5, 0.04))]
+    studies = [make_study("A", 2019), make_study("B", 2015), make_study("C", 2020)]
+    analysis = {"id": "x", "domain": "ptsd_severity", "measure": "SMD", "method": "REML"}
+    assert analyse(analysis, eff, studies, funnel_min_k=3)["funnel"] == {"drawn": True, "reason": None}
+    assert analyse(analysis, eff[:2], studies, funnel_min_k=3)["funnel"] == {
+        "drawn": False, "reason": "k = 2 < 3: a funnel plot needs at least 3 studies"}
+
+
+def test_leave_one_out_of_two_studies_is_empty_not_an_error() -> None:
+    from livingreview.meta import leave_one_out
+
+    # leaving one of two out leaves a single study: nothing to refit (metafor's leave1out needs k >= 3 to pool)
+    assert leave_one_out([0.2, 0.9], [0.05, 0.08], labels=["A", "B"]) == []
+    three = leave_one_out([0.2, 0.9, 0.5], [0.05, 0.08, 0.04], labels=["A", "B", "C"], method="FE")
+    # FE without A: inverse-variance mean of B and C = (0.9/0.08 + 0.5/0.04) / (1/0.08 + 1/0.04)
+    assert [r["omitted"] for r in three] == ["A", "B", "C"] and three[0]["k"] == 2
+    assert three[0]["estimate"] == pytest.approx((0.9 / 0.08 + 0.5 / 0.04) / (1 / 0.08 + 1 / 0.04))
