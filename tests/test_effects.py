@@ -225,3 +225,23 @@ def test_crossover_t_or_p_is_not_converted_with_the_parallel_group_formula(kind:
         effect_from_row(r, "SMD", study=study(crossover=True))
     g, _, _ = effect_from_row(r, "SMD", study=study(crossover=False))
     assert math.isfinite(g)
+
+
+def test_primary_endpoint_row_is_used_before_a_secondary_row_of_a_preferred_kind() -> None:
+    from livingreview.effects import analysis_effects
+
+    secondary = row(outcome_id="S1#1", primary_endpoint=False, statistic_kind="mean_sd", n_intervention=10, n_control=10,
+                    mean_intervention=10.0, sd_intervention=5.0, mean_control=20.0, sd_control=5.0, line=2)
+    primary = row(outcome_id="S1#2", primary_endpoint=True, statistic_kind="md_ci", estimate=5.0, ci_low=1.0, ci_high=9.0, line=3)
+    (eff,) = analysis_effects({"id": "a", "domain": "ptsd_severity", "measure": "MD"}, [study()], [secondary, primary])
+    # the primary row: MD 5 (intervention - control, lower is better) -> yi -5, vi from the CI
+    assert eff.outcome_id == "S1#2" and eff.yi == -5.0
+    assert eff.vi == pytest.approx((8.0 / (2 * 1.959963984540054)) ** 2)
+
+
+def test_effect_direction_rows_are_in_publication_year_order() -> None:
+    from livingreview.effects import effect_direction
+
+    studies = [study(study_id="Alpha2021", year=2021), study(study_id="Beta2014", year=2014)]
+    out = effect_direction(studies, [], domains=["ptsd_severity"])
+    assert [(r["study_id"], r["year"]) for r in out] == [("Beta2014", 2014), ("Alpha2021", 2021)]
