@@ -303,3 +303,13 @@ def test_prisma_csv_links_name_ids_of_the_built_report(default_review: Path) -> 
     anchors = {u.removeprefix("index.html#") for u in urls}
     assert anchors - ids == set(), f"PRISMA.csv links to ids missing from index.html: {sorted(anchors - ids)}"
     assert {"search", "screening", "prisma", "studies", "exclusions", "whatsnew"} <= anchors
+
+
+def test_a_record_with_rows_in_two_clusters_is_named() -> None:
+    rows = first_run_ledger()
+    rid = rows[0]["record_id"]
+    mine = [i for i, r in enumerate(rows) if r["record_id"] == rid]
+    assert len(mine) >= 2
+    rows[mine[-1]] = {**rows[mine[-1]], "cluster_id": "c-elsewhere"}  # e.g. a hand-edited or half-rewritten ledger
+    with pytest.raises(ReconciliationError, match=rf"record {re.escape(rid)} has rows in more than one cluster.*fix: re-run assemble_ledger"):
+        compute_counts(rows, sources=SOURCES)
