@@ -654,3 +654,21 @@ def test_transliterated_first_author_is_linked() -> None:
     assert result.cluster_of[embase.record_id] == result.cluster_of[psycinfo.record_id]
     assert result.maybe_pairs == []
     assert {r["record_id"]: r["rule"] for r in result.clusters}["psycinfo:r#27"] == "F1"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        # a content word is 4+ letters: a differing 4-letter word makes the titles different papers
+        ("ketamine for ptsd in mice", "ketamine for ptsd in rats", "differ"),
+        ("ketamine for ptsd", "ketamine for ptsd in rats", "differ"),
+        # words of 3 letters or fewer do not count; one edit between content words is a typo
+        ("ketamine for the ptsd", "ketamine for ptsd", "same"),
+        ("randomised ketamine trial", "randomized ketamine trial", "typo"),
+    ],
+)
+def test_title_words_counts_four_letter_words_as_content(a: str, b: str, expected: str) -> None:
+    from livingreview.dedup import title_words
+
+    assert title_words(a, b) == expected
+
