@@ -305,3 +305,13 @@ def test_screening_is_deterministic() -> None:
     assert first == second
     assert first.rule_id == "not_intravenous"
     assert first.evidence == "title[0:10]: Intranasal | title+abstract+keywords+mesh: no mention of iv_route | language[0:3]: eng"
+
+
+@pytest.mark.parametrize(("year", "fires"), [("1999", True), ("2000", True), ("2001", False), ("2009", False), ("2010", True), ("2011", True)])
+def test_year_range_includes_both_bounds(tmp_path: Path, year: str, fires: bool) -> None:
+    # "to: 2000" means up to and including 2000; "from: 2010" from 2010 on
+    rs = load_rules(write_rules(tmp_path, [rule("early", {"year": {"to": 2000}}, fields=["year"]), rule("late", {"year": {"from": 2010}}, fields=["year"])]))
+    result = screen_record(Record(record_id="t:1", title="A trial", year=year), rs)
+    assert result.excluded is fires
+    if fires:
+        assert result.evidence == f"year: {year}"
