@@ -281,3 +281,13 @@ def test_cli_screen_writes_rows_and_a_summary(tmp_path: Path, monkeypatch: pytes
     # 900004 open-label and 900008 not retrieved; 900001 (its full-text row was keyed on the OVID copy) and 900007 wait
     assert "full_text included: 1" in captured.err and "full_text excluded: 2" in captured.err
     assert "full_text awaiting_decision: 2" in captured.err
+
+
+def test_rule_performance_people_included_is_decided_minus_excluded(tmp_path: Path) -> None:
+    # R1 excluded one record and the person confirmed the exclusion with the rule's own reason:
+    # 1 decided, 1 excluded (0 for another reason), so nobody included it
+    rows = {r["rule_id"]: r for r in run(tmp_path).performance}
+    r1 = rows["R1_animal"]
+    assert (r1["people_decided"], r1["people_excluded"], r1["people_excluded_other_reason"], r1["people_included"]) == (1, 1, 0, 0)
+    for row in rows.values():
+        assert row["people_included"] == row["people_decided"] - row["people_excluded"]
