@@ -120,3 +120,12 @@ def test_report_keys_and_extraction_lists_split_alike() -> None:
     cell = "24740528;10.1176/appi.ajp.2020.20050596 ;  ; pubmed:33478287"
     assert split_keys(cell) == ["24740528", "10.1176/appi.ajp.2020.20050596", "pubmed:33478287"]
     assert _split(cell) == tuple(split_keys(cell))
+
+
+def test_primary_report_comes_first_in_record_ids_even_when_it_sorts_last() -> None:
+    # primary 900002 is cluster c2, the secondary 10.9999/t.1 is cluster c1
+    links = link_studies({"c1": "pubmed:900001", "c2": "pubmed:900002"}, study_rows(("Alpha2021", "10.9999/t.1; 900002", "900002", "30")), index())
+    (alpha,) = links.studies
+    assert alpha["primary_record_id"] == "pubmed:900002"
+    assert alpha["record_ids"] == "pubmed:900002; pubmed:900001" and alpha["n_reports"] == 2
+    assert [(r["record_id"], r["role"]) for r in links.reports] == [("pubmed:900001", "secondary"), ("pubmed:900002", "primary")]
