@@ -156,3 +156,41 @@ def test_one_run_failing_writes_no_run(tmp_path: Path) -> None:
     with pytest.raises(ReconciliationError, match="run 2099-01-01 has no records"):
         run_whats_new(run_ids=["2025-09-30", "2099-01-01"], **paths, **outs)
     assert not (tmp_path / "2025-09-30").exists()
+
+
+def test_included_studies_total_counts_the_studies_new_in_this_run() -> None:
+    _new, _todo, first = whats_new("2025-09-30", records=_records(), clusters=_clusters(), screening=_screening(), studies=STUDIES)
+    assert first.new_included_studies == ("TrialA2014",) and first.included_studies_total == 1
+    studies = STUDIES + [{"study_id": "NewTrial2025", "record_ids": "pubmed:4"}]
+    _new, _todo, second = whats_new("2025-10-31", records=_records(), clusters=_clusters(), screening=_screening(), studies=studies)
+    assert second.new_included_studies == ("NewTrial2025",) and second.included_studies_total == 2
+
+
+def test_databases_of_a_new_cluster_are_those_of_its_run_and_earlier() -> None:
+    records = [
+        {"record_id": "pubmed:10", "run_id": "2025-09-30", "database": "pubmed", "title": "Trial B", "year": "2020"},
+        {"record_id": "embase:2025-10-31#5", "run_id": "2025-10-31", "database": "embase", "title": "Trial B.", "year": "2020"},
+    ]
+    clusters = [{"record_id": r["record_id"], "cluster_id": "c10", "canonical_id": "pubmed:10"} for r in records]
+    (row,), _todo, _summary = whats_new("2025-09-30", records=records, clusters=clusters, screening=[], studies=[])
+    # what the first run found: its PubMed record only (the Embase copy came a month later)
+    assert row["databases"] == "pubmed" and row["n_records"] == 1
+
+
+def test_todo_list_is_sorted_by_stage_then_cluster() -> None:
+    records = [
+        {"record_id": "pubmed:21", "run_id": "2025-09-30", "database": "pubmed", "title": "Trial C", "year": "2020"},
+        {"record_id": "pubmed:22", "run_id": "2025-09-30", "database": "pubmed", "title": "Trial D", "year": "2021"},
+    ]
+    clusters = [{"record_id": "pubmed:21", "cluster_id": "cA", "canonical_id": "pubmed:21"},
+                {"record_id": "pubmed:22", "cluster_id": "cB", "canonical_id": "pubmed:22"}]
+
+    def row(cid: str, rid: str, stage: str, decision: str) -> dict[str, str]:
+        return {"cluster_id": cid, "record_id": rid, "stage": stage, "decision": decision, "source": "human", "reference": "", "reason": "", "evidence": ""}
+
+    screening = [row("cA", "pubmed:21", "title_abstract", "awaiting_decision"),
+                 row("cB", "pubmed:22", "title_abstract", "included"), row("cB", "pubmed:22", "full_text", "awaiting_decision")]
+    _new, todo, summary = whats_new("2025-09-30", records=records, clusters=clusters, screening=screening, studies=[])
+    # "full_text" sorts before "title_abstract"
+    assert [(t["stage"], t["cluster_id"]) for t in todo] == [("full_text", "cB"), ("title_abstract", "cA")]
+    assert summary.awaiting_decision == 2
