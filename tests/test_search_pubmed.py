@@ -947,3 +947,46 @@ def test_an_update_run_east_of_new_york_ends_on_ncbis_date(tmp_path: Path, fake:
     assert run is not None and run.name == now.astimezone().date().isoformat()  # the run is dated by the local clock
     assert load_manifest(run).files[0].date_limits == {"from": "2025/10/01", "to": "2025/10/31", "datetype": "edat"}
     assert {(r.params.get("mindate"), r.params.get("maxdate")) for r in server.calls("esearch")} == {("2025/10/01", "2025/10/31")}
+
+
+def test_a_search_of_one_day_is_allowed() -> None:
+    from livingreview.search import resolve_date_limits
+
+    # --since and --until the same day: both ends are inclusive, so one day is a valid range
+    got = resolve_date_limits({"searches": {}}, since="2025/10/31", until="2025/10/31", root="unused", today=dt.date(2025, 11, 5))
+    assert got == ("2025/10/31", "2025/10/31")
+    with pytest.raises(SearchError, match=r"starts after it ends \(2025/11/01 > 2025/10/31\)"):
+        resolve_date_limits({"searches": {}}, since="2025/11/01", until="2025/10/31", root="unused", today=dt.date(2025, 11, 5))
+
+
+def test_since_last_with_two_pubmed_files_in_one_run_starts_at_the_earliest_end_date(tmp_path: Path) -> None:
+    root = tmp_path / "searches"
+    entries = [
+        RunFile(name=name, database="pubmed", platform="test", format="pubmed_xml", query="q", date_limits={"from": "inception", "to": to},
+                count_reported=0, count_in_file=0)
+        for name, to in (("a.xml", "2025/10/31"), ("b.xml", "2025/10/15"))
+    ]
+    write_run(root, Manifest(run_id="2025-10-31", date_run="2025-10-31", files=entries), {"a.xml": b"", "b.xml": b""})
+    # the later end date would miss what the other file's query found between 10/15 and 10/31
+    assert last_search_date(root) == "2025/10/15"
+
+
+@pytest.mark.parametrize(("text", "first", "last"), [
+    ("2025/09", dt.date(2025, 9, 1), dt.date(2025, 9, 30)),
+    ("2025/10", dt.date(2025, 10, 1), dt.date(2025, 10, 31)),
+    ("2024/02", dt.date(2024, 2, 1), dt.date(2024, 2, 29)),
+    ("2025", dt.date(2025, 1, 1), dt.date(2025, 12, 31)),
+    ("2025/09/30", dt.date(2025, 9, 30), dt.date(2025, 9, 30)),
+])
+def test_a_month_date_limit_covers_the_whole_month(text: str, first: dt.date, last: dt.date) -> None:
+    from livingreview.search import date_limit_period
+
+    assert date_limit_period(text) == (first, last)
+
+
+def test_fetched_pmids_that_differ_from_esearch_list_stop_the_search() -> None:
+    from livingreview.search import _check_counts
+
+    _check_counts(2, {"count": 2, "ids": ["11", "12"]}, ["12", "11"])  # same set, any order: fine
+    with pytest.raises(SearchError, match=r"the PMIDs fetched differ from esearch's list \(2 differ, e.g. 12, 13\)"):
+        _check_counts(2, {"count": 2, "ids": ["11", "12"]}, ["11", "13"])
