@@ -484,3 +484,18 @@ def test_reference_review_is_not_claimed_reproduced_and_no_text_is_protocol_spec
         assert "Reproduces" not in out and f"Reference review: {ctx['review']['reference']}" in out
         assert "curated evidence" not in out
         assert "No risk-of-bias assessment is available for this review (no resources/extraction/risk_of_bias.tsv)" in out
+
+
+def test_limitations_name_trials_of_fewer_than_50_participants_only() -> None:
+    studies = [{"study_id": "Fifty2020", "n_randomized": "50"}, {"study_id": "Small2019", "n_randomized": "49"}, {"study_id": "Big2021", "n_randomized": "120"}]
+    direction = [{"study_id": s["study_id"], "numbers": "yes"} for s in studies]
+    assert rep.limitations(studies, direction, None) == ["1 trial randomized fewer than 50 participants (Small2019)."]
+
+
+def test_prediction_interval_of_a_ratio_is_back_transformed() -> None:
+    import math
+
+    summary = {"pi_low": math.log(0.5), "pi_high": math.log(2.0)}
+    assert rep.prediction_in_words(summary, log_scale=True) == "95% prediction interval 0.50 to 2.00"
+    assert rep.prediction_in_words({"pi_low": -1.333, "pi_high": 2.281}, log_scale=False) == "95% prediction interval -1.33 to 2.28"
+    assert rep.prediction_in_words({"pi_low": None, "pi_high": None}, log_scale=True).startswith("no prediction interval")
