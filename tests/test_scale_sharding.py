@@ -98,6 +98,23 @@ def test_stale_part_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         merge_parts(runs_root=root, parts_dir="parts/records", ledger_parts_dir="parts/ledger", records_out="r.tsv", ledger_out="l.tsv")
 
 
+
+def test_stale_parts_of_the_same_length_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both per-file tables one record short (e.g. written from an older copy of the file): the records
+    and ledger agree with each other but not with the manifest's count_in_file."""
+    monkeypatch.chdir(tmp_path)
+    root = Path("runs")
+    bench.write_synthetic_run(root, "2025-10-01", bench.synthetic_records(30, seed=4, pmid_offset=0))
+    _import_parts(root, Path("parts"))
+    for kind in ("records", "ledger"):
+        part = Path(f"parts/{kind}/2025-10-01/pubmed.xml.gz.tsv")
+        lines = part.read_text(encoding="utf-8").splitlines(keepends=True)
+        part.write_text("".join(lines[:-1]), encoding="utf-8")
+    n = next(f.count_in_file for f in load_manifest(root / "2025-10-01").files if f.name == "pubmed.xml.gz")
+    with pytest.raises(ReconciliationError, match=rf"{n - 1} records \({n - 1} ledger rows\) in the per-file table but manifest\.json says count_in_file = {n}"):
+        merge_parts(runs_root=root, parts_dir="parts/records", ledger_parts_dir="parts/ledger", records_out="r.tsv", ledger_out="l.tsv")
+    assert not Path("r.tsv").exists() and not Path("l.tsv").exists()
+
 def _two_runs(n: int) -> list:
     """Synthetic records in two runs (every third work's records in the later run)."""
     run = bench.synthetic_records(n, seed=5, pmid_offset=0)
