@@ -711,3 +711,11 @@ def test_medline_book_title_counts_as_a_title(tmp_path: Path) -> None:
     p.write_text("PMID- 1\nBTI - Synthetic book title", encoding="utf-8")  # no final newline
     (rec,) = list(read_records(p, database="other", run_id=RUN))
     assert rec.title == "Synthetic book title"
+
+
+def test_record_id_is_prefixed_by_the_database_once() -> None:
+    from livingreview.parsers.common import make_record_id
+
+    assert make_record_id("embase", "synthetic-7", "2025-09-30", 3) == "embase:synthetic-7"
+    assert make_record_id("embase", "embase:synthetic-7", "2025-09-30", 3) == "embase:synthetic-7"  # an export that already holds our id
+    assert make_record_id("embase", "  ", "2025-09-30", 3) == "embase:2025-09-30#3"
