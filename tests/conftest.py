@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,6 +34,28 @@ def _evidence_dir() -> Path:
 
 
 EVIDENCE = _evidence_dir()
+
+
+def default_review_reports() -> dict[str, int]:
+    """Reports per included study of the default review, derived from the curated evidence: the
+    study's curated reports (studies.json) plus the ClinicalTrials.gov records of the archived
+    snapshot (resources/snapshot_coverage.tsv) whose NCT id is the study's registration. PRISMA 2020
+    counts a study register entry as a report of its study."""
+    studies = json.loads((EVIDENCE / "studies.json").read_text(encoding="utf-8"))
+    included = {s["study_id"]: s for s in studies if s["curated_decision"] == "include"}
+    owner = {n.upper(): sid for sid, s in included.items() for n in re.findall(r"NCT\d{8}", str(s["facts"].get("registration") or ""), re.I)}
+    listed = {rep["record_key"] for s in studies for rep in s["reports"]}
+    counts = {sid: len(s["reports"]) for sid, s in included.items()}
+    lines = (ROOT / "resources/snapshot_coverage.tsv").read_text(encoding="utf-8").splitlines()
+    header = lines[0].split("\t")
+    for line in lines[1:]:
+        row = dict(zip(header, line.split("\t")))
+        if row["key"] in listed:
+            continue
+        for rid in filter(None, (x.strip() for x in row["record_ids"].split(";"))):
+            if rid.startswith("clinicaltrials:") and rid.split(":", 1)[1].upper() in owner:
+                counts[owner[rid.split(":", 1)[1].upper()]] += 1
+    return counts
 
 
 def copy_project_inputs(dest: Path) -> Path:

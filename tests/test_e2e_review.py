@@ -15,7 +15,7 @@ from livingreview.constants import FINAL_OUTCOMES, LEDGER_FIELDS, RECORD_FIELDS,
 from livingreview.runs import list_runs, load_manifest
 from livingreview.tables import read_tsv
 
-from conftest import EVIDENCE, copy_project_inputs, run_snakemake
+from conftest import EVIDENCE, copy_project_inputs, default_review_reports, run_snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -36,14 +36,18 @@ def test_records_equal_the_manifests_counts_and_name_file_and_line(default_revie
         assert (default_review / r["source_file"]).exists()
 
 
-def test_the_seven_curated_studies_and_eight_reports_are_included(default_review: Path) -> None:
+def test_the_seven_curated_studies_and_their_reports_are_included(default_review: Path) -> None:
     included = read_tsv(default_review / "results/studies/included_studies.tsv")
     curated = _curated_included()
     assert sorted(s["study_id"] for s in included) == sorted(curated)
     assert sum(int(s["n_randomized"]) for s in included) == sum(curated.values()) == 327
     reports = read_tsv(default_review / "results/studies/reports.tsv")
-    assert len(reports) == 8
-    assert Counter(r["study_id"] for r in reports)["Feder2021"] == 2
+    # the 8 curated reports and the snapshot's register entries of Feder 2014, Feder 2021, Duek 2023
+    # and Dadabayev 2020 (PRISMA 2020 counts a register entry as a report)
+    assert Counter(r["study_id"] for r in reports) == default_review_reports()
+    assert {r["record_id"] for r in reports if r["record_id"].startswith("clinicaltrials:")} == {
+        "clinicaltrials:NCT00749203", "clinicaltrials:NCT02397889", "clinicaltrials:NCT02727998", "clinicaltrials:NCT04322968"}
+    assert all(r["role"] == "secondary" for r in reports if r["record_id"].startswith("clinicaltrials:"))
 
 
 def test_ledger_invariants(default_review: Path) -> None:
@@ -65,7 +69,7 @@ def test_ledger_invariants(default_review: Path) -> None:
             assert rs[-1]["reason"], f"{record_id} excluded without a reason"
     finals = Counter(rs[-1]["outcome"] for rs in rows.values())
     assert finals["awaiting_decision"] == 0, "every record of the default review is decided"
-    assert finals["included"] == 8
+    assert finals["included"] == sum(default_review_reports().values())
 
 
 def test_prisma_counts_come_from_the_ledger(default_review: Path) -> None:
@@ -76,7 +80,10 @@ def test_prisma_counts_come_from_the_ledger(default_review: Path) -> None:
     assert counts["database_results"] + counts["register_results"] == identified
     assert counts["duplicates"] == n[("dedup", "duplicate")]
     assert counts["records_screened"] == sum(v for (s, _), v in n.items() if s == "title_abstract")
-    assert counts["new_studies"] == 7 and counts["new_reports"] == 8
+    assert counts["new_studies"] == 7 and counts["new_reports"] == sum(default_review_reports().values())
+    # reports sought = assessed = included + excluded at full text; screened = excluded + sought
+    assert counts["dbr_sought_reports"] == counts["dbr_assessed"] == counts["new_reports"] + counts["dbr_excluded_total"] + counts["dbr_awaiting"]
+    assert counts["records_screened"] == counts["records_excluded"] + counts["dbr_sought_reports"] + counts["records_awaiting"]
 
 
 def test_report_is_self_contained_and_explains_327_vs_323(default_review: Path) -> None:
@@ -113,6 +120,21 @@ def test_same_inputs_give_byte_identical_results(default_review: Path, tmp_path:
 def _trace(default_review: Path, key: str, *, as_json: bool = True) -> str:
     args = [sys.executable, "-m", "livingreview.cli", "trace", key, "--results", str(default_review / "results")]
     return subprocess.run(args + (["--json"] if as_json else []), capture_output=True, text=True, cwd=default_review, check=True).stdout
+
+
+def test_trace_shows_a_register_entry_as_a_report_of_its_study(default_review: Path) -> None:
+    """Dadabayev 2020's n = 41 comes from its ClinicalTrials.gov record: that register entry is a
+    report of the study, included at title/abstract and full text and counted among its reports."""
+    path = json.loads(_trace(default_review, "clinicaltrials:NCT04322968"))
+    (cluster,) = path["clusters"]
+    assert cluster["final"]["stage"] == "study" and cluster["final"]["outcome"] == "included"
+    assert cluster["final"]["reference"] == "Dadabayev2020" and cluster["final"]["reason"] == "secondary report of study Dadabayev2020"
+    (member,) = cluster["members"]
+    stages = {step["stage"]: step for step in member["own_path"]}
+    assert stages["title_abstract"]["outcome"] == stages["full_text"]["outcome"] == "included"
+    assert "register entry NCT04322968" in stages["full_text"]["evidence"] and "Dadabayev2020" in stages["full_text"]["evidence"]
+    text = _trace(default_review, "clinicaltrials:NCT04322968", as_json=False)
+    assert "study: Dadabayev2020 (secondary report; reports pubmed:33426410, clinicaltrials:NCT04322968)" in text
 
 
 def test_trace_follows_every_kind_of_record(default_review: Path) -> None:

@@ -23,7 +23,7 @@ from livingreview.search import run_pubmed_search
 from livingreview.tables import read_tsv
 from livingreview.writers import ovid_ris
 
-from conftest import run_snakemake
+from conftest import default_review_reports, run_snakemake
 from fake_eutils import FakeEutils, FakeRecord, route_entrez
 
 pytestmark = pytest.mark.e2e
@@ -85,7 +85,7 @@ def _check_previous_column(work: Path, *, new_identified: int) -> dict:
     counts = json.loads((work / "results/prisma/counts.json").read_text(encoding="utf-8"))
     text = json.dumps(counts)
     assert "2025-09-30" in text and NEW_RUN in text
-    assert counts["previous_studies"] == 7 and counts["previous_reports"] == 8
+    assert counts["previous_studies"] == 7 and counts["previous_reports"] == sum(default_review_reports().values())
     assert counts["database_results"] + counts["register_results"] == new_identified
     screened = counts["database_results"] + counts["register_results"] - counts["duplicates"] - counts["excluded_automatic"] - counts["excluded_other"]
     assert counts["records_screened"] == screened
@@ -210,7 +210,7 @@ def test_add_run_adds_only_new_clusters(reviewed: Path, tmp_path: Path) -> None:
     for row in ledger:
         last[row["record_id"]] = row
     finals.update(r["outcome"] for r in last.values())
-    assert finals["included"] == 8 and finals["awaiting_decision"] == 1
+    assert finals["included"] == sum(default_review_reports().values()) and finals["awaiting_decision"] == 1
 
     html = (reviewed / "results/report/index.html").read_text(encoding="utf-8")
     assert "What" in html and "new" in html and NEW_RUN in html

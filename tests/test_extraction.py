@@ -20,7 +20,9 @@ def test_committed_studies_are_the_seven_included_trials() -> None:
     by_id = {s.study_id: s for s in studies}
     assert sorted(by_id) == ["Abdallah2022", "Dadabayev2020", "Duek2023", "Feder2014", "Feder2021", "Pradhan2017_TIMBER", "Pradhan2018_TIMBER"]
     assert sum(s.n_randomized or 0 for s in studies) == 327
-    assert by_id["Feder2021"].reports == ("10.1176/appi.ajp.2020.20050596", "34333555")
+    # the curated reports (primary first), then the study's register entry in the snapshot
+    assert by_id["Feder2021"].reports == ("10.1176/appi.ajp.2020.20050596", "34333555", "clinicaltrials:NCT02397889")
+    assert by_id["Feder2021"].primary_report == "10.1176/appi.ajp.2020.20050596"
     assert by_id["Feder2014"].crossover is True and by_id["Feder2021"].infusions == "repeated"
     assert by_id["Abdallah2022"].dose == (0.2, 0.5) and by_id["Abdallah2022"].comparator_type == "inactive"
     assert by_id["Duek2023"].inferred_fields == ("registration",)

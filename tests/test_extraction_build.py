@@ -37,10 +37,14 @@ def evidence(tmp_path: Path, results: list[dict[str, Any]], decision: str = "inc
         "reported_results": results,
         "curated_decision": decision,
     }
-    excluded = dict(study, study_id="Other2020", curated_decision="exclude", reported_results=[])
-    records = [{"key": "K1", "pmid": None, "doi": "10.1/ABC", "year": 2021}, {"key": "K2", "pmid": "123", "doi": "10.1/def", "year": 2021}]
+    excluded = dict(study, study_id="Other2020", curated_decision="exclude", reported_results=[], facts=dict(study["facts"], registration="NCT00000002"))
+    records = [{"key": "K1", "pmid": None, "doi": "10.1/ABC", "year": 2021}, {"key": "K2", "pmid": "123", "doi": "10.1/def", "year": 2021},
+               {"key": "K3", "pmid": None, "doi": None, "record_kind": "trial_registration"}]
     (tmp_path / "studies.json").write_text(json.dumps([study, excluded]), encoding="utf-8")
     (tmp_path / "records.json").write_text(json.dumps(records), encoding="utf-8")
+    # the snapshot coverage tools/build_search_snapshot.py writes beside the resources (K3: no snapshot copy)
+    (tmp_path / "out").mkdir(exist_ok=True)
+    (tmp_path / "out" / "snapshot_coverage.tsv").write_text("key\trecord_ids\nK1\tpubmed:1\nK2\tpubmed:123\nK3\t\n", encoding="utf-8")
     return tmp_path
 
 
@@ -81,3 +85,22 @@ def test_build_refuses_a_result_the_coding_does_not_match(tmp_path: Path) -> Non
 def test_build_refuses_uncoded_results(tmp_path: Path) -> None:
     with pytest.raises(InputFormatError, match="11 reported results but 10 CODING entries"):
         build_tables.build(evidence(tmp_path, [dict(r) for r in FEDER2021_LIKE] + [result("CAPS-5", 1.0)]), tmp_path / "out")
+
+
+def test_register_entry_in_the_snapshot_joins_the_studys_reports(tmp_path: Path) -> None:
+    """PRISMA 2020 counts a study register entry as a report: the snapshot's ClinicalTrials.gov record
+    of the study's registration is listed after its curated reports, keyed by its record_id."""
+    folder = evidence(tmp_path, [dict(r) for r in FEDER2021_LIKE])
+    (tmp_path / "out" / "snapshot_coverage.tsv").write_text(
+        "key\trecord_ids\nK1\tpubmed:1\nK2\tpubmed:123\nK3\tclinicaltrials:NCT00000001\n", encoding="utf-8")
+    build_tables.build(folder, tmp_path / "out")
+    studies = load_studies(tmp_path / "out" / "extraction" / "studies.tsv")
+    assert studies[0].reports == ("10.1/abc", "123", "clinicaltrials:NCT00000001") and studies[0].primary_report == "10.1/abc"
+
+
+def test_build_without_the_snapshot_coverage_is_refused(tmp_path: Path) -> None:
+    folder = evidence(tmp_path, [dict(r) for r in FEDER2021_LIKE])
+    (tmp_path / "out" / "snapshot_coverage.tsv").unlink()
+    with pytest.raises(InputFormatError, match=r"snapshot_coverage.tsv.*file not found.*build_search_snapshot"):
+        build_tables.build(folder, tmp_path / "out")
+    assert not (tmp_path / "out" / "extraction" / "studies.tsv").exists()

@@ -12,6 +12,7 @@ from livingreview.constants import LEDGER_FIELDS
 from livingreview.screening import load_rules
 from livingreview.tables import read_tsv, write_json
 from livingreview.trace import format_trace, trace
+from conftest import default_review_reports
 from review_stages import DECISIONS, ROOT, STUDIES, run_to_ledger
 
 
@@ -32,19 +33,19 @@ def decision_line(key: str, stage: str) -> int:
     raise LookupError(key)
 
 
-def test_default_decisions_give_seven_studies_eight_reports_and_a_reason_for_everything_else(results: Path) -> None:
+def test_default_decisions_give_seven_studies_their_reports_and_a_reason_for_everything_else(results: Path) -> None:
     ledger = read_tsv(results / "audit/ledger.tsv", required=LEDGER_FIELDS)
     last: dict[str, dict[str, str]] = {}
     for row in ledger:
         last[row["record_id"]] = row
     finals = Counter((r["stage"], r["outcome"]) for r in last.values())
-    assert finals[("study", "included")] == 8
+    assert finals[("study", "included")] == sum(default_review_reports().values())
     assert sum(v for (s, o), v in finals.items() if o == "awaiting_decision") == 0
     assert all(r["reason"] or r["outcome"] == "included" or r["stage"] == "dedup" for r in last.values())
     studies = read_tsv(results / "studies/included_studies.tsv")
     assert len(studies) == 7
     feder = next(s for s in studies if s["study_id"] == "Feder2021")
-    assert feder["n_reports"] == "2"
+    assert feder["n_reports"] == str(default_review_reports()["Feder2021"]) == "3"  # two papers and its register entry
     agreement = json.loads((results / "screening/agreement.json").read_text())
     assert agreement["title_abstract"]["computable"] is False and "single reviewer" in agreement["title_abstract"]["why"]
     perf = read_tsv(results / "screening/rule_performance.tsv")
@@ -107,12 +108,12 @@ def test_trace_full_text_excluded_report(results: Path) -> None:
 
 def test_trace_study_lists_all_its_reports(results: Path) -> None:
     t = trace("Feder2021", results_dir=results, studies_table=STUDIES)
-    assert t["kind"] == "study" and t["study"]["included"] is True and t["study"]["n_reports"] == 2
+    assert t["kind"] == "study" and t["study"]["included"] is True and t["study"]["n_reports"] == default_review_reports()["Feder2021"]
     included = {s["study_id"]: s for s in read_tsv(results / "studies/included_studies.tsv")}
     assert sorted(c["canonical_id"] for c in t["clusters"]) == sorted(included["Feder2021"]["record_ids"].split("; "))
     assert all(c["final"]["stage"] == "study" for c in t["clusters"])
     text = format_trace(t)
-    assert text.startswith("study Feder2021: included (2 report(s)")
+    assert text.startswith(f"study Feder2021: included ({default_review_reports()['Feder2021']} report(s)")
     assert "test_analysis.json" in text
 
 

@@ -9,6 +9,10 @@ That coding is the table CODING below, one entry per reported result, checked ag
 result's scale so a changed evidence file stops the build instead of being mis-coded.
 Only studies with curated_decision "include" go into studies.tsv; the excluded ones are
 full-text exclusions recorded by the screening decisions, and are listed in the log.
+A study's `reports` are its curated reports (primary first) and then its register entries in the
+archived snapshot (a ClinicalTrials.gov record whose NCT id is the study's registration, keyed by its
+record_id; tools/registry_links.py, read from <out>/snapshot_coverage.tsv): PRISMA 2020 counts a
+register entry as a report. primary_report stays the curated primary report.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from livingreview.constants import LIST_SEP
 from livingreview.errors import InputFormatError, LivingReviewError
 from livingreview.extraction import OUTCOME_FIELDS, STUDY_FIELDS
 from livingreview.tables import read_json, write_tsv
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from registry_links import COVERAGE, read_coverage, registry_links  # noqa: E402
 
 LOG = logging.getLogger("build_extraction_tables")
 EVIDENCE_FIX = "pass the curated evidence folder (studies.json, records.json) with --evidence"
@@ -119,11 +126,13 @@ def _fmt_num(x: Any) -> str:
     return f"{x:g}" if isinstance(x, (int, float)) else str(x)
 
 
-def study_row(study: dict[str, Any], records: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """One studies.tsv row from a curated study entry."""
+def study_row(study: dict[str, Any], records: dict[str, dict[str, Any]], register_entries: list[str] | None = None) -> dict[str, Any]:
+    """One studies.tsv row from a curated study entry; ``register_entries``: keys of its register
+    entries in the snapshot, listed after its curated reports."""
     sid = study["study_id"]
     facts = study["facts"]
     keys = [report_key(records[r["record_key"]]) for r in study["reports"]]
+    keys += [k for k in sorted(register_entries or []) if k not in keys]
     primary = records[study["reports"][0]["record_key"]]
     inferred: list[str] = []
     registration = facts.get("registration") or ""
@@ -235,12 +244,20 @@ def outcome_rows(study: dict[str, Any], records: dict[str, dict[str, Any]]) -> l
 def build(evidence: Path, out: Path) -> tuple[int, int]:
     """Write <out>/extraction/studies.tsv and outcomes.tsv; returns (studies, outcome rows)."""
     studies = read_json(evidence / "studies.json", fix=EVIDENCE_FIX)
-    records = {r["key"]: r for r in read_json(evidence / "records.json", fix=EVIDENCE_FIX)}
+    record_list = read_json(evidence / "records.json", fix=EVIDENCE_FIX)
+    records = {r["key"]: r for r in record_list}
+    coverage_path = out / COVERAGE
+    if not coverage_path.exists():
+        raise InputFormatError("file not found", where=str(coverage_path), fix="build the snapshot first (tools/build_search_snapshot.py --out with the same folder)")
+    entries: dict[str, list[str]] = {}
+    for link in registry_links(record_list, studies, read_coverage(coverage_path)).values():
+        entries.setdefault(link.study_id, []).append(link.key)
+        LOG.info("register entry %s (%s) is a report of %s", link.key, link.evidence_key, link.study_id)
     included = [s for s in studies if s["curated_decision"] == "include"]
     for s in studies:
         if s["curated_decision"] != "include":
             LOG.info("not in studies.tsv: %s (curated_decision %s; a full-text exclusion)", s["study_id"], s["curated_decision"])
-    srows = sorted((study_row(s, records) for s in included), key=lambda r: r["study_id"])
+    srows = sorted((study_row(s, records, entries.get(s["study_id"], [])) for s in included), key=lambda r: r["study_id"])
     orows = [row for s in sorted(included, key=lambda s: s["study_id"]) for row in outcome_rows(s, records)]
     n_results = sum(len(s.get("reported_results") or []) for s in included)
     if len(orows) != n_results:

@@ -5,12 +5,17 @@ Usage: python tools/build_screening_tables.py --evidence ../shared/evidence --ou
 The decisions are the curators' reading of each record (studies.json `curated_decision`, records.json
 `record_kind` and design fields), written the way a review team writes decisions.tsv:
 
-- the 8 reports of the 7 included studies: include at title_abstract and at full_text;
+- the reports of the included studies (studies.json `curated_decision: include`): include at
+  title_abstract and at full_text;
 - the reports of the curated full-text exclusions (studies.json `curated_decision: exclude`): include
   at title_abstract, exclude at full_text with the reason their design gives (open-label -> open_label,
   protocol -> protocol_only);
+- a study register entry (a ClinicalTrials.gov record of the snapshot) whose NCT id is a curated
+  study's registration is a report of that study (PRISMA 2020 counts register entries as reports;
+  tools/registry_links.py): decided like the study's other reports, with a note naming the study;
 - every other record in the snapshot: exclude at title_abstract with a reason code derived from its
-  curation fields (REASON_BY_KIND below) and a short note. Records the rules also exclude never reach
+  curation fields (REASON_BY_KIND below; a register entry of no curated study by its design, then its
+  route, else registry_record) and a short note. Records the rules also exclude never reach
   title/abstract screening; the screening stage shows these rows as confirmations on the automation row.
 
 One reviewer only ("curation (shared/evidence)"), so inter-rater agreement is not computable.
@@ -24,21 +29,23 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
+sys.path.insert(0, str(ROOT / "tools"))
 
-from livingreview.constants import DECISION_FIELDS, LIST_SEP  # noqa: E402
+from livingreview.constants import DECISION_FIELDS  # noqa: E402
 from livingreview.errors import LivingReviewError  # noqa: E402
 from livingreview.runs import list_runs, load_manifest  # noqa: E402
-from livingreview.tables import read_json, read_tsv, write_tsv  # noqa: E402
+from livingreview.tables import read_json, write_tsv  # noqa: E402
+from registry_links import COVERAGE, decision_key, read_coverage, registry_links  # noqa: E402
 
 LOG = logging.getLogger("build_screening_tables")
 REVIEWER = "curation (shared/evidence)"
-COVERAGE = "snapshot_coverage.tsv"
 EVIDENCE_FIX = "pass the curated evidence folder (records.json, studies.json) with --evidence"
 # Curated record_kind -> title/abstract exclusion reason code (config/screening.yaml reasons).
 REASON_BY_KIND: dict[str, str] = {
@@ -57,6 +64,9 @@ REASON_BY_KIND: dict[str, str] = {
 # Words in the curated ketamine_route that mean ketamine was given for anaesthesia/analgesia or
 # prevention, not as PTSD treatment (observational perioperative and prehospital studies).
 ANAESTHESIA_WORDS: tuple[str, ...] = ("perioperative", "intraoperative", "anesthe", "anaesthe", "analgosedation", "prehospital", "emergency")
+# Curated ketamine_route words of a route other than intravenous, and of the intravenous route.
+NON_IV_ROUTE = re.compile(r"\b(?:intra-?nasal|nasal|oral|intra-?muscular|sub-?lingual)\b", re.IGNORECASE)
+IV_ROUTE = re.compile(r"\b(?:iv|i\.v\.|intra-?venous|infusions?)\b", re.IGNORECASE)
 
 
 def full_text_reason(design: str) -> str:
@@ -79,7 +89,28 @@ def title_abstract_reason(rec: dict[str, Any]) -> str:
         route = (rec.get("ketamine_route") or "").lower()
         if any(w in route for w in ANAESTHESIA_WORDS):
             return "prevention_or_anaesthesia"
+    if code == "registry_record":
+        return registry_reason(rec)
     return code
+
+
+def registry_reason(rec: dict[str, Any]) -> str:
+    """Reason code for a register entry of no curated study: its design, then its route, else registry_record.
+
+    Open-label or single-arm -> open_label; no randomization (or "non-randomised") -> not_randomized;
+    a curated route other than intravenous, with no intravenous word -> not_intravenous; otherwise (a
+    randomized IV trial, or a design not seen) the registration has no results or publication to
+    assess -> registry_record.
+    """
+    design = (rec.get("study_design") or "").lower()
+    if "open-label" in design or "open label" in design or "single-arm" in design or "single arm" in design:
+        return "open_label"
+    if design and design != "not seen" and ("random" not in design or re.search(r"non-?\s?randomi[sz]", design)):
+        return "not_randomized"
+    route = rec.get("ketamine_route") or ""
+    if NON_IV_ROUTE.search(route) and not IV_ROUTE.search(route):
+        return "not_intravenous"
+    return "registry_record"
 
 
 def short(text: str, n: int = 90) -> str:
@@ -88,13 +119,12 @@ def short(text: str, n: int = 90) -> str:
     return text if len(text) <= n else text[: n - 3].rstrip() + "..."
 
 
-def decision_key(rec: dict[str, Any], record_ids: list[str]) -> str:
-    """PMID, else DOI, else the first record_id of the snapshot copy."""
-    if rec.get("pmid"):
-        return str(rec["pmid"])
-    if rec.get("doi"):
-        return str(rec["doi"]).lower()
-    return record_ids[0]
+def study_reason(study: dict[str, Any]) -> str:
+    """Full-text reason of a curated exclusion for a report the curators did not list (its register
+    entry): the reason of the study's primary report."""
+    facts = study.get("facts") or {}
+    role = (study["reports"][0].get("role") or "") if study["reports"] else ""
+    return full_text_reason(f"{facts.get('design') or ''} {role}")
 
 
 def build_decisions(records: list[dict[str, Any]], studies: list[dict[str, Any]], coverage: dict[str, list[str]], *, date: str) -> tuple[list[dict[str, str]], list[str]]:
@@ -104,11 +134,8 @@ def build_decisions(records: list[dict[str, Any]], studies: list[dict[str, Any]]
         facts = st.get("facts") or {}
         for rep in st["reports"]:
             role[rep["record_key"]] = (st["study_id"], st["curated_decision"], f"{facts.get('design') or ''} {rep.get('role') or ''}")
-    registrations: dict[str, str] = {}
-    for st in studies:
-        for part in str((st.get("facts") or {}).get("registration") or "").replace(";", " ").split():
-            if part.upper().startswith("NCT"):
-                registrations[part.upper()] = st["study_id"]
+    by_id = {st["study_id"]: st for st in studies}
+    links = registry_links(records, studies, coverage)
     rows: list[dict[str, str]] = []
     skipped: list[str] = []
 
@@ -130,23 +157,18 @@ def build_decisions(records: list[dict[str, Any]], studies: list[dict[str, Any]]
             else:
                 add(key, "full_text", "exclude", full_text_reason(design), f"{ek}: {short(rec.get('study_design') or design, 70)}")
             continue
+        if ek in links:
+            link = links[ek]
+            inferred = "; registration curated as an inferred link" if link.inferred else ""
+            add(key, "title_abstract", "include", "", f"{ek}: register entry {link.nct} of {link.study_id}{inferred}")
+            if link.curated_decision == "include":
+                add(key, "full_text", "include", "", f"{ek}: report of included study {link.study_id} (its register entry {link.nct}{inferred})")
+            else:
+                add(key, "full_text", "exclude", study_reason(by_id[link.study_id]), f"{ek}: register entry {link.nct} of {link.study_id}, a study excluded at full text{inferred}")
+            continue
         reason = title_abstract_reason(rec)
-        note = f"{ek} {rec.get('record_kind')}: {short(rec.get('study_design') or '', 70)}"
-        if reason == "registry_record":
-            ncts = [i.split(":", 1)[1].upper() for i in ids if i.startswith("clinicaltrials:")]
-            linked = sorted({registrations[n] for n in ncts if n in registrations})
-            if linked:
-                note = f"{ek}: registration of {', '.join(linked)}; its reports are assessed instead"
-        add(key, "title_abstract", "exclude", reason, note)
+        add(key, "title_abstract", "exclude", reason, f"{ek} {rec.get('record_kind')}: {short(rec.get('study_design') or '', 70)}")
     return rows, skipped
-
-
-def read_coverage(path: Path) -> dict[str, list[str]]:
-    """Evidence key -> record_ids in the snapshot (resources/snapshot_coverage.tsv)."""
-    out: dict[str, list[str]] = {}
-    for row in read_tsv(path, required=("key", "record_ids")):
-        out[row["key"]] = [x.strip() for x in row["record_ids"].split(LIST_SEP.strip()) if x.strip()]
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
