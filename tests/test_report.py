@@ -501,3 +501,20 @@ def test_prediction_interval_of_a_ratio_is_back_transformed() -> None:
     assert rep.prediction_in_words(summary, log_scale=True) == "95% prediction interval 0.50 to 2.00"
     assert rep.prediction_in_words({"pi_low": -1.333, "pi_high": 2.281}, log_scale=False) == "95% prediction interval -1.33 to 2.28"
     assert rep.prediction_in_words({"pi_low": None, "pi_high": None}, log_scale=True).startswith("no prediction interval")
+
+
+def test_prisma_table_previous_column_is_the_previous_builds_total() -> None:
+    """A record of an earlier run decided since the previous version: the previous-version column stays
+    what the previous build's table showed; this update carries the decision (awaiting falls)."""
+    from test_prisma_counts import _decided_after_first_run
+
+    rows, dates = _decided_after_first_run()
+    table = rep.prisma_table(compute_counts(rows, sources=SOURCES, decision_dates=dates), SOURCES)
+    before = {r["label"]: r["cells"][0] for r in rep.prisma_table(compute_counts(first_run_ledger(), sources=SOURCES), SOURCES)["rows"]}
+    cells = {r["label"]: r["cells"] for r in table["rows"]}
+    assert {label: c[0] for label, c in cells.items() if label in before} == before
+    assert all(c[0] + c[1] == c[2] for c in cells.values())
+    assert cells["Records awaiting a decision (title/abstract)"] == [1, -1, 0]
+    assert cells["Reports awaiting a decision (full text)"] == [1, -1, 0]
+    assert cells["Studies included"] == [2, 2, 4]
+    assert table["as_of"] == "2025-09-30" and [d["record_id"] for d in table["decided_since"]] == ["pubmed:11", "pubmed:6"]

@@ -28,7 +28,7 @@ from .constants import (
     STAGES,
 )
 from .errors import InputFormatError, ReconciliationError
-from .runs import run_sort_key
+from .runs import is_run_id, run_sort_key
 from .tables import read_tsv, write_json, write_text
 
 LOG = logging.getLogger(__name__)
@@ -313,12 +313,38 @@ def _reconcile(label: str, identified: int, duplicates: int, flow: Mapping[str, 
         )
 
 
+# Ledger stages a human decision (a decisions.tsv row) settles.
+_HUMAN_STAGES: frozenset[str] = frozenset({"title_abstract", "retrieval", "full_text"})
+
+
+def _as_of(rec: _Record, cutoff: str, decision_dates: Mapping[str, str]) -> tuple[_Record, str]:
+    """A canonical record's path as the previous version showed it: decisions dated after ``cutoff``
+    had not been made, so the record waits at the stage of the first such decision (a title/abstract
+    decision: awaiting at title/abstract; a full-text one: sought for retrieval and awaiting at full
+    text). Returns the path and the date of the decision cut off ("" when the path is unchanged)."""
+    rows: list[LedgerRow] = []
+    for r in rec.rows:
+        date = decision_dates.get(r.reference, "") if r.stage in _HUMAN_STAGES else ""
+        if date > cutoff:
+            note = f"decided on {date}, after the previous version ({cutoff})"
+            if r.stage == "title_abstract":
+                rows.append(r._replace(outcome=OUTCOME_AWAITING, reason="", reference="", evidence=note))
+            else:
+                ta = next((t for t in rows if t.stage == "title_abstract"), r)
+                rows.append(r._replace(stage="retrieval", outcome=OUTCOME_RETRIEVED, reason="", reference=ta.reference, evidence=note))
+                rows.append(r._replace(stage="full_text", outcome=OUTCOME_AWAITING, reason="", reference="", evidence=note))
+            return _Record(rec.record_id, rows), date
+        rows.append(r)
+    return rec, ""
+
+
 def compute_counts(
     ledger_rows: Sequence[Mapping[str, Any] | LedgerRow],
     *,
     sources: Sequence[Mapping[str, Any]],
     previous_runs: Sequence[str] | None = None,
     source_name: str = "results/audit/ledger.tsv",
+    decision_dates: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Count the PRISMA 2020 flow from ledger rows and check that it adds up.
 
@@ -329,6 +355,13 @@ def compute_counts(
             in the ledger except the newest (run ids sort by date). Records of a cluster that holds a
             record from a previous run belong to the previous version; the main column counts the rest.
         source_name: file name used in error messages.
+        decision_dates: date (YYYY-MM-DD) of each human decision, by the ledger ``reference`` that
+            cites it (``resources/screening/decisions.tsv:LINE``). Given, the previous version is
+            counted as it was: its records with the decisions dated on or before the date of its
+            newest run (the previous version was built when that run was archived); a decision dated
+            later, on a record of an earlier run, belongs to this update (``previous.flow`` holds the
+            previous version's flow, ``previous.decided_since`` the records it moved). Without it the
+            previous version's records are counted with every decision made so far.
 
     Returns:
         A dict with every key of constants.PRISMA_KEYS (``dbr_excluded`` is a list of
@@ -390,12 +423,27 @@ def compute_counts(
         {"database": db, "label": _label(db, kinds), "n": n} for db, n in sorted(by_db.items()) if _kind(db, kinds) == "register"
     ]
 
+    previous_runs_sorted = sorted(previous & set(run_ids), key=run_sort_key)
+    # the previous version was built when its newest run was archived: that run's date (run ids are
+    # YYYY-MM-DD[-N]; another id gives no date, and the previous version takes every decision)
+    as_of = previous_runs_sorted[-1][:10] if previous_runs_sorted and decision_dates is not None and is_run_id(previous_runs_sorted[-1]) else ""
+    decided_since: list[dict[str, str]] = []
+    if as_of:
+        cut = []
+        for rec in old_canonicals:
+            then, date = _as_of(rec, as_of, decision_dates or {})
+            cut.append(then)
+            if date:
+                decided_since.append({"record_id": rec.record_id, "cluster_id": rec.cluster_id, "date": date})
+        old_canonicals = cut
     old_flow = _flow(old_canonicals)
     previous_reports = old_flow["study_rows"]
     previous_studies = {s.reference for s in previous_reports}
-    new_reports = flow["study_rows"]
-    new_studies = {s.reference for s in new_reports} - previous_studies
-    for s in new_reports + previous_reports:
+    all_reports = all_flow["study_rows"]
+    in_previous = {(p.record_id, p.reference) for p in previous_reports}
+    new_reports = [s for s in all_reports if (s.record_id, s.reference) not in in_previous]
+    new_studies = {s.reference for s in all_reports} - previous_studies
+    for s in all_reports:
         if not s.reference:
             raise ReconciliationError(
                 f"record {s.record_id} is included at the study stage without a study_id",
@@ -457,12 +505,21 @@ def compute_counts(
             "runs": per_run,
             "previous": (
                 {
-                    "runs": sorted(previous & set(run_ids), key=run_sort_key),
+                    "runs": previous_runs_sorted,
                     "records_identified": sum(1 for r in records.values() if r.run_id in previous),
                     "studies": len(previous_studies),
                     "reports": len(previous_reports),
+                    **(
+                        {
+                            "as_of": as_of,
+                            "flow": {k: v for k, v in old_flow.items() if k not in ("automation_excluded_rows", "study_rows", "fulltext_included")},
+                            "decided_since": decided_since,
+                        }
+                        if as_of
+                        else {}
+                    ),
                 }
-                if previous & set(run_ids)
+                if previous_runs_sorted
                 else None
             ),
             "all_runs": {
@@ -509,6 +566,14 @@ def load_ledger(path: str | os.PathLike[str]) -> list[dict[str, str]]:
     return read_tsv(path, required=LEDGER_FIELDS)
 
 
+def decision_dates(decisions: str | os.PathLike[str], rules: str | os.PathLike[str]) -> dict[str, str]:
+    """The date of every row of decisions.tsv, by the reference the ledger cites it with (decisions.tsv:LINE)."""
+    from .decisions import load_decisions
+    from .screening import load_rules
+
+    return {d.reference: d.date for d in load_decisions(decisions, load_rules(rules).reasons)}
+
+
 def run_prisma_counts(
     *,
     ledger: str | os.PathLike[str],
@@ -516,10 +581,16 @@ def run_prisma_counts(
     counts_out: str | os.PathLike[str],
     csv_out: str | os.PathLike[str],
     previous_runs: Sequence[str] | None = None,
+    decisions: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
-    """Pipeline step: read the ledger, compute and reconcile the counts, write counts.json and PRISMA.csv."""
+    """Pipeline step: read the ledger, compute and reconcile the counts, write counts.json and PRISMA.csv.
+
+    ``decisions`` (resources/screening/decisions.tsv) gives each human decision's date, so that the
+    previous version is counted with the decisions it had (compute_counts ``decision_dates``).
+    """
     rows = load_ledger(ledger)
-    counts = compute_counts(rows, sources=config["searches"]["sources"], previous_runs=previous_runs, source_name=str(ledger))
+    dates = decision_dates(decisions, config["screening"]["rules"]) if decisions is not None else None
+    counts = compute_counts(rows, sources=config["searches"]["sources"], previous_runs=previous_runs, source_name=str(ledger), decision_dates=dates)
     LOG.info(
         "PRISMA: %d identified, %d duplicates, %d screened, %d assessed, %d studies / %d reports included",
         counts["records_identified"],

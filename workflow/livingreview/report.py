@@ -511,11 +511,15 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
     No previous version: one column ``n``. With a previous version (``counts["previous"]``) three
     columns: the previous version, this update (the newest run's flow, the main keys of counts.json)
     and the total over all runs (``all_runs``; records identified per database from ``runs``). The
-    previous-version column is the total minus this update: the records of the earlier runs and the
-    clusters they first found. Rows of records removed for other reasons and of records or reports
-    awaiting a decision are shown only when a column is not zero.
+    previous-version column is the records of the earlier runs and the clusters they first found, as
+    the previous version counted them: with ``previous["flow"]`` (the decisions dated up to
+    ``previous["as_of"]``) it is that flow and this update is the total minus it (the newest run's
+    records plus the decisions made since on earlier records, so an awaiting row may fall); without it,
+    the total minus the newest run's flow. Rows of records removed for other reasons and of records or
+    reports awaiting a decision are shown only when a column is not zero.
 
-    Returns {"columns": [...], "rows": [{"label", "cells"}], "previous_runs", "update_runs"}.
+    Returns {"columns": [...], "rows": [{"label", "cells"}], "previous_runs", "update_runs", "as_of",
+    "decided_since"}.
 
     Raises:
         InputFormatError: counts.json has a previous version but lacks ``all_runs`` or ``runs``,
@@ -534,7 +538,7 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
             if value or not optional:
                 rows.append((label, [value]))
         rows += [("Studies included", [counts["total_studies"]]), ("Reports of included studies", [counts["total_reports"]])]
-        return {"columns": ["n"], "rows": [{"label": k, "cells": v} for k, v in rows], "previous_runs": [], "update_runs": []}
+        return {"columns": ["n"], "rows": [{"label": k, "cells": v} for k, v in rows], "previous_runs": [], "update_runs": [], "as_of": "", "decided_since": []}
 
     all_runs, runs = counts.get("all_runs"), counts.get("runs")
     if not all_runs or not runs:
@@ -561,8 +565,15 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
             where=where,
             fix=fix,
         )
+    then = previous.get("flow")  # the previous version as it was (decisions dated up to previous["as_of"])
     for label, key, optional in PRISMA_TABLE_ROWS:
-        values = columns(_flow_count(counts, key, strict=True), _flow_count(all_runs, key, strict=True))
+        total = _flow_count(all_runs, key, strict=True)
+        if then is not None and key != "duplicates":
+            # this update: the newest run's records and the decisions made since on earlier records
+            before = _flow_count(then, key, strict=True)
+            values = [before, total - before, total]
+        else:
+            values = columns(_flow_count(counts, key, strict=True), total)
         if any(values) or not optional:
             rows.append((label, values))
     rows += [
@@ -573,7 +584,9 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
         raise InputFormatError(
             f"total reports {counts['total_reports']}, but the all-runs flow has {all_runs['reports']}", where=where, fix=fix
         )
-    negative = [label for label, values in rows if min(values) < 0]
+    # awaiting rows may fall in this update (records waiting in the previous version decided since);
+    # every other cell is a count
+    negative = [label for label, values in rows if min(values if "awaiting" not in label else values[::2]) < 0]
     if negative:
         raise InputFormatError(f"the previous-version column is negative for: {', '.join(negative)}", where=where, fix=fix)
     return {
@@ -581,6 +594,8 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
         "rows": [{"label": k, "cells": v} for k, v in rows],
         "previous_runs": list(previous["runs"]),
         "update_runs": list(counts.get("newest_runs", [])),
+        "as_of": str(previous.get("as_of", "")),
+        "decided_since": [dict(d) for d in previous.get("decided_since", [])],
     }
 
 

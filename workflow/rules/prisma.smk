@@ -1,6 +1,7 @@
 rule prisma_counts:
     input:
         ledger="results/audit/ledger.tsv",
+        decisions=config["screening"]["decisions"],
     output:
         counts="results/prisma/counts.json",
         csv="results/prisma/PRISMA.csv",

@@ -12,6 +12,7 @@ run_step(
     run_prisma_counts,
     snakemake.log[0],  # noqa: F821
     ledger=snakemake.input.ledger,  # noqa: F821
+    decisions=snakemake.input.decisions,  # noqa: F821
     config=snakemake.params.config,  # noqa: F821
     counts_out=snakemake.output.counts,  # noqa: F821
     csv_out=snakemake.output.csv,  # noqa: F821
