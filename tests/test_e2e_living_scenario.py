@@ -9,8 +9,10 @@ the archived record's real title and DOI to be one).
 
 - Month 1 (2025-10-31): the team archives a hand-written Embase RIS export with `livingreview
   add-run` (the copy, one IV-ketamine RCT candidate, one narrative review) and rebuilds.
-- Between months: title/abstract and full-text includes for the candidate in decisions.tsv, a
-  study row in studies.tsv and two outcomes rows (arm means/SDs, responder counts) in outcomes.tsv.
+- Between months: title/abstract and full-text includes for the candidate in decisions.tsv (dated
+  2025-11-10), a study row in studies.tsv and two outcomes rows (arm means/SDs, responder counts)
+  in outcomes.tsv; rebuild: month 1's version now includes the study (the team screens a run's
+  records after its search, so these decisions are month 1's version, not month 2's).
 - Month 2 (2025-11-30): `livingreview search pubmed --since last` against the fake E-utilities
   server, which serves the candidate again (a duplicate, by DOI) and an erratum of it (new).
 - Month 3 (2025-12-31): the live search finds nothing new (no run), and the Embase export of the
@@ -36,7 +38,7 @@ import pytest
 from livingreview.records import Record
 from livingreview.tables import read_tsv
 
-from conftest import run_snakemake
+from conftest import default_review_reports, run_snakemake
 from fake_eutils import FakeEutils, FakeRecord, route_entrez
 
 pytestmark = pytest.mark.e2e
@@ -253,7 +255,8 @@ def test_three_monthly_updates(living: Path, tmp_path: Path, monkeypatch: pytest
     work = living
     month0 = _snapshot(work)
     c0 = month0["counts"]
-    assert c0["total_studies"] == 7 and c0["total_reports"] == 8 and c0["previous"] is None
+    reports0 = sum(default_review_reports().values())
+    assert c0["total_studies"] == 7 and c0["total_reports"] == reports0 and c0["previous"] is None
     feder_cluster = month0["clusters"][f"pubmed:{COPIED_PMID}"]["cluster_id"]
 
     # ---- Month 1: an Embase export archived with add-run ---------------------------------------
@@ -297,9 +300,39 @@ def test_three_monthly_updates(living: Path, tmp_path: Path, monkeypatch: pytest
     _unchanged(month0, month1, "screening")
     assert month1["studies"] == month0["studies"] and month1["analyses"] == month0["analyses"]
 
-    # ---- Between months: the team's decisions and extraction ------------------------------------
+    # ---- Between months: the team's decisions and extraction, and a rebuild ------------------------
     _record_team_work(work)
     _cli(work, "validate")
+    run_snakemake(work)
+    screened = _snapshot(work)
+    assert read_tsv(work / f"results/update/{MONTH1}/todo.tsv") == [], "month 1's to-do list shrinks once decided"
+    assert set(screened["studies"]) == set(month1["studies"]) | {STUDY}
+    assert screened["studies"][STUDY]["record_ids"] == rct_id
+    for sid, row in month1["studies"].items():
+        assert screened["studies"][sid] == row, sid
+    wn1 = _whats_new(screened["md"])[MONTH1]
+    assert (wn1["Awaiting a decision"], wn1["New included studies"], wn1["Included studies"]) == ("0", STUDY, "8")
+    # pooled estimates: SMD and RR go from one study (not pooled) to two (pooled)
+    g, vg = _hedges_g()
+    lrr, vlrr = _log_rr()
+    for analysis, (yi, vi) in {"ptsd_severity_smd": (g, vg), "ptsd_response_rr": (lrr, vlrr)}.items():
+        before, after = month1["analyses"][analysis], screened["analyses"][analysis]
+        assert before["pooled"] is False and before["k"] == 1
+        assert after["pooled"] is True and after["k"] == 2
+        mine = next(s for s in after["studies"] if s["study"] == STUDY)
+        assert mine["yi"] == pytest.approx(yi, abs=1e-6) and mine["vi"] == pytest.approx(vi, abs=1e-6)
+    md_before, md_after = month1["analyses"]["ptsd_severity_md"], screened["analyses"]["ptsd_severity_md"]
+    assert md_before["pooled"] is False and md_after["pooled"] is False, "two scales (IES-R, CAPS-5): no MD is pooled"
+    mine = next(s for s in md_after["studies"] if s["study"] == STUDY)
+    assert mine["yi"] == pytest.approx(MEAN_P - MEAN_K) and mine["vi"] == pytest.approx(SD_K**2 / N_ARM + SD_P**2 / N_ARM)
+    # month 1's version, screened: the first run's version is unchanged; the study is this update's
+    rows1s = _check_prisma_columns(screened, month0)
+    assert rows1s["Studies included"] == [7, 1, 8] and rows1s["Reports of included studies"] == [reports0, 1, reports0 + 1]
+    assert "Records awaiting a decision (title/abstract)" not in rows1s
+    _clusters_unchanged(month1, screened)
+    _unchanged(month1, screened, "canonical")
+    _unchanged(month1, screened, "screening", {k for k in month1["screening"] if k[0] != rct_cluster})
+    assert screened["screening"][(rct_cluster, "full_text")]["decision"] == "included"
 
     # ---- Month 2: the live PubMed update through the fake E-utilities server --------------------
     monkeypatch.setenv("NCBI_EMAIL", "reviewer@university.test")
@@ -325,50 +358,28 @@ def test_three_monthly_updates(living: Path, tmp_path: Path, monkeypatch: pytest
     new2 = read_tsv(work / f"results/update/{MONTH2}/new_records.tsv")
     assert [(r["cluster_id"], r["decision"]) for r in new2] == [(erratum_cluster, "excluded")]
     assert read_tsv(work / f"results/update/{MONTH2}/todo.tsv") == []
-    assert read_tsv(work / f"results/update/{MONTH1}/todo.tsv") == [], "month 1's to-do list shrinks once decided"
     summary2 = _json(work / f"results/update/{MONTH2}/summary.json")
     assert (summary2["records_retrieved"], summary2["duplicates_of_earlier_runs"], summary2["new_clusters"], summary2["awaiting_decision"]) == (2, 1, 1, 0)
 
-    assert set(month2["studies"]) == set(month1["studies"]) | {STUDY}
-    assert month2["studies"][STUDY]["record_ids"].split("; ") == sorted([rct_id, f"pubmed:{RCT_PMID}"]) or rct_id in month2["studies"][STUDY]["record_ids"]
-    for sid, row in month1["studies"].items():
-        assert month2["studies"][sid] == row, sid
-
-    # pooled estimates: SMD and RR go from one study (not pooled) to two (pooled)
-    g, vg = _hedges_g()
-    lrr, vlrr = _log_rr()
-    for analysis, (yi, vi) in {"ptsd_severity_smd": (g, vg), "ptsd_response_rr": (lrr, vlrr)}.items():
-        before, after = month1["analyses"][analysis], month2["analyses"][analysis]
-        assert before["pooled"] is False and before["k"] == 1
-        assert after["pooled"] is True and after["k"] == 2
-        mine = next(s for s in after["studies"] if s["study"] == STUDY)
-        assert mine["yi"] == pytest.approx(yi, abs=1e-6) and mine["vi"] == pytest.approx(vi, abs=1e-6)
-    md_before, md_after = month1["analyses"]["ptsd_severity_md"], month2["analyses"]["ptsd_severity_md"]
-    assert md_before["pooled"] is False and md_after["pooled"] is False, "two scales (IES-R, CAPS-5): no MD is pooled"
-    mine = next(s for s in md_after["studies"] if s["study"] == STUDY)
-    assert mine["yi"] == pytest.approx(MEAN_P - MEAN_K) and mine["vi"] == pytest.approx(SD_K**2 / N_ARM + SD_P**2 / N_ARM)
-
-    # earlier runs' dedup rows untouched; screening rows untouched except the candidate, now decided
-    _clusters_unchanged(month1, month2)
-    assert (month1["clusters"][rct_id]["rule"], month2["clusters"][rct_id]["rule"]) == ("unique", "canonical")
-    _unchanged(month1, month2, "canonical")
-    _unchanged(month1, month2, "screening", {k for k in month1["screening"] if k[0] != rct_cluster})
-    assert month2["screening"][(rct_cluster, "full_text")]["decision"] == "included"
+    # the duplicate and the erratum change no study and no estimate
+    assert month2["studies"] == screened["studies"] and month2["analyses"] == screened["analyses"]
+    # earlier runs' rows untouched (a singleton becomes 'canonical' when a later record joins it)
+    _clusters_unchanged(screened, month2)
+    assert (screened["clusters"][rct_id]["rule"], month2["clusters"][rct_id]["rule"]) == ("unique", "canonical")
+    _unchanged(screened, month2, "canonical")
+    _unchanged(screened, month2, "screening")
     c2 = month2["counts"]
     assert c2["newest_runs"] == [MONTH2] and c2["previous"]["runs"] == [FIRST_RUN, MONTH1]
-    assert c2["total_studies"] == 8 and c2["total_reports"] == 9
-    rows2 = _check_prisma_columns(month2, month1)
-    # the candidate was found in month 1 but decided (2025-11-10) after it: this update includes it
-    assert rows2["Studies included"] == [7, 1, 8] and rows2["Reports of included studies"] == [8, 1, 9]
-    assert rows2["Records awaiting a decision (title/abstract)"] == [1, -1, 0]
-    assert rows2["Reports assessed for eligibility"] == [c1["all_runs"]["dbr_assessed"], 1, c1["all_runs"]["dbr_assessed"] + 1]
-    assert (c2["previous_studies"], c2["new_studies"], c2["previous_reports"], c2["new_reports"]) == (7, 1, 8, 1)
-    assert c2["previous"]["as_of"] == MONTH1
-    assert c2["previous"]["decided_since"] == [{"record_id": rct_id, "cluster_id": rct_cluster, "date": "2025-11-10"}]
-    assert (f"decisions dated on or before {MONTH1} (the date of its newest search run); 1 record of earlier searches decided "
-            f"after that date counts in this update ({rct_id} on 2025-11-10).\n\n| |") in month2["md"]
+    assert c2["total_studies"] == 8 and c2["total_reports"] == reports0 + 1
+    # the previous version is month 1's as screened before this search (decisions dated 2025-11-10)
+    rows2 = _check_prisma_columns(month2, screened)
+    assert rows2["Studies included"] == [8, 0, 8] and rows2["Reports of included studies"] == [reports0 + 1, 0, reports0 + 1]
+    assert (c2["previous_studies"], c2["new_studies"], c2["previous_reports"], c2["new_reports"]) == (8, 0, reports0 + 1, 0)
+    assert c2["previous"]["decided_before"] == MONTH2 and c2["previous"]["decided_since"] == []
+    assert f"counted as it stood when this update's search ran, with the decisions dated before {MONTH2}.\n\n| |" in month2["md"]
     wn2 = _whats_new(month2["md"])
     assert wn2[MONTH2]["Records retrieved"] == "2" and wn2[MONTH2]["New records"] == "1" and wn2[MONTH2]["Included studies"] == "8"
+    assert wn2[MONTH1] == _whats_new(screened["md"])[MONTH1]
     participants = sum(int(s["n_randomized"]) for s in month2["studies"].values())
     assert participants == 327 + 2 * N_ARM
 

@@ -316,26 +316,26 @@ def test_a_record_with_rows_in_two_clusters_is_named() -> None:
 
 
 def _decided_after_first_run() -> tuple[list[dict[str, str]], dict[str, str]]:
-    """The update ledger after the team decided, dated after run 1, the record that waited at
-    title/abstract in run 1 (pubmed:6 -> StudyD) and the report that waited at full text (pubmed:11,
-    excluded), with the dates of every decisions.tsv line the ledger cites."""
+    """The update ledger after the team decided, dated after run 2 was searched, the record that
+    waited at title/abstract in run 1 (pubmed:6 -> StudyD) and the report that waited at full text
+    (pubmed:11, excluded), with the dates of every decisions.tsv line the ledger cites."""
     rows = [r for r in second_run_ledger() if r["record_id"] not in ("pubmed:6", "pubmed:11")]
     late = [("automation", "passed", "", ""), ("title_abstract", "included", "", "decisions.tsv:20"),
             ("retrieval", "retrieved", "", "decisions.tsv:21"), ("full_text", "included", "", "decisions.tsv:21")]
     rows += record("pubmed:6", RUN1, "c07", path=late, study="StudyD")
     rows += record("pubmed:11", RUN1, "c12", path=INCLUDED[:3] + [("full_text", "excluded", "Open-label trial", "decisions.tsv:22")])
     dates = {f"decisions.tsv:{n}": RUN1 for n in range(2, 11)}
-    dates.update({"decisions.tsv:20": "2025-10-10", "decisions.tsv:21": "2025-10-12", "decisions.tsv:22": "2025-10-12"})
+    dates.update({"decisions.tsv:20": "2025-11-10", "decisions.tsv:21": "2025-11-12", "decisions.tsv:22": "2025-11-12"})
     return rows, dates
 
 
 def test_previous_version_is_counted_with_the_decisions_it_had() -> None:
-    """Decisions dated after the previous version (on records of its runs) belong to this update:
-    the previous version's counts stay those its own build showed."""
+    """Decisions dated on or after this update's search (on records of earlier runs) belong to this
+    update: the previous version's counts stay those its last build before the search showed."""
     rows, dates = _decided_after_first_run()
     first = compute_counts(first_run_ledger(), sources=SOURCES)
     counts = compute_counts(rows, sources=SOURCES, decision_dates=dates)
-    assert counts["previous"]["as_of"] == RUN1
+    assert counts["previous"]["decided_before"] == RUN2
     assert counts["previous_studies"] == first["total_studies"] == 2
     assert counts["previous_reports"] == first["total_reports"] == 3
     # StudyC (run 2) and StudyD (a run-1 record included after run 1) are new; pubmed:21 is a new report of StudyA
@@ -347,8 +347,8 @@ def test_previous_version_is_counted_with_the_decisions_it_had() -> None:
                 "dbr_sought_reports", "dbr_notretrieved_reports", "dbr_assessed", "dbr_awaiting", "dbr_excluded_total", "reports"):
         assert then[key] == first["all_runs"][key] if key == "reports" else then[key] == first[key], key
     assert counts["previous"]["decided_since"] == [
-        {"record_id": "pubmed:11", "cluster_id": "c12", "date": "2025-10-12"},
-        {"record_id": "pubmed:6", "cluster_id": "c07", "date": "2025-10-10"},
+        {"record_id": "pubmed:11", "cluster_id": "c12", "date": "2025-11-12"},
+        {"record_id": "pubmed:6", "cluster_id": "c07", "date": "2025-11-10"},
     ]
     # the newest run's own flow (the PRISMA diagram's new-search boxes) is unchanged
     plain = compute_counts(rows, sources=SOURCES)
@@ -358,10 +358,20 @@ def test_previous_version_is_counted_with_the_decisions_it_had() -> None:
     assert plain["previous_studies"] == 3 and plain["new_studies"] == 1
 
 
-def test_decisions_dated_on_the_previous_run_day_belong_to_it() -> None:
+@pytest.mark.parametrize("when", [RUN1, "2025-10-15", "2025-10-30"])
+def test_decisions_dated_before_the_update_search_belong_to_the_previous_version(when: str) -> None:
+    """The team screens a run's records after its search: decisions dated between two runs are the
+    previous version's (its last build before the next search showed them)."""
     rows, dates = _decided_after_first_run()
-    same_day = {k: RUN1 for k in dates}
-    counts = compute_counts(rows, sources=SOURCES, decision_dates=same_day)
-    assert counts["previous"]["decided_since"] == []
+    counts = compute_counts(rows, sources=SOURCES, decision_dates={k: min(v, when) for k, v in dates.items()})
+    assert counts["previous"]["decided_since"] == [] and counts["previous"]["decided_before"] == RUN2
     assert counts["previous_studies"] == 3 and counts["new_studies"] == 1
     assert counts == {**compute_counts(rows, sources=SOURCES), "previous": counts["previous"]}
+
+
+def test_a_decision_dated_on_the_update_search_day_belongs_to_the_update() -> None:
+    rows, dates = _decided_after_first_run()
+    dates = {k: (RUN2 if v > RUN2 else v) for k, v in dates.items()}
+    counts = compute_counts(rows, sources=SOURCES, decision_dates=dates)
+    assert [d["record_id"] for d in counts["previous"]["decided_since"]] == ["pubmed:11", "pubmed:6"]
+    assert counts["previous_studies"] == 2 and counts["new_studies"] == 2

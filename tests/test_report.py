@@ -517,4 +517,4 @@ def test_prisma_table_previous_column_is_the_previous_builds_total() -> None:
     assert cells["Records awaiting a decision (title/abstract)"] == [1, -1, 0]
     assert cells["Reports awaiting a decision (full text)"] == [1, -1, 0]
     assert cells["Studies included"] == [2, 2, 4]
-    assert table["as_of"] == "2025-09-30" and [d["record_id"] for d in table["decided_since"]] == ["pubmed:11", "pubmed:6"]
+    assert table["decided_before"] == "2025-10-31" and [d["record_id"] for d in table["decided_since"]] == ["pubmed:11", "pubmed:6"]

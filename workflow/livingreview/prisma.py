@@ -317,16 +317,17 @@ def _reconcile(label: str, identified: int, duplicates: int, flow: Mapping[str, 
 _HUMAN_STAGES: frozenset[str] = frozenset({"title_abstract", "retrieval", "full_text"})
 
 
-def _as_of(rec: _Record, cutoff: str, decision_dates: Mapping[str, str]) -> tuple[_Record, str]:
-    """A canonical record's path as the previous version showed it: decisions dated after ``cutoff``
-    had not been made, so the record waits at the stage of the first such decision (a title/abstract
-    decision: awaiting at title/abstract; a full-text one: sought for retrieval and awaiting at full
-    text). Returns the path and the date of the decision cut off ("" when the path is unchanged)."""
+def _before(rec: _Record, closed: str, decision_dates: Mapping[str, str]) -> tuple[_Record, str]:
+    """A canonical record's path in the previous version, which closed on ``closed`` (the date of this
+    update's first search run): a decision dated on or after it had not been made, so the record
+    waits at the stage of the first such decision (a title/abstract decision: awaiting at
+    title/abstract; a full-text one: sought for retrieval and awaiting at full text). Returns the
+    path and the date of the decision cut off ("" when the path is unchanged)."""
     rows: list[LedgerRow] = []
     for r in rec.rows:
         date = decision_dates.get(r.reference, "") if r.stage in _HUMAN_STAGES else ""
-        if date > cutoff:
-            note = f"decided on {date}, after the previous version ({cutoff})"
+        if date >= closed:
+            note = f"decided on {date}, on or after this update's search ({closed})"
             if r.stage == "title_abstract":
                 rows.append(r._replace(outcome=OUTCOME_AWAITING, reason="", reference="", evidence=note))
             else:
@@ -357,11 +358,13 @@ def compute_counts(
         source_name: file name used in error messages.
         decision_dates: date (YYYY-MM-DD) of each human decision, by the ledger ``reference`` that
             cites it (``resources/screening/decisions.tsv:LINE``). Given, the previous version is
-            counted as it was: its records with the decisions dated on or before the date of its
-            newest run (the previous version was built when that run was archived); a decision dated
-            later, on a record of an earlier run, belongs to this update (``previous.flow`` holds the
-            previous version's flow, ``previous.decided_since`` the records it moved). Without it the
-            previous version's records are counted with every decision made so far.
+            counted as it stood when this update's first search ran: its records with the decisions
+            dated before that run's date (the team screens a run's records after the search, so
+            those decisions are the previous version's); a decision dated on or after it, on a
+            record of an earlier run, belongs to this update (``previous.decided_before`` is that
+            date, ``previous.flow`` the previous version's flow, ``previous.decided_since`` the
+            records it moved). Without it the previous version's records are counted with every
+            decision made so far.
 
     Returns:
         A dict with every key of constants.PRISMA_KEYS (``dbr_excluded`` is a list of
@@ -424,14 +427,15 @@ def compute_counts(
     ]
 
     previous_runs_sorted = sorted(previous & set(run_ids), key=run_sort_key)
-    # the previous version was built when its newest run was archived: that run's date (run ids are
+    update_runs = sorted(set(run_ids) - previous, key=run_sort_key)
+    # the previous version closed when this update's first search ran: that run's date (run ids are
     # YYYY-MM-DD[-N]; another id gives no date, and the previous version takes every decision)
-    as_of = previous_runs_sorted[-1][:10] if previous_runs_sorted and decision_dates is not None and is_run_id(previous_runs_sorted[-1]) else ""
+    closed = update_runs[0][:10] if previous_runs_sorted and update_runs and decision_dates is not None and is_run_id(update_runs[0]) else ""
     decided_since: list[dict[str, str]] = []
-    if as_of:
+    if closed:
         cut = []
         for rec in old_canonicals:
-            then, date = _as_of(rec, as_of, decision_dates or {})
+            then, date = _before(rec, closed, decision_dates or {})
             cut.append(then)
             if date:
                 decided_since.append({"record_id": rec.record_id, "cluster_id": rec.cluster_id, "date": date})
@@ -511,11 +515,11 @@ def compute_counts(
                     "reports": len(previous_reports),
                     **(
                         {
-                            "as_of": as_of,
+                            "decided_before": closed,
                             "flow": {k: v for k, v in old_flow.items() if k not in ("automation_excluded_rows", "study_rows", "fulltext_included")},
                             "decided_since": decided_since,
                         }
-                        if as_of
+                        if closed
                         else {}
                     ),
                 }

@@ -512,14 +512,14 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
     columns: the previous version, this update (the newest run's flow, the main keys of counts.json)
     and the total over all runs (``all_runs``; records identified per database from ``runs``). The
     previous-version column is the records of the earlier runs and the clusters they first found, as
-    the previous version counted them: with ``previous["flow"]`` (the decisions dated up to
-    ``previous["as_of"]``) it is that flow and this update is the total minus it (the newest run's
+    the previous version counted them: with ``previous["flow"]`` (the decisions dated before
+    ``previous["decided_before"]``, this update's first search) it is that flow and this update is the total minus it (the newest run's
     records plus the decisions made since on earlier records, so an awaiting row may fall); without it,
     the total minus the newest run's flow. Rows of records removed for other reasons and of records or
     reports awaiting a decision are shown only when a column is not zero.
 
-    Returns {"columns": [...], "rows": [{"label", "cells"}], "previous_runs", "update_runs", "as_of",
-    "decided_since"}.
+    Returns {"columns": [...], "rows": [{"label", "cells"}], "previous_runs", "update_runs",
+    "decided_before", "decided_since"}.
 
     Raises:
         InputFormatError: counts.json has a previous version but lacks ``all_runs`` or ``runs``,
@@ -538,7 +538,7 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
             if value or not optional:
                 rows.append((label, [value]))
         rows += [("Studies included", [counts["total_studies"]]), ("Reports of included studies", [counts["total_reports"]])]
-        return {"columns": ["n"], "rows": [{"label": k, "cells": v} for k, v in rows], "previous_runs": [], "update_runs": [], "as_of": "", "decided_since": []}
+        return {"columns": ["n"], "rows": [{"label": k, "cells": v} for k, v in rows], "previous_runs": [], "update_runs": [], "decided_before": "", "decided_since": []}
 
     all_runs, runs = counts.get("all_runs"), counts.get("runs")
     if not all_runs or not runs:
@@ -565,7 +565,7 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
             where=where,
             fix=fix,
         )
-    then = previous.get("flow")  # the previous version as it was (decisions dated up to previous["as_of"])
+    then = previous.get("flow")  # the previous version as it stood (decisions dated before previous["decided_before"])
     for label, key, optional in PRISMA_TABLE_ROWS:
         total = _flow_count(all_runs, key, strict=True)
         if then is not None and key != "duplicates":
@@ -594,7 +594,7 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
         "rows": [{"label": k, "cells": v} for k, v in rows],
         "previous_runs": list(previous["runs"]),
         "update_runs": list(counts.get("newest_runs", [])),
-        "as_of": str(previous.get("as_of", "")),
+        "decided_before": str(previous.get("decided_before", "")),
         "decided_since": [dict(d) for d in previous.get("decided_since", [])],
     }
 
