@@ -218,6 +218,19 @@ def _unchanged(before: dict[str, Any], after: dict[str, Any], name: str, keys: s
     assert changed == [], f"{name}: earlier rows changed: {changed[:5]}"
 
 
+def _same_estimates(before: dict[str, Any], after: dict[str, Any]) -> None:
+    """Every analysis is unchanged, and its estimate after each earlier run too: the later build's
+    ``by_run`` only adds an entry per new run, with the same k and estimate as the run before."""
+    assert set(after["analyses"]) == set(before["analyses"])
+    for name, then in before["analyses"].items():
+        now = after["analyses"][name]
+        assert {k: v for k, v in now.items() if k != "by_run"} == {k: v for k, v in then.items() if k != "by_run"}, name
+        old_steps = then["by_run"]
+        assert now["by_run"][: len(old_steps)] == old_steps, name
+        for step in now["by_run"][len(old_steps):]:
+            assert step["added"] == [] and (step["k"], step["estimate"]) == (old_steps[-1]["k"], old_steps[-1]["estimate"]), name
+
+
 def _clusters_unchanged(before: dict[str, Any], after: dict[str, Any]) -> None:
     """Every earlier record keeps its cluster, canonical record, rule and score; the one change allowed is
     a record that was alone ("unique") becoming its cluster's "canonical" once a later record joins it."""
@@ -298,7 +311,8 @@ def test_three_monthly_updates(living: Path, tmp_path: Path, monkeypatch: pytest
     _clusters_unchanged(month0, month1)
     _unchanged(month0, month1, "canonical")
     _unchanged(month0, month1, "screening")
-    assert month1["studies"] == month0["studies"] and month1["analyses"] == month0["analyses"]
+    assert month1["studies"] == month0["studies"]
+    _same_estimates(month0, month1)
 
     # ---- Between months: the team's decisions and extraction, and a rebuild ------------------------
     _record_team_work(work)
@@ -312,6 +326,12 @@ def test_three_monthly_updates(living: Path, tmp_path: Path, monkeypatch: pytest
         assert screened["studies"][sid] == row, sid
     wn1 = _whats_new(screened["md"])[MONTH1]
     assert (wn1["Awaiting a decision"], wn1["New included studies"], wn1["Included studies"]) == ("0", STUDY, "8")
+    # the primary analysis (MD) stays unpooled (two scales); the SMD is pooled from month 1 on
+    assert wn1["Pooled estimate"] == "not pooled (k = 3; was not pooled, k = 2)"
+    smd = screened["analyses"]["ptsd_severity_smd"]
+    steps = {e["run_id"]: e for e in smd["by_run"]}
+    assert (steps[FIRST_RUN]["k"], steps[FIRST_RUN]["pooled"], steps[MONTH1]["added"], steps[MONTH1]["k"]) == (1, False, [STUDY], 2)
+    assert (steps[MONTH1]["estimate"], steps[MONTH1]["ci_low"], steps[MONTH1]["ci_high"]) == (smd["estimate"], smd["ci_low"], smd["ci_high"])
     # pooled estimates: SMD and RR go from one study (not pooled) to two (pooled)
     g, vg = _hedges_g()
     lrr, vlrr = _log_rr()
@@ -362,7 +382,8 @@ def test_three_monthly_updates(living: Path, tmp_path: Path, monkeypatch: pytest
     assert (summary2["records_retrieved"], summary2["duplicates_of_earlier_runs"], summary2["new_clusters"], summary2["awaiting_decision"]) == (2, 1, 1, 0)
 
     # the duplicate and the erratum change no study and no estimate
-    assert month2["studies"] == screened["studies"] and month2["analyses"] == screened["analyses"]
+    assert month2["studies"] == screened["studies"]
+    _same_estimates(screened, month2)
     # earlier runs' rows untouched (a singleton becomes 'canonical' when a later record joins it)
     _clusters_unchanged(screened, month2)
     assert (screened["clusters"][rct_id]["rule"], month2["clusters"][rct_id]["rule"]) == ("unique", "canonical")
@@ -379,7 +400,7 @@ def test_three_monthly_updates(living: Path, tmp_path: Path, monkeypatch: pytest
     assert f"counted as it stood when this update's search ran, with the decisions dated before {MONTH2}.\n\n| |" in month2["md"]
     wn2 = _whats_new(month2["md"])
     assert wn2[MONTH2]["Records retrieved"] == "2" and wn2[MONTH2]["New records"] == "1" and wn2[MONTH2]["Included studies"] == "8"
-    assert wn2[MONTH1] == _whats_new(screened["md"])[MONTH1]
+    assert wn2[MONTH1] == _whats_new(screened["md"])[MONTH1] and wn2[MONTH2]["Pooled estimate"] == "unchanged"
     participants = sum(int(s["n_randomized"]) for s in month2["studies"].values())
     assert participants == 327 + 2 * N_ARM
 
@@ -397,7 +418,7 @@ def test_three_monthly_updates(living: Path, tmp_path: Path, monkeypatch: pytest
     _clusters_unchanged(month2, month3)
     for name in ("canonical", "screening", "studies"):
         _unchanged(month2, month3, name)
-    assert month3["analyses"] == month2["analyses"]
+    _same_estimates(month2, month3)
     for run_id, files in month2["update"].items():
         assert month3["update"][run_id] == files, f"update files of {run_id} changed"
     rows3 = _check_prisma_columns(month3, month2)

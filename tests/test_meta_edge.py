@@ -238,3 +238,34 @@ def test_leave_one_out_of_two_studies_is_empty_not_an_error() -> None:
     # FE without A: inverse-variance mean of B and C = (0.9/0.08 + 0.5/0.04) / (1/0.08 + 1/0.04)
     assert [r["omitted"] for r in three] == ["A", "B", "C"] and three[0]["k"] == 2
     assert three[0]["estimate"] == pytest.approx((0.9 / 0.08 + 0.5 / 0.04) / (1 / 0.08 + 1 / 0.04))
+
+
+def test_by_run_pools_the_studies_found_up_to_each_run() -> None:
+    """The What's new pooled estimate: after each search run, the studies of the runs so far; fixed
+    effect here, so each estimate is the inverse-variance mean computed by hand."""
+    eff = [Effect(s, "x", "SMD", y, v, "", scale="CAPS-5") for s, y, v in (("A", 0.2, 0.05), ("B", 0.9, 0.08), ("C", 0.5, 0.04))]
+    studies = [make_study("A", 2019), make_study("B", 2015), make_study("C", 2020)]
+    credited = [("2025-09-30", ["A"]), ("2025-10-31", []), ("2025-11-30", ["B", "C", "Z"]), ("2025-12-31", [])]
+    out = analyse({"id": "x", "domain": "ptsd_severity", "measure": "SMD", "method": "FE"}, eff, studies, credited=credited)
+    steps = out["by_run"]
+    assert [(s["run_id"], s["added"], s["k"], s["pooled"]) for s in steps] == [
+        ("2025-09-30", ["A"], 1, False), ("2025-10-31", [], 1, False), ("2025-11-30", ["B", "C"], 3, True), ("2025-12-31", [], 3, True)]
+    assert steps[0]["estimate"] is None and "k = 1 < 2" in steps[0]["reason"]
+    w = {"A": 1 / 0.05, "B": 1 / 0.08, "C": 1 / 0.04}
+    by_hand = (0.2 * w["A"] + 0.9 * w["B"] + 0.5 * w["C"]) / sum(w.values())
+    se = sum(w.values()) ** -0.5
+    assert steps[2]["estimate"] == pytest.approx(by_hand) == pytest.approx(out["estimate"])
+    assert (steps[2]["ci_low"], steps[2]["ci_high"]) == (pytest.approx(by_hand - 1.959964 * se, abs=1e-5), pytest.approx(by_hand + 1.959964 * se, abs=1e-5))
+    assert steps[3]["estimate"] == steps[2]["estimate"]
+    assert analyse({"id": "x", "domain": "ptsd_severity", "measure": "SMD"}, eff, studies)["by_run"] == []
+
+
+def test_by_run_follows_the_one_scale_rule_and_names_a_study_no_run_found() -> None:
+    from livingreview.errors import ReconciliationError
+
+    eff = [Effect("A", "x", "MD", 12.7, 26.8, "", scale="IES-R"), Effect("B", "x", "MD", 11.88, 15.7, "", scale="CAPS-5")]
+    studies = [make_study("A", 2014), make_study("B", 2021)]
+    out = analyse({"id": "x", "domain": "ptsd_severity", "measure": "MD"}, eff, studies, credited=[("2025-09-30", ["A", "B"])])
+    assert out["by_run"][0]["pooled"] is False and "needs one scale" in out["by_run"][0]["reason"]
+    with pytest.raises(ReconciliationError, match=r"analysis x: B added by no search run's summary\.json.*fix: re-run the whats_new rule"):
+        analyse({"id": "x", "domain": "ptsd_severity", "measure": "MD"}, eff, studies, credited=[("2025-09-30", ["A"])])

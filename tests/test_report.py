@@ -518,3 +518,24 @@ def test_prisma_table_previous_column_is_the_previous_builds_total() -> None:
     assert cells["Reports awaiting a decision (full text)"] == [1, -1, 0]
     assert cells["Studies included"] == [2, 2, 4]
     assert table["decided_before"] == "2025-10-31" and [d["record_id"] for d in table["decided_since"]] == ["pubmed:11", "pubmed:6"]
+
+
+def test_whats_new_shows_the_primary_pooled_estimate_after_each_run_and_its_change() -> None:
+    import math
+
+    primary = {"measure": "RR", "log_scale": True, "by_run": [
+        {"run_id": "2025-09-30", "k": 1, "pooled": False, "estimate": None, "ci_low": None, "ci_high": None},
+        {"run_id": "2025-10-31", "k": 2, "pooled": True, "estimate": math.log(2.0), "ci_low": math.log(1.25), "ci_high": math.log(3.2)},
+        {"run_id": "2025-11-30", "k": 2, "pooled": True, "estimate": math.log(2.0), "ci_low": math.log(1.25), "ci_high": math.log(3.2)},
+        {"run_id": "2025-12-31", "k": 3, "pooled": True, "estimate": math.log(1.5), "ci_low": math.log(1.1), "ci_high": math.log(2.05)},
+    ]}
+    summaries = [{"run_id": e["run_id"], "records_retrieved": 1, "duplicates_of_earlier_runs": 0, "new_clusters": 1, "awaiting_decision": 0,
+                  "new_included_studies": [], "included_studies_total": e["k"]} for e in reversed(primary["by_run"])]
+    rows = rep.whats_new(summaries, primary)
+    assert [(r["run_id"], r["pooled"]) for r in rows] == [
+        ("2025-09-30", "not pooled (k = 1)"),
+        ("2025-10-31", "RR 2.00 (95% CI 1.25 to 3.20) (k = 2; was not pooled, k = 1)"),
+        ("2025-11-30", "unchanged"),
+        ("2025-12-31", "RR 1.50 (95% CI 1.10 to 2.05) (k = 3; was RR 2.00 (95% CI 1.25 to 3.20), k = 2)"),
+    ]
+    assert [r["pooled"] for r in rep.whats_new(summaries)] == [""] * 4

@@ -14,7 +14,7 @@ from scipy import optimize, stats
 from statsmodels.stats.meta_analysis import combine_effects
 
 from .constants import POOL_JSON_KEYS
-from .errors import InputFormatError
+from .errors import InputFormatError, ReconciliationError
 
 LOG = logging.getLogger(__name__)
 
@@ -390,6 +390,47 @@ def _study_entry(effect: Any, study: Any, weight: float | None) -> dict[str, Any
     }
 
 
+def by_run(
+    analysis: dict[str, Any],
+    usable: Sequence[Any],
+    *,
+    credited: Sequence[tuple[str, Sequence[str]]],
+    min_k: int,
+    method: str = "REML",
+    hksj: bool = False,
+) -> list[dict[str, Any]]:
+    """The analysis as each search run left it: after run r, the estimable studies of the runs up to r
+    (``credited``: each run's id and the studies it added, in run order), pooled as the analysis is
+    (same model, min_k and one-scale rule). One entry per run: ``run_id``, ``added`` (the run's
+    studies in this analysis), ``k``, ``pooled``, ``reason`` (why not pooled), ``estimate``,
+    ``ci_low``, ``ci_high`` (nulls when not pooled).
+
+    Raises:
+        ReconciliationError: an estimable study of the analysis is credited to no run.
+    """
+    in_analysis = {e.study for e in usable}
+    uncredited = sorted(in_analysis - {sid for _, added in credited for sid in added})
+    if uncredited:
+        raise ReconciliationError(
+            f"analysis {analysis['id']}: {', '.join(uncredited)} added by no search run's summary.json",
+            where="results/update/<run_id>/summary.json",
+            fix="re-run the whats_new rule; every included study is a new included study of one run",
+        )
+    seen: set[str] = set()
+    out: list[dict[str, Any]] = []
+    for run_id, added in credited:
+        seen.update(added)
+        subset = [e for e in usable if e.study in seen]
+        reason = not_pooled_reason(analysis, subset, min_k=min_k)
+        entry: dict[str, Any] = {"run_id": run_id, "added": sorted(in_analysis & set(added)), "k": len(subset), "pooled": reason is None,
+                                 "reason": reason, "estimate": None, "ci_low": None, "ci_high": None}
+        if reason is None:
+            res = pool([e.yi for e in subset], [e.vi for e in subset], method=method, hksj=hksj, labels=[e.study for e in subset])
+            entry.update(estimate=res.estimate, ci_low=res.ci_low, ci_high=res.ci_high)
+        out.append(entry)
+    return out
+
+
 def not_pooled_reason(analysis: dict[str, Any], estimable: Sequence[Any], *, min_k: int) -> str | None:
     """Why an analysis cannot be pooled honestly (None when it can)."""
     k = len(estimable)
@@ -413,6 +454,7 @@ def analyse(
     funnel_min_k: int = 3,
     direction_note: str = "",
     dose_unit: str = "",
+    credited: Sequence[tuple[str, Sequence[str]]] = (),
 ) -> dict[str, Any]:
     """Everything one configured analysis reports, as a JSON-ready dict.
 
@@ -420,7 +462,8 @@ def analyse(
     extraction.Study records. Always has the POOL_JSON_KEYS (nulls when not pooled) plus
     ``pooled``, ``reason``, ``studies`` (estimates with 95% CI and weight), ``not_estimable``
     (study and reason), ``subgroups``, ``leave_one_out``, ``cumulative`` (by publication year),
-    ``egger`` and ``funnel`` (drawn or why not).
+    ``egger``, ``funnel`` (drawn or why not) and ``by_run`` (the pooled estimate after each search
+    run, from ``credited``: each run's id and the studies it added, in run order; [] without it).
     """
     by_id = {s.study_id: s for s in studies}
     usable = [e for e in effects if e.yi is not None and e.vi is not None]
@@ -478,6 +521,7 @@ def analyse(
     else:
         eg = {"run": False, "k": 0, "reason": "no estimable study"}
     out["egger"] = eg
+    out["by_run"] = by_run(analysis, usable, credited=credited, min_k=min_k, method=method, hksj=hksj) if credited else []
     out["funnel"] = {"drawn": len(usable) >= funnel_min_k,
                      "reason": None if len(usable) >= funnel_min_k else f"k = {len(usable)} < {funnel_min_k}: a funnel plot needs at least {funnel_min_k} studies"}
     return out
@@ -518,14 +562,17 @@ def run_pool_analysis(
     forest_png_out: str | None = None,
     funnel_png_out: str | None = None,
     cumulative_png_out: str | None = None,
+    update_summaries: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Stage `pool`: analyse one configured analysis; write its JSON and forest, funnel and cumulative
-    plots as SVG (and as PNG for each ``*_png_out`` given)."""
+    plots as SVG (and as PNG for each ``*_png_out`` given). ``update_summaries`` (each run's
+    results/update/<run_id>/summary.json) give the studies each run added, for ``by_run``."""
     from .effects import DEFAULT_INTERVENTION, direction_note, read_effects
     from .errors import ConfigError
     from .extraction import load_studies
     from .plots import cumulative_plot, forest_plot, funnel_plot
-    from .tables import write_json
+    from .runs import run_sort_key
+    from .tables import read_json, write_json
 
     analyses = {a["id"]: a for a in synthesis.get("analyses", [])}
     if analysis_id not in analyses:
@@ -534,6 +581,8 @@ def run_pool_analysis(
     intervention = str(synthesis.get("intervention_label") or DEFAULT_INTERVENTION)
     effects = read_effects(effects_path, analysis=analysis_id)
     studies = load_studies(studies_path)
+    runs = [read_json(path, fix="re-run the whats_new rule") for path in update_summaries]
+    credited = [(str(r["run_id"]), [str(s) for s in r["new_included_studies"]]) for r in sorted(runs, key=lambda r: run_sort_key(str(r["run_id"])))]
     summary = analyse(
         analysis,
         effects,
@@ -543,6 +592,7 @@ def run_pool_analysis(
         funnel_min_k=int(synthesis.get("funnel_min_k", 3)),
         direction_note=direction_note(intervention),
         dose_unit=str(synthesis.get("dose_unit") or ""),
+        credited=credited,
     )
     summary["intervention_label"] = intervention
     LOG.info("analysis %s: k = %s, pooled = %s%s", analysis_id, summary["k"], summary["pooled"], f" ({summary['reason']})" if summary["reason"] else "")

@@ -599,8 +599,32 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
     }
 
 
-def whats_new(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per search run, oldest first (run_sort_key: a day's -10 after its -2)."""
+def pooled_by_run(primary: Mapping[str, Any] | None) -> dict[str, str]:
+    """The primary analysis's pooled estimate after each search run, and its change, in words, by run id
+    (from the analysis JSON's ``by_run``): 'SMD 0.71 (95% CI ...) (k = 2; was not pooled, k = 1)',
+    'unchanged', or 'not pooled (k = 1)'. {} without a primary analysis."""
+    if not primary:
+        return {}
+    measure, log_scale = str(primary.get("measure", "")), bool(primary.get("log_scale"))
+    out: dict[str, str] = {}
+    before: Mapping[str, Any] | None = None
+    for entry in primary.get("by_run", []):
+        now = f"{measure} {effect_in_words(entry, measure=measure, log_scale=log_scale)}" if entry["pooled"] else "not pooled"
+        if before is not None and entry["k"] == before["k"]:
+            out[entry["run_id"]] = "unchanged"
+        elif before is None:
+            out[entry["run_id"]] = f"{now} (k = {entry['k']})"
+        else:
+            then = f"{measure} {effect_in_words(before, measure=measure, log_scale=log_scale)}" if before["pooled"] else "not pooled"
+            out[entry["run_id"]] = f"{now} (k = {entry['k']}; was {then}, k = {before['k']})"
+        before = entry
+    return out
+
+
+def whats_new(summaries: Sequence[Mapping[str, Any]], primary: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One row per search run, oldest first (run_sort_key: a day's -10 after its -2), with the primary
+    analysis's pooled estimate after the run and its change (``pooled``, "" without a primary analysis)."""
+    pooled = pooled_by_run(primary)
     return [
         {
             "run_id": s["run_id"],
@@ -610,6 +634,7 @@ def whats_new(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "awaiting_decision": s["awaiting_decision"],
             "new_included_studies": ", ".join(s["new_included_studies"]) or "none",
             "included_studies_total": s["included_studies_total"],
+            "pooled": pooled.get(s["run_id"], ""),
         }
         for s in sorted(summaries, key=lambda s: run_sort_key(s["run_id"]))
     ]
@@ -689,7 +714,8 @@ def build_context(
         "synthesis_methods": synthesis_methods(config.get("synthesis", {})),
         "limitations": limitations(studies, direction, primary, analyses=[s for s, _ in analyses]),
         "risk_of_bias": risk_of_bias(rob_path),
-        "whats_new": whats_new(summaries),
+        "whats_new": whats_new(summaries, primary),
+        "whats_new_analysis": f"{primary.get('title', primary.get('analysis', ''))}" if primary else "",
         "provenance": provenance([*provenance_files, *archived]),
     }
 

@@ -2,6 +2,7 @@ rule pool_analysis:
     input:
         effects="results/synthesis/effects.tsv",
         studies=config["extraction"]["studies"],
+        update_summaries=expand("results/update/{run_id}/summary.json", run_id=RUN_IDS),
     output:
         summary="results/synthesis/{analysis}.json",
         forest=report(

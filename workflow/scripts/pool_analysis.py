@@ -22,4 +22,5 @@ run_step(
     forest_png_out=snakemake.output.forest_png,  # noqa: F821
     funnel_png_out=snakemake.output.funnel_png,  # noqa: F821
     cumulative_png_out=snakemake.output.cumulative_png,  # noqa: F821
+    update_summaries=list(snakemake.input.update_summaries),  # noqa: F821
 )
