@@ -401,6 +401,8 @@ def test_three_monthly_updates(living: Path, tmp_path: Path, monkeypatch: pytest
     wn2 = _whats_new(month2["md"])
     assert wn2[MONTH2]["Records retrieved"] == "2" and wn2[MONTH2]["New records"] == "1" and wn2[MONTH2]["Included studies"] == "8"
     assert wn2[MONTH1] == _whats_new(screened["md"])[MONTH1] and wn2[MONTH2]["Pooled estimate"] == "unchanged"
+    # the prisma command counts as the pipeline does (it reads the config's dated decisions too)
+    assert json.loads(_cli(work, "prisma", "--json").stdout) == c2
     participants = sum(int(s["n_randomized"]) for s in month2["studies"].values())
     assert participants == 327 + 2 * N_ARM
 

@@ -1,4 +1,5 @@
-"""`livingreview prisma LEDGER [--json]`: PRISMA 2020 counts of an audit ledger, reconciled."""
+"""`livingreview prisma LEDGER [--json]`: PRISMA 2020 counts of an audit ledger, reconciled (with the
+config's decisions.tsv dates, as rule prisma_counts, when the config and that file are there)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import load_config
-from ..prisma import compute_counts, load_ledger
+from ..prisma import compute_counts, decision_dates, load_ledger
 
 
 def register(subparsers: Any) -> None:
@@ -28,9 +29,15 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Compute and print the counts; a reconciliation failure raises (exit 1 with the message)."""
     sources: list[dict[str, Any]] = []
+    dates = None
     if args.config and Path(args.config).exists():
-        sources = load_config(args.config)["searches"]["sources"]
-    counts = compute_counts(load_ledger(args.ledger), sources=sources, previous_runs=args.previous_runs, source_name=args.ledger)
+        config = load_config(args.config)
+        sources = config["searches"]["sources"]
+        screening = config.get("screening", {})
+        if screening.get("decisions") and Path(screening["decisions"]).exists():
+            # as rule prisma_counts: the previous version keeps the decisions dated before this update's search
+            dates = decision_dates(screening["decisions"], screening["rules"])
+    counts = compute_counts(load_ledger(args.ledger), sources=sources, previous_runs=args.previous_runs, source_name=args.ledger, decision_dates=dates)
     if args.json:
         print(json.dumps(counts, indent=2, sort_keys=True))
         return 0
