@@ -93,3 +93,17 @@ def test_update_counts_a_new_report_of_a_previously_included_study_apart() -> No
     assert "Reports of new included studies (n = 1)" in text
     assert "New reports of studies included in the previous version (n = 1)" in text
     assert f"Reports of total included studies (n = {two['total_reports']})" in text
+
+
+def test_prisma_csv_counts_only_reports_of_new_studies_in_the_new_reports_box() -> None:
+    """PRISMA2020 app CSV: 'Reports of new included studies' leaves out a new report of a study the
+    previous version included (pubmed:21 of StudyA); the total's reports keep it, as the diagram does."""
+    import csv
+    import io
+
+    from livingreview.prisma import to_prisma_csv
+
+    two = compute_counts(second_run_ledger(), sources=SOURCES)
+    n = {row["data"]: row["n"] for row in csv.DictReader(io.StringIO(to_prisma_csv(two)))}
+    assert (n["new_studies"], n["new_reports"], n["total_reports"]) == ("1", "1", str(two["previous_reports"] + 2))
+    assert "Reports of new included studies (n = 1)" in _texts(render_svg(two))

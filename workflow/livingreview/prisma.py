@@ -547,6 +547,10 @@ def _csv_n(key: str, counts: Mapping[str, Any]) -> str:
     if key == "dbr_excluded":
         items = counts.get(key) or []
         return "; ".join(f"{d['reason']}, {d['n']}" for d in items) if items else "0"
+    if key == "new_reports":
+        # the app's box holds the reports of new studies; a new report of a study of the previous
+        # version counts in the total's reports only (as the diagram draws it)
+        return str(int(counts.get("new_reports", 0)) - int(counts.get("new_reports_of_previous_studies", 0)))
     if key in counts and isinstance(counts[key], int):
         return str(counts[key])
     return "0"
