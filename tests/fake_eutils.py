@@ -119,6 +119,7 @@ class _State:
     slow_seconds: float = 2.0
     retry_after: str = "1"
     grow_after_first_search: int = 0
+    grow_searches: int = 1
     overreport: int = 0
     duplicate_in_efetch: bool = False
     max_requests: int = 500
@@ -139,8 +140,8 @@ class FakeEutils:
     answers an esearch with <Count>0</Count> and an <ERROR> beside it, "html" answers 200 with an HTML
     error page (text/html, not XML), "reset" closes the
     connection without a reply); ``fail_always`` makes every reply fail (a server that never
-    recovers). ``grow_after_first_search`` adds records to the database after the first esearch
-    (its count changes between calls); ``overreport`` makes esearch report more records than its
+    recovers). ``grow_after_first_search`` adds that many records to the database after each of
+    the first ``grow_searches`` esearches (1: once, after the first; its count changes between calls); ``overreport`` makes esearch report more records than its
     history set holds; ``duplicate_in_efetch`` repeats a PMID across two batches. As PubMed, no
     search yields more than ``retrieval_cap`` records (PUBMED_RETRIEVAL_CAP): esearch lists at most
     that many ids and efetch serves none past it from a history set. With ``valid_api_key`` set, a
@@ -167,7 +168,7 @@ class FakeEutils:
         self.state.always[endpoint] = fault
 
     def set(self, **switches: Any) -> None:
-        """Set grow_after_first_search, overreport, duplicate_in_efetch, retrieval_cap, error_list, valid_api_key, slow_seconds or retry_after."""
+        """Set grow_after_first_search, grow_searches, overreport, duplicate_in_efetch, retrieval_cap, error_list, valid_api_key, slow_seconds or retry_after."""
         for key, value in switches.items():
             if not hasattr(self.state, key) or key in {"records", "faults", "requests", "lock", "stop"}:
                 raise ValueError(f"unknown switch {key}")
@@ -351,7 +352,7 @@ class _Handler(BaseHTTPRequestHandler):
             if params.get("usehistory") == "y":
                 webenv = f"MCID_FAKE_{state.searches}"
                 state.histories[webenv] = hits
-            if state.searches == 1 and state.grow_after_first_search and state.records:
+            if state.searches <= state.grow_searches and state.grow_after_first_search and state.records:
                 last = max(state.records, key=lambda r: int(r.pmid))
                 state.records += make_records(state.grow_after_first_search, first_pmid=int(last.pmid) + 1, start=last.date, step_days=0)
             count = len(hits) + state.overreport

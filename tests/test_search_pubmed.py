@@ -432,7 +432,8 @@ def test_a_wrong_api_key_is_named_and_never_shown(
 @pytest.mark.parametrize(
     ("switch", "message"),
     [
-        ({"grow_after_first_search": 3}, "PubMed's count changed during the search (120 at the start, 123 at the end)"),
+        # 3 records arrive after every esearch (first and count check): attempts see 120/123, 126/129, 132/135
+        ({"grow_after_first_search": 3, "grow_searches": 100}, "PubMed's count changed during the search (132 at the start, 135 at the end): records were added or removed while fetching, 3 times in a row"),
         ({"duplicate_in_efetch": True}, "efetch returned duplicate PMIDs"),
         ({"overreport": 1}, "efetch records 101-121 of 121 failed after 4 attempt(s); last error: efetch batch holds 20 records, 21 expected"),
     ],
@@ -990,3 +991,21 @@ def test_fetched_pmids_that_differ_from_esearch_list_stop_the_search() -> None:
     _check_counts(2, {"count": 2, "ids": ["11", "12"]}, ["12", "11"])  # same set, any order: fine
     with pytest.raises(SearchError, match=r"the PMIDs fetched differ from esearch's list \(2 differ, e.g. 12, 13\)"):
         _check_counts(2, {"count": 2, "ids": ["11", "12"]}, ["11", "13"])
+
+
+def test_a_count_that_changed_while_fetching_is_searched_again_from_the_start(
+    tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PubMed adds records all day and an update search ends today: when the count moves between the
+    first esearch and the last count check, the search starts again and archives the stable set."""
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    server = fake(make_records(120, start=dt.date(2015, 1, 1)))
+    server.set(grow_after_first_search=3)  # 3 records arrive once, after the first esearch
+    root = tmp_path / "searches"
+    caplog.set_level(logging.WARNING, logger="livingreview")
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, today=TODAY, sleep=Sleeps())
+    assert run_dir is not None
+    (entry,) = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))["files"]
+    assert entry["count_reported"] == entry["count_in_file"] == 123
+    assert "PubMed's count changed during the search (120 at the start, 123 at the end); searching again from the start (attempt 2 of 3)" in caplog.text
+    assert sum(1 for r in server.calls("esearch") if r.params.get("usehistory") == "y") == 2

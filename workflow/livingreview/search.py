@@ -57,6 +57,9 @@ MAX_BATCH = 10_000  # NCBI's ceiling for retmax
 # checked against the count of the whole range.
 MAX_PER_SEARCH = 9_999
 MAX_BACKOFF_SECONDS = 120.0  # cap of our own exponential backoff
+# A result set that changed while it was fetched (PubMed adds records all day, and an update search
+# ends today) is searched again from the start, at most this many times in all.
+SEARCH_ATTEMPTS = 3
 # A Retry-After from NCBI (seconds or an HTTP date) is honoured in full up to this; a longer one stops
 # the search with a SearchError saying to re-run it later (nothing is written).
 MAX_RETRY_AFTER_SECONDS = 600.0
@@ -709,6 +712,43 @@ def _fetch_by_date(
         pending.append((mid + dt.timedelta(days=1), hi))
 
 
+def _search_once(
+    caller: _Caller, query: str, dates: dict[str, str], settings: EntrezSettings, progress_stream: IO[str] | None
+) -> tuple[dict[str, Any], _Collected]:
+    """One search from its first esearch to its last count check: the first esearch's reply and the
+    records fetched (raises _CountChanged when PubMed's count moved meanwhile)."""
+    first = caller.call(
+        "esearch",
+        lambda: Entrez.esearch(db="pubmed", term=query, usehistory="y", retmax=0, **dates),
+        _parse_esearch,
+    )
+    count = first["count"]
+    for message in first["messages"]:
+        LOG.warning("esearch: %s", message)
+    LOG.info("PubMed reports %d records; query translation: %s", count, first["translation"])
+    collected = _Collected(count, progress_stream)
+    if count <= MAX_PER_SEARCH:
+        if count:
+            _fetch_set(caller, query, dates, first, settings, collected)
+        else:
+            last = caller.call("esearch (count check)", lambda: Entrez.esearch(db="pubmed", term=query, retmax=0, **dates), _parse_esearch)
+            _check_counts(0, last, [])
+        return first, collected
+    LOG.info("%d records are more than the %d PubMed returns for one search: searching in date ranges", count, MAX_PER_SEARCH)
+    _fetch_by_date(
+        caller,
+        query,
+        parse_date(dates["mindate"], what="mindate"),
+        parse_date(dates["maxdate"], what="maxdate"),
+        settings.datetype,
+        settings,
+        collected,
+    )
+    last = caller.call("esearch (count check)", lambda: Entrez.esearch(db="pubmed", term=query, retmax=0, **dates), _parse_esearch)
+    _check_split(count, last["count"], collected)
+    return first, collected
+
+
 def search_pubmed(
     query: str,
     *,
@@ -739,39 +779,15 @@ def search_pubmed(
     caller = _Caller(settings, sleep)
     with _entrez_session(settings) as with_key:
         LOG.info("PubMed search %s..%s (%s), %s", date_from, date_to, settings.datetype, "API key: 10 requests/s" if with_key else "no API key: 3 requests/s")
-        first = caller.call(
-            "esearch",
-            lambda: Entrez.esearch(db="pubmed", term=query, usehistory="y", retmax=0, **dates),
-            _parse_esearch,
-        )
-        count = first["count"]
-        for message in first["messages"]:
-            LOG.warning("esearch: %s", message)
-        LOG.info("PubMed reports %d records; query translation: %s", count, first["translation"])
-        collected = _Collected(count, progress_stream)
-        if count <= MAX_PER_SEARCH:
-            if count:
-                _fetch_set(caller, query, dates, first, settings, collected)
-            else:
-                last = caller.call("esearch (count check)", lambda: Entrez.esearch(db="pubmed", term=query, retmax=0, **dates), _parse_esearch)
-                _check_counts(0, last, [])
-        else:
-            LOG.info("%d records are more than the %d PubMed returns for one search: searching in date ranges", count, MAX_PER_SEARCH)
-            _fetch_by_date(
-                caller,
-                query,
-                parse_date(mindate, what="mindate"),
-                parse_date(date_to, what="maxdate"),
-                settings.datetype,
-                settings,
-                collected,
-            )
-            last = caller.call(
-                "esearch (count check)",
-                lambda: Entrez.esearch(db="pubmed", term=query, retmax=0, **dates),
-                _parse_esearch,
-            )
-            _check_split(count, last["count"], collected)
+        for attempt in range(1, SEARCH_ATTEMPTS + 1):
+            try:
+                first, collected = _search_once(caller, query, dates, settings, progress_stream)
+                break
+            except _CountChanged as err:
+                if attempt == SEARCH_ATTEMPTS:
+                    raise
+                LOG.warning("%s; searching again from the start (attempt %d of %d)", err.what.split(":")[0], attempt + 1, SEARCH_ATTEMPTS)
+    count = first["count"]
     return SearchResult(
         query=query,
         query_translation=first["translation"],
@@ -791,14 +807,23 @@ def search_pubmed(
     )
 
 
+class _CountChanged(SearchError):
+    """PubMed's count of the search changed while its records were fetched: search again."""
+
+
+def _count_changed(count: int, count_at_end: int) -> _CountChanged:
+    return _CountChanged(
+        f"PubMed's count changed during the search ({count} at the start, {count_at_end} at the end): records were added or removed while fetching, "
+        f"{SEARCH_ATTEMPTS} times in a row",
+        where="esearch",
+        fix="run the search again later (nothing was written)",
+    )
+
+
 def _check_split(count: int, count_at_end: int, collected: _Collected) -> None:
     """Stop unless the date ranges together gave exactly the whole range's records, unchanged meanwhile."""
     if count_at_end != count:
-        raise SearchError(
-            f"PubMed's count changed during the search ({count} at the start, {count_at_end} at the end): records were added or removed while fetching",
-            where="esearch",
-            fix="run the search again (nothing was written)",
-        )
+        raise _count_changed(count, count_at_end)
     if len(collected.pmids) != count:
         raise SearchError(
             f"the {len(collected.ranges)} date ranges searched gave {len(collected.pmids)} distinct PMIDs but esearch reported {count} for the whole range",
@@ -810,11 +835,7 @@ def _check_split(count: int, count_at_end: int, collected: _Collected) -> None:
 def _check_counts(count: int, last: dict[str, Any], pmids: list[str]) -> None:
     """Stop unless the PMIDs fetched are exactly the esearch result set, and it did not change meanwhile."""
     if last["count"] != count:
-        raise SearchError(
-            f"PubMed's count changed during the search ({count} at the start, {last['count']} at the end): records were added or removed while fetching",
-            where="esearch",
-            fix="run the search again (nothing was written)",
-        )
+        raise _count_changed(count, last["count"])
     missing_pmid = sum(1 for p in pmids if not p)
     if missing_pmid:
         raise SearchError(f"{missing_pmid} fetched record(s) have no PMID", where="efetch", fix="run the search again; nothing was written")
