@@ -352,10 +352,13 @@ def test_previous_version_is_counted_with_the_decisions_it_had() -> None:
         {"record_id": "pubmed:11", "cluster_id": "c12", "date": "2025-11-12"},
         {"record_id": "pubmed:6", "cluster_id": "c07", "date": "2025-11-10"},
     ]
-    # the newest run's own flow (the PRISMA diagram's new-search boxes) is unchanged
+    # the newest run's records identified, removed and screened are unchanged (the earlier records
+    # were screened, awaiting, in the previous version); the decisions made since on them are this
+    # update's (test_update_flow_holds_the_decisions_made_since_on_earlier_records)
     plain = compute_counts(rows, sources=SOURCES)
-    for key in ("records_identified", "duplicates", "records_screened", "dbr_assessed", "excluded_automatic"):
+    for key in ("records_identified", "duplicates", "records_screened", "excluded_automatic"):
         assert counts[key] == plain[key], key
+    assert counts["dbr_assessed"] == plain["dbr_assessed"] + 1  # pubmed:6, included at title/abstract since
     # without dates, every decision made so far is taken as the previous version's
     assert plain["previous_studies"] == 3 and plain["new_studies"] == 1
 
@@ -377,3 +380,81 @@ def test_a_decision_dated_on_the_update_search_day_belongs_to_the_update() -> No
     counts = compute_counts(rows, sources=SOURCES, decision_dates=dates)
     assert [d["record_id"] for d in counts["previous"]["decided_since"]] == ["pubmed:11", "pubmed:6"]
     assert counts["previous_studies"] == 2 and counts["new_studies"] == 2
+
+
+# Flow keys of counts.json that the report's table, PRISMA.csv and prisma.svg show per column.
+_FLOW_KEYS = ("excluded_automatic", "excluded_other", "records_screened", "records_excluded", "records_awaiting", "dbr_sought_reports",
+              "dbr_notretrieved_reports", "dbr_assessed", "dbr_awaiting", "dbr_excluded_total")
+
+
+def test_update_flow_holds_the_decisions_made_since_on_earlier_records() -> None:
+    """counts.json's update flow (PRISMA.csv, prisma.svg) is the total minus the previous version as it
+    stood, as the report's table shows it: the decisions dated on or after the update's search, on
+    records of earlier runs, are this update's, so its flow leads to the reports it counts as new."""
+    from livingreview.report import prisma_table
+
+    rows, dates = _decided_after_first_run()
+    counts = compute_counts(rows, sources=SOURCES, decision_dates=dates)
+    then, total = counts["previous"]["flow"], counts["all_runs"]
+    for key in _FLOW_KEYS:
+        assert then[key] + counts[key] == total[key], key
+    # pubmed:6 (awaiting at title/abstract) was included and pubmed:11 (awaiting at full text) excluded since
+    assert (counts["records_screened"], counts["records_excluded"], counts["records_awaiting"]) == (3, 1, -1)
+    assert (counts["dbr_sought_reports"], counts["dbr_assessed"], counts["dbr_excluded_total"], counts["dbr_awaiting"]) == (3, 3, 1, -1)
+    assert counts["dbr_excluded"] == [{"reason": "Open-label trial", "n": 1}]
+    # the update column adds up to the reports it counts as new (pubmed:20, pubmed:21, pubmed:6)
+    assert counts["dbr_assessed"] - counts["dbr_excluded_total"] - counts["dbr_awaiting"] == counts["new_reports"] == 3
+    # the report's table, PRISMA.csv and counts.json give the same update column
+    table = {r["label"]: r["cells"] for r in prisma_table(counts, SOURCES)["rows"]}
+    csv_n = {row["data"]: row["n"] for row in csv.DictReader(io.StringIO(to_prisma_csv(counts)))}
+    assert table["Reports assessed for eligibility"] == [then["dbr_assessed"], counts["dbr_assessed"], total["dbr_assessed"]]
+    assert table["Records awaiting a decision (title/abstract)"][1] == counts["records_awaiting"]
+    for key in ("records_screened", "records_excluded", "dbr_sought_reports", "dbr_assessed", "records_awaiting", "dbr_awaiting"):
+        assert csv_n[key] == str(counts[key]), key
+
+
+def test_a_report_awaiting_full_text_then_not_retrieved_moves_to_the_update() -> None:
+    """A report that waited at full text in the previous version and was then marked not retrieved
+    (dated after the update's search, in a month that assessed nothing new): the update's column
+    says so (one fewer assessed, one not retrieved) instead of stopping the report."""
+    from livingreview.report import prisma_table
+
+    rows = [r for r in first_run_ledger() if r["record_id"] != "pubmed:11"]
+    rows += record("pubmed:11", RUN1, "c12", path=INCLUDED[:2] + [("retrieval", "not_retrieved", "Not retrieved", "decisions.tsv:22")])
+    rows += record("pubmed:30", RUN2, "c30", path=[("automation", "passed", "", ""), ("title_abstract", "excluded", "Not PTSD", "decisions.tsv:23")])
+    dates = {f"decisions.tsv:{n}": RUN1 for n in range(2, 11)}
+    dates.update({"decisions.tsv:22": "2025-11-12", "decisions.tsv:23": "2025-11-12"})
+    counts = compute_counts(rows, sources=SOURCES, decision_dates=dates)
+    assert counts["previous"]["decided_since"] == [{"record_id": "pubmed:11", "cluster_id": "c12", "date": "2025-11-12"}]
+    table = {r["label"]: r["cells"] for r in prisma_table(counts, SOURCES)["rows"]}
+    assert table["Reports sought for retrieval"] == [8, 0, 8]
+    assert table["Reports not retrieved"] == [1, 1, 2]
+    assert table["Reports assessed for eligibility"] == [7, -1, 6]
+    assert table["Reports awaiting a decision (full text)"] == [1, -1, 0]
+    assert table["Reports excluded"] == [3, 0, 3]
+
+
+def test_cli_counts_the_previous_version_with_the_decision_dates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`livingreview prisma --json` prints what the pipeline writes to counts.json: with --decisions
+    (default: the config's screening.decisions) the previous version is counted as it stood."""
+    rows, dates = _decided_after_first_run()
+    monkeypatch.chdir(tmp_path)  # the ledger cites decisions.tsv:LINE, the path the screening stage read
+    _write_ledger(tmp_path / "ledger.tsv", rows)
+    header = "key\tstage\tdecision\treason\treviewer\tdate\tnote\n"
+    lines = [f"pubmed:{n}\ttitle_abstract\tinclude\t\tR1\t{dates.get(f'decisions.tsv:{n}', RUN1)}\t\n" for n in range(2, 23)]
+    (tmp_path / "decisions.tsv").write_text(header + "".join(lines), encoding="utf-8")
+    rules = str(Path(__file__).resolve().parents[1] / "config/screening.yaml")
+    expected = compute_counts(rows, sources=[], decision_dates=dates)  # no config: labels are the database names
+    assert cli_main(["prisma", "ledger.tsv", "--config", "none.yaml", "--decisions", "decisions.tsv", "--rules", rules, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["previous"]["decided_before"] == RUN2
+    assert printed["previous_studies"] == expected["previous_studies"] == 2
+    assert printed == json.loads(json.dumps(expected))
+    # the same path given absolute is the same file (decisions.Decision.reference is review-relative)
+    assert cli_main(["prisma", "ledger.tsv", "--config", "none.yaml", "--decisions", str(tmp_path / "decisions.tsv"), "--rules", rules, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == printed
+    # a decisions file the ledger does not cite: its dates would leave every later decision in the previous version
+    (tmp_path / "other.tsv").write_text((tmp_path / "decisions.tsv").read_text(encoding="utf-8"), encoding="utf-8")
+    assert cli_main(["prisma", "ledger.tsv", "--config", "none.yaml", "--decisions", "other.tsv", "--rules", rules]) == 1
+    err = capsys.readouterr().err
+    assert "cites a decision (decisions.tsv:2)" in err and "ledger.tsv:" in err and "--decisions" in err

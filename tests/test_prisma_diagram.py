@@ -9,7 +9,7 @@ from lxml import etree
 
 from livingreview.prisma import compute_counts
 from livingreview.prisma_diagram import PAD, layout, render_svg, run_prisma_diagram, text_width
-from test_prisma_counts import SOURCES, first_run_ledger, second_run_ledger
+from test_prisma_counts import SOURCES, _decided_after_first_run, first_run_ledger, second_run_ledger
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -107,3 +107,16 @@ def test_prisma_csv_counts_only_reports_of_new_studies_in_the_new_reports_box() 
     n = {row["data"]: row["n"] for row in csv.DictReader(io.StringIO(to_prisma_csv(two)))}
     assert (n["new_studies"], n["new_reports"], n["total_reports"]) == ("1", "1", str(two["previous_reports"] + 2))
     assert "Reports of new included studies (n = 1)" in _texts(render_svg(two))
+
+
+def test_update_boxes_hold_the_decisions_made_since_on_earlier_records() -> None:
+    # pubmed:6 (awaiting at title/abstract in the previous version) was included and pubmed:11
+    # (awaiting at full text) excluded after the update's search: the update's boxes count both, so
+    # assessed - excluded - awaiting gives the reports the included box counts as new.
+    rows, dates = _decided_after_first_run()
+    counts = compute_counts(rows, sources=SOURCES, decision_dates=dates)
+    text = _texts(render_svg(counts))
+    assert "Reports assessed for eligibility (n = 3)" in text and "Reports excluded (n = 1)" in text
+    assert text.count("Change in records awaiting a decision since the previous version (n = -1)") == 2
+    assert "Awaiting a decision (n = -1)" not in text
+    assert "Reports of new included studies (n = 2)" in text and "New reports of studies included in the previous version (n = 1)" in text

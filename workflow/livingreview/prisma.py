@@ -326,6 +326,15 @@ def _before(rec: _Record, closed: str, decision_dates: Mapping[str, str]) -> tup
     rows: list[LedgerRow] = []
     for r in rec.rows:
         date = decision_dates.get(r.reference, "") if r.stage in _HUMAN_STAGES else ""
+        if r.stage in _HUMAN_STAGES and r.reference and not date:
+            # a decision of another file (or of its path spelled otherwise) would leave the previous
+            # version with every later decision, silently
+            raise ReconciliationError(
+                f"the {r.stage} row of {rec.record_id} cites a decision ({r.reference}) that the decisions file read for its dates does not have",
+                where=r.where,
+                fix="count with the decisions.tsv the screening stage read, under the same path (config screening.decisions; "
+                "`livingreview prisma --decisions`), or re-run the screening stage",
+            )
         if date >= closed:
             note = f"decided on {date}, on or after this update's search ({closed})"
             if r.stage == "title_abstract":
@@ -337,6 +346,22 @@ def _before(rec: _Record, closed: str, decision_dates: Mapping[str, str]) -> tup
             return _Record(rec.record_id, rows), date
         rows.append(r)
     return rec, ""
+
+
+def _since(total: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, Any]:
+    """The flow of this update: every count of ``total`` (all runs, every decision) minus ``before``
+    (the previous version as it stood). The previous version's paths are the same records' paths cut
+    at their first later decision, so an exclusion reason never falls; the awaiting counts (and the
+    reports assessed, for a report awaiting full text then marked not retrieved) may."""
+    out: dict[str, Any] = {}
+    for key, value in total.items():
+        if key in ("records_excluded_reasons", "dbr_excluded"):
+            n: Counter[str] = Counter({r["reason"]: r["n"] for r in value})
+            n.subtract({r["reason"]: r["n"] for r in before[key]})
+            out[key] = [{"reason": k, "n": v} for k, v in sorted(n.items(), key=lambda kv: (-kv[1], kv[0])) if v]
+        elif isinstance(value, int):
+            out[key] = value - before[key]
+    return out
 
 
 def compute_counts(
@@ -363,8 +388,11 @@ def compute_counts(
             those decisions are the previous version's); a decision dated on or after it, on a
             record of an earlier run, belongs to this update (``previous.decided_before`` is that
             date, ``previous.flow`` the previous version's flow, ``previous.decided_since`` the
-            records it moved). Without it the previous version's records are counted with every
-            decision made so far.
+            records it moved), and this update's flow (the main keys) is the total minus
+            ``previous.flow``: the newest run's records and the decisions made since on earlier
+            ones, so that it leads to the reports it counts as new (an awaiting count may be
+            negative). Without it the previous version's records are counted with every decision
+            made so far. Every decisions.tsv line a human-stage ledger row cites must be in it.
 
     Returns:
         A dict with every key of constants.PRISMA_KEYS (``dbr_excluded`` is a list of
@@ -441,6 +469,10 @@ def compute_counts(
                 decided_since.append({"record_id": rec.record_id, "cluster_id": rec.cluster_id, "date": date})
         old_canonicals = cut
     old_flow = _flow(old_canonicals)
+    # this update's flow: the newest run's records and, once the previous version is counted as it
+    # stood, the decisions made since on earlier records (the total minus the previous version), so
+    # that it leads to the reports it counts as new
+    update = {**flow, **_since(all_flow, old_flow)} if closed else flow
     previous_reports = old_flow["study_rows"]
     previous_studies = {s.reference for s in previous_reports}
     all_reports = all_flow["study_rows"]
@@ -476,14 +508,14 @@ def compute_counts(
         "database_results": sum(d["n"] for d in db_specific),
         "register_results": sum(d["n"] for d in reg_specific),
         "duplicates": duplicates,
-        "excluded_automatic": flow["excluded_automatic"],
-        "excluded_other": flow["excluded_other"],
-        "records_screened": flow["records_screened"],
-        "records_excluded": flow["records_excluded"],
-        "dbr_sought_reports": flow["dbr_sought_reports"],
-        "dbr_notretrieved_reports": flow["dbr_notretrieved_reports"],
-        "dbr_assessed": flow["dbr_assessed"],
-        "dbr_excluded": flow["dbr_excluded"],
+        "excluded_automatic": update["excluded_automatic"],
+        "excluded_other": update["excluded_other"],
+        "records_screened": update["records_screened"],
+        "records_excluded": update["records_excluded"],
+        "dbr_sought_reports": update["dbr_sought_reports"],
+        "dbr_notretrieved_reports": update["dbr_notretrieved_reports"],
+        "dbr_assessed": update["dbr_assessed"],
+        "dbr_excluded": update["dbr_excluded"],
         "new_studies": len(new_studies),
         "new_reports": len(new_reports),
         "total_studies": len(previous_studies | new_studies),
@@ -494,10 +526,10 @@ def compute_counts(
             "database_specific_results": db_specific,
             "register_specific_results": reg_specific,
             "records_identified": len(new_records),
-            "records_awaiting": flow["records_awaiting"],
-            "records_excluded_reasons": flow["records_excluded_reasons"],
-            "dbr_excluded_total": flow["dbr_excluded_total"],
-            "dbr_awaiting": flow["dbr_awaiting"],
+            "records_awaiting": update["records_awaiting"],
+            "records_excluded_reasons": update["records_excluded_reasons"],
+            "dbr_excluded_total": update["dbr_excluded_total"],
+            "dbr_awaiting": update["dbr_awaiting"],
             "excluded_automatic_by_rule": [
                 {"rule": rule, "reason": reason, "n": n} for (rule, reason), n in sorted(rule_counter.items(), key=lambda kv: (-kv[1], kv[0]))
             ],

@@ -135,6 +135,15 @@ def _n(value: Any) -> str:
     return f"(n\u00a0=\u00a0{value})"
 
 
+def _awaiting(n: int) -> str:
+    """The awaiting line of a side box. In an update it is a change: records of earlier runs that
+    waited in the previous version and were decided since count in this update (prisma.compute_counts),
+    so it can fall below zero."""
+    if n < 0:
+        return f"Change in records awaiting a decision since the previous version {_n(n)}"
+    return f"Awaiting a decision {_n(n)}"
+
+
 def _make_box(box_id: str, x: float, y: float, w: float, items: Sequence[tuple[str, int, bool]], *, fill: str = COLOURS["box"], centred: bool = False, min_h: float = 0.0) -> Box:
     """A box at (x, y) of width w holding items (text, indent level, bold), wrapped; height from its lines."""
     box = Box(id=box_id, x=x, y=y, w=w, h=0.0, fill=fill, centred=centred)
@@ -227,10 +236,10 @@ def layout(counts: Mapping[str, Any]) -> dict[str, Any]:
     awaiting_ft = counts.get("dbr_awaiting", 0)
     excluded_items = [(f"Records excluded {_n(counts['records_excluded'])}", 0, False)]
     if awaiting_ta:
-        excluded_items.append((f"Awaiting a decision {_n(awaiting_ta)}", 0, False))
+        excluded_items.append((_awaiting(awaiting_ta), 0, False))
     ft_items = [(f"Reports excluded {_n(counts.get('dbr_excluded_total', sum(d['n'] for d in counts.get('dbr_excluded', []))))}", 0, False)] + ft_reasons
     if awaiting_ft:
-        ft_items.append((f"Awaiting a decision {_n(awaiting_ft)}", 0, False))
+        ft_items.append((_awaiting(awaiting_ft), 0, False))
     screening_rows = [
         ("screened", [(f"Records screened {_n(counts['records_screened'])}", 0, False)], "records_excluded", excluded_items),
         ("sought", [(f"Reports sought for retrieval {_n(counts['dbr_sought_reports'])}", 0, False)], "not_retrieved", [(f"Reports not retrieved {_n(counts['dbr_notretrieved_reports'])}", 0, False)]),

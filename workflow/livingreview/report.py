@@ -509,14 +509,14 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
     """The report's PRISMA 2020 table, every number read from counts.json (prisma.compute_counts).
 
     No previous version: one column ``n``. With a previous version (``counts["previous"]``) three
-    columns: the previous version, this update (the newest run's flow, the main keys of counts.json)
+    columns: the previous version, this update (the main keys of counts.json)
     and the total over all runs (``all_runs``; records identified per database from ``runs``). The
-    previous-version column is the records of the earlier runs and the clusters they first found, as
-    the previous version counted them: with ``previous["flow"]`` (the decisions dated before
-    ``previous["decided_before"]``, this update's first search) it is that flow and this update is the total minus it (the newest run's
-    records plus the decisions made since on earlier records, so an awaiting row may fall); without it,
-    the total minus the newest run's flow. Rows of records removed for other reasons and of records or
-    reports awaiting a decision are shown only when a column is not zero.
+    previous-version column is the total minus this update: the records of the earlier runs and the
+    clusters they first found, as the previous version counted them (with ``previous["flow"]``, the
+    decisions dated before ``previous["decided_before"]``, this update's first search; counts.json's
+    update flow then holds the decisions made since on earlier records, so an awaiting row may fall).
+    Rows of records removed for other reasons and of records or reports awaiting a decision are shown
+    only when a column is not zero.
 
     Returns {"columns": [...], "rows": [{"label", "cells"}], "previous_runs", "update_runs",
     "decided_before", "decided_since"}.
@@ -567,13 +567,13 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
         )
     then = previous.get("flow")  # the previous version as it stood (decisions dated before previous["decided_before"])
     for label, key, optional in PRISMA_TABLE_ROWS:
-        total = _flow_count(all_runs, key, strict=True)
-        if then is not None and key != "duplicates":
-            # this update: the newest run's records and the decisions made since on earlier records
-            before = _flow_count(then, key, strict=True)
-            values = [before, total - before, total]
-        else:
-            values = columns(_flow_count(counts, key, strict=True), total)
+        values = columns(_flow_count(counts, key, strict=True), _flow_count(all_runs, key, strict=True))
+        if then is not None and key != "duplicates" and values[0] != _flow_count(then, key, strict=True):
+            raise InputFormatError(
+                f"{label}: the previous version had {_flow_count(then, key, strict=True)} (previous.flow), but the total minus this update is {values[0]}",
+                where=where,
+                fix=fix,
+            )
         if any(values) or not optional:
             rows.append((label, values))
     rows += [
@@ -584,11 +584,14 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
         raise InputFormatError(
             f"total reports {counts['total_reports']}, but the all-runs flow has {all_runs['reports']}", where=where, fix=fix
         )
-    # awaiting rows may fall in this update (records waiting in the previous version decided since);
-    # every other cell is a count
-    negative = [label for label, values in rows if min(values if "awaiting" not in label else values[::2]) < 0]
+    negative = [label for label, values in rows if min(values[0], values[2]) < 0]
     if negative:
         raise InputFormatError(f"the previous-version column is negative for: {', '.join(negative)}", where=where, fix=fix)
+    # this update's cells may fall only when records of earlier runs were decided since the previous
+    # version (an awaiting row; the reports assessed, for a report then marked not retrieved)
+    negative = [label for label, values in rows if values[1] < 0]
+    if negative and not previous.get("decided_since"):
+        raise InputFormatError(f"this update's column is negative for: {', '.join(negative)}", where=where, fix=fix)
     return {
         "columns": ["Previous version", "This update", "Total"],
         "rows": [{"label": k, "cells": v} for k, v in rows],

@@ -1,5 +1,4 @@
-"""`livingreview prisma LEDGER [--json]`: PRISMA 2020 counts of an audit ledger, reconciled (with the
-config's decisions.tsv dates, as rule prisma_counts, when the config and that file are there)."""
+"""`livingreview prisma LEDGER [--json]`: PRISMA 2020 counts of an audit ledger, reconciled (as the pipeline's counts.json)."""
 
 from __future__ import annotations
 
@@ -9,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import load_config
+from ..errors import ConfigError
 from ..prisma import compute_counts, decision_dates, load_ledger
 
 
@@ -22,6 +22,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("ledger", nargs="?", default="results/audit/ledger.tsv", help="ledger TSV (default: %(default)s)")
     p.add_argument("--config", default="config/config.yaml", help="config naming the sources (default: %(default)s; optional)")
     p.add_argument("--previous-run", action="append", dest="previous_runs", metavar="RUN_ID", help="run id of the previous version (repeatable; default: every run but the newest)")
+    p.add_argument(
+        "--decisions",
+        help="decisions.tsv whose dates count the previous version as it stood when this update's search ran, as the pipeline does "
+        "(default: the config's screening.decisions; the path the ledger cites)",
+    )
+    p.add_argument("--rules", help="screening rules giving the reason codes of --decisions (default: the config's screening.rules)")
     p.add_argument("--json", action="store_true", help="print counts.json to stdout")
     p.set_defaults(func=run)
 
@@ -29,14 +35,18 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Compute and print the counts; a reconciliation failure raises (exit 1 with the message)."""
     sources: list[dict[str, Any]] = []
-    dates = None
+    decisions, rules = args.decisions, args.rules
     if args.config and Path(args.config).exists():
         config = load_config(args.config)
         sources = config["searches"]["sources"]
         screening = config.get("screening", {})
-        if screening.get("decisions") and Path(screening["decisions"]).exists():
-            # as rule prisma_counts: the previous version keeps the decisions dated before this update's search
-            dates = decision_dates(screening["decisions"], screening["rules"])
+        decisions = decisions or (screening.get("decisions") if Path(screening.get("decisions", "")).is_file() else None)
+        rules = rules or screening.get("rules")
+    dates = None
+    if decisions:
+        if not rules:
+            raise ConfigError("--decisions needs the screening rules for its reason codes", where="livingreview prisma", fix="pass --rules config/screening.yaml or --config")
+        dates = decision_dates(decisions, rules)
     counts = compute_counts(load_ledger(args.ledger), sources=sources, previous_runs=args.previous_runs, source_name=args.ledger, decision_dates=dates)
     if args.json:
         print(json.dumps(counts, indent=2, sort_keys=True))
