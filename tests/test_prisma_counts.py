@@ -458,3 +458,20 @@ def test_cli_counts_the_previous_version_with_the_decision_dates(tmp_path: Path,
     assert cli_main(["prisma", "ledger.tsv", "--config", "none.yaml", "--decisions", "other.tsv", "--rules", rules]) == 1
     err = capsys.readouterr().err
     assert "cites a decision (decisions.tsv:2)" in err and "ledger.tsv:" in err and "--decisions" in err
+
+
+def test_same_day_update_keeps_the_decisions_of_that_day_in_the_previous_version() -> None:
+    """A second search on the same day (run id -2): the decisions dated that day on the first run's
+    records cannot be dated after it, and the team screens a run's records after its search, so they
+    stay the previous version's (before, all of them moved: the previous version had 0 studies where
+    its build had said 2, and every record of it waited). A decision dated the next day moves."""
+    rows = first_run_ledger()
+    rows += record("pubmed:20", f"{RUN1}-2", "c20", path=INCLUDED, study="StudyC")
+    dates = {f"decisions.tsv:{n}": RUN1 for n in range(2, 11)}
+    first = compute_counts(first_run_ledger(), sources=SOURCES)
+    counts = compute_counts(rows, sources=SOURCES, decision_dates=dates)
+    assert counts["previous"]["decided_before"] == "2025-10-01" and counts["previous"]["decided_since"] == []
+    assert (counts["previous_studies"], counts["new_studies"]) == (first["total_studies"], 1) == (2, 1)
+    assert counts["previous"]["flow"]["records_awaiting"] == first["records_awaiting"] == 1
+    later = compute_counts(rows, sources=SOURCES, decision_dates={**dates, "decisions.tsv:4": "2025-10-01"})
+    assert [d["record_id"] for d in later["previous"]["decided_since"]] == ["pubmed:5"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import logging
 import os
@@ -319,7 +320,7 @@ _HUMAN_STAGES: frozenset[str] = frozenset({"title_abstract", "retrieval", "full_
 
 def _before(rec: _Record, closed: str, decision_dates: Mapping[str, str]) -> tuple[_Record, str]:
     """A canonical record's path in the previous version, which closed on ``closed`` (the date of this
-    update's first search run): a decision dated on or after it had not been made, so the record
+    update's first search run; the next day for a second search on a previous run's day): a decision dated on or after it had not been made, so the record
     waits at the stage of the first such decision (a title/abstract decision: awaiting at
     title/abstract; a full-text one: sought for retrieval and awaiting at full text). Returns the
     path and the date of the decision cut off ("" when the path is unchanged)."""
@@ -336,7 +337,7 @@ def _before(rec: _Record, closed: str, decision_dates: Mapping[str, str]) -> tup
                 "`livingreview prisma --decisions`), or re-run the screening stage",
             )
         if date >= closed:
-            note = f"decided on {date}, on or after this update's search ({closed})"
+            note = f"decided on {date}, not before {closed} (this update's search)"
             if r.stage == "title_abstract":
                 rows.append(r._replace(outcome=OUTCOME_AWAITING, reason="", reference="", evidence=note))
             else:
@@ -385,7 +386,8 @@ def compute_counts(
             cites it (``resources/screening/decisions.tsv:LINE``). Given, the previous version is
             counted as it stood when this update's first search ran: its records with the decisions
             dated before that run's date (the team screens a run's records after the search, so
-            those decisions are the previous version's); a decision dated on or after it, on a
+            those decisions are the previous version's; for a second search on a previous run's
+            day, those dated on that day too); a decision dated on or after it, on a
             record of an earlier run, belongs to this update (``previous.decided_before`` is that
             date, ``previous.flow`` the previous version's flow, ``previous.decided_since`` the
             records it moved), and this update's flow (the main keys) is the total minus
@@ -457,8 +459,13 @@ def compute_counts(
     previous_runs_sorted = sorted(previous & set(run_ids), key=run_sort_key)
     update_runs = sorted(set(run_ids) - previous, key=run_sort_key)
     # the previous version closed when this update's first search ran: that run's date (run ids are
-    # YYYY-MM-DD[-N]; another id gives no date, and the previous version takes every decision)
+    # YYYY-MM-DD[-N]; another id gives no date, and the previous version takes every decision). A
+    # second search on the day of a previous run (-2): the decisions dated that day cannot be dated
+    # after it and the team screens a run's records after its search, so they stay the previous
+    # version's (else all of that day's screening would move to the update): it closes the next day.
     closed = update_runs[0][:10] if previous_runs_sorted and update_runs and decision_dates is not None and is_run_id(update_runs[0]) else ""
+    if closed and any(r[:10] == closed for r in previous_runs_sorted):
+        closed = (dt.date.fromisoformat(closed) + dt.timedelta(days=1)).isoformat()
     decided_since: list[dict[str, str]] = []
     if closed:
         cut = []
