@@ -281,3 +281,15 @@ def test_run_ids_are_dates_with_a_suffix_of_2_or_more(run_id: str, ok: bool) -> 
     from livingreview.runs import is_run_id
 
     assert is_run_id(run_id) is ok
+
+
+def test_version_closes_on_the_update_search_day_or_the_next_for_a_second_search_that_day() -> None:
+    from livingreview.runs import version_closes, version_of_decision
+
+    assert version_closes(["2025-09-30"], "2025-10-31") == "2025-10-31"
+    assert version_closes(["2025-09-30", "2025-10-31"], "2025-10-31-2") == "2025-11-01"
+    assert version_closes(["2025-09-30"], "not-a-run") == ""
+    runs = ["2025-11-30", "2025-09-30", "2025-10-31", "2025-10-31-2"]
+    assert [version_of_decision(runs, d) for d in ("2025-01-01", "2025-10-30", "2025-10-31", "2025-11-01", "2025-11-29", "2025-11-30", "2026-02-01")] == [
+        "2025-09-30", "2025-09-30", "2025-10-31", "2025-10-31-2", "2025-10-31-2", "2025-11-30", "2025-11-30"]
+    assert version_of_decision([], "2025-10-30") == ""

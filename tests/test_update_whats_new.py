@@ -194,3 +194,26 @@ def test_todo_list_is_sorted_by_stage_then_cluster() -> None:
     # "full_text" sorts before "title_abstract"
     assert [(t["stage"], t["cluster_id"]) for t in todo] == [("full_text", "cB"), ("title_abstract", "cA")]
     assert summary.awaiting_decision == 2
+
+
+@pytest.mark.parametrize(
+    ("included_on", "new_in"),
+    [
+        ("2025-10-05", "2025-09-30"),  # screened between the two searches: the first version's study
+        ("2025-10-31", "2025-10-31"),  # on the second search's day or later: new in the second version
+        ("2025-11-20", "2025-10-31"),
+        (None, "2025-09-30"),  # no dates given: the run that found it
+    ],
+)
+def test_a_study_is_new_in_the_version_whose_window_holds_its_inclusion(included_on: str | None, new_in: str) -> None:
+    """As the PRISMA update column counts it: the first version that included one of its reports."""
+    from livingreview.update import whats_new_runs
+
+    screening = [dict(r, reference="decisions.tsv:9") if (r["cluster_id"], r["stage"]) == ("c1", "full_text") else r for r in _screening()]
+    dates = None if included_on is None else {"decisions.tsv:9": included_on}
+    out = whats_new_runs(["2025-09-30", "2025-10-31"], records=_records(), clusters=_clusters(), screening=screening, studies=STUDIES,
+                         decision_dates=dates)
+    assert {run: out[run][2].new_included_studies for run in out} == {
+        run: ("TrialA2014",) if run == new_in else () for run in ("2025-09-30", "2025-10-31")}
+    assert out["2025-10-31"][2].included_studies_total == 1
+    assert out["2025-09-30"][2].included_studies_total == (1 if new_in == "2025-09-30" else 0)

@@ -250,7 +250,7 @@ def build(evidence: Path, out: Path) -> tuple[int, int]:
     if not coverage_path.exists():
         raise InputFormatError("file not found", where=str(coverage_path), fix="build the snapshot first (tools/build_search_snapshot.py --out with the same folder)")
     entries: dict[str, list[str]] = {}
-    for link in registry_links(record_list, studies, read_coverage(coverage_path)).values():
+    for link in registry_links(record_list, studies, read_coverage(coverage_path), source=str(evidence / "studies.json")).values():
         entries.setdefault(link.study_id, []).append(link.key)
         LOG.info("register entry %s (%s) is a report of %s", link.key, link.evidence_key, link.study_id)
     included = [s for s in studies if s["curated_decision"] == "include"]

@@ -127,7 +127,9 @@ def study_reason(study: dict[str, Any]) -> str:
     return full_text_reason(f"{facts.get('design') or ''} {role}")
 
 
-def build_decisions(records: list[dict[str, Any]], studies: list[dict[str, Any]], coverage: dict[str, list[str]], *, date: str) -> tuple[list[dict[str, str]], list[str]]:
+def build_decisions(
+    records: list[dict[str, Any]], studies: list[dict[str, Any]], coverage: dict[str, list[str]], *, date: str, source: str = "studies.json"
+) -> tuple[list[dict[str, str]], list[str]]:
     """Decision rows (evidence order; title_abstract before full_text) and the keys left out (with why)."""
     role: dict[str, tuple[str, str, str]] = {}  # record key -> (study_id, decision, design)
     for st in studies:
@@ -135,7 +137,7 @@ def build_decisions(records: list[dict[str, Any]], studies: list[dict[str, Any]]
         for rep in st["reports"]:
             role[rep["record_key"]] = (st["study_id"], st["curated_decision"], f"{facts.get('design') or ''} {rep.get('role') or ''}")
     by_id = {st["study_id"]: st for st in studies}
-    links = registry_links(records, studies, coverage)
+    links = registry_links(records, studies, coverage, source=source)
     rows: list[dict[str, str]] = []
     skipped: list[str] = []
 
@@ -195,7 +197,7 @@ def build(evidence: Path, out: Path) -> int:
         LOG.error("no archived run under %s; build the snapshot first (tools/build_search_snapshot.py)", out / "searches")
         return 1
     date = load_manifest(runs[-1]).date_run
-    rows, skipped = build_decisions(records, studies, coverage, date=date)
+    rows, skipped = build_decisions(records, studies, coverage, date=date, source=str(evidence / "studies.json"))
     target = out / "screening" / "decisions.tsv"
     write_tsv(target, DECISION_FIELDS, rows)
     LOG.info("%s: %d decisions for %d evidence records", target, len(rows), len({r["key"] for r in rows}))

@@ -64,8 +64,12 @@ def study_registrations(studies: list[dict[str, Any]]) -> dict[str, list[tuple[s
     return out
 
 
-def registry_links(records: list[dict[str, Any]], studies: list[dict[str, Any]], coverage: dict[str, list[str]]) -> dict[str, RegistryLink]:
+def registry_links(
+    records: list[dict[str, Any]], studies: list[dict[str, Any]], coverage: dict[str, list[str]], *, source: str = "studies.json"
+) -> dict[str, RegistryLink]:
     """Evidence key -> link, for every register entry of the snapshot whose NCT id is a curated study's registration.
+
+    ``source`` names the studies file in errors (its path).
 
     Records the curators already list among a study's reports keep that role and are left out.
     """
@@ -86,7 +90,7 @@ def registry_links(records: list[dict[str, Any]], studies: list[dict[str, Any]],
             # a report belongs to one study (the studies stage refuses a report listed by two)
             raise InputFormatError(
                 f"register entry {ek} ({', '.join(found)}) is the registration of {len(owners)} studies: {', '.join(owners)}",
-                where="studies.json facts.registration",
+                where=f"{source} facts.registration",
                 fix="a register entry is a report of one study; correct the registration of the others",
             )
         nct = found[0]

@@ -398,6 +398,7 @@ def by_run(
     min_k: int,
     method: str = "REML",
     hksj: bool = False,
+    where: str = "results/update/<run_id>/summary.json",
 ) -> list[dict[str, Any]]:
     """The analysis as each search run left it: after run r, the estimable studies of the runs up to r
     (``credited``: each run's id and the studies it added, in run order), pooled as the analysis is
@@ -413,7 +414,7 @@ def by_run(
     if uncredited:
         raise ReconciliationError(
             f"analysis {analysis['id']}: {', '.join(uncredited)} added by no search run's summary.json",
-            where="results/update/<run_id>/summary.json",
+            where=where,
             fix="re-run the whats_new rule; every included study is a new included study of one run",
         )
     seen: set[str] = set()
@@ -455,6 +456,7 @@ def analyse(
     direction_note: str = "",
     dose_unit: str = "",
     credited: Sequence[tuple[str, Sequence[str]]] = (),
+    credited_from: str = "results/update/<run_id>/summary.json",
 ) -> dict[str, Any]:
     """Everything one configured analysis reports, as a JSON-ready dict.
 
@@ -521,7 +523,7 @@ def analyse(
     else:
         eg = {"run": False, "k": 0, "reason": "no estimable study"}
     out["egger"] = eg
-    out["by_run"] = by_run(analysis, usable, credited=credited, min_k=min_k, method=method, hksj=hksj) if credited else []
+    out["by_run"] = by_run(analysis, usable, credited=credited, min_k=min_k, method=method, hksj=hksj, where=credited_from) if credited else []
     out["funnel"] = {"drawn": len(usable) >= funnel_min_k,
                      "reason": None if len(usable) >= funnel_min_k else f"k = {len(usable)} < {funnel_min_k}: a funnel plot needs at least {funnel_min_k} studies"}
     return out
@@ -593,6 +595,7 @@ def run_pool_analysis(
         direction_note=direction_note(intervention),
         dose_unit=str(synthesis.get("dose_unit") or ""),
         credited=credited,
+        credited_from=", ".join(str(p) for p in update_summaries),
     )
     summary["intervention_label"] = intervention
     LOG.info("analysis %s: k = %s, pooled = %s%s", analysis_id, summary["k"], summary["pooled"], f" ({summary['reason']})" if summary["reason"] else "")

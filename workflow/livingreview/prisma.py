@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import logging
 import os
@@ -29,7 +28,7 @@ from .constants import (
     STAGES,
 )
 from .errors import InputFormatError, ReconciliationError
-from .runs import is_run_id, run_sort_key
+from .runs import run_sort_key, version_closes
 from .tables import read_tsv, write_json, write_text
 
 LOG = logging.getLogger(__name__)
@@ -458,14 +457,10 @@ def compute_counts(
 
     previous_runs_sorted = sorted(previous & set(run_ids), key=run_sort_key)
     update_runs = sorted(set(run_ids) - previous, key=run_sort_key)
-    # the previous version closed when this update's first search ran: that run's date (run ids are
-    # YYYY-MM-DD[-N]; another id gives no date, and the previous version takes every decision). A
-    # second search on the day of a previous run (-2): the decisions dated that day cannot be dated
-    # after it and the team screens a run's records after its search, so they stay the previous
-    # version's (else all of that day's screening would move to the update): it closes the next day.
-    closed = update_runs[0][:10] if previous_runs_sorted and update_runs and decision_dates is not None and is_run_id(update_runs[0]) else ""
-    if closed and any(r[:10] == closed for r in previous_runs_sorted):
-        closed = (dt.date.fromisoformat(closed) + dt.timedelta(days=1)).isoformat()
+    # the previous version closed when this update's first search ran (runs.version_closes: that
+    # run's date, the next day for a second search on a previous run's day; a run id that is no date
+    # gives "", and the previous version takes every decision)
+    closed = version_closes(previous_runs_sorted, update_runs[0]) if previous_runs_sorted and update_runs and decision_dates is not None else ""
     decided_since: list[dict[str, str]] = []
     if closed:
         cut = []

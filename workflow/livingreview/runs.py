@@ -10,7 +10,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,6 +234,32 @@ def verify_run(run_dir: str | os.PathLike[str]) -> Manifest:
 
 
 RUN_ID_FORM = "YYYY-MM-DD, or YYYY-MM-DD-N with N >= 2 for a later run the same day"
+
+
+def version_closes(previous_runs: Sequence[str], update_run: str) -> str:
+    """The day the review's version of ``previous_runs`` closed when the search ``update_run`` ran
+    (YYYY-MM-DD; "" when ``update_run`` is not a dated run id): decisions dated before it are that
+    version's, since the team screens a run's records after its search. A second search on the day
+    of a previous run (-2) closes it the next day, so that day's screening stays the earlier version's.
+    """
+    if not is_run_id(update_run):
+        return ""
+    day = update_run[:10]
+    if any(r[:10] == day for r in previous_runs):
+        return (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat()
+    return day
+
+
+def version_of_decision(run_ids: Sequence[str], date: str) -> str:
+    """The run whose review version a decision dated ``date`` belongs to: the last run (in run order)
+    whose version had opened by then (version_closes of the runs before it); the first run when none."""
+    ordered = sorted(run_ids, key=run_sort_key)
+    owner = ordered[0] if ordered else ""
+    for i, run in enumerate(ordered[1:], start=1):
+        opened = version_closes(ordered[:i], run)
+        if opened and date >= opened:
+            owner = run
+    return owner
 
 
 def is_run_id(run_id: str) -> bool:

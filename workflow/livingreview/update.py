@@ -12,10 +12,12 @@ from typing import Any
 from .constants import (
     LIST_SEP,
     OUTCOME_AWAITING,
+    OUTCOME_INCLUDED,
     STAGES,
 )
 from .errors import ReconciliationError
-from .runs import run_sort_key
+from .prisma import decision_dates
+from .runs import run_sort_key, version_of_decision
 from .tables import read_tsv, write_json, write_tsv
 
 LOG = logging.getLogger(__name__)
@@ -103,8 +105,15 @@ def whats_new_runs(
     clusters: Sequence[Mapping[str, str]],
     screening: Sequence[Mapping[str, str]],
     studies: Sequence[Mapping[str, str]],
+    decision_dates: Mapping[str, str] | None = None,
 ) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], RunSummary]]:
-    """``whats_new`` for each of ``run_ids``, reading the whole-review tables once."""
+    """``whats_new`` for each of ``run_ids``, reading the whole-review tables once.
+
+    A study is new in the review version that first includes one of its reports: the run that
+    found the report or, with ``decision_dates`` (date of each decisions.tsv reference), the later
+    run whose version the report's full-text inclusion is dated in (runs.version_of_decision), as
+    the PRISMA update column counts it. Without dates, the run that found the report.
+    """
     record_runs = {r["record_id"]: r["run_id"] for r in records}
     by_id = {r["record_id"]: r for r in records}
     record_cluster = {c["record_id"]: c["cluster_id"] for c in clusters}
@@ -151,9 +160,22 @@ def whats_new_runs(
     records_of_run: dict[str, list[str]] = defaultdict(list)
     for rid, run in record_runs.items():
         records_of_run[run].append(rid)
+    included_on = {
+        row["cluster_id"]: decision_dates[row["reference"]]
+        for row in screening
+        if decision_dates is not None and row["stage"] == "full_text" and row["decision"] == OUTCOME_INCLUDED and row.get("reference") in decision_dates
+    }
+    all_runs = sorted(present, key=run_sort_key)
+
+    def version_of(cluster_id: str) -> str:
+        found = first[cluster_id]
+        if cluster_id not in included_on:
+            return found
+        return max(found, version_of_decision(all_runs, included_on[cluster_id]), key=run_sort_key)
+
     study_first: dict[str, str] = {}
     for s in studies:
-        runs = [first[record_cluster[r]] for r in s.get("record_ids", "").split(LIST_SEP) if r in record_cluster]
+        runs = [version_of(record_cluster[r]) for r in s.get("record_ids", "").split(LIST_SEP) if r in record_cluster]
         if runs:
             study_first[s["study_id"]] = min(runs, key=run_sort_key)
 
@@ -237,10 +259,14 @@ def run_whats_new(
     new_out: Sequence[str | os.PathLike[str]],
     todo_out: Sequence[str | os.PathLike[str]],
     summary_out: Sequence[str | os.PathLike[str]],
+    decisions: str | os.PathLike[str] | None = None,
+    rules: str | os.PathLike[str] | None = None,
 ) -> list[RunSummary]:
     """Snakemake step: write new_records.tsv, todo.tsv and summary.json of every run (one job, so
     the whole-review tables are read once however many runs there are). Output paths are given in
-    ``run_ids`` order; nothing is written unless every run reconciles."""
+    ``run_ids`` order; nothing is written unless every run reconciles. ``decisions`` (with the
+    screening ``rules`` for its reason codes) dates each inclusion, so a study is new in the version
+    that included it (whats_new_runs)."""
     if not (len(run_ids) == len(new_out) == len(todo_out) == len(summary_out)):
         raise ReconciliationError(
             f"{len(run_ids)} runs but {len(new_out)}/{len(todo_out)}/{len(summary_out)} output paths",
@@ -253,6 +279,7 @@ def run_whats_new(
         clusters=read_tsv(clusters, required=CLUSTERS_REQUIRED),
         screening=read_tsv(screening, required=SCREENING_REQUIRED),
         studies=read_tsv(studies, required=STUDIES_REQUIRED),
+        decision_dates=decision_dates(decisions, rules) if decisions is not None and rules is not None else None,
     )
     summaries = []
     for run_id, new_path, todo_path, summary_path in zip(run_ids, new_out, todo_out, summary_out):

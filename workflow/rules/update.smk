@@ -8,6 +8,8 @@ rule whats_new:
         clusters="results/dedup/clusters.tsv",
         screening="results/screening/screening.tsv",
         studies="results/studies/included_studies.tsv",
+        decisions=config["screening"]["decisions"],
+        rules=config["screening"]["rules"],
     output:
         new=expand("results/update/{run_id}/new_records.tsv", run_id=RUN_IDS),
         todo=expand("results/update/{run_id}/todo.tsv", run_id=RUN_IDS),

@@ -16,6 +16,8 @@ run_step(
     clusters=snakemake.input.clusters,  # noqa: F821
     screening=snakemake.input.screening,  # noqa: F821
     studies=snakemake.input.studies,  # noqa: F821
+    decisions=snakemake.input.decisions,  # noqa: F821
+    rules=snakemake.input.rules,  # noqa: F821
     new_out=list(snakemake.output.new),  # noqa: F821  (one path per run, in run order)
     todo_out=list(snakemake.output.todo),  # noqa: F821
     summary_out=list(snakemake.output.summary),  # noqa: F821
