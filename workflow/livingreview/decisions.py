@@ -351,3 +351,11 @@ def agreement(settled: Mapping[tuple[str, str], StageDecision]) -> dict[str, Any
                 entry.update(computable=False, why=f"{len(reviewers)} reviewers but no record decided by two of them")
         out[stage] = entry
     return out
+
+
+def decision_dates(decisions: str | os.PathLike[str], rules: str | os.PathLike[str]) -> dict[str, str]:
+    """The date of every row of decisions.tsv, by the reference the ledger and screening.tsv cite it
+    with (decisions.tsv:LINE); ``rules`` (config/screening.yaml) gives the reason codes it is checked against."""
+    from .screening import load_rules
+
+    return {d.reference: d.date for d in load_decisions(decisions, load_rules(rules).reasons)}

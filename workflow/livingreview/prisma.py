@@ -27,6 +27,7 @@ from .constants import (
     REGISTERS,
     STAGES,
 )
+from .decisions import decision_dates
 from .errors import InputFormatError, ReconciliationError
 from .runs import run_sort_key, version_closes
 from .tables import read_tsv, write_json, write_text
@@ -358,7 +359,7 @@ def _since(total: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, Any
         if key in ("records_excluded_reasons", "dbr_excluded"):
             n: Counter[str] = Counter({r["reason"]: r["n"] for r in value})
             n.subtract({r["reason"]: r["n"] for r in before[key]})
-            out[key] = [{"reason": k, "n": v} for k, v in sorted(n.items(), key=lambda kv: (-kv[1], kv[0])) if v]
+            out[key] = _reason_list(Counter({k: v for k, v in n.items() if v}))
         elif isinstance(value, int):
             out[key] = value - before[key]
     return out
@@ -606,14 +607,6 @@ def to_prisma_csv(counts: Mapping[str, Any]) -> str:
 def load_ledger(path: str | os.PathLike[str]) -> list[dict[str, str]]:
     """Read results/audit/ledger.tsv (all LEDGER_FIELDS required)."""
     return read_tsv(path, required=LEDGER_FIELDS)
-
-
-def decision_dates(decisions: str | os.PathLike[str], rules: str | os.PathLike[str]) -> dict[str, str]:
-    """The date of every row of decisions.tsv, by the reference the ledger cites it with (decisions.tsv:LINE)."""
-    from .decisions import load_decisions
-    from .screening import load_rules
-
-    return {d.reference: d.date for d in load_decisions(decisions, load_rules(rules).reasons)}
 
 
 def run_prisma_counts(

@@ -609,17 +609,19 @@ def pooled_by_run(primary: Mapping[str, Any] | None) -> dict[str, str]:
     if not primary:
         return {}
     measure, log_scale = str(primary.get("measure", "")), bool(primary.get("log_scale"))
+
+    def words(step: Mapping[str, Any]) -> str:
+        return f"{measure} {effect_in_words(step, measure=measure, log_scale=log_scale)}" if step["pooled"] else "not pooled"
+
     out: dict[str, str] = {}
     before: Mapping[str, Any] | None = None
     for entry in primary.get("by_run", []):
-        now = f"{measure} {effect_in_words(entry, measure=measure, log_scale=log_scale)}" if entry["pooled"] else "not pooled"
-        if before is not None and entry["k"] == before["k"]:
+        if before is None:
+            out[entry["run_id"]] = f"{words(entry)} (k = {entry['k']})"
+        elif entry["k"] == before["k"]:
             out[entry["run_id"]] = "unchanged"
-        elif before is None:
-            out[entry["run_id"]] = f"{now} (k = {entry['k']})"
         else:
-            then = f"{measure} {effect_in_words(before, measure=measure, log_scale=log_scale)}" if before["pooled"] else "not pooled"
-            out[entry["run_id"]] = f"{now} (k = {entry['k']}; was {then}, k = {before['k']})"
+            out[entry["run_id"]] = f"{words(entry)} (k = {entry['k']}; was {words(before)}, k = {before['k']})"
         before = entry
     return out
 

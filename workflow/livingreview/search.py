@@ -680,15 +680,17 @@ def _fetch_by_date(
     datetype: str,
     settings: EntrezSettings,
     collected: _Collected,
+    whole: dict[str, Any],
 ) -> None:
     """Fetch first_day..last_day (inclusive) in date ranges of at most MAX_PER_SEARCH records: a range
-    holding more is halved (the later half first, so records stay newest first, as PubMed sorts)."""
-    pending = [(first_day, last_day)]
+    holding more is halved (the later half first, so records stay newest first, as PubMed sorts).
+    ``whole`` is the esearch reply of the whole range, already made (it is not searched twice)."""
+    pending: list[tuple[dt.date, dt.date, dict[str, Any] | None]] = [(first_day, last_day, whole)]
     while pending:
-        lo, hi = pending.pop()
+        lo, hi, known = pending.pop()
         dates = {"mindate": format_date(lo), "maxdate": format_date(hi), "datetype": datetype}
         span = dates["mindate"] if lo == hi else f"{dates['mindate']}-{dates['maxdate']}"
-        first = caller.call(
+        first = known or caller.call(
             f"esearch {span}",
             lambda dates=dates: Entrez.esearch(db="pubmed", term=query, usehistory="y", retmax=0, **dates),
             _parse_esearch,
@@ -708,8 +710,8 @@ def _fetch_by_date(
                 fix="narrow the strategy in config searches.sources, or archive an export of that day with `livingreview add-run` (nothing was written)",
             )
         mid = lo + (hi - lo) // 2
-        pending.append((lo, mid))  # popped last: the earlier half after the later one
-        pending.append((mid + dt.timedelta(days=1), hi))
+        pending.append((lo, mid, None))  # popped last: the earlier half after the later one
+        pending.append((mid + dt.timedelta(days=1), hi, None))
 
 
 def _search_once(
@@ -743,6 +745,7 @@ def _search_once(
         settings.datetype,
         settings,
         collected,
+        first,
     )
     last = caller.call("esearch (count check)", lambda: Entrez.esearch(db="pubmed", term=query, retmax=0, **dates), _parse_esearch)
     _check_split(count, last["count"], collected)

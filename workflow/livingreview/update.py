@@ -15,8 +15,8 @@ from .constants import (
     OUTCOME_INCLUDED,
     STAGES,
 )
+from .decisions import decision_dates
 from .errors import ReconciliationError
-from .prisma import decision_dates
 from .runs import run_sort_key, version_of_decision
 from .tables import read_tsv, write_json, write_tsv
 

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import load_config
+from ..decisions import decision_dates
 from ..errors import ConfigError
-from ..prisma import compute_counts, decision_dates, load_ledger
+from ..prisma import compute_counts, load_ledger
 
 
 def register(subparsers: Any) -> None:
