@@ -357,3 +357,21 @@ def test_the_default_root_is_the_configs_searches_root(tmp_path: Path, monkeypat
     assert "as run 2025-10-31: archive/runs/2025-10-31" in capsys.readouterr().out
     assert verify_run(tmp_path / "archive/runs/2025-10-31").files[0].platform == "Ovid Embase"
     assert not (tmp_path / "resources").exists()
+
+
+def test_an_export_dated_before_the_newest_run_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A person archives an Embase search of 15 October after the update run of 31 October: slotted
+    # before it, its records would become the first of that run's clusters and rewrite them.
+    root = tmp_path / "runs"
+    assert cli.main(["add-run", "--database", "embase", "--file", str(DATA / "embase_ovid.ris"), "--date", "2025-10-31", "--root", str(root)]) == 0
+    before = sorted(p.name for p in root.iterdir())
+    capsys.readouterr()
+    code = cli.main(["add-run", "--database", "embase", "--file", str(DATA / "embase_ovid.ris"), "--date", "2025-10-15", "--root", str(root)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert err[0].startswith(f"livingreview: error: {root / '2025-10-15'}: run 2025-10-15 would come before run 2025-10-31, archived already")
+    assert "fix: give --date the day you archive it" in err[0]
+    assert sorted(p.name for p in root.iterdir()) == before
+    # the same day as the newest run is a later run of that day
+    assert cli.main(["add-run", "--database", "embase", "--file", str(DATA / "embase_ovid.ris"), "--date", "2025-10-31", "--root", str(root)]) == 0
+    assert sorted(p.name for p in root.iterdir()) == ["2025-10-31", "2025-10-31-2"]

@@ -293,3 +293,25 @@ def test_version_closes_on_the_update_search_day_or_the_next_for_a_second_search
     assert [version_of_decision(runs, d) for d in ("2025-01-01", "2025-10-30", "2025-10-31", "2025-11-01", "2025-11-29", "2025-11-30", "2026-02-01")] == [
         "2025-09-30", "2025-09-30", "2025-10-31", "2025-10-31-2", "2025-10-31-2", "2025-11-30", "2025-11-30"]
     assert version_of_decision([], "2025-10-30") == ""
+
+
+@pytest.mark.parametrize(("archived", "new", "ok"), [
+    (("2025-10-31",), "2025-10-15", False),
+    (("2025-10-31",), "2025-10-31-2", True),
+    (("2025-10-31", "2025-10-31-2"), "2025-10-31-3", True),
+    (("2025-10-01", "2025-10-01-10"), "2025-10-01-9", False),  # -9 sorts before -10
+    (("2025-09-30", "2025-10-31"), "2025-10-01", False),
+    (("2025-09-30",), "2025-10-31", True),
+])
+def test_a_run_that_would_sort_before_an_archived_run_is_refused(tmp_path: Path, archived: tuple[str, ...], new: str, ok: bool) -> None:
+    # Runs are ordered by id and deduplication is append-only in that order: a back-dated run would take
+    # over the clusters of the runs after it (their cluster ids, screening rows and update files change).
+    for run_id in archived:
+        write_run(tmp_path, *_ris_run(run_id))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    if ok:
+        assert write_run(tmp_path, *_ris_run(new)) == tmp_path / new
+        return
+    with pytest.raises(ArchiveError, match=rf"run {new} would come before run {archived[-1]}, archived already"):
+        write_run(tmp_path, *_ris_run(new))
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no run, no .partial folder

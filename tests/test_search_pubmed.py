@@ -706,6 +706,16 @@ def test_existing_run_id_is_refused_before_searching(tmp_path: Path, fake: Any) 
     assert [p.name for p in list_runs(root)] == ["2025-12-01"]
 
 
+def test_a_run_id_before_the_newest_run_is_refused_before_searching(tmp_path: Path, fake: Any) -> None:
+    root = tmp_path / "searches"
+    _archive(root, "2025-12-01", "pubmed", "2025/12/01")
+    server = fake(make_records(5))
+    with pytest.raises(ArchiveError, match="run 2025-11-15 would come before run 2025-12-01, archived already"):
+        run_pubmed_search(config_path=write_config(tmp_path), root=root, run_id="2025-11-15", today=TODAY)
+    assert server.requests == []
+    assert [p.name for p in list_runs(root)] == ["2025-12-01"]
+
+
 @pytest.mark.parametrize("run_id", ["2026/01/15", "keytest", "2026-13-01", "2026-02-30", "2026-01-15-1", "2026-01-15-02", "2026-1-15", "../2026-01-15", ""])
 def test_a_bad_run_id_is_refused_before_any_request(
     tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], run_id: str

@@ -234,6 +234,10 @@ def verify_run(run_dir: str | os.PathLike[str]) -> Manifest:
 
 
 RUN_ID_FORM = "YYYY-MM-DD, or YYYY-MM-DD-N with N >= 2 for a later run the same day"
+LATER_RUN_FIX = (
+    "archive it under a date on or after the newest run's (e.g. today's: add-run --date, search --run-id) "
+    "and give the day the search ran in the notes (add-run --notes)"
+)
 
 
 def version_closes(previous_runs: Sequence[str], update_run: str) -> str:
@@ -291,6 +295,31 @@ def run_sort_key(run_id: str) -> tuple[str, int, str]:
     if not match:
         return (run_id, 0, "")
     return (match.group(1), int(match.group(2) or 1), run_id)
+
+
+def check_run_comes_last(root: str | os.PathLike[str], run_id: str, *, fix: str) -> None:
+    """Refuse to archive ``run_id`` when a run already archived under root sorts after it.
+
+    Runs are ordered by id (run_sort_key) and deduplication is append-only in that order: a run
+    slotted before runs archived already would take over their clusters (a record of the earlier-dated
+    run becomes the first of a cluster a later run made), so their cluster ids, canonical records,
+    screening rows and update files would change. ArchiveError naming the later run and ``fix``.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return
+    key = run_sort_key(run_id)
+    later = sorted(
+        (p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and run_sort_key(p.name) > key),
+        key=run_sort_key,
+    )
+    if later:
+        raise ArchiveError(
+            f"run {run_id} would come before run {later[-1]}, archived already (runs are ordered by their id): "
+            "the clusters, screening and update files of the later runs would change",
+            where=str(root / run_id),
+            fix=fix,
+        )
 
 
 def list_runs(root: str | os.PathLike[str]) -> list[Path]:
@@ -363,7 +392,8 @@ def write_run(
     ``files`` maps each RunFile.name to its bytes or to a path to copy. An existing run with the
     same id is never overwritten. Every file and the folder are flushed to disk before the rename
     (a crash or power cut cannot leave a renamed run with empty files), and the runs folder is
-    locked from the temporary folder to the rename (see clean_partial_runs).
+    locked from the temporary folder to the rename (see clean_partial_runs). A run whose id sorts
+    before a run archived already is refused (check_run_comes_last): earlier work never changes.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -390,6 +420,7 @@ def write_run(
                 where=str(final),
                 fix="run the command again: it takes the next free run id",
             )
+        check_run_comes_last(root, manifest.run_id, fix=LATER_RUN_FIX)
         tmp = Path(tempfile.mkdtemp(prefix=f".{manifest.run_id}.", suffix=".partial", dir=root))
         try:
             for f in manifest.files:

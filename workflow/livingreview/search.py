@@ -35,6 +35,7 @@ from .runs import (
     RUN_ID_FORM,
     Manifest,
     RunFile,
+    check_run_comes_last,
     clean_partial_runs,
     is_run_id,
     list_runs,
@@ -1006,6 +1007,7 @@ def run_pubmed_search(
     run_id = run_id if run_id is not None else next_run_id(runs_root, today)
     if (runs_root / run_id).exists():
         raise ArchiveError(f"run {run_id} already exists (runs are immutable)", where=str(runs_root / run_id), fix="pass another --run-id or leave it out")
+    check_run_comes_last(runs_root, run_id, fix="leave --run-id out (today's date) or give one after the newest run's")
     archived = archived_pubmed_ids(runs_root)
     result = search_pubmed(query, date_from=date_from, date_to=date_to, settings=settings, sleep=sleep, progress_stream=progress_stream)
     keep = [i for i, pmid in enumerate(result.pmids) if pmid not in archived]

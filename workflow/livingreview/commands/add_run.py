@@ -16,7 +16,7 @@ from ..config import load_config
 from ..constants import DATABASES
 from ..errors import ConfigError, InputFormatError
 from ..parsers import FORMATS, detect_format, read_records
-from ..runs import MANIFEST, Manifest, RunFile, clean_partial_runs, write_run
+from ..runs import MANIFEST, Manifest, RunFile, check_run_comes_last, clean_partial_runs, write_run
 from ..search import (
     DATE_LIMIT_FORMS,
     INCEPTION,
@@ -183,6 +183,11 @@ def add_run(
     for stale in clean_partial_runs(root):
         LOG.warning("removed %s, left by an interrupted search or add-run", stale)
     run_id = next_run_id(root, date)
+    check_run_comes_last(
+        root,
+        run_id,
+        fix="give --date the day you archive it (on or after the newest run's date, e.g. today's) and the day the search ran in --notes",
+    )
     seen: dict[str, int] = {}
     encoding = "utf-8"
     for rec in read_records(src, fmt=name, database=database, run_id=run_id, source_file=str(src)):
