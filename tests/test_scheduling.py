@@ -157,3 +157,31 @@ def test_the_job_stops_when_open_pull_requests_cannot_be_listed(tmp_path: Path) 
     proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", step["run"]], env=env, capture_output=True, text=True, check=False)
     assert proc.returncode != 0
     assert "HTTP 403" in proc.stderr
+
+
+def test_the_checkout_leaves_no_token_for_the_update_code() -> None:
+    # `make update` runs code installed from PyPI; with the checkout's default persist-credentials the
+    # job's contents: write token sits in .git/config, where that code could push to main with it.
+    steps = _workflow()["jobs"]["update"]["steps"]
+    (checkout,) = [s for s in steps if str(s.get("uses", "")).startswith("actions/checkout")]
+    assert checkout.get("with", {}).get("persist-credentials") is False
+
+
+def test_the_guard_ignores_pull_requests_from_forks(tmp_path: Path) -> None:
+    # An open pull request from a fork whose branch is named living-update/... must not stop the update:
+    # run the guard's gh query through jq on what `gh pr list --json headRefName,isCrossRepository` gives.
+    import json
+    import shutil
+
+    jq = shutil.which("jq")
+    assert jq, "jq is needed to run the guard's filter (GitHub's runners have it)"
+    _, step = _guard_step()
+    query = step["run"].split("--jq '", 1)[1].split("'", 1)[0]
+    assert "--json headRefName,isCrossRepository" in step["run"]
+    listed = [
+        {"headRefName": "living-update/111", "isCrossRepository": True},
+        {"headRefName": "renovate/lxml", "isCrossRepository": False},
+        {"headRefName": "living-update/222", "isCrossRepository": False},
+    ]
+    proc = subprocess.run([jq, "-r", query], input=json.dumps(listed), capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == ["renovate/lxml", "living-update/222"]
