@@ -375,3 +375,46 @@ def test_an_export_dated_before_the_newest_run_is_refused_in_one_line(tmp_path: 
     # the same day as the newest run is a later run of that day
     assert cli.main(["add-run", "--database", "embase", "--file", str(DATA / "embase_ovid.ris"), "--date", "2025-10-31", "--root", str(root)]) == 0
     assert sorted(p.name for p in root.iterdir()) == ["2025-10-31", "2025-10-31-2"]
+
+
+def _ris_with_accession(*numbers: str) -> str:
+    return "".join(f"TY  - JOUR\nAN  - {n}\nTI  - Synthetic test record {n} (not a real citation)\nER  - \n\n" for n in numbers)
+
+
+def test_an_export_holding_records_archived_already_is_refused_before_anything_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Ovid exports carry accession numbers (AN), PubMed exports PMIDs, ClinicalTrials.gov NCT numbers:
+    # they are the record ids, and the import refuses a record archived twice. Archived, a monthly
+    # export overlapping the last one (the boundary day searched again) stopped every later build.
+    root = tmp_path / "runs"
+    first = tmp_path / "october.ris"
+    first.write_text(_ris_with_accession("2031000001", "2031000002"), encoding="utf-8")
+    second = tmp_path / "november.ris"
+    second.write_text(_ris_with_accession("2031000003", "2031000002", "2031000001"), encoding="utf-8")
+    assert cli.main(["add-run", "--database", "embase", "--file", str(first), "--date", "2025-10-31", "--root", str(root)]) == 0
+    capsys.readouterr()
+    code = cli.main(["add-run", "--database", "embase", "--file", str(second), "--date", "2025-11-30", "--root", str(root)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert err[0].startswith(
+        f"livingreview: error: {second}:6: record embase:2031000002 is archived already in run 2025-10-31 "
+        f"({root / '2025-10-31' / 'october.ris'}:6) (and 1 more record of the export)"
+    )
+    assert "fix: export only the records added since run 2025-10-31" in err[0]
+    assert sorted(p.name for p in root.iterdir()) == ["2025-10-31"]
+    # the same accession numbers from another database are other records; new ones are archived
+    assert cli.main(["add-run", "--database", "psycinfo", "--file", str(second), "--date", "2025-11-30", "--root", str(root)]) == 0
+    fresh = tmp_path / "december.ris"
+    fresh.write_text(_ris_with_accession("2031000004"), encoding="utf-8")
+    assert cli.main(["add-run", "--database", "embase", "--file", str(fresh), "--date", "2025-12-31", "--root", str(root)]) == 0
+    # what was archived imports: no record archived twice
+    run_import(runs_root=root, records_out=tmp_path / "records.tsv", ledger_out=tmp_path / "ident.tsv")
+    ids = [r["record_id"] for r in read_tsv(tmp_path / "records.tsv")]
+    assert sorted(i for i in ids if i.startswith("embase:")) == ["embase:2031000001", "embase:2031000002", "embase:2031000004"]
+
+
+def test_a_pubmed_export_holding_an_archived_pmid_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    add_run(root=root, database="pubmed", file=DATA / "pubmed.nbib", date="2025-10-31")
+    with pytest.raises(InputFormatError, match=r"record pubmed:\d+ is archived already in run 2025-10-31"):
+        add_run(root=root, database="pubmed", file=DATA / "pubmed.nbib", date="2025-11-30")
+    assert sorted(p.name for p in root.iterdir()) == ["2025-10-31"]

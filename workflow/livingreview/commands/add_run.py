@@ -16,7 +16,7 @@ from ..config import load_config
 from ..constants import DATABASES
 from ..errors import ConfigError, InputFormatError
 from ..parsers import FORMATS, detect_format, read_records
-from ..runs import MANIFEST, Manifest, RunFile, check_run_comes_last, clean_partial_runs, write_run
+from ..runs import MANIFEST, Manifest, RunFile, check_run_comes_last, clean_partial_runs, list_runs, load_manifest, write_run
 from ..search import (
     DATE_LIMIT_FORMS,
     INCEPTION,
@@ -125,6 +125,35 @@ def count_mismatch(run_id: str, name: str, count: int, count_reported: int) -> s
     )
 
 
+def _refuse_records_archived_already(root: str | os.PathLike[str], database: str, src: Path, seen: dict[str, int]) -> None:
+    """InputFormatError when the export holds a record id an earlier run of ``database`` archived.
+
+    Exports with the database's own ids (PMIDs, NCT numbers, Ovid accession numbers) keep them as
+    record ids, and the import refuses a record archived twice: archived, such a run would stop every
+    later build, and an archived run is never edited. Exports without ids get ids of their own run.
+    """
+    archived: dict[str, tuple[str, str]] = {}  # record id -> (run id, file:line)
+    for run_dir in list_runs(root):
+        manifest = load_manifest(run_dir)
+        for entry in manifest.files:
+            if entry.database != database:
+                continue
+            shown = str(run_dir / entry.name)
+            for rec in read_records(run_dir / entry.name, fmt=entry.format, database=database, run_id=manifest.run_id, source_file=shown):
+                archived.setdefault(rec.record_id, (manifest.run_id, f"{shown}:{rec.source_line}"))
+    overlap = sorted((line, rid) for rid, line in seen.items() if rid in archived)
+    if overlap:
+        line, rid = overlap[0]
+        run_id, where = archived[rid]
+        more = f" (and {len(overlap) - 1} more record{'s' if len(overlap) != 2 else ''} of the export)" if len(overlap) > 1 else ""
+        raise InputFormatError(
+            f"record {rid} is archived already in run {run_id} ({where}){more}; "
+            "the import refuses a record archived twice, and an archived run is never edited",
+            where=f"{src}:{line}",
+            fix=f"export only the records added since run {run_id} (or remove those archived already) and run add-run again; nothing was written",
+        )
+
+
 def add_run(
     *,
     root: str | os.PathLike[str],
@@ -199,6 +228,7 @@ def add_run(
             )
         seen[rec.record_id] = rec.source_line
         encoding = rec.encoding or encoding
+    _refuse_records_archived_already(root, database, src, seen)
     count = len(seen)
     run_file = RunFile(
         name=src.name,
