@@ -245,3 +245,12 @@ def test_effect_direction_rows_are_in_publication_year_order() -> None:
     studies = [study(study_id="Alpha2021", year=2021), study(study_id="Beta2014", year=2014)]
     out = effect_direction(studies, [], domains=["ptsd_severity"])
     assert [(r["study_id"], r["year"]) for r in out] == [("Beta2014", 2014), ("Alpha2021", 2021)]
+
+
+@pytest.mark.parametrize("measure", ["RR", "OR", "RD"])
+@pytest.mark.parametrize(("n1", "n2"), [(0, 15), (15, 0), (0, 0)])
+def test_counts_with_an_empty_arm_give_no_effect(measure: str, n1: int, n2: int) -> None:
+    """An arm with no participants says nothing; the 0.5 correction must not turn 0/0 into a risk of 0.5."""
+    r = row(statistic_kind="counts", events_intervention=0, n_intervention=n1, events_control=0 if n2 == 0 else 3, n_control=n2, lower_is_better=False)
+    with pytest.raises(NotEstimable, match=rf"S1#1: n per arm {n1}/{n2}: an arm without participants gives no {measure}"):
+        effect_from_row(r, measure, study=study())

@@ -259,6 +259,9 @@ def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[flo
         if kind != "counts":
             raise NotEstimable(f"{row.outcome_id}: {kind} gives no 2x2 table")
         a, c = row.events_intervention, row.events_control
+        if n1 is not None and n2 is not None and min(n1, n2) < 1:
+            # 0/0 has no risk; with the 0.5 correction it would become 0.5/1 and give an effect from nobody.
+            raise NotEstimable(f"{row.outcome_id}: n per arm {n1}/{n2}: an arm without participants gives no {measure}")
         if measure in LOG_SCALE_MEASURES and a is not None and c is not None and n1 and n2 and ((a == 0 and c == 0) or (a == n1 and c == n2)):
             # Cochrane Handbook 10.4.4.1 (RevMan, metafor's rma.mh/rma.peto): such a study says nothing
             # about a ratio; the RD keeps it (its difference, 0, is information).
