@@ -280,6 +280,37 @@ def test_prisma_csv_layout() -> None:
     assert by_data["dbr_awaiting"]["n"] == str(counts["dbr_awaiting"])
 
 
+def _read_like_the_prisma2020_app(cell: str) -> list[tuple[str, int]]:
+    """PRISMA2020's PRISMA_parse_reasons_: split at ';', the name is the text before the first ',',
+    the number the digits after it."""
+    out = []
+    for part in re.split(r"; ?", cell):
+        name = re.sub(r",.*$", "", part)
+        number = re.match(r".*?,([ 0-9,]*)", part)
+        out.append((name, int(re.sub(r"[^0-9]", "", number.group(1))) if number and re.sub(r"[^0-9]", "", number.group(1)) else -1))
+    return out
+
+
+def test_prisma_csv_reasons_and_sources_with_commas_read_back_in_the_prisma2020_app() -> None:
+    """Reason labels of config/screening.yaml hold commas ("Observational study (cohort,
+    case-control, chart review)"); written as they are, the app reads the reason as
+    "Observational study (cohort" with no number."""
+    counts = compute_counts(first_run_ledger(), sources=SOURCES)
+    counts["dbr_excluded"] = [
+        {"reason": "Observational study (cohort, case-control, chart review)", "n": 8},
+        {"reason": "Not primary research; review", "n": 2},
+    ]
+    counts["database_specific_results"] = [{"database": "medline", "label": "Ovid MEDLINE(R) ALL, Epub Ahead of Print", "n": 30}]
+    by_data = {row["data"]: row for row in csv.DictReader(io.StringIO(to_prisma_csv(counts)))}
+    assert _read_like_the_prisma2020_app(by_data["dbr_excluded"]["n"]) == [
+        ("Observational study (cohort / case-control / chart review)", 8),
+        ("Not primary research / review", 2),
+    ]
+    assert _read_like_the_prisma2020_app(by_data["database_specific_results"]["n"]) == [("Ovid MEDLINE(R) ALL / Epub Ahead of Print", 30)]
+    one_run = {row["data"]: row for row in csv.DictReader(io.StringIO(to_prisma_csv(compute_counts(first_run_ledger(), sources=SOURCES))))}
+    assert _read_like_the_prisma2020_app(one_run["dbr_excluded"]["n"]) == [("Open-label trial", 2), ("Protocol without results", 1)]
+
+
 def test_cli_prints_counts_and_fails_with_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good = _write_ledger(tmp_path / "good.tsv", first_run_ledger())
     assert cli_main(["prisma", str(good), "--config", str(tmp_path / "none.yaml"), "--json"]) == 0

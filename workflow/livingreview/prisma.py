@@ -6,6 +6,7 @@ import csv
 import io
 import logging
 import os
+import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -575,13 +576,21 @@ def compute_counts(
     return counts
 
 
+def _app_name(text: str) -> str:
+    """A reason or source name as the PRISMA2020 app can read it back: the app splits a cell at ';'
+    and takes each name up to its first ',' (PRISMA_parse_reasons_), so "Observational study
+    (cohort, case-control, chart review), 8" would become the reason "Observational study (cohort"
+    with no number. Commas and semicolons inside a name become ' / '."""
+    return re.sub(r"\s*[,;]\s*", " / ", str(text)).strip()
+
+
 def _csv_n(key: str, counts: Mapping[str, Any]) -> str:
     if key in ("database_specific_results", "register_specific_results"):
         items = counts.get(key) or []
-        return "; ".join(f"{d['label']}, {d['n']}" for d in items) if items else "0"
+        return "; ".join(f"{_app_name(d['label'])}, {d['n']}" for d in items) if items else "0"
     if key == "dbr_excluded":
         items = counts.get(key) or []
-        return "; ".join(f"{d['reason']}, {d['n']}" for d in items) if items else "0"
+        return "; ".join(f"{_app_name(d['reason'])}, {d['n']}" for d in items) if items else "0"
     if key == "new_reports":
         # the app's box holds the reports of new studies; a new report of a study of the previous
         # version counts in the total's reports only (as the diagram draws it)
