@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from conftest import ROOT, run_snakemake
 from livingreview import report as rep
 from livingreview.config import TEMPLATE_DIR, load_config
@@ -539,3 +541,21 @@ def test_whats_new_shows_the_primary_pooled_estimate_after_each_run_and_its_chan
         ("2025-12-31", "RR 1.50 (95% CI 1.10 to 2.05) (k = 3; was RR 2.00 (95% CI 1.25 to 3.20), k = 2)"),
     ]
     assert [r["pooled"] for r in rep.whats_new(summaries)] == [""] * 4
+
+
+def test_snakemake_report_packs_the_figures_and_main_tables_with_captions(default_review: Path, tmp_path: Path) -> None:
+    """`snakemake --report report.zip` works and holds the report, every figure and the main tables
+    (PRISMA.csv, included studies, effects, effect direction), each with its caption."""
+    out = tmp_path / "report.zip"
+    run_snakemake(default_review, extra=("--report", str(out)))
+    with zipfile.ZipFile(out) as z:
+        names = {Path(n).name for n in z.namelist()}
+        page = z.read(next(n for n in z.namelist() if n.endswith("/report.html"))).decode("utf-8")
+    analyses = [a["id"] for a in yaml.safe_load((default_review / "config/config.yaml").read_text(encoding="utf-8"))["synthesis"]["analyses"]]
+    expected = {"index.html", "prisma.svg", "prisma.png", "PRISMA.csv", "included_studies.tsv", "effects.tsv",
+                "effect_direction.tsv", "effect_direction.svg", "effect_direction.png"}
+    expected |= {f"{a}_{kind}.svg" for a in analyses for kind in ("forest", "cumulative")}
+    assert expected - names == set(), f"missing from the Snakemake report: {sorted(expected - names)}"
+    for caption in ("PRISMA2020 Shiny app", "Included studies: one row per study", "Effect direction (SWiM) per included study"):
+        assert caption in page, caption
+

@@ -4,8 +4,16 @@ rule compute_effects:
         studies=config["extraction"]["studies"],
         included="results/studies/included_studies.tsv",
     output:
-        effects="results/synthesis/effects.tsv",
-        direction="results/synthesis/effect_direction.tsv",
+        effects=report(
+            "results/synthesis/effects.tsv",
+            caption="../report/effects.rst",
+            category="Synthesis",
+        ),
+        direction=report(
+            "results/synthesis/effect_direction.tsv",
+            caption="../report/effect_direction_table.rst",
+            category="Synthesis",
+        ),
     log:
         "logs/synthesis/compute_effects.log",
     benchmark:

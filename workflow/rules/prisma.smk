@@ -4,7 +4,11 @@ rule prisma_counts:
         decisions=config["screening"]["decisions"],
     output:
         counts="results/prisma/counts.json",
-        csv="results/prisma/PRISMA.csv",
+        csv=report(
+            "results/prisma/PRISMA.csv",
+            caption="../report/prisma_csv.rst",
+            category="PRISMA",
+        ),
     log:
         "logs/prisma/prisma_counts.log",
     benchmark:
@@ -28,7 +32,11 @@ rule prisma_diagram:
             caption="../report/prisma.rst",
             category="PRISMA",
         ),
-        png="results/prisma/prisma.png",
+        png=report(
+            "results/prisma/prisma.png",
+            caption="../report/prisma.rst",
+            category="PRISMA",
+        ),
     log:
         "logs/prisma/prisma_diagram.log",
     benchmark:

@@ -5,7 +5,11 @@ rule link_studies:
         clusters="results/dedup/clusters.tsv",
         studies=config["extraction"]["studies"],
     output:
-        studies="results/studies/included_studies.tsv",
+        studies=report(
+            "results/studies/included_studies.tsv",
+            caption="../report/included_studies.rst",
+            category="Studies",
+        ),
         reports="results/studies/reports.tsv",
         ledger="results/audit/stages/study.tsv",
     log:
