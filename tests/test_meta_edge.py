@@ -269,3 +269,19 @@ def test_by_run_follows_the_one_scale_rule_and_names_a_study_no_run_found() -> N
     assert out["by_run"][0]["pooled"] is False and "needs one scale" in out["by_run"][0]["reason"]
     with pytest.raises(ReconciliationError, match=r"analysis x: B added by no search run's summary\.json.*fix: re-run the whats_new rule"):
         analyse({"id": "x", "domain": "ptsd_severity", "measure": "MD"}, eff, studies, credited=[("2025-09-30", ["A"])])
+
+
+def test_smd_of_change_scores_and_final_values_is_not_pooled() -> None:
+    # Cochrane Handbook 10.5.2: change-score SDs differ from final-value SDs, so their SMDs do not combine.
+    change = "A#1: Hedges' g from change-score means/SDs, n 20/20 (escalc SMD); sign flipped so that positive favours the intervention (lower is better)."
+    final = "B#1: Hedges' g from follow-up means/SDs, n 15/15 (escalc SMD); sign flipped so that positive favours the intervention (lower is better)."
+    reported = "C#1: SMD/d 1.13 (95% CI 0.36 to 1.91) as reported; vi from the CI; sign kept: positive favours the intervention (as reported)."
+    studies = [make_study("A", 2014), make_study("B", 2021), make_study("C", 2022)]
+    eff = [Effect("A", "x", "SMD", 0.5, 0.1, change), Effect("B", "x", "SMD", 0.8, 0.14, final), Effect("C", "x", "SMD", 1.13, 0.156, reported)]
+    out = analyse({"id": "x", "domain": "ptsd_severity", "measure": "SMD"}, eff, studies)
+    assert out["pooled"] is False and out["estimate"] is None and out["k"] == 3
+    assert out["reason"] == ("a standardized mean difference cannot combine change scores with final values, since their SDs differ "
+                             "(Cochrane Handbook 10.5.2) (A: change scores; B: final values); the study estimates are shown")
+    # one basis (the reported d's basis is unknown) pools
+    same = analyse({"id": "x", "domain": "ptsd_severity", "measure": "SMD"}, [eff[1], eff[2]], studies)
+    assert same["pooled"] is True and same["k"] == 2

@@ -442,7 +442,23 @@ def not_pooled_reason(analysis: dict[str, Any], estimable: Sequence[Any], *, min
         if len(scales) > 1:
             per = "; ".join(f"{e.study}: {e.scale}" for e in estimable)
             return f"a mean difference needs one scale, the {k} studies used {len(scales)} ({per}); see the SMD analysis"
+    if analysis["measure"] == "SMD":
+        bases = {e.study: basis for e in estimable if (basis := smd_basis(e.how))}
+        if len(set(bases.values())) > 1:
+            per = "; ".join(f"{study}: {basis}" for study, basis in sorted(bases.items()))
+            return (f"a standardized mean difference cannot combine change scores with final values, since their SDs differ "
+                    f"(Cochrane Handbook 10.5.2) ({per}); the study estimates are shown")
     return None
+
+
+def smd_basis(how: str) -> str:
+    """"change scores" or "final values" for a Hedges' g computed from arm means/SDs (effects.effect_from_row's
+    ``how``), "" when the SMD came from a reported d, a t or a p, whose basis the row does not say."""
+    if "Hedges' g from change-score means" in how:
+        return "change scores"
+    if "Hedges' g from follow-up means" in how:
+        return "final values"
+    return ""
 
 
 def analyse(
