@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 from pathlib import Path
 
 import pytest
@@ -719,3 +720,37 @@ def test_record_id_is_prefixed_by_the_database_once() -> None:
     assert make_record_id("embase", "synthetic-7", "2025-09-30", 3) == "embase:synthetic-7"
     assert make_record_id("embase", "embase:synthetic-7", "2025-09-30", 3) == "embase:synthetic-7"  # an export that already holds our id
     assert make_record_id("embase", "  ", "2025-09-30", 3) == "embase:2025-09-30#3"
+
+
+# --- UTF-16/UTF-32 exports and NUL bytes (audit): named, not misread -----------------------------
+@pytest.mark.parametrize(
+    ("encoding", "label", "bom"),
+    [("utf-16", "UTF-16 (little-endian)", "FF FE"), ("utf-16-be", "UTF-16 (big-endian)", "FE FF"), ("utf-32", "UTF-32 (little-endian)", "FF FE 00 00")],
+)
+@pytest.mark.parametrize(("name", "text", "fmt"), [("excel_unicode.csv", "Title\tYear\nA trial\t2020\n", "csv"), ("endnote.ris", "TY  - JOUR\nTI  - A trial\nER  - \n", "ris")])
+def test_utf16_and_utf32_exports_are_named_with_the_fix(tmp_path: Path, encoding: str, label: str, bom: str, name: str, text: str, fmt: str) -> None:
+    # Excel's 'Unicode Text' (and some reference managers) write UTF-16. Before, detection said
+    # "cannot tell the format" with the NUL-riddled first line, or "no title column" listing columns
+    # full of NUL characters, and never said what the file was or how to save it.
+    p = tmp_path / name
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data
+    p.write_bytes(data)
+    expected = rf"{name}:1: the file is {re.escape(label)} \(it starts with the byte-order mark {bom}\).*fix: export or save the file again as UTF-8"
+    with pytest.raises(InputFormatError, match=expected):
+        detect_format(p)
+    with pytest.raises(InputFormatError, match=expected):
+        list(read_records(p, fmt=fmt, database="other", run_id=RUN, source_file=name))
+
+
+@pytest.mark.parametrize(("fmt", "text"), [("ris", b"TY  - JOUR\n\x00TI  - A trial\nER  - \n"), ("medline", b"PMID- 1\nTI  - A\x00 trial\n"), ("csv", b"title\nA trial\nB\x00 trial\n")])
+def test_a_nul_byte_in_a_text_export_is_an_error_naming_its_line(tmp_path: Path, fmt: str, text: bytes) -> None:
+    # Before, a NUL byte was read as text: in RIS the line "\x00TI  - A trial" became part of the TY
+    # field and the record was archived with no title.
+    p = tmp_path / f"x.{fmt}"
+    p.write_bytes(text)
+    offset = text.index(b"\x00")
+    line = text[:offset].count(b"\n") + 1
+    with pytest.raises(InputFormatError, match=rf"x\.{fmt}:{line}: byte 0x00 \(NUL\) at byte offset {offset}"):
+        list(read_records(p, fmt=fmt, database="other", run_id=RUN, source_file=f"x.{fmt}"))

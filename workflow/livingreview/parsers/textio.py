@@ -15,6 +15,17 @@ from ..errors import InputFormatError
 
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = codecs.BOM_UTF8
+# Byte-order marks of the encodings that are not read (longest first: UTF-32 LE starts like UTF-16 LE).
+WIDE_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "UTF-32 (little-endian)"),
+    (codecs.BOM_UTF32_BE, "UTF-32 (big-endian)"),
+    (codecs.BOM_UTF16_LE, "UTF-16 (little-endian)"),
+    (codecs.BOM_UTF16_BE, "UTF-16 (big-endian)"),
+)
+_SAVE_AS_UTF8 = (
+    "export or save the file again as UTF-8 (Excel: 'CSV UTF-8'; EndNote/Zotero/Ovid: output encoding UTF-8); "
+    "livingreview reads UTF-8, UTF-8 with BOM, cp1252 and latin-1"
+)
 # Names recorded in records.tsv's ``encoding`` column (Python codec names).
 ENCODING_UTF8 = "utf-8"
 ENCODING_UTF8_BOM = "utf-8-sig"
@@ -39,12 +50,44 @@ def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
     return open(p, "rb")
 
 
-def _check_decodes(path: str | os.PathLike[str], encoding: str) -> bool:
-    """Decode the whole (decompressed) file incrementally; False on the first undecodable byte."""
+def check_wide_encoding(head: bytes, name: str) -> None:
+    """Raise InputFormatError when ``head`` (the first bytes of a file) starts with a UTF-16 or UTF-32
+    byte-order mark: read byte by byte, every other character would be a NUL and no tag, column or
+    record would be found (Excel's 'Unicode Text' and some reference managers write UTF-16)."""
+    for bom, label in WIDE_BOMS:
+        if head.startswith(bom):
+            raise InputFormatError(
+                f"the file is {label} (it starts with the byte-order mark {bom.hex(' ').upper()}), an encoding that is not read",
+                where=f"{name}:1",
+                fix=_SAVE_AS_UTF8,
+            )
+
+
+def _nul_error(name: str, offset: int, line: int, gz: bool) -> InputFormatError:
+    """The error for a NUL byte in a text export."""
+    return InputFormatError(
+        f"byte 0x00 (NUL) at byte offset {offset}{' of the decompressed data' if gz else ''}: a text export holds no NUL byte, "
+        "so the file is damaged, binary or UTF-16 without a byte-order mark (its text would be read wrongly)",
+        where=f"{name}:{line}",
+        fix=_SAVE_AS_UTF8,
+    )
+
+
+def _check_decodes(path: str | os.PathLike[str], encoding: str, *, name: str | None = None) -> bool:
+    """Decode the whole (decompressed) file incrementally; False on the first undecodable byte.
+
+    A NUL byte raises InputFormatError naming ``name`` (default: the path) and its line.
+    """
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    consumed = lines = 0
     try:
         with open_binary(path) as fh:
             for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                nul = chunk.find(b"\x00")
+                if nul >= 0:
+                    raise _nul_error(name or str(path), consumed + nul, lines + chunk.count(b"\n", 0, nul) + 1, is_gzip(path))
+                consumed += len(chunk)
+                lines += chunk.count(b"\n")
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:
@@ -106,11 +149,12 @@ def detect_encoding(path: str | os.PathLike[str], *, name: str | None = None) ->
     """
     with open_binary(path) as fh:
         try:
-            head = fh.read(3)
+            head = fh.read(4)
         except (EOFError, OSError, zlib.error) as err:
             raise InputFormatError(f"cannot read the file ({err})", where=str(path), fix="re-export the file") from None
+    check_wide_encoding(head, name or str(path))
     has_bom = head.startswith(UTF8_BOM)
-    if _check_decodes(path, ENCODING_UTF8_BOM if has_bom else ENCODING_UTF8):
+    if _check_decodes(path, ENCODING_UTF8_BOM if has_bom else ENCODING_UTF8, name=name):
         return ENCODING_UTF8_BOM if has_bom else ENCODING_UTF8
     valid, invalid, offset, line, byte = _utf8_damage(path)
     if has_bom or valid >= invalid:
@@ -121,7 +165,7 @@ def detect_encoding(path: str | os.PathLike[str], *, name: str | None = None) ->
             where=f"{name or path}:{line}",
             fix="re-export the file as UTF-8 from the database or reference manager (or remove the stray byte)",
         )
-    if _check_decodes(path, ENCODING_CP1252):
+    if _check_decodes(path, ENCODING_CP1252, name=name):
         return ENCODING_CP1252
     return ENCODING_LATIN1
 
@@ -143,6 +187,7 @@ def read_head(path: str | os.PathLike[str], n_bytes: int = 65536) -> str:
             data = fh.read(n_bytes)
         except (EOFError, OSError, zlib.error) as err:
             raise InputFormatError(f"cannot read the file ({err})", where=str(path), fix="re-export the file") from None
+    check_wide_encoding(data, str(path))
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM):]
     try:
