@@ -754,3 +754,37 @@ def test_a_nul_byte_in_a_text_export_is_an_error_naming_its_line(tmp_path: Path,
     line = text[:offset].count(b"\n") + 1
     with pytest.raises(InputFormatError, match=rf"x\.{fmt}:{line}: byte 0x00 \(NUL\) at byte offset {offset}"):
         list(read_records(p, fmt=fmt, database="other", run_id=RUN, source_file=f"x.{fmt}"))
+
+
+# --- PubMed XML: nothing skipped without a word; the first parser error named (audit) ------------
+_ARTICLE = "<PubmedArticle><MedlineCitation><PMID>{}</PMID><Article><ArticleTitle>Synthetic {}</ArticleTitle></Article></MedlineCitation></PubmedArticle>"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        # a misspelt record element (a hand-edited or merged file): before, skipped, 1 record of 2 archived
+        (_ARTICLE.format(1, 1) + "\n<PubmedArticl><MedlineCitation><PMID>2</PMID></MedlineCitation></PubmedArticl>", r"x\.xml:4: <PubmedArticl> under <PubmedArticleSet> is not PubmedArticle or PubmedBookArticle: it is not read"),
+        # an unknown element after the last record
+        (_ARTICLE.format(1, 1) + "\n<Junk/>", r"x\.xml:4: <Junk> under <PubmedArticleSet> is not PubmedArticle"),
+        # records wrapped in another element
+        ("<Wrapper>\n" + _ARTICLE.format(1, 1) + "\n</Wrapper>", r"x\.xml:4: <PubmedArticle> inside <Wrapper>, not directly under <PubmedArticleSet>"),
+        # an HTML entity XML does not define: before, "no element found" at line "?"
+        (_ARTICLE.format(1, "caf&eacute;"), r"x\.xml:3: malformed or truncated PubMed XML \(Entity 'eacute' not defined\)"),
+    ],
+)
+def test_pubmed_xml_that_would_lose_records_or_hide_the_cause_is_an_error(tmp_path: Path, body: str, message: str) -> None:
+    p = tmp_path / "x.xml"
+    p.write_text(f'<?xml version="1.0"?>\n<PubmedArticleSet>\n{body}\n</PubmedArticleSet>\n', encoding="utf-8")
+    with pytest.raises(InputFormatError, match=message):
+        list(read_records(p, database="pubmed", run_id=RUN, source_file="x.xml"))
+
+
+def test_pubmed_xml_delete_citations_are_not_records(tmp_path: Path) -> None:
+    # PubMed's update files list withdrawn PMIDs in DeleteCitation: not a record, not an error.
+    p = tmp_path / "x.xml"
+    p.write_text(
+        '<?xml version="1.0"?>\n<PubmedArticleSet>\n' + _ARTICLE.format(1, 1) + "\n<DeleteCitation><PMID>9</PMID></DeleteCitation>\n" + _ARTICLE.format(2, 2) + "\n</PubmedArticleSet>\n",
+        encoding="utf-8",
+    )
+    assert [r.record_id for r in read_records(p, database="pubmed", run_id=RUN)] == ["pubmed:1", "pubmed:2"]

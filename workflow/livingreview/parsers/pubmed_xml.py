@@ -284,6 +284,26 @@ def _book_record(elem: etree._Element, *, database: str, run_id: str, source_fil
     )
 
 
+# Elements PubMed XML holds directly under PubmedArticleSet besides the records: DeleteCitation
+# (PMIDs withdrawn, in the baseline and update files) is no record.
+NON_RECORD_TAGS = ("DeleteCitation",)
+
+
+def _misplaced(elem: etree._Element, src: str, how: str) -> InputFormatError:
+    """The error for an element that would be skipped silently (a record lost without a word)."""
+    return InputFormatError(
+        f"<{elem.tag}> {how}",
+        where=f"{src}:{elem.sourceline}",
+        fix="export the records again from PubMed (efetch rettype=xml or 'Save: XML'); do not edit or merge the file by hand",
+    )
+
+
+def _check_sibling(elem: etree._Element, src: str) -> None:
+    """An element directly under the root must be a record or a DeleteCitation."""
+    if isinstance(elem.tag, str) and elem.tag not in ARTICLE_TAGS and elem.tag not in NON_RECORD_TAGS:
+        raise _misplaced(elem, src, f"under <{elem.getparent().tag}> is not {' or '.join(ARTICLE_TAGS)}: it is not read, so a record in it would be lost")
+
+
 def parse_pubmed_xml(
     path: str | os.PathLike[str], *, database: str, run_id: str, source_file: str | None = None
 ) -> Iterator[Record]:
@@ -317,13 +337,23 @@ def parse_pubmed_xml(
                 elem.clear(keep_tail=True)
                 parent = elem.getparent()
                 if parent is not None:
+                    if parent.getparent() is not None:
+                        raise _misplaced(elem, src, f"inside <{parent.tag}>, not directly under <PubmedArticleSet>: the file is not PubMed XML as PubMed writes it")
                     while elem.getprevious() is not None:
+                        _check_sibling(parent[0], src)
                         del parent[0]
                 yield record
         except etree.XMLSyntaxError as err:
-            line = err.lineno if err.lineno else "?"
+            # The first error libxml2 logged names the cause and line ("Entity 'nbsp' not defined",
+            # line 3); err.msg may be only the last one ("no element found", no line). The parser's own
+            # log, not err.error_log, which also holds earlier parses' errors.
+            first = next((e for e in context.error_log if e.line > 0), None)
+            if first is not None and (not err.lineno or first.line < err.lineno):
+                msg, line = first.message, first.line
+            else:
+                msg, line = err.msg, err.lineno or "?"
             raise InputFormatError(
-                f"malformed or truncated PubMed XML ({clean(err.msg)})",
+                f"malformed or truncated PubMed XML ({clean(msg)})",
                 where=f"{src}:{line}",
                 fix="re-download or re-export the file; archived files must be complete",
             ) from None
@@ -340,3 +370,5 @@ def parse_pubmed_xml(
                 where=f"{src}:{getattr(root, 'sourceline', 1)}",
                 fix="check that the file is PubMed XML (efetch rettype=xml or PubMed 'Save: XML')",
             )
+        for child in root:
+            _check_sibling(child, src)
