@@ -165,3 +165,18 @@ def test_a_header_column_without_a_name_is_refused(
         "fix: delete the trailing tab(s) of the header line (and of the rows), or give the column a name"
     )
     assert err == [expected]
+
+
+def test_a_path_the_system_refuses_is_one_line_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Before, `dedup -o FOLDER` and `add-run --root FILE` ended in an IsADirectoryError /
+    # NotADirectoryError traceback.
+    export = tmp_path / "x.ris"
+    export.write_text("TY  - JOUR\nTI  - Synthetic title\nER  - \n", encoding="utf-8")
+    (tmp_path / "out").mkdir()
+    assert main(["dedup", str(export), "-o", str(tmp_path / "out")]) == 1
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("INFO ")]
+    assert re.fullmatch(rf"livingreview: error: \S+ -> {re.escape(str(tmp_path / 'out'))}: Is a directory; fix: check that the path exists.*", line)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "x.ris"]  # no temporary file left
+    assert main(["add-run", "--database", "embase", "--file", str(export), "--date", "2025-10-01", "--root", str(export)]) == 1
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("INFO ")]
+    assert line.startswith(f"livingreview: error: {export}") and "Not a directory" in line

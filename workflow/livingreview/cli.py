@@ -82,6 +82,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LivingReviewError as err:
         print(f"livingreview: error: {err}", file=sys.stderr)
         return 1
+    except OSError as err:
+        # A path the system refuses (a folder given as -o, a file as --root, no permission, disk full):
+        # one line naming the path, as for every other bad input, not a traceback.
+        paths = " -> ".join(str(p) for p in (err.filename, err.filename2) if p is not None)
+        print(
+            f"livingreview: error: {paths + ': ' if paths else ''}{err.strerror or err}; "
+            "fix: check that the path exists, is a file or a folder as the option expects, and can be written",
+            file=sys.stderr,
+        )
+        return 1
     except (KeyboardInterrupt, Interrupted) as err:
         signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
         name = signal.Signals(signum).name
