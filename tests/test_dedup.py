@@ -672,3 +672,13 @@ def test_title_words_counts_four_letter_words_as_content(a: str, b: str, expecte
 
     assert title_words(a, b) == expected
 
+
+
+@pytest.mark.parametrize("workers", ["0", "-3", "two"])
+def test_cli_workers_must_be_one_or_more(tmp_path: Path, workers: str) -> None:
+    ris = tmp_path / "a.ris"
+    ris.write_text("TY  - JOUR\nTI  - A trial\nER  - \n", encoding="utf-8")
+    proc = _cli("dedup", str(ris), "-o", str(tmp_path / "c.tsv"), "--workers", workers, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert f"--workers: {workers!r} is not a whole number of threads of 1 or more" in proc.stderr
+    assert not (tmp_path / "c.tsv").exists()

@@ -189,3 +189,16 @@ def test_project_snapshot_imports_with_matching_counts(tmp_path: Path, monkeypat
     assert len(records) == sum(c.count_in_file for c in counts)
     assert all(r.source_file and r.source_line >= 1 and r.title for r in records)
     assert {r.database for r in records} >= {"pubmed", "embase", "psycinfo", "clinicaltrials"}
+
+
+def test_a_manifest_hash_in_upper_case_is_the_same_hash(project: Path) -> None:
+    # sha256 hex is case-blind; a hand-written manifest may spell it in capitals.
+    _import(project)
+    before = _outputs(project)
+    manifest = project / "resources/searches/2025-10-31/manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    for entry in data["files"]:
+        entry["sha256"] = entry["sha256"].upper()
+    manifest.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    _import(project)
+    assert _outputs(project) == before

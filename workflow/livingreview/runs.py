@@ -216,7 +216,7 @@ def verify_file(run_dir: str | os.PathLike[str], entry: RunFile) -> None:
             fix="restore it from git (archived runs are never edited); or remove the whole run folder",
         )
     digest = sha256_file(path)
-    if digest != entry.sha256:
+    if digest != entry.sha256.strip().lower():  # hex is case-blind: a hand-written manifest may use upper case
         raise ArchiveError(
             f"sha256 {digest[:12]}... does not match the manifest's {entry.sha256[:12]}... (the archived file was edited)",
             where=str(path),

@@ -23,6 +23,17 @@ FORMAT_DATABASE: dict[str, str] = {
 }
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number of threads, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of threads of 1 or more")
+    return value
+
+
 def read_files(paths: list[str]) -> list[Record]:
     """Records of every file, in the order given. A record id seen in an earlier file gets
     "@<file name>" appended (then "~2", "~3", ... while that is taken too: the same file or file
@@ -82,5 +93,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", required=True, help="clusters TSV to write")
     parser.add_argument("--maybe", help="also write pairs close to the threshold (for a person to decide)")
     parser.add_argument("--decisions", help="TSV of human link/keep_apart decisions (record_a, record_b, decision, reviewer, date, note)")
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="threads for rapidfuzz (default: 2)")
+    parser.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1), help="threads for rapidfuzz (default: 2)")
     parser.set_defaults(func=run)
