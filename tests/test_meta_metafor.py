@@ -125,3 +125,58 @@ def test_reference_covers_the_issue_and_names_call_and_tolerance_for_every_value
     assert 'measure="RR"' in REF["datasets"]["bcg"]["call"] and "dat.bcg" in REF["datasets"]["bcg"]["call"]
     assert 'measure="SMD"' in REF["datasets"]["normand"]["call"] and "dat.normand1999" in REF["datasets"]["normand"]["call"]
     assert len(REF["bcg_leave1out"]["estimate"]) == 13 and set(REF["bcg_subgroup_alloc"]["groups"]) == {"alternate", "random", "systematic"}
+
+
+ADHOC_CASES = [(ds, m) for ds, models in REF["models_adhoc"].items() for m in models]
+
+
+@pytest.mark.parametrize(("dataset", "model"), ADHOC_CASES, ids=[f"{ds}-{m['method']}-adhoc" for ds, m in ADHOC_CASES])
+def test_pool_hksj_adhoc_equals_metafor_test_adhoc(dataset: str, model: dict[str, Any]) -> None:
+    assert model["hksj"] is True and model["hksj_adhoc"] is True and 'test="adhoc"' in model["call"]
+    data = REF["datasets"][dataset]
+    res = pool(data["yi"], data["vi"], method=model["method"], hksj=True, hksj_adhoc=True).to_json()
+    assert res["k"] == model["k"] and res["hksj"] is True and res["hksj_adhoc"] is True
+    bad = {key: (res[key], model[key]) for key in KEYS if not close(res[key], model[key])}
+    assert not bad, f"differs from {model['call']}: {bad}"
+    lo, hi = higgins_pi(model)
+    assert close(res["pi_low"], lo) and close(res["pi_high"], hi), (res["pi_low"], res["pi_high"], lo, hi)
+
+
+def test_reference_holds_adhoc_fits_where_they_differ_from_knha_and_where_they_do_not() -> None:
+    assert {(ds, m["method"]) for ds, m in ADHOC_CASES} >= {("bcg", "REML"), ("bcg", "DL"), ("syn_k2_near", "REML"), ("syn_k2_near", "DL")}
+    knha = {(ds, m["method"]): m for ds, models in REF["models"].items() for m in models if m["hksj"]}
+    for ds, m in ADHOC_CASES:
+        plain = knha[(ds, m["method"])]
+        if ds == "bcg":  # studies disagree more than their variances say: s² > 1, the correction does nothing
+            assert close(m["se"], plain["se"]) and close(m["ci_low"], plain["ci_low"])
+        else:  # studies agree (near-)exactly: s² < 1, knha is narrower than adhoc
+            assert m["se"] > 10 * plain["se"], (ds, m["se"], plain["se"])
+
+
+def test_knha_collapses_when_two_studies_agree_and_adhoc_does_not() -> None:
+    """Two studies, yi 0.30 and 0.31, vi 0.1 each (REML tau² = 0): plain Knapp-Hartung gives a CI of 0.24 to 0.37,
+    far narrower than the fixed-effect CI (-0.13 to 0.74) from the same two studies; the ad hoc correction keeps the
+    se at the random-effects se (here sqrt(1/20)) and, with t(1), gives -2.54 to 3.15. Values as metafor test="knha"/"adhoc"."""
+    data = REF["datasets"]["syn_k2_near"]
+    assert data["yi"] == [0.30, 0.31] and data["vi"] == [0.1, 0.1]
+    fe = pool(data["yi"], data["vi"], method="FE")
+    knha = pool(data["yi"], data["vi"], method="REML", hksj=True)
+    adhoc = pool(data["yi"], data["vi"], method="REML", hksj=True, hksj_adhoc=True)
+    assert knha.hksj_adhoc is False and adhoc.hksj_adhoc is True and knha.tau2 == adhoc.tau2 == 0.0
+    ref_fe = next(m for m in REF["models"]["syn_k2_near"] if m["method"] == "FE" and not m["hksj"])
+    ref_knha = next(m for m in REF["models"]["syn_k2_near"] if m["method"] == "REML" and m["hksj"])
+    ref_adhoc = next(m for m in REF["models_adhoc"]["syn_k2_near"] if m["method"] == "REML")
+    for ours, ref in ((fe, ref_fe), (knha, ref_knha), (adhoc, ref_adhoc)):
+        assert close(ours.se, ref["se"]) and close(ours.ci_low, ref["ci_low"]) and close(ours.ci_high, ref["ci_high"]), ref["call"]
+    assert round(knha.ci_low, 2) == 0.24 and round(knha.ci_high, 2) == 0.37 and round(fe.ci_low, 2) == -0.13 and round(fe.ci_high, 2) == 0.74
+    assert fe.ci_low < knha.ci_low and knha.ci_high < fe.ci_high  # the collapse: narrower than fixed effect
+    assert round(adhoc.ci_low, 2) == -2.54 and round(adhoc.ci_high, 2) == 3.15 and close(adhoc.se, (1 / 20) ** 0.5)
+    assert adhoc.ci_low < fe.ci_low and fe.ci_high < adhoc.ci_high
+    assert knha.estimate == adhoc.estimate and knha.df == adhoc.df == 1
+    # identical studies: knha se = 0 (an infinite t statistic), adhoc se = the random-effects se (metafor: 0.0816)
+    same = REF["datasets"]["same"]
+    assert pool(same["yi"], same["vi"], method="REML", hksj=True).se == 0.0
+    assert close(pool(same["yi"], same["vi"], method="REML", hksj=True, hksj_adhoc=True).se, REF["models_adhoc"]["same"][0]["se"])
+    # without hksj the keyword has no effect and is not reported as used
+    z = pool(data["yi"], data["vi"], method="REML", hksj_adhoc=True)
+    assert z.hksj_adhoc is False and z.df is None and close(z.ci_low, fe.ci_low)

@@ -14,13 +14,14 @@ summarise_fit <- function(res, call, ci_control = ci_ctrl) {
   pr <- predict(res)
   out <- list(
     call = call, tolerance = TOL,
-    method = res$method, hksj = (res$test == "knha"), k = res$k,
+    method = res$method, hksj = is.element(res$test, c("knha", "adhoc")), k = res$k,
     estimate = num(res$beta[1]), se = num(res$se), ci_low = num(res$ci.lb), ci_high = num(res$ci.ub),
     pi_low = num(if (is.null(pr$pi.lb)) pr$ci.lb else pr$pi.lb),
     pi_high = num(if (is.null(pr$pi.ub)) pr$ci.ub else pr$pi.ub),
     tau2 = num(res$tau2), i2 = num(res$I2), h2 = num(res$H2), q = num(res$QE), q_p = num(res$QEp),
     tau2_ci_low = NULL, tau2_ci_high = NULL
   )
+  if (res$test == "adhoc") out$hksj_adhoc <- TRUE  # only on the test="adhoc" fits (the knha/z entries stay as they were)
   if (res$method != "FE") {
     ci <- suppressMessages(confint(res, control = ci_control))
     out$tau2_ci_low <- num(ci$random["tau^2", "ci.lb"])
@@ -132,13 +133,15 @@ syn_data <- list(
   syn_k7_smd = data.frame(yi = num(syn7$yi), vi = num(syn7$vi)),
   syn_k4_log_or_zero_cells = data.frame(yi = num(syn_two$OR$yi), vi = num(syn_two$OR$vi)),
   syn_k5_subgroups = data.frame(yi = c(0.1, 0.3, 0.8, 1.1, 0.5), vi = c(0.04, 0.05, 0.03, 0.06, 0.02)),
-  syn_k4_md_large_tau2 = data.frame(yi = c(-12, 3, -25, 8), vi = c(4, 6, 5, 9))
+  syn_k4_md_large_tau2 = data.frame(yi = c(-12, 3, -25, 8), vi = c(4, 6, 5, 9)),
+  syn_k2_near = data.frame(yi = c(0.30, 0.31), vi = c(0.1, 0.1))
 )
 syn_calls <- c(syn_k2_het = "data.frame(yi=c(0.2, 0.95), vi=c(0.03, 0.05))", syn_k2_hom = "data.frame(yi=c(0.2, 0.25), vi=c(0.03, 0.05))",
                syn_k3 = "data.frame(yi=c(-0.4, 0.1, 0.6), vi=c(0.02, 0.08, 0.05))", syn_k7_smd = 'escalc(measure="SMD", ...seven hand-made studies...)',
                syn_k4_log_or_zero_cells = 'escalc(measure="OR", ai, n1i, ci, n2i, data=syn_tab)',
                syn_k5_subgroups = "data.frame(yi=c(0.1, 0.3, 0.8, 1.1, 0.5), vi=c(0.04, 0.05, 0.03, 0.06, 0.02))",
-               syn_k4_md_large_tau2 = "data.frame(yi=c(-12, 3, -25, 8), vi=c(4, 6, 5, 9))")
+               syn_k4_md_large_tau2 = "data.frame(yi=c(-12, 3, -25, 8), vi=c(4, 6, 5, 9))",
+               syn_k2_near = "data.frame(yi=c(0.30, 0.31), vi=c(0.1, 0.1))")
 syn_inputs <- lapply(names(syn_data), function(nm) list(tolerance = TOL, call = paste(syn_calls[[nm]], " # synthetic input"),
                                                         yi = num(syn_data[[nm]]$yi), vi = num(syn_data[[nm]]$vi)))
 names(syn_inputs) <- names(syn_data)
@@ -182,6 +185,23 @@ syn_eg <- regtest(rma(yi, vi, data = syn_eg_dat, control = ctrl), model = "lm")
 syn_egger <- list(tolerance = TOL, call = "regtest(rma(yi, vi, data=syn_eg_dat), model='lm')", yi = syn_eg_dat$yi, vi = syn_eg_dat$vi,
                   t = num(syn_eg$zval), p = num(syn_eg$pval), df = num(syn_eg$dfs), limit_estimate = num(syn_eg$est))
 
+# ---- Knapp-Hartung with the ad hoc correction (test="adhoc"; Knapp & Hartung 2003, Roever, Knapp & Friede 2015):
+# the HKSJ scaling factor s2w = sum(w (y - est)^2) / (k - 1) is replaced by max(1, s2w), so the CI is never narrower
+# than the Wald random-effects CI (apart from t(k-1) in place of z). bcg (s2w > 1: equal to knha), syn_k2_near
+# (two studies that nearly agree: s2w << 1, knha collapses) and same (identical studies: knha se = 0).
+adhoc_fits <- function(dat, label, methods, ci_control = ci_ctrl) {
+  lapply(methods, function(m) {
+    res <- rma(yi, vi, data = dat, method = m, test = "adhoc", control = ctrl)
+    summarise_fit(res, sprintf('rma(yi, vi, data=%s, method="%s", test="adhoc", control=list(threshold=1e-12, maxiter=1000, tol=1e-12)); predict(res)', label, m),
+                  ci_control)
+  })
+}
+adhoc_models <- list(
+  bcg = adhoc_fits(bcg, "bcg", c("REML", "DL")),
+  syn_k2_near = adhoc_fits(syn_data$syn_k2_near, "syn_k2_near", c("REML", "DL"), syn_ci_ctrl),
+  same = adhoc_fits(same, "same", c("REML"))
+)
+
 out <- list(
   generated_by = "tests/reference/make_metafor_reference.R",
   metafor_version = as.character(packageVersion("metafor")),
@@ -215,7 +235,8 @@ out <- list(
   bcg_leave1out = leave1out_out,
   bcg_cumulative = cumul_out,
   bcg_subgroup_alloc = subgroup_out,
-  bcg_egger = egger_out
+  bcg_egger = egger_out,
+  models_adhoc = adhoc_models
 )
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", pretty = TRUE), "tests/data/metafor_reference.json")
 cat("wrote tests/data/metafor_reference.json\n")

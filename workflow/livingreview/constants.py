@@ -146,6 +146,7 @@ POOL_JSON_KEYS: tuple[str, ...] = (
     "q",
     "q_p",
     "hksj",
+    "hksj_adhoc",
 )
 
 # Fixed float format for every table and JSON number we write (same inputs, same bytes).

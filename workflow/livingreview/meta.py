@@ -1,4 +1,4 @@
-"""Meta-analytic pooling (FE, DL, PM, REML; Knapp-Hartung; prediction and tau² intervals) equal to metafor."""
+"""Meta-analytic pooling (FE, DL, PM, REML; Knapp-Hartung, plain or ad hoc; prediction and tau² intervals) equal to metafor."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ class PoolResult:
     q: float
     q_p: float
     hksj: bool
+    hksj_adhoc: bool = False  # Knapp-Hartung with the ad hoc correction max(1, s²) (metafor test="adhoc"); False without hksj
     stat: float = math.nan  # z or t statistic of the estimate
     p: float = math.nan
     df: int | None = None  # degrees of freedom of the t distribution (HKSJ), else None
@@ -56,10 +57,12 @@ class PoolResult:
         return out
 
 
-def empty_json(*, method: str, k: int, hksj: bool, reason: str) -> dict[str, Any]:
-    """The JSON of an analysis that is not pooled: every POOL_JSON_KEYS key (nulls), ``pooled: false``, ``reason``."""
+def empty_json(*, method: str, k: int, hksj: bool, reason: str, hksj_adhoc: bool = False) -> dict[str, Any]:
+    """The JSON of an analysis that is not pooled: every POOL_JSON_KEYS key (nulls), ``pooled: false``, ``reason``.
+
+    ``hksj_adhoc`` is recorded as the model would have used it: True only together with ``hksj``."""
     out: dict[str, Any] = {key: None for key in POOL_JSON_KEYS}
-    out.update(method=method, k=k, hksj=hksj, pooled=False, reason=reason, stat=None, p=None, df=None, weights=[])
+    out.update(method=method, k=k, hksj=hksj, hksj_adhoc=bool(hksj and hksj_adhoc), pooled=False, reason=reason, stat=None, p=None, df=None, weights=[])
     return out
 
 
@@ -177,6 +180,7 @@ def pool(
     *,
     method: str = "REML",
     hksj: bool = False,
+    hksj_adhoc: bool = False,
     level: float = 0.95,
     labels: Sequence[str] | None = None,
 ) -> PoolResult:
@@ -187,7 +191,13 @@ def pool(
         vi: their sampling variances (> 0).
         method: "FE", "DL", "PM" or "REML".
         hksj: Knapp-Hartung (Sidik-Jonkman) standard error with t(k-1) tests and intervals,
-            no truncation (metafor ``test="knha"``).
+            no truncation (metafor ``test="knha"``): se² = s² / sum(w) with the scaling factor
+            s² = sum(w (y - estimate)²) / (k - 1) (metafor's s2w), which can fall far below 1 (studies that
+            agree closely give a CI narrower than the fixed-effect one; identical studies give se = 0).
+        hksj_adhoc: with ``hksj``, the ad hoc correction (Knapp & Hartung 2003; Röver, Knapp & Friede
+            2015): s² is replaced by max(1, s²), so the se is never below the random-effects se
+            sqrt(1 / sum(w)); t(k-1) as before (metafor ``test="adhoc"``). Ignored without ``hksj``
+            (the result's ``hksj_adhoc`` is then False).
         level: confidence level of the CI, prediction interval and tau² interval.
         labels: row names used in error messages.
 
@@ -221,8 +231,12 @@ def pool(
         i2 = 100.0 * tau2 / (vt + tau2)
         h2 = (vt + tau2) / vt
     alpha = 1.0 - level
+    adhoc = bool(hksj and hksj_adhoc)
     if hksj:
-        se = math.sqrt(float(np.sum(w * (y - est) ** 2)) / (df * sw))
+        scale = float(np.sum(w * (y - est) ** 2)) / df  # the HKSJ scaling factor s² (metafor's s2w)
+        if adhoc:
+            scale = max(1.0, scale)
+        se = math.sqrt(scale / sw)
         crit = float(stats.t.ppf(1 - alpha / 2, df))
         t_df: int | None = df
     else:
@@ -259,6 +273,7 @@ def pool(
         q=q,
         q_p=q_p,
         hksj=hksj,
+        hksj_adhoc=adhoc,
         stat=stat,
         p=p,
         df=t_df,
@@ -266,7 +281,8 @@ def pool(
     )
 
 
-def leave_one_out(yi: Sequence[float], vi: Sequence[float], *, labels: Sequence[str], method: str = "REML", hksj: bool = False) -> list[dict[str, Any]]:
+def leave_one_out(yi: Sequence[float], vi: Sequence[float], *, labels: Sequence[str], method: str = "REML", hksj: bool = False,
+                  hksj_adhoc: bool = False) -> list[dict[str, Any]]:
     """Refit without each study in turn (metafor ``leave1out``); one dict per omitted study (needs k >= 3)."""
     y, v = check_inputs(yi, vi, labels=labels)
     out: list[dict[str, Any]] = []
@@ -274,13 +290,14 @@ def leave_one_out(yi: Sequence[float], vi: Sequence[float], *, labels: Sequence[
         return out
     for i, name in enumerate(labels):
         keep = [j for j in range(len(y)) if j != i]
-        res = pool(y[keep], v[keep], method=method, hksj=hksj, labels=[labels[j] for j in keep])
+        res = pool(y[keep], v[keep], method=method, hksj=hksj, hksj_adhoc=hksj_adhoc, labels=[labels[j] for j in keep])
         out.append({"omitted": name, **{key: getattr(res, key) for key in ("k", "estimate", "se", "ci_low", "ci_high", "tau2", "i2", "q", "p")}})
     return out
 
 
 def cumulative(
-    yi: Sequence[float], vi: Sequence[float], *, labels: Sequence[str], order: Sequence[float], method: str = "REML", hksj: bool = False
+    yi: Sequence[float], vi: Sequence[float], *, labels: Sequence[str], order: Sequence[float], method: str = "REML", hksj: bool = False,
+    hksj_adhoc: bool = False,
 ) -> list[dict[str, Any]]:
     """Cumulative meta-analysis in ``order`` (e.g. publication year; ties keep input order), as metafor ``cumul``.
 
@@ -298,20 +315,21 @@ def cumulative(
             out.append({"added": name, "order": order[sel[0]], "k": 1, "estimate": float(y[sel[0]]), "se": se,
                         "ci_low": float(y[sel[0]]) - z * se, "ci_high": float(y[sel[0]]) + z * se, "tau2": None, "i2": None})
             continue
-        res = pool(y[sel], v[sel], method=method, hksj=hksj, labels=[labels[j] for j in sel])
+        res = pool(y[sel], v[sel], method=method, hksj=hksj, hksj_adhoc=hksj_adhoc, labels=[labels[j] for j in sel])
         out.append({"added": name, "order": order[idx[step - 1]], "k": res.k, "estimate": res.estimate, "se": res.se,
                     "ci_low": res.ci_low, "ci_high": res.ci_high, "tau2": res.tau2, "i2": res.i2})
     return out
 
 
 def subgroup_analysis(
-    yi: Sequence[float], vi: Sequence[float], *, labels: Sequence[str], groups: Sequence[str], method: str = "REML", hksj: bool = False
+    yi: Sequence[float], vi: Sequence[float], *, labels: Sequence[str], groups: Sequence[str], method: str = "REML", hksj: bool = False,
+    hksj_adhoc: bool = False,
 ) -> dict[str, Any]:
     """Subgroup analysis with a separate tau² per subgroup and the Q-between test on the subgroup estimates.
 
     A subgroup with k = 1 contributes its study estimate; Q-between is a fixed-effect Q across the
     subgroup estimates with df = number of subgroups - 1 (RevMan; metafor ``rma(est, sei=se, method="FE")``).
-    Under ``hksj`` the subgroup SEs (and so Q-between) are the Knapp-Hartung SEs.
+    Under ``hksj`` the subgroup SEs (and so Q-between) are the Knapp-Hartung SEs (ad hoc with ``hksj_adhoc``).
     Returns {"groups": {name: {...}}, "q_between", "df", "p"}; q_between is None with fewer than 2 subgroups.
     """
     y, v = check_inputs(yi, vi, labels=labels)
@@ -327,7 +345,7 @@ def subgroup_analysis(
             entry = {"k": 1, "studies": [labels[i]], "estimate": float(y[i]), "se": math.sqrt(v[i]), "ci_low": float(y[i]) - z * math.sqrt(v[i]),
                      "ci_high": float(y[i]) + z * math.sqrt(v[i]), "tau2": None, "i2": None, "q": None}
         else:
-            res = pool(y[sel], v[sel], method=method, hksj=hksj, labels=[labels[i] for i in sel])
+            res = pool(y[sel], v[sel], method=method, hksj=hksj, hksj_adhoc=hksj_adhoc, labels=[labels[i] for i in sel])
             entry = {"k": res.k, "studies": [labels[i] for i in sel], "estimate": res.estimate, "se": res.se, "ci_low": res.ci_low, "ci_high": res.ci_high,
                      "tau2": res.tau2, "i2": res.i2, "q": res.q}
         ests.append(entry["estimate"])
@@ -398,6 +416,7 @@ def by_run(
     min_k: int,
     method: str = "REML",
     hksj: bool = False,
+    hksj_adhoc: bool = False,
     where: str = "results/update/<run_id>/summary.json",
 ) -> list[dict[str, Any]]:
     """The analysis as each search run left it: after run r, the estimable studies of the runs up to r
@@ -426,7 +445,7 @@ def by_run(
         entry: dict[str, Any] = {"run_id": run_id, "added": sorted(in_analysis & set(added)), "k": len(subset), "pooled": reason is None,
                                  "reason": reason, "estimate": None, "ci_low": None, "ci_high": None}
         if reason is None:
-            res = pool([e.yi for e in subset], [e.vi for e in subset], method=method, hksj=hksj, labels=[e.study for e in subset])
+            res = pool([e.yi for e in subset], [e.vi for e in subset], method=method, hksj=hksj, hksj_adhoc=hksj_adhoc, labels=[e.study for e in subset])
             entry.update(estimate=res.estimate, ci_low=res.ci_low, ci_high=res.ci_high)
         out.append(entry)
     return out
@@ -489,6 +508,7 @@ def analyse(
     missing = sorted((e for e in effects if e.yi is None or e.vi is None), key=lambda e: e.study)
     method = analysis.get("method", "REML")
     hksj = bool(analysis.get("hksj", False))
+    hksj_adhoc = bool(analysis.get("hksj_adhoc", False))  # the config schema's default is true; a bare dict without it gets plain HKSJ
     reason = not_pooled_reason(analysis, usable, min_k=min_k)
     labels = [e.study for e in usable]
     yi = [e.yi for e in usable]
@@ -496,11 +516,11 @@ def analyse(
     if usable:
         check_inputs(yi, vi, labels=[f"{e.study} {e.outcome_id}" for e in usable])
     if reason is None:
-        res = pool(yi, vi, method=method, hksj=hksj, labels=labels)
+        res = pool(yi, vi, method=method, hksj=hksj, hksj_adhoc=hksj_adhoc, labels=labels)
         out = res.to_json()
         weights: list[float | None] = list(res.weights)
     else:
-        out = empty_json(method=method, k=len(usable), hksj=hksj, reason=reason)
+        out = empty_json(method=method, k=len(usable), hksj=hksj, hksj_adhoc=hksj_adhoc, reason=reason)
         weights = [None] * len(usable)
     out.update(
         analysis=analysis["id"],
@@ -523,15 +543,15 @@ def analyse(
         if len(set(groups)) < 2:
             subgroups[column] = {"run": False, "reason": f"all studies in one subgroup ({groups[0]})"}
             continue
-        subgroups[column] = {"run": True, **subgroup_analysis(yi, vi, labels=labels, groups=groups, method=method, hksj=hksj)}
+        subgroups[column] = {"run": True, **subgroup_analysis(yi, vi, labels=labels, groups=groups, method=method, hksj=hksj, hksj_adhoc=hksj_adhoc)}
     out["subgroups"] = subgroups
     if reason is None and len(usable) >= 3:
-        out["leave_one_out"] = leave_one_out(yi, vi, labels=labels, method=method, hksj=hksj)
+        out["leave_one_out"] = leave_one_out(yi, vi, labels=labels, method=method, hksj=hksj, hksj_adhoc=hksj_adhoc)
     else:
         out["leave_one_out"] = []
     if reason is None:
         years = [float(by_id[e.study].year or 0) for e in usable]
-        out["cumulative"] = cumulative(yi, vi, labels=labels, order=years, method=method, hksj=hksj)
+        out["cumulative"] = cumulative(yi, vi, labels=labels, order=years, method=method, hksj=hksj, hksj_adhoc=hksj_adhoc)
     else:
         out["cumulative"] = []
     if usable:
@@ -539,7 +559,7 @@ def analyse(
     else:
         eg = {"run": False, "k": 0, "reason": "no estimable study"}
     out["egger"] = eg
-    out["by_run"] = by_run(analysis, usable, credited=credited, min_k=min_k, method=method, hksj=hksj, where=credited_from) if credited else []
+    out["by_run"] = by_run(analysis, usable, credited=credited, min_k=min_k, method=method, hksj=hksj, hksj_adhoc=hksj_adhoc, where=credited_from) if credited else []
     out["funnel"] = {"drawn": len(usable) >= funnel_min_k,
                      "reason": None if len(usable) >= funnel_min_k else f"k = {len(usable)} < {funnel_min_k}: a funnel plot needs at least {funnel_min_k} studies"}
     return out
