@@ -122,6 +122,37 @@ def test_pool_cli_text_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "method: REML" in text and "tau^2 0.3132 (95% CI 0.1197 to 1.1115)" in text and "I^2 92.22%" in text
 
 
+def test_pool_cli_hksj_adhoc_flag_json_and_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--hksj-adhoc (implies --hksj) is metafor test="adhoc"; --hksj stays test="knha"; the JSON says which (new key
+    hksj_adhoc) and the text names the variant. Two studies that nearly agree: knha collapses, adhoc does not."""
+    ref = json.loads((Path(__file__).parent / "data" / "metafor_reference.json").read_text(encoding="utf-8"))
+    d = ref["datasets"]["syn_k2_near"]
+    near = tmp_path / "near.tsv"
+    near.write_text("study\tyi\tvi\n" + "".join(f"S{i}\t{y!r}\t{v!r}\n" for i, (y, v) in enumerate(zip(d["yi"], d["vi"]))), encoding="utf-8")
+    knha = next(m for m in ref["models"]["syn_k2_near"] if m["method"] == "REML" and m["hksj"])
+    adhoc = next(m for m in ref["models_adhoc"]["syn_k2_near"] if m["method"] == "REML")
+    for flags, expected in ((["--hksj"], knha), (["--hksj-adhoc"], adhoc), (["--hksj", "--hksj-adhoc"], adhoc)):
+        assert main(["pool", str(near), *flags, "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert set(POOL_JSON_KEYS) <= set(out) and out["hksj"] is True and out["hksj_adhoc"] is expected.get("hksj_adhoc", False), flags
+        assert out["se"] == pytest.approx(expected["se"], rel=1e-5) and out["ci_low"] == pytest.approx(expected["ci_low"], rel=1e-5), flags
+        assert out["ci_high"] == pytest.approx(expected["ci_high"], rel=1e-5), flags
+    assert main(["pool", str(near), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["hksj"] is False and out["hksj_adhoc"] is False
+    assert main(["pool", str(near), "--hksj-adhoc"]) == 0
+    text = capsys.readouterr().out
+    assert "method: REML, Knapp-Hartung, ad hoc correction)" in text and "t(1)" in text and "95% CI -2.5362 to 3.1462" in text
+    assert main(["pool", str(near), "--hksj"]) == 0
+    text = capsys.readouterr().out
+    assert "method: REML, Knapp-Hartung, no ad hoc correction)" in text and "95% CI 0.2415 to 0.3685" in text
+    one = tmp_path / "one.tsv"
+    one.write_text("study\tyi\tvi\nA\t0.3\t0.1\n", encoding="utf-8")
+    assert main(["pool", str(one), "--hksj-adhoc", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["pooled"] is False and out["hksj"] is True and out["hksj_adhoc"] is True
+
+
 def write_two_analyses(path: Path) -> None:
     """An effects.tsv-shaped table: the bcg trials as analysis bcg_rr (log RR), the same trials again as analysis bcg_md (MD)."""
     ref = json.loads((Path(__file__).parent / "data" / "metafor_reference.json").read_text(encoding="utf-8"))

@@ -1,4 +1,4 @@
-"""`livingreview pool EFFECTS.tsv [--analysis ID] [--method FE|DL|REML|PM] [--hksj] [--json]`: pool a study/yi/vi table."""
+"""`livingreview pool EFFECTS.tsv [--analysis ID] [--method FE|DL|REML|PM] [--hksj] [--hksj-adhoc] [--json]`: pool a study/yi/vi table."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from ..constants import POOL_JSON_KEYS
 from ..errors import InputFormatError
-from ..meta import METHODS, empty_json, not_pooled_reason, pool
+from ..meta import METHODS, empty_json, hksj_words, not_pooled_reason, pool
 from ..tables import dumps_json, read_tsv, tsv_header
 
 
@@ -99,7 +99,7 @@ def _text(result: dict[str, Any], studies: list[str], yi: list[float], vi: list[
     dist = f"t({result['df']})" if result["hksj"] else "z"
     lines += [
         "",
-        f"{'Random' if result['method'] != 'FE' else 'Fixed'}-effects model (k = {result['k']}; method: {result['method']}{', Knapp-Hartung' if result['hksj'] else ''})",
+        f"{'Random' if result['method'] != 'FE' else 'Fixed'}-effects model (k = {result['k']}; method: {result['method']}{', ' + hksj_words(result['hksj'], result['hksj_adhoc']) if result['hksj'] else ''})",
         f"estimate {result['estimate']:.4f}  se {result['se']:.4f}  {dist} {result['stat']:.4f}  p {result['p']:.4g}",
         f"95% CI {result['ci_low']:.4f} to {result['ci_high']:.4f}; "
         + (f"95% PI {result['pi_low']:.4f} to {result['pi_high']:.4f}" if result["pi_low"] is not None else "no PI (fixed effect or k < 3)"),
@@ -112,15 +112,16 @@ def _text(result: dict[str, Any], studies: list[str], yi: list[float], vi: list[
 def run(args: argparse.Namespace) -> int:
     """Pool the table and print text or JSON (keys = constants.POOL_JSON_KEYS plus pooled/reason)."""
     data = read_pool_input(args.effects, analysis=args.analysis)
+    hksj = bool(args.hksj or args.hksj_adhoc)  # --hksj-adhoc implies --hksj
     studies, yi, vi, skipped = data.studies, data.yi, data.vi, data.skipped
     estimable = [SimpleNamespace(study=s, scale=sc) for s, sc in zip(studies, data.scales)]
     if len(yi) < 2:
-        result = empty_json(method=args.method, k=len(yi), hksj=args.hksj, reason=f"k = {len(yi)} < 2: too few studies to pool")
+        result = empty_json(method=args.method, k=len(yi), hksj=hksj, hksj_adhoc=args.hksj_adhoc, reason=f"k = {len(yi)} < 2: too few studies to pool")
     elif (reason := not_pooled_reason({"measure": data.measure}, estimable, min_k=2)) is not None:
         # The same rule as the review's pool stage: mean differences on different scales are not pooled.
-        result = empty_json(method=args.method, k=len(yi), hksj=args.hksj, reason=reason)
+        result = empty_json(method=args.method, k=len(yi), hksj=hksj, hksj_adhoc=args.hksj_adhoc, reason=reason)
     else:
-        result = pool(yi, vi, method=args.method, hksj=args.hksj, labels=data.where).to_json()
+        result = pool(yi, vi, method=args.method, hksj=hksj, hksj_adhoc=args.hksj_adhoc, labels=data.where).to_json()
     if args.json:
         out = {key: result[key] for key in POOL_JSON_KEYS}
         out.update(pooled=result["pooled"], reason=result["reason"], skipped=skipped)
@@ -134,12 +135,15 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add the `pool` sub-command."""
-    p = subparsers.add_parser("pool", help="meta-analyse a study/yi/vi table (FE, DL, REML, PM; Knapp-Hartung)",
+    p = subparsers.add_parser("pool", help="meta-analyse a study/yi/vi table (FE, DL, REML, PM; Knapp-Hartung, plain or ad hoc)",
                               description="Pool effect sizes from a TSV with columns study, yi, vi. Optional columns analysis, measure and scale (as in effects.tsv) are checked: "
                                           "one analysis (--analysis), one measure, one row per study, and mean differences on one scale. Results equal metafor's rma + predict + confint.")
     p.add_argument("effects", metavar="EFFECTS.tsv", help="TSV with columns study, yi, vi (e.g. results/synthesis/effects.tsv)")
     p.add_argument("--method", choices=METHODS, default="REML", help="tau² estimator, or FE for a fixed-effect model (default REML)")
-    p.add_argument("--hksj", action="store_true", help="Knapp-Hartung standard error with t(k-1) intervals")
+    p.add_argument("--hksj", action="store_true", help="Knapp-Hartung standard error with t(k-1) intervals, no ad hoc correction (metafor test=\"knha\"): "
+                                                        "narrower than the fixed-effect CI when the studies agree closely")
+    p.add_argument("--hksj-adhoc", action="store_true", help="Knapp-Hartung with the ad hoc correction: the scaling factor is max(1, s²), so the CI is never "
+                                                              "narrower than the random-effects one (metafor test=\"adhoc\"; implies --hksj)")
     p.add_argument("--json", action="store_true", help="print JSON (keys: " + ", ".join(POOL_JSON_KEYS) + ", pooled, reason)")
     p.add_argument("--analysis", default=None, help="only rows whose analysis column equals this id; required when the file holds more than one analysis (effects.tsv does)")
     p.set_defaults(func=run)
