@@ -316,3 +316,44 @@ def test_smd_of_change_scores_and_final_values_is_not_pooled() -> None:
     # one basis (the reported d's basis is unknown) pools
     same = analyse({"id": "x", "domain": "ptsd_severity", "measure": "SMD"}, [eff[1], eff[2]], studies)
     assert same["pooled"] is True and same["k"] == 2
+
+
+def test_analysis_hksj_adhoc_key_picks_the_variant_everywhere_and_the_schema_defaults_it_to_true() -> None:
+    """analyses[].hksj_adhoc (the pool stage's analyse()): the pooled model, subgroups, leave-one-out, cumulative and
+    by-run steps all use the same variant; the config schema fills hksj_adhoc: true, and config/config.yaml sets it."""
+    import copy
+
+    import yaml
+
+    from livingreview.config import validate_config
+
+    root = Path(__file__).parent.parent
+    studies = [make_study("A", 2019), make_study("B", 2020), make_study("C", 2021, infusions="repeated")]
+    eff = [Effect(s, "x", "SMD", y, 0.1, "test") for s, y in (("A", 0.30), ("B", 0.31), ("C", 0.305))]
+    base = {"id": "x", "domain": "ptsd_severity", "measure": "SMD", "method": "REML", "hksj": True, "subgroups": ["infusions"]}
+    credited = [("2020-01-01", ["A", "B"]), ("2021-01-01", ["C"])]
+    for adhoc in (True, False):
+        out = analyse({**base, "hksj_adhoc": adhoc}, eff, studies, credited=credited)
+        ref = pool([0.30, 0.31, 0.305], [0.1] * 3, method="REML", hksj=True, hksj_adhoc=adhoc)
+        two = pool([0.30, 0.31], [0.1, 0.1], method="REML", hksj=True, hksj_adhoc=adhoc)
+        assert out["hksj"] is True and out["hksj_adhoc"] is adhoc and out["ci_low"] == ref.ci_low and out["se"] == ref.se
+        assert out["cumulative"][1]["ci_low"] == two.ci_low and out["by_run"][0]["ci_low"] == two.ci_low
+        assert out["subgroups"]["infusions"]["groups"]["single"]["se"] == two.se
+        assert out["leave_one_out"][2]["se"] == two.se  # C omitted: A and B
+        if adhoc:  # never below the random-effects se sqrt(1/sum(w)) (tau² = 0 here)
+            assert ref.se == pytest.approx((1 / 30) ** 0.5) and two.se == pytest.approx((1 / 20) ** 0.5)
+        else:  # studies agree: knha is far narrower
+            assert ref.se < 0.01 and two.se < 0.01
+    # hksj: false -> the key has no effect and the JSON says false
+    out = analyse({**base, "hksj": False, "hksj_adhoc": True}, eff, studies)
+    assert out["hksj"] is False and out["hksj_adhoc"] is False and out["df"] is None
+    # not pooled (k = 1): the JSON still says which variant the model would use
+    out = analyse({**base, "hksj_adhoc": True}, eff[:1], studies)
+    assert out["pooled"] is False and out["hksj_adhoc"] is True
+    raw = yaml.safe_load((root / "config" / "config.yaml").read_text(encoding="utf-8"))
+    assert [a.get("hksj_adhoc") for a in raw["synthesis"]["analyses"]] == [True] * len(raw["synthesis"]["analyses"])
+    bare = copy.deepcopy(raw)
+    for a in bare["synthesis"]["analyses"]:
+        del a["hksj_adhoc"]
+    filled = validate_config(bare, where="test config")
+    assert all(a["hksj_adhoc"] is True for a in filled["synthesis"]["analyses"])
