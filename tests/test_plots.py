@@ -50,7 +50,13 @@ def test_forest_svg_is_byte_stable_and_states_direction(tmp_path: Path) -> None:
     text = a.decode()
     assert DIRECTION_NOTE in text and "Favours ketamine" in text and "Favours control" in text
     assert "95% prediction interval" in text and "Subtotal (k = 2)" in text and "Not estimable" in text and "<dc:date>" not in text
-    assert "Total (REML, Knapp-Hartung; k = 4)" in text and "Test for subgroup differences (infusions)" in text
+    assert "Total (REML, Knapp-Hartung, no ad hoc correction; k = 4)" in text and "Test for subgroup differences (infusions)" in text
+    adhoc = analyse({"id": "x", "title": "Test analysis", "domain": "ptsd_severity", "measure": "SMD", "method": "REML", "hksj": True,
+                     "hksj_adhoc": True}, [Effect(s, "x", "SMD", y, 0.1, "") for s, y in (("A", 0.30), ("B", 0.31))],
+                    [study("A", 2019, "single"), study("B", 2020, "single")], direction_note=DIRECTION_NOTE)
+    forest_plot(adhoc, tmp_path / "c.svg")
+    text = (tmp_path / "c.svg").read_text(encoding="utf-8")
+    assert "Total (REML, Knapp-Hartung, ad hoc correction; k = 2)" in text and "no ad hoc" not in text
 
 
 def test_unpooled_plots_show_estimates_and_reason(tmp_path: Path) -> None:

@@ -460,6 +460,10 @@ def test_synthesis_methods_state_measures_model_heterogeneity_bias_and_certainty
     for a in synthesis["analyses"]:
         assert a["title"] in text
     assert "restricted maximum likelihood (REML)" in text and "Knapp-Hartung" in text and "t distribution with k − 1 degrees of freedom" in text
+    # the shipped config uses the ad hoc variant on every analysis, and the methods say so (and cite it)
+    assert all(a["hksj"] and a["hksj_adhoc"] for a in synthesis["analyses"])
+    assert text.count("a Knapp-Hartung standard error with the ad hoc correction (") == len(synthesis["analyses"])
+    assert 'metafor test="adhoc"' in text and "Röver, Knapp & Friede 2015" in text and "without the ad hoc" not in text
     assert f"at least {synthesis['min_k']} studies" in text
     assert "risk ratios above 1 favour ketamine" in text.lower()
     assert "Hedges' g" in text and "used as reported, without a small-sample correction" in text
@@ -559,3 +563,19 @@ def test_snakemake_report_packs_the_figures_and_main_tables_with_captions(defaul
     for caption in ("PRISMA2020 Shiny app", "Included studies: one row per study", "Effect direction (SWiM) per included study"):
         assert caption in page, caption
 
+def test_methods_and_pooled_sentence_name_the_knapp_hartung_variant() -> None:
+    """Plain HKSJ (metafor test="knha"), the ad hoc variant (test="adhoc") and no HKSJ are worded differently in the
+    synthesis methods and in the pooled-result sentence."""
+    base = {"id": "a", "title": "A", "domain": "d", "measure": "SMD", "method": "REML"}
+    words = {}
+    for name, extra in (("adhoc", {"hksj": True, "hksj_adhoc": True}), ("knha", {"hksj": True, "hksj_adhoc": False}), ("z", {"hksj": False, "hksj_adhoc": True})):
+        words[name] = rep.synthesis_methods({"analyses": [{**base, **extra}]})[0]
+    assert "with the ad hoc correction (its scaling factor is at least 1" in words["adhoc"] and 'metafor test="adhoc"' in words["adhoc"]
+    assert "Knapp & Hartung 2003; Röver, Knapp & Friede 2015" in words["adhoc"]
+    assert "without the ad hoc correction (it can be smaller than the random-effects standard error" in words["knha"] and 'metafor test="knha"' in words["knha"]
+    assert "Knapp-Hartung" not in words["z"] and "normal-theory (Wald) 95% CI" in words["z"]
+    pooled = {"analysis": "a", "title": "A", "measure": "SMD", "pooled": True, "method": "REML", "k": 2, "estimate": 0.305, "ci_low": -2.54,
+              "ci_high": 3.15, "pi_low": None, "pi_high": None, "tau2": 0.0, "i2": 0.0, "studies": []}
+    assert "(REML, Knapp-Hartung, ad hoc correction, k = 2)" in rep.analysis_context({**pooled, "hksj": True, "hksj_adhoc": True}, {})["summary_text"]
+    assert "(REML, Knapp-Hartung, no ad hoc correction, k = 2)" in rep.analysis_context({**pooled, "hksj": True, "hksj_adhoc": False}, {})["summary_text"]
+    assert "(REML, k = 2)" in rep.analysis_context({**pooled, "hksj": False, "hksj_adhoc": False}, {})["summary_text"]

@@ -149,5 +149,24 @@ POOL_JSON_KEYS: tuple[str, ...] = (
     "hksj_adhoc",
 )
 
+
+def hksj_words(hksj: bool, hksj_adhoc: bool, *, long: bool = False) -> str:
+    """How the standard error and CI were made, for people: "" without Knapp-Hartung, else which variant.
+
+    Short (plot labels, one-line summaries): "Knapp-Hartung, ad hoc correction" or "Knapp-Hartung, no ad hoc correction".
+    Long (methods sections): the same with what the correction does and metafor's name for it.
+    """
+    if not hksj:
+        return ""
+    if not long:
+        return "Knapp-Hartung, ad hoc correction" if hksj_adhoc else "Knapp-Hartung, no ad hoc correction"
+    if hksj_adhoc:
+        return ("a Knapp-Hartung standard error with the ad hoc correction (its scaling factor is at least 1, so the standard "
+                "error is never below the random-effects one; Knapp & Hartung 2003; Röver, Knapp & Friede 2015; "
+                'metafor test="adhoc")')
+    return ("a Knapp-Hartung standard error without the ad hoc correction (it can be smaller than the random-effects "
+            'standard error when the studies agree closely; metafor test="knha")')
+
+
 # Fixed float format for every table and JSON number we write (same inputs, same bytes).
 FLOAT_FORMAT = "{:.6g}"

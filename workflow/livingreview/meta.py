@@ -79,24 +79,6 @@ def check_inputs(yi: Sequence[float], vi: Sequence[float], *, labels: Sequence[s
     return np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
 
 
-def hksj_words(hksj: bool, hksj_adhoc: bool, *, long: bool = False) -> str:
-    """How the standard error and CI were made, for people: "" without Knapp-Hartung, else which variant.
-
-    Short (plot labels, one-line summaries): "Knapp-Hartung, ad hoc correction" or "Knapp-Hartung, no ad hoc correction".
-    Long (methods sections): the same with what the correction does and metafor's name for it.
-    """
-    if not hksj:
-        return ""
-    if not long:
-        return "Knapp-Hartung, ad hoc correction" if hksj_adhoc else "Knapp-Hartung, no ad hoc correction"
-    if hksj_adhoc:
-        return ("a Knapp-Hartung standard error with the ad hoc correction (its scaling factor is at least 1, so the standard "
-                "error is never below the random-effects one; Knapp & Hartung 2003; Röver, Knapp & Friede 2015; "
-                'metafor test="adhoc")')
-    return ("a Knapp-Hartung standard error without the ad hoc correction (it can be smaller than the random-effects "
-            'standard error when the studies agree closely; metafor test="knha")')
-
-
 def _weighted_mean(y: np.ndarray, w: np.ndarray) -> float:
     return float(np.sum(w * y) / np.sum(w))
 

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
+from .constants import hksj_words  # noqa: E402
 from .effects import DEFAULT_INTERVENTION, FAVOURS_LEFT, direction_note, favours_right  # noqa: E402
 from .tables import atomic_path, format_fixed  # noqa: E402
 
@@ -210,7 +211,7 @@ def forest_plot(summary: Mapping[str, Any], path: Paths, *, subgroup: str | None
             elif kind == "pooled":
                 est, lo, hi = item["estimate"], item["ci_low"], item["ci_high"]
                 ax.fill([lo, est, hi, est], [y, y + 0.35, y, y - 0.35], color=COLOUR_POOLED, gid="diamond_total")
-                hk = ", Knapp-Hartung" if item.get("hksj") else ""
+                hk = f", {hksj_words(True, bool(item.get('hksj_adhoc')))}" if item.get("hksj") else ""
                 ax.text(0.01, y, f"Total ({item['method']}{hk}; k = {item['k']})", transform=col, ha="left", va="center", fontweight="bold", clip_on=False)
                 ax.text(0.81, y, f"{_fmt(tf(est))} [{_fmt(tf(lo))}, {_fmt(tf(hi))}]", transform=col, ha="left", va="center", fontweight="bold", clip_on=False)
                 ax.text(0.965, y, "100%", transform=col, ha="right", va="center", clip_on=False)

@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 
 from .config import SCHEMA_DIR, TEMPLATE_DIR, WORKFLOW_DIR
-from .constants import OUTCOME_EXCLUDED, OUTCOME_INCLUDED, REGISTERS
+from .constants import OUTCOME_EXCLUDED, OUTCOME_INCLUDED, REGISTERS, hksj_words
 from .errors import InputFormatError
 from .runs import list_runs, load_manifest, run_sort_key, sha256_file
 from .tables import format_fixed, read_json, read_tsv, workdir_relative, write_text
@@ -259,7 +259,7 @@ def analysis_context(summary: Mapping[str, Any], figures: Mapping[str, str]) -> 
     pooled = bool(summary.get("pooled"))
     if pooled:
         text = (
-            f"Pooled {words} ({summary.get('method')}{', Knapp-Hartung' if summary.get('hksj') else ''}, k = {summary.get('k')}): "
+            f"Pooled {words} ({summary.get('method')}{', ' + hksj_words(True, bool(summary.get('hksj_adhoc'))) if summary.get('hksj') else ''}, k = {summary.get('k')}): "
             f"{effect_in_words(summary, measure=measure, log_scale=log_scale)}; {prediction_in_words(summary, log_scale=log_scale)}; "
             f"tau² {number(summary.get('tau2'), 3)}; I² {number(summary.get('i2'), 1)}%."
         )
@@ -316,7 +316,7 @@ def synthesis_methods(synthesis: Mapping[str, Any]) -> list[str]:
         if method == "FE":
             model = "a fixed-effect (inverse-variance) model with a normal-theory 95% CI"
         else:
-            ci = ("a Knapp-Hartung standard error and 95% CI from the t distribution with k − 1 degrees of freedom"
+            ci = (f"{hksj_words(True, bool(a.get('hksj_adhoc')), long=True)} and 95% CI from the t distribution with k − 1 degrees of freedom"
                   if a.get("hksj") else "a normal-theory (Wald) 95% CI")
             model = f"a random-effects model, τ² by {METHOD_WORDS.get(method, method)}, with {ci}"
         scale = " (studies on one scale only)" if measure == "MD" else ""

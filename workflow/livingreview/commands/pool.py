@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from ..constants import POOL_JSON_KEYS
+from ..constants import POOL_JSON_KEYS, hksj_words
 from ..errors import InputFormatError
-from ..meta import METHODS, empty_json, hksj_words, not_pooled_reason, pool
+from ..meta import METHODS, empty_json, not_pooled_reason, pool
 from ..tables import dumps_json, read_tsv, tsv_header
 
 
