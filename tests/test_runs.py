@@ -13,6 +13,7 @@ from livingreview.runs import (
     MANIFEST,
     Manifest,
     RunFile,
+    already_archived_note,
     list_runs,
     load_manifest,
     run_sort_key,
@@ -80,6 +81,14 @@ def _entry(**changes: object) -> dict[str, object]:
         ([_entry(name=7)], r"'files\[0\]\.name' must be a file name in the run folder .*, not 7"),
         ([_entry(count_in_file=DROP)], r"manifest lacks 'files\[0\]\.count_in_file' \(db\.ris\)"),
         ([_entry(), _entry()], r"file db\.ris is listed twice \(files\[1\]\.name\)"),
+        ([_entry(already_archived=["psycinfo:1"])], r"'files\[0\]\.already_archived' \(db\.ris\) must be a JSON object of strings"),
+        ([_entry(already_archived={"psycinfo:1": 20250831})], r"'files\[0\]\.already_archived' \(db\.ris\) must be a JSON object of strings"),
+        ([_entry(already_archived={"embase:1": "2025-08-31"})], r"'files\[0\]\.already_archived' \(db\.ris\) names 'embase:1', not a record id of database psycinfo"),
+        ([_entry(already_archived={"psycinfo:1": "last month"})], r"gives 'last month' as the run that archived psycinfo:1: not a run id before this run 2025-09-30"),
+        ([_entry(already_archived={"psycinfo:1": "2025-09-30"})], r"gives '2025-09-30' as the run that archived psycinfo:1: not a run id before this run 2025-09-30"),
+        ([_entry(already_archived={"psycinfo:1": "2025-10-31"})], r"gives '2025-10-31' as the run that archived psycinfo:1: not a run id before"),
+        ([_entry(count_in_file=1, already_archived={"psycinfo:1": "2025-08-31", "psycinfo:2": "2025-08-31"})],
+         r"'files\[0\]\.already_archived' \(db\.ris\) lists 2 records but count_in_file is 1"),
     ],
 )
 def test_manifest_field_types_are_checked_naming_manifest_and_field(tmp_path: Path, entries: list[dict[str, object]], message: str) -> None:
@@ -315,3 +324,23 @@ def test_a_run_that_would_sort_before_an_archived_run_is_refused(tmp_path: Path,
     with pytest.raises(ArchiveError, match=rf"run {new} would come before run {archived[-1]}, archived already"):
         write_run(tmp_path, *_ris_run(new))
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no run, no .partial folder
+
+
+def test_already_archived_is_written_sorted_only_when_not_empty_and_old_manifests_load(tmp_path: Path) -> None:
+    plain = RunFile(name="db.ris", database="psycinfo", platform="Ovid", format="ris", query="q", date_limits={}, count_reported=3, count_in_file=3)
+    assert "already_archived" not in plain.to_json() and plain.records_kept == 3  # manifests without overlap are written as before
+    listed = RunFile(name="db.ris", database="psycinfo", platform="Ovid", format="ris", query="q", date_limits={}, count_reported=3, count_in_file=3,
+                     already_archived={"psycinfo:9": "2025-09-30", "psycinfo:10": "2025-08-31"})
+    assert list(listed.to_json()["already_archived"].items()) == [("psycinfo:10", "2025-08-31"), ("psycinfo:9", "2025-09-30")]
+    assert listed.records_kept == 1
+    assert already_archived_note(listed.already_archived, 3) == (
+        "2 of 3 records in this file are already archived and left out: 2025-08-31 (1), 2025-09-30 (1)"
+    )
+    # archived and loaded again: the same mapping; an old manifest (no field) loads with none listed
+    manifest = Manifest(run_id="2025-10-31", date_run="2025-10-31", files=[listed])
+    run = write_run(tmp_path, manifest, {"db.ris": b"TY  - JOUR\nER  - \n"})
+    assert load_manifest(run).files[0].already_archived == {"psycinfo:10": "2025-08-31", "psycinfo:9": "2025-09-30"}
+    old = json.loads((run / MANIFEST).read_text(encoding="utf-8"))
+    del old["files"][0]["already_archived"]
+    (run / MANIFEST).write_text(json.dumps(old), encoding="utf-8")
+    assert load_manifest(run).files[0].already_archived == {} and load_manifest(run).files[0].records_kept == 3

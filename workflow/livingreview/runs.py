@@ -10,7 +10,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,15 +51,24 @@ class RunFile:
     query: str  # the exact query as run
     date_limits: dict[str, str]  # {"from": "inception", "to": "2025/09/30"}
     count_reported: int | None  # what the database said it found
-    count_in_file: int  # records in the file
+    count_in_file: int  # records in the file, every one (those already archived too): it verifies the file
     query_translation: str = ""
     encoding: str = "utf-8"
     sha256: str = ""
     notes: str = ""
+    # record_id -> the earlier run that archived it, for the records of this file that an earlier run
+    # holds already (an export made elsewhere, archived byte for byte by add-run): the import leaves
+    # them out of this run. Written only when not empty, so manifests without it read as before.
+    already_archived: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def records_kept(self) -> int:
+        """Records this file adds to the review: count_in_file less those already archived."""
+        return self.count_in_file - len(self.already_archived)
 
     def to_json(self) -> dict[str, Any]:
-        """Manifest entry for this file."""
-        return {
+        """Manifest entry for this file (already_archived sorted by record id, and only when not empty)."""
+        data: dict[str, Any] = {
             "name": self.name,
             "database": self.database,
             "platform": self.platform,
@@ -73,6 +82,23 @@ class RunFile:
             "sha256": self.sha256,
             "notes": self.notes,
         }
+        if self.already_archived:
+            data["already_archived"] = dict(sorted(self.already_archived.items()))
+        return data
+
+
+def archived_by_runs(already_archived: Mapping[str, str]) -> str:
+    """'2025-09-30 (2), 2025-10-31 (1)': how many of ``already_archived`` each earlier run archived, in run order."""
+    per_run: dict[str, int] = {}
+    for run in already_archived.values():
+        per_run[run] = per_run.get(run, 0) + 1
+    return ", ".join(f"{run} ({n})" for run, n in sorted(per_run.items(), key=lambda item: run_sort_key(item[0])))
+
+
+def already_archived_note(already_archived: Mapping[str, str], count_in_file: int) -> str:
+    """The manifest note for a file holding records earlier runs archived, as `search pubmed` words it:
+    "3 of 12 records in this file are already archived and left out: 2025-09-30 (2), 2025-10-31 (1)"."""
+    return f"{len(already_archived)} of {count_in_file} records in this file are already archived and left out: {archived_by_runs(already_archived)}"
 
 
 @dataclass
@@ -117,6 +143,7 @@ _FILE_FIELDS: dict[str, tuple[str, bool]] = {
     "encoding": ("text", False),
     "sha256": ("text", False),
     "notes": ("text", False),
+    "already_archived": ("mapping", False),
 }
 _MANIFEST_FIX = "restore manifest.json from git (archived runs are never edited; `livingreview add-run` writes a new run with a correct manifest)"
 _KIND_WORDS = {
@@ -167,6 +194,22 @@ def check_manifest_data(data: Any, path: Path, fix: str = _MANIFEST_FIX) -> None
         if entry["name"] in seen:
             raise ArchiveError(f"file {entry['name']} is listed twice (files[{i}].name)", where=str(path), fix=fix)
         seen.add(entry["name"])
+        _check_already_archived(entry, i, str(data.get("run_id", "")), path, fix)
+
+
+def _check_already_archived(entry: dict[str, Any], i: int, run_id: str, path: Path, fix: str) -> None:
+    """files[i].already_archived: record ids of the file's database, each mapped to a run id before
+    ``run_id``, no more of them than count_in_file."""
+    listed = entry.get("already_archived") or {}
+    label = f"'files[{i}].already_archived' ({entry['name']})"
+    prefix = f"{entry['database']}:"
+    for record_id, run in sorted(listed.items()):
+        if not record_id.startswith(prefix) or record_id == prefix:
+            raise ArchiveError(f"{label} names {record_id!r}, not a record id of database {entry['database']} ({prefix}<id>)", where=str(path), fix=fix)
+        if not is_run_id(run) or (is_run_id(run_id) and run_sort_key(run) >= run_sort_key(run_id)):
+            raise ArchiveError(f"{label} gives {run!r} as the run that archived {record_id}: not a run id before this run {run_id}", where=str(path), fix=fix)
+    if len(listed) > entry["count_in_file"]:
+        raise ArchiveError(f"{label} lists {len(listed)} records but count_in_file is {entry['count_in_file']}", where=str(path), fix=fix)
 
 
 def _check_archived(data: dict[str, Any], path: Path) -> None:

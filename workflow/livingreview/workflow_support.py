@@ -100,8 +100,8 @@ def validate_at_start(config: dict[str, Any], configfiles: Sequence[str | os.Pat
 
 
 def record_total(root: str) -> int:
-    """Records counted by all manifests (sum of count_in_file), read without parsing any file."""
-    return sum(f.count_in_file for run_dir in list_runs(root) for f in load_manifest(run_dir).files)
+    """Records the import gives, from the manifests (count_in_file less those already archived), read without parsing any file."""
+    return sum(f.records_kept for run_dir in list_runs(root) for f in load_manifest(run_dir).files)
 
 
 DEFAULT_SHARD_SIZE = 200_000  # the schema's default for scale.shard_size
@@ -113,7 +113,7 @@ def shard_size(config: dict[str, Any]) -> int:
 
 
 def _shards(manifest: Manifest, size: int) -> int:
-    return max(1, -(-sum(f.count_in_file for f in manifest.files) // size))
+    return max(1, -(-sum(f.records_kept for f in manifest.files) // size))
 
 
 def optional_input(path: str) -> list[str]:
