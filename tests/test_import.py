@@ -11,7 +11,7 @@ import pytest
 from livingreview import cli
 from livingreview.constants import LEDGER_FIELDS, RECORD_FIELDS
 from livingreview.errors import ArchiveError, ReconciliationError
-from livingreview.importer import collect_records, run_import
+from livingreview.importer import collect_records, import_file, merge_parts, run_import
 from livingreview.runs import Manifest, RunFile, list_runs, load_manifest, write_run
 from livingreview.tables import read_tsv
 
@@ -202,3 +202,105 @@ def test_a_manifest_hash_in_upper_case_is_the_same_hash(project: Path) -> None:
     manifest.write_text(json.dumps(data, indent=2), encoding="utf-8")
     _import(project)
     assert _outputs(project) == before
+
+# --- records an earlier run archived, listed in a later run's manifest (add-run of an overlapping export) ---
+
+
+def _ris(*numbers: str) -> bytes:
+    """A SYNTHETIC Ovid-style RIS export whose records carry accession numbers (AN), 5 lines each."""
+    return "".join(f"TY  - JOUR\nAN  - {n}\nTI  - Synthetic test record {n} (not a real citation)\nER  - \n\n" for n in numbers).encode("utf-8")
+
+
+def _an_run(root: Path, run_id: str, name: str, numbers: tuple[str, ...], already: dict[str, str] | None = None) -> Path:
+    entry = RunFile(name=name, database="embase", platform="Ovid", format="ris", query="q", date_limits={}, count_reported=len(numbers),
+                    count_in_file=len(numbers), already_archived={f"embase:{k}": v for k, v in (already or {}).items()})
+    return write_run(root, Manifest(run_id=run_id, date_run=run_id, files=[entry]), {name: _ris(*numbers)})
+
+
+def _per_file_import(root: Path) -> tuple[bytes, bytes]:
+    """The sharded path (one import_file per archived file, then merge_parts): records and ledger bytes."""
+    for run_dir in list_runs(root):
+        for f in load_manifest(run_dir).files:
+            import_file(run_dir=run_dir, file_name=f.name, records_out=f"parts/r/{run_dir.name}/{f.name}.tsv", ledger_out=f"parts/l/{run_dir.name}/{f.name}.tsv")
+    merge_parts(runs_root=root, parts_dir="parts/r", ledger_parts_dir="parts/l", records_out="merged.tsv", ledger_out="merged_ledger.tsv")
+    return Path("merged.tsv").read_bytes(), Path("merged_ledger.tsv").read_bytes()
+
+
+def _overlapping_runs(root: Path) -> None:
+    _an_run(root, "2025-09-30", "october.ris", ("01", "02"))
+    _an_run(root, "2025-10-31", "november.ris", ("03", "02", "01"), {"01": "2025-09-30", "02": "2025-09-30"})
+    _an_run(root, "2025-11-30", "december.ris", ("04", "03", "01"), {"01": "2025-09-30", "03": "2025-10-31"})
+
+
+def test_records_listed_as_already_archived_are_left_out_in_both_import_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    root = Path("resources/searches")
+    _overlapping_runs(root)
+    counts = run_import(runs_root=root, records_out="records.tsv", ledger_out="ident.tsv")
+    records = read_tsv("records.tsv", RECORD_FIELDS)
+    # each record once, from the run that archived it first, at its line there
+    assert [(r["record_id"], r["run_id"], r["source_file"], r["source_line"]) for r in records] == [
+        ("embase:01", "2025-09-30", "resources/searches/2025-09-30/october.ris", "1"),
+        ("embase:02", "2025-09-30", "resources/searches/2025-09-30/october.ris", "6"),
+        ("embase:03", "2025-10-31", "resources/searches/2025-10-31/november.ris", "1"),
+        ("embase:04", "2025-11-30", "resources/searches/2025-11-30/december.ris", "1"),
+    ]
+    ledger = read_tsv("ident.tsv", LEDGER_FIELDS)
+    assert [(r["record_id"], r["evidence"]) for r in ledger] == [("embase:01", "2025-09-30"), ("embase:02", "2025-09-30"), ("embase:03", "2025-10-31"), ("embase:04", "2025-11-30")]
+    # records in the file = kept + listed as already archived
+    assert [(c.run_id, c.count_in_file, c.parsed, c.already_archived, c.kept) for c in counts] == [
+        ("2025-09-30", 2, 2, 0, 2), ("2025-10-31", 3, 3, 2, 1), ("2025-11-30", 3, 3, 2, 1),
+    ]
+    # the sharded path gives the same bytes
+    assert _per_file_import(root) == (Path("records.tsv").read_bytes(), Path("ident.tsv").read_bytes())
+
+
+def test_a_repeated_record_the_manifest_does_not_list_is_still_the_duplicate_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    root = Path("resources/searches")
+    _an_run(root, "2025-09-30", "october.ris", ("01", "02"))
+    _an_run(root, "2025-10-31", "november.ris", ("03", "02", "01"), {"01": "2025-09-30"})  # 02 is not listed
+    expected = r"^resources/searches/2025-10-31/november\.ris:6: record_id embase:02 occurs twice: also at resources/searches/2025-09-30/october\.ris:6; fix: .*`livingreview add-run`"
+    with pytest.raises(ReconciliationError, match=expected) as err:
+        run_import(runs_root=root, records_out="records.tsv", ledger_out="ident.tsv")
+    assert "\n" not in str(err.value)
+    with pytest.raises(ReconciliationError, match=expected):
+        _per_file_import(root)
+    assert not any(Path(p).exists() for p in ("records.tsv", "ident.tsv", "merged.tsv", "merged_ledger.tsv"))
+
+
+def test_a_listed_record_the_file_does_not_hold_is_an_archive_error_naming_the_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    root = Path("resources/searches")
+    _an_run(root, "2025-09-30", "october.ris", ("01", "02"))
+    run = _an_run(root, "2025-10-31", "november.ris", ("03", "01"), {"01": "2025-09-30", "02": "2025-09-30"})
+    expected = (r"^resources/searches/2025-10-31/manifest\.json: november\.ris: already_archived lists 1 record the file does not hold \(embase:02\); "
+                r"fix: restore manifest\.json from git")
+    with pytest.raises(ArchiveError, match=expected):
+        run_import(runs_root=root, records_out="records.tsv", ledger_out="ident.tsv")
+    with pytest.raises(ArchiveError, match=expected):
+        import_file(run_dir=run, file_name="november.ris", records_out="r.tsv", ledger_out="l.tsv")
+    assert not any(Path(p).exists() for p in ("records.tsv", "ident.tsv", "r.tsv", "l.tsv"))
+
+
+@pytest.mark.parametrize(
+    ("listed", "held"),
+    [
+        ({"03": "2025-09-30"}, "run 2025-10-31 archives it"),  # archived, but by another run
+        ({"05": "2025-09-30"}, "no earlier run archives it"),  # archived by none
+        ({"01": "2025-10-31"}, "run 2025-09-30 archives it"),  # the later run lists it too: it does not archive it
+    ],
+)
+def test_a_listed_record_the_named_run_does_not_archive_is_an_archive_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, listed: dict[str, str], held: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    root = Path("resources/searches")
+    _an_run(root, "2025-09-30", "october.ris", ("01", "02"))
+    _an_run(root, "2025-10-31", "november.ris", ("03", "01"), {"01": "2025-09-30"})
+    _an_run(root, "2025-11-30", "december.ris", ("04", "03", "05", "01"), {"01": "2025-09-30", **listed})
+    rid, run = next(iter(listed.items()))
+    expected = rf"^resources/searches/2025-11-30/manifest\.json: december\.ris: already_archived says record embase:{rid} is archived by run {run}, but {held}; fix: "
+    with pytest.raises(ArchiveError, match=expected):
+        run_import(runs_root=root, records_out="records.tsv", ledger_out="ident.tsv")
+    with pytest.raises(ArchiveError, match=expected):
+        _per_file_import(root)
+    assert not any(Path(p).exists() for p in ("records.tsv", "ident.tsv", "merged.tsv", "merged_ledger.tsv"))

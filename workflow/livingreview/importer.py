@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,13 @@ class FileCount:
     database: str
     count_in_file: int
     count_reported: int | None
-    parsed: int
+    parsed: int  # records parsed from the file (every one, as count_in_file counts them)
+    already_archived: int = 0  # of them, records an earlier run archived (left out of this run)
+
+    @property
+    def kept(self) -> int:
+        """Records of the file the import gives (parsed less those already archived)."""
+        return self.parsed - self.already_archived
 
 
 def _display_path(path: Path) -> str:
@@ -77,8 +84,10 @@ def check_run_folder(run_dir: Path, manifest: Manifest) -> None:
 def parse_run_file(run_dir: Path, manifest: Manifest, entry: RunFile) -> tuple[list[Record], FileCount]:
     """Parse one archived file of a verified run; check its count against count_in_file.
 
-    Records come back in file order. Raises InputFormatError (the file does not parse) or
-    ReconciliationError (a record_id twice in the file, or a count differing from the manifest).
+    Records come back in file order, without those the manifest lists as already archived by an
+    earlier run (``already_archived``): records in the file = count_in_file = kept + listed.
+    Raises InputFormatError (the file does not parse), ReconciliationError (a record_id twice in the
+    file, or a count differing from the manifest) or ArchiveError (a listed record not in the file).
     """
     source_file = _display_path(run_dir / entry.name)
     records: list[Record] = []
@@ -98,8 +107,42 @@ def parse_run_file(run_dir: Path, manifest: Manifest, entry: RunFile) -> tuple[l
         )
     if entry.count_reported is not None and entry.count_reported != n:
         LOG.warning("%s: %d records in the file, the database reported %d (see the manifest notes)", source_file, n, entry.count_reported)
-    LOG.info("%s: %d records (%s, %s)", source_file, n, entry.database, entry.format)
-    return records, FileCount(manifest.run_id, source_file, entry.database, entry.count_in_file, entry.count_reported, n)
+    listed = entry.already_archived
+    if listed:
+        absent = sorted(rid for rid in listed if rid not in seen)
+        if absent:
+            raise ArchiveError(
+                f"{entry.name}: already_archived lists {len(absent)} record{'s' if len(absent) != 1 else ''} the file does not hold ({', '.join(absent[:3])}{', ...' if len(absent) > 3 else ''})",
+                where=_display_path(run_dir / MANIFEST),
+                fix=_LEFT_OUT_FIX,
+            )
+        records = [rec for rec in records if rec.record_id not in listed]
+        LOG.info("%s: %d of %d records are already archived (by an earlier run) and left out", source_file, len(listed), n)
+    LOG.info("%s: %d records (%s, %s)", source_file, len(records), entry.database, entry.format)
+    return records, FileCount(manifest.run_id, source_file, entry.database, entry.count_in_file, entry.count_reported, n, len(listed))
+
+
+_LEFT_OUT_FIX = (
+    "restore manifest.json from git (archived runs are never edited); if the run is wrong, delete the "
+    "whole run folder and archive the export again with `livingreview add-run`, which lists the records earlier runs archived"
+)
+
+
+def check_left_out(run_dir: Path, entry: RunFile, archived_by: Callable[[str], str | None]) -> None:
+    """Check that each record ``entry.already_archived`` lists is archived by the earlier run it names.
+
+    ``archived_by`` gives the run that archived a record id among the files imported before this one
+    (None when none did). ArchiveError naming the manifest otherwise.
+    """
+    for record_id, run in sorted(entry.already_archived.items()):
+        actual = archived_by(record_id)
+        if actual != run:
+            held = f"run {actual} archives it" if actual else "no earlier run archives it"
+            raise ArchiveError(
+                f"{entry.name}: already_archived says record {record_id} is archived by run {run}, but {held}",
+                where=_display_path(run_dir / MANIFEST),
+                fix=_LEFT_OUT_FIX,
+            )
 
 
 def _duplicate_error(record_id: str, first: str, second: str) -> ReconciliationError:
@@ -107,14 +150,20 @@ def _duplicate_error(record_id: str, first: str, second: str) -> ReconciliationE
     return ReconciliationError(
         f"record_id {record_id} occurs twice: also at {first}",
         where=second,
-        fix="each record may be archived once; an update run must hold only records not already archived (or give the export distinct ids)",
+        fix=(
+            "each record may be archived once: delete the later run folder and archive its export again with "
+            "`livingreview add-run`, which lists the records earlier runs archived so the import leaves them out"
+        ),
     )
 
 
 def collect_records(runs_root: str | os.PathLike[str]) -> tuple[list[Record], list[FileCount]]:
     """Verify and parse every run under ``runs_root``; return records sorted by record_id and per-file counts.
 
-    Raises ArchiveError (edited or missing file, unknown database or format in a manifest),
+    Records a manifest lists as already archived are left out (parse_run_file) after checking that
+    the earlier run named archives each (check_left_out).
+    Raises ArchiveError (edited or missing file, unknown database or format in a manifest, a record
+    listed as already archived that is not in the file or not archived by the run named),
     InputFormatError (a file does not parse), ReconciliationError (records in a file differ from the
     manifest's count_in_file, or one record_id occurs twice).
     """
@@ -127,6 +176,7 @@ def collect_records(runs_root: str | os.PathLike[str]) -> tuple[list[Record], li
         check_run_folder(run_dir, manifest)
         for f in sorted(manifest.files, key=lambda x: x.name):
             file_records, count = parse_run_file(run_dir, manifest, f)
+            check_left_out(run_dir, f, lambda rid: hit.run_id if (hit := seen.get(rid)) is not None else None)
             for rec in file_records:
                 other = seen.get(rec.record_id)
                 if other is not None:
@@ -171,10 +221,10 @@ def run_import(
     is replaced atomically, so an error leaves the previous outputs untouched. Returns per-file counts.
     """
     records, counts = collect_records(runs_root)
-    total = sum(c.count_in_file for c in counts)
+    total = sum(c.count_in_file - c.already_archived for c in counts)
     if len(records) != total:
         raise ReconciliationError(
-            f"{len(records)} records imported but the manifests count {total}",
+            f"{len(records)} records imported but the manifests count {total} (count_in_file less those already archived)",
             where=str(runs_root),
             fix="report this as a bug",
         )
@@ -262,7 +312,8 @@ def merge_parts(
     """Join the per-file parts of every archived run into records.tsv and the identification ledger.
 
     Every run is verified again (sha256 of each file, folder checks); each part must hold the
-    manifest's count_in_file records; a record_id in two files is a ReconciliationError naming
+    manifest's count_in_file records less those it lists as already archived (each checked against
+    the earlier run it names, check_left_out); a record_id in two files is a ReconciliationError naming
     both file:line. The outputs are byte-identical to ``run_import`` on the same runs and are
     written atomically. Returns per-file counts.
     """
@@ -270,7 +321,7 @@ def merge_parts(
     ledger_lines: list[tuple[str, str]] = []
     counts: list[FileCount] = []
     seen: dict[str, str] = {}  # record_id -> the line (for the file:line of a duplicate)
-    i_file, i_line = RECORD_FIELDS.index("source_file"), RECORD_FIELDS.index("source_line")
+    i_file, i_line, i_run = RECORD_FIELDS.index("source_file"), RECORD_FIELDS.index("source_line"), RECORD_FIELDS.index("run_id")
 
     def where(line: str) -> str:
         cells = line.rstrip("\n").split("\t")
@@ -283,12 +334,14 @@ def merge_parts(
             part = part_path(parts_dir, manifest.run_id, f.name)
             lines = _read_part(part, RECORD_FIELDS)
             ledger = _read_part(part_path(ledger_parts_dir, manifest.run_id, f.name), LEDGER_FIELDS)
-            if len(lines) != f.count_in_file or len(ledger) != len(lines):
+            if len(lines) != f.records_kept or len(ledger) != len(lines):
+                listed = f" less {len(f.already_archived)} already archived" if f.already_archived else ""
                 raise ReconciliationError(
-                    f"{len(lines)} records ({len(ledger)} ledger rows) in the per-file table but manifest.json says count_in_file = {f.count_in_file}",
+                    f"{len(lines)} records ({len(ledger)} ledger rows) in the per-file table but manifest.json says count_in_file = {f.count_in_file}{listed}",
                     where=str(part),
                     fix="the per-file table is stale: delete results/records/parts/ and re-run snakemake",
                 )
+            check_left_out(run_dir, f, lambda rid: hit.rstrip("\n").split("\t")[i_run] if (hit := seen.get(rid)) is not None else None)
             for line in lines:
                 rid = line[: line.index("\t")]
                 other = seen.get(rid)
@@ -298,7 +351,7 @@ def merge_parts(
                 record_lines.append((rid, line))
             ledger_lines.extend((line[: line.index("\t")], line) for line in ledger)
             source_file = _display_path(run_dir / f.name)
-            counts.append(FileCount(manifest.run_id, source_file, f.database, f.count_in_file, f.count_reported, len(lines)))
+            counts.append(FileCount(manifest.run_id, source_file, f.database, f.count_in_file, f.count_reported, len(lines) + len(f.already_archived), len(f.already_archived)))
     if set(seen) != {rid for rid, _ in ledger_lines}:
         raise ReconciliationError("the per-file ledger tables do not name the same records as the record tables", where=str(ledger_parts_dir), fix="delete the parts and re-run snakemake")
     if not counts:
@@ -316,6 +369,7 @@ def merge_parts(
 
 __all__ = [
     "FileCount",
+    "check_left_out",
     "check_run_folder",
     "collect_records",
     "identification_rows",
