@@ -118,7 +118,7 @@ def test_an_interrupted_attempt_is_cleaned_before_the_next_one(tmp_path: Path, c
     stale.mkdir(parents=True)
     (stale / "embase_ovid.ris").write_text("TY  - JOUR\n", encoding="utf-8")
     caplog.set_level("WARNING", logger="livingreview")
-    path, count, _fmt = add_run(root=root, database="embase", file=DATA / "embase_ovid.ris", date="2025-10-01")
+    path, count, *_ = add_run(root=root, database="embase", file=DATA / "embase_ovid.ris", date="2025-10-01")
     assert not stale.exists() and "interrupted" in caplog.text
     assert path == root / "2025-10-01" and count == 3
     assert sorted(p.name for p in root.iterdir()) == ["2025-10-01"]
@@ -143,10 +143,10 @@ def test_platform_defaults_to_the_configured_platform_of_the_database(tmp_path: 
     assert rc == 0
     assert load_manifest(root / "2025-10-31").files[0].platform == "Ovid Embase"
     # psycinfo has its own platform in config searches.sources
-    path, _, _ = add_run(root=root, database="psycinfo", file=DATA / "embase_ovid.ris", date="2025-10-31", config_path=CONFIG)
+    path, *_ = add_run(root=root, database="psycinfo", file=DATA / "embase_ovid.ris", date="2025-10-31", config_path=CONFIG)
     assert load_manifest(path).files[0].platform == "Ovid APA PsycInfo"
     # --platform wins over the config
-    path, _, _ = add_run(root=root, database="embase", file=DATA / "embase_ovid.ris", date="2025-10-31", config_path=CONFIG,
+    path, *_ = add_run(root=root, database="embase", file=DATA / "embase_ovid.ris", date="2025-10-31", config_path=CONFIG,
                          platform_name="Embase.com")
     assert load_manifest(path).files[0].platform == "Embase.com"
 
@@ -154,13 +154,13 @@ def test_platform_defaults_to_the_configured_platform_of_the_database(tmp_path: 
 def test_platform_of_a_database_the_config_does_not_name(tmp_path: Path) -> None:
     root = tmp_path / "runs"
     # medline is not in searches.sources: not recorded
-    path, _, _ = add_run(root=root, database="medline", file=DATA / "embase_ovid.ris", date="2025-10-31", config_path=CONFIG)
+    path, *_ = add_run(root=root, database="medline", file=DATA / "embase_ovid.ris", date="2025-10-31", config_path=CONFIG)
     assert load_manifest(path).files[0].platform == "not recorded"
     # pubmed's configured platform is the live E-utilities search, not where an export came from
-    path, _, _ = add_run(root=root, database="pubmed", file=DATA / "pubmed_ugly.xml.gz", date="2025-10-31", config_path=CONFIG)
+    path, *_ = add_run(root=root, database="pubmed", file=DATA / "pubmed_ugly.xml.gz", date="2025-10-31", config_path=CONFIG)
     assert load_manifest(path).files[0].platform == "PubMed"
     # without a config: the built-in defaults
-    path, _, _ = add_run(root=root, database="embase", file=DATA / "embase_ovid.ris", date="2025-10-31")
+    path, *_ = add_run(root=root, database="embase", file=DATA / "embase_ovid.ris", date="2025-10-31")
     assert load_manifest(path).files[0].platform == "not recorded"
 
 
@@ -282,7 +282,7 @@ def test_a_date_range_that_ends_before_it_starts_is_refused(tmp_path: Path) -> N
     ],
 )
 def test_accepted_date_limits_are_stored_in_ncbi_form(tmp_path: Path, date_from: str, date_to: str, stored: dict[str, str]) -> None:
-    path, _, _ = add_run(root=tmp_path / "runs", database="pubmed", file=DATA / "pubmed_ugly.xml.gz", date="2025-10-31", date_from=date_from, date_to=date_to)
+    path, *_ = add_run(root=tmp_path / "runs", database="pubmed", file=DATA / "pubmed_ugly.xml.gz", date="2025-10-31", date_from=date_from, date_to=date_to)
     assert load_manifest(path).files[0].date_limits == stored
 
 
@@ -381,40 +381,86 @@ def _ris_with_accession(*numbers: str) -> str:
     return "".join(f"TY  - JOUR\nAN  - {n}\nTI  - Synthetic test record {n} (not a real citation)\nER  - \n\n" for n in numbers)
 
 
-def test_an_export_holding_records_archived_already_is_refused_before_anything_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_export_overlapping_earlier_runs_is_archived_byte_for_byte_with_the_overlap_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Ovid exports carry accession numbers (AN), PubMed exports PMIDs, ClinicalTrials.gov NCT numbers:
-    # they are the record ids, and the import refuses a record archived twice. Archived, a monthly
-    # export overlapping the last one (the boundary day searched again) stopped every later build.
+    # they are the record ids. A monthly export overlapping the last one (the boundary day searched
+    # again) is archived as the database returned it; the manifest lists the records earlier runs
+    # archived and the import leaves them out of the new run, as `search pubmed` does.
     root = tmp_path / "runs"
     first = tmp_path / "october.ris"
     first.write_text(_ris_with_accession("2031000001", "2031000002"), encoding="utf-8")
     second = tmp_path / "november.ris"
     second.write_text(_ris_with_accession("2031000003", "2031000002", "2031000001"), encoding="utf-8")
+    third = tmp_path / "december.ris"
+    third.write_text(_ris_with_accession("2031000004", "2031000003", "2031000001"), encoding="utf-8")
     assert cli.main(["add-run", "--database", "embase", "--file", str(first), "--date", "2025-10-31", "--root", str(root)]) == 0
     capsys.readouterr()
-    code = cli.main(["add-run", "--database", "embase", "--file", str(second), "--date", "2025-11-30", "--root", str(root)])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 1 and len(err) == 1
-    assert err[0].startswith(
-        f"livingreview: error: {second}:6: record embase:2031000002 is archived already in run 2025-10-31 "
-        f"({root / '2025-10-31' / 'october.ris'}:6) (and 1 more record of the export)"
-    )
-    assert "fix: export only the records added since run 2025-10-31" in err[0]
-    assert sorted(p.name for p in root.iterdir()) == ["2025-10-31"]
-    # the same accession numbers from another database are other records; new ones are archived
-    assert cli.main(["add-run", "--database", "psycinfo", "--file", str(second), "--date", "2025-11-30", "--root", str(root)]) == 0
-    fresh = tmp_path / "december.ris"
-    fresh.write_text(_ris_with_accession("2031000004"), encoding="utf-8")
-    assert cli.main(["add-run", "--database", "embase", "--file", str(fresh), "--date", "2025-12-31", "--root", str(root)]) == 0
-    # what was archived imports: no record archived twice
+    assert cli.main(["add-run", "--database", "embase", "--file", str(second), "--date", "2025-11-30", "--root", str(root), "--count-reported", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out == (f"archived 3 embase records (ris) as run 2025-11-30: {root / '2025-11-30'}; "
+                   "2 already archived, left out by the import (2025-10-31 (2))\n")
+    assert sha256_file(root / "2025-11-30" / "november.ris") == sha256_file(second)  # byte for byte
+    data = json.loads((root / "2025-11-30" / "manifest.json").read_text(encoding="utf-8"))
+    (entry,) = data["files"]
+    assert list(entry["already_archived"].items()) == [("embase:2031000001", "2025-10-31"), ("embase:2031000002", "2025-10-31")]
+    assert (entry["count_in_file"], entry["count_reported"]) == (3, 3)  # every record of the file: no count warning
+    assert entry["notes"] == "archived with livingreview add-run; 2 of 3 records in this file are already archived and left out: 2025-10-31 (2)"
+    # a later export names the run that archived each record (2031000001 the first, 2031000003 the second)
+    assert cli.main(["add-run", "--database", "embase", "--file", str(third), "--date", "2025-12-31", "--root", str(root), "--notes", "boundary day searched again"]) == 0
+    entry = load_manifest(root / "2025-12-31").files[0]
+    assert entry.already_archived == {"embase:2031000001": "2025-10-31", "embase:2031000003": "2025-11-30"}
+    assert entry.notes == "boundary day searched again; 2 of 3 records in this file are already archived and left out: 2025-10-31 (1), 2025-11-30 (1)"
+    # the same accession numbers from another database are other records: nothing listed
+    assert cli.main(["add-run", "--database", "psycinfo", "--file", str(second), "--date", "2025-12-31", "--root", str(root)]) == 0
+    assert load_manifest(root / "2025-12-31-2").files[0].already_archived == {}
+    # the import gives each record once, from the run that archived it first
     run_import(runs_root=root, records_out=tmp_path / "records.tsv", ledger_out=tmp_path / "ident.tsv")
-    ids = [r["record_id"] for r in read_tsv(tmp_path / "records.tsv")]
-    assert sorted(i for i in ids if i.startswith("embase:")) == ["embase:2031000001", "embase:2031000002", "embase:2031000004"]
+    rows = read_tsv(tmp_path / "records.tsv")
+    assert [(r["record_id"], r["run_id"]) for r in rows if r["record_id"].startswith("embase:")] == [
+        ("embase:2031000001", "2025-10-31"), ("embase:2031000002", "2025-10-31"), ("embase:2031000003", "2025-11-30"), ("embase:2031000004", "2025-12-31"),
+    ]
+    assert sum(r["record_id"].startswith("psycinfo:") for r in rows) == 3
 
 
-def test_a_pubmed_export_holding_an_archived_pmid_is_refused(tmp_path: Path) -> None:
+def test_an_export_holding_nothing_new_writes_no_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # as `search pubmed` writes no run when everything it finds is archived already
+    root = tmp_path / "runs"
+    export = tmp_path / "october.ris"
+    export.write_text(_ris_with_accession("2031000001", "2031000002"), encoding="utf-8")
+    assert cli.main(["add-run", "--database", "embase", "--file", str(export), "--date", "2025-10-31", "--root", str(root)]) == 0
+    again = tmp_path / "november.ris"
+    again.write_text(_ris_with_accession("2031000002", "2031000001"), encoding="utf-8")
+    capsys.readouterr()
+    assert cli.main(["add-run", "--database", "embase", "--file", str(again), "--date", "2025-11-30", "--root", str(root), "--count-reported", "2"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"no new records: all 2 embase records of {again} are already archived (2025-10-31 (2)); no run was written\n"
+    assert "WARNING" not in captured.err  # no warning about details of a run that was not written
+    assert sorted(p.name for p in root.iterdir()) == ["2025-10-31"]
+
+
+def test_a_pubmed_export_overlapping_an_archived_pubmed_run(tmp_path: Path) -> None:
     root = tmp_path / "runs"
     add_run(root=root, database="pubmed", file=DATA / "pubmed.nbib", date="2025-10-31")
-    with pytest.raises(InputFormatError, match=r"record pubmed:\d+ is archived already in run 2025-10-31"):
-        add_run(root=root, database="pubmed", file=DATA / "pubmed.nbib", date="2025-11-30")
+    # the same export again adds nothing; an XML export sharing two PMIDs adds the other two records
+    again = add_run(root=root, database="pubmed", file=DATA / "pubmed.nbib", date="2025-11-30")
+    assert again.path is None and (again.count, again.kept) == (3, 0)
     assert sorted(p.name for p in root.iterdir()) == ["2025-10-31"]
+    result = add_run(root=root, database="pubmed", file=DATA / "pubmed_ugly.xml.gz", date="2025-11-30")
+    assert result.path == root / "2025-11-30" and (result.count, result.kept, result.format) == (4, 2, "pubmed_xml")
+    assert result.already_archived == {"pubmed:24740528": "2025-10-31", "pubmed:35046508": "2025-10-31"}
+    assert load_manifest(result.path).files[0].already_archived == result.already_archived
+    run_import(runs_root=root, records_out=tmp_path / "records.tsv", ledger_out=tmp_path / "ident.tsv")
+    assert sorted((r["record_id"], r["run_id"]) for r in read_tsv(tmp_path / "records.tsv")) == sorted([
+        ("pubmed:18208917", "2025-10-31"), ("pubmed:24740528", "2025-10-31"), ("pubmed:35046508", "2025-10-31"),
+        ("pubmed:18376165", "2025-11-30"), ("pubmed:2025-11-30#4", "2025-11-30"),  # the XML record without a PMID gets an id of its run
+    ])
+
+
+def test_a_negative_count_reported_is_an_error_naming_the_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "runs"
+    code = cli.main(["add-run", "--database", "clinicaltrials", "--file", str(DATA / "ctgov.csv"), "--date", "2025-10-31", "--root", str(root), "--count-reported", "-3"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert err[0].startswith("livingreview: error: --count-reported: --count-reported -3 is negative; fix: give the number of hits the database reported")
+    assert "manifest.json" not in err[0]
+    assert not root.exists() or list(root.iterdir()) == []

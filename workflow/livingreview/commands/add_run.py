@@ -9,14 +9,25 @@ import os
 import platform
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import __version__
 from ..config import load_config
 from ..constants import DATABASES
 from ..errors import ConfigError, InputFormatError
 from ..parsers import FORMATS, detect_format, read_records
-from ..runs import MANIFEST, Manifest, RunFile, check_run_comes_last, clean_partial_runs, list_runs, load_manifest, write_run
+from ..runs import (
+    MANIFEST,
+    Manifest,
+    RunFile,
+    already_archived_note,
+    archived_by_runs,
+    check_run_comes_last,
+    clean_partial_runs,
+    list_runs,
+    load_manifest,
+    write_run,
+)
 from ..search import (
     DATE_LIMIT_FORMS,
     INCEPTION,
@@ -125,33 +136,40 @@ def count_mismatch(run_id: str, name: str, count: int, count_reported: int) -> s
     )
 
 
-def _refuse_records_archived_already(root: str | os.PathLike[str], database: str, src: Path, seen: dict[str, int]) -> None:
-    """InputFormatError when the export holds a record id an earlier run of ``database`` archived.
+def archived_record_ids(root: str | os.PathLike[str], database: str) -> dict[str, str]:
+    """Record ids the runs under root archive for ``database``, each mapped to the run that archived it.
 
     Exports with the database's own ids (PMIDs, NCT numbers, Ovid accession numbers) keep them as
-    record ids, and the import refuses a record archived twice: archived, such a run would stop every
-    later build, and an archived run is never edited. Exports without ids get ids of their own run.
+    record ids, and a record id is archived by one run only: a record a later file holds again is
+    listed in that file's ``already_archived`` and left out of its run, so it is not counted here.
+    Exports without ids get ids of their own run and never match.
     """
-    archived: dict[str, tuple[str, str]] = {}  # record id -> (run id, file:line)
+    archived: dict[str, str] = {}
     for run_dir in list_runs(root):
         manifest = load_manifest(run_dir)
         for entry in manifest.files:
             if entry.database != database:
                 continue
-            shown = str(run_dir / entry.name)
-            for rec in read_records(run_dir / entry.name, fmt=entry.format, database=database, run_id=manifest.run_id, source_file=shown):
-                archived.setdefault(rec.record_id, (manifest.run_id, f"{shown}:{rec.source_line}"))
-    overlap = sorted((line, rid) for rid, line in seen.items() if rid in archived)
-    if overlap:
-        line, rid = overlap[0]
-        run_id, where = archived[rid]
-        more = f" (and {len(overlap) - 1} more record{'s' if len(overlap) != 2 else ''} of the export)" if len(overlap) > 1 else ""
-        raise InputFormatError(
-            f"record {rid} is archived already in run {run_id} ({where}){more}; "
-            "the import refuses a record archived twice, and an archived run is never edited",
-            where=f"{src}:{line}",
-            fix=f"export only the records added since run {run_id} (or remove those archived already) and run add-run again; nothing was written",
-        )
+            for rec in read_records(run_dir / entry.name, fmt=entry.format, database=database, run_id=manifest.run_id, source_file=str(run_dir / entry.name)):
+                if rec.record_id not in entry.already_archived:
+                    archived.setdefault(rec.record_id, manifest.run_id)
+    return archived
+
+
+class AddRunResult(NamedTuple):
+    """What add-run did: the run folder (None when every record was archived already and nothing was
+    written), the records in the export, its format and, of them, those earlier runs archived
+    (record id -> run)."""
+
+    path: Path | None
+    count: int
+    format: str
+    already_archived: dict[str, str]
+
+    @property
+    def kept(self) -> int:
+        """Records the run adds to the review."""
+        return self.count - len(self.already_archived)
 
 
 def add_run(
@@ -168,15 +186,22 @@ def add_run(
     date_to: str = "",
     notes: str = "",
     config_path: str | os.PathLike[str] | None = None,
-) -> tuple[Path, int, str]:
-    """Parse an export to count and validate it, then write it as a new immutable run.
+) -> AddRunResult:
+    """Parse an export to count and validate it, then write it byte for byte as a new immutable run.
 
-    Returns (run folder, records in the file, format). The run id is the date, with -2, -3, ...
-    when taken. Without ``platform_name`` the platform is the one config_path's searches.sources
+    Returns the run folder, the records in the file, the format and the records of the file an
+    earlier run of the database archived already. The run id is the date, with -2, -3, ...
+    when taken. Records carrying the database's own id (PMID, NCT number, Ovid accession number)
+    that an earlier run archived are listed in the manifest (the file entry's ``already_archived``,
+    record id -> run, and a note counting them per run): the import leaves them out of this run, as
+    `search pubmed` leaves them out of its file. count_in_file counts every record in the file (it
+    verifies the file); the run adds count_in_file minus those listed. When every record of the
+    export is archived already, nothing is written (path None), as `search pubmed` writes no run
+    when nothing is new. Without ``platform_name`` the platform is the one config_path's searches.sources
     gives the database (non-live sources), else PubMed / ClinicalTrials.gov, else 'not recorded'.
     ``date_from``/``date_to`` may be YYYY/MM/DD, YYYY-MM-DD (recorded as YYYY/MM/DD), YYYY/MM or YYYY,
-    and ``date_from`` 'inception'. Raises ConfigError for a bad database name, date, date limit or
-    config, InputFormatError when the file
+    and ``date_from`` 'inception'. Raises ConfigError for a bad database name, date, date limit,
+    negative ``count_reported`` or config, InputFormatError when the file
     does not parse or holds the same record id twice; nothing is written then. After archiving,
     a warning names each detail left unrecorded (query, date limits, reported count, platform)
     and the option that records it; they are optional, but the report cannot give them. Another
@@ -191,6 +216,12 @@ def add_run(
         dt.date.fromisoformat(date)
     except ValueError:
         raise ConfigError(f"date {date!r} is not a calendar date", where="--date", fix="give a real date, e.g. 2025-09-30") from None
+    if count_reported is not None and count_reported < 0:
+        raise ConfigError(
+            f"--count-reported {count_reported} is negative",
+            where="--count-reported",
+            fix="give the number of hits the database reported (a whole number >= 0), or leave the option out",
+        )
     date_from = check_date_limit(date_from, "--date-from", inception=True)
     date_to = check_date_limit(date_to, "--date-to", inception=False)
     first, last = date_limit_period(date_from), date_limit_period(date_to)
@@ -228,8 +259,14 @@ def add_run(
             )
         seen[rec.record_id] = rec.source_line
         encoding = rec.encoding or encoding
-    _refuse_records_archived_already(root, database, src, seen)
+    archived = archived_record_ids(root, database)
+    already = {rid: archived[rid] for rid in sorted(seen) if rid in archived}
     count = len(seen)
+    if count and len(already) == count:
+        LOG.info("no new records: all %d records of %s are already archived (%s); no run written", count, src, archived_by_runs(already))
+        return AddRunResult(None, count, name, already)
+    if already:
+        LOG.info("%s: %s", src, already_archived_note(already, count))
     run_file = RunFile(
         name=src.name,
         database=database,
@@ -240,7 +277,8 @@ def add_run(
         count_reported=count_reported,
         count_in_file=count,
         encoding=encoding,
-        notes=notes or "archived with livingreview add-run",
+        notes="; ".join(n for n in (notes or "archived with livingreview add-run", already_archived_note(already, count) if already else "") if n),
+        already_archived=already,
     )
     manifest = Manifest(
         run_id=run_id,
@@ -260,7 +298,7 @@ def add_run(
             src.name,
             ", ".join(missing),
         )
-    return path, count, name
+    return AddRunResult(path, count, name, already)
 
 
 def register(subparsers: Any) -> None:
@@ -270,7 +308,9 @@ def register(subparsers: Any) -> None:
         help="archive an export made elsewhere (PubMed XML, MEDLINE/nbib, RIS, CSV) as a new run",
         description=(
             "Detect the export's format, parse it to count and validate its records, and write it with a "
-            "manifest.json as resources/searches/<date>[-N]/. Runs are never overwritten."
+            "manifest.json as resources/searches/<date>[-N]/, byte for byte. Records an earlier run of the database "
+            "archived (same PMID, NCT number or accession number) are listed in the manifest and left out by the import; "
+            "an export holding nothing new is not archived. Runs are never overwritten."
         ),
     )
     parser.add_argument("--database", required=True, choices=list(DATABASES), help="database the export came from")
@@ -312,7 +352,7 @@ def run(args: argparse.Namespace) -> int:
     """Archive the export and print where it went."""
     config_path = args.config if args.config is not None else (DEFAULT_CONFIG if Path(DEFAULT_CONFIG).is_file() else None)
     root = args.root if args.root is not None else configured_root(config_path)
-    path, count, fmt = add_run(
+    result = add_run(
         root=root,
         database=args.database,
         file=args.file,
@@ -326,5 +366,12 @@ def run(args: argparse.Namespace) -> int:
         notes=args.notes,
         config_path=config_path,
     )
-    print(f"archived {count} {args.database} records ({fmt}) as run {path.name}: {path}")
+    if result.path is None:
+        print(
+            f"no new records: all {result.count} {args.database} records of {args.file} are already archived "
+            f"({archived_by_runs(result.already_archived)}); no run was written"
+        )
+        return 0
+    left_out = f"; {len(result.already_archived)} already archived, left out by the import ({archived_by_runs(result.already_archived)})" if result.already_archived else ""
+    print(f"archived {result.count} {args.database} records ({result.format}) as run {result.path.name}: {result.path}{left_out}")
     return 0
