@@ -329,6 +329,39 @@ def test_search_methods_show_the_archived_queries_not_the_config(tmp_path: Path)
     assert html.count("(ketamine or esketamine or arketamine or ketalar or spravato).ti,ab,kw.") == 1, "the Embase protocol strategy, once"
 
 
+def test_search_table_notes_the_records_earlier_runs_hold(tmp_path: Path) -> None:
+    """Records of an archived search that an earlier run holds are not records identified by that run:
+    the search table notes them, for an export archived whole by add-run (its manifest's
+    already_archived) and for a live PubMed run (the part of its notes saying so), and for no other."""
+    config = load_config(ROOT / "config/config.yaml")
+    root = tmp_path / "searches"
+    limits = {"from": "2025/09/30", "to": "2025/10/31"}
+    _archive(root, "2025-09-30", [{"name": "embase.ris", "database": "embase", "platform": "Ovid Embase", "query": "q", "date_limits": limits,
+                                   "count_in_file": 2, "notes": "archived with livingreview add-run"}])
+    _archive(root, "2025-10-31", [
+        {"name": "embase.ris", "database": "embase", "platform": "Ovid Embase", "query": "q", "date_limits": limits, "count_in_file": 3,
+         "already_archived": {"embase:2031000002": "2025-09-30", "embase:2031000001": "2025-09-30"},
+         "notes": "archived with livingreview add-run; 2 of 3 records in this file are already archived and left out: 2025-09-30 (2)"},
+        {"name": "pubmed.xml.gz", "database": "pubmed", "platform": "PubMed (NCBI E-utilities)", "query": "q", "date_limits": limits,
+         "count_reported": 3, "count_in_file": 2,
+         "notes": "esearch usehistory=y; 1 request(s), 0 retried; 1 of 3 records found are already archived and left out of this file: 2025-09-30 (1)"},
+    ])
+    search = rep.search_methods(config, root)
+    assert search["left_out"] == [
+        {"run_id": "2025-10-31", "path": f"{root.as_posix()}/2025-10-31/embase.ris",
+         "note": "2 of 3 records in this file are already archived and left out: 2025-09-30 (2)"},
+        {"run_id": "2025-10-31", "path": f"{root.as_posix()}/2025-10-31/pubmed.xml.gz",
+         "note": "1 of 3 records found are already archived and left out of this file: 2025-09-30 (1)"},
+    ]
+    ctx = _context(tmp_path)
+    ctx["search"] = search
+    md = rep.render(ctx, template=TEMPLATE_DIR / "report.md.j2")
+    html = rep.render(ctx, template=TEMPLATE_DIR / "report.html.j2")
+    assert f"- Run 2025-10-31, `{root.as_posix()}/2025-10-31/embase.ris`: 2 of 3 records in this file are already archived and left out: 2025-09-30 (2) (not records identified by this run)." in md
+    assert f"<li>Run 2025-10-31, <code>{root.as_posix()}/2025-10-31/pubmed.xml.gz</code>: 1 of 3 records found are already archived and left out of this file: 2025-09-30 (1) (not records identified by this run).</li>" in html
+    assert md.count("not records identified by this run") == html.count("not records identified by this run") == 2
+
+
 def test_study_lines_show_the_numbers_as_reported(tmp_path: Path) -> None:
     ctx = _context(tmp_path)
     how = "TrialA2014#1: MD 12.7 (95% CI 2.5 to 22.8); vi from the CI"

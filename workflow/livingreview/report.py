@@ -18,7 +18,7 @@ import jinja2
 from .config import SCHEMA_DIR, TEMPLATE_DIR, WORKFLOW_DIR
 from .constants import OUTCOME_EXCLUDED, OUTCOME_INCLUDED, REGISTERS, hksj_words
 from .errors import InputFormatError
-from .runs import list_runs, load_manifest, run_sort_key, sha256_file
+from .runs import RunFile, already_archived_note, list_runs, load_manifest, run_sort_key, sha256_file
 from .tables import format_fixed, read_json, read_tsv, workdir_relative, write_text
 
 LOG = logging.getLogger(__name__)
@@ -133,6 +133,7 @@ def search_methods(config: Mapping[str, Any], runs_root: str | os.PathLike[str])
                         "count_in_file": f.count_in_file,
                         "sha256": f.sha256,
                         "notes": f.notes,
+                        "left_out": left_out_note(f),
                     }
                     for f in sorted(manifest.files, key=lambda f: f.name)
                 ],
@@ -159,7 +160,19 @@ def search_methods(config: Mapping[str, Any], runs_root: str | os.PathLike[str])
         "date_to": searches.get("date_to", ""),
         "sources": sources,
         "runs": runs,
+        # records of an archived search that earlier runs hold: left out of its run (left_out_note)
+        "left_out": [{"run_id": run["run_id"], "path": f["path"], "note": f["left_out"]} for run in runs for f in run["files"] if f["left_out"]],
     }
+
+
+def left_out_note(f: RunFile) -> str:
+    """What the search table says about records of an archived search that earlier runs hold ("" when none):
+    for an export archived whole (add-run), the note on the records its manifest lists as already
+    archived; for a `search pubmed` run, which keeps them out of its file, the part of its notes that
+    says how many and which runs hold them. They are not records identified by this run (PRISMA)."""
+    if f.already_archived:
+        return already_archived_note(f.already_archived, f.count_in_file)
+    return next((part.strip() for part in f.notes.split("; ") if "already archived and left out" in part), "")
 
 
 def _squash(text: str | None) -> str:
