@@ -264,3 +264,84 @@ def test_search_since_last_through_the_fake_server(reviewed: Path, monkeypatch: 
 def _with_pmid(record: Record, pmid: str) -> Record:
     return Record(**{**{f: getattr(record, f) for f in record.__dataclass_fields__ if f != "extra"},
                      "record_id": f"pubmed:{pmid}", "database": "pubmed", "native_id": pmid, "pmid": pmid})
+
+
+def _ris_with_pmids(records: dict[str, Record]) -> str:
+    """A PubMed export in RIS whose records carry their PMID as the accession number (AN): SYNTHETIC
+    records, or copies of archived ones, written by the Ovid writer (its DB line dropped) in the given order."""
+    parts = []
+    for pmid, record in records.items():
+        text = ovid_ris([record], database="medline")
+        lines = [line for line in text.splitlines(keepends=True) if not line.startswith("DB  - ")]
+        assert lines[0].startswith("TY  - ")
+        parts.append(lines[0] + f"AN  - {pmid}\n" + "".join(lines[1:]))
+    return "".join(parts)
+
+
+def test_add_run_of_an_export_overlapping_the_first_run_leaves_the_archived_records_out(reviewed: Path, tmp_path: Path) -> None:
+    """A monthly export holding records the first run archived (same PMIDs) is archived byte for byte;
+    its manifest lists them and the build leaves them out of the new run: only the new records are
+    identified, screened and listed as new, and the first run's outputs do not change."""
+    before = (reviewed / "results/studies/included_studies.tsv").read_bytes()
+    earlier = {
+        name: {r[key]: {k: v for k, v in r.items() if k != "_line"} for r in read_tsv(reviewed / f"results/{name}")}
+        for name, key in (("dedup/clusters.tsv", "record_id"), ("dedup/canonical.tsv", "cluster_id"), ("screening/screening.tsv", "cluster_id"))
+    }
+    archived_rows = sorted((r for r in read_tsv(reviewed / "results/records/records.tsv") if r["database"] == "pubmed" and r["pmid"]), key=lambda r: r["record_id"])
+    overlap = {FEDER2014_PMID: Record.from_row(_row(reviewed, f"pubmed:{FEDER2014_PMID}"))}
+    other = next(r for r in archived_rows if r["pmid"] != FEDER2014_PMID)
+    overlap[other["pmid"]] = Record.from_row(other)
+    recs = _second_run_records(reviewed)
+    new = {"990000011": recs["animal"], "990000012": recs["rct"]}
+    export = tmp_path / "pubmed_update.ris"
+    # the boundary day searched again: the archived records come first, as the database sorted them
+    export.write_text(_ris_with_pmids({**overlap, **new}), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "livingreview.cli", "add-run", "--database", "pubmed", "--file", str(export), "--date", NEW_RUN,
+         "--query", "same strategy as config/config.yaml", "--date-from", "2025/09/30", "--date-to", "2025/10/31",
+         "--count-reported", "4", "--root", "resources/searches"],
+        cwd=reviewed, check=True, capture_output=True, text=True,
+    )
+    assert "2 already archived, left out by the import (2025-09-30 (2))" in proc.stdout
+    run_dir = reviewed / "resources/searches" / NEW_RUN
+    assert (run_dir / export.name).read_bytes() == export.read_bytes()  # archived as the database returned it
+    (entry,) = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))["files"]
+    assert entry["already_archived"] == {f"pubmed:{pmid}": "2025-09-30" for pmid in sorted(overlap)}
+    assert (entry["count_in_file"], entry["count_reported"]) == (4, 4)
+
+    run_snakemake(reviewed)
+
+    # the new run holds only the new records; the archived ones stay the first run's, at their lines there
+    records = read_tsv(reviewed / "results/records/records.tsv")
+    assert sorted(r["record_id"] for r in records if r["run_id"] == NEW_RUN) == ["pubmed:990000011", "pubmed:990000012"]
+    for pmid in overlap:
+        row = _row(reviewed, f"pubmed:{pmid}")
+        assert row["run_id"] == "2025-09-30" and row["source_file"].startswith("resources/searches/2025-09-30/")
+    identification = [r for r in read_tsv(reviewed / "results/audit/ledger.tsv") if r["stage"] == "identification" and r["evidence"] == NEW_RUN]
+    assert sorted(r["record_id"] for r in identification) == ["pubmed:990000011", "pubmed:990000012"]
+
+    new_rows = read_tsv(reviewed / f"results/update/{NEW_RUN}/new_records.tsv")
+    by_title = _new_clusters(reviewed, NEW_RUN)
+    assert {r["cluster_id"] for r in new_rows} == set(by_title.values()) and len(new_rows) == 2
+    assert sorted(r["record_id"] for r in new_rows) == ["pubmed:990000011", "pubmed:990000012"]
+    summary = json.loads((reviewed / f"results/update/{NEW_RUN}/summary.json").read_text(encoding="utf-8"))
+    assert (summary["records_retrieved"], summary["duplicates_of_earlier_runs"], summary["new_clusters"]) == (2, 0, 2)
+    todo = read_tsv(reviewed / f"results/update/{NEW_RUN}/todo.tsv")
+    assert [t["record_id"] for t in todo] == ["pubmed:990000012"]  # the RCT candidate; the animal study is excluded by its rule
+
+    # PRISMA: the update identified 2 records, and every column adds up
+    counts = _check_previous_column(reviewed, new_identified=2)
+    assert counts["duplicates"] == 0
+    _check_report_prisma_table(reviewed, counts)
+
+    # the first run's outputs are unchanged
+    assert (reviewed / "results/studies/included_studies.tsv").read_bytes() == before
+    for name, rows in earlier.items():
+        key = "record_id" if name.startswith("dedup/clusters") else "cluster_id"
+        after = {r[key]: {k: v for k, v in r.items() if k != "_line"} for r in read_tsv(reviewed / f"results/{name}")}
+        changed = sorted(k for k, row in rows.items() if after.get(k) != row)
+        assert changed == [], f"{name}: earlier rows changed by the update: {changed[:5]}"
+
+    # the report's search table notes the records left out
+    note = f"resources/searches/{NEW_RUN}/pubmed_update.ris`: 2 of 4 records in this file are already archived and left out: 2025-09-30 (2) (not records identified by this run)."
+    assert note in (reviewed / "results/report/report.md").read_text(encoding="utf-8")
