@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections import Counter
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,10 @@ ANALYSIS = {
 }
 
 
+SINGLE_REVIEWER = {stage: {"computable": False, "pairs": [], "reviewers": ["curation"], "why": "single reviewer (curation): no record was decided by two reviewers"}
+                   for stage in ("title_abstract", "full_text")}
+
+
 def _context(tmp_path: Path, *, title: str = "Trial A report", rob: Path | None = None) -> dict:
     config = load_config(ROOT / "config/config.yaml")
     config["screening"]["rules"] = str(ROOT / config["screening"]["rules"])
@@ -92,6 +97,7 @@ def _context(tmp_path: Path, *, title: str = "Trial A report", rob: Path | None 
         runs_root=ROOT / "resources/searches",
         rob_path=rob,
         provenance_files=[ROOT / "config/config.yaml"],
+        agreement=SINGLE_REVIEWER,
     )
 
 
@@ -436,7 +442,7 @@ def test_effect_direction_rows_speak_the_protocols_words() -> None:
 def test_whats_new_lists_runs_oldest_first_a_days_tenth_run_after_its_second() -> None:
     """Run ids sort by run_sort_key, not as text ("2025-10-31-10" < "2025-10-31-2" as strings)."""
     def summary(run_id: str) -> dict[str, Any]:
-        return {"run_id": run_id, "records_retrieved": 1, "duplicates_of_earlier_runs": 0, "new_clusters": 1, "awaiting_decision": 0,
+        return {"run_id": run_id, "records_retrieved": 1, "duplicates_of_earlier_runs": 0, "duplicates_within_run": 0, "new_clusters": 1, "awaiting_decision": 0,
                 "new_included_studies": [], "included_studies_total": 0}
 
     runs = ["2025-10-31-10", "2025-10-31", "2025-10-31-2", "2025-09-30"]
@@ -455,11 +461,11 @@ def test_empty_sections_say_so_and_unfilled_columns_are_left_out(tmp_path: Path)
         assert "No record was excluded at title/abstract by a person." in text
         assert "None that the data force" in text
         assert "Infusions" not in text and "Dose" not in text
-    assert "| Study | Design | Randomized | Comparator | Registration |\n|---|---|---:|---|---|" in md
+    assert "| Study | Design | Randomized | Arms | Comparator | Registration | Reports |\n|---|---|---:|---|---|---|---|" in md
     ctx["studies"][0]["dose"] = "0.5"
     ctx["show_dose"] = True
     md = rep.render(ctx, template=TEMPLATE_DIR / "report.md.j2")
-    assert "| Study | Design | Randomized | Dose (mg/kg) | Comparator | Registration |\n|---|---|---:|---|---|---|" in md
+    assert "| Study | Design | Randomized | Arms | Dose (mg/kg) | Comparator | Registration | Reports |\n|---|---|---:|---|---|---|---|---|" in md
 
 
 def test_crossover_limitation_names_only_the_trials_whose_estimate_is_within_participant() -> None:
@@ -568,7 +574,7 @@ def test_whats_new_shows_the_primary_pooled_estimate_after_each_run_and_its_chan
         {"run_id": "2025-11-30", "k": 2, "pooled": True, "estimate": math.log(2.0), "ci_low": math.log(1.25), "ci_high": math.log(3.2)},
         {"run_id": "2025-12-31", "k": 3, "pooled": True, "estimate": math.log(1.5), "ci_low": math.log(1.1), "ci_high": math.log(2.05)},
     ]}
-    summaries = [{"run_id": e["run_id"], "records_retrieved": 1, "duplicates_of_earlier_runs": 0, "new_clusters": 1, "awaiting_decision": 0,
+    summaries = [{"run_id": e["run_id"], "records_retrieved": 1, "duplicates_of_earlier_runs": 0, "duplicates_within_run": 0, "new_clusters": 1, "awaiting_decision": 0,
                   "new_included_studies": [], "included_studies_total": e["k"]} for e in reversed(primary["by_run"])]
     rows = rep.whats_new(summaries, primary)
     assert [(r["run_id"], r["pooled"]) for r in rows] == [
@@ -612,3 +618,222 @@ def test_methods_and_pooled_sentence_name_the_knapp_hartung_variant() -> None:
     assert "(REML, Knapp-Hartung, ad hoc correction, k = 2)" in rep.analysis_context({**pooled, "hksj": True, "hksj_adhoc": True}, {})["summary_text"]
     assert "(REML, Knapp-Hartung, no ad hoc correction, k = 2)" in rep.analysis_context({**pooled, "hksj": True, "hksj_adhoc": False}, {})["summary_text"]
     assert "(REML, k = 2)" in rep.analysis_context({**pooled, "hksj": False, "hksj_adhoc": False}, {})["summary_text"]
+
+
+
+# --- PRISMA 2020 item 8, PRISMA-S items 4-7 and 16, What's new arithmetic, Markdown parity ---------------------
+
+
+def _screening_ledger(title_abstract: int, full_text: int) -> list[dict[str, str]]:
+    rows = [{"record_id": f"pubmed:{i}", "stage": "title_abstract", "outcome": "included" if i % 2 else "excluded"} for i in range(title_abstract)]
+    rows += [{"record_id": f"pubmed:{i}", "stage": "full_text", "outcome": "included"} for i in range(full_text)]
+    rows += [{"record_id": "pubmed:99", "stage": "title_abstract", "outcome": "awaiting_decision"}]  # not screened yet
+    return rows
+
+
+def test_default_review_says_who_screened_how_duplicates_went_and_what_else_was_searched(default_review: Path) -> None:
+    """PRISMA 2020 item 8 (one reviewer at both stages, from agreement.json, and the limitation it forces),
+    PRISMA-S item 16 (duplicates per rule from clusters.tsv, near-matches from maybe_pairs.tsv) and
+    other methods (only the archived sources), in both index.html and report.md."""
+    import html as html_lib
+    import json
+
+    from livingreview import dedup as dd
+
+    html = html_lib.unescape((default_review / "results/report/index.html").read_text(encoding="utf-8"))
+    md = (default_review / "results/report/report.md").read_text(encoding="utf-8")
+    agreement = json.loads((default_review / "results/screening/agreement.json").read_text(encoding="utf-8"))
+    ledger = read_tsv(default_review / "results/audit/ledger.tsv")
+    counts = json.loads((default_review / "results/prisma/counts.json").read_text(encoding="utf-8"))
+    (reviewer,) = agreement["title_abstract"]["reviewers"]
+    assert agreement["full_text"]["reviewers"] == [reviewer] == ["curation (shared/evidence)"]
+    screened = counts["records_screened"]
+    assessed = sum(1 for r in ledger if r["stage"] == "full_text" and r["outcome"] in ("included", "excluded"))
+    assert assessed == counts["dbr_assessed"] and screened == 18
+    for text in (html, md.replace("&gt;", ">")):
+        assert (f"Title/abstract: one reviewer ({reviewer}) screened every record ({screened} records); "
+                "no record was screened by a second, independent reviewer.") in text
+        assert (f"Full text: one reviewer ({reviewer}) screened every report ({assessed} reports); "
+                "no report was screened by a second, independent reviewer.") in text
+        limitations = text[text.index("Limitations"):]
+        assert (f"Single-reviewer screening: one reviewer ({reviewer}) screened each record at title/abstract ({screened} records) "
+                f"and each report at full text ({assessed} reports), with no independent second reviewer") in limitations
+        assert "Cohen's kappa" not in text
+        # deduplication: the rules the code applies, with their thresholds, and the duplicates each removed
+        by_rule = Counter(r["rule"] for r in read_tsv(default_review / "results/dedup/clusters.tsv")
+                          if r["rule"] not in (dd.RULE_CANONICAL, dd.RULE_UNIQUE))
+        assert sum(by_rule.values()) == counts["duplicates"] == 51
+        for rule in dd.MATCH_RULES:
+            threshold = next(v for name, op, v in rule.conditions if name == "title")
+            assert re.search(rf"`{rule.id}` \| title similarity (≥ )?{threshold:.2f}.*\| {by_rule.get(rule.id, 0)} \|$"
+                             if text is not html else rf"<code>{rule.id}</code></td><td>title similarity (≥ )?{threshold:.2f}.*"
+                             rf"<td class=\"n\">{by_rule.get(rule.id, 0)}</td>", text, flags=re.MULTILINE), rule.id
+        for rid in (dd.RULE_PMID, dd.RULE_DOI, dd.RULE_HUMAN):
+            row = f"| `{rid}` |" if text is not html else f"<code>{rid}</code>"
+            line = next(x for x in text.splitlines() if row in x)
+            assert line.endswith(f"| {by_rule.get(rid, 0)} |" if text is not html else f'<td class="n">{by_rule.get(rid, 0)}</td></tr>')
+        assert by_rule[dd.RULE_DOI] == 43
+        maybe = read_tsv(default_review / "results/dedup/maybe_pairs.tsv")
+        assert f"Near-matches left to people: {len(maybe)} pair of records not linked automatically ({len(maybe)} below the rules" in text
+        assert "Human dedup decisions: none (resources/dedup/decisions.tsv holds no decision)." in text
+        assert "title similarity of at least 0.85" in text and f"at least {dd.LONG_TITLE} characters" in text
+        assert ("This build searched only PubMed (NCBI E-utilities), Ovid Embase, Ovid APA PsycInfo and ClinicalTrials.gov, "
+                "through the archived search runs listed above. No other methods were run by this pipeline: no citation searching") in text
+
+
+def test_two_reviewers_give_their_kappa_and_a_single_reviewer_stage_is_a_limitation(tmp_path: Path) -> None:
+    """agreement.json of two reviewers at title/abstract (the decisions fixture of test_decisions: kappa 0.40
+    on 3 shared records) and one at full text: the report gives the kappa as the file holds it, how many
+    records both screened, and names only the full-text stage as single-reviewer screening."""
+    from livingreview.decisions import agreement, load_decisions, resolve_decisions
+    from test_decisions import REASONS, index, row, write
+
+    path = write(
+        tmp_path,
+        row("900001", reviewer="A"), row("900001", reviewer="B"),
+        row("900002", reviewer="A", decision="exclude", reason="other"), row("900002", reviewer="B", decision="exclude", reason="other"),
+        row("clinicaltrials:NCT99999901", reviewer="A", decision="exclude", reason="registry_record"),
+        row("clinicaltrials:NCT99999901", reviewer="B"),
+        row("clinicaltrials:NCT99999901", reviewer="consensus", decision="exclude", reason="registry_record"),
+        row("900001", stage="full_text", reviewer="A"),
+    )
+    result = agreement(resolve_decisions(load_decisions(path, REASONS), index()))
+    (pair,) = result["title_abstract"]["pairs"]
+    assert f"{pair['kappa']:.2f}" == "0.40" and pair["n"] == 3
+    out = rep.screening_reviewers(result, _screening_ledger(3, 1))
+    ta, ft = out["stages"]
+    assert ta["text"] == (
+        "Title/abstract: 3 records screened by 2 reviewers (A, B), independently: each reviewer's decision is a row of its own in "
+        "resources/screening/decisions.tsv, a disagreement is settled by a consensus (resolution) row, and agreement compares each "
+        "reviewer's first decision, made before any discussion changed it. A and B both screened all 3 records: Cohen's kappa 0.40; "
+        "they agreed on 2 of 3.")
+    assert ft["text"] == "Full text: one reviewer (A) screened every report (1 report); no report was screened by a second, independent reviewer."
+    assert out["limitations"] == [
+        "Single-reviewer screening: one reviewer (A) screened each report at full text (1 report), with no independent second reviewer; "
+        "single screening is known to miss eligible studies that independent dual screening finds, so studies may have been missed."]
+    # more records screened than both reviewers decided: the rest had one reviewer
+    partial = rep.screening_reviewers(result, _screening_ledger(5, 1))["stages"][0]["text"]
+    assert partial.endswith("A and B both screened 3 of the 5 records: Cohen's kappa 0.40; they agreed on 2 of 3. "
+                            "The other 2 records were screened by one reviewer only.")
+    # rendered: the screening section and the limitations of both formats
+    ctx = _context(tmp_path)
+    ctx["screening_reviewers"] = out["stages"]
+    ctx["limitations"] = out["limitations"]
+    for template in ("report.html.j2", "report.md.j2"):
+        text = rep.render(ctx, template=TEMPLATE_DIR / template).replace("&#39;", "'")
+        assert "Cohen's kappa 0.40; they agreed on 2 of 3." in text
+        assert "Single-reviewer screening: one reviewer (A) screened each report at full text" in text
+        assert "each record at title/abstract" not in text
+
+
+def test_kappa_undefined_and_no_shared_records_are_said_so() -> None:
+    no_variation = {"reviewers": ["A", "B"], "computable": False, "why": "kappa undefined for every pair (no variation in decisions)",
+                    "pairs": [{"reviewers": ["A", "B"], "n": 2, "agreement": 1.0, "kappa": None,
+                               "why": "both reviewers gave one and the same decision to every shared record (chance agreement is 1)"}]}
+    apart = {"reviewers": ["A", "B"], "computable": False, "why": "2 reviewers but no record decided by two of them", "pairs": []}
+    out = rep.screening_reviewers({"title_abstract": no_variation, "full_text": apart}, _screening_ledger(2, 2))
+    assert out["stages"][0]["text"].endswith("A and B both screened all 2 records: Cohen's kappa not defined (both reviewers "
+                                             "gave one and the same decision to every shared record (chance agreement is 1)); they agreed on 2 of 2.")
+    assert out["stages"][1]["text"].endswith("No report was screened by two of them (2 reviewers but no record decided by two of them).")
+    assert out["limitations"][0].startswith("Single-reviewer screening: one reviewer (A or B) screened each report at full text (2 reports)")
+    with pytest.raises(InputFormatError, match=r"results/screening/agreement.json: stage 'full_text' lacks its 'reviewers' or 'pairs'"):
+        rep.screening_reviewers({"title_abstract": apart}, [])
+
+
+def test_dedup_paragraph_is_read_from_the_rules_the_ledger_and_the_decisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from livingreview import dedup as dd
+
+    ledger = [{"record_id": f"r{i}", "stage": "dedup", "outcome": "duplicate", "reason": rule}
+              for i, rule in enumerate(["doi", "doi", "pmid", "F1", "human_link"])]
+    ledger += [{"record_id": "r9", "stage": "dedup", "outcome": "canonical", "reason": "canonical"},
+               {"record_id": "r9", "stage": "title_abstract", "outcome": "excluded", "reason": "doi"}]
+    maybe = [{"record_a": "a", "record_b": "b", "rule": "below rules"}, {"record_a": "c", "record_b": "d", "rule": "F3 refused: two DOIs"},
+             {"record_a": "e", "record_b": "f", "rule": "below rules"}]
+    decisions = tmp_path / "decisions.tsv"
+    decisions.write_text("record_a\trecord_b\tdecision\treviewer\tdate\tnote\n"
+                         "pubmed:1\tembase:2\tlink\tA\t2025-10-01\t\npubmed:3\tembase:4\tkeep_apart\tA\t2025-10-01\t\n", encoding="utf-8")
+    config = {"dedup": {"decisions": "resources/dedup/decisions.tsv"}}
+    out = rep.deduplication(config, ledger, maybe, decisions)
+    removed = {r["id"]: r["removed"] for r in out["rules"]}
+    assert removed == {"human_link": 1, "pmid": 1, "doi": 2, **{r.id: int(r.id == "F1") for r in dd.MATCH_RULES}}
+    assert out["removed_total"] == 5
+    assert out["left"] == ("Near-matches left to people: 3 pairs of records not linked automatically (2 below the rules, 1 matching a rule "
+                           "or identifier but refused), listed in results/dedup/maybe_pairs.tsv for a person to decide. Human dedup decisions: "
+                           "2 in resources/dedup/decisions.tsv (1 link, 1 keep apart).")
+    assert rep.deduplication(config, [], [], tmp_path / "absent.tsv")["left"] == (
+        "Near-matches left to people: none (results/dedup/maybe_pairs.tsv is empty). Human dedup decisions: none "
+        "(resources/dedup/decisions.tsv is absent).")
+    # the thresholds are the code's: change a rule and the report follows
+    f1 = dd.MATCH_RULES[0]
+    changed = dd.MatchRule(f1.id, f1.description, (("title", ">=", 0.91), *f1.conditions[1:]))
+    monkeypatch.setattr(dd, "MATCH_RULES", (changed, *dd.MATCH_RULES[1:]))
+    row = next(r for r in rep.deduplication(config, ledger, maybe, None)["rules"] if r["id"] == "F1")
+    assert row["what"].startswith("title similarity ≥ 0.91; numbers in the titles same; year same or adjacent; first author same")
+
+
+def test_other_methods_follow_the_config() -> None:
+    search = {"sources": [{"database": "pubmed", "platform": "PubMed", "kind": "database", "archived": [{}]},
+                          {"database": "cinahl", "platform": "EBSCO CINAHL", "kind": "database", "archived": []}]}
+    assert rep.other_methods(search)["text"] == (
+        "This build searched only PubMed, through the archived search runs listed above; EBSCO CINAHL is in config/config.yaml but "
+        "not yet searched. No other methods were run by this pipeline: no citation searching (reference lists or citing articles), "
+        "no contacting of authors, experts or manufacturers, no browsing of websites (config/config.yaml declares no source of kind other).")
+    search["sources"].append({"database": "citations", "platform": "Reference lists of included studies", "kind": "other", "archived": [{}]})
+    text = rep.other_methods(search)["text"]
+    assert "Other methods: only the sources config/config.yaml declares of kind other (Reference lists of included studies)" in text
+    assert "No other methods were run" not in text and "This build searched only PubMed and Reference lists of included studies" in text
+
+
+def test_whats_new_parts_add_up_to_the_records_retrieved(default_review: Path) -> None:
+    import json
+
+    (path,) = sorted((default_review / "results/update").glob("*/summary.json"))
+    s = json.loads(path.read_text(encoding="utf-8"))
+    assert s["records_retrieved"] == s["duplicates_of_earlier_runs"] + s["duplicates_within_run"] + s["new_clusters"]
+    md = (default_review / "results/report/report.md").read_text(encoding="utf-8")
+    html = (default_review / "results/report/index.html").read_text(encoding="utf-8")
+    cells = [s["run_id"], s["records_retrieved"], s["duplicates_of_earlier_runs"], s["duplicates_within_run"], s["new_clusters"]]
+    assert "| " + " | ".join(str(c) for c in cells) + " |" in md and cells[1:] == [112, 0, 51, 61]
+    assert "<td>{}</td>".format(cells[0]) + "".join(f'<td class="n">{c}</td>' for c in cells[1:]) in html
+    for text in (md, html):
+        assert "Duplicates within this run" in text
+        assert "Records retrieved = already seen (duplicates of records of earlier runs) + duplicates within the same run + new records" in text
+    bad = {**s, "duplicates_within_run": 50}
+    with pytest.raises(InputFormatError, match=rf"results/update/{s['run_id']}/summary.json: run {s['run_id']}: 112 records retrieved, but already seen"):
+        rep.whats_new([bad])
+
+
+def _html_tables(html: str) -> list[list[str]]:
+    """The header row (th cells) of every HTML table that has one."""
+    out = []
+    for table in re.findall(r"<table[^>]*>(.*?)</table>", html, flags=re.DOTALL):
+        first = re.search(r"<tr>(.*?)</tr>", table, flags=re.DOTALL)
+        cells = re.findall(r"<t([hd])[^>]*>(.*?)</t[hd]>", first.group(1), flags=re.DOTALL) if first else []
+        if cells and all(kind == "h" for kind, _ in cells) and len(cells) >= 2:
+            out.append([re.sub(r"<[^>]+>", "", text).strip() for _, text in cells])
+    return out
+
+
+def test_markdown_has_every_table_column_and_figure_of_the_html(default_review: Path) -> None:
+    """Parity: each HTML table's columns are a Markdown table header, each HTML figure (forest, cumulative,
+    effect direction) is a Markdown image, and the Arms column holds each study's arms."""
+    import html as html_lib
+
+    html = (default_review / "results/report/index.html").read_text(encoding="utf-8")
+    md = (default_review / "results/report/report.md").read_text(encoding="utf-8")
+    md_headers = [[c.strip() for c in line.strip().strip("|").split("|")] for line in md.splitlines() if line.startswith("|")]
+    tables = _html_tables(html)
+    assert len(tables) >= 7
+    for header in tables:
+        assert [html_lib.unescape(c) for c in header] in md_headers, header
+    alts = [html_lib.unescape(a) for a in re.findall(r'<img alt="([^"]+)"', html)]
+    analyses = [a["id"] for a in yaml.safe_load((default_review / "config/config.yaml").read_text(encoding="utf-8"))["synthesis"]["analyses"]]
+    assert sum(a.startswith("Cumulative plot") for a in alts) == len(analyses) == 3
+    md_alts = [html_lib.unescape(a) for a in re.findall(r"!\[([^\]]+)\]\(", md)]
+    assert [a for a in alts if a not in md_alts] == []
+    for a in analyses:
+        assert f"](../synthesis/{a}_cumulative.svg)" in md and (default_review / f"results/synthesis/{a}_cumulative.svg").exists()
+    header = next(h for h in md_headers if h[:4] == ["Study", "Design", "Randomized", "Arms"])
+    for s in read_tsv(default_review / "results/studies/included_studies.tsv"):
+        line = next(x for x in md.splitlines() if x.startswith(f"| {s['study_id']} | ") and len(x.split(" | ")) >= len(header))
+        assert line.split(" | ")[3] == rep.md_escape(s["n_per_arm"]), s["study_id"]

@@ -208,6 +208,192 @@ def archived_queries(runs: Sequence[Mapping[str, Any]], database: str) -> list[d
     return list(groups.values())
 
 
+def other_methods(search: Mapping[str, Any]) -> dict[str, Any]:
+    """PRISMA 2020 item 6 / PRISMA-S items 4-7 for this build: the sources its archived runs searched
+    (``search_methods``), the configured ones not yet searched, and the sources the config declares
+    of kind ``other`` (websites, citation searching, ...); the pipeline itself runs nothing else."""
+    searched = [str(s.get("platform") or s["database"]) for s in search["sources"] if s["archived"]]
+    planned = [str(s.get("platform") or s["database"]) for s in search["sources"] if not s["archived"]]
+    other = [str(s.get("platform") or s["database"]) for s in search["sources"] if s.get("kind") == "other"]
+    text = (f"This build searched only {_and(searched)}, through the archived search runs listed above" if searched
+            else "This build has searched no source yet (no archived search run)")
+    if planned:
+        text += f"; {_and(planned)} {'is' if len(planned) == 1 else 'are'} in config/config.yaml but not yet searched"
+    if other:
+        text += (f". Other methods: only the sources config/config.yaml declares of kind other ({_and(other)}), whose records enter as "
+                 "archived runs; the pipeline itself ran no citation searching and contacted no authors.")
+    else:
+        text += (". No other methods were run by this pipeline: no citation searching (reference lists or citing articles), no contacting "
+                 "of authors, experts or manufacturers, no browsing of websites (config/config.yaml declares no source of kind other).")
+    return {"searched": searched, "not_yet_searched": planned, "other_declared": other, "text": text}
+
+
+def _and(items: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    items = list(items)
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}" if items else ""
+
+
+# The pair features of dedup.MATCH_RULES in words (their values are shown as the rules hold them).
+DEDUP_FEATURE_WORDS = {
+    "title": "title similarity",
+    "title_length": "title length",
+    "title_numbers": "numbers in the titles",
+    "title_words": "content words of the titles",
+    "year": "year",
+    "first_author": "first author",
+    "authors": "author-list similarity",
+    "journal": "journal",
+    "volume": "volume",
+    "page": "first page",
+}
+
+
+def match_rule_in_words(conditions: Sequence[tuple[str, str, Any]]) -> str:
+    """One fuzzy dedup rule's conditions, read from the rule itself: 'title similarity ≥ 0.95; year same or adjacent; ...'."""
+    parts = []
+    for name, op, value in conditions:
+        label = DEDUP_FEATURE_WORDS.get(name, name)
+        if op == "in":
+            parts.append(f"{label} {' or '.join(str(v) for v in value)}")
+        elif op == ">=" and float(value) >= 1.0:
+            parts.append(f"{label} {format_fixed(float(value), 2)} (identical after normalisation)")
+        else:
+            parts.append(f"{label} {'≥' if op == '>=' else '≤'} {format_fixed(float(value), 2)}")
+    return "; ".join(parts)
+
+
+def deduplication(
+    config: Mapping[str, Any],
+    ledger: Sequence[Mapping[str, str]],
+    maybe_pairs: Sequence[Mapping[str, str]],
+    decisions_path: str | os.PathLike[str] | None,
+) -> dict[str, Any]:
+    """PRISMA-S item 16: how duplicates were found and how many each rule removed.
+
+    The identifiers, fuzzy rules and thresholds are those dedup.py applies (RULE_PMID, RULE_DOI,
+    MATCH_RULES, MAYBE_LOW, LONG_TITLE); the duplicates per rule are the ledger's dedup rows (all search
+    runs); ``maybe_pairs`` are the rows of results/dedup/maybe_pairs.tsv and ``decisions_path`` the
+    human link / keep-apart decisions (config dedup.decisions; None or a missing file: none).
+    """
+    from . import dedup as dd
+    from .constants import OUTCOME_DUPLICATE
+
+    removed = Counter(r["reason"] for r in ledger if r["stage"] == dd.DEDUP_STAGE and r["outcome"] == OUTCOME_DUPLICATE)
+    rules = [
+        {"id": dd.RULE_HUMAN, "kind": "human", "what": f"a person's link decision ({config.get('dedup', {}).get('decisions', '')})"},
+        {"id": dd.RULE_PMID, "kind": "exact", "what": "the same PMID"},
+        {"id": dd.RULE_DOI, "kind": "exact", "what": "the same DOI (normalised: lower case, no resolver prefix)"},
+        *({"id": r.id, "kind": "fuzzy", "what": match_rule_in_words(r.conditions)} for r in dd.MATCH_RULES),
+    ]
+    known = {r["id"] for r in rules}
+    rules += [{"id": rid, "kind": "other", "what": "a rule this code no longer has (recorded in the ledger)"} for rid in sorted(set(removed) - known)]
+    for r in rules:
+        r["removed"] = removed.get(r["id"], 0)
+    below = sum(1 for p in maybe_pairs if p.get("rule") == "below rules")
+    decisions = []
+    if decisions_path and Path(decisions_path).exists():
+        decisions = dd.load_dedup_decisions(decisions_path)
+    path = str(config.get("dedup", {}).get("decisions", "") or "")
+    method = (
+        "Records of all search runs are deduplicated together (workflow/livingreview/dedup.py). Exact identifiers link first: "
+        f"the same PMID ({dd.RULE_PMID}), then the same DOI ({dd.RULE_DOI}). Then every pair of records that share a blocking key "
+        "(the beginning or end of the title, first author and year, first author and first page) and have a title similarity of at "
+        f"least {format_fixed(dd.MAYBE_LOW, 2)} is linked by the first fuzzy rule below whose conditions all hold. A link is refused "
+        "when its cluster would hold two DOIs, two PMIDs, two kinds of report (publication, registration, erratum, retraction, "
+        "preprint, conference abstract), two trial registrations or two records a person kept apart. The identifiers, rules and "
+        "thresholds are those of the code; the dedup section of config/config.yaml names the file of human link and keep-apart "
+        f"decisions ({path or 'none'}), which apply before any rule."
+    )
+    legend = (
+        "Similarities run from 0 to 1 (rapidfuzz: ratio of the normalised titles; token-set ratio of the author lists). "
+        "same, differ and missing compare a field of the two records (missing: absent from either); a year adjacent is one "
+        f"year apart; a title length long is both normalised titles at least {dd.LONG_TITLE} characters; content words same or typo: "
+        "every content word of one title is in the other, or one edit from one of its words."
+    )
+    n = len(maybe_pairs)
+    left = (f"Near-matches left to people: {n} pair{'' if n == 1 else 's'} of records not linked automatically "
+            f"({below} below the rules, {n - below} matching a rule or identifier but refused), listed in results/dedup/maybe_pairs.tsv "
+            "for a person to decide." if n else "Near-matches left to people: none (results/dedup/maybe_pairs.tsv is empty).")
+    link = sum(1 for d in decisions if d.decision == dd.DECISION_LINK)
+    if decisions:
+        left += (f" Human dedup decisions: {len(decisions)} in {path} ({link} link{'' if link == 1 else 's'}, "
+                 f"{len(decisions) - link} keep apart).")
+    else:
+        exists = bool(decisions_path) and Path(str(decisions_path)).exists()
+        left += f" Human dedup decisions: none ({path} holds no decision)." if exists else f" Human dedup decisions: none ({path or 'no file'} is absent)."
+    return {
+        "method": method,
+        "legend": legend,
+        "rules": rules,
+        "removed_total": sum(removed.values()),
+        "left": left,
+        "maybe_pairs": n,
+        "maybe_below_rules": below,
+        "decisions": len(decisions),
+        "decisions_link": link,
+    }
+
+
+# Screening stages of agreement.json: (label, what is screened, singular, plural).
+SCREENING_STAGES: tuple[tuple[str, str, str, str], ...] = (
+    ("title_abstract", "Title/abstract", "record", "records"),
+    ("full_text", "Full text", "report", "reports"),
+)
+
+
+def screening_reviewers(
+    agreement: Mapping[str, Any], ledger: Sequence[Mapping[str, str]], *, decisions_file: str = "resources/screening/decisions.tsv"
+) -> dict[str, Any]:
+    """PRISMA 2020 item 8: how many people screened each record (title/abstract) and each report (full
+    text) and whether independently, from results/screening/agreement.json (decisions.agreement), with
+    the number screened from the ledger. Returns {"stages": [{"stage", "label", "text"}], "limitations": [...]}.
+
+    Raises:
+        InputFormatError: agreement.json lacks a stage or a stage's ``reviewers`` / ``pairs``.
+    """
+    where, fix = "results/screening/agreement.json", "re-run the screen_records rule"
+    stages, single = [], []
+    for stage, label, item, items in SCREENING_STAGES:
+        entry = agreement.get(stage)
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("reviewers"), list) or not isinstance(entry.get("pairs"), list):
+            raise InputFormatError(f"stage {stage!r} lacks its 'reviewers' or 'pairs'", where=where, fix=fix)
+        reviewers = [str(r) for r in entry["reviewers"]]
+        n = sum(1 for r in ledger if r["stage"] == stage and r["outcome"] in (OUTCOME_INCLUDED, OUTCOME_EXCLUDED))
+        screened = f"{n} {item if n == 1 else items}"
+        if not reviewers:
+            text = f"{label}: no {item} was decided by a person ({entry.get('why') or 'no human decisions at this stage'})."
+        elif len(reviewers) == 1:
+            text = f"{label}: one reviewer ({reviewers[0]}) screened every {item} ({screened}); no {item} was screened by a second, independent reviewer."
+            single.append((label.lower(), item, screened, reviewers[0]))
+        else:
+            text = (f"{label}: {screened} screened by {len(reviewers)} reviewers ({', '.join(reviewers)}), independently: each reviewer's "
+                    f"decision is a row of its own in {decisions_file}, a disagreement is settled by a consensus (resolution) row, and "
+                    "agreement compares each reviewer's first decision, made before any discussion changed it.")
+            for pair in entry["pairs"]:
+                a, b = (str(x) for x in pair["reviewers"])
+                k = int(pair["n"])
+                agreed = round(float(pair["agreement"]) * k)
+                kappa = (f"Cohen's kappa {format_fixed(float(pair['kappa']), 2)}" if pair.get("kappa") is not None
+                         else f"Cohen's kappa not defined ({pair.get('why') or 'no variation in decisions'})")
+                both = f"all {screened}" if k == n else f"{k} of the {screened}"
+                text += f" {a} and {b} both screened {both}: {kappa}; they agreed on {agreed} of {k}."
+                if len(reviewers) == 2 and k < n:
+                    text += f" The other {n - k} {item if n - k == 1 else items} were screened by one reviewer only."
+            if not entry["pairs"]:
+                text += f" No {item} was screened by two of them ({entry.get('why', '')})."
+                single.append((label.lower(), item, screened, " or ".join(reviewers)))
+        stages.append({"stage": stage, "label": label, "reviewers": reviewers, "n": n, "text": text})
+    limitations = []
+    if single:
+        who = {s[3] for s in single}
+        by = f"one reviewer ({single[0][3]})" if len(who) == 1 else "one reviewer"
+        what = _and([f"each {item} at {stage} ({screened})" for stage, item, screened, _ in single])
+        limitations.append(f"Single-reviewer screening: {by} screened {what}, with no independent second reviewer; "
+                           "single screening is known to miss eligible studies that independent dual screening finds, so studies may have been missed.")
+    return {"stages": stages, "limitations": limitations}
+
+
 def automation_rules(rules_path: str | os.PathLike[str], ledger: Sequence[Mapping[str, str]]) -> list[dict[str, Any]]:
     """Each screening rule in plain words with the number of records it excluded (from the ledger)."""
     from .screening import load_rules
@@ -641,13 +827,25 @@ def pooled_by_run(primary: Mapping[str, Any] | None) -> dict[str, str]:
 
 def whats_new(summaries: Sequence[Mapping[str, Any]], primary: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """One row per search run, oldest first (run_sort_key: a day's -10 after its -2), with the primary
-    analysis's pooled estimate after the run and its change (``pooled``, "" without a primary analysis)."""
+    analysis's pooled estimate after the run and its change (``pooled``, "" without a primary analysis).
+    The records retrieved split into already seen (duplicates of earlier runs), duplicates within the
+    run and new records; a summary whose parts do not add up raises InputFormatError."""
     pooled = pooled_by_run(primary)
+    for s in summaries:
+        parts = (s["duplicates_of_earlier_runs"], s.get("duplicates_within_run"), s["new_clusters"])
+        if parts[1] is None or s["records_retrieved"] != sum(parts):
+            raise InputFormatError(
+                f"run {s['run_id']}: {s['records_retrieved']} records retrieved, but already seen ({parts[0]}) + duplicates within "
+                f"the run ({parts[1] if parts[1] is not None else 'missing'}) + new records ({parts[2]}) do not add up to it",
+                where=f"results/update/{s['run_id']}/summary.json",
+                fix="re-run the whats_new rule",
+            )
     return [
         {
             "run_id": s["run_id"],
             "records_retrieved": s["records_retrieved"],
             "duplicates_of_earlier_runs": s["duplicates_of_earlier_runs"],
+            "duplicates_within_run": s["duplicates_within_run"],
             "new_records": s["new_clusters"],
             "awaiting_decision": s["awaiting_decision"],
             "new_included_studies": ", ".join(s["new_included_studies"]) or "none",
@@ -683,10 +881,15 @@ def build_context(
     runs_root: str | os.PathLike[str],
     rob_path: str | os.PathLike[str] | None,
     provenance_files: Sequence[str | os.PathLike[str]],
+    agreement: Mapping[str, Any],
+    maybe_pairs: Sequence[Mapping[str, str]] = (),
+    dedup_decisions: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
-    """Everything the templates show; pure apart from reading the manifests, rules and hashes named.
+    """Everything the templates show; pure apart from reading the manifests, rules, dedup decisions and hashes named.
 
-    Provenance hashes ``provenance_files`` plus every run's manifest and archived files.
+    Provenance hashes ``provenance_files`` plus every run's manifest and archived files. ``agreement``
+    is results/screening/agreement.json, ``maybe_pairs`` the rows of results/dedup/maybe_pairs.tsv and
+    ``dedup_decisions`` the human dedup decisions file (None or missing: none).
     """
     titles = {r["record_id"]: r["title"] for r in canonical}
     report_config = config.get("report", {})
@@ -707,6 +910,7 @@ def build_context(
         ]
         study_rows.append(row)
     search = search_methods(config, runs_root)
+    screening = screening_reviewers(agreement, ledger, decisions_file=str(config["screening"].get("decisions", "")))
     archived = [
         path
         for run in search["runs"]
@@ -718,6 +922,9 @@ def build_context(
         "show_infusions": any(s.get("infusions") or s.get("infusion_schedule") for s in studies),
         "dose_header": f"Dose ({config.get('synthesis', {}).get('dose_unit')})" if config.get("synthesis", {}).get("dose_unit") else "Dose",
         "search": search,
+        "other_methods": other_methods(search),
+        "dedup": deduplication(config, ledger, maybe_pairs, dedup_decisions),
+        "screening_reviewers": screening["stages"],
         "rules": automation_rules(config["screening"]["rules"], ledger),
         "counts": dict(counts),
         "prisma_table": prisma_table(counts, config["searches"]["sources"]),
@@ -730,7 +937,7 @@ def build_context(
         "direction_figure": svg_data_uri(direction_svg),
         "analyses": analysis_rows,
         "synthesis_methods": synthesis_methods(config.get("synthesis", {})),
-        "limitations": limitations(studies, direction, primary, analyses=[s for s, _ in analyses]),
+        "limitations": limitations(studies, direction, primary, analyses=[s for s, _ in analyses]) + screening["limitations"],
         "risk_of_bias": risk_of_bias(rob_path),
         "whats_new": whats_new(summaries, primary),
         "whats_new_analysis": f"{primary.get('title', primary.get('analysis', ''))}" if primary else "",
@@ -785,15 +992,20 @@ def run_render_report(
     template_md: str,
     html_out: str,
     md_out: str,
+    agreement: str,
+    maybe_pairs: str,
     risk_of_bias_tsv: Sequence[str] | None = None,
     configfiles: Sequence[str | os.PathLike[str]] = ("config/config.yaml",),
+    dedup_decisions: Sequence[str] | None = None,
 ) -> None:
     """Pipeline step: read results/, write results/report/index.html and report.md.
 
     ``risk_of_bias_tsv`` is the rule's optional input ([] when the review has no RoB 2 table);
     None reads the path from config extraction.risk_of_bias. ``configfiles`` are the config files
     the run read (Snakemake's ``workflow.configfiles``: config/config.yaml plus any ``--configfile``);
-    the provenance hashes each of them.
+    the provenance hashes each of them. ``agreement`` is results/screening/agreement.json and
+    ``maybe_pairs`` results/dedup/maybe_pairs.tsv; ``dedup_decisions`` is the rule's optional input
+    (config dedup.decisions, [] when absent; None reads the path from the config).
     """
     analysis_inputs = []
     for path in analyses:
@@ -809,6 +1021,10 @@ def run_render_report(
         rob = config.get("extraction", {}).get("risk_of_bias")
     else:
         rob = risk_of_bias_tsv[0] if risk_of_bias_tsv else None
+    if dedup_decisions is None:
+        dedup_path = config.get("dedup", {}).get("decisions") or None
+    else:
+        dedup_path = dedup_decisions[0] if dedup_decisions else None
     provenance_files = [
         *(workdir_relative(f) for f in configfiles),
         config["screening"]["rules"],
@@ -832,6 +1048,9 @@ def run_render_report(
         runs_root=runs_root,
         rob_path=rob,
         provenance_files=[f for f in provenance_files if f],
+        agreement=read_json(agreement, fix="re-run the screen_records rule"),
+        maybe_pairs=read_tsv(maybe_pairs, required=("record_a", "record_b", "rule")),
+        dedup_decisions=dedup_path,
     )
     html = render(context, template=template_html)
     md = render(context, template=template_md)

@@ -28,4 +28,7 @@ run_step(
     html_out=snakemake.output.html,  # noqa: F821
     md_out=snakemake.output.md,  # noqa: F821
     risk_of_bias_tsv=list(snakemake.input.risk_of_bias),  # noqa: F821
+    agreement=snakemake.input.agreement,  # noqa: F821
+    maybe_pairs=snakemake.input.maybe_pairs,  # noqa: F821
+    dedup_decisions=list(snakemake.input.dedup_decisions),  # noqa: F821
 )
