@@ -33,9 +33,11 @@ import pytest
 import yaml
 from conftest import ROOT, run_snakemake
 from livingreview.records import Record
+from livingreview.report import reporting_bias_in_words
 from livingreview.runs import Manifest, RunFile, write_run
 from livingreview.tables import read_tsv
 from livingreview.writers import ovid_ris, pubmed_xml
+from markupsafe import escape as html_escape
 
 pytestmark = pytest.mark.e2e
 
@@ -502,6 +504,12 @@ def test_plots_and_report_favour_exercise(review: Path) -> None:
     # report.published_participants null: no comparison with a published review; reconstructed: false: no note
     assert "The published review reports" not in md and "The published review reports" not in html
     assert "reconstruction" not in md and "reconstruction" not in html
+    # reporting bias: the funnel plot is shown exactly when its analysis drew one, with Egger's test in words
+    for analysis in ("depression_md", "response_rr"):
+        summary = json.loads((review / f"results/synthesis/{analysis}.json").read_text(encoding="utf-8"))
+        words = reporting_bias_in_words(summary)
+        assert words.startswith("Funnel plot: ") and "Egger's test" in words and str(html_escape(words)) in html
+        assert (f"../synthesis/{analysis}_funnel.svg" in md) is bool(summary["funnel"]["drawn"])
 
 
 def _png_text_chunks(data: bytes) -> bytes:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections import Counter
 import zipfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -837,3 +837,18 @@ def test_markdown_has_every_table_column_and_figure_of_the_html(default_review: 
     for s in read_tsv(default_review / "results/studies/included_studies.tsv"):
         line = next(x for x in md.splitlines() if x.startswith(f"| {s['study_id']} | ") and len(x.split(" | ")) >= len(header))
         assert line.split(" | ")[3] == rep.md_escape(s["n_per_arm"]), s["study_id"]
+
+
+def test_reporting_bias_in_words_funnel_and_egger() -> None:
+    drawn = {"k": 11, "funnel": {"drawn": True, "reason": None},
+             "egger": {"run": True, "k": 11, "t": 2.3456, "df": 9, "p": 0.04378, "limit_estimate": -0.1234}}
+    assert rep.reporting_bias_in_words(drawn) == (
+        "Funnel plot: drawn from 11 studies (below). Egger's test (metafor regtest, model \"lm\"): t = 2.35, df = 9, p = 0.044; limit estimate -0.12.")
+    small = {"k": 2, "funnel": {"drawn": False, "reason": "k = 2 < 3: a funnel plot needs at least 3 studies"},
+             "egger": {"run": False, "k": 2, "reason": "k = 2 < 10: Egger's test has too little power to tell small-study effects from chance"}}
+    assert rep.reporting_bias_in_words(small) == (
+        "Funnel plot: not drawn (k = 2 < 3: a funnel plot needs at least 3 studies). "
+        "Egger's test: not run (k = 2 < 10: Egger's test has too little power to tell small-study effects from chance).")
+    ctx = rep.analysis_context({**drawn, "analysis": "a", "studies": []}, {"funnel": "data:image/svg+xml;base64,AA=="})
+    assert ctx["funnel_drawn"] is True and ctx["reporting_bias"].startswith("Funnel plot: drawn")
+    assert rep.analysis_context({**small, "analysis": "a", "studies": []}, {"funnel": "data:x"})["funnel_drawn"] is False

@@ -478,8 +478,26 @@ def analysis_context(summary: Mapping[str, Any], figures: Mapping[str, str]) -> 
         "studies": studies,
         "not_estimable": [dict(n) for n in summary.get("not_estimable", [])],
         "egger": summary.get("egger"),
+        "funnel_drawn": bool((summary.get("funnel") or {}).get("drawn")) and "funnel" in figures,
+        "reporting_bias": reporting_bias_in_words(summary),
         "figures": dict(figures),
     }
+
+
+def reporting_bias_in_words(summary: Mapping[str, Any]) -> str:
+    """The funnel plot and Egger's test of one analysis in words: drawn/run, or why not."""
+    funnel = summary.get("funnel") or {}
+    egger = summary.get("egger") or {}
+    if funnel.get("drawn"):
+        words = [f"Funnel plot: drawn from {summary.get('k')} studies (below)."]
+    else:
+        words = [f"Funnel plot: not drawn ({funnel.get('reason') or 'no reason recorded'})."]
+    if egger.get("run"):
+        words.append(f"Egger's test (metafor regtest, model \"lm\"): t = {number(egger.get('t'))}, df = {egger.get('df')}, "
+                     f"p = {number(egger.get('p'), 3)}; limit estimate {number(egger.get('limit_estimate'))}.")
+    else:
+        words.append(f"Egger's test: not run ({egger.get('reason') or 'no reason recorded'}).")
+    return " ".join(words)
 
 
 METHOD_WORDS = {

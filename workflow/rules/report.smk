@@ -15,6 +15,7 @@ rule render_report:
         cumulative=expand(
             "results/synthesis/{analysis}_cumulative.svg", analysis=ANALYSES
         ),
+        funnels=expand("results/synthesis/{analysis}_funnel.svg", analysis=ANALYSES),
         update_summaries=expand("results/update/{run_id}/summary.json", run_id=RUN_IDS),
         rules=config["screening"]["rules"],
         risk_of_bias=optional_input(config["extraction"]["risk_of_bias"]),
