@@ -304,3 +304,20 @@ def test_a_listed_record_the_named_run_does_not_archive_is_an_archive_error(tmp_
     with pytest.raises(ArchiveError, match=expected):
         _per_file_import(root)
     assert not any(Path(p).exists() for p in ("records.tsv", "ident.tsv", "merged.tsv", "merged_ledger.tsv"))
+
+
+def test_cli_import_counts_the_records_written_not_those_left_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`livingreview import` prints per file and in total the records records.tsv gets: a file's records
+    listed as already archived are left out of the numbers and named as left out (before, the total
+    counted them: 8 records printed for a records.tsv of 4)."""
+    monkeypatch.chdir(tmp_path)
+    _overlapping_runs(Path("resources/searches"))
+    assert cli.main(["import", "--runs", "resources/searches", "-o", "out/records.tsv", "--ledger", "out/ident.tsv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "resources/searches/2025-09-30/october.ris\tembase\t2 records (database reported 2)",
+        "resources/searches/2025-10-31/november.ris\tembase\t1 records (database reported 3); 2 of 3 already archived by an earlier run, left out",
+        "resources/searches/2025-11-30/december.ris\tembase\t1 records (database reported 3); 2 of 3 already archived by an earlier run, left out",
+        "total\t4 records from 3 files -> out/records.tsv",
+    ]
+    assert len(read_tsv(Path("out/records.tsv"))) == 4

@@ -30,10 +30,12 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Import and print one line per file and a total."""
+    """Import and print one line per file and a total: the records each file gives records.tsv (those
+    its manifest lists as already archived are left out, and said so)."""
     counts = run_import(runs_root=args.runs, records_out=args.output, ledger_out=args.ledger)
     for c in counts:
         reported = "" if c.count_reported is None else f" (database reported {c.count_reported})"
-        print(f"{c.source_file}\t{c.database}\t{c.parsed} records{reported}")
-    print(f"total\t{sum(c.parsed for c in counts)} records from {len(counts)} files -> {args.output}")
+        left_out = f"; {c.already_archived} of {c.parsed} already archived by an earlier run, left out" if c.already_archived else ""
+        print(f"{c.source_file}\t{c.database}\t{c.kept} records{reported}{left_out}")
+    print(f"total\t{sum(c.kept for c in counts)} records from {len(counts)} files -> {args.output}")
     return 0
