@@ -706,7 +706,7 @@ def test_two_reviewers_give_their_kappa_and_a_single_reviewer_stage_is_a_limitat
         "Title/abstract: 3 records screened by 2 reviewers (A, B), independently: each reviewer's decision is a row of its own in "
         "resources/screening/decisions.tsv, a disagreement is settled by a consensus (resolution) row, and agreement compares each "
         "reviewer's first decision, made before any discussion changed it. A and B both screened all 3 records: Cohen's kappa 0.40; "
-        "they agreed on 2 of 3.")
+        "they agreed on 2 of 3. 1 record awaits a decision.")
     assert ft["text"] == "Full text: one reviewer (A) screened every report (1 report); no report was screened by a second, independent reviewer."
     assert out["limitations"] == [
         "Single-reviewer screening: one reviewer (A) screened each report at full text (1 report), with no independent second reviewer; "
@@ -714,7 +714,7 @@ def test_two_reviewers_give_their_kappa_and_a_single_reviewer_stage_is_a_limitat
     # more records screened than both reviewers decided: the rest had one reviewer
     partial = rep.screening_reviewers(result, _screening_ledger(5, 1))["stages"][0]["text"]
     assert partial.endswith("A and B both screened 3 of the 5 records: Cohen's kappa 0.40; they agreed on 2 of 3. "
-                            "The other 2 records were screened by one reviewer only.")
+                            "The other 2 records were screened by one reviewer only. 1 record awaits a decision.")
     # rendered: the screening section and the limitations of both formats
     ctx = _context(tmp_path)
     ctx["screening_reviewers"] = out["stages"]
@@ -733,7 +733,8 @@ def test_kappa_undefined_and_no_shared_records_are_said_so() -> None:
     apart = {"reviewers": ["A", "B"], "computable": False, "why": "2 reviewers but no record decided by two of them", "pairs": []}
     out = rep.screening_reviewers({"title_abstract": no_variation, "full_text": apart}, _screening_ledger(2, 2))
     assert out["stages"][0]["text"].endswith("A and B both screened all 2 records: Cohen's kappa not defined (both reviewers "
-                                             "gave one and the same decision to every shared record (chance agreement is 1)); they agreed on 2 of 2.")
+                                             "gave one and the same decision to every shared record (chance agreement is 1)); they agreed on 2 of 2. "
+                                             "1 record awaits a decision.")
     assert out["stages"][1]["text"].endswith("No report was screened by two of them (2 reviewers but no record decided by two of them).")
     assert out["limitations"][0].startswith("Single-reviewer screening: one reviewer (A or B) screened each report at full text (2 reports)")
     with pytest.raises(InputFormatError, match=r"results/screening/agreement.json: stage 'full_text' lacks its 'reviewers' or 'pairs'"):
@@ -852,3 +853,21 @@ def test_reporting_bias_in_words_funnel_and_egger() -> None:
     ctx = rep.analysis_context({**drawn, "analysis": "a", "studies": []}, {"funnel": "data:image/svg+xml;base64,AA=="})
     assert ctx["funnel_drawn"] is True and ctx["reporting_bias"].startswith("Funnel plot: drawn")
     assert rep.analysis_context({**small, "analysis": "a", "studies": []}, {"funnel": "data:x"})["funnel_drawn"] is False
+
+
+def test_who_screened_does_not_say_every_record_while_some_await_a_decision() -> None:
+    """A monthly update leaves records awaiting a title/abstract decision; PRISMA counts them as screened
+    (records screened 19 = 18 decided + 1 awaiting), so 'one reviewer screened every record (18 records)'
+    was false beside it. The sentence says every record decided so far, and how many await a decision."""
+    one = {"reviewers": ["A"], "pairs": []}
+    ledger = _screening_ledger(18, 2) + [{"record_id": "pubmed:98", "stage": "title_abstract", "outcome": "awaiting_decision"},
+                                         {"record_id": "pubmed:97", "stage": "full_text", "outcome": "awaiting_decision"}]
+    ta, ft = rep.screening_reviewers({"title_abstract": one, "full_text": one}, ledger)["stages"]
+    assert ta["text"] == ("Title/abstract: one reviewer (A) screened every record decided so far (18 records); "
+                          "no record was screened by a second, independent reviewer. 2 records await a decision.")
+    assert ft["text"] == ("Full text: one reviewer (A) screened every report decided so far (2 reports); "
+                          "no report was screened by a second, independent reviewer. 1 report awaits a decision.")
+    # nothing awaiting: the sentence as before
+    no_wait = [r for r in ledger if r["outcome"] != "awaiting_decision"]
+    assert rep.screening_reviewers({"title_abstract": one, "full_text": one}, no_wait)["stages"][0]["text"] == (
+        "Title/abstract: one reviewer (A) screened every record (18 records); no record was screened by a second, independent reviewer.")

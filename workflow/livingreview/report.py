@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 
 from .config import SCHEMA_DIR, TEMPLATE_DIR, WORKFLOW_DIR
-from .constants import OUTCOME_EXCLUDED, OUTCOME_INCLUDED, REGISTERS, hksj_words
+from .constants import OUTCOME_AWAITING, OUTCOME_EXCLUDED, OUTCOME_INCLUDED, REGISTERS, hksj_words
 from .errors import InputFormatError
 from .runs import RunFile, already_archived_note, list_runs, load_manifest, run_sort_key, sha256_file
 from .tables import format_fixed, read_json, read_tsv, workdir_relative, write_text
@@ -361,10 +361,13 @@ def screening_reviewers(
         reviewers = [str(r) for r in entry["reviewers"]]
         n = sum(1 for r in ledger if r["stage"] == stage and r["outcome"] in (OUTCOME_INCLUDED, OUTCOME_EXCLUDED))
         screened = f"{n} {item if n == 1 else items}"
+        # records still awaiting a decision at this stage: PRISMA counts them as screened, no one decided them yet
+        waiting = sum(1 for r in ledger if r["stage"] == stage and r["outcome"] == OUTCOME_AWAITING)
+        every = f"every {item} decided so far" if waiting else f"every {item}"
         if not reviewers:
             text = f"{label}: no {item} was decided by a person ({entry.get('why') or 'no human decisions at this stage'})."
         elif len(reviewers) == 1:
-            text = f"{label}: one reviewer ({reviewers[0]}) screened every {item} ({screened}); no {item} was screened by a second, independent reviewer."
+            text = f"{label}: one reviewer ({reviewers[0]}) screened {every} ({screened}); no {item} was screened by a second, independent reviewer."
             single.append((label.lower(), item, screened, reviewers[0]))
         else:
             text = (f"{label}: {screened} screened by {len(reviewers)} reviewers ({', '.join(reviewers)}), independently: each reviewer's "
@@ -383,6 +386,8 @@ def screening_reviewers(
             if not entry["pairs"]:
                 text += f" No {item} was screened by two of them ({entry.get('why', '')})."
                 single.append((label.lower(), item, screened, " or ".join(reviewers)))
+        if waiting:
+            text += f" {waiting} {item if waiting == 1 else items} {'awaits' if waiting == 1 else 'await'} a decision."
         stages.append({"stage": stage, "label": label, "reviewers": reviewers, "n": n, "text": text})
     limitations = []
     if single:
