@@ -357,3 +357,25 @@ def test_analysis_hksj_adhoc_key_picks_the_variant_everywhere_and_the_schema_def
         del a["hksj_adhoc"]
     filled = validate_config(bare, where="test config")
     assert all(a["hksj_adhoc"] is True for a in filled["synthesis"]["analyses"])
+
+
+def test_studies_that_cannot_be_pooled_get_no_funnel_plot_and_no_egger_test() -> None:
+    """An analysis not pooled because its studies do not combine (SMDs of change scores and of final values;
+    mean differences on different scales) drew a funnel plot of them around their fixed-effect average, and
+    from egger_min_k studies ran Egger's test on them; the report then said 'Funnel plot: drawn from 3 studies'
+    under 'Not pooled: ... cannot combine'. Neither is done now, and the reason names why."""
+    change = "Hedges' g from change-score means/SDs, n 20/20 (escalc SMD)"
+    final = "Hedges' g from follow-up means/SDs, n 15/15 (escalc SMD)"
+    studies = [make_study(s, 2010 + i) for i, s in enumerate("ABCD")]
+    eff = [Effect("A", "x", "SMD", 0.5, 0.1, change), Effect("B", "x", "SMD", 0.8, 0.14, final), Effect("C", "x", "SMD", 0.6, 0.12, final)]
+    out = analyse({"id": "x", "domain": "ptsd_severity", "measure": "SMD"}, eff, studies, egger_min_k=3)
+    assert out["pooled"] is False
+    why = f"the studies are not pooled: {out['reason']}"
+    assert out["funnel"] == {"drawn": False, "reason": why}
+    assert out["egger"] == {"run": False, "k": 3, "reason": why}
+    # the same studies on one basis: drawn and run as before
+    same = analyse({"id": "x", "domain": "ptsd_severity", "measure": "SMD"}, [Effect(e.study, "x", "SMD", e.yi, e.vi, final) for e in eff], studies, egger_min_k=3)
+    assert same["pooled"] is True and same["funnel"] == {"drawn": True, "reason": None} and same["egger"]["run"] is True
+    # too few studies keeps the k message
+    two = analyse({"id": "x", "domain": "ptsd_severity", "measure": "SMD"}, eff[:2], studies)
+    assert two["funnel"]["reason"] == "k = 2 < 3: a funnel plot needs at least 3 studies" and two["egger"]["reason"].startswith("k = 2 < 10")

@@ -554,14 +554,21 @@ def analyse(
         out["cumulative"] = cumulative(yi, vi, labels=labels, order=years, method=method, hksj=hksj, hksj_adhoc=hksj_adhoc)
     else:
         out["cumulative"] = []
-    if usable:
+    # enough studies but not combinable (scales, SMD bases): a funnel plot or Egger's test of them would set
+    # effects that cannot be pooled against one another, so neither is shown, and the reason says why
+    uncombinable = f"the studies are not pooled: {reason}" if reason is not None and len(usable) >= min_k else None
+    if uncombinable and len(usable) >= egger_min_k:
+        eg = {"run": False, "k": len(usable), "reason": uncombinable}
+    elif usable:
         eg = egger_test(yi, vi, labels=labels, min_k=egger_min_k)
     else:
         eg = {"run": False, "k": 0, "reason": "no estimable study"}
     out["egger"] = eg
     out["by_run"] = by_run(analysis, usable, credited=credited, min_k=min_k, method=method, hksj=hksj, hksj_adhoc=hksj_adhoc, where=credited_from) if credited else []
-    out["funnel"] = {"drawn": len(usable) >= funnel_min_k,
-                     "reason": None if len(usable) >= funnel_min_k else f"k = {len(usable)} < {funnel_min_k}: a funnel plot needs at least {funnel_min_k} studies"}
+    if len(usable) < funnel_min_k:
+        out["funnel"] = {"drawn": False, "reason": f"k = {len(usable)} < {funnel_min_k}: a funnel plot needs at least {funnel_min_k} studies"}
+    else:
+        out["funnel"] = {"drawn": uncombinable is None, "reason": uncombinable}
     return out
 
 
