@@ -3,11 +3,14 @@ never a traceback, never a value silently turned into "not reported"."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import copy_project_inputs, run_snakemake
+from conftest import ROOT, copy_project_inputs, run_snakemake
 from livingreview.cli import main
 from livingreview.errors import InputFormatError
 from livingreview.extraction import load_outcomes, load_studies
@@ -180,3 +183,29 @@ def test_a_path_the_system_refuses_is_one_line_not_a_traceback(tmp_path: Path, c
     assert main(["add-run", "--database", "embase", "--file", str(export), "--date", "2025-10-01", "--root", str(export)]) == 1
     (line,) = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("INFO ")]
     assert line.startswith(f"livingreview: error: {export}") and "Not a directory" in line
+
+
+def test_an_os_error_without_a_path_does_not_blame_a_path(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import livingreview.commands.pool as pool_command
+
+    def reset(args: object) -> int:
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+    monkeypatch.setattr(pool_command, "run", reset)
+    assert main(["pool", "effects.tsv"]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == ("livingreview: error: Connection reset by peer; fix: a system error without a path (network, disk): "
+                    "check the connection and free disk space, then run the command again")
+
+
+def test_a_reader_that_goes_away_is_not_a_traceback(tmp_path: Path) -> None:
+    # `livingreview pool effects.tsv | head -0`: the pipe closes before the output is written.
+    effects = tmp_path / "effects.tsv"
+    effects.write_text("study\tyi\tvi\n" + "".join(f"S{i}\t0.{i}\t0.1\n" for i in range(1, 4)), encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "livingreview.cli", "pool", str(effects)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT / "workflow")})
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode("utf-8")
+    assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in err and "Broken pipe" not in err and "BrokenPipeError" not in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -82,15 +83,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LivingReviewError as err:
         print(f"livingreview: error: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader of our output went away (`livingreview trace X | head`): not an error to report.
+        # Point stdout at devnull so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except OSError as err:
         # A path the system refuses (a folder given as -o, a file as --root, no permission, disk full):
         # one line naming the path, as for every other bad input, not a traceback.
         paths = " -> ".join(str(p) for p in (err.filename, err.filename2) if p is not None)
-        print(
-            f"livingreview: error: {paths + ': ' if paths else ''}{err.strerror or err}; "
-            "fix: check that the path exists, is a file or a folder as the option expects, and can be written",
-            file=sys.stderr,
-        )
+        fix = ("check that the path exists, is a file or a folder as the option expects, and can be written" if paths
+               else "a system error without a path (network, disk): check the connection and free disk space, then run the command again")
+        print(f"livingreview: error: {paths + ': ' if paths else ''}{err.strerror or err}; fix: {fix}", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, Interrupted) as err:
         signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
