@@ -345,3 +345,11 @@ def test_add_run_of_an_export_overlapping_the_first_run_leaves_the_archived_reco
     # the report's search table notes the records left out
     note = f"resources/searches/{NEW_RUN}/pubmed_update.ris`: 2 of 4 records in this file are already archived and left out: 2025-09-30 (2) (not records identified by this run)."
     assert note in (reviewed / "results/report/report.md").read_text(encoding="utf-8")
+    # ... and What's new says its "records retrieved" (2) leaves them out, naming the file and the note
+    md = (reviewed / "results/report/report.md").read_text(encoding="utf-8")
+    whats_new = md.split("## What's new", 1)[1].split("\n## ", 1)[0]
+    summary = json.loads((reviewed / f"results/update/{NEW_RUN}/summary.json").read_text(encoding="utf-8"))
+    assert summary["records_retrieved"] == 2
+    assert ("are left out before that count (they are neither retrieved nor identified again): "
+            f"run {NEW_RUN}, `resources/searches/{NEW_RUN}/pubmed_update.ris`: 2 of 4 records in this file are already archived "
+            "and left out: 2025-09-30 (2).") in whats_new
