@@ -259,6 +259,11 @@ def test_search_since_last_through_the_fake_server(reviewed: Path, monkeypatch: 
     assert entry["date_limits"]["datetype"] == "edat"  # update searches select by Entrez date, and the report says so
     html = (reviewed / "results/report/index.html").read_text(encoding="utf-8")
     assert f"{entry['date_limits']['from']} to {entry['date_limits']['to']} (edat)" in html
+    # the search's own note on the archived record it left out reaches the report (search table and What's new)
+    left_out = "1 of 3 records found are already archived and left out of this file: 2025-09-30 (1)"
+    assert left_out in entry["notes"]
+    assert f"{left_out} (not records identified by this run).</li>" in html
+    assert html.count(left_out) == 2
 
 
 def _with_pmid(record: Record, pmid: str) -> Record:
