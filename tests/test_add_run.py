@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from livingreview import cli
-from livingreview.commands.add_run import add_run, next_run_id
+from livingreview.commands.add_run import add_run
 from livingreview.errors import ConfigError, InputFormatError
 from livingreview.importer import run_import
-from livingreview.runs import load_manifest, sha256_file, verify_run
+from livingreview.runs import load_manifest, next_run_id, sha256_file, verify_run
 from livingreview.tables import read_tsv
 
 DATA = Path(__file__).parent / "data" / "parsers"
@@ -96,6 +96,12 @@ def test_next_run_id(tmp_path: Path) -> None:
     (tmp_path / "2025-09-30").mkdir()
     (tmp_path / "2025-09-30-2").mkdir()
     assert next_run_id(tmp_path, "2025-09-30") == "2025-09-30-3"
+    # a gap left by a deleted run is not reused: 2025-09-30-2 would sort before the day's -3
+    (tmp_path / "2025-09-30-2").rmdir()
+    (tmp_path / "2025-09-30-3").mkdir()
+    assert next_run_id(tmp_path, "2025-09-30") == "2025-09-30-4"
+    assert next_run_id(tmp_path, "2025-10-01") == "2025-10-01"
+    assert next_run_id(tmp_path / "absent", "2025-09-30") == "2025-09-30"
 
 
 def test_add_run_refuses_manifest_name(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from .tables import read_json, umask_mode
 LOG = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-# A run id: the search date, and -2, -3, ... for later runs of the same day (commands.add_run.next_run_id).
+# A run id: the search date, and -2, -3, ... for later runs of the same day (next_run_id).
 _RUN_ID_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:-(\d+))?$")
 
 
@@ -326,6 +326,17 @@ def is_run_id(run_id: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def next_run_id(root: str | os.PathLike[str], date: str) -> str:
+    """The id of a new run of ``date`` (YYYY-MM-DD): the date itself, or after the newest run of that
+    day the next -2, -3, ... (never a gap left by a deleted run: that id would sort before a later run
+    of the day, which check_run_comes_last refuses)."""
+    root = Path(root)
+    taken = [p.name for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+    numbers = [1 for name in taken if name == date]
+    numbers += [int(name[len(date) + 1:]) for name in taken if name.startswith(date + "-") and name[len(date) + 1:].isdigit()]
+    return f"{date}-{max(numbers) + 1}" if numbers else date
 
 
 def run_sort_key(run_id: str) -> tuple[str, int, str]:

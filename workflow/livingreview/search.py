@@ -40,6 +40,7 @@ from .runs import (
     is_run_id,
     list_runs,
     load_manifest,
+    next_run_id,
     write_run,
 )
 
@@ -339,18 +340,6 @@ def ncbi_today(now: dt.datetime | None = None) -> dt.date:
     """Today's date at NCBI (NCBI_TIMEZONE) at ``now`` (default: the current time; a naive ``now`` is local time)."""
     now = now if now is not None else dt.datetime.now(dt.UTC)
     return now.astimezone(NCBI_TIMEZONE).date()
-
-
-def next_run_id(root: str | os.PathLike[str], today: dt.date) -> str:
-    """Today's date (YYYY-MM-DD), with -2, -3, ... appended when that run id is taken."""
-    root = Path(root)
-    base = today.isoformat()
-    if not (root / base).exists():
-        return base
-    n = 2
-    while (root / f"{base}-{n}").exists():
-        n += 1
-    return f"{base}-{n}"
 
 
 @contextmanager
@@ -1004,7 +993,7 @@ def run_pubmed_search(
         LOG.info("update search (--since): dates are %s, not entrez.datetype %s", DATETYPE_WORDS[UPDATE_DATETYPE], settings.datetype)
     if since is not None:
         settings = replace(settings, datetype=UPDATE_DATETYPE)
-    run_id = run_id if run_id is not None else next_run_id(runs_root, today)
+    run_id = run_id if run_id is not None else next_run_id(runs_root, today.isoformat())
     if (runs_root / run_id).exists():
         raise ArchiveError(f"run {run_id} already exists (runs are immutable)", where=str(runs_root / run_id), fix="pass another --run-id or leave it out")
     check_run_comes_last(runs_root, run_id, fix="leave --run-id out (today's date) or give one after the newest run's")

@@ -26,6 +26,7 @@ from ..runs import (
     clean_partial_runs,
     list_runs,
     load_manifest,
+    next_run_id,
     write_run,
 )
 from ..search import (
@@ -46,16 +47,6 @@ DEFAULT_PLATFORMS: dict[str, str] = {
 NOT_RECORDED = "not recorded"
 
 LOG = logging.getLogger("livingreview.add_run")
-
-
-def next_run_id(root: str | os.PathLike[str], date: str) -> str:
-    """``date`` when no run of that id exists under root, else ``date-2``, ``date-3``, ..."""
-    root = Path(root)
-    run_id, n = date, 1
-    while (root / run_id).exists():
-        n += 1
-        run_id = f"{date}-{n}"
-    return run_id
 
 
 def configured_platforms(config_path: str | os.PathLike[str]) -> dict[str, str]:
