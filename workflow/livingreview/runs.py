@@ -328,6 +328,30 @@ def is_run_id(run_id: str) -> bool:
     return True
 
 
+def archived_record_ids(root: str | os.PathLike[str], database: str) -> dict[str, str]:
+    """Record ids the runs under root archive for ``database``, each mapped to the run that archived it.
+
+    Exports with the database's own ids (PMIDs, NCT numbers, Ovid accession numbers) keep them as
+    record ids, and a record id is archived by one run only: a record a later file holds again is
+    listed in that file's ``already_archived`` and left out of its run, so it is not counted here.
+    Exports without ids get ids of their own run and never match.
+    """
+    from .parsers import (
+        read_records,  # parsers need nothing of runs; imported here to keep runs light
+    )
+
+    archived: dict[str, str] = {}
+    for run_dir in list_runs(root):
+        manifest = load_manifest(run_dir)
+        for entry in manifest.files:
+            if entry.database != database:
+                continue
+            for rec in read_records(run_dir / entry.name, fmt=entry.format, database=database, run_id=manifest.run_id, source_file=str(run_dir / entry.name)):
+                if rec.record_id not in entry.already_archived:
+                    archived.setdefault(rec.record_id, manifest.run_id)
+    return archived
+
+
 def next_run_id(root: str | os.PathLike[str], date: str) -> str:
     """The id of a new run of ``date`` (YYYY-MM-DD): the date itself, or after the newest run of that
     day the next -2, -3, ... (never a gap left by a deleted run: that id would sort before a later run

@@ -35,6 +35,7 @@ from .runs import (
     RUN_ID_FORM,
     Manifest,
     RunFile,
+    archived_record_ids,
     check_run_comes_last,
     clean_partial_runs,
     is_run_id,
@@ -876,23 +877,14 @@ def tool_versions() -> dict[str, str]:
 
 
 def archived_pubmed_ids(root: str | os.PathLike[str]) -> dict[str, str]:
-    """PMIDs already archived in PubMed files of earlier runs under root, each mapped to its (first) run id.
+    """PMIDs already archived in PubMed files of earlier runs under root, each mapped to the run that archived it
+    (runs.archived_record_ids: a record an add-run export lists as already archived counts for its earlier run).
 
     Records get the id ``pubmed:<PMID>`` and the importer refuses one record id in two runs, so a
     new run keeps out what an earlier run holds (the manifest says how many and where).
     """
-    from .parsers import read_records
-
-    seen: dict[str, str] = {}
-    for run_dir in list_runs(root):
-        manifest = load_manifest(run_dir)
-        for f in manifest.files:
-            if f.database != "pubmed":
-                continue
-            for record in read_records(run_dir / f.name, fmt=f.format, database="pubmed", run_id=manifest.run_id):
-                if record.pmid:
-                    seen.setdefault(record.pmid, manifest.run_id)
-    return seen
+    archived = archived_record_ids(root, "pubmed")
+    return {rid.split(":", 1)[1]: run for rid, run in archived.items() if rid.split(":", 1)[1].isdigit()}
 
 
 def build_manifest(

@@ -22,10 +22,9 @@ from ..runs import (
     RunFile,
     already_archived_note,
     archived_by_runs,
+    archived_record_ids,
     check_run_comes_last,
     clean_partial_runs,
-    list_runs,
-    load_manifest,
     next_run_id,
     write_run,
 )
@@ -125,26 +124,6 @@ def count_mismatch(run_id: str, name: str, count: int, count_reported: int) -> s
         f"run {run_id} ({name}) holds {count} records but the database reported {count_reported} (--count-reported); "
         f"{why}; check the export against the database's hit count and, if it is incomplete, export again and archive it as a new run"
     )
-
-
-def archived_record_ids(root: str | os.PathLike[str], database: str) -> dict[str, str]:
-    """Record ids the runs under root archive for ``database``, each mapped to the run that archived it.
-
-    Exports with the database's own ids (PMIDs, NCT numbers, Ovid accession numbers) keep them as
-    record ids, and a record id is archived by one run only: a record a later file holds again is
-    listed in that file's ``already_archived`` and left out of its run, so it is not counted here.
-    Exports without ids get ids of their own run and never match.
-    """
-    archived: dict[str, str] = {}
-    for run_dir in list_runs(root):
-        manifest = load_manifest(run_dir)
-        for entry in manifest.files:
-            if entry.database != database:
-                continue
-            for rec in read_records(run_dir / entry.name, fmt=entry.format, database=database, run_id=manifest.run_id, source_file=str(run_dir / entry.name)):
-                if rec.record_id not in entry.already_archived:
-                    archived.setdefault(rec.record_id, manifest.run_id)
-    return archived
 
 
 class AddRunResult(NamedTuple):
