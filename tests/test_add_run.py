@@ -152,7 +152,7 @@ def test_platform_defaults_to_the_configured_platform_of_the_database(tmp_path: 
     path, *_ = add_run(root=root, database="psycinfo", file=DATA / "embase_ovid.ris", date="2025-10-31", config_path=CONFIG)
     assert load_manifest(path).files[0].platform == "Ovid APA PsycInfo"
     # --platform wins over the config
-    path, *_ = add_run(root=root, database="embase", file=DATA / "embase_ovid.ris", date="2025-10-31", config_path=CONFIG,
+    path, *_ = add_run(root=root, database="embase", file=_later_export(tmp_path, DATA / "embase_ovid.ris"), date="2025-10-31", config_path=CONFIG,
                          platform_name="Embase.com")
     assert load_manifest(path).files[0].platform == "Embase.com"
 
@@ -379,8 +379,33 @@ def test_an_export_dated_before_the_newest_run_is_refused_in_one_line(tmp_path: 
     assert "fix: give --date the day you archive it" in err[0]
     assert sorted(p.name for p in root.iterdir()) == before
     # the same day as the newest run is a later run of that day
-    assert cli.main(["add-run", "--database", "embase", "--file", str(DATA / "embase_ovid.ris"), "--date", "2025-10-31", "--root", str(root)]) == 0
+    later = _later_export(tmp_path, DATA / "embase_ovid.ris")
+    assert cli.main(["add-run", "--database", "embase", "--file", str(later), "--date", "2025-10-31", "--root", str(root)]) == 0
     assert sorted(p.name for p in root.iterdir()) == ["2025-10-31", "2025-10-31-2"]
+
+
+def _later_export(tmp_path: Path, export: Path) -> Path:
+    """A later export of the same search: the same records, not the same bytes (one more blank line)."""
+    later = tmp_path / "later" / export.name
+    later.parent.mkdir(exist_ok=True)
+    later.write_bytes(export.read_bytes() + b"\n")
+    return later
+
+
+def test_the_same_export_archived_twice_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Records without ids (Ovid RIS without AN) cannot be recognised as archived, so the same file
+    # archived again would add every record a second time.
+    root = tmp_path / "runs"
+    export = DATA / "embase_ovid.ris"
+    assert cli.main(["add-run", "--database", "embase", "--file", str(export), "--date", "2025-10-31", "--root", str(root)]) == 0
+    capsys.readouterr()
+    assert cli.main(["add-run", "--database", "embase", "--file", str(export), "--date", "2025-11-30", "--root", str(root)]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"livingreview: error: {export}: this export is byte for byte the embase file archived as {(root / '2025-10-31' / export.name).as_posix()}")
+    assert "fix: nothing was written" in line
+    assert sorted(p.name for p in root.iterdir()) == ["2025-10-31"]
+    # the same bytes exported from another database are that database's records
+    assert cli.main(["add-run", "--database", "psycinfo", "--file", str(export), "--date", "2025-11-30", "--root", str(root)]) == 0
 
 
 def _ris_with_accession(*numbers: str) -> str:

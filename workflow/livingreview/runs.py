@@ -328,6 +328,15 @@ def is_run_id(run_id: str) -> bool:
     return True
 
 
+def archived_copy(root: str | os.PathLike[str], digest: str, database: str) -> Path | None:
+    """The file of ``database`` archived under root whose manifest records sha256 ``digest`` (None when there is none)."""
+    for run_dir in list_runs(root):
+        for entry in load_manifest(run_dir).files:
+            if entry.database == database and entry.sha256.strip().lower() == digest:
+                return run_dir / entry.name
+    return None
+
+
 def archived_record_ids(root: str | os.PathLike[str], database: str) -> dict[str, str]:
     """Record ids the runs under root archive for ``database``, each mapped to the run that archived it.
 

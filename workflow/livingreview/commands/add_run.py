@@ -22,10 +22,12 @@ from ..runs import (
     RunFile,
     already_archived_note,
     archived_by_runs,
+    archived_copy,
     archived_record_ids,
     check_run_comes_last,
     clean_partial_runs,
     next_run_id,
+    sha256_file,
     write_run,
 )
 from ..search import (
@@ -235,6 +237,13 @@ def add_run(
     if count and len(already) == count:
         LOG.info("no new records: all %d records of %s are already archived (%s); no run written", count, src, archived_by_runs(already))
         return AddRunResult(None, count, name, already)
+    copy = archived_copy(root, sha256_file(src), database)
+    if copy is not None:
+        raise InputFormatError(
+            f"this export is byte for byte the {database} file archived as {copy.as_posix()}; its records have no ids the archive could recognise, so archiving it again would add each of them a second time",
+            where=str(src),
+            fix="nothing was written; archive a new export of the search (a later run of it), or nothing if the search found nothing new",
+        )
     if already:
         LOG.info("%s: %s", src, already_archived_note(already, count))
     run_file = RunFile(
@@ -285,7 +294,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--database", required=True, choices=list(DATABASES), help="database the export came from")
     parser.add_argument("--file", required=True, help="the export file as the database wrote it")
-    parser.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="date the search was run (also the run id)")
+    parser.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="date the search was run (also the run id); for a search older than the newest archived run, the day you archive it, with the search day in --notes")
     parser.add_argument("--query", default="", help="the exact query as run (optional; a warning names each detail left out)")
     parser.add_argument("--format", default=None, choices=list(FORMATS), help="file format (default: detected)")
     parser.add_argument(
