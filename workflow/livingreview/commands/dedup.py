@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     dups = sum(1 for r in result.ledger if r["outcome"] == OUTCOME_DUPLICATE)
     print(
         f"{len(records)} records from {len(args.files)} file(s) -> {result.n_clusters} clusters "
-        f"({dups} duplicates); {len(result.maybe_pairs)} pairs to check; wrote {args.output}"
+        f"({dups} duplicates); {len(result.maybe_pairs)} pair{'' if len(result.maybe_pairs) == 1 else 's'} to check; wrote {args.output}"
     )
     return 0
 

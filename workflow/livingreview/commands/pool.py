@@ -144,6 +144,6 @@ def register(subparsers: Any) -> None:
                                                         "narrower than the fixed-effect CI when the studies agree closely")
     p.add_argument("--hksj-adhoc", action="store_true", help="Knapp-Hartung with the ad hoc correction: the scaling factor is max(1, s²), so the CI is never "
                                                               "narrower than the random-effects one (metafor test=\"adhoc\"; implies --hksj)")
-    p.add_argument("--json", action="store_true", help="print JSON (keys: " + ", ".join(POOL_JSON_KEYS) + ", pooled, reason)")
+    p.add_argument("--json", action="store_true", help="print JSON (keys: " + ", ".join(POOL_JSON_KEYS) + ", pooled, reason, skipped: the input rows left out, as file:line study)")
     p.add_argument("--analysis", default=None, help="only rows whose analysis column equals this id; required when the file holds more than one analysis (effects.tsv does)")
     p.set_defaults(func=run)
