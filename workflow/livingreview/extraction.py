@@ -384,6 +384,14 @@ def load_outcomes(path: str | os.PathLike[str], studies: list[Study]) -> list[Ou
         study = by_id.get(row["study_id"])
         if study is None:
             raise InputFormatError(f"study_id {row['study_id']!r} is not in studies.tsv", where=where, fix="add the study to studies.tsv or correct the id")
+        if oid.rpartition("#")[0] != study.study_id:
+            # The documented form is <study_id>#<n>; a row copied from another study and given a new
+            # study_id would otherwise keep an id naming the wrong study in effects.tsv and traces.
+            raise InputFormatError(
+                f"outcome_id {oid!r} does not start with its study_id {study.study_id + '#'!r}",
+                where=where,
+                fix=f"name it {study.study_id}#<n> (a number unused in that study), or correct study_id",
+            )
         if row["report_key"] not in study.reports:
             raise InputFormatError(
                 f"report_key {row['report_key']!r} is not one of {study.study_id}'s reports ({LIST_SEP.join(study.reports)})", where=where, fix="use a key listed in studies.tsv"
