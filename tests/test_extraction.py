@@ -77,6 +77,9 @@ def test_bad_study_cells_name_file_line_and_column(tmp_path: Path, change: dict[
         ({"se": "-1"}, r"outcomes.tsv:11: column 'se'"),
         ({"report_key": "34333555"}, r"outcomes.tsv:11: report_key '34333555' is not one of Feder2014's reports"),
         ({"domain": "Mood score"}, r"outcomes.tsv:11: column 'domain'"),
+        # a value not of its column's form is named with what the column takes, not jsonschema's regex
+        ({"timepoint_days": "12 weeks"}, r"outcomes.tsv:11: column 'timepoint_days': '12 weeks' is not in the form this takes: A non-negative "
+                                         r"decimal number, or empty; fix: write the value in that form \(see outcomes.schema.yaml\)$"),
         # a row copied from another study keeps that study's outcome_id: the id (shown in effects.tsv
         # `how` and traces) would name the wrong study
         ({"outcome_id": "Feder2021#99"}, r"outcomes.tsv:11: outcome_id 'Feder2021#99' does not start with its study_id 'Feder2014#'.*fix: .*Feder2014#"),

@@ -98,6 +98,15 @@ def first_schema_error(validator: jsonschema.protocols.Validator, instance: Any)
     return errors[0] if errors else None
 
 
+def schema_message(err: jsonschema.ValidationError) -> str:
+    """A schema error in words for people: a value not of a column's form is named with what the
+    column takes (its description), not the regular expression jsonschema quotes."""
+    if err.validator == "pattern":
+        description = err.schema.get("description", "") if isinstance(err.schema, dict) else ""
+        return f"{err.instance!r} is not in the form this takes" + (f": {description}" if description else f" (pattern {err.validator_value})")
+    return err.message
+
+
 def error_path(err: jsonschema.ValidationError, *, empty: str) -> str:
     """Where in the instance an error is, as "key/sub/0"; ``empty`` when it concerns the whole instance."""
     return "/".join(str(x) for x in err.absolute_path) or empty
@@ -113,7 +122,7 @@ def validate(instance: Any, schema: dict[str, Any], *, where: str, schema_file: 
         key = error_path(err, empty="(top level)")
         line = _error_line(where, err)
         raise ConfigError(
-            f"key '{key}': {err.message}",
+            f"key '{key}': {schema_message(err)}",
             where=f"{where}:{line}" if line else where,
             fix=f"see {schema_file or 'the schema'} and config/README.md for what is allowed",
         )

@@ -14,7 +14,7 @@ from typing import Any
 
 import jsonschema
 
-from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml
+from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, schema_message
 from .constants import DATABASES, DECISION_FIELDS, DECISION_STAGES
 from .errors import ConfigError
 from .records import Record
@@ -122,7 +122,7 @@ def load_decisions(path: str | os.PathLike[str], reasons: Collection[str] | Mapp
             column = error_path(err, empty="(row)")
             value = cells.get(column, "")
             raise ConfigError(
-                f"column '{column}' value {value!r} is not allowed ({err.message})",
+                f"column '{column}' value {value!r} is not allowed ({schema_message(err)})",
                 where=where,
                 fix="see workflow/schemas/decisions.schema.yaml and config/README.md (screening decisions)",
             )

@@ -18,7 +18,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import cdist, cpdist
 
-from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml
+from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, schema_message
 from .constants import (
     CLUSTER_FIELDS,
     DATABASES,
@@ -687,7 +687,7 @@ def load_dedup_decisions(path: str | Path) -> list[DedupDecision]:
         if err is not None:
             column = error_path(err, empty="row")
             raise ConfigError(
-                f"column {column}: {err.message}",
+                f"column {column}: {schema_message(err)}",
                 where=where,
                 fix="see workflow/schemas/dedup_decisions.schema.yaml (record ids as in results/records/records.tsv; decision link or keep_apart; date YYYY-MM-DD)",
             )

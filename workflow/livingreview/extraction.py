@@ -10,7 +10,7 @@ from typing import Any
 
 import jsonschema
 
-from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml
+from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, schema_message
 from .constants import LIST_SEP
 from .errors import ConfigError, InputFormatError
 from .records import split_list
@@ -199,9 +199,10 @@ def _validate_rows(rows: list[dict[str, str]], schema: dict[str, Any], path: str
                 prop = schema.get("properties", {}).get(str(err.absolute_path[0]), {})
                 desc = prop.get("description", "")
             raise InputFormatError(
-                f"column '{column}': {err.message}",
+                f"column '{column}': {schema_message(err)}",
                 where=f"{path}:{row['_line']}",
-                fix=f"{desc} (see {Path(str(schema.get('$id', 'the schema'))).name})" if desc else "see the table's schema in workflow/schemas/",
+                fix=(f"write the value in that form (see {Path(str(schema.get('$id', 'the schema'))).name})" if err.validator == "pattern" and desc
+                     else f"{desc} (see {Path(str(schema.get('$id', 'the schema'))).name})" if desc else "see the table's schema in workflow/schemas/"),
             )
 
 
