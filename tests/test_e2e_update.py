@@ -93,6 +93,23 @@ def _check_previous_column(work: Path, *, new_identified: int) -> dict:
     return counts
 
 
+# Per-cluster tables whose earlier rows an update must never change, with the column keying them.
+EARLIER_TABLES = (("dedup/clusters.tsv", "record_id"), ("dedup/canonical.tsv", "cluster_id"), ("screening/screening.tsv", "cluster_id"))
+
+
+def _earlier_rows(work: Path) -> dict[str, dict[str, dict[str, str]]]:
+    """Each of EARLIER_TABLES as {key: row} (without the reader's _line)."""
+    return {name: {r[key]: {k: v for k, v in r.items() if k != "_line"} for r in read_tsv(work / f"results/{name}")} for name, key in EARLIER_TABLES}
+
+
+def _check_earlier_rows_unchanged(work: Path, earlier: dict[str, dict[str, dict[str, str]]]) -> None:
+    """Every row of ``earlier`` (_earlier_rows before the update) is still there, unchanged."""
+    after = _earlier_rows(work)
+    for name, rows in earlier.items():
+        changed = sorted(k for k, row in rows.items() if after[name].get(k) != row)
+        assert changed == [], f"{name}: earlier rows changed by the update: {changed[:5]}"
+
+
 def _md_prisma_table(md: str) -> tuple[list[str], dict[str, list[int]]]:
     """Header and rows (label -> numbers) of the PRISMA table in report.md."""
     section = md.split("## PRISMA 2020 flow", 1)[1].split("\n## ", 1)[0]
@@ -153,10 +170,7 @@ def _check_report_prisma_table(work: Path, counts: dict) -> None:
 def test_add_run_adds_only_new_clusters(reviewed: Path, tmp_path: Path) -> None:
     before = (reviewed / "results/studies/included_studies.tsv").read_bytes()
     first_md = (reviewed / "results/report/report.md").read_text(encoding="utf-8")
-    earlier = {
-        name: {r[key]: {k: v for k, v in r.items() if k != "_line"} for r in read_tsv(reviewed / f"results/{name}")}
-        for name, key in (("dedup/clusters.tsv", "record_id"), ("dedup/canonical.tsv", "cluster_id"), ("screening/screening.tsv", "cluster_id"))
-    }
+    earlier = _earlier_rows(reviewed)
     recs = _second_run_records(reviewed)
     export = tmp_path / "embase_update.ris"
     export.write_text(ovid_ris(list(recs.values()), database="embase"), encoding="utf-8")
@@ -199,11 +213,7 @@ def test_add_run_adds_only_new_clusters(reviewed: Path, tmp_path: Path) -> None:
     assert (reviewed / "results/studies/included_studies.tsv").read_bytes() == before
     # Earlier work untouched: every earlier record keeps its cluster (id, canonical record, rule),
     # every earlier cluster its merged record and its screening row.
-    for name, rows in earlier.items():
-        key = "record_id" if name.startswith("dedup/clusters") else "cluster_id"
-        after = {r[key]: {k: v for k, v in r.items() if k != "_line"} for r in read_tsv(reviewed / f"results/{name}")}
-        changed = sorted(k for k, row in rows.items() if after.get(k) != row)
-        assert changed == [], f"{name}: earlier rows changed by the update: {changed[:5]}"
+    _check_earlier_rows_unchanged(reviewed, earlier)
     ledger = read_tsv(reviewed / "results/audit/ledger.tsv")
     finals = Counter()
     last = {}
@@ -288,10 +298,7 @@ def test_add_run_of_an_export_overlapping_the_first_run_leaves_the_archived_reco
     its manifest lists them and the build leaves them out of the new run: only the new records are
     identified, screened and listed as new, and the first run's outputs do not change."""
     before = (reviewed / "results/studies/included_studies.tsv").read_bytes()
-    earlier = {
-        name: {r[key]: {k: v for k, v in r.items() if k != "_line"} for r in read_tsv(reviewed / f"results/{name}")}
-        for name, key in (("dedup/clusters.tsv", "record_id"), ("dedup/canonical.tsv", "cluster_id"), ("screening/screening.tsv", "cluster_id"))
-    }
+    earlier = _earlier_rows(reviewed)
     archived_rows = sorted((r for r in read_tsv(reviewed / "results/records/records.tsv") if r["database"] == "pubmed" and r["pmid"]), key=lambda r: r["record_id"])
     overlap = {FEDER2014_PMID: Record.from_row(_row(reviewed, f"pubmed:{FEDER2014_PMID}"))}
     other = next(r for r in archived_rows if r["pmid"] != FEDER2014_PMID)
@@ -341,11 +348,7 @@ def test_add_run_of_an_export_overlapping_the_first_run_leaves_the_archived_reco
 
     # the first run's outputs are unchanged
     assert (reviewed / "results/studies/included_studies.tsv").read_bytes() == before
-    for name, rows in earlier.items():
-        key = "record_id" if name.startswith("dedup/clusters") else "cluster_id"
-        after = {r[key]: {k: v for k, v in r.items() if k != "_line"} for r in read_tsv(reviewed / f"results/{name}")}
-        changed = sorted(k for k, row in rows.items() if after.get(k) != row)
-        assert changed == [], f"{name}: earlier rows changed by the update: {changed[:5]}"
+    _check_earlier_rows_unchanged(reviewed, earlier)
 
     # the report's search table notes the records left out
     note = f"resources/searches/{NEW_RUN}/pubmed_update.ris`: 2 of 4 records in this file are already archived and left out: 2025-09-30 (2) (not records identified by this run)."

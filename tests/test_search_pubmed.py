@@ -696,22 +696,19 @@ def test_route_entrez_refuses_any_other_host(fake: Any) -> None:
         urlopen(_build_request("https://example.org/other.fcgi", {"email": "x@example.org"}))
 
 
-def test_existing_run_id_is_refused_before_searching(tmp_path: Path, fake: Any) -> None:
+@pytest.mark.parametrize(
+    ("date_to", "run_id", "message"),
+    [
+        ("2025/09/30", "2025-12-01", "already exists"),  # the run id is taken
+        ("2025/12/01", "2025-11-15", "run 2025-11-15 would come before run 2025-12-01, archived already"),  # before the newest run
+    ],
+)
+def test_a_run_id_that_cannot_be_archived_is_refused_before_searching(tmp_path: Path, fake: Any, date_to: str, run_id: str, message: str) -> None:
     root = tmp_path / "searches"
-    _archive(root, "2025-12-01", "pubmed", "2025/09/30")
+    _archive(root, "2025-12-01", "pubmed", date_to)
     server = fake(make_records(5))
-    with pytest.raises(ArchiveError, match="already exists"):
-        run_pubmed_search(config_path=write_config(tmp_path), root=root, run_id="2025-12-01", today=TODAY)
-    assert server.requests == []
-    assert [p.name for p in list_runs(root)] == ["2025-12-01"]
-
-
-def test_a_run_id_before_the_newest_run_is_refused_before_searching(tmp_path: Path, fake: Any) -> None:
-    root = tmp_path / "searches"
-    _archive(root, "2025-12-01", "pubmed", "2025/12/01")
-    server = fake(make_records(5))
-    with pytest.raises(ArchiveError, match="run 2025-11-15 would come before run 2025-12-01, archived already"):
-        run_pubmed_search(config_path=write_config(tmp_path), root=root, run_id="2025-11-15", today=TODAY)
+    with pytest.raises(ArchiveError, match=message):
+        run_pubmed_search(config_path=write_config(tmp_path), root=root, run_id=run_id, today=TODAY)
     assert server.requests == []
     assert [p.name for p in list_runs(root)] == ["2025-12-01"]
 

@@ -291,9 +291,8 @@ def deduplication(
     for r in rules:
         r["removed"] = removed.get(r["id"], 0)
     below = sum(1 for p in maybe_pairs if p.get("rule") == "below rules")
-    decisions = []
-    if decisions_path and Path(decisions_path).exists():
-        decisions = dd.load_dedup_decisions(decisions_path)
+    exists = bool(decisions_path) and Path(str(decisions_path)).exists()
+    decisions = dd.load_dedup_decisions(decisions_path) if exists else []
     path = str(config.get("dedup", {}).get("decisions", "") or "")
     method = (
         "Records of all search runs are deduplicated together (workflow/livingreview/dedup.py). Exact identifiers link first: "
@@ -320,7 +319,6 @@ def deduplication(
         left += (f" Human dedup decisions: {len(decisions)} in {path} ({link} link{'' if link == 1 else 's'}, "
                  f"{len(decisions) - link} keep apart).")
     else:
-        exists = bool(decisions_path) and Path(str(decisions_path)).exists()
         left += f" Human dedup decisions: none ({path} holds no decision)." if exists else f" Human dedup decisions: none ({path or 'no file'} is absent)."
     return {
         "method": method,
@@ -354,15 +352,16 @@ def screening_reviewers(
     """
     where, fix = "results/screening/agreement.json", "re-run the screen_records rule"
     stages, single = [], []
+    outcomes = Counter((r["stage"], r["outcome"]) for r in ledger)  # one pass over the ledger for both stages
     for stage, label, item, items in SCREENING_STAGES:
         entry = agreement.get(stage)
         if not isinstance(entry, Mapping) or not isinstance(entry.get("reviewers"), list) or not isinstance(entry.get("pairs"), list):
             raise InputFormatError(f"stage {stage!r} lacks its 'reviewers' or 'pairs'", where=where, fix=fix)
         reviewers = [str(r) for r in entry["reviewers"]]
-        n = sum(1 for r in ledger if r["stage"] == stage and r["outcome"] in (OUTCOME_INCLUDED, OUTCOME_EXCLUDED))
+        n = outcomes[stage, OUTCOME_INCLUDED] + outcomes[stage, OUTCOME_EXCLUDED]
         screened = f"{n} {item if n == 1 else items}"
         # records still awaiting a decision at this stage: PRISMA counts them as screened, no one decided them yet
-        waiting = sum(1 for r in ledger if r["stage"] == stage and r["outcome"] == OUTCOME_AWAITING)
+        waiting = outcomes[stage, OUTCOME_AWAITING]
         every = f"every {item} decided so far" if waiting else f"every {item}"
         if not reviewers:
             text = f"{label}: no {item} was decided by a person ({entry.get('why') or 'no human decisions at this stage'})."

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -89,9 +90,7 @@ class RunFile:
 
 def archived_by_runs(already_archived: Mapping[str, str]) -> str:
     """'2025-09-30 (2), 2025-10-31 (1)': how many of ``already_archived`` each earlier run archived, in run order."""
-    per_run: dict[str, int] = {}
-    for run in already_archived.values():
-        per_run[run] = per_run.get(run, 0) + 1
+    per_run = Counter(already_archived.values())
     return ", ".join(f"{run} ({n})" for run, n in sorted(per_run.items(), key=lambda item: run_sort_key(item[0])))
 
 
@@ -346,7 +345,7 @@ def archived_record_ids(root: str | os.PathLike[str], database: str) -> dict[str
     Exports without ids get ids of their own run and never match.
     """
     from .parsers import (
-        read_records,  # parsers need nothing of runs; imported here to keep runs light
+        read_records,  # imported here, as search.py does, to keep runs light
     )
 
     archived: dict[str, str] = {}

@@ -615,6 +615,15 @@ class _Collected:
             self._progress.update(min(self._done, self._progress.total))
 
 
+def _count_check(caller: _Caller, query: str, dates: dict[str, str], *, retmax: int = 0, of: str = "") -> dict[str, Any]:
+    """The esearch made after fetching, to see that the result set did not change (with ``retmax`` its PMIDs too)."""
+    return caller.call(
+        f"esearch (count check{of})",
+        lambda: Entrez.esearch(db="pubmed", term=query, retmax=retmax, **dates),
+        _parse_esearch,
+    )
+
+
 def _fetch_set(
     caller: _Caller,
     query: str,
@@ -654,12 +663,7 @@ def _fetch_set(
             pmids.append(_article_pmid(article))
             chunks.append(etree.tostring(article, encoding="utf-8", with_tail=False))
         collected.fetched(size)
-    last = caller.call(
-        f"esearch (count check{of})",
-        lambda: Entrez.esearch(db="pubmed", term=query, retmax=count, **dates),
-        _parse_esearch,
-    )
-    _check_counts(count, last, pmids)
+    _check_counts(count, _count_check(caller, query, dates, retmax=count, of=of), pmids)
     collected.add(pmids, chunks, doctype)
 
 
@@ -724,8 +728,7 @@ def _search_once(
         if count:
             _fetch_set(caller, query, dates, first, settings, collected)
         else:
-            last = caller.call("esearch (count check)", lambda: Entrez.esearch(db="pubmed", term=query, retmax=0, **dates), _parse_esearch)
-            _check_counts(0, last, [])
+            _check_counts(0, _count_check(caller, query, dates), [])
         return first, collected
     LOG.info("%d records are more than the %d PubMed returns for one search: searching in date ranges", count, MAX_PER_SEARCH)
     _fetch_by_date(
@@ -738,8 +741,7 @@ def _search_once(
         collected,
         first,
     )
-    last = caller.call("esearch (count check)", lambda: Entrez.esearch(db="pubmed", term=query, retmax=0, **dates), _parse_esearch)
-    _check_split(count, last["count"], collected)
+    _check_split(count, _count_check(caller, query, dates)["count"], collected)
     return first, collected
 
 
