@@ -495,3 +495,41 @@ def test_a_negative_count_reported_is_an_error_naming_the_option(tmp_path: Path,
     assert err[0].startswith("livingreview: error: --count-reported: --count-reported -3 is negative; fix: give the number of hits the database reported")
     assert "manifest.json" not in err[0]
     assert not root.exists() or list(root.iterdir()) == []
+
+
+def test_an_overlapping_export_archived_meanwhile_by_another_add_run_stops_this_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # Two add-runs at once: the second scans the archive, the first archives a run holding one of its
+    # records before the second takes the runs lock. Under the lock the second sees that run and
+    # writes nothing (before, both runs were archived and every later import stopped on the record).
+    import livingreview.commands.add_run as add_run_module
+
+    root = tmp_path / "runs"
+    first = tmp_path / "first.ris"
+    first.write_text(_ris_with_accession("2031000001"), encoding="utf-8")
+    assert cli.main(["add-run", "--database", "embase", "--file", str(first), "--date", "2025-10-31", "--root", str(root)]) == 0
+    other = tmp_path / "other.ris"
+    other.write_text(_ris_with_accession("2031000002", "2031000003"), encoding="utf-8")
+    mine = tmp_path / "mine.ris"
+    mine.write_text(_ris_with_accession("2031000001", "2031000003", "2031000004"), encoding="utf-8")
+    scan = add_run_module.archived_record_ids
+
+    def scan_then_another_add_run(*args: object, **kwargs: object) -> dict[str, str]:
+        found = scan(*args, **kwargs)
+        monkeypatch.setattr(add_run_module, "archived_record_ids", scan)  # the other add-run scans as usual
+        add_run(root=root, database="embase", file=other, date="2025-11-29")
+        return found
+
+    monkeypatch.setattr(add_run_module, "archived_record_ids", scan_then_another_add_run)
+    capsys.readouterr()
+    assert cli.main(["add-run", "--database", "embase", "--file", str(mine), "--date", "2025-11-30", "--root", str(root)]) == 1
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("livingreview: error:")]  # the other add-run's warning aside
+    assert line.startswith(f"livingreview: error: {root / '2025-11-29'}: 1 record(s) of the export {mine} (first embase:2031000003) were archived by run 2025-11-29 while this one was being made")
+    assert "fix: nothing was written; run the command again" in line
+    assert sorted(p.name for p in root.iterdir()) == ["2025-10-31", "2025-11-29"]  # no run, no temporary folder
+    # run again, it lists both earlier runs' records and the import gives each record once
+    result = add_run(root=root, database="embase", file=mine, date="2025-11-30")
+    assert result.already_archived == {"embase:2031000001": "2025-10-31", "embase:2031000003": "2025-11-29"}
+    run_import(runs_root=root, records_out=tmp_path / "records.tsv", ledger_out=tmp_path / "ident.tsv")
+    assert [(r["record_id"], r["run_id"]) for r in read_tsv(tmp_path / "records.tsv")] == [
+        ("embase:2031000001", "2025-10-31"), ("embase:2031000002", "2025-11-29"), ("embase:2031000003", "2025-11-29"), ("embase:2031000004", "2025-11-30"),
+    ]

@@ -772,6 +772,39 @@ def test_records_archived_by_an_earlier_run_are_left_out_and_explained(tmp_path:
     assert [(c.run_id, c.count_in_file, c.count_reported, c.parsed) for c in counts] == [("2025-09-30", 30, 30, 30), ("2026-01-15", 30, 31, 30)]
 
 
+def test_records_another_run_archived_while_the_search_ran_stop_it_and_nothing_is_written(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The archive is scanned before searching (minutes); an add-run of a PubMed export archived
+    # meanwhile is seen under the runs lock, so no record is archived by two runs.
+    import livingreview.search as search_module
+
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    root = tmp_path / "searches"
+    records = make_records(60, start=dt.date(2025, 9, 1))
+    _archive(root, "2025-09-30", "pubmed", "2025/09/30", records[:30])
+    fake(records)
+    real_search = search_module.search_pubmed
+
+    def search_while_another_run_is_archived(*args: Any, **kwargs: Any) -> Any:
+        result = real_search(*args, **kwargs)
+        _archive(root, "2026-01-14", "pubmed", "2026/01/14", records[40:42])
+        return result
+
+    monkeypatch.setattr(search_module, "search_pubmed", search_while_another_run_is_archived)
+    with pytest.raises(ArchiveError) as err:
+        run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", today=TODAY)
+    assert str(err.value) == (
+        f"{root / '2026-01-14'}: 2 record(s) of this search (first pubmed:{min(r.pmid for r in records[40:42])}) were archived by run 2026-01-14 "
+        "while this one was being made; fix: nothing was written; run the command again: it leaves out what is archived now"
+    )
+    assert sorted(p.name for p in root.iterdir()) == ["2025-09-30", "2026-01-14"]
+    # searched again over the same dates, the two are left out and every record is imported once
+    monkeypatch.setattr(search_module, "search_pubmed", real_search)
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="2025/09/30", today=TODAY)
+    assert set(read_pmids(run_dir)) == {r.pmid for r in records[30:40] + records[42:]}
+    imported, _ = collect_records(root)
+    assert sorted(r.pmid for r in imported) == sorted(r.pmid for r in records)
+
+
 def test_nothing_new_writes_nothing(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NCBI_API_KEY", SECRET)
     root = tmp_path / "searches"

@@ -11,7 +11,7 @@ import re
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -336,8 +336,9 @@ def archived_copy(root: str | os.PathLike[str], digest: str, database: str) -> P
     return None
 
 
-def archived_record_ids(root: str | os.PathLike[str], database: str) -> dict[str, str]:
-    """Record ids the runs under root archive for ``database``, each mapped to the run that archived it.
+def archived_record_ids(root: str | os.PathLike[str], database: str, *, run_dirs: Sequence[Path] | None = None) -> dict[str, str]:
+    """Record ids the runs under root (or only ``run_dirs``) archive for ``database``, each mapped to
+    the run that archived it.
 
     Exports with the database's own ids (PMIDs, NCT numbers, Ovid accession numbers) keep them as
     record ids, and a record id is archived by one run only: a record a later file holds again is
@@ -349,7 +350,7 @@ def archived_record_ids(root: str | os.PathLike[str], database: str) -> dict[str
     )
 
     archived: dict[str, str] = {}
-    for run_dir in list_runs(root):
+    for run_dir in list_runs(root) if run_dirs is None else run_dirs:
         manifest = load_manifest(run_dir)
         for entry in manifest.files:
             if entry.database != database:
@@ -358,6 +359,30 @@ def archived_record_ids(root: str | os.PathLike[str], database: str) -> dict[str
                 if rec.record_id not in entry.already_archived:
                     archived.setdefault(rec.record_id, manifest.run_id)
     return archived
+
+
+def check_none_archived_since(
+    root: str | os.PathLike[str], database: str, known_runs: Collection[str], record_ids: Collection[str], *, what: str
+) -> None:
+    """Raise ArchiveError when a run archived after ``known_runs`` were listed holds one of ``record_ids``.
+
+    A search or add-run leaves out the records earlier runs archived, scanning the runs before it
+    takes the runs lock (a search takes minutes). Called again under the lock (write_run's
+    ``recheck``), this finds a run another search or add-run archived meanwhile; only runs not in
+    ``known_runs`` are read (runs are immutable).
+    """
+    new_runs = [d for d in list_runs(root) if d.name not in known_runs]
+    if not new_runs:
+        return
+    wanted = set(record_ids)
+    clash = sorted((rid, run) for rid, run in archived_record_ids(root, database, run_dirs=new_runs).items() if rid in wanted)
+    if clash:
+        rid, run = clash[0]
+        raise ArchiveError(
+            f"{len(clash)} record(s) of {what} (first {rid}) were archived by run {run} while this one was being made",
+            where=str(Path(root) / run),
+            fix="nothing was written; run the command again: it leaves out what is archived now",
+        )
 
 
 def next_run_id(root: str | os.PathLike[str], date: str) -> str:
@@ -472,6 +497,8 @@ def write_run(
     root: str | os.PathLike[str],
     manifest: Manifest,
     files: dict[str, bytes | Path],
+    *,
+    recheck: Callable[[], None] | None = None,
 ) -> Path:
     """Write a run folder atomically: files into a temporary folder, sha256 into the manifest, then rename.
 
@@ -480,6 +507,8 @@ def write_run(
     (a crash or power cut cannot leave a renamed run with empty files), and the runs folder is
     locked from the temporary folder to the rename (see clean_partial_runs). A run whose id sorts
     before a run archived already is refused (check_run_comes_last): earlier work never changes.
+    ``recheck``, when given, runs under the lock before anything is written and may raise
+    (check_none_archived_since: what the caller left out as archived is still all there is).
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -507,6 +536,8 @@ def write_run(
                 fix="run the command again: it takes the next free run id",
             )
         check_run_comes_last(root, manifest.run_id, fix=LATER_RUN_FIX)
+        if recheck is not None:
+            recheck()
         tmp = Path(tempfile.mkdtemp(prefix=f".{manifest.run_id}.", suffix=".partial", dir=root))
         try:
             for f in manifest.files:

@@ -36,6 +36,7 @@ from .runs import (
     Manifest,
     RunFile,
     archived_record_ids,
+    check_none_archived_since,
     check_run_comes_last,
     clean_partial_runs,
     is_run_id,
@@ -991,6 +992,7 @@ def run_pubmed_search(
     if (runs_root / run_id).exists():
         raise ArchiveError(f"run {run_id} already exists (runs are immutable)", where=str(runs_root / run_id), fix="pass another --run-id or leave it out")
     check_run_comes_last(runs_root, run_id, fix="leave --run-id out (today's date) or give one after the newest run's")
+    known_runs = {d.name for d in list_runs(runs_root)}
     archived = archived_pubmed_ids(runs_root)
     result = search_pubmed(query, date_from=date_from, date_to=date_to, settings=settings, sleep=sleep, progress_stream=progress_stream)
     keep = [i for i, pmid in enumerate(result.pmids) if pmid not in archived]
@@ -1014,6 +1016,12 @@ def run_pubmed_search(
     )
     xml = merge_articles([result.articles[i] for i in keep], result.doctype)
     data = gzip.compress(xml, compresslevel=9, mtime=0)
-    path = write_run(runs_root, manifest, {PUBMED_FILE: data})
+    kept_ids = {f"pubmed:{result.pmids[i]}" for i in keep}
+    path = write_run(
+        runs_root,
+        manifest,
+        {PUBMED_FILE: data},
+        recheck=lambda: check_none_archived_since(runs_root, "pubmed", known_runs, kept_ids, what="this search"),
+    )
     LOG.info("archived %d new PubMed records as %s", len(keep), path)
     return path

@@ -24,8 +24,10 @@ from ..runs import (
     archived_by_runs,
     archived_copy,
     archived_record_ids,
+    check_none_archived_since,
     check_run_comes_last,
     clean_partial_runs,
+    list_runs,
     next_run_id,
     sha256_file,
     write_run,
@@ -231,6 +233,7 @@ def add_run(
             )
         seen[rec.record_id] = rec.source_line
         encoding = rec.encoding or encoding
+    known_runs = {d.name for d in list_runs(root)}
     archived = archived_record_ids(root, database)
     already = {rid: archived[rid] for rid in sorted(seen) if rid in archived}
     count = len(seen)
@@ -266,7 +269,12 @@ def add_run(
         tool_versions={"livingreview": __version__, "python": platform.python_version()},
         description=f"{database} export added with livingreview add-run",
     )
-    path = write_run(root, manifest, {src.name: src})
+    path = write_run(
+        root,
+        manifest,
+        {src.name: src},
+        recheck=lambda: check_none_archived_since(root, database, known_runs, set(seen) - set(already), what=f"the export {src}"),
+    )
     if count_reported is not None and count != count_reported:
         LOG.warning("%s", count_mismatch(run_id, src.name, count, count_reported))
     missing = missing_details(query=query, date_from=date_from, date_to=date_to, count_reported=count_reported, platform_name=platform_name)
