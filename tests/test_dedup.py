@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from rapidfuzz import fuzz
 
 from livingreview.constants import CLUSTER_FIELDS, LEDGER_FIELDS, RECORD_FIELDS
 from livingreview.dedup import (
     MATCH_RULES,
+    MAYBE_LOW,
     DedupDecision,
     deduplicate,
     load_dedup_decisions,
@@ -682,3 +684,29 @@ def test_cli_workers_must_be_one_or_more(tmp_path: Path, workers: str) -> None:
     assert proc.returncode == 2
     assert f"--workers: {workers!r} is not a whole number of threads of 1 or more" in proc.stderr
     assert not (tmp_path / "c.tsv").exists()
+
+
+def _with_letters_changed(title: str, k: int) -> str:
+    """``title`` with its first ``k`` letters at positions divisible by 3 changed (to x, or z for an x)."""
+    out, changed = list(title), 0
+    for i, ch in enumerate(out):
+        if changed == k:
+            break
+        if ch.isalpha() and i % 3 == 0:
+            out[i], changed = ("z" if ch == "x" else "x"), changed + 1
+    return "".join(out)
+
+
+@pytest.mark.parametrize("changed, listed", [(13, True), (14, True), (15, False), (19, False)])
+def test_the_maybe_band_starts_at_a_title_similarity_of_maybe_low(changed: int, listed: bool) -> None:
+    """Two records of one first author and year (one block) that no rule links: a person sees the
+    pair when their titles are at least MAYBE_LOW (0.85) alike, not below (0.84, 0.80)."""
+    title = "synthetic trial of a made up treatment for a made up condition in a made up population of adults"
+    other = _with_letters_changed(title, changed)
+    score = fuzz.ratio(normalize_title(title), normalize_title(other)) / 100
+    assert (score >= MAYBE_LOW) is listed and score > 0.79  # the pair sits where it should, 0.80 to 0.87
+    a = rec("embase:r#1", title=title, authors=("Doe J", "Roe R"), year="2020", journal="Journal One")
+    b = rec("psycinfo:r#1", title=other, authors=("Doe J", "Poe P"), year="2020", journal="Journal Two")
+    result = deduplicate([a, b])
+    assert result.cluster_of[a.record_id] != result.cluster_of[b.record_id]
+    assert [(m["record_a"], m["record_b"], m["rule"]) for m in result.maybe_pairs] == ([("embase:r#1", "psycinfo:r#1", "below rules")] if listed else [])
