@@ -53,17 +53,14 @@ class Record:
     @classmethod
     def from_row(cls, row: Mapping[str, str]) -> "Record":
         """Rebuild from a records.tsv row (inverse of ``to_row``)."""
-        kwargs: dict[str, Any] = {}
-        for name in RECORD_FIELDS:
-            if name not in row:
-                continue
-            raw = row[name] or ""
-            if name in _TUPLE_FIELDS:
-                kwargs[name] = tuple(x for x in raw.split(LIST_SEP) if x) if raw else ()
-            elif name == "source_line":
-                kwargs[name] = int(raw) if raw else 0
-            else:
-                kwargs[name] = raw
+        kwargs: dict[str, Any] = {name: row[name] or "" for name in _TEXT_FIELDS if name in row}
+        for name in _TUPLE_FIELDS:
+            if name in row:
+                raw = row[name]
+                kwargs[name] = tuple(filter(None, raw.split(LIST_SEP))) if raw else ()  # empty items dropped
+        if "source_line" in row:
+            raw = row["source_line"]
+            kwargs["source_line"] = int(raw) if raw else 0
         return cls(**kwargs)
 
     def as_dict(self) -> dict[str, Any]:
@@ -72,4 +69,6 @@ class Record:
 
 
 assert tuple(f.name for f in fields(Record) if f.name != "extra") == RECORD_FIELDS  # contract check
-_TUPLE_FIELDS = frozenset(f.name for f in fields(Record) if f.type == "tuple[str, ...]")
+_TUPLE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Record) if f.type == "tuple[str, ...]")
+# The str fields ``from_row`` copies as they are (every RECORD_FIELDS name but the lists and source_line).
+_TEXT_FIELDS: tuple[str, ...] = tuple(name for name in RECORD_FIELDS if name not in _TUPLE_FIELDS and name != "source_line")
