@@ -24,6 +24,7 @@ from .constants import (
     DATABASES,
     DEDUP_DECISION_FIELDS,
     LEDGER_FIELDS,
+    LIST_SEP,
     MAYBE_PAIR_FIELDS,
     OUTCOME_CANONICAL,
     OUTCOME_DUPLICATE,
@@ -782,20 +783,26 @@ def _previous_anchors(previous_clusters: Sequence[Mapping[str, str]], records: S
     return {key[1]: cid for cid, key in best.items()}
 
 
+def _cell(record: Record, name: str) -> Any:
+    """One field of ``record`` as its records.tsv row holds it (``Record.to_row`` of that field alone)."""
+    value = getattr(record, name)
+    return LIST_SEP.join(value) if isinstance(value, tuple) else value
+
+
 def _merge(members: Sequence[Record], cluster_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Merged canonical row (first member = canonical) and its field-level provenance."""
     canonical = members[0]
     row = canonical.to_row()
-    others = [(m.record_id, m.to_row()) for m in members[1:]]
+    others = members[1:]  # read a field at a time, only where the canonical record lacks it
     provenance = []
     for name in RECORD_FIELDS:
         source = canonical.record_id
         if name not in IDENTITY_FIELDS and row[name] in ("", 0):
-            for other_id, other_row in others:
-                value = other_row[name]
+            for other in others:
+                value = _cell(other, name)
                 if value not in ("", 0):
                     row[name] = value
-                    source = other_id
+                    source = other.record_id
                     break
         if row[name] not in ("", 0):
             provenance.append({"cluster_id": cluster_id, "field": name, "value_from": source})
