@@ -13,7 +13,6 @@ from typing import Any
 
 import jsonschema
 import numpy as np
-import pandas as pd
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import cdist, cpdist
@@ -346,8 +345,8 @@ def _block_keys(p: _Prepared) -> list[list[str]]:
 
 def _pairs_in_blocks(keys: list[str], titles: list[str], *, workers: int, cutoff: int) -> np.ndarray:
     """Candidate pairs (i < j) sharing a key; blocks above BLOCK_CAP are pre-filtered with cdist."""
-    codes, _uniques = pd.factorize(pd.Series(keys, dtype=object), sort=False)
-    codes = np.asarray(codes, dtype=np.int64)
+    code_of: dict[str, int] = {}  # key -> code, numbered in order of first appearance
+    codes = np.asarray([code_of.setdefault(k, len(code_of)) for k in keys], dtype=np.int64)
     empty = np.asarray([k == "" for k in keys], dtype=bool)
     codes[empty] = -1
     valid = np.flatnonzero(codes >= 0)
