@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from .constants import (
     LEDGER_FIELDS,
+    LIST_SEP,
     OUTCOME_AWAITING,
     OUTCOME_EXCLUDED,
     OUTCOME_INCLUDED,
@@ -385,8 +386,11 @@ class StoredResult:
 
 def screened_fields_sha1(record: Record) -> str:
     """SHA-1 of the fields the rules read, as records.tsv writes them: equal hashes, equal rule results."""
-    row = record.to_row()
-    return hashlib.sha1("\x1f".join(format_value(row[name]) for name in SCREENED_FIELDS).encode("utf-8")).hexdigest()
+    cells: list[str] = []
+    for name in SCREENED_FIELDS:  # each field as Record.to_row gives it (lists joined), without the other fields
+        value = getattr(record, name)
+        cells.append(format_value(LIST_SEP.join(value) if isinstance(value, tuple) else value))
+    return hashlib.sha1("\x1f".join(cells).encode("utf-8")).hexdigest()
 
 
 def screening_shard_of(record_id: str, n_shards: int) -> int:
