@@ -455,6 +455,13 @@ def run_automation(
 def read_automation(paths: Iterable[str | os.PathLike[str]]) -> dict[str, StoredResult]:
     """Automation results of every shard by record_id; a record in two shards is an error."""
     results: dict[str, StoredResult] = {}
+    decoded: dict[str, Any] = {}  # JSON cell -> value, decoded once: most records share a few cells (evidence "", hits [])
+
+    def from_json(cell: str) -> Any:
+        if cell not in decoded:
+            decoded[cell] = json.loads(cell)
+        return decoded[cell]
+
     for path in paths:
         for row in read_tsv(path, required=AUTOMATION_FIELDS):
             rid = row["record_id"]
@@ -471,8 +478,8 @@ def read_automation(paths: Iterable[str | os.PathLike[str]]) -> dict[str, Stored
                 rule_id=row["rule_id"],
                 reason=row["reason"],
                 label=row["label"],
-                evidence=json.loads(row["evidence"]) if row["evidence"] else "",
-                hits=tuple(json.loads(row["hits"])) if row["hits"] else (),
+                evidence=from_json(row["evidence"]) if row["evidence"] else "",
+                hits=tuple(from_json(row["hits"])) if row["hits"] else (),
             )
     return results
 
