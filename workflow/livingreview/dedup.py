@@ -31,6 +31,7 @@ from .constants import (
     REGISTERS,
 )
 from .errors import ConfigError, InputFormatError, ReconciliationError
+from .gcpause import collector_paused
 from .normalize import (
     first_author_surname,
     first_page,
@@ -1188,6 +1189,7 @@ def read_records_tsv(path: str | Path) -> list[Record]:
     return [Record.from_row(row) for row in rows]
 
 
+@collector_paused()
 def run_dedup(
     *,
     records: str | Path,

@@ -25,6 +25,7 @@ from .constants import (
 )
 from .decisions import EXCLUDE, INCLUDE, ClusterIndex, StageDecision, agreement, build_index, load_decisions, resolve_decisions
 from .errors import ConfigError, ReconciliationError
+from .gcpause import collector_paused
 from .records import Record
 from .tables import format_value, read_tsv, write_json, write_tsv
 
@@ -513,6 +514,7 @@ def _default_screening() -> tuple[Callable[[str], RuleSetLike], ScreenFunc]:
     return load_rules, screen_record
 
 
+@collector_paused()
 def run_screening(
     *,
     canonical: str | os.PathLike[str],

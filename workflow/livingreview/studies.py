@@ -11,6 +11,7 @@ from typing import Any
 from .constants import LEDGER_FIELDS, LIST_SEP, OUTCOME_INCLUDED
 from .decisions import ClusterIndex, build_index
 from .errors import ConfigError
+from .gcpause import collector_paused
 from .records import split_list
 from .screen_stage import FULL_TEXT, read_canonical, read_clusters
 from .tables import read_tsv, write_tsv
@@ -151,6 +152,7 @@ def link_studies(
     return links
 
 
+@collector_paused()
 def run_link_studies(
     *,
     screening: str | os.PathLike[str],
