@@ -276,3 +276,42 @@ def test_every_configured_direction_domain_gets_a_column(tmp_path: Path) -> None
     assert run_effect_direction_plot(direction_path=tmp_path / "d.tsv", plot_out=tmp_path / "d.svg", synthesis=synthesis) == 1
     text = (tmp_path / "d.svg").read_text(encoding="utf-8")
     assert "Insomnia severity" in text and "Daytime fatigue" in text and text.index("Insomnia severity") < text.index("Daytime fatigue")
+
+
+# A personal matplotlibrc (~/.config/matplotlib/matplotlibrc, $MATPLOTLIBRC or ./matplotlibrc in the
+# review folder) of the kind people keep: it must not reach the review's figures.
+USER_MATPLOTLIBRC = {
+    "axes.grid": True,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "lines.linewidth": 2.0,
+    "savefig.bbox": "tight",
+    "savefig.transparent": True,
+    "figure.facecolor": "0.9",
+    "svg.fonttype": "path",
+}
+
+
+def _all_figures(out: Path) -> None:
+    summary = pooled_summary()
+    forest_plot(summary, [out / "forest.svg", out / "forest.png"], subgroup="infusions")
+    funnel_plot(summary, [out / "funnel.svg", out / "funnel.png"])
+    cumulative_plot(summary, [out / "cumulative.svg", out / "cumulative.png"])
+    rows = [{"study_id": "A", "year": "2019", "n_randomized": "30", "domain": "ptsd_severity", "scale": "CAPS-5", "favours": "intervention", "significant": "yes", "numbers": "yes"}]
+    effect_direction_plot(rows, [out / "direction.svg", out / "direction.png"], domains=["ptsd_severity"], intervention="ketamine", domain_labels=DOMAIN_LABELS)
+
+
+def test_a_users_matplotlibrc_does_not_change_the_figures(tmp_path: Path) -> None:
+    """The figures start from matplotlib's own defaults: the same bytes with or without a personal matplotlibrc."""
+    import matplotlib
+
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "user").mkdir()
+    _all_figures(tmp_path / "plain")
+    with matplotlib.rc_context(USER_MATPLOTLIBRC):  # what loading that matplotlibrc does to rcParams
+        _all_figures(tmp_path / "user")
+        assert matplotlib.rcParams["axes.grid"] is True  # the user's settings are back after each figure
+    names = sorted(p.name for p in (tmp_path / "plain").iterdir())
+    assert len(names) == 8
+    for name in names:
+        assert (tmp_path / "user" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes(), name

@@ -41,6 +41,16 @@ COLOUR_POOLED = "#b22222"
 COLOUR_MUTED = "#666666"
 
 
+def _style() -> Any:
+    """The figures' style: matplotlib's own defaults, then RC.
+
+    Starting from the defaults (not from the rcParams in force) keeps a personal matplotlibrc
+    (~/.config/matplotlib/matplotlibrc, $MATPLOTLIBRC, or ./matplotlibrc in the review folder) out
+    of the figures, so every machine draws the same bytes. The caller's rcParams are restored after.
+    """
+    return plt.style.context(["default", RC])
+
+
 # One output path, or several (the same figure as .svg and .png, say).
 Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
@@ -145,7 +155,7 @@ def forest_plot(summary: Mapping[str, Any], path: Paths, *, subgroup: str | None
     (ci_<n>, square_<n>, subtotal_<n>, diamond_total, prediction_interval) so tests and
     readers can find them.
     """
-    with plt.rc_context(RC):
+    with _style():
         studies = list(summary["studies"])
         missing = list(summary["not_estimable"])
         tf = _transform(bool(summary.get("log_scale")))
@@ -243,7 +253,7 @@ def forest_plot(summary: Mapping[str, Any], path: Paths, *, subgroup: str | None
 def funnel_plot(summary: Mapping[str, Any], path: Paths) -> None:
     """Funnel plot (effect vs standard error, pseudo 95% limits around the pooled estimate);
     when not drawable (k below funnel_min_k) a figure that states why."""
-    with plt.rc_context(RC):
+    with _style():
         fig = plt.figure(figsize=(6.0, 4.5))
         ax = fig.add_axes((0.13, 0.2, 0.82, 0.68))
         studies = summary["studies"]
@@ -276,7 +286,7 @@ def funnel_plot(summary: Mapping[str, Any], path: Paths) -> None:
 def cumulative_plot(summary: Mapping[str, Any], path: Paths) -> None:
     """Cumulative forest plot by publication year (each row: the pooled result after adding a study);
     for an unpooled analysis the study estimates in year order and the reason."""
-    with plt.rc_context(RC):
+    with _style():
         pooled = bool(summary.get("pooled"))
         steps = summary["cumulative"] if pooled else [
             {"added": s["study"], "order": s["year"], "k": 1, "estimate": s["yi"], "ci_low": s["ci_low"], "ci_high": s["ci_high"]} for s in summary["studies"]
@@ -330,7 +340,7 @@ def effect_direction_plot(rows: Sequence[Mapping[str, Any]], path: Paths, *, dom
     when the study reported no outcome in the domain. Each cell lists the scales it summarises.
     """
     markers = direction_markers(intervention)
-    with plt.rc_context(RC):
+    with _style():
         # "": a study's not-reported row when the review has no domain yet (no column to draw)
         doms = [d for d in domains if d] if domains else sorted({r["domain"] for r in rows} - {""})
         studies: list[tuple[str, str, str]] = []
