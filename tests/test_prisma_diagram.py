@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 from lxml import etree
@@ -62,6 +66,47 @@ def test_run_writes_svg_and_deterministic_png(tmp_path: Path) -> None:
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert png == (tmp_path / "b.png").read_bytes()
     assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
+
+
+# Font set-ups a machine may have: no fonts fontconfig can find (no DejaVu, as on a Mac or a slim
+# container), and a desktop's ~/.config/fontconfig settings (full hinting, subpixel colour).
+FONTCONFIGS = {
+    "no_fonts": "<fontconfig></fontconfig>\n",
+    "hinting": """<fontconfig>
+  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>
+  <match target="font">
+    <edit name="hintstyle" mode="assign"><const>hintfull</const></edit>
+    <edit name="rgba" mode="assign"><const>rgb</const></edit>
+  </match>
+</fontconfig>
+""",
+}
+
+
+def _png_in_fresh_process(svg: Path, out: Path, fontconfig: Path | None) -> bytes:
+    """prisma_diagram.svg_to_png of ``svg`` in a new Python process (fontconfig reads its set-up once per process)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FONTCONFIG_")}
+    if fontconfig is not None:
+        env["FONTCONFIG_FILE"] = str(fontconfig)
+    code = "import sys, pathlib; from livingreview.prisma_diagram import svg_to_png; pathlib.Path(sys.argv[2]).write_bytes(svg_to_png(pathlib.Path(sys.argv[1]).read_text(encoding='utf-8')))"
+    subprocess.run([sys.executable, "-c", code, str(svg), str(out)], check=True, env=env, capture_output=True)
+    return out.read_bytes()
+
+
+def test_png_is_the_same_whatever_fonts_the_machine_has(tmp_path: Path) -> None:
+    """The PNG is drawn in the bundled DejaVu Sans the layout measured with, not in whatever font and
+    rendering settings the machine's fontconfig gives: the same bytes everywhere, and the text is drawn."""
+    counts_path = tmp_path / "counts.json"
+    counts_path.write_text(json.dumps(compute_counts(first_run_ledger(), sources=SOURCES)), encoding="utf-8")
+    run_prisma_diagram(counts=counts_path, template=None, svg_out=tmp_path / "p.svg", png_out=tmp_path / "p.png")
+    here = _png_in_fresh_process(tmp_path / "p.svg", tmp_path / "here.png", None)
+    assert here == (tmp_path / "p.png").read_bytes()
+    for name, conf in FONTCONFIGS.items():
+        (tmp_path / f"{name}.conf").write_text(conf, encoding="utf-8")
+        assert _png_in_fresh_process(tmp_path / "p.svg", tmp_path / f"{name}.png", tmp_path / f"{name}.conf") == here, name
+    no_text = re.sub(r"<text[^>]*>.*?</text>", "", (tmp_path / "p.svg").read_text(encoding="utf-8"))
+    (tmp_path / "no_text.svg").write_text(no_text, encoding="utf-8")
+    assert _png_in_fresh_process(tmp_path / "no_text.svg", tmp_path / "no_text.png", tmp_path / "no_fonts.conf") != here  # the text is there
 
 
 def test_phase_labels_fit_their_bars() -> None:

@@ -5,15 +5,19 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import subprocess
+import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape as xml_escape
 
 import jinja2
 
 from .config import TEMPLATE_DIR
-from .errors import InputFormatError
+from .errors import InputFormatError, LivingReviewError
 from .tables import atomic_path, write_text
 
 LOG = logging.getLogger(__name__)
@@ -86,14 +90,18 @@ class PhaseLabel:
     h: float
 
 
+def bundled_font_dir() -> Path:
+    """matplotlib's bundled TrueType fonts (DejaVu among them): the same files on every machine."""
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
 @functools.lru_cache(maxsize=2)
 def _font(bold: bool) -> Any:
-    from matplotlib import font_manager
     from matplotlib.ft2font import FT2Font
 
-    props = font_manager.FontProperties(family="DejaVu Sans", weight="bold" if bold else "normal")
-    font = FT2Font(font_manager.findfont(props, fallback_to_default=True))
-    return font
+    return FT2Font(str(bundled_font_dir() / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -351,11 +359,45 @@ def render_svg(counts: Mapping[str, Any], *, template: str | os.PathLike[str] | 
     return env.get_template(path.name).render(**layout(counts))
 
 
-def svg_to_png(svg: str, *, scale: float = PNG_SCALE) -> bytes:
-    """Rasterise the SVG with CairoSVG (the same drawing as the SVG; cairo writes no timestamps, so bytes are stable)."""
-    import cairosvg
+# Fontconfig set-up for the rasteriser: only matplotlib's bundled fonts, fixed rendering options.
+FONTCONFIG = """<?xml version="1.0"?>
+<fontconfig>
+  <dir>{fonts}</dir>
+  <cachedir>{cache}</cachedir>
+  <match target="font">
+    <edit name="antialias" mode="assign"><bool>true</bool></edit>
+    <edit name="hinting" mode="assign"><bool>false</bool></edit>
+    <edit name="hintstyle" mode="assign"><const>hintnone</const></edit>
+    <edit name="autohint" mode="assign"><bool>false</bool></edit>
+    <edit name="rgba" mode="assign"><const>none</const></edit>
+    <edit name="embeddedbitmap" mode="assign"><bool>false</bool></edit>
+  </match>
+</fontconfig>
+"""
+_RASTERISE = "import sys, cairosvg; sys.stdout.buffer.write(cairosvg.svg2png(bytestring=sys.stdin.buffer.read(), scale=float(sys.argv[1])))"
 
-    return cairosvg.svg2png(bytestring=svg.encode("utf-8"), scale=scale)
+
+def svg_to_png(svg: str, *, scale: float = PNG_SCALE, where: str = "prisma.png") -> bytes:
+    """Rasterise the SVG with CairoSVG (the same drawing as the SVG; cairo writes no timestamps).
+
+    Cairo finds fonts through fontconfig, which would give each machine its own: another font where
+    DejaVu Sans is not installed (text wider than the boxes the layout measured), and the user's
+    hinting and subpixel settings. So CairoSVG runs in a child process whose fontconfig sees only
+    matplotlib's bundled fonts (the DejaVu Sans of ``text_width``) with fixed rendering options
+    (fontconfig reads its set-up once per process, hence the child). The bytes still depend on the
+    cairo library the machine has (cairocffi loads the system's libcairo).
+    """
+    with tempfile.TemporaryDirectory(prefix="livingreview-fonts-") as tmp:
+        conf = Path(tmp) / "fonts.conf"
+        conf.write_text(FONTCONFIG.format(fonts=xml_escape(str(bundled_font_dir())), cache=xml_escape(str(Path(tmp) / "cache"))), encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("FONTCONFIG_", "FC_"))}
+        env["FONTCONFIG_FILE"] = str(conf)
+        proc = subprocess.run([sys.executable, "-c", _RASTERISE, repr(float(scale))], input=svg.encode("utf-8"), capture_output=True, env=env)
+    if proc.returncode != 0 or not proc.stdout.startswith(b"\x89PNG"):
+        last = (proc.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1]
+        raise LivingReviewError(f"CairoSVG could not draw the PRISMA PNG ({last})", where=where,
+                                fix="check that cairosvg and the cairo library are installed (pip install cairosvg; the system package libcairo2)")
+    return proc.stdout
 
 
 def run_prisma_diagram(
@@ -376,7 +418,7 @@ def run_prisma_diagram(
     except json.JSONDecodeError as err:
         raise InputFormatError(f"not valid JSON ({err.msg})", where=f"{path}:{err.lineno}", fix="re-run the prisma_counts rule") from None
     svg = render_svg(data, template=template)
-    png = svg_to_png(svg)
+    png = svg_to_png(svg, where=str(png_out))
     write_text(svg_out, svg)
     with atomic_path(png_out) as tmp:
         Path(tmp).write_bytes(png)
