@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import shutil
 import zipfile
 from collections import Counter
@@ -871,3 +872,25 @@ def test_who_screened_does_not_say_every_record_while_some_await_a_decision() ->
     no_wait = [r for r in ledger if r["outcome"] != "awaiting_decision"]
     assert rep.screening_reviewers({"title_abstract": one, "full_text": one}, no_wait)["stages"][0]["text"] == (
         "Title/abstract: one reviewer (A) screened every record (18 records); no record was screened by a second, independent reviewer.")
+
+
+def _git(repo: Path, *args: str) -> str:
+    cmd = ["git", "-c", "user.name=t", "-c", "user.email=t@localhost", "-C", str(repo), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_git_commit_is_named_when_another_user_owns_the_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clone owned by another user (a shared lab folder, a container's bind mount) makes git refuse
+    with "dubious ownership"; the report must still name the commit, as it does for the owner."""
+    repo = tmp_path / "code"
+    (repo / "workflow").mkdir(parents=True)
+    (repo / "workflow" / "x.py").write_text("x = 1\n", encoding="utf-8")
+    _git(repo, "init", "-q")
+    _git(repo, "add", "workflow/x.py")
+    _git(repo, "commit", "-q", "-m", "x")
+    head = _git(repo, "rev-parse", "HEAD")
+    assert rep.git_commit(repo / "workflow") == head
+    monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")  # git's own switch for "owned by someone else"
+    assert rep.git_commit(repo / "workflow") == head
+    (repo / "workflow" / "x.py").write_text("x = 2\n", encoding="utf-8")
+    assert rep.git_commit(repo / "workflow") == f"{head} + uncommitted changes"

@@ -676,10 +676,16 @@ def risk_of_bias(path: str | os.PathLike[str] | None) -> dict[str, Any]:
 
 
 def git_commit(path: str | os.PathLike[str] = WORKFLOW_DIR) -> str:
-    """The code's git commit (with '+ uncommitted changes' when the tree is dirty), or 'not available'."""
+    """The code's git commit (with '+ uncommitted changes' when the tree is dirty), or 'not available'.
+
+    ``safe.directory=*``: git refuses a checkout another user owns ("dubious ownership": a shared lab
+    folder, a container's bind mount), and the report would say 'not available' there but name the
+    commit for the owner. The checkout is the code this process runs, so trusting its config adds no risk.
+    """
+    git = ["git", "-c", "safe.directory=*", "-C", str(path)]
     try:
-        head = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "not available"
     return head + (" + uncommitted changes" if dirty else "")
