@@ -209,3 +209,32 @@ def test_a_reader_that_goes_away_is_not_a_traceback(tmp_path: Path) -> None:
     err = proc.stderr.read().decode("utf-8")
     assert proc.wait(timeout=60) == 1
     assert "Traceback" not in err and "Broken pipe" not in err and "BrokenPipeError" not in err
+
+
+def test_a_python_whose_path_has_a_space_is_one_line_at_start(tmp_path: Path) -> None:
+    """Snakemake starts `script:` jobs with the Python path unquoted (snakemake issue 2645): from a
+    venv in "/home/me/My Reviews/livingreview/.venv" every job died with "bash: /home/me/My: No such
+    file or directory". Now one line before any job says so and what to do."""
+    work = copy_project_inputs(tmp_path / "review")
+    venv = tmp_path / "my envs" / "lr"  # the same venv seen through a folder with a space
+    venv.parent.mkdir()
+    venv.symlink_to(Path(sys.prefix), target_is_directory=True)
+    python = venv / "bin" / Path(sys.executable).name
+    cmd = [str(python), "-m", "snakemake", "results/records/records.tsv", "-s", str(ROOT / "Snakefile"), "-d", str(work), "--cores", "1", "--quiet"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work)
+    assert proc.returncode == 1
+    err = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("INFO ")]
+    assert len(err) == 1 and err[0].startswith(f"livingreview: error: {python}: the path of the Python"), proc.stderr
+    assert "snakemake issue 2645" in err[0] and "fix: " in err[0]
+    assert not (work / "results").exists()
+
+
+def test_a_python_path_with_a_space_is_fine_under_use_conda(capsys: pytest.CaptureFixture[str]) -> None:
+    """Under --use-conda the jobs run the environment's `python`, not this path: no error."""
+    from livingreview.workflow_support import check_job_python
+
+    check_job_python("/home/me/My Reviews/.venv/bin/python", conda=True)
+    with pytest.raises(SystemExit) as stop:
+        check_job_python("/home/me/My Reviews/.venv/bin/python")
+    assert stop.value.code == 1
+    assert capsys.readouterr().err.startswith("livingreview: error: /home/me/My Reviews/.venv/bin/python: the path of the Python")

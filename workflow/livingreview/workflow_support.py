@@ -64,6 +64,27 @@ def _stop_snakemake_on_error() -> Iterator[None]:
         raise SystemExit(1) from None
 
 
+def check_job_python(executable: str, *, conda: bool = False) -> None:
+    """Stop before any job when the Python that runs the jobs has whitespace in its path.
+
+    Snakemake starts every ``script:`` job as ``<python> <script>`` with the Python path unquoted
+    (snakemake issue 2645), so from a venv in, say, "/home/me/My Reviews/livingreview/.venv" each job
+    died with "bash: /home/me/My: No such file or directory". Under ``--use-conda`` (``conda``) the
+    jobs run the environment's ``python`` instead, which has no such problem. On error print the line
+    and exit 1."""
+    from .errors import LivingReviewError
+
+    with _stop_snakemake_on_error():
+        if not conda and any(c.isspace() for c in executable):
+            raise LivingReviewError(
+                "the path of the Python that runs the jobs has a space in it, and Snakemake starts script jobs "
+                "with that path unquoted (snakemake issue 2645), so every job would fail",
+                where=executable,
+                fix="put the project (with its .venv) in a folder whose path has no space, or run snakemake from "
+                "a Python environment installed at such a path (the review folder itself may have spaces)",
+            )
+
+
 def check_configfile(path: str | os.PathLike[str], *, others_given: bool = False) -> None:
     """Read the workflow's config file with our YAML loader before Snakemake's ``configfile:`` does,
     so a syntax error, a byte that is not UTF-8 or a file that is not a mapping is one line naming
