@@ -65,10 +65,11 @@ def copy_project_inputs(dest: Path) -> Path:
     return dest
 
 
-def run_snakemake(workdir: Path, *targets: str, cores: int = 2, check: bool = True, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-    """Run the project's Snakefile in ``workdir`` (which holds config/ and resources/)."""
+def run_snakemake(workdir: Path, *targets: str, cores: int = 2, check: bool = True, extra: tuple[str, ...] = (),
+                  env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the project's Snakefile in ``workdir`` (which holds config/ and resources/); ``env_extra``: environment variables to set."""
     cmd = [SNAKEMAKE, *targets, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", str(cores), *extra, "--quiet", "all"]
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **(env_extra or {}))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")

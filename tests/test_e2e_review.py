@@ -112,8 +112,26 @@ def _digest(root: Path) -> dict[str, str]:
 
 
 def test_same_inputs_give_byte_identical_results(default_review: Path, tmp_path: Path) -> None:
-    again = copy_project_inputs(tmp_path)
-    run_snakemake(again)
+    """A second build elsewhere, on what could be a colleague's machine: another folder, time zone,
+    locale, hash seed and core count, their own matplotlibrc and fontconfig settings (full hinting,
+    subpixel colour). Every file under results/ has the same bytes."""
+    again = copy_project_inputs(tmp_path / "a colleague's copy")
+    (tmp_path / "matplotlibrc").write_text("axes.grid: True\nlines.linewidth: 2.5\nsavefig.bbox: tight\nsvg.fonttype: path\n", encoding="utf-8")
+    (tmp_path / "fonts.conf").write_text(
+        '<fontconfig><include ignore_missing="yes">/etc/fonts/fonts.conf</include><match target="font">'
+        '<edit name="hintstyle" mode="assign"><const>hintfull</const></edit><edit name="rgba" mode="assign"><const>rgb</const></edit>'
+        "</match></fontconfig>\n",
+        encoding="utf-8",
+    )
+    colleague = {
+        "TZ": "Pacific/Kiritimati",
+        "LC_ALL": "C",
+        "LANG": "C",
+        "PYTHONHASHSEED": "4242",
+        "MATPLOTLIBRC": str(tmp_path / "matplotlibrc"),
+        "FONTCONFIG_FILE": str(tmp_path / "fonts.conf"),
+    }
+    run_snakemake(again, cores=1, env_extra=colleague)
     assert _digest(again) == _digest(default_review)
 
 
