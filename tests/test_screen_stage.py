@@ -291,3 +291,18 @@ def test_rule_performance_people_included_is_decided_minus_excluded(tmp_path: Pa
     assert (r1["people_decided"], r1["people_excluded"], r1["people_excluded_other_reason"], r1["people_included"]) == (1, 1, 0, 0)
     for row in rows.values():
         assert row["people_included"] == row["people_decided"] - row["people_excluded"]
+
+
+@pytest.mark.parametrize("column, cell", [("evidence", '{"title": "rand'), ("hits", "[1,")])
+def test_a_damaged_automation_shard_is_a_one_line_error_naming_its_line(tmp_path: Path, column: str, cell: str) -> None:
+    from livingreview.errors import ReconciliationError
+    from livingreview.screen_stage import AUTOMATION_FIELDS, read_automation
+    from livingreview.tables import write_tsv
+
+    good = {"record_id": "pubmed:1", "fields_sha1": "x", "excluded": "false", "rule_id": "", "reason": "", "label": "", "evidence": '"a"', "hits": "[]"}
+    shard = tmp_path / "shard0.tsv"
+    write_tsv(shard, AUTOMATION_FIELDS, [good, {**good, "record_id": "pubmed:2", column: cell}])
+    with pytest.raises(ReconciliationError) as err:
+        read_automation([shard])
+    assert str(err.value).startswith(f"{shard}:3: record pubmed:2: column '{column}' is not valid JSON (")
+    assert str(err.value).endswith("fix: the shard file is damaged: delete it and re-run snakemake (the screen_automation job writes it again)")

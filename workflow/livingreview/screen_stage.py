@@ -458,9 +458,16 @@ def read_automation(paths: Iterable[str | os.PathLike[str]]) -> dict[str, Stored
     results: dict[str, StoredResult] = {}
     decoded: dict[str, Any] = {}  # JSON cell -> value, decoded once: most records share a few cells (evidence "", hits [])
 
-    def from_json(cell: str) -> Any:
+    def from_json(cell: str, path: str | os.PathLike[str], row: Mapping[str, str], column: str) -> Any:
         if cell not in decoded:
-            decoded[cell] = json.loads(cell)
+            try:
+                decoded[cell] = json.loads(cell)
+            except json.JSONDecodeError as err:
+                raise ReconciliationError(
+                    f"record {row['record_id']}: column {column!r} is not valid JSON ({err.msg})",
+                    where=f"{path}:{row['_line']}",
+                    fix="the shard file is damaged: delete it and re-run snakemake (the screen_automation job writes it again)",
+                ) from None
         return decoded[cell]
 
     for path in paths:
@@ -479,8 +486,8 @@ def read_automation(paths: Iterable[str | os.PathLike[str]]) -> dict[str, Stored
                 rule_id=row["rule_id"],
                 reason=row["reason"],
                 label=row["label"],
-                evidence=from_json(row["evidence"]) if row["evidence"] else "",
-                hits=tuple(from_json(row["hits"])) if row["hits"] else (),
+                evidence=from_json(row["evidence"], path, row, "evidence") if row["evidence"] else "",
+                hits=tuple(from_json(row["hits"], path, row, "hits")) if row["hits"] else (),
             )
     return results
 
