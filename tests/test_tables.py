@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from livingreview.errors import InputFormatError
-from livingreview.tables import dumps_json, format_fixed, format_value, read_tsv, umask_mode, write_json, write_text, write_tsv
+from livingreview.tables import dumps_json, format_fixed, format_value, read_tsv, read_tsv_cells, umask_mode, write_json, write_text, write_tsv
 
 
 def _mode(path: Path) -> int:
@@ -81,3 +81,47 @@ def test_read_tsv_names_the_line_of_a_byte_that_is_not_utf8(tmp_path: Path) -> N
     with pytest.raises(InputFormatError) as err:
         read_tsv(path)
     assert err.value.one_line() == f"{path}:3: byte 0xe9 (byte 10 of the line) is not UTF-8 text; fix: save the file as UTF-8 (in a spreadsheet: 'Unicode (UTF-8)' or 'CSV UTF-8'), or retype the character"
+
+
+def _error(call) -> str:  # type: ignore[no-untyped-def]
+    with pytest.raises(InputFormatError) as err:
+        call()
+    return err.value.one_line()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (None, "t.tsv: file not found"),
+        (b"", "t.tsv:1: empty file (no header line)"),
+        (b"a\tb\ta\n1\t2\t3\n", "t.tsv:1: column name(s) 'a' repeated or reserved in the header"),
+        (b"b\tc\n1\t2\n", "t.tsv:1: missing column(s) a; header has b, c"),
+        (b"a\tb\n1\t2\n3\t4\t5\n", "t.tsv:3: 3 cells but the header has 2 columns"),
+        (b"a\tb\xe9\n1\t2\n", "t.tsv:1: byte 0xe9 (byte 4 of the line) is not UTF-8 text"),
+        (b"a\tb\n1\t2\n3\t4\xe9\n", "t.tsv:3: byte 0xe9 (byte 4 of the line) is not UTF-8 text"),
+        # a row error before a bad byte in a later part of the file: the row error, as the line-by-line reader finds it
+        (b"a\tb\n1\t2\t3\n" + b"4\t5\n" * 20000 + b"6\t\xe9\n", "t.tsv:2: 3 cells but the header has 2 columns"),
+    ],
+)
+def test_read_tsv_cells_checks_as_read_tsv_does(tmp_path: Path, data: bytes | None, message: str) -> None:
+    """read_tsv_cells (the reader without a dict per row) raises read_tsv's error, word for word."""
+    path = tmp_path / "t.tsv"
+    if data is not None:
+        path.write_bytes(data)
+
+    def cells() -> list[list[str]]:
+        header, rows = read_tsv_cells(path, required=("a",))
+        return [header, *rows]
+
+    assert _error(lambda: read_tsv(path, required=("a",))) == _error(cells)
+    assert _error(cells).startswith(f"{tmp_path}/{message}")
+
+
+def test_read_tsv_cells_gives_the_cells_and_line_of_each_row(tmp_path: Path) -> None:
+    path = tmp_path / "t.tsv"
+    path.write_bytes("\ufeffa\tb\r\n1\t2\r\n\r\n# note\n3\n".encode())
+    header, rows = read_tsv_cells(path, required=("b",))
+    assert header == ["a", "b"]
+    assert list(rows) == [["1", "2", "2"], ["3", "", "5"]]
+    assert read_tsv(path) == [{"a": "1", "b": "2", "_line": "2"}, {"a": "3", "b": "", "_line": "5"}]
+

@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, TextIO
 
 from .constants import FLOAT_FORMAT
 from .errors import InputFormatError, LivingReviewError
@@ -119,55 +119,77 @@ def not_utf8_error(path: str | os.PathLike[str], error: type[LivingReviewError] 
 def read_tsv(path: str | os.PathLike[str], required: Sequence[str] = ()) -> list[dict[str, str]]:
     """Read a UTF-8 TSV with a header into dicts; a missing required column is an InputFormatError,
     and so is a byte that is not UTF-8 (naming its line)."""
-    try:
-        return _read_tsv(path, required)
-    except UnicodeDecodeError:
-        raise not_utf8_error(path) from None
+    header, rows = read_tsv_cells(path, required)
+    keys = [*header, "_line"]
+    return [dict(zip(keys, cells)) for cells in rows]
 
 
-def _read_tsv(path: str | os.PathLike[str], required: Sequence[str]) -> list[dict[str, str]]:
-    rows: list[dict[str, str]] = []
+def read_tsv_cells(path: str | os.PathLike[str], required: Sequence[str] = ()) -> tuple[list[str], Iterator[list[str]]]:
+    """``read_tsv`` without a dict per row: the header, and an iterator over the rows, each the list
+    of its cells (one per column, in header order) followed by its line number (text).
+
+    The header is checked at once and each row as it is read, with read_tsv's errors. For the tables
+    of hundreds of thousands of rows that a stage turns into rows of its own: reading them as dicts
+    first costs as much again.
+    """
     p = Path(path)
     if not p.exists():
         raise InputFormatError("file not found", where=str(p), fix="check the path or re-run the stage that writes it")
-    with open(p, encoding="utf-8-sig", newline="") as fh:
-        header_line = fh.readline()
-        if not header_line.strip():
-            raise InputFormatError("empty file (no header line)", where=f"{p}:1", fix="add a tab-separated header")
-        header = header_line.rstrip("\r\n").split("\t")
-        repeated = sorted({c for c in header if header.count(c) > 1 or c == "_line"})
-        if repeated:
-            # dict(zip(...)) would keep only the last of two same-named columns (and "_line" is the reader's own key).
-            raise InputFormatError(
-                f"column name(s) {', '.join(repr(c) for c in repeated)} repeated or reserved in the header",
-                where=f"{p}:1",
-                fix="give every column its own name (and none the name '_line')",
-            )
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise InputFormatError(
-                f"missing column(s) {', '.join(missing)}; header has {', '.join(header)}",
-                where=f"{p}:1",
-                fix="add the column(s) to the header line",
-            )
-        keys = [*header, "_line"]
-        width = len(header)
-        for lineno, line in enumerate(fh, start=2):
-            line = line.rstrip("\r\n")
-            if not line or line[0] == "#" or line.isspace():
-                continue
-            cells = line.split("\t")
-            if len(cells) != width:
-                if len(cells) > width:
-                    raise InputFormatError(
-                        f"{len(cells)} cells but the header has {width} columns",
-                        where=f"{p}:{lineno}",
-                        fix="remove the extra tab(s) on that line",
-                    )
-                cells += [""] * (width - len(cells))
-            cells.append(str(lineno))
-            rows.append(dict(zip(keys, cells)))
-    return rows
+    fh = open(p, encoding="utf-8-sig", newline="")
+    try:
+        header = _tsv_checked_header(fh, p, required)
+    except UnicodeDecodeError:
+        fh.close()
+        raise not_utf8_error(path) from None
+    except BaseException:
+        fh.close()
+        raise
+    return header, _tsv_cells(fh, path, p, len(header))
+
+
+def _tsv_checked_header(fh: TextIO, p: Path, required: Sequence[str]) -> list[str]:
+    header_line = fh.readline()
+    if not header_line.strip():
+        raise InputFormatError("empty file (no header line)", where=f"{p}:1", fix="add a tab-separated header")
+    header = header_line.rstrip("\r\n").split("\t")
+    repeated = sorted({c for c in header if header.count(c) > 1 or c == "_line"})
+    if repeated:
+        # dict(zip(...)) would keep only the last of two same-named columns (and "_line" is the reader's own key).
+        raise InputFormatError(
+            f"column name(s) {', '.join(repr(c) for c in repeated)} repeated or reserved in the header",
+            where=f"{p}:1",
+            fix="give every column its own name (and none the name '_line')",
+        )
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise InputFormatError(
+            f"missing column(s) {', '.join(missing)}; header has {', '.join(header)}",
+            where=f"{p}:1",
+            fix="add the column(s) to the header line",
+        )
+    return header
+
+
+def _tsv_cells(fh: TextIO, path: str | os.PathLike[str], p: Path, width: int) -> Iterator[list[str]]:
+    with fh:
+        try:
+            for lineno, line in enumerate(fh, start=2):
+                line = line.rstrip("\r\n")
+                if not line or line[0] == "#" or line.isspace():
+                    continue
+                cells = line.split("\t")
+                if len(cells) != width:
+                    if len(cells) > width:
+                        raise InputFormatError(
+                            f"{len(cells)} cells but the header has {width} columns",
+                            where=f"{p}:{lineno}",
+                            fix="remove the extra tab(s) on that line",
+                        )
+                    cells += [""] * (width - len(cells))
+                cells.append(str(lineno))
+                yield cells
+        except UnicodeDecodeError:
+            raise not_utf8_error(path) from None
 
 
 def tsv_header(path: str | os.PathLike[str]) -> list[str]:
