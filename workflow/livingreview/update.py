@@ -18,7 +18,7 @@ from .constants import (
 from .decisions import decision_dates
 from .errors import ReconciliationError
 from .runs import run_sort_key, version_of_decision
-from .tables import read_tsv, write_json, write_tsv
+from .tables import read_tsv, read_tsv_cells, write_json, write_tsv
 
 LOG = logging.getLogger(__name__)
 
@@ -74,10 +74,11 @@ def first_run_of_clusters(
     record_runs: Mapping[str, str], record_cluster: Mapping[str, str]
 ) -> dict[str, str]:
     """The earliest run in which each cluster has a member (runs.run_sort_key order)."""
+    key = {run: run_sort_key(run) for run in set(record_runs.values())}  # a few runs, many records
     first: dict[str, str] = {}
     for record_id, cluster_id in record_cluster.items():
         run = record_runs[record_id]
-        if cluster_id not in first or run_sort_key(run) < run_sort_key(first[cluster_id]):
+        if cluster_id not in first or key[run] < key[first[cluster_id]]:
             first[cluster_id] = run
     return first
 
@@ -137,6 +138,7 @@ def whats_new_runs(
         members[cluster_id].append(record_id)
     first = first_run_of_clusters(record_runs, record_cluster)
     present = set(record_runs.values())
+    run_key = {run: run_sort_key(run) for run in present}  # a few runs, many records: sort keys once
     for run_id in run_ids:
         if run_id not in present:
             raise ReconciliationError(
@@ -181,21 +183,30 @@ def whats_new_runs(
 
     out: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], RunSummary]] = {}
     for run_id in run_ids:
-        this_run = run_sort_key(run_id)
+        this_run = run_key[run_id]
+        in_run = records_of_run[run_id]
+        # per cluster: how many of its records this run retrieved, and the first of them (by record id)
+        n_in_run: dict[str, int] = defaultdict(int)
+        first_in_run: dict[str, str] = {}
+        for r in in_run:
+            cid = record_cluster[r]
+            n_in_run[cid] += 1
+            if cid not in first_in_run or r < first_in_run[cid]:
+                first_in_run[cid] = r
         new_ids = sorted(new_of_run.get(run_id, []))
         new_rows: list[dict[str, Any]] = []
         todo_rows: list[dict[str, Any]] = []
         for cid in new_ids:
             rid = canonical[cid]
             rec = by_id.get(rid, {})
-            dbs = sorted({by_id[m]["database"] for m in members[cid] if run_sort_key(record_runs[m]) <= this_run})
+            dbs = LIST_SEP.join(sorted({by_id[m]["database"] for m in members[cid] if run_key[record_runs[m]] <= this_run}))
             state = last_row.get(cid, {})
             new_rows.append(
                 {
                     "cluster_id": cid,
                     "record_id": rid,
-                    "databases": LIST_SEP.join(dbs),
-                    "n_records": sum(1 for m in members[cid] if record_runs[m] == run_id),
+                    "databases": dbs,
+                    "n_records": n_in_run[cid],
                     "title": rec.get("title", ""),
                     "year": rec.get("year", ""),
                     "last_stage": state.get("stage", ""),
@@ -213,20 +224,14 @@ def whats_new_runs(
                         "stage": row["stage"],
                         "decision_needed": f"{row['stage']} decision (include/exclude with a reason code) in resources/screening/decisions.tsv",
                         "title": rec.get("title", ""),
-                        "databases": LIST_SEP.join(dbs),
+                        "databases": dbs,
                     }
                 )
 
-        in_run = records_of_run[run_id]
-        dup_earlier = sum(1 for r in in_run if run_sort_key(first[record_cluster[r]]) < this_run)
-        dup_within = sum(
-            1
-            for r in in_run
-            if first[record_cluster[r]] == run_id
-            and min(m for m in members[record_cluster[r]] if record_runs[m] == run_id) != r
-        )
+        dup_earlier = sum(1 for r in in_run if run_key[first[record_cluster[r]]] < this_run)
+        dup_within = sum(1 for r in in_run if first[record_cluster[r]] == run_id and first_in_run[record_cluster[r]] != r)
         new_studies = tuple(sorted(sid for sid, run in study_first.items() if run == run_id))
-        total = sum(1 for run in study_first.values() if run_sort_key(run) <= this_run)
+        total = sum(1 for run in study_first.values() if run_key[run] <= this_run)
         summary = RunSummary(
             run_id=run_id,
             records_retrieved=len(in_run),
@@ -247,6 +252,14 @@ def whats_new_runs(
         todo_rows.sort(key=lambda r: (r["stage"], r["cluster_id"]))
         out[run_id] = (new_rows, todo_rows, summary)
     return out
+
+
+def _read_columns(path: str | os.PathLike[str], columns: Sequence[str]) -> list[dict[str, str]]:
+    """read_tsv(path, required=columns), each row keeping only ``columns`` (records.tsv has two dozen
+    columns; whats_new reads five of them)."""
+    header, rows = read_tsv_cells(path, required=columns)
+    pick = [header.index(c) for c in columns]
+    return [dict(zip(columns, [cells[i] for i in pick])) for cells in rows]
 
 
 def run_whats_new(
@@ -275,7 +288,7 @@ def run_whats_new(
         )
     results = whats_new_runs(
         run_ids,
-        records=read_tsv(records, required=RECORDS_REQUIRED),
+        records=_read_columns(records, RECORDS_REQUIRED),
         clusters=read_tsv(clusters, required=CLUSTERS_REQUIRED),
         screening=read_tsv(screening, required=SCREENING_REQUIRED),
         studies=read_tsv(studies, required=STUDIES_REQUIRED),
