@@ -14,9 +14,9 @@ import pytest
 
 from livingreview.cli import main as cli_main
 from livingreview.constants import LEDGER_FIELDS, PRISMA_KEYS, REGISTERS
-from livingreview.errors import ReconciliationError
+from livingreview.errors import InputFormatError, ReconciliationError
 from livingreview.logutil import run_step
-from livingreview.prisma import PRISMA_CSV_FIELDS, compute_counts, run_prisma_counts, to_prisma_csv
+from livingreview.prisma import PRISMA_CSV_FIELDS, _to_rows, compute_counts, load_ledger, load_ledger_rows, run_prisma_counts, to_prisma_csv
 from livingreview.tables import write_tsv
 
 SOURCES = [
@@ -221,6 +221,69 @@ def test_malformed_paths_are_named() -> None:
     rows.append({**rows[-1], "stage": "automation", "outcome": "passed"})
     with pytest.raises(ReconciliationError, match="after its final outcome 'duplicate'"):
         compute_counts(rows, sources=SOURCES)
+
+
+def _with_path(record_id: str, stages: list[tuple[str, str]]) -> list[dict[str, str]]:
+    """The one-run ledger plus a record of cluster c99 whose rows have these (stage, outcome)s."""
+    rows = first_run_ledger()
+    for stage, outcome in stages:
+        rows.append({"record_id": record_id, "cluster_id": "c99", "stage": stage, "outcome": outcome, "reason": "", "reference": "", "evidence": RUN1})
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("stages", "message"),
+    [
+        (
+            [("identification", "identified"), ("identification", "identified"), ("dedup", "canonical")],
+            "record pubmed:99 has 2 identification rows (must have exactly 1)",
+        ),
+        (
+            [("identification", "identified"), ("automation", "passed"), ("dedup", "canonical")],
+            "record pubmed:99 has stages out of order or repeated (identification > automation > dedup)",
+        ),
+        (
+            [("identification", "identified"), ("dedup", "canonical"), ("automation", "passed"), ("automation", "passed")],
+            "record pubmed:99 has stages out of order or repeated (identification > dedup > automation > automation)",
+        ),
+        (
+            [("identification", "identified"), ("automation", "excluded")],
+            "record pubmed:99 path starts identification > automation; it must start identification > dedup",
+        ),
+        ([("dedup", "canonical")], "record pubmed:99 has 0 identification rows (must have exactly 1)"),
+    ],
+)
+def test_a_malformed_path_is_named_with_its_first_row(stages: list[tuple[str, str]], message: str) -> None:
+    """Every path check names the record and its first ledger line, also after good records (the
+    check runs once per sequence of stages) and when a later record has the same bad path."""
+    rows = _with_path("pubmed:99", stages)
+    line = len(first_run_ledger()) + 2  # header is line 1
+    for stage, outcome in stages:  # a second record with the same path: the first one is named
+        rows.append({**rows[-1], "record_id": "pubmed:98", "stage": stage, "outcome": outcome})
+    with pytest.raises(ReconciliationError) as err:
+        compute_counts(rows, sources=SOURCES)
+    assert str(err.value).startswith(f"results/audit/ledger.tsv:{line}: {message}; fix: "), str(err.value)
+
+
+def test_the_job_reads_the_ledger_into_the_rows_the_cli_makes(tmp_path: Path) -> None:
+    """load_ledger_rows (the job's reader) gives what compute_counts makes of load_ledger's dicts
+    (the CLI's), whatever the column order, and stops on a bad line with the same error."""
+    fields = ("evidence", "stage", *[f for f in LEDGER_FIELDS if f not in ("evidence", "stage")], "note")
+    path = tmp_path / "ledger.tsv"
+    write_tsv(path, fields, first_run_ledger())
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("# a comment line\n\n")
+    rows = load_ledger_rows(path)
+    assert rows == _to_rows(load_ledger(path), str(path)) and len(rows) == len(first_run_ledger())
+    assert rows[-1].where == f"{path}:{len(rows) + 1}"
+    assert compute_counts(rows, sources=SOURCES) == compute_counts(load_ledger(path), sources=SOURCES, source_name=str(path))
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("x\t" * len(fields) + "x\n")
+    with pytest.raises(InputFormatError) as new:
+        load_ledger_rows(path)
+    with pytest.raises(InputFormatError) as old:
+        load_ledger(path)
+    assert str(new.value) == str(old.value) and f"{len(rows) + 4}: {len(fields) + 1} cells" in str(new.value)
 
 
 def _write_ledger(path: Path, rows: list[dict[str, str]]) -> Path:

@@ -31,7 +31,7 @@ from .constants import (
 from .decisions import decision_dates
 from .errors import InputFormatError, ReconciliationError
 from .runs import run_sort_key, version_closes
-from .tables import read_tsv, write_json, write_text
+from .tables import read_tsv, read_tsv_cells, write_json, write_text
 
 LOG = logging.getLogger(__name__)
 
@@ -121,6 +121,10 @@ class _Record:
                 return r
         return None
 
+    def stage_rows(self) -> dict[str, LedgerRow]:
+        """The row of each stage the record has (the first, as ``row`` finds it), by stage."""
+        return {r.stage: r for r in reversed(self.rows)}
+
     @property
     def run_id(self) -> str:
         first = self.rows[0]  # the identification row comes first once _group has checked the path
@@ -147,11 +151,38 @@ def _to_rows(ledger_rows: Sequence[Mapping[str, Any] | LedgerRow], source: str) 
             continue
         get = row.get
         values = [get(f, "") for f in LEDGER_FIELDS]
-        if not all(v.__class__ is str for v in values):  # dicts built in code may hold None or numbers
-            values = [v if v.__class__ is str else str(v or "") for v in values]
+        for v in values:
+            if v.__class__ is not str:  # dicts built in code may hold None or numbers
+                values = [v if v.__class__ is str else str(v or "") for v in values]
+                break
         values.append(f"{source}:{get('_line') or i + 2}")
         out.append(make(values))
     return out
+
+
+_STAGE_ORDER: dict[str, int] = {s: i for i, s in enumerate(STAGES)}
+
+
+def _check_path(rec: _Record, stages: list[str]) -> None:
+    """Check the stages of a record's path (``stages``, its rows' stages in ledger order)."""
+    if stages.count("identification") != 1:
+        raise ReconciliationError(
+            f"record {rec.record_id} has {stages.count('identification')} identification rows (must have exactly 1)",
+            where=rec.rows[0].where,
+            fix="re-run the import stage; every record is identified exactly once",
+        )
+    if len(set(stages)) != len(stages) or stages != sorted(stages, key=_STAGE_ORDER.__getitem__):
+        raise ReconciliationError(
+            f"record {rec.record_id} has stages out of order or repeated ({' > '.join(stages)})",
+            where=rec.rows[0].where,
+            fix="re-run assemble_ledger; each record gets at most one row per stage, in stage order",
+        )
+    if stages[0] != "identification" or (len(stages) > 1 and stages[1] != "dedup"):
+        raise ReconciliationError(
+            f"record {rec.record_id} path starts {' > '.join(stages[:2])}; it must start identification > dedup",
+            where=rec.rows[0].where,
+            fix="re-run the dedup stage",
+        )
 
 
 def _group(rows: list[LedgerRow]) -> dict[str, _Record]:
@@ -174,28 +205,17 @@ def _group(rows: list[LedgerRow]) -> dict[str, _Record]:
             raise InputFormatError(
                 f"record {r.record_id} has no cluster_id", where=r.where, fix="re-run assemble_ledger (cluster_id is filled on every row)"
             )
-        records.setdefault(r.record_id, _Record(r.record_id, [])).rows.append(r)
-    order = {s: i for i, s in enumerate(STAGES)}
+        rec = records.get(r.record_id)
+        if rec is None:
+            rec = records[r.record_id] = _Record(r.record_id, [])
+        rec.rows.append(r)
+    checked_paths: set[tuple[str, ...]] = set()  # stage sequences that passed _check_path
     for rec in records.values():
         stages = [r.stage for r in rec.rows]
-        if stages.count("identification") != 1:
-            raise ReconciliationError(
-                f"record {rec.record_id} has {stages.count('identification')} identification rows (must have exactly 1)",
-                where=rec.rows[0].where,
-                fix="re-run the import stage; every record is identified exactly once",
-            )
-        if len(set(stages)) != len(stages) or stages != sorted(stages, key=order.__getitem__):
-            raise ReconciliationError(
-                f"record {rec.record_id} has stages out of order or repeated ({' > '.join(stages)})",
-                where=rec.rows[0].where,
-                fix="re-run assemble_ledger; each record gets at most one row per stage, in stage order",
-            )
-        if stages[0] != "identification" or (len(stages) > 1 and stages[1] != "dedup"):
-            raise ReconciliationError(
-                f"record {rec.record_id} path starts {' > '.join(stages[:2])}; it must start identification > dedup",
-                where=rec.rows[0].where,
-                fix="re-run the dedup stage",
-            )
+        path = tuple(stages)
+        if path not in checked_paths:  # the path checks read only the stages: once per sequence of stages
+            _check_path(rec, stages)
+            checked_paths.add(path)
         if len({r.cluster_id for r in rec.rows}) != 1:
             raise ReconciliationError(
                 f"record {rec.record_id} has rows in more than one cluster", where=rec.rows[0].where, fix="re-run assemble_ledger"
@@ -236,28 +256,29 @@ def _reason_list(counter: Counter[str]) -> list[dict[str, Any]]:
 def _flow(canonicals: list[_Record]) -> dict[str, Any]:
     """Stage counts for a set of canonical records, each counted from its own stage rows."""
     c: dict[str, Any] = {}
-    auto = [r.row("automation") for r in canonicals]
+    rows_of = [r.stage_rows() for r in canonicals]
+    auto = [s.get("automation") for s in rows_of]
     c["automation_excluded_rows"] = [a for a in auto if a is not None and a.outcome == OUTCOME_EXCLUDED]
     c["excluded_automatic"] = sum(1 for a in c["automation_excluded_rows"] if a.reference)
     c["excluded_other"] = sum(1 for a in c["automation_excluded_rows"] if not a.reference)
-    ta = [r.row("title_abstract") for r in canonicals]
+    ta = [s.get("title_abstract") for s in rows_of]
     ta = [t for t in ta if t is not None]
     c["records_screened"] = len(ta)
     c["records_excluded"] = sum(1 for t in ta if t.outcome == OUTCOME_EXCLUDED)
     c["records_awaiting"] = sum(1 for t in ta if t.outcome == OUTCOME_AWAITING)
     c["records_excluded_reasons"] = _reason_list(Counter(t.reason for t in ta if t.outcome == OUTCOME_EXCLUDED))
-    rt = [r.row("retrieval") for r in canonicals]
+    rt = [s.get("retrieval") for s in rows_of]
     rt = [t for t in rt if t is not None]
     c["dbr_sought_reports"] = len(rt)
     c["dbr_notretrieved_reports"] = sum(1 for t in rt if t.outcome == OUTCOME_NOT_RETRIEVED)
-    ft = [r.row("full_text") for r in canonicals]
+    ft = [s.get("full_text") for s in rows_of]
     ft = [t for t in ft if t is not None]
     c["dbr_assessed"] = len(ft)
     c["dbr_excluded_total"] = sum(1 for t in ft if t.outcome == OUTCOME_EXCLUDED)
     c["dbr_excluded"] = _reason_list(Counter(t.reason for t in ft if t.outcome == OUTCOME_EXCLUDED))
     c["dbr_awaiting"] = sum(1 for t in ft if t.outcome == OUTCOME_AWAITING)
     c["fulltext_included"] = sum(1 for t in ft if t.outcome == OUTCOME_INCLUDED)
-    study_rows = [r.row("study") for r in canonicals]
+    study_rows = [s.get("study") for s in rows_of]
     c["study_rows"] = [s for s in study_rows if s is not None]
     c["reports"] = len(c["study_rows"])
     return c
@@ -410,7 +431,11 @@ def compute_counts(
     """
     kinds = _source_kinds(sources)
     records = _group(_to_rows(ledger_rows, source_name))
-    run_ids = sorted({r.run_id for r in records.values()}, key=run_sort_key)
+    run_of = {rid: rec.run_id for rid, rec in records.items()}  # read once: used for every record below
+    records_of_run: dict[str, list[_Record]] = defaultdict(list)
+    for rec in records.values():
+        records_of_run[run_of[rec.record_id]].append(rec)
+    run_ids = sorted(records_of_run, key=run_sort_key)
     if previous_runs is None:
         previous = set(run_ids[:-1])
     else:
@@ -430,9 +455,9 @@ def compute_counts(
                 fix="re-run the dedup stage",
             )
         canonical_of[cid] = canon[0]
-    old_clusters = {cid for cid, members in clusters.items() if any(m.run_id in previous for m in members)}
+    old_clusters = {cid for cid, members in clusters.items() if any(run_of[m.record_id] in previous for m in members)}
 
-    new_records = [r for r in records.values() if r.run_id not in previous]
+    new_records = [r for r in records.values() if run_of[r.record_id] not in previous]
     new_canonicals = sorted((canonical_of[c] for c in clusters if c not in old_clusters), key=lambda r: r.record_id)
     old_canonicals = sorted((canonical_of[c] for c in old_clusters), key=lambda r: r.record_id)
     # Duplicates (main column): records of the newest run(s) that are duplicates within the run or
@@ -496,7 +521,7 @@ def compute_counts(
     )
     per_run = []
     for run_id in run_ids:
-        members = [r for r in records.values() if r.run_id == run_id]
+        members = records_of_run[run_id]
         per_run.append(
             {
                 "run_id": run_id,
@@ -546,7 +571,7 @@ def compute_counts(
             "previous": (
                 {
                     "runs": previous_runs_sorted,
-                    "records_identified": sum(1 for r in records.values() if r.run_id in previous),
+                    "records_identified": sum(1 for r in records.values() if run_of[r.record_id] in previous),
                     "studies": len(previous_studies),
                     "reports": len(previous_reports),
                     **(
@@ -618,6 +643,21 @@ def load_ledger(path: str | os.PathLike[str]) -> list[dict[str, str]]:
     return read_tsv(path, required=LEDGER_FIELDS)
 
 
+def load_ledger_rows(path: str | os.PathLike[str]) -> list[LedgerRow]:
+    """Read results/audit/ledger.tsv straight into LedgerRows: the rows compute_counts makes of
+    load_ledger's dicts (same checks and errors), without a dict per row on the way."""
+    header, rows = read_tsv_cells(path, required=LEDGER_FIELDS)
+    pick = [header.index(f) for f in LEDGER_FIELDS]
+    source = str(path)
+    make = LedgerRow._make
+    out: list[LedgerRow] = []
+    for cells in rows:  # cells: one per column, then the line number
+        values = [cells[i] for i in pick]
+        values.append(f"{source}:{cells[-1]}")
+        out.append(make(values))
+    return out
+
+
 def run_prisma_counts(
     *,
     ledger: str | os.PathLike[str],
@@ -632,7 +672,7 @@ def run_prisma_counts(
     ``decisions`` (resources/screening/decisions.tsv) gives each human decision's date, so that the
     previous version is counted with the decisions it had (compute_counts ``decision_dates``).
     """
-    rows = load_ledger(ledger)
+    rows = load_ledger_rows(ledger)
     dates = decision_dates(decisions, config["screening"]["rules"]) if decisions is not None else None
     counts = compute_counts(rows, sources=config["searches"]["sources"], previous_runs=previous_runs, source_name=str(ledger), decision_dates=dates)
     LOG.info(
