@@ -90,6 +90,21 @@ def test_broken_ledgers_are_rejected_naming_the_record(change, message: str) -> 
         assemble_ledger(frags, clusters_from_rows(DEDUP))
 
 
+def test_fragments_in_any_order_give_the_same_ledger_and_messages() -> None:
+    """Rows are put in stage order whatever order the fragments (and rows) come in; a message lists
+    a record's stages in stage order."""
+    forward = assemble_ledger(fragments(), clusters_from_rows(DEDUP))
+    assert assemble_ledger(list(reversed(fragments())), clusters_from_rows(DEDUP)) == forward
+    assert assemble_ledger([list(reversed(f)) for f in reversed(fragments())], clusters_from_rows(DEDUP)) == forward
+    ident = [x for x in IDENT if x["record_id"] != "pubmed:1"]
+    with pytest.raises(ReconciliationError) as err:
+        assemble_ledger([STUDY, SCREEN, DEDUP, ident], clusters_from_rows(DEDUP))
+    assert str(err.value) == (
+        "results/audit/stages/identification.tsv: record pubmed:1 has ledger rows (dedup, automation, title_abstract, retrieval, "
+        "full_text, study) but no identification row; fix: re-run the import so every record is identified, then the later stages"
+    )
+
+
 def test_record_without_cluster_is_rejected() -> None:
     frags = [[dict(x) for x in f] for f in fragments()]
     for x in frags[1]:

@@ -15,11 +15,13 @@ from .constants import (
     STAGES,
 )
 from .errors import ReconciliationError
-from .tables import read_tsv, write_tsv
+from .tables import read_tsv, read_tsv_cells, write_tsv
 
 LOG = logging.getLogger(__name__)
 
 STAGE_ORDER: dict[str, int] = {s: i for i, s in enumerate(STAGES)}
+# The stages a record may have: the first n of STAGES.
+_PREFIXES: list[list[str]] = [list(STAGES[:n]) for n in range(len(STAGES) + 1)]
 
 
 def clusters_from_rows(rows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
@@ -67,14 +69,16 @@ def assemble_ledger(fragments: Sequence[Iterable[Mapping[str, Any]]], clusters: 
     rows: list[dict[str, Any]] = []
     for rid in sorted(by_record):
         stages = by_record[rid]
-        present = sorted(stages, key=STAGE_ORDER.__getitem__)
+        present = list(stages)  # the fragments come in stage order, so a record's rows mostly do too
+        if present != _PREFIXES[len(present)]:
+            present.sort(key=STAGE_ORDER.__getitem__)
         if "identification" not in stages:
             raise ReconciliationError(
                 f"record {rid} has ledger rows ({', '.join(present)}) but no identification row",
                 where="results/audit/stages/identification.tsv",
                 fix="re-run the import so every record is identified, then the later stages",
             )
-        expected = list(STAGES[: len(present)])
+        expected = _PREFIXES[len(present)]
         if present != expected:
             missing = next(s for s in expected if s not in stages)
             raise ReconciliationError(
@@ -85,9 +89,10 @@ def assemble_ledger(fragments: Sequence[Iterable[Mapping[str, Any]]], clusters: 
         cid = clusters.get(rid, "") or next((stages[s]["cluster_id"] for s in present if stages[s]["cluster_id"]), "")
         if not cid:
             raise ReconciliationError(f"record {rid} has no cluster", where="results/audit/stages/dedup.tsv", fix="re-run deduplication")
+        last_i = len(present) - 1
         for i, stage in enumerate(present):
             row = stages[stage]
-            last = i == len(present) - 1
+            last = i == last_i
             if not last and row["outcome"] != PASSING_OUTCOMES.get(stage):
                 raise ReconciliationError(
                     f"record {rid} has outcome {row['outcome']!r} at {stage} but rows for later stages ({', '.join(present[i + 1:])})",
@@ -116,10 +121,14 @@ def check_ledger(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
 
 
 def _read_fragment(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    rows = read_tsv(path, required=("record_id", "stage", "outcome"))
-    for row in rows:
-        row["_where"] = f"{path}:{row.pop('_line')}"
-    return rows
+    """The rows of a stage fragment as dicts of its columns and ``_where`` (file:line)."""
+    header, rows = read_tsv_cells(path, required=("record_id", "stage", "outcome"))
+    keys = [*header, "_where"]
+    out: list[dict[str, Any]] = []
+    for cells in rows:  # cells: one per column, then the line number
+        cells[-1] = f"{path}:{cells[-1]}"
+        out.append(dict(zip(keys, cells)))
+    return out
 
 
 def run_assemble_ledger(
@@ -143,6 +152,5 @@ def run_assemble_ledger(
         cluster_map = clusters_from_rows(row for frag in fragments for row in frag)
     rows = assemble_ledger(fragments, cluster_map)
     write_tsv(ledger_out, LEDGER_FIELDS, rows)
-    finals = Counter(r["record_id"] for r in rows)
-    LOG.info("ledger: %d rows for %d records", len(rows), len(finals))
+    LOG.info("ledger: %d rows for %d records", len(rows), len({r["record_id"] for r in rows}))
     return rows
