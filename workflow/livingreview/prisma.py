@@ -31,7 +31,7 @@ from .constants import (
 from .decisions import decision_dates
 from .errors import InputFormatError, ReconciliationError
 from .runs import run_sort_key, version_closes
-from .tables import read_tsv, read_tsv_cells, write_json, write_text
+from .tables import gc_paused, read_tsv, read_tsv_cells, write_json, write_text
 
 LOG = logging.getLogger(__name__)
 
@@ -658,6 +658,7 @@ def load_ledger_rows(path: str | os.PathLike[str]) -> list[LedgerRow]:
     return out
 
 
+@gc_paused()
 def run_prisma_counts(
     *,
     ledger: str | os.PathLike[str],
