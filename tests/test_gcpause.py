@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from livingreview import dedup, screen_stage, studies
+from livingreview import dedup, ledger, prisma, screen_stage, studies, update
 from livingreview.gcpause import collector_paused
 
 
@@ -41,6 +41,9 @@ def test_collector_paused_restores_the_previous_state_also_on_error() -> None:
         (dedup, "read_records_tsv", dedup.run_dedup, {"records": "r.tsv", "decisions": None, "clusters_out": "c", "maybe_out": "m", "canonical_out": "k", "provenance_out": "p", "ledger_out": "l"}),
         (screen_stage, "_default_screening", screen_stage.run_screening, {"canonical": "k", "clusters": "c", "rules": "r", "decisions": "d", "studies": None, "screening_out": "s", "performance_out": "p", "agreement_out": "a", "ledger_out": "l"}),
         (studies, "read_canonical", studies.run_link_studies, {"screening": "s", "canonical": "k", "clusters": "c", "studies": "t", "studies_out": "o", "reports_out": "r", "ledger_out": "l"}),
+        (ledger, "_read_fragment", ledger.run_assemble_ledger, {"identification": "i", "dedup": "d", "screening": "s", "study": "t", "ledger_out": "l"}),
+        (prisma, "load_ledger_rows", prisma.run_prisma_counts, {"ledger": "l", "decisions": None, "config": {}, "counts_out": "c", "csv_out": "p"}),
+        (update, "_read_columns", update.run_whats_new, {"run_ids": ["r"], "records": "r", "clusters": "c", "screening": "s", "studies": "t", "decisions": None, "rules": None, "new_out": ["n"], "todo_out": ["t"], "summary_out": ["s"]}),
     ],
 )
 def test_stage_runs_with_the_collector_paused(

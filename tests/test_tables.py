@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import stat
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from livingreview.errors import InputFormatError
-from livingreview.tables import dumps_json, format_fixed, format_value, gc_paused, read_tsv, read_tsv_cells, umask_mode, write_json, write_text, write_tsv
+from livingreview.tables import dumps_json, format_fixed, format_value, read_tsv, read_tsv_cells, umask_mode, write_json, write_text, write_tsv
 
 
 def _mode(path: Path) -> int:
@@ -125,23 +124,3 @@ def test_read_tsv_cells_gives_the_cells_and_line_of_each_row(tmp_path: Path) -> 
     assert header == ["a", "b"]
     assert list(rows) == [["1", "2", "2"], ["3", "", "5"]]
     assert read_tsv(path) == [{"a": "1", "b": "2", "_line": "2"}, {"a": "3", "b": "", "_line": "5"}]
-
-
-def test_gc_paused_switches_the_collector_back_as_it_was() -> None:
-    assert gc.isenabled()
-
-    @gc_paused()
-    def fails() -> None:
-        assert not gc.isenabled()
-        raise InputFormatError("x")
-
-    with pytest.raises(InputFormatError):
-        fails()
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with gc_paused():
-            pass
-        assert not gc.isenabled()  # it was off: left off
-    finally:
-        gc.enable()

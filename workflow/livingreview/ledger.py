@@ -15,7 +15,8 @@ from .constants import (
     STAGES,
 )
 from .errors import ReconciliationError
-from .tables import gc_paused, read_tsv, read_tsv_cells, write_tsv
+from .gcpause import collector_paused
+from .tables import read_tsv, read_tsv_cells, write_tsv
 
 LOG = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ def _read_fragment(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return out
 
 
-@gc_paused()
+@collector_paused()
 def run_assemble_ledger(
     *,
     identification: str | os.PathLike[str],

@@ -30,8 +30,9 @@ from .constants import (
 )
 from .decisions import decision_dates
 from .errors import InputFormatError, ReconciliationError
+from .gcpause import collector_paused
 from .runs import run_sort_key, version_closes
-from .tables import gc_paused, read_tsv, read_tsv_cells, write_json, write_text
+from .tables import read_tsv, read_tsv_cells, write_json, write_text
 
 LOG = logging.getLogger(__name__)
 
@@ -658,7 +659,7 @@ def load_ledger_rows(path: str | os.PathLike[str]) -> list[LedgerRow]:
     return out
 
 
-@gc_paused()
+@collector_paused()
 def run_prisma_counts(
     *,
     ledger: str | os.PathLike[str],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import gc
 import json
 import math
 import os
@@ -54,25 +53,6 @@ def format_fixed(value: float, digits: int) -> str:
     """``value`` with ``digits`` decimals for people to read; a value that rounds to zero is "0.00", never "-0.00"."""
     text = f"{value:.{digits}f}"
     return text[1:] if text.startswith("-") and float(text) == 0 else text
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a whole-review stage builds its tables.
-
-    Such a stage keeps hundreds of thousands of row objects (tuples, lists, small records) alive at
-    once; with the collector on, every so many new objects it walks all of them again, which took a
-    third of prisma_counts' time at 100,000 records. The rows hold no reference cycles, so reference
-    counting frees them either way. The collector is switched back on (if it was on) when the block
-    or the decorated function ends, also on an error.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @contextmanager

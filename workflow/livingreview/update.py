@@ -17,8 +17,9 @@ from .constants import (
 )
 from .decisions import decision_dates
 from .errors import ReconciliationError
+from .gcpause import collector_paused
 from .runs import run_sort_key, version_of_decision
-from .tables import gc_paused, read_tsv, read_tsv_cells, write_json, write_tsv
+from .tables import read_tsv, read_tsv_cells, write_json, write_tsv
 
 LOG = logging.getLogger(__name__)
 
@@ -262,7 +263,7 @@ def _read_columns(path: str | os.PathLike[str], columns: Sequence[str]) -> list[
     return [dict(zip(columns, [cells[i] for i in pick])) for cells in rows]
 
 
-@gc_paused()
+@collector_paused()
 def run_whats_new(
     *,
     run_ids: Sequence[str],
