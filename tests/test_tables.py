@@ -124,3 +124,28 @@ def test_read_tsv_cells_gives_the_cells_and_line_of_each_row(tmp_path: Path) -> 
     assert header == ["a", "b"]
     assert list(rows) == [["1", "2", "2"], ["3", "", "5"]]
     assert read_tsv(path) == [{"a": "1", "b": "2", "_line": "2"}, {"a": "3", "b": "", "_line": "5"}]
+
+
+def test_columns_separated_by_spaces_are_named_as_such(tmp_path: Path) -> None:
+    # An editor that turns tabs into spaces: the header, or a row, says so (not "missing column
+    # key, ..." or "column 'date' value '' is not allowed" as before) and names the fix.
+    path = tmp_path / "decisions.tsv"
+    path.write_text("key  stage  decision\n1\tt\tinclude\n", encoding="utf-8")
+    with pytest.raises(InputFormatError) as err:
+        read_tsv(path, required=("key", "stage", "decision"))
+    assert str(err.value).startswith(f"{path}:1: the header's columns are separated by spaces, not tabs: 'key stage decision' is one column")  # one line: spaces collapsed
+    assert "fix: separate the columns with tab characters" in str(err.value)
+    path.write_text("key\tstage\tdecision\tnote\n1\tt\tinclude\tok\n2    t    exclude\tok\n", encoding="utf-8")
+    with pytest.raises(InputFormatError) as err:
+        read_tsv(path, required=("key",))
+    assert str(err.value).startswith(f"{path}:3: 2 tab-separated cells but the header has 4 columns, and the line has runs of spaces where the tabs would be")
+    # a short row whose double space is in a value is told how to keep it
+    path.write_text("key\tstage\tdecision\tnote\n3\tt\tinclude  now\n", encoding="utf-8")
+    with pytest.raises(InputFormatError, match="if the spaces belong in a value, end the line with the tabs of its empty cells$"):
+        read_tsv(path)
+    # a spreadsheet's row without the tabs of its empty last cells, double spaces in a whole row, and
+    # a header whose column names hold spaces are read as before
+    path.write_text("key\tthe stage\tdecision\tnote\n1\tt\n2\tt\tinclude\tend.  Next\n3\tt\tinclude  now\t\n", encoding="utf-8")
+    assert [(r["key"], r["the stage"], r["decision"], r["note"]) for r in read_tsv(path, required=("key",))] == [
+        ("1", "t", "", ""), ("2", "t", "include", "end.  Next"), ("3", "t", "include  now", ""),
+    ]

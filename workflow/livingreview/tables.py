@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
@@ -147,6 +148,11 @@ def read_tsv_cells(path: str | os.PathLike[str], required: Sequence[str] = ()) -
     return header, _tsv_cells(fh, path, p, len(header))
 
 
+# Tabs an editor turned into spaces: a short row holding at least one run of 2+ spaces per missing cell.
+SPACE_RUN = re.compile(r" {2,}")
+TAB_FIX = "separate the columns with tab characters (in a spreadsheet: save as tab-separated text; in an editor: turn off 'insert spaces for tabs')"
+
+
 def _tsv_checked_header(fh: TextIO, p: Path, required: Sequence[str]) -> list[str]:
     header_line = fh.readline()
     if not header_line.strip():
@@ -161,6 +167,13 @@ def _tsv_checked_header(fh: TextIO, p: Path, required: Sequence[str]) -> list[st
             fix="give every column its own name (and none the name '_line')",
         )
     missing = [c for c in required if c not in header]
+    spaced = [c for c in header if len(c.split()) > 1 and any(word in missing for word in c.split())]
+    if spaced:
+        raise InputFormatError(
+            f"the header's columns are separated by spaces, not tabs: {spaced[0]!r} is one column to a TSV reader",
+            where=f"{p}:1",
+            fix=TAB_FIX,
+        )
     if missing:
         raise InputFormatError(
             f"missing column(s) {', '.join(missing)}; header has {', '.join(header)}",
@@ -185,7 +198,14 @@ def _tsv_cells(fh: TextIO, path: str | os.PathLike[str], p: Path, width: int) ->
                             where=f"{p}:{lineno}",
                             fix="remove the extra tab(s) on that line",
                         )
-                    cells += [""] * (width - len(cells))
+                    if len(SPACE_RUN.findall(line)) >= width - len(cells):
+                        raise InputFormatError(
+                            f"{len(cells)} tab-separated cells but the header has {width} columns, and the line has runs of "
+                            "spaces where the tabs would be (an editor may have turned its tabs into spaces)",
+                            where=f"{p}:{lineno}",
+                            fix=f"{TAB_FIX}; if the spaces belong in a value, end the line with the tabs of its empty cells",
+                        )
+                    cells += [""] * (width - len(cells))  # a spreadsheet leaves out the tabs of empty cells at the end
                 cells.append(str(lineno))
                 yield cells
         except UnicodeDecodeError:
