@@ -64,6 +64,7 @@ STAGES: tuple[str, ...] = (
     "full_text",
     "study",
 )
+STAGE_ORDER: dict[str, int] = {s: i for i, s in enumerate(STAGES)}  # a stage's place in STAGES
 # Outcomes per stage. The last ledger row of a record is its final state.
 OUTCOME_IDENTIFIED = "identified"
 OUTCOME_CANONICAL = "canonical"

@@ -23,7 +23,6 @@ from .constants import (
     DATABASES,
     DEDUP_DECISION_FIELDS,
     LEDGER_FIELDS,
-    LIST_SEP,
     MAYBE_PAIR_FIELDS,
     OUTCOME_CANONICAL,
     OUTCOME_DUPLICATE,
@@ -783,12 +782,6 @@ def _previous_anchors(previous_clusters: Sequence[Mapping[str, str]], records: S
     return {key[1]: cid for cid, key in best.items()}
 
 
-def _cell(record: Record, name: str) -> Any:
-    """One field of ``record`` as its records.tsv row holds it (``Record.to_row`` of that field alone)."""
-    value = getattr(record, name)
-    return LIST_SEP.join(value) if isinstance(value, tuple) else value
-
-
 def _merge(members: Sequence[Record], cluster_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Merged canonical row (first member = canonical) and its field-level provenance."""
     canonical = members[0]
@@ -799,7 +792,7 @@ def _merge(members: Sequence[Record], cluster_id: str) -> tuple[dict[str, Any], 
         source = canonical.record_id
         if name not in IDENTITY_FIELDS and row[name] in ("", 0):
             for other in others:
-                value = _cell(other, name)
+                value = other.cell(name)
                 if value not in ("", 0):
                     row[name] = value
                     source = other.record_id

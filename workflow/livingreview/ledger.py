@@ -12,6 +12,7 @@ from .constants import (
     FINAL_OUTCOMES,
     LEDGER_FIELDS,
     PASSING_OUTCOMES,
+    STAGE_ORDER,
     STAGES,
 )
 from .errors import ReconciliationError
@@ -20,7 +21,6 @@ from .tables import read_tsv, read_tsv_cells, write_tsv
 
 LOG = logging.getLogger(__name__)
 
-STAGE_ORDER: dict[str, int] = {s: i for i, s in enumerate(STAGES)}
 # The stages a record may have: the first n of STAGES.
 _PREFIXES: list[list[str]] = [list(STAGES[:n]) for n in range(len(STAGES) + 1)]
 

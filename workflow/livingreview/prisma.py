@@ -26,13 +26,14 @@ from .constants import (
     PASSING_OUTCOMES,
     PRISMA_KEYS,
     REGISTERS,
+    STAGE_ORDER,
     STAGES,
 )
 from .decisions import decision_dates
 from .errors import InputFormatError, ReconciliationError
 from .gcpause import collector_paused
 from .runs import run_sort_key, version_closes
-from .tables import read_tsv, read_tsv_cells, write_json, write_text
+from .tables import read_tsv, read_tsv_columns, write_json, write_text
 
 LOG = logging.getLogger(__name__)
 
@@ -161,9 +162,6 @@ def _to_rows(ledger_rows: Sequence[Mapping[str, Any] | LedgerRow], source: str) 
     return out
 
 
-_STAGE_ORDER: dict[str, int] = {s: i for i, s in enumerate(STAGES)}
-
-
 def _check_path(rec: _Record, stages: list[str]) -> None:
     """Check the stages of a record's path (``stages``, its rows' stages in ledger order)."""
     if stages.count("identification") != 1:
@@ -172,7 +170,7 @@ def _check_path(rec: _Record, stages: list[str]) -> None:
             where=rec.rows[0].where,
             fix="re-run the import stage; every record is identified exactly once",
         )
-    if len(set(stages)) != len(stages) or stages != sorted(stages, key=_STAGE_ORDER.__getitem__):
+    if len(set(stages)) != len(stages) or stages != sorted(stages, key=STAGE_ORDER.__getitem__):
         raise ReconciliationError(
             f"record {rec.record_id} has stages out of order or repeated ({' > '.join(stages)})",
             where=rec.rows[0].where,
@@ -647,15 +645,12 @@ def load_ledger(path: str | os.PathLike[str]) -> list[dict[str, str]]:
 def load_ledger_rows(path: str | os.PathLike[str]) -> list[LedgerRow]:
     """Read results/audit/ledger.tsv straight into LedgerRows: the rows compute_counts makes of
     load_ledger's dicts (same checks and errors), without a dict per row on the way."""
-    header, rows = read_tsv_cells(path, required=LEDGER_FIELDS)
-    pick = [header.index(f) for f in LEDGER_FIELDS]
     source = str(path)
     make = LedgerRow._make
     out: list[LedgerRow] = []
-    for cells in rows:  # cells: one per column, then the line number
-        values = [cells[i] for i in pick]
-        values.append(f"{source}:{cells[-1]}")
-        out.append(make(values))
+    for cells in read_tsv_columns(path, LEDGER_FIELDS):  # the LEDGER_FIELDS cells, then the line number
+        cells[-1] = f"{source}:{cells[-1]}"
+        out.append(make(cells))
     return out
 
 

@@ -42,13 +42,14 @@ class Record:
     encoding: str = ""
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
+    def cell(self, name: str) -> Any:
+        """One field as its records.tsv row holds it (a list joined with LIST_SEP)."""
+        value = getattr(self, name)
+        return LIST_SEP.join(value) if isinstance(value, tuple) else value
+
     def to_row(self) -> dict[str, Any]:
         """Flatten to a records.tsv row (lists joined with LIST_SEP)."""
-        row: dict[str, Any] = {}
-        for name in RECORD_FIELDS:
-            value = getattr(self, name)
-            row[name] = LIST_SEP.join(value) if isinstance(value, tuple) else value
-        return row
+        return {name: self.cell(name) for name in RECORD_FIELDS}
 
     @classmethod
     def from_row(cls, row: Mapping[str, str]) -> "Record":

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 from .constants import (
     LEDGER_FIELDS,
-    LIST_SEP,
     OUTCOME_AWAITING,
     OUTCOME_EXCLUDED,
     OUTCOME_INCLUDED,
@@ -387,10 +386,7 @@ class StoredResult:
 
 def screened_fields_sha1(record: Record) -> str:
     """SHA-1 of the fields the rules read, as records.tsv writes them: equal hashes, equal rule results."""
-    cells: list[str] = []
-    for name in SCREENED_FIELDS:  # each field as Record.to_row gives it (lists joined), without the other fields
-        value = getattr(record, name)
-        cells.append(format_value(LIST_SEP.join(value) if isinstance(value, tuple) else value))
+    cells = (format_value(record.cell(name)) for name in SCREENED_FIELDS)  # not the other fields: to_row would flatten all
     return hashlib.sha1("\x1f".join(cells).encode("utf-8")).hexdigest()
 
 

@@ -148,6 +148,14 @@ def read_tsv_cells(path: str | os.PathLike[str], required: Sequence[str] = ()) -
     return header, _tsv_cells(fh, path, p, len(header))
 
 
+def read_tsv_columns(path: str | os.PathLike[str], columns: Sequence[str]) -> Iterator[list[str]]:
+    """``read_tsv_cells(path, required=columns)`` keeping only ``columns``: each row the list of
+    their cells, in ``columns`` order, followed by its line number (text)."""
+    header, rows = read_tsv_cells(path, required=columns)
+    pick = [header.index(c) for c in columns]
+    return ([*(cells[i] for i in pick), cells[-1]] for cells in rows)
+
+
 # Tabs an editor turned into spaces: a short row holding at least one run of 2+ spaces per missing cell.
 SPACE_RUN = re.compile(r" {2,}")
 TAB_FIX = "separate the columns with tab characters (in a spreadsheet: save as tab-separated text; in an editor: turn off 'insert spaces for tabs')"

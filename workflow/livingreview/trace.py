@@ -8,14 +8,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from .constants import LIST_SEP, STAGES
+from .constants import LIST_SEP, STAGE_ORDER
 from .decisions import PMID_DATABASES
 from .errors import ConfigError
 from .normalize import normalize_doi
 from .studies import split_keys
 from .tables import format_fixed, read_json, read_tsv
-
-STAGE_ORDER = {s: i for i, s in enumerate(STAGES)}
 
 
 def _optional(path: Path, required: tuple[str, ...] = ()) -> list[dict[str, str]]:

@@ -13,13 +13,13 @@ from .constants import (
     LIST_SEP,
     OUTCOME_AWAITING,
     OUTCOME_INCLUDED,
-    STAGES,
+    STAGE_ORDER,
 )
 from .decisions import decision_dates
 from .errors import ReconciliationError
 from .gcpause import collector_paused
 from .runs import run_sort_key, version_of_decision
-from .tables import read_tsv, read_tsv_cells, write_json, write_tsv
+from .tables import read_tsv, read_tsv_columns, write_json, write_tsv
 
 LOG = logging.getLogger(__name__)
 
@@ -148,12 +148,11 @@ def whats_new_runs(
                 fix="check that resources/searches/<run_id>/ exists and re-run the import",
             )
 
-    stage_rank = {s: i for i, s in enumerate(STAGES)}
     last_row: dict[str, Mapping[str, str]] = {}
     awaiting: dict[str, list[Mapping[str, str]]] = defaultdict(list)
     for row in screening:
         cid = row["cluster_id"]
-        if cid not in last_row or stage_rank[row["stage"]] >= stage_rank[last_row[cid]["stage"]]:
+        if cid not in last_row or STAGE_ORDER[row["stage"]] >= STAGE_ORDER[last_row[cid]["stage"]]:
             last_row[cid] = row
         if row["decision"] == OUTCOME_AWAITING:
             awaiting[cid].append(row)
@@ -258,9 +257,7 @@ def whats_new_runs(
 def _read_columns(path: str | os.PathLike[str], columns: Sequence[str]) -> list[dict[str, str]]:
     """read_tsv(path, required=columns), each row keeping only ``columns`` (records.tsv has two dozen
     columns; whats_new reads five of them)."""
-    header, rows = read_tsv_cells(path, required=columns)
-    pick = [header.index(c) for c in columns]
-    return [dict(zip(columns, [cells[i] for i in pick])) for cells in rows]
+    return [dict(zip(columns, cells)) for cells in read_tsv_columns(path, columns)]  # zip drops the line number
 
 
 @collector_paused()
