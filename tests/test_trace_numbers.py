@@ -142,7 +142,24 @@ def test_forest_rows_drawn_as_not_estimable_and_unreported_cells_are_traced(resu
     assert main(["trace", "Pradhan2017_TIMBER", "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES)]) == 0
     text = capsys.readouterr().out
     assert "[ptsd_severity_md]: not estimable (no ptsd_severity outcome reported" in text
-    assert "favours not_reported (no outcome of these domains reported in the retrieved sources)\n      <- no outcomes.tsv row" in text
+    assert "not reported (no outcome of these domains reported in the retrieved sources)\n      <- no outcomes.tsv row" in text
+    assert "favours not_reported" not in text
+
+
+def test_effect_direction_rows_are_traced_in_the_plot_legend_words(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each effect_direction.tsv row of a study is traced with the words of the plot's legend: Dadabayev2020's
+    "none" is "no difference reported", Feder2021's "unclear" is "direction unclear", never "favours none"."""
+    rows = [r for r in read_tsv(results / "synthesis/effect_direction.tsv") if r["study_id"] in ("Dadabayev2020", "Feder2021")]
+    seen = {r["favours"] for r in rows}
+    assert {"none", "unclear", "intervention"} <= seen
+    words = {"none": "no difference reported", "unclear": "direction unclear", "intervention": "favours ketamine"}
+    for study_id in ("Dadabayev2020", "Feder2021"):
+        assert main(["trace", study_id, "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES)]) == 0
+        text = capsys.readouterr().out
+        for r in rows:
+            if r["study_id"] == study_id:
+                assert f"[effect direction: {r['domain']}]: {words[r['favours']]}" in text
+        assert "favours none" not in text and "favours unclear" not in text
 
 
 def test_forest_number_shows_how_it_was_derived_from_the_reported_ci(results: Path, capsys: pytest.CaptureFixture[str]) -> None:

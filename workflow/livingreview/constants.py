@@ -149,6 +149,22 @@ POOL_JSON_KEYS: tuple[str, ...] = (
     "hksj",
     "hksj_adhoc",
 )
+# What a value of outcomes.tsv's favours column means, in the effect-direction plot's legend and in
+# `trace`; "intervention" is said with the intervention's name (config synthesis.intervention_label).
+DIRECTION_WORDS: dict[str, str] = {
+    "control": "favours control",
+    "none": "no difference reported",
+    "mixed": "mixed / conflicting",
+    "unclear": "direction unclear",
+    "not_reported": "not reported",
+}
+
+
+def direction_words(favours: str, intervention: str) -> str:
+    """A favours value in words: "favours <intervention>", "no difference reported", "direction unclear" (also for "")."""
+    if favours == "intervention":
+        return f"favours {intervention}"
+    return DIRECTION_WORDS.get(favours or "unclear", f"favours {favours}")
 
 
 def hksj_words(hksj: bool, hksj_adhoc: bool, *, long: bool = False) -> str:

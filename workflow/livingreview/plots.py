@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
-from .constants import hksj_words  # noqa: E402
+from .constants import direction_words, hksj_words  # noqa: E402
 from .effects import DEFAULT_INTERVENTION, FAVOURS_LEFT, direction_note, favours_right  # noqa: E402
 from .tables import atomic_path, format_fixed  # noqa: E402
 
@@ -321,13 +321,8 @@ def cumulative_plot(summary: Mapping[str, Any], path: Paths) -> None:
 
 def direction_markers(intervention: str = DEFAULT_INTERVENTION) -> dict[str, tuple[str, str]]:
     """Marker and legend text per reported direction (outcomes.tsv column favours)."""
-    return {
-        "intervention": ("^", f"favours {intervention}"),
-        "control": ("v", "favours control"),
-        "none": ("D", "no difference reported"),
-        "mixed": ("<", "mixed / conflicting"),
-        "unclear": ("o", "direction unclear"),
-    }
+    shapes = {"intervention": "^", "control": "v", "none": "D", "mixed": "<", "unclear": "o"}
+    return {favours: (marker, direction_words(favours, intervention)) for favours, marker in shapes.items()}
 
 
 def effect_direction_plot(rows: Sequence[Mapping[str, Any]], path: Paths, *, domains: Sequence[str] | None = None,

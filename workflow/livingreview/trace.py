@@ -8,7 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from .constants import LIST_SEP, STAGE_ORDER
+from .constants import LIST_SEP, STAGE_ORDER, direction_words
 from .decisions import PMID_DATABASES
 from .errors import ConfigError
 from .normalize import normalize_doi
@@ -363,7 +363,8 @@ def _format_numbers(st: dict[str, Any], *, indent: str) -> list[str]:
                 if p.get("log_scale") and None not in (p["yi"], p["ci_low"], p["ci_high"]):
                     value += f" ({p['measure']} {_num(math.exp(p['yi']))} [{_num(math.exp(p['ci_low']))}, {_num(math.exp(p['ci_high']))}])"
             else:
-                value = f"favours {p['favours'] or 'unclear'}" + (f", significant {p['significant']}" if p["significant"] else "") + (f" ({p['value']})" if p["value"] else "")
+                # the plot's legend words; p["favours"] already names the intervention when the analyses did
+                value = direction_words(p["favours"], "intervention") + (f", significant {p['significant']}" if p["significant"] else "") + (f" ({p['value']})" if p["value"] else "")
             lines.append(f"{indent}  {p['figure']} [{p['analysis']}]: {value}")
             lines.append(f"{indent}    <- {behind}")
             if p.get("how"):
