@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -112,36 +113,146 @@ def error_path(err: jsonschema.ValidationError, *, empty: str) -> str:
     return "/".join(str(x) for x in err.absolute_path) or empty
 
 
-def validate(instance: Any, schema: dict[str, Any], *, where: str, schema_file: str | None = None) -> Any:
+def validate(instance: Any, schema: dict[str, Any], *, where: str | ConfigSources, schema_file: str | None = None) -> Any:
     """Validate ``instance`` against ``schema`` (filling defaults in place); raise ConfigError on the first
-    error, naming the file line when ``where`` is the YAML file the instance came from and the
-    schema file (``schema_file``, a path to show people) in the fix."""
+    error, naming where the value came from (``where``: the YAML file the instance came from, or the
+    ConfigSources of a config Snakemake assembled) with its line, and the schema file (``schema_file``,
+    a path to show people) in the fix."""
     validator = DefaultFillingValidator(schema)
     err = first_schema_error(validator, instance)
     if err is not None:
         key = error_path(err, empty="(top level)")
-        line = _error_line(where, err)
+        keys = _error_keys(err)
+        sources = ConfigSources.of(where)
+        see = f"see {schema_file or 'the schema'} and config/README.md for what is allowed"
         raise ConfigError(
             f"key '{key}': {schema_message(err)}",
-            where=f"{where}:{line}" if line else where,
-            fix=f"see {schema_file or 'the schema'} and config/README.md for what is allowed",
+            where=sources.at(keys),
+            fix=sources.override_fix(keys, err, see=see) if sources.from_override(keys) else see,
         )
     return instance
 
 
-def _error_line(path: str, err: jsonschema.ValidationError) -> int | None:
-    """1-based line in the YAML file ``path`` of what a schema error is about: the first unexpected
-    key of an additionalProperties error, else the value at the error's path (None when the file
-    does not hold it, e.g. a config given by --configfile elsewhere)."""
+def _error_keys(err: jsonschema.ValidationError) -> tuple[Any, ...]:
+    """The config path a schema error is about: the first unexpected key of an additionalProperties
+    error, else the error's path."""
     keys = tuple(err.absolute_path)
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
         allowed = set(err.schema.get("properties", {})) if isinstance(err.schema, dict) else set()
         extra = sorted(k for k in err.instance if k not in allowed)
         if extra:
-            return _key_line(path, keys, extra[0])
-    if keys:
-        return _key_line(path, keys[:-1], keys[-1])
-    return None
+            return (*keys, extra[0])
+    return keys
+
+
+# Schema types Snakemake's --config cannot give below the top level (it reads nested values as text).
+_NOT_TEXT = {"integer": "a whole number", "number": "a number", "boolean": "true or false"}
+
+
+@dataclass(frozen=True)
+class ConfigSources:
+    """Where the values of the config Snakemake assembled came from, to name in messages.
+
+    Snakemake (9.x) starts from the workflow's ``configfile:`` (config/config.yaml), updates it with
+    each ``--configfile`` in the order given, then with the ``--config`` values (nested mappings are
+    merged key by key; anything else, lists included, replaces what was there). ``files`` are in that
+    order (lowest precedence first); ``overrides`` is the ``--config`` mapping
+    (``workflow.config_settings.config``). ``--config KEY=VALUE`` reads VALUE as int, float, True or
+    False where it can, else with YAML's BaseLoader, which keeps every value inside ``KEY={...}`` or
+    ``KEY=[...]`` as text: ``scale={shard_size: 10}`` arrives as ``{'shard_size': '10'}``."""
+
+    files: tuple[str, ...] = ("config/config.yaml",)
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, where: str | ConfigSources) -> ConfigSources:
+        """``where`` as ConfigSources (a path: the one file the config came from)."""
+        return where if isinstance(where, ConfigSources) else cls(files=(where,))
+
+    @property
+    def label(self) -> str:
+        """The config files joined (for a value none of them holds, e.g. a schema default)."""
+        return " + ".join(self.files) or "--config"
+
+    def from_override(self, keys: tuple[Any, ...]) -> bool:
+        """Whether the value at ``keys`` was given with ``--config``."""
+        return bool(keys) and _supplies(self.overrides, keys)
+
+    def file_of(self, keys: tuple[Any, ...]) -> str | None:
+        """The config file the value at ``keys`` came from (the last one that sets it), if any."""
+        if not keys or self.from_override(keys):
+            return None
+        return next((f for f in reversed(self.files) if _file_supplies(f, keys)), None)
+
+    def at(self, keys: tuple[Any, ...], *, expected: Any = None) -> str:
+        """Where the value at ``keys`` came from, for a message: ``--config KEY`` (the command-line
+        entry that gave it), ``FILE:LINE`` of its key (or list item) in the config file that set it
+        (with ``expected``: only if that file holds this scalar there), else the file or the label."""
+        if self.from_override(keys):
+            return f"--config {keys[0]}"
+        path = self.file_of(keys)
+        if path is None:
+            return self.label
+        line = _node_line(path, keys, expected) if expected is not None else _key_line(path, keys[:-1], keys[-1])
+        return f"{path}:{line}" if line else path
+
+    def override_fix(self, keys: tuple[Any, ...], err: jsonschema.ValidationError, *, see: str) -> str:
+        """The fix for a schema error in a value given with ``--config`` (``keys``)."""
+        dotted = ".".join(str(k) for k in keys)
+        expected = err.validator_value if err.validator == "type" else None
+        kinds = [_NOT_TEXT[t] for t in ([expected] if isinstance(expected, str) else expected or []) if t in _NOT_TEXT]
+        if len(keys) > 1 and isinstance(err.instance, str) and kinds:
+            in_file = next((f"{f}:{line}" for f in reversed(self.files) if (line := _key_line(f, keys[:-1], keys[-1]))), None)
+            example = ""
+            fits, value = _as_yaml_value(err.instance, err.schema)
+            if fits and not any(isinstance(k, int) for k in keys):
+                for k in reversed(keys):
+                    value = {k: value}
+                example = f" (e.g. {yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()})"
+            return (
+                f"Snakemake passes every value inside --config {keys[0]}={{...}} as text, so {dotted} cannot be given "
+                f"as {' or '.join(kinds)} that way: set it in {in_file or 'config/config.yaml'}, or in a YAML file passed with --configfile{example}"
+            )
+        return f"correct or leave out --config {keys[0]}=...; {see}"
+
+
+def _as_yaml_value(text: str, schema: Any) -> tuple[bool, Any]:
+    """``(True, value)`` when ``text`` written in a YAML file would be ``value``, valid for ``schema``; else ``(False, None)``."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False, None
+    return (True, value) if isinstance(schema, dict) and jsonschema.Draft202012Validator(schema).is_valid(value) else (False, None)
+
+
+def _supplies(tree: Any, keys: tuple[Any, ...]) -> bool:
+    """Whether the mapping ``tree`` (--config) sets the value at ``keys``: it holds the whole path, or
+    a value at a prefix of it that is not a mapping (which replaces everything below)."""
+    node = tree
+    for key in keys:
+        if not isinstance(node, Mapping) or key not in node:
+            return False
+        node = node[key]
+        if not isinstance(node, Mapping):
+            return True
+    return True
+
+
+def _file_supplies(path: str, keys: tuple[Any, ...]) -> bool:
+    """``_supplies`` for the YAML file ``path`` (False when it cannot be read)."""
+    try:
+        node: Any = yaml.compose(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            return False
+        node = next((v for k, v in node.value if getattr(k, "value", None) == str(key)), None)
+        if node is None:
+            return False
+        if not isinstance(node, yaml.MappingNode):
+            return True
+    return True
 
 
 def _yaml_node(path: str, keys: tuple[Any, ...]) -> Any:
@@ -197,7 +308,7 @@ def _node_line(path: str, keys: tuple[Any, ...], expected: Any) -> int | None:
     return node.start_mark.line + 1
 
 
-def check_unique_keys(config: dict[str, Any], *, where: str = "config/config.yaml") -> None:
+def check_unique_keys(config: dict[str, Any], *, where: str | ConfigSources = "config/config.yaml") -> None:
     """Refuse two entries with the same id in the lists of UNIQUE_KEYS (schema validation cannot say this)."""
     for list_path, key, effect, fix in UNIQUE_KEYS:
         entries: Any = config
@@ -212,10 +323,9 @@ def check_unique_keys(config: dict[str, Any], *, where: str = "config/config.yam
             value = entry[key]
             if value in first:
                 dotted = ".".join(list_path)
-                line = _node_line(where, (*list_path, index, key), value)
                 raise ConfigError(
                     f"{dotted}[].{key} '{value}' is used twice (entries {first[value] + 1} and {index + 1} of {dotted}): {effect}",
-                    where=f"{where}:{line}" if line else where,
+                    where=ConfigSources.of(where).at((*list_path, index, key), expected=value),
                     fix=fix,
                 )
             first[value] = index
@@ -232,14 +342,13 @@ def _calendar_date(text: str) -> dt.date | None:
         return None
 
 
-def check_ranges(config: dict[str, Any], *, where: str = "config/config.yaml") -> None:
+def check_ranges(config: dict[str, Any], *, where: str | ConfigSources = "config/config.yaml") -> None:
     """What the schema cannot say: searches.date_from/date_to are calendar dates (date_from may be
     'inception') in order, and every analysis's timepoint_days window has min <= max (a reversed
     window silently selected no study: k = 0 and nothing pooled)."""
 
     def at(keys: tuple[Any, ...], last: Any) -> str:
-        line = _key_line(where, keys, last)
-        return f"{where}:{line}" if line else where
+        return ConfigSources.of(where).at((*keys, last))
 
     searches = config.get("searches") or {}
     dates: dict[str, dt.date] = {}
@@ -271,9 +380,10 @@ def check_ranges(config: dict[str, Any], *, where: str = "config/config.yaml") -
             )
 
 
-def validate_config(config: dict[str, Any], *, where: str = "config/config.yaml", schema_path: Path = CONFIG_SCHEMA) -> dict[str, Any]:
+def validate_config(config: dict[str, Any], *, where: str | ConfigSources = "config/config.yaml", schema_path: Path = CONFIG_SCHEMA) -> dict[str, Any]:
     """Validate a loaded config dict in place against the config schema (unique ids, date and
-    timepoint ranges) and return it."""
+    timepoint ranges) and return it. ``where``: the file it came from, or the ConfigSources of a
+    config Snakemake assembled (messages name the file and line, or the --config entry, of a value)."""
     schema = load_yaml(schema_path)
     validate(config, schema, where=where, schema_file=f"workflow/schemas/{schema_path.name}")
     check_unique_keys(config, where=where)

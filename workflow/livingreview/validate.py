@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .config import _key_line, validate_config
+from .config import ConfigSources, validate_config
 from .errors import ConfigError
 from .workflow_support import RunLayout, run_layout
 
@@ -28,21 +28,20 @@ REQUIRED_FILES: tuple[tuple[str, str], ...] = (
 )
 
 
-def _require_file(config: dict[str, Any], section: str, key: str, where: str) -> None:
+def _require_file(config: dict[str, Any], section: str, key: str, where: str | ConfigSources) -> None:
     """A file named by ``section.key`` that does not exist: ConfigError naming the config line
     that names it (the loaders would say 'file not found' with a fix about re-running a stage)."""
     path = config[section][key]
     if Path(path).is_file():
         return
-    line = _key_line(where, (section,), key) if Path(where).is_file() else None
     raise ConfigError(
         f"{section}.{key} names {path}, which {'is not a file' if Path(path).exists() else 'does not exist'}",
-        where=f"{where}:{line}" if line else where,
+        where=ConfigSources.of(where).at((section, key)),
         fix=f"correct the path under {section}: {key}: (relative to the review folder, where snakemake and livingreview run), or create the file",
     )
 
 
-def check_domains(config: dict[str, Any], reported: set[str], *, where: str = "config/config.yaml") -> None:
+def check_domains(config: dict[str, Any], reported: set[str], *, where: str | ConfigSources = "config/config.yaml") -> None:
     """An analysis ``domain`` or a ``direction_domains`` entry that is the domain of no outcomes.tsv
     row and no key of ``synthesis.domain_labels`` is a ConfigError naming its config line: domains
     are the protocol's own ids (no fixed list in the schema), so a misspelt one would silently select
@@ -63,18 +62,17 @@ def check_domains(config: dict[str, Any], reported: set[str], *, where: str = "c
         if value in known:
             continue
         close = difflib.get_close_matches(value, sorted(known), n=1)
-        line = _key_line(where, parents, last) if Path(where).is_file() else None
         raise ConfigError(
             f"{what} '{value}' is the domain of no row of {config['extraction']['outcomes']} and has no synthesis.domain_labels entry, "
             "so it would select no outcome",
-            where=f"{where}:{line}" if line else where,
+            where=ConfigSources.of(where).at((*parents, last)),
             fix=(f"did you mean '{close[0]}'? " if close else "")
             + f"use a domain of outcomes.tsv ({', '.join(sorted(reported)) or 'none yet'}); for a domain no study has reported yet, "
             "give it a label under synthesis: domain_labels:",
         )
 
 
-def check_inputs(config: dict[str, Any], *, where: str = "config/config.yaml") -> tuple[dict[str, Any], RunLayout]:
+def check_inputs(config: dict[str, Any], *, where: str | ConfigSources = "config/config.yaml") -> tuple[dict[str, Any], RunLayout]:
     """``validate_inputs`` plus the runs' layout it read (Snakemake's start reads each manifest once)."""
     from .decisions import load_decisions
     from .dedup import load_dedup_decisions
@@ -103,10 +101,9 @@ def check_inputs(config: dict[str, Any], *, where: str = "config/config.yaml") -
         summary["risk-of-bias rows"] = len(load_risk_of_bias(rob_path, {s.study_id for s in studies}))
     root = config["searches"]["root"]
     if not Path(root).is_dir():  # list_runs would find no run: a review of nothing, built without a word
-        line = _key_line(where, ("searches",), "root") if Path(where).is_file() else None
         raise ConfigError(
             f"searches.root names {root}, which is not a folder, so no archived search run would be read",
-            where=f"{where}:{line}" if line else where,
+            where=ConfigSources.of(where).at(("searches", "root")),
             fix="correct the path under searches: root: (relative to the review folder), or archive a first run with `livingreview search pubmed` or `livingreview add-run`",
         )
     layout = run_layout(config)

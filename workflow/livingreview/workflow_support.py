@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,22 +102,38 @@ def check_configfile(path: str | os.PathLike[str], *, others_given: bool = False
             raise ConfigError("the config is not a mapping of keys to values", where=f"{path}:1", fix="start from the shipped config/config.yaml")
 
 
-def validate_at_start(config: dict[str, Any], configfiles: Sequence[str | os.PathLike[str]] = ()) -> RunLayout:
+def validate_at_start(
+    config: dict[str, Any],
+    configfiles: Sequence[str | os.PathLike[str]] = (),
+    *,
+    cli_configfiles: Sequence[str | os.PathLike[str]] = (),
+    cli_config: Mapping[str, Any] | None = None,
+    replace_workflow_config: bool = False,
+) -> RunLayout:
     """Validate the config (filling defaults), every human-edited table and every run manifest before any job runs.
 
     ``configfiles`` (Snakemake's ``workflow.configfiles``) are read again with our YAML loader,
-    which refuses a key repeated in one mapping (Snakemake's loader keeps the last one silently),
-    and name the config in messages. Returns the runs' layout for the rule files. On error print
-    the one-line message and stop Snakemake with a non-zero exit (no traceback).
+    which refuses a key repeated in one mapping (Snakemake's loader keeps the last one silently).
+    ``cli_configfiles`` (``workflow.overwrite_configfiles``, the ``--configfile`` ones, which Snakemake
+    applies after the workflow's own config file) and ``cli_config`` (``workflow.config_settings.config``,
+    the ``--config`` values, applied last) say where each value came from: a message names the
+    ``--config`` entry or the file and line that set the bad value (under ``--replace-workflow-config``
+    the workflow's own config file sets none). Returns the runs' layout for the
+    rule files. On error print the one-line message and stop Snakemake with a non-zero exit (no traceback).
     """
-    from .config import load_yaml
+    from .config import ConfigSources, load_yaml
     from .validate import check_inputs
 
     with _stop_snakemake_on_error():
         for path in configfiles:
             load_yaml(path)
+        given = {workdir_relative(path) for path in cli_configfiles}
         names = [workdir_relative(path) for path in configfiles]
-        return check_inputs(config, where=" + ".join(names) if names else "config/config.yaml")[1]
+        own = [] if replace_workflow_config else [n for n in names if n not in given]
+        ordered = own + [workdir_relative(path) for path in cli_configfiles]
+        files = tuple(ordered) if ordered or replace_workflow_config else ("config/config.yaml",)
+        sources = ConfigSources(files=files, overrides=dict(cli_config or {}))
+        return check_inputs(config, where=sources)[1]
 
 
 def record_total(root: str) -> int:

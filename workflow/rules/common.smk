@@ -12,9 +12,16 @@ from livingreview.workflow_support import (
     validate_at_start,
 )
 
-# Config files, human-edited tables and every run manifest checked (one-line error, exit 1); the
-# run layout (run ids, files, shard counts) comes back for the rule files.
-RUNS = validate_at_start(config, workflow.configfiles)
+# Config files, human-edited tables and every run manifest checked (one-line error, exit 1, naming
+# the file:line or the --config entry a bad value came from); the run layout (run ids, files, shard
+# counts) comes back for the rule files.
+RUNS = validate_at_start(
+    config,
+    workflow.configfiles,
+    cli_configfiles=workflow.overwrite_configfiles,
+    cli_config=workflow.config_settings.config,
+    replace_workflow_config=workflow.config_settings.replace_workflow_config,
+)
 
 # Every rule's params include the package's digest: a job re-runs when the code behind it changed.
 CODE = package_digest()
