@@ -710,3 +710,18 @@ def test_the_maybe_band_starts_at_a_title_similarity_of_maybe_low(changed: int, 
     result = deduplicate([a, b])
     assert result.cluster_of[a.record_id] != result.cluster_of[b.record_id]
     assert [(m["record_a"], m["record_b"], m["rule"]) for m in result.maybe_pairs] == ([("embase:r#1", "psycinfo:r#1", "below rules")] if listed else [])
+
+
+def test_cli_says_where_the_pairs_to_check_are(tmp_path: Path) -> None:
+    """The archived ClinicalTrials.gov export holds one pair near the threshold (two Feder registrations):
+    without --maybe the summary says how to list it, with --maybe it names the file that holds it."""
+    export = Path(__file__).resolve().parents[1] / "resources/searches/2025-09-30/clinicaltrials.csv"
+    proc = _cli("dedup", str(export), "-o", str(tmp_path / "c.tsv"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "; 1 pair to check (list them with --maybe FILE); wrote" in proc.stdout
+    maybe = tmp_path / "maybe.tsv"
+    proc = _cli("dedup", str(export), "-o", str(tmp_path / "c.tsv"), "--maybe", str(maybe), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"; 1 pair to check in {maybe}; wrote" in proc.stdout
+    pairs = read_tsv(maybe)
+    assert [(p["record_a"], p["record_b"]) for p in pairs] == [("clinicaltrials:NCT00749203", "clinicaltrials:NCT02397889")]

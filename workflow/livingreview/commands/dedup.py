@@ -71,10 +71,13 @@ def run(args: argparse.Namespace) -> int:
     if args.maybe:
         write_tsv(args.maybe, MAYBE_PAIR_FIELDS, result.maybe_pairs)
     dups = sum(1 for r in result.ledger if r["outcome"] == OUTCOME_DUPLICATE)
-    print(
-        f"{len(records)} records from {len(args.files)} file(s) -> {result.n_clusters} clusters "
-        f"({dups} duplicates); {len(result.maybe_pairs)} pair{'' if len(result.maybe_pairs) == 1 else 's'} to check; wrote {args.output}"
-    )
+    n_maybe = len(result.maybe_pairs)
+    pairs = f"{n_maybe} pair{'' if n_maybe == 1 else 's'} to check"
+    if args.maybe:
+        pairs += f" in {args.maybe}"
+    elif n_maybe:
+        pairs += " (list them with --maybe FILE)"
+    print(f"{len(records)} records from {len(args.files)} file(s) -> {result.n_clusters} clusters ({dups} duplicates); {pairs}; wrote {args.output}")
     return 0
 
 
