@@ -13,12 +13,32 @@ from .errors import LivingReviewError
 LOG = logging.getLogger("livingreview")
 
 
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler writing to whatever ``sys.stderr`` is when a message is logged, not the stream it was
+    at set-up: a caller that swaps stderr for a while (a test capturing output, a notebook) and closes
+    its stream would otherwise leave later messages going to a closed stream ("--- Logging error ---")."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def setup_logging(log_path: str | os.PathLike[str] | None = None, *, verbose: bool = False) -> None:
-    """Log to a file (a rule's ``log:``) or to stderr."""
-    handler: logging.Handler = logging.FileHandler(log_path, mode="w", encoding="utf-8") if log_path else logging.StreamHandler(sys.stderr)
+    """Log to a file (a rule's ``log:``) or to stderr; the handlers of an earlier set-up are closed
+    (a second call in one process, e.g. the command run twice, leaves no file open)."""
+    handler: logging.Handler = logging.FileHandler(log_path, mode="w", encoding="utf-8") if log_path else _CurrentStderr()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("livingreview")
-    root.handlers[:] = [handler]
+    old, root.handlers[:] = list(root.handlers), [handler]
+    for earlier in old:
+        earlier.close()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
