@@ -308,6 +308,8 @@ def test_search_methods_show_the_archived_queries_not_the_config(tmp_path: Path)
         {"name": "embase.ris", "database": "embase", "platform": "Ovid Embase", "query": "1. ketamine.ti,ab.\n2. PTSD.ti,ab.\n3. 1 and 2",
          "date_limits": {"from": "inception", "to": "2025/09/30"}},
         {"name": "cinahl.ris", "database": "cinahl", "platform": "EBSCO CINAHL", "query": "", "date_limits": {}, "count_reported": None},
+        {"name": "lilacs.ris", "database": "lilacs", "platform": "BVS LILACS", "query": "ketamine", "date_limits": {"to": "2025/09/30"}},
+        {"name": "wos.ris", "database": "wos", "platform": "Web of Science", "query": "ketamine", "date_limits": {"from": "2020/01/01"}},
     ])
     _archive(root, "2025-10-31", [{**pubmed, "name": "pubmed.xml.gz", "date_limits": {"from": "2025/09/30", "to": "2025/10/31", "datetype": "edat"},
                                    "query": "  " + strategies["pubmed"].replace(" AND ", "\n AND ") + "\n"}])
@@ -320,7 +322,10 @@ def test_search_methods_show_the_archived_queries_not_the_config(tmp_path: Path)
     assert by["pubmed"]["protocol_differs"] is False
     assert by["embase"]["protocol_differs"] is True and by["embase"]["archived"][0]["query"].startswith("1. ketamine.ti,ab.")
     assert by["psycinfo"]["archived"] == [] and by["clinicaltrials"]["archived"] == []
-    assert by["cinahl"]["not_in_config"] is True and by["cinahl"]["archived"][0]["searches"][0]["limits"] == "not reported to not reported"
+    assert by["cinahl"]["not_in_config"] is True and by["cinahl"]["archived"][0]["searches"][0]["limits"] == "not reported"
+    # only one end recorded: that end alone (an add-run export given only --date-to or --date-from)
+    assert by["lilacs"]["archived"][0]["searches"][0]["limits"] == "to 2025/09/30"
+    assert by["wos"]["archived"][0]["searches"][0]["limits"] == "from 2020/01/01"
     ctx = _context(tmp_path)
     ctx["search"] = search
     html = rep.render(ctx, template=TEMPLATE_DIR / "report.html.j2")
@@ -333,6 +338,12 @@ def test_search_methods_show_the_archived_queries_not_the_config(tmp_path: Path)
         assert "Not yet searched: no archived run holds this source" in text  # psycinfo, clinicaltrials
         assert "The manifest records no query for this search (not reported)." in text  # cinahl
         assert "archived but not among the searches of config/config.yaml" in text
+        assert "limits not reported)" in text and "not reported to" not in text and "to not reported" not in text  # cinahl
+        assert "limits to 2025/09/30)" in text and "limits from 2020/01/01)" in text
+    # the search table's date-limits cell: the same words, never a bare ' to '
+    assert "| EBSCO CINAHL | not reported | not reported | 1 |" in md and "<td>EBSCO CINAHL</td><td>not reported</td>" in html
+    assert "| BVS LILACS | to 2025/09/30 |" in md and "<td>Web of Science</td><td>from 2020/01/01</td>" in html
+    assert "| Ovid Embase | inception to 2025/09/30 |" in md and "<td>PubMed (NCBI E-utilities)</td><td>2025/09/30 to 2025/10/31 (edat)</td>" in html
     assert html.count("(ketamine or esketamine or arketamine or ketalar or spravato).ti,ab,kw.") == 1, "the Embase protocol strategy, once"
 
 

@@ -126,9 +126,7 @@ def search_methods(config: Mapping[str, Any], runs_root: str | os.PathLike[str])
                         "format": f.format,
                         "query": f.query,
                         "query_translation": f.query_translation,
-                        "date_from": f.date_limits.get("from", ""),
-                        "date_to": f.date_limits.get("to", ""),
-                        "datetype": f.date_limits.get("datetype", ""),  # pdat / edat for a live search
+                        "limits": date_limits_in_words(f.date_limits),  # with pdat / edat for a live search
                         "count_reported": f.count_reported,
                         "count_in_file": f.count_in_file,
                         "sha256": f.sha256,
@@ -180,10 +178,13 @@ def _squash(text: str | None) -> str:
     return " ".join(str(text or "").split())
 
 
-def date_limits_in_words(f: Mapping[str, Any]) -> str:
-    """'inception to 2025/09/30' (with the date type when recorded) for one archived file."""
-    text = f"{f.get('date_from') or 'not reported'} to {f.get('date_to') or 'not reported'}"
-    return text + (f" ({f['datetype']})" if f.get("datetype") else "")
+def date_limits_in_words(limits: Mapping[str, Any]) -> str:
+    """'inception to 2025/09/30' (with the date type when recorded) for one archived file's manifest
+    date_limits; 'from X' or 'to Y' when it records only one end, 'not reported' when it records
+    neither (an export archived by add-run without --date-from/--date-to)."""
+    start, end = limits.get("from") or "", limits.get("to") or ""
+    text = f"{start} to {end}" if start and end else f"from {start}" if start else f"to {end}" if end else "not reported"
+    return text + (f" ({limits['datetype']})" if limits.get("datetype") else "")
 
 
 def archived_queries(runs: Sequence[Mapping[str, Any]], database: str) -> list[dict[str, Any]]:
@@ -197,7 +198,7 @@ def archived_queries(runs: Sequence[Mapping[str, Any]], database: str) -> list[d
                 continue
             query, translation = str(f.get("query") or ""), str(f.get("query_translation") or "")
             group = groups.setdefault(_squash(query), {"query": query, "translations": [], "platform": f.get("platform", ""), "searches": []})
-            group["searches"].append({"run_id": run["run_id"], "date_run": run["date_run"], "file": f["name"], "limits": date_limits_in_words(f)})
+            group["searches"].append({"run_id": run["run_id"], "date_run": run["date_run"], "file": f["name"], "limits": f["limits"]})
             if translation:
                 # the database's translation of the same query can change between runs (MeSH updates)
                 same = next((t for t in group["translations"] if _squash(t["text"]) == _squash(translation)), None)
