@@ -427,9 +427,10 @@ def test_an_export_overlapping_earlier_runs_is_archived_byte_for_byte_with_the_o
     assert cli.main(["add-run", "--database", "embase", "--file", str(first), "--date", "2025-10-31", "--root", str(root)]) == 0
     capsys.readouterr()
     assert cli.main(["add-run", "--database", "embase", "--file", str(second), "--date", "2025-11-30", "--root", str(root), "--count-reported", "3"]) == 0
-    out = capsys.readouterr().out
-    assert out == (f"archived 3 embase records (ris) as run 2025-11-30: {root / '2025-11-30'}; "
-                   "2 already archived, left out by the import (2025-10-31 (2))\n")
+    captured = capsys.readouterr()
+    assert captured.out == (f"archived 3 embase records (ris) as run 2025-11-30: {root / '2025-11-30'}; "
+                            "2 already archived, left out by the import (2025-10-31 (2))\n")
+    assert "already archived" not in captured.err  # said once, in the result line on stdout (as every command's result)
     assert sha256_file(root / "2025-11-30" / "november.ris") == sha256_file(second)  # byte for byte
     data = json.loads((root / "2025-11-30" / "manifest.json").read_text(encoding="utf-8"))
     (entry,) = data["files"]
@@ -465,7 +466,9 @@ def test_an_export_holding_nothing_new_writes_no_run(tmp_path: Path, capsys: pyt
     assert cli.main(["add-run", "--database", "embase", "--file", str(again), "--date", "2025-11-30", "--root", str(root), "--count-reported", "2"]) == 0
     captured = capsys.readouterr()
     assert captured.out == f"no new records: all 2 embase records of {again} are already archived (2025-10-31 (2)); no run was written\n"
-    assert "WARNING" not in captured.err  # no warning about details of a run that was not written
+    # said once, on stdout as every command's result line (was repeated as an INFO line on stderr);
+    # no warning about details of a run that was not written
+    assert captured.err == ""
     assert sorted(p.name for p in root.iterdir()) == ["2025-10-31"]
 
 

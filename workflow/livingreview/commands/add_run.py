@@ -238,7 +238,6 @@ def add_run(
     already = {rid: archived[rid] for rid in sorted(seen) if rid in archived}
     count = len(seen)
     if count and len(already) == count:
-        LOG.info("no new records: all %d records of %s are already archived (%s); no run written", count, src, archived_by_runs(already))
         return AddRunResult(None, count, name, already)
     copy = archived_copy(root, sha256_file(src), database)
     if copy is not None:
@@ -247,8 +246,6 @@ def add_run(
             where=str(src),
             fix="nothing was written; archive a new export of the search (a later run of it), or nothing if the search found nothing new",
         )
-    if already:
-        LOG.info("%s: %s", src, already_archived_note(already, count))
     run_file = RunFile(
         name=src.name,
         database=database,
