@@ -250,3 +250,30 @@ def test_a_searches_root_that_is_not_a_folder_is_refused(tmp_path: Path, monkeyp
         "or archive a first run with `livingreview search pubmed` or `livingreview add-run`"
     )
     assert err == [expected]
+
+
+def test_schema_fixes_name_the_schema_by_its_path_in_the_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`livingreview validate` in a review in another folder: a schema error, in the config or in a
+    human-edited table, names the schema as workflow/schemas/X.schema.yaml (where it sits beside the
+    Snakefile), the same for every schema, never a bare file name."""
+    copy_project_inputs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    config = edited_copy(tmp_path / "config", CONFIG, "  datetype: edat\n", "  datetype: published\n")
+    assert main(["validate"]) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("INFO ")]
+    assert len(err) == 1 and err[0].startswith(f"livingreview: error: config/config.yaml:{line_of(config, '  datetype: published')}: key 'entrez/datetype': ")
+    assert err[0].endswith("fix: see workflow/schemas/config.schema.yaml and config/README.md for what is allowed")
+    config.write_text(CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+    studies = tmp_path / "resources/extraction/studies.tsv"
+    lines = studies.read_text(encoding="utf-8").splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split("\t")
+    cells = lines[1].rstrip("\n").split("\t")
+    cells[header.index("crossover")] = "yes"
+    lines[1] = "\t".join(cells) + "\n"
+    studies.write_text("".join(lines), encoding="utf-8")
+    assert main(["validate"]) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("INFO ")]
+    assert len(err) == 1 and err[0].startswith("livingreview: error: resources/extraction/studies.tsv:2: column 'crossover': ")
+    assert err[0].endswith("(see workflow/schemas/studies.schema.yaml)")
+    for schema in ("config", "studies"):
+        assert (ROOT / f"workflow/schemas/{schema}.schema.yaml").is_file()

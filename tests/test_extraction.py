@@ -79,7 +79,7 @@ def test_bad_study_cells_name_file_line_and_column(tmp_path: Path, change: dict[
         ({"domain": "Mood score"}, r"outcomes.tsv:11: column 'domain'"),
         # a value not of its column's form is named with what the column takes, not jsonschema's regex
         ({"timepoint_days": "12 weeks"}, r"outcomes.tsv:11: column 'timepoint_days': '12 weeks' is not in the form this takes: A non-negative "
-                                         r"decimal number, or empty; fix: write the value in that form \(see outcomes.schema.yaml\)$"),
+                                         r"decimal number, or empty; fix: write the value in that form \(see workflow/schemas/outcomes.schema.yaml\)$"),
         # a row copied from another study keeps that study's outcome_id: the id (shown in effects.tsv
         # `how` and traces) would name the wrong study
         ({"outcome_id": "Feder2021#99"}, r"outcomes.tsv:11: outcome_id 'Feder2021#99' does not start with its study_id 'Feder2014#'.*fix: .*Feder2014#"),
@@ -91,6 +91,23 @@ def test_bad_outcome_cells_name_file_line(tmp_path: Path, change: dict[str, str]
     path = copy_with(tmp_path, OUTCOMES, OUTCOME_FIELDS, 9, **change)
     with pytest.raises(InputFormatError, match=message):
         load_outcomes(path, load_studies(STUDIES))
+
+
+def test_a_schema_error_names_the_schema_by_its_path_in_the_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review in another folder (README "Starting another review") finds the schema a fix points at:
+    workflow/schemas/X.schema.yaml beside the Snakefile it runs, not a bare file name."""
+    monkeypatch.chdir(tmp_path)
+    schema = "workflow/schemas/studies.schema.yaml"
+    assert (ROOT / schema).is_file()
+    for change, fix in [
+        ({"crossover": "yes"}, f"fix: true for a crossover trial, false for parallel groups, empty when not reported. (see {schema})"),
+        ({"n_randomized": "41.5"}, f"fix: write the value in that form (see {schema})"),  # a pattern: the form is in the message
+    ]:
+        path = copy_with(tmp_path, STUDIES, STUDY_FIELDS, 1, **change)
+        with pytest.raises(InputFormatError) as err:
+            load_studies(path)
+        assert str(err.value).startswith(f"{path}:3: column '{next(iter(change))}': ") and str(err.value).endswith(fix)
+        assert "\n" not in str(err.value)
 
 
 def test_missing_column_is_reported_on_the_header_line(tmp_path: Path) -> None:

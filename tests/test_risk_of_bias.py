@@ -45,7 +45,7 @@ def test_spaces_around_a_judgement_are_accepted(tmp_path: Path) -> None:
     ("text", "message"),
     [
         (HEADER.replace("overall", "Overall") + "Feder2021\tLow\tLow\tLow\tLow\tLow\tLow\n", r"risk_of_bias\.tsv:1: missing column\(s\) overall"),
-        (HEADER + "Feder2021\tLow\tLow\tLwo\tLow\tLow\tLow\n", r"risk_of_bias\.tsv:2: column 'D3': 'Lwo' is not in the form this takes: RoB 2 judgement: Low, Some concerns or High .*; fix: write the value in that form \(see risk_of_bias\.schema\.yaml\)"),
+        (HEADER + "Feder2021\tLow\tLow\tLwo\tLow\tLow\tLow\n", r"risk_of_bias\.tsv:2: column 'D3': 'Lwo' is not in the form this takes: RoB 2 judgement: Low, Some concerns or High .*; fix: write the value in that form \(see workflow/schemas/risk_of_bias\.schema\.yaml\)"),
         (HEADER + "Feder2021\tLow\tLow\tLow\tLow\tLow\tUnclear\n", r"risk_of_bias\.tsv:2: column 'overall': 'Unclear'"),
         (HEADER + "Feder 2021\tLow\tLow\tLow\tLow\tLow\tLow\n", r"risk_of_bias\.tsv:2: column 'study_id'"),
         (HEADER + "Feder2021\tLow\tLow\tLow\tLow\tLow\tLow\n" * 2, r"risk_of_bias\.tsv:3: duplicate study_id 'Feder2021' \(first at line 2\)"),

@@ -21,6 +21,18 @@ WORKFLOW_DIR = PACKAGE_DIR.parent
 SCHEMA_DIR = WORKFLOW_DIR / "schemas"
 TEMPLATE_DIR = WORKFLOW_DIR / "templates"
 CONFIG_SCHEMA = SCHEMA_DIR / "config.schema.yaml"
+PROJECT_DIR = WORKFLOW_DIR.parent
+
+
+def schema_label(path: str | os.PathLike[str]) -> str:
+    """A schema file as messages name it: its path in the livingreview project
+    (workflow/schemas/studies.schema.yaml), the same whichever folder the review is run from (a review
+    in another folder finds it beside the Snakefile it runs, README "Starting another review");
+    a schema outside the project by the path given."""
+    try:
+        return Path(path).resolve().relative_to(PROJECT_DIR).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _extend_with_default(validator_class: type[jsonschema.protocols.Validator]) -> type[jsonschema.protocols.Validator]:
@@ -385,7 +397,7 @@ def validate_config(config: dict[str, Any], *, where: str | ConfigSources = "con
     timepoint ranges) and return it. ``where``: the file it came from, or the ConfigSources of a
     config Snakemake assembled (messages name the file and line, or the --config entry, of a value)."""
     schema = load_yaml(schema_path)
-    validate(config, schema, where=where, schema_file=f"workflow/schemas/{schema_path.name}")
+    validate(config, schema, where=where, schema_file=schema_label(schema_path))
     check_unique_keys(config, where=where)
     check_ranges(config, where=where)
     return config

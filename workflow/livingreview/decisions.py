@@ -14,7 +14,7 @@ from typing import Any
 
 import jsonschema
 
-from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, schema_message
+from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, schema_label, schema_message
 from .constants import DATABASES, DECISION_FIELDS, DECISION_STAGES
 from .errors import ConfigError
 from .records import Record
@@ -124,7 +124,7 @@ def load_decisions(path: str | os.PathLike[str], reasons: Collection[str] | Mapp
             raise ConfigError(
                 f"column '{column}' value {value!r} is not allowed ({schema_message(err)})",
                 where=where,
-                fix="see workflow/schemas/decisions.schema.yaml and config/README.md (screening decisions)",
+                fix=f"see {schema_label(DECISIONS_SCHEMA)} and config/README.md (screening decisions)",
             )
         if not key_kind(cells["key"]):
             raise ConfigError(

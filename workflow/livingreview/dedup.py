@@ -17,7 +17,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import cdist, cpdist
 
-from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, schema_message
+from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, schema_label, schema_message
 from .constants import (
     CLUSTER_FIELDS,
     DATABASES,
@@ -689,7 +689,7 @@ def load_dedup_decisions(path: str | Path) -> list[DedupDecision]:
             raise ConfigError(
                 f"column {column}: {schema_message(err)}",
                 where=where,
-                fix="see workflow/schemas/dedup_decisions.schema.yaml (record ids as in results/records/records.tsv; decision link or keep_apart; date YYYY-MM-DD)",
+                fix=f"see {schema_label(DEDUP_DECISIONS_SCHEMA)} (record ids as in results/records/records.tsv; decision link or keep_apart; date YYYY-MM-DD)",
             )
         a, b, decision = values["record_a"], values["record_b"], values["decision"]
         if a == b:

@@ -10,7 +10,7 @@ from typing import Any
 
 import jsonschema
 
-from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, schema_message
+from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, schema_label, schema_message
 from .constants import LIST_SEP
 from .errors import ConfigError, InputFormatError
 from .records import split_list
@@ -187,7 +187,11 @@ def _schema(path: Path) -> dict[str, Any]:
     return data
 
 
-def _validate_rows(rows: list[dict[str, str]], schema: dict[str, Any], path: str | os.PathLike[str]) -> None:
+def _validate_rows(rows: list[dict[str, str]], schema_path: Path, path: str | os.PathLike[str]) -> None:
+    """Check each row of a table against its schema (``schema_path``); raise on the first bad cell,
+    naming file:line, the column and, in the fix, the schema by its path in the project."""
+    schema = _schema(schema_path)
+    see = f"see {schema_label(schema_path)}"
     validator = jsonschema.Draft202012Validator(schema)
     for row in rows:
         cells = {k: v for k, v in row.items() if k != "_line"}
@@ -201,8 +205,7 @@ def _validate_rows(rows: list[dict[str, str]], schema: dict[str, Any], path: str
             raise InputFormatError(
                 f"column '{column}': {schema_message(err)}",
                 where=f"{path}:{row['_line']}",
-                fix=(f"write the value in that form (see {Path(str(schema.get('$id', 'the schema'))).name})" if err.validator == "pattern" and desc
-                     else f"{desc} (see {Path(str(schema.get('$id', 'the schema'))).name})" if desc else "see the table's schema in workflow/schemas/"),
+                fix=(f"write the value in that form ({see})" if err.validator == "pattern" and desc else f"{desc} ({see})" if desc else see),
             )
 
 
@@ -311,7 +314,7 @@ def load_studies(path: str | os.PathLike[str]) -> list[Study]:
     for row in rows:  # protocol-specific columns a review may leave out (the ketamine review's infusions)
         for name in OPTIONAL_STUDY_FIELDS:
             row.setdefault(name, "")
-    _validate_rows(rows, _schema(STUDIES_SCHEMA), path)
+    _validate_rows(rows, STUDIES_SCHEMA, path)
     seen: dict[str, str] = {}
     studies: list[Study] = []
     for row in rows:
@@ -361,7 +364,7 @@ def load_outcomes(path: str | os.PathLike[str], studies: list[Study]) -> list[Ou
     estimate, or a statistic kind whose required numbers are missing.
     """
     rows = read_table(path, OUTCOME_FIELDS)
-    _validate_rows(rows, _schema(OUTCOMES_SCHEMA), path)
+    _validate_rows(rows, OUTCOMES_SCHEMA, path)
     by_id = {s.study_id: s for s in studies}
     seen: dict[str, str] = {}
     out: list[OutcomeRow] = []

@@ -640,10 +640,10 @@ def load_risk_of_bias(path: str | os.PathLike[str], study_ids: Collection[str] |
     Raises InputFormatError naming file:line on a missing column, a bad cell, a study_id given
     twice or (when ``study_ids`` is given) a study_id that is not a row of studies.tsv.
     """
-    from .extraction import _schema, _validate_rows
+    from .extraction import _validate_rows
 
     rows = read_tsv(path, required=("study_id", *ROB_DOMAINS))
-    _validate_rows(rows, _schema(ROB_SCHEMA), path)
+    _validate_rows(rows, ROB_SCHEMA, path)
     seen: dict[str, str] = {}
     for row in rows:
         where = f"{path}:{row['_line']}"

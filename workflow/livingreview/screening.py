@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from .config import SCHEMA_DIR, load_yaml, validate
+from .config import SCHEMA_DIR, load_yaml, schema_label, validate
 from .constants import LIST_SEP
 from .errors import ConfigError
 from .records import Record
@@ -251,14 +251,14 @@ def load_rules(path: str | os.PathLike[str]) -> RuleSet:
         raise ConfigError("the rule file must be a mapping with reasons:, concepts: and rules:", where=where_file, fix="start from config/screening.yaml")
     schema = load_yaml(SCREENING_SCHEMA)
     try:
-        validate(data, schema, where=where_file)
+        validate(data, schema, where=where_file, schema_file=schema_label(SCREENING_SCHEMA))
     except ConfigError as err:
         index = _rule_index_from_message(err.what)
         if index is not None:
             rule = data.get("rules", [])[index] if index < len(data.get("rules", [])) else {}
             rid = rule.get("id", "?") if isinstance(rule, dict) else "?"
-            raise ConfigError(f"rule '{rid}': {err.what}", where=_where(where_file, lines, index), fix=f"see workflow/schemas/{SCREENING_SCHEMA.name} for the allowed keys") from None
-        raise ConfigError(err.what, where=err.where or where_file, fix=f"see workflow/schemas/{SCREENING_SCHEMA.name} for the allowed keys") from None
+            raise ConfigError(f"rule '{rid}': {err.what}", where=_where(where_file, lines, index), fix=f"see {schema_label(SCREENING_SCHEMA)} for the allowed keys") from None
+        raise ConfigError(err.what, where=err.where or where_file, fix=f"see {schema_label(SCREENING_SCHEMA)} for the allowed keys") from None
 
     reasons = {str(k): str(v) for k, v in data["reasons"].items()}
     missing = [c for c in REASON_CODES if c not in reasons]
@@ -448,7 +448,7 @@ def _eval_one(name: str, arg: Any, view: _View, ruleset: RuleSet) -> tuple[bool,
             return False, []
         ok = arg.get("from", view.year) <= view.year <= arg.get("to", view.year)
         return ok, ([f"year: {view.year}"] if ok else [])
-    raise ConfigError(f"unknown condition primitive '{name}'", where=ruleset.path, fix="use a primitive listed in workflow/schemas/screening.schema.yaml")
+    raise ConfigError(f"unknown condition primitive '{name}'", where=ruleset.path, fix=f"use a primitive listed in {schema_label(SCREENING_SCHEMA)}")
 
 
 def evaluate_rule(rule: Rule, record: Record, ruleset: RuleSet) -> RuleHit | None:
