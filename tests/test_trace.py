@@ -186,3 +186,32 @@ def test_trace_unknown_key_suggests_study_ids_and_records_without_year_show_no_e
     no_year = next(r for r in read_tsv(results / "records/records.tsv") if not r["year"] and r["title"])
     text = format_trace(trace(no_year["record_id"], results_dir=results, studies_table=STUDIES))
     assert no_year["title"][:40] in text and "()" not in text
+
+
+def test_trace_text_explains_its_member_marks_once_naming_only_the_marks_shown(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'*' / '-' before each cluster member are explained by one line, above the first marked line,
+    naming only the marks the trace shows."""
+    def text_of(key: str) -> list[str]:
+        assert main(["trace", key, "--results", str(results), "--studies", str(STUDIES)]) == 0
+        return capsys.readouterr().out.splitlines()
+
+    def marked(lines: list[str]) -> list[int]:
+        return [i for i, ln in enumerate(lines) if ln.startswith(("  * ", "  - "))]
+
+    both = "  (* a record the key matches; - another record of its duplicate cluster)"
+    lines = text_of("pubmed:24740528")  # the PubMed record and its Embase and PsycINFO copies
+    assert lines.count(both) == 1 and lines.index(both) == marked(lines)[0] - 1 == 2  # below the first cluster line
+    assert sum(ln.startswith("  * ") for ln in lines) == 1 and sum(ln.startswith("  - ") for ln in lines) == 2
+    # a key naming records in two clusters: still once, above the first cluster's members
+    lines = text_of("NCT00749203")
+    assert lines.count(both) == 1 and lines.index(both) == marked(lines)[0] - 1
+    # a record alone in its cluster: only '*' is shown, so only '*' is explained
+    size = Counter(r["cluster_id"] for r in read_tsv(results / "dedup/clusters.tsv"))
+    alone = sorted(r["record_id"] for r in read_tsv(results / "dedup/clusters.tsv") if size[r["cluster_id"]] == 1)[0]
+    lines = text_of(alone)
+    assert lines[2] == "  (* a record the key matches)" and lines[3].startswith(f"  * {alone} ") and not any(ln.startswith("  - ") for ln in lines)
+    # a study: no record is matched by the key, every member is '-'
+    lines = text_of("Feder2021")
+    assert [ln for ln in lines if ln.startswith("  (")] == ["  (- a record of one of the study's reports)"]
+    assert lines.index("  (- a record of one of the study's reports)") == marked(lines)[0] - 1
+    assert not any(ln.startswith("  * ") for ln in lines)

@@ -292,6 +292,18 @@ def trace(
             "clusters": [_cluster_trace(t, c, matched) for c in clusters]}
 
 
+def marker_legend(data: dict[str, Any]) -> str:
+    """The line saying what the marks before each cluster member mean, naming only the marks the trace
+    shows ('*' a record the key matches, '-' any other); "" when it shows no cluster member."""
+    matched = [bool(m["matched"]) for c in data["clusters"] for m in c["members"]]
+    parts = []
+    if any(matched):
+        parts.append("* a record the key matches")
+    if not all(matched):
+        parts.append("- another record of its duplicate cluster" if data["kind"] == "record" else "- a record of one of the study's reports")
+    return f"  ({'; '.join(parts)})" if parts else ""
+
+
 def format_trace(data: dict[str, Any]) -> str:
     """The trace as indented plain text for people."""
     lines: list[str] = []
@@ -309,10 +321,14 @@ def format_trace(data: dict[str, Any]) -> str:
         if data.get("ambiguous"):
             lines.append(
                 f"  the key names {len(data['matched'])} records in {len(data['clusters'])} separate clusters (not duplicates of each other, "
-                "e.g. a trial registration and a report that cites it); each is traced below, '*' marks the matching records"
+                "e.g. a trial registration and a report that cites it); each is traced below"
             )
+    legend = marker_legend(data)
     for c in data["clusters"]:
         lines.append(f"cluster {c['cluster_id']} (canonical {c['canonical_id']}, {len(c['members'])} record(s))")
+        if legend and c["members"]:
+            lines.append(legend)  # once, above the first marked line
+            legend = ""
         for m in c["members"]:
             mark = "*" if m["matched"] else "-"
             final = m["final"]
