@@ -364,7 +364,7 @@ def test_three_monthly_updates(living: Path, tmp_path: Path, monkeypatch: pytest
         from livingreview.search import run_pubmed_search
 
         run_dir = run_pubmed_search(config_path=work / "config/config.yaml", root=work / "resources/searches", since="last",
-                                    today=dt.date(2025, 11, 30), sleep=lambda s: None)
+                                    today=dt.date(2025, 11, 30), sleep=lambda s: None).path
     assert run_dir is not None and run_dir.name == MONTH2
     (entry,) = _json(run_dir / "manifest.json")["files"]
     assert entry["date_limits"]["from"] == "2025/09/30" and entry["count_in_file"] == 2
@@ -409,7 +409,7 @@ def test_three_monthly_updates(living: Path, tmp_path: Path, monkeypatch: pytest
     # ---- Month 3: nothing new -----------------------------------------------------------------
     with FakeEutils(served) as server, route_entrez(server.base_url):
         none = run_pubmed_search(config_path=work / "config/config.yaml", root=work / "resources/searches", since="last",
-                                 today=dt.date(2025, 12, 31), sleep=lambda s: None)
+                                 today=dt.date(2025, 12, 31), sleep=lambda s: None).path
     assert none is None
     _add_run(work, tmp_path, MONTH3, _rct_ris(), 1)  # the month's Embase export holds only the candidate again
     run_snakemake(work)

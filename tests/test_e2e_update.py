@@ -243,7 +243,7 @@ def test_search_since_last_through_the_fake_server(reviewed: Path, monkeypatch: 
             since="last",
             today=dt.date(2025, 10, 31),
             sleep=lambda s: None,
-        )
+        ).path
         # running the update again on the same day adds nothing
         again = run_pubmed_search(
             config_path=reviewed / "config/config.yaml",
@@ -251,7 +251,7 @@ def test_search_since_last_through_the_fake_server(reviewed: Path, monkeypatch: 
             since="last",
             today=dt.date(2025, 10, 31),
             sleep=lambda s: None,
-        )
+        ).path
     assert run_dir is not None and run_dir.name == NEW_RUN
     assert again is None
     assert {r.params.get("email") for r in server.requests} == {"reviewer@university.test"}

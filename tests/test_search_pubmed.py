@@ -122,7 +122,7 @@ def test_search_several_batches_writes_an_exact_run(tmp_path: Path, fake: Any) -
     config = write_config(tmp_path)
     root = tmp_path / "searches"
 
-    run_dir = run_pubmed_search(config_path=config, root=root, today=TODAY)
+    run_dir = run_pubmed_search(config_path=config, root=root, today=TODAY).path
 
     assert run_dir == root / "2026-01-15"
     pmids = read_pmids(run_dir)
@@ -176,7 +176,7 @@ def test_search_of_25000_records_is_split_into_date_ranges_pubmed_can_return(tmp
     server = fake(records)
     config = write_config(tmp_path, batch_size=5000)
 
-    run_dir = run_pubmed_search(config_path=config, root=tmp_path / "searches", today=TODAY)
+    run_dir = run_pubmed_search(config_path=config, root=tmp_path / "searches", today=TODAY).path
 
     pmids = read_pmids(run_dir)
     assert len(pmids) == 25_000 and set(pmids) == {r.pmid for r in records}
@@ -209,7 +209,7 @@ def test_a_search_at_the_cap_exactly_is_one_history_set(tmp_path: Path, fake: An
     monkeypatch.setenv("NCBI_API_KEY", SECRET)
     records = make_records(9_999, start=dt.date(1960, 1, 1))
     server = fake(records)
-    run_dir = run_pubmed_search(config_path=write_config(tmp_path, batch_size=5000), root=tmp_path / "searches", today=TODAY)
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path, batch_size=5000), root=tmp_path / "searches", today=TODAY).path
     assert len(read_pmids(run_dir)) == 9_999
     assert [r.params.get("usehistory") for r in server.calls("esearch")] == ["y", None]
     assert server.calls("esearch")[1].params["retmax"] == "9999"
@@ -229,7 +229,7 @@ def test_split_ranges_keep_a_record_found_in_two_of_them_once(tmp_path: Path, fa
     server.set(retrieval_cap=100)
     config = write_config(tmp_path, datetype="pdat")
 
-    run_dir = run_pubmed_search(config_path=config, root=tmp_path / "searches", today=TODAY)
+    run_dir = run_pubmed_search(config_path=config, root=tmp_path / "searches", today=TODAY).path
 
     pmids = read_pmids(run_dir)
     assert len(pmids) == 250 and set(pmids) == {r.pmid for r in records}
@@ -249,7 +249,7 @@ def test_more_records_on_one_day_than_pubmed_returns_stops_with_a_clear_error(
     server.set(retrieval_cap=100)
     root = tmp_path / "searches"
     with pytest.raises(SearchError) as err:
-        run_pubmed_search(config_path=write_config(tmp_path), root=root, today=TODAY, sleep=Sleeps())
+        run_pubmed_search(config_path=write_config(tmp_path), root=root, today=TODAY, sleep=Sleeps()).path
     text = str(err.value)
     assert "PubMed reports 150 records for 2020/05/04 alone (edat), more than the 100 E-utilities return for one search" in text
     assert "fix:" in text and "nothing was written" in text
@@ -265,7 +265,7 @@ def test_an_esearch_error_beside_a_count_is_retried_not_taken_for_no_records(tmp
     server = fake(records)
     server.inject("esearch", "error_with_count", times=2)
     sleeps = Sleeps()
-    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY, sleep=sleeps)
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY, sleep=sleeps).path
     assert run_dir is not None and sorted(read_pmids(run_dir)) == sorted(r.pmid for r in records)
     assert [r.fault for r in server.calls("esearch")] == ["error_with_count", "error_with_count", "", ""]
     assert sleeps == [0.01, 0.02]
@@ -277,7 +277,7 @@ def test_an_esearch_error_that_persists_stops_the_search(tmp_path: Path, fake: A
     server.fail_always("esearch", "error_with_count")
     root = tmp_path / "searches"
     with pytest.raises(SearchError) as err:
-        run_pubmed_search(config_path=write_config(tmp_path), root=root, today=TODAY, sleep=Sleeps())
+        run_pubmed_search(config_path=write_config(tmp_path), root=root, today=TODAY, sleep=Sleeps()).path
     text = str(err.value)
     assert "esearch failed after 4 attempt(s); last error: esearch reply has an <ERROR>: Search Backend failed: fake fault beside a count" in text
     assert len(server.calls("esearch")) == 4
@@ -294,7 +294,7 @@ def test_transient_faults_are_retried(tmp_path: Path, fake: Any, monkeypatch: py
     config = write_config(tmp_path, timeout_seconds=0.4)
     sleeps = Sleeps()
 
-    run_dir = run_pubmed_search(config_path=config, root=tmp_path / "searches", today=TODAY, sleep=sleeps)
+    run_dir = run_pubmed_search(config_path=config, root=tmp_path / "searches", today=TODAY, sleep=sleeps).path
 
     assert sorted(read_pmids(run_dir)) == sorted(r.pmid for r in records)
     normal = {"esearch": 2, "efetch": 2}
@@ -313,7 +313,7 @@ def test_a_long_retry_after_in_seconds_is_honoured_in_full(tmp_path: Path, fake:
     server = fake(make_records(20, start=dt.date(2010, 1, 1)), retry_after="300")
     server.inject("efetch", "429")
     sleeps = Sleeps()
-    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY, sleep=sleeps)
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY, sleep=sleeps).path
     assert run_dir is not None and len(read_pmids(run_dir)) == 20
     assert sleeps == [300.0]
 
@@ -323,7 +323,7 @@ def test_a_retry_after_given_as_an_http_date_is_honoured(tmp_path: Path, fake: A
     server = fake(make_records(20, start=dt.date(2010, 1, 1)), retry_after=formatdate(time.time() + 90, usegmt=True))
     server.inject("esearch", "429")
     sleeps = Sleeps()
-    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY, sleep=sleeps)
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY, sleep=sleeps).path
     assert run_dir is not None
     (waited,) = sleeps
     assert 85 < waited <= 90  # the header has whole seconds; the request took a moment
@@ -341,7 +341,7 @@ def test_a_retry_after_beyond_the_maximum_stops_at_once(
     root = tmp_path / "searches"
     sleeps = Sleeps()
     with pytest.raises(SearchError) as err:
-        run_pubmed_search(config_path=write_config(tmp_path), root=root, today=TODAY, sleep=sleeps)
+        run_pubmed_search(config_path=write_config(tmp_path), root=root, today=TODAY, sleep=sleeps).path
     text = str(err.value)
     assert text.startswith("NCBI E-utilities: esearch: NCBI answered HTTP 429 (Too Many Requests) and asked to wait ")
     assert " s (Retry-After) before the next request, longer than the 600 s a search waits; fix: re-run the search later" in text
@@ -393,7 +393,7 @@ def test_a_server_that_never_recovers_stops_with_a_clear_error(
     root = tmp_path / "searches"
 
     with pytest.raises(SearchError) as err:
-        run_pubmed_search(config_path=config, root=root, today=TODAY, sleep=Sleeps())
+        run_pubmed_search(config_path=config, root=root, today=TODAY, sleep=Sleeps()).path
 
     text = str(err.value)
     assert "efetch records 1-50 of 50 failed after 3 attempt(s)" in text and message in text
@@ -406,7 +406,7 @@ def test_a_client_error_is_not_retried(tmp_path: Path, fake: Any, monkeypatch: p
     monkeypatch.setenv("NCBI_API_KEY", SECRET)
     server = fake(make_records(10), max_requests=0)  # every request answered 400
     with pytest.raises(SearchError, match="HTTP 400"):
-        run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY, sleep=Sleeps())
+        run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY, sleep=Sleeps()).path
     assert len(server.requests) == 1
 
 
@@ -444,7 +444,7 @@ def test_count_mismatch_writes_nothing(tmp_path: Path, fake: Any, monkeypatch: p
     server.set(**switch)
     root = tmp_path / "searches"
     with pytest.raises(SearchError) as err:
-        run_pubmed_search(config_path=write_config(tmp_path), root=root, today=TODAY, sleep=Sleeps())
+        run_pubmed_search(config_path=write_config(tmp_path), root=root, today=TODAY, sleep=Sleeps()).path
     assert message in str(err.value)
     assert "nothing was written" in str(err.value) or "failed after" in str(err.value)
     assert_nothing_written(root)
@@ -459,7 +459,7 @@ def test_a_phrase_pubmed_did_not_find_is_logged_and_kept_in_the_manifest(
     server = fake(make_records(12, start=dt.date(2011, 1, 1)))
     server.set(error_list="war neurosis[tiab]")
     caplog.set_level(logging.WARNING, logger="livingreview")
-    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY)
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY).path
     assert run_dir is not None and len(read_pmids(run_dir)) == 12
     assert "esearch: ErrorList PhraseNotFound: war neurosis[tiab]" in caplog.text
     assert load_manifest(run_dir).files[0].notes.endswith("; esearch ErrorList PhraseNotFound: war neurosis[tiab]")
@@ -494,7 +494,7 @@ def test_since_last_starts_at_the_end_of_the_newest_pubmed_run(tmp_path: Path, f
     records = make_records(200, start=dt.date(2025, 8, 1))  # 2025-08-01 .. 2026-02-16
     server = fake(records)
 
-    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", today=TODAY)
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", today=TODAY).path
 
     first = server.calls("esearch")[0].params
     assert (first["mindate"], first["maxdate"]) == ("2025/09/30", "2026/01/15")
@@ -502,7 +502,7 @@ def test_since_last_starts_at_the_end_of_the_newest_pubmed_run(tmp_path: Path, f
     assert set(read_pmids(run_dir)) == expected and len(expected) == 108
     assert load_manifest(run_dir).files[0].date_limits == {"from": "2025/09/30", "to": "2026/01/15", "datetype": "edat"}
     # --until overrides the end; what the first update archived is not archived again
-    again = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="2025/12/01", until="2025/12/31", today=TODAY)
+    again = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="2025/12/01", until="2025/12/31", today=TODAY).path
     assert again is None
     assert (server.calls("esearch")[2].params["mindate"], server.calls("esearch")[2].params["maxdate"]) == ("2025/12/01", "2025/12/31")
     assert server.calls("efetch")[-1].params["retmax"] == "31"
@@ -524,7 +524,7 @@ def test_since_last_finds_a_record_indexed_after_the_last_run(tmp_path: Path, fa
     server = fake(served)
     config = write_config(tmp_path, datetype=configured)
 
-    run_dir = run_pubmed_search(config_path=config, root=root, since="last", today=TODAY)
+    run_dir = run_pubmed_search(config_path=config, root=root, since="last", today=TODAY).path
 
     first = server.calls("esearch")[0].params
     assert (first["mindate"], first["maxdate"], first["datetype"]) == ("2025/09/30", "2026/01/15", "edat")
@@ -536,7 +536,7 @@ def test_since_last_finds_a_record_indexed_after_the_last_run(tmp_path: Path, fa
     assert "datetype=edat" in entry.notes
     assert "by Entrez date (edat: the date a record entered PubMed)" in manifest.description
     # a search without --since keeps the configured date type (the configured date_from..date_to)
-    full = run_pubmed_search(config_path=config, root=tmp_path / "full", today=TODAY)
+    full = run_pubmed_search(config_path=config, root=tmp_path / "full", today=TODAY).path
     assert server.calls("esearch")[-1].params["datetype"] == configured
     assert load_manifest(full).files[0].date_limits["datetype"] == configured
     # by publication date the late record falls in the configured range (<= 2025/09/30), by Entrez date it does not
@@ -556,7 +556,7 @@ def test_since_last_without_a_pubmed_run_is_an_error(tmp_path: Path, fake: Any) 
     _archive(root, "2025-10-31", "embase", "2025/10/31")
     server = fake(make_records(5))
     with pytest.raises(SearchError, match="--since last needs an archived PubMed run"):
-        run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", today=TODAY)
+        run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", today=TODAY).path
     assert server.requests == []
 
 
@@ -574,7 +574,7 @@ def test_since_last_skips_runs_without_a_usable_end_date_and_says_which(
     server = fake(make_records(10, start=dt.date(2025, 10, 1), step_days=7))
     caplog.set_level(logging.WARNING, logger="livingreview")
 
-    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", today=TODAY)
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", today=TODAY).path
 
     assert run_dir is not None
     assert server.calls("esearch")[0].params["mindate"] == "2025/09/30"
@@ -708,7 +708,7 @@ def test_a_run_id_that_cannot_be_archived_is_refused_before_searching(tmp_path: 
     _archive(root, "2025-12-01", "pubmed", date_to)
     server = fake(make_records(5))
     with pytest.raises(ArchiveError, match=message):
-        run_pubmed_search(config_path=write_config(tmp_path), root=root, run_id=run_id, today=TODAY)
+        run_pubmed_search(config_path=write_config(tmp_path), root=root, run_id=run_id, today=TODAY).path
     assert server.requests == []
     assert [p.name for p in list_runs(root)] == ["2025-12-01"]
 
@@ -736,7 +736,7 @@ def test_a_bad_run_id_is_refused_before_any_request(
 def test_a_later_run_of_the_same_day_may_be_named(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NCBI_API_KEY", SECRET)
     fake(make_records(5, start=dt.date(2020, 1, 1)))
-    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", run_id="2026-01-15-2", today=TODAY)
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", run_id="2026-01-15-2", today=TODAY).path
     assert run_dir == tmp_path / "searches" / "2026-01-15-2" and load_manifest(run_dir).run_id == "2026-01-15-2"
 
 
@@ -746,7 +746,7 @@ def test_run_id_is_today_with_a_suffix_when_taken(tmp_path: Path, fake: Any, mon
     _archive(root, "2026-01-15", "embase", "2026/01/15")
     _archive(root, "2026-01-15-2", "embase", "2026/01/15")
     fake(make_records(5, start=dt.date(2020, 1, 1)))
-    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, today=TODAY)
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, today=TODAY).path
     assert run_dir is not None and run_dir.name == "2026-01-15-3"
     assert load_manifest(run_dir).run_id == "2026-01-15-3"
 
@@ -758,7 +758,7 @@ def test_records_archived_by_an_earlier_run_are_left_out_and_explained(tmp_path:
     _archive(root, "2025-09-30", "pubmed", "2025/09/30", records[:30])  # up to the boundary day
     server = fake(records)
 
-    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", today=TODAY)
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", today=TODAY).path
 
     # the boundary day 2025-09-30 is searched again: its record is found but not archived twice
     assert server.calls("esearch")[0].params["mindate"] == "2025/09/30"
@@ -791,7 +791,7 @@ def test_records_another_run_archived_while_the_search_ran_stop_it_and_nothing_i
 
     monkeypatch.setattr(search_module, "search_pubmed", search_while_another_run_is_archived)
     with pytest.raises(ArchiveError) as err:
-        run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", today=TODAY)
+        run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", today=TODAY).path
     assert str(err.value) == (
         f"{root / '2026-01-14'}: 2 record(s) of this search (first pubmed:{min(r.pmid for r in records[40:42])}) were archived by run 2026-01-14 "
         "while this one was being made; fix: nothing was written; run the command again: it leaves out what is archived now"
@@ -799,7 +799,7 @@ def test_records_another_run_archived_while_the_search_ran_stop_it_and_nothing_i
     assert sorted(p.name for p in root.iterdir()) == ["2025-09-30", "2026-01-14"]
     # searched again over the same dates, the two are left out and every record is imported once
     monkeypatch.setattr(search_module, "search_pubmed", real_search)
-    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="2025/09/30", today=TODAY)
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="2025/09/30", today=TODAY).path
     assert set(read_pmids(run_dir)) == {r.pmid for r in records[30:40] + records[42:]}
     imported, _ = collect_records(root)
     assert sorted(r.pmid for r in imported) == sorted(r.pmid for r in records)
@@ -811,7 +811,7 @@ def test_nothing_new_writes_nothing(tmp_path: Path, fake: Any, monkeypatch: pyte
     records = make_records(40, start=dt.date(2025, 9, 1))
     _archive(root, "2025-10-31", "pubmed", "2025/10/31", records)
     server = fake(records)
-    assert run_pubmed_search(config_path=write_config(tmp_path), root=root, since="2025/09/15", today=TODAY) is None
+    assert run_pubmed_search(config_path=write_config(tmp_path), root=root, since="2025/09/15", today=TODAY).path is None
     assert len(server.calls("efetch")) == 1
     assert [p.name for p in root.iterdir()] == ["2025-10-31"]
 
@@ -826,7 +826,7 @@ def test_since_last_on_the_archived_snapshot(tmp_path: Path, fake: Any, monkeypa
     records = make_records(12, start=dt.date(2025, 10, 1), step_days=7)
     server = fake(records)
 
-    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", today=TODAY)
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", today=TODAY).path
 
     assert server.calls("esearch")[0].params["mindate"] == "2025/09/30"
     assert sorted(p.name for p in root.iterdir()) == sorted(before + ["2026-01-15"])
@@ -920,7 +920,7 @@ def test_a_placeholder_ncbi_email_falls_back_to_a_real_config_address(
     monkeypatch.setenv("NCBI_EMAIL", "you@example.org")
     server = fake(make_records(5, start=dt.date(2020, 1, 1)))
     caplog.set_level(logging.WARNING, logger="livingreview")
-    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY)
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY).path
     assert run_dir is not None
     assert {r.params.get("email") for r in server.requests} == {CONTACT}
     assert "NCBI_EMAIL 'you@example.org' is a placeholder" in caplog.text and "using config entrez.email instead" in caplog.text
@@ -929,7 +929,7 @@ def test_a_placeholder_ncbi_email_falls_back_to_a_real_config_address(
 def test_ncbi_email_overrides_the_config_address(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NCBI_EMAIL", "  person@hospital.test ")
     server = fake(make_records(3, start=dt.date(2020, 1, 1)))
-    assert run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY) is not None
+    assert run_pubmed_search(config_path=write_config(tmp_path), root=tmp_path / "searches", today=TODAY).path is not None
     assert {r.params.get("email") for r in server.requests} == {"person@hospital.test"}
 
 
@@ -984,7 +984,7 @@ def test_an_update_run_east_of_new_york_ends_on_ncbis_date(tmp_path: Path, fake:
     _archive(root, "2025-10-01", "pubmed", "2025/10/01")
     server = fake([FakeRecord("990000001", dt.date(2025, 10, 20))])
     now = dt.datetime(2025, 11, 1, 6, 0, tzinfo=dt.timezone(dt.timedelta(hours=9)))
-    run = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", now=now, sleep=lambda s: None)
+    run = run_pubmed_search(config_path=write_config(tmp_path), root=root, since="last", now=now, sleep=lambda s: None).path
     assert run is not None and run.name == now.astimezone().date().isoformat()  # the run is dated by the local clock
     assert load_manifest(run).files[0].date_limits == {"from": "2025/10/01", "to": "2025/10/31", "datetype": "edat"}
     assert {(r.params.get("mindate"), r.params.get("maxdate")) for r in server.calls("esearch")} == {("2025/10/01", "2025/10/31")}
@@ -1043,9 +1043,43 @@ def test_a_count_that_changed_while_fetching_is_searched_again_from_the_start(
     server.set(grow_after_first_search=3)  # 3 records arrive once, after the first esearch
     root = tmp_path / "searches"
     caplog.set_level(logging.WARNING, logger="livingreview")
-    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, today=TODAY, sleep=Sleeps())
+    run_dir = run_pubmed_search(config_path=write_config(tmp_path), root=root, today=TODAY, sleep=Sleeps()).path
     assert run_dir is not None
     (entry,) = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))["files"]
     assert entry["count_reported"] == entry["count_in_file"] == 123
     assert "PubMed's count changed during the search (120 at the start, 123 at the end); searching again from the start (attempt 2 of 3)" in caplog.text
     assert sum(1 for r in server.calls("esearch") if r.params.get("usehistory") == "y") == 2
+
+
+def test_the_result_line_says_what_the_search_found_once(
+    tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """stdout's one result line: the run and how many records were new and left out; when every record
+    found is archived already it says so (not 'found nothing'), and stderr does not repeat it."""
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    records = make_records(200, start=dt.date(2025, 8, 1))  # one record a day from 2025-08-01
+    fake(records)
+    root = tmp_path / "searches"
+    config = str(write_config(tmp_path))
+    search = ["search", "pubmed", "--config", config, "--root", str(root)]
+    assert cli.main([*search, "--since", "2025/12/01", "--until", "2025/12/31", "--run-id", "2026-01-10"]) == 0
+    first = capsys.readouterr()
+    december = sum(dt.date(2025, 12, 1) <= r.date <= dt.date(2025, 12, 31) for r in records)
+    assert december == 31
+    assert first.out == f"archived PubMed run: {root / '2026-01-10'} (31 new records of 31 found for 2025/12/01..2025/12/31 (edat))\n"
+    # November to December: November's 30 records are new, December's 31 were archived above
+    assert cli.main([*search, "--since", "2025/11/01", "--until", "2025/12/31", "--run-id", "2026-01-11"]) == 0
+    second = capsys.readouterr()
+    assert second.out == (
+        f"archived PubMed run: {root / '2026-01-11'} (30 new records of 61 found for 2025/11/01..2025/12/31 (edat); "
+        "31 already archived in 2026-01-10 (31), left out)\n"
+    )
+    assert cli.main([*search, "--since", "2025/12/01", "--until", "2025/12/31", "--run-id", "2026-01-12"]) == 0
+    third = capsys.readouterr()
+    assert third.out == "no new records: PubMed found 31 for 2025/12/01..2025/12/31 (edat), all 31 already archived in 2026-01-10 (31); no run was written\n"
+    assert cli.main([*search, "--since", "1990/01/01", "--until", "1990/12/31", "--run-id", "2026-01-13"]) == 0
+    fourth = capsys.readouterr()
+    assert fourth.out == "no new records: PubMed found nothing for 1990/01/01..1990/12/31 (edat); no run was written\n"
+    for captured in (first, second, third, fourth):
+        assert "archived" not in captured.err and "no new records" not in captured.err
+    assert sorted(p.name for p in root.iterdir()) == ["2026-01-10", "2026-01-11"]

@@ -942,6 +942,15 @@ def build_manifest(
     )
 
 
+@dataclass(frozen=True)
+class SearchOutcome:
+    """What a live search did: the run folder it archived (None: nothing new, nothing written) and
+    its result line for people (the command prints it on stdout)."""
+
+    path: Path | None
+    message: str
+
+
 def run_pubmed_search(
     *,
     config_path: str | os.PathLike[str] = "config/config.yaml",
@@ -953,16 +962,17 @@ def run_pubmed_search(
     sleep: Callable[[float], None] = time.sleep,
     progress_stream: IO[str] | None = None,
     now: dt.datetime | None = None,
-) -> Path | None:
+) -> SearchOutcome:
     """Search PubMed live and archive the result as resources/searches/<run_id>/ (pubmed.xml.gz + manifest.json).
 
     A search without --since uses the date field entrez.datetype names (default edat); an update
     search (--since) always uses the Entrez date (edat, the date a record entered PubMed), so a
     record published before the last run but indexed after it is found. The manifest records the
     date type (date_limits.datetype, notes, description). Records already archived in an earlier
-    PubMed run are left out of the new file (the manifest notes how many, per run). Returns the run folder, or None when nothing new was found (PubMed
-    reports no records, or all are archived already): nothing is written then, since an empty run
-    adds nothing to the review. Any failure raises SearchError before anything is written; a
+    PubMed run are left out of the new file (the manifest notes how many, per run). Returns the run
+    folder, or None when nothing new was found (PubMed reports no records, or all are archived
+    already: the result line says which), with the result line: nothing is written then, since an
+    empty run adds nothing to the review. Any failure raises SearchError before anything is written; a
     config without a real contact address (NCBI_EMAIL / entrez.email) is a ConfigError raised
     before any request is sent or any folder touched, as is a ``run_id`` that is not a run id
     (YYYY-MM-DD[-N]).
@@ -1000,11 +1010,15 @@ def run_pubmed_search(
     for pmid in result.pmids:
         if pmid in archived:
             already[archived[pmid]] = already.get(archived[pmid], 0) + 1
-    if already:
-        LOG.info("%d of %d records are already archived (%s) and are left out", len(result.pmids) - len(keep), len(result.pmids), ", ".join(sorted(already)))
+    span = f"{date_from}..{date_to} ({settings.datetype})"
+    left_out = (
+        f"{len(result.pmids) - len(keep)} already archived in {', '.join(f'{run} ({n})' for run, n in sorted(already.items()))}"
+        if already else ""
+    )
+    if not result.pmids:
+        return SearchOutcome(None, f"no new records: PubMed found nothing for {span}; no run was written")
     if not keep:
-        LOG.info("no new records: PubMed found %d for %s..%s, none new; no run written", result.count_reported, date_from, date_to)
-        return None
+        return SearchOutcome(None, f"no new records: PubMed found {len(result.pmids)} for {span}, all {left_out}; no run was written")
     manifest = build_manifest(
         result,
         run_id=run_id,
@@ -1023,5 +1037,4 @@ def run_pubmed_search(
         {PUBMED_FILE: data},
         recheck=lambda: check_none_archived_since(runs_root, "pubmed", known_runs, kept_ids, what="this search"),
     )
-    LOG.info("archived %d new PubMed records as %s", len(keep), path)
-    return path
+    return SearchOutcome(path, f"archived PubMed run: {path} ({len(keep)} new records of {len(result.pmids)} found for {span}" + (f"; {left_out}, left out)" if left_out else ")"))

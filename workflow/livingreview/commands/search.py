@@ -44,10 +44,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the search; print where the run went, or that there was nothing new."""
-    path = run_pubmed_search(config_path=args.config, root=args.root, since=args.since, until=args.until, run_id=args.run_id)
-    if path is None:
-        print("no new records: PubMed found nothing in the date range; no run was written")
-    else:
-        print(f"archived PubMed run: {path}")
+    """Run the search; print where the run went, or why there was nothing new."""
+    outcome = run_pubmed_search(config_path=args.config, root=args.root, since=args.since, until=args.until, run_id=args.run_id)
+    print(outcome.message)
     return 0
