@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from livingreview.dedup import run_dedup
@@ -10,15 +11,26 @@ from livingreview.ledger import run_assemble_ledger
 from livingreview.screen_stage import run_screening
 from livingreview.studies import run_link_studies
 
+from conftest import shipped_resources
+
 ROOT = Path(__file__).resolve().parents[1]
-DECISIONS = ROOT / "resources/screening/decisions.tsv"
-STUDIES = ROOT / "resources/extraction/studies.tsv"
+SHIPPED = shipped_resources()  # the default review as shipped, rebuilt from the evidence (conftest)
+DECISIONS = SHIPPED / "screening/decisions.tsv"
+STUDIES = SHIPPED / "extraction/studies.tsv"
 
 
 def run_to_ledger(res: Path) -> Path:
-    """Import, deduplicate, screen, link studies and assemble the ledger under ``res`` (a results folder); returns ``res``."""
+    """Import, deduplicate, screen, link studies and assemble the ledger under ``res`` (a results folder); returns ``res``.
+
+    Run in the shipped review's folder, as Snakemake runs in the review folder: provenance (source
+    files, decision lines) is written relative to it (``resources/...``)."""
+    with contextlib.chdir(SHIPPED.parent):
+        return _run_to_ledger(Path(res).resolve())
+
+
+def _run_to_ledger(res: Path) -> Path:
     stages = res / "audit" / "stages"
-    run_import(runs_root=ROOT / "resources/searches", records_out=res / "records/records.tsv", ledger_out=stages / "identification.tsv")
+    run_import(runs_root=SHIPPED / "searches", records_out=res / "records/records.tsv", ledger_out=stages / "identification.tsv")
     run_dedup(
         records=res / "records/records.tsv", decisions=[], clusters_out=res / "dedup/clusters.tsv", maybe_out=res / "dedup/maybe_pairs.tsv",
         canonical_out=res / "dedup/canonical.tsv", provenance_out=res / "dedup/provenance.tsv", ledger_out=stages / "dedup.tsv", workers=1,

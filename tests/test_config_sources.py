@@ -12,15 +12,17 @@ import logging
 from pathlib import Path
 
 import pytest
-from conftest import copy_project_inputs, run_snakemake
+from conftest import copy_project_inputs, run_snakemake, shipped_project
 from livingreview.config import ConfigSources, load_config, load_yaml, validate_config
 from livingreview.errors import ConfigError
 from livingreview.workflow_support import validate_at_start
 from snakemake.cli import parse_config
 from snakemake.utils import update_config
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "config" / "config.yaml"
+# The default review as shipped (conftest): its config/ (the working tree's) beside the resources/
+# validate_at_start checks; the tests that run it chdir there, as Snakemake runs in the review folder.
+PROJECT = shipped_project()
+CONFIG = PROJECT / "config" / "config.yaml"
 SCHEMA_FIX = "see workflow/schemas/config.schema.yaml and config/README.md for what is allowed"
 
 
@@ -64,7 +66,7 @@ def test_what_snakemake_passes_for_config_overrides() -> None:
 def test_a_nested_number_from_config_names_the_command_line_and_the_fix(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(ROOT)
+    monkeypatch.chdir(PROJECT)
     given = parse_config(["scale={shard_size: 10}"])
     line = line_of(CONFIG, "  shard_size: 200000")
     message = stop_message(capsys, merged(given), [str(CONFIG)], cli_config=given)
@@ -77,7 +79,7 @@ def test_a_nested_number_from_config_names_the_command_line_and_the_fix(
 
 
 def test_no_example_when_the_text_would_be_refused_from_a_file_too(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.chdir(ROOT)
+    monkeypatch.chdir(PROJECT)
     given = parse_config(["scale={shard_size: -3}"])
     message = stop_message(capsys, merged(given), [str(CONFIG)], cli_config=given)
     assert message.startswith("livingreview: error: --config scale: key 'scale/shard_size': '-3' is not of type 'integer'; fix: ")
@@ -97,13 +99,13 @@ def test_no_example_when_the_text_would_be_refused_from_a_file_too(monkeypatch: 
 def test_other_schema_errors_from_config_name_the_entry(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], entry: str, where: str, what: str, fix: str
 ) -> None:
-    monkeypatch.chdir(ROOT)
+    monkeypatch.chdir(PROJECT)
     given = parse_config([entry])
     assert stop_message(capsys, merged(given), [str(CONFIG)], cli_config=given) == f"livingreview: error: {where}: {what}; fix: {fix}"
 
 
 def test_checks_beyond_the_schema_name_the_config_entry(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.chdir(ROOT)
+    monkeypatch.chdir(PROJECT)
     given = parse_config(["searches={date_to: 2025/13/01}"])
     message = stop_message(capsys, merged(given), [str(CONFIG)], cli_config=given)
     assert message.startswith("livingreview: error: --config searches: searches.date_to '2025/13/01' is not a calendar date")

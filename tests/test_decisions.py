@@ -199,12 +199,9 @@ def test_agreement_single_reviewer_not_computable(tmp_path: Path) -> None:
 
 
 def _project_copy(tmp_path: Path) -> Path:
-    import shutil
+    from conftest import copy_project_inputs
 
-    root = Path(__file__).resolve().parents[1]
-    for name in ("config", "resources"):
-        shutil.copytree(root / name, tmp_path / name)
-    return tmp_path
+    return copy_project_inputs(tmp_path)  # the default review as shipped
 
 
 def test_cli_validate_prints_the_summary_and_names_the_bad_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

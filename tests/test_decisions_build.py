@@ -16,7 +16,9 @@ from livingreview.errors import InputFormatError
 from livingreview.screening import load_rules
 from livingreview.tables import read_tsv
 
-from conftest import EVIDENCE, ROOT
+from conftest import EVIDENCE, ROOT, shipped_resources
+
+SHIPPED = shipped_resources()  # the default review as shipped: `make resources` run on the evidence (conftest)
 
 
 def _tool():
@@ -29,18 +31,20 @@ def _tool():
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("resources")
-    shutil.copytree(ROOT / "resources/searches", out / "searches")
-    shutil.copy(ROOT / "resources/snapshot_coverage.tsv", out / "snapshot_coverage.tsv")
+    shutil.copytree(SHIPPED / "searches", out / "searches")
+    shutil.copy(SHIPPED / "snapshot_coverage.tsv", out / "snapshot_coverage.tsv")
     assert _tool().main(["--evidence", str(EVIDENCE), "--out", str(out)]) == 0
     return out / "screening/decisions.tsv"
 
 
-def test_build_is_reproducible_and_matches_the_committed_table(built: Path, tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "resources/searches", tmp_path / "searches")
-    shutil.copy(ROOT / "resources/snapshot_coverage.tsv", tmp_path / "snapshot_coverage.tsv")
+def test_build_is_reproducible_and_matches_the_shipped_table(built: Path, tmp_path: Path) -> None:
+    """Same bytes twice, and the same as `make resources` writes (the shipped copy). That the committed
+    table holds these rows (the team's rows added) is tests/test_committed_resources.py's."""
+    shutil.copytree(SHIPPED / "searches", tmp_path / "searches")
+    shutil.copy(SHIPPED / "snapshot_coverage.tsv", tmp_path / "snapshot_coverage.tsv")
     assert _tool().main(["--evidence", str(EVIDENCE), "--out", str(tmp_path)]) == 0
     assert (tmp_path / "screening/decisions.tsv").read_bytes() == built.read_bytes()
-    assert (ROOT / "resources/screening/decisions.tsv").read_bytes() == built.read_bytes()
+    assert (SHIPPED / "screening/decisions.tsv").read_bytes() == built.read_bytes()
 
 
 NCT = re.compile(r"\bNCT\d{8}\b", re.IGNORECASE)
@@ -49,7 +53,7 @@ NCT = re.compile(r"\bNCT\d{8}\b", re.IGNORECASE)
 def _evidence() -> tuple[dict, list, dict]:
     records = {r["key"]: r for r in json.loads((EVIDENCE / "records.json").read_text(encoding="utf-8"))}
     studies = json.loads((EVIDENCE / "studies.json").read_text(encoding="utf-8"))
-    coverage = {r["key"]: [x for x in r["record_ids"].split("; ") if x] for r in read_tsv(ROOT / "resources/snapshot_coverage.tsv")}
+    coverage = {r["key"]: [x for x in r["record_ids"].split("; ") if x] for r in read_tsv(SHIPPED / "snapshot_coverage.tsv")}
     return records, studies, coverage
 
 
@@ -134,7 +138,7 @@ def test_register_entries_of_included_trials_are_reports_of_their_study(built: P
         rows[r["key"]][r["stage"]] = r
     records, studies, coverage = _evidence()
     entries = _register_entries(studies, coverage)
-    study_rows = {r["study_id"]: r for r in read_tsv(ROOT / "resources/extraction/studies.tsv")}
+    study_rows = {r["study_id"]: r for r in read_tsv(SHIPPED / "extraction/studies.tsv")}
     linked = set()
     for ek, (s, nct) in entries.items():
         if s["curated_decision"] != "include":

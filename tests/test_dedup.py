@@ -36,6 +36,8 @@ from livingreview.normalize import (
 from livingreview.records import Record
 from livingreview.tables import read_tsv, write_tsv
 
+from conftest import shipped_resources
+
 # K071 (Feder 2014, JAMA Psychiatry) as curated in the evidence file.
 K071 = dict(
     title="Efficacy of Intravenous Ketamine for Treatment of Chronic Posttraumatic Stress Disorder: A Randomized Clinical Trial",
@@ -225,11 +227,6 @@ def test_decisions_file_unknown_column(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_dedup_decisions(path)
     assert err.value.one_line().startswith(f"{path}:1: unknown column(s) 'reviwer_2'; the columns are record_a, record_b, decision")
-
-
-def test_repository_decisions_file_is_valid() -> None:
-    path = Path(__file__).resolve().parents[1] / "resources" / "dedup" / "decisions.tsv"
-    assert isinstance(load_dedup_decisions(path), list)
 
 
 # --- canonical, merge, stable ids --------------------------------------------------------------------
@@ -715,7 +712,7 @@ def test_the_maybe_band_starts_at_a_title_similarity_of_maybe_low(changed: int, 
 def test_cli_says_where_the_pairs_to_check_are(tmp_path: Path) -> None:
     """The archived ClinicalTrials.gov export holds one pair near the threshold (two Feder registrations):
     without --maybe the summary says how to list it, with --maybe it names the file that holds it."""
-    export = Path(__file__).resolve().parents[1] / "resources/searches/2025-09-30/clinicaltrials.csv"
+    export = shipped_resources() / "searches/2025-09-30/clinicaltrials.csv"
     proc = _cli("dedup", str(export), "-o", str(tmp_path / "c.tsv"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "; 1 pair to check (list them with --maybe FILE); wrote" in proc.stdout

@@ -12,17 +12,19 @@ from livingreview.dedup import run_dedup
 from livingreview.importer import run_import
 from livingreview.tables import read_tsv
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import shipped_resources
+
+SHIPPED = shipped_resources()  # the default review as shipped (conftest)
 OVID = ("medline", "embase", "psycinfo")
 
 
 @pytest.fixture(scope="module")
 def snapshot(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     out = tmp_path_factory.mktemp("dedup_snapshot")
-    run_import(runs_root=ROOT / "resources" / "searches", records_out=out / "records.tsv", ledger_out=out / "identification.tsv")
+    run_import(runs_root=SHIPPED / "searches", records_out=out / "records.tsv", ledger_out=out / "identification.tsv")
     result = run_dedup(
         records=out / "records.tsv",
-        decisions=ROOT / "resources" / "dedup" / "decisions.tsv",
+        decisions=SHIPPED / "dedup" / "decisions.tsv",
         clusters_out=out / "clusters.tsv",
         maybe_out=out / "maybe_pairs.tsv",
         canonical_out=out / "canonical.tsv",
@@ -30,7 +32,7 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         ledger_out=out / "dedup.tsv",
     )
     key_of: dict[str, str] = {}
-    for row in read_tsv(ROOT / "resources" / "snapshot_coverage.tsv", required=("key", "record_ids")):
+    for row in read_tsv(SHIPPED / "snapshot_coverage.tsv", required=("key", "record_ids")):
         for rid in row["record_ids"].split("; "):
             if rid:
                 key_of[rid] = row["key"]

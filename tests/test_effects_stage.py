@@ -14,9 +14,11 @@ from livingreview.errors import ConfigError, InputFormatError
 from livingreview.meta import primary_analysis, run_pool_analysis
 from livingreview.tables import read_tsv
 
+from conftest import shipped_resources
+
 ROOT = Path(__file__).resolve().parents[1]
-STUDIES = ROOT / "resources" / "extraction" / "studies.tsv"
-OUTCOMES = ROOT / "resources" / "extraction" / "outcomes.tsv"
+STUDIES = shipped_resources() / "extraction" / "studies.tsv"  # the default review as shipped (conftest)
+OUTCOMES = shipped_resources() / "extraction" / "outcomes.tsv"
 INCLUDED = ["Abdallah2022", "Dadabayev2020", "Duek2023", "Feder2014", "Feder2021", "Pradhan2017_TIMBER", "Pradhan2018_TIMBER"]
 
 

@@ -10,9 +10,11 @@ from livingreview.errors import InputFormatError
 from livingreview.extraction import OUTCOME_FIELDS, STUDY_FIELDS, load_outcomes, load_studies
 from livingreview.tables import read_tsv, write_tsv
 
+from conftest import shipped_resources
+
 ROOT = Path(__file__).resolve().parents[1]
-STUDIES = ROOT / "resources" / "extraction" / "studies.tsv"
-OUTCOMES = ROOT / "resources" / "extraction" / "outcomes.tsv"
+STUDIES = shipped_resources() / "extraction" / "studies.tsv"  # the default review as shipped (conftest)
+OUTCOMES = shipped_resources() / "extraction" / "outcomes.tsv"
 
 
 def test_committed_studies_are_the_seven_included_trials() -> None:

@@ -16,8 +16,10 @@ from livingreview.runs import Manifest, RunFile, list_runs, load_manifest, write
 from livingreview.tables import read_tsv
 
 DATA = Path(__file__).parent / "data" / "parsers"
+from conftest import shipped_resources
+
 ROOT = Path(__file__).resolve().parents[1]
-SNAPSHOT = ROOT / "resources" / "searches"
+SNAPSHOT = shipped_resources() / "searches"  # the default review as shipped (conftest)
 
 # fixture file -> (database, format, records in it)
 FIXTURES = {

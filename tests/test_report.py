@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ROOT, run_snakemake
+from conftest import ROOT, run_snakemake, shipped_resources
 from livingreview import report as rep
 from livingreview.config import TEMPLATE_DIR, load_config
 from livingreview.errors import InputFormatError
@@ -71,7 +71,7 @@ SINGLE_REVIEWER = {stage: {"computable": False, "pairs": [], "reviewers": ["cura
 def _context(tmp_path: Path, *, title: str = "Trial A report", rob: Path | None = None) -> dict:
     config = load_config(ROOT / "config/config.yaml")
     config["screening"]["rules"] = str(ROOT / config["screening"]["rules"])
-    columns = read_tsv(ROOT / "resources/extraction/studies.tsv")[0].keys() - {"_line"}
+    columns = read_tsv(shipped_resources() / "extraction/studies.tsv")[0].keys() - {"_line"}
     blank = dict.fromkeys(columns, "")
     studies = [
         {**blank, "study_id": "TrialA2014", "year": "2014", "n_randomized": "41", "crossover": "true", "design": "RCT"},
@@ -95,7 +95,7 @@ def _context(tmp_path: Path, *, title: str = "Trial A report", rob: Path | None 
         direction_svg='<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"></svg>',
         analyses=[(ANALYSIS, {"forest": rep.svg_data_uri("<svg xmlns='http://www.w3.org/2000/svg'/>")})],
         summaries=summaries,
-        runs_root=ROOT / "resources/searches",
+        runs_root=shipped_resources() / "searches",
         rob_path=rob,
         provenance_files=[ROOT / "config/config.yaml"],
         agreement=SINGLE_REVIEWER,

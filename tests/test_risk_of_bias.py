@@ -7,20 +7,20 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, copy_project_inputs, run_snakemake
+from conftest import copy_project_inputs, run_snakemake, shipped_project, shipped_resources
 from livingreview.cli import main
 from livingreview.errors import InputFormatError
 from livingreview.report import load_risk_of_bias, risk_of_bias
 from livingreview.tables import read_tsv
 
 HEADER = "study_id\tD1\tD2\tD3\tD4\tD5\toverall\n"
-STUDY_IDS = [r["study_id"] for r in read_tsv(ROOT / "resources/extraction/studies.tsv")]
+STUDY_IDS = [r["study_id"] for r in read_tsv(shipped_resources() / "extraction/studies.tsv")]
 GOOD = HEADER + f"{STUDY_IDS[0]}\tLow\tSome concerns\tLow\tlow\tHigh\tHigh\n" + f"{STUDY_IDS[1]}\tLow\t\tLow\tLow\tLow\tSome concerns\n"
 ROB = "resources/extraction/risk_of_bias.tsv"
 
 
 def test_the_default_review_has_no_risk_of_bias_table() -> None:
-    assert not (ROOT / ROB).exists()
+    assert not (shipped_project() / ROB).exists()
 
 
 def test_a_good_table_loads_with_any_letter_case_and_empty_for_not_assessed(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SNAKEMAKE, copy_project_inputs, run_snakemake
+from conftest import ROOT, SNAKEMAKE, copy_project_inputs, run_snakemake, shipped_project, shipped_resources
 
 from livingreview.dedup import candidate_rows, deduplicate, run_dedup
 from livingreview.errors import ReconciliationError
@@ -26,7 +26,7 @@ bench = importlib.util.module_from_spec(_spec)
 sys.modules["update_benchmark"] = bench
 _spec.loader.exec_module(bench)
 
-SNAPSHOT = ROOT / "resources" / "searches"
+SNAPSHOT = shipped_resources() / "searches"  # the default review as shipped (conftest)
 COMPARED = (
     "results/records/records.tsv",
     "results/audit/stages/identification.tsv",
@@ -56,7 +56,7 @@ def _import_parts(runs_root: Path, parts: Path) -> list[str]:
 
 
 def test_merged_parts_equal_the_one_job_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)  # source_file is relative to the project root
+    monkeypatch.chdir(shipped_project())  # source_file is relative to the project root (the shipped default review, conftest)
     run_import(runs_root=SNAPSHOT, records_out=tmp_path / "one.tsv", ledger_out=tmp_path / "one_ledger.tsv")
     names = _import_parts(SNAPSHOT, tmp_path / "parts")
     assert len(names) == 4
@@ -170,7 +170,7 @@ def test_incremental_candidates_per_run_give_the_full_dedup() -> None:
 
 
 def test_automation_shards_give_the_unsharded_screening(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
+    monkeypatch.chdir(shipped_project())  # the shipped default review (conftest): its config/ and resources/
     rec = tmp_path / "records.tsv"
     run_import(runs_root=SNAPSHOT, records_out=rec, ledger_out=tmp_path / "id.tsv")
     d = tmp_path / "dedup"

@@ -14,7 +14,7 @@ from livingreview.records import Record
 from livingreview.screening import RuleSet, ScreenResult, load_rules, normalise_text, screen_record
 from livingreview.tables import read_tsv
 
-from conftest import EVIDENCE, ROOT
+from conftest import EVIDENCE, ROOT, shipped_resources
 RULES = ROOT / "config" / "screening.yaml"
 CASES = ROOT / "tests" / "data" / "screening_cases.yaml"
 
@@ -181,7 +181,7 @@ def test_curated_outcomes_cover_every_kind_of_exclusion(ruleset: RuleSet) -> Non
 
 
 def _coverage() -> list[dict[str, str]]:
-    return read_tsv(ROOT / "resources" / "snapshot_coverage.tsv", required=("key", "record_ids", "reason"))
+    return read_tsv(shipped_resources() / "snapshot_coverage.tsv", required=("key", "record_ids", "reason"))
 
 
 def _keys_not_in_snapshot() -> set[str]:
@@ -194,7 +194,7 @@ def _keys_not_in_snapshot() -> set[str]:
 @pytest.fixture(scope="module")
 def snapshot() -> list[tuple[str, Record]]:
     """(curated key, record) for every record of the archived search runs, keyed through resources/snapshot_coverage.tsv."""
-    records, _ = collect_records(ROOT / "resources" / "searches")
+    records, _ = collect_records(shipped_resources() / "searches")
     key_of: dict[str, str] = {}
     for row in _coverage():
         for record_id in filter(None, row["record_ids"].split("; ")):

@@ -54,6 +54,8 @@ from livingreview.search import (
 from livingreview.writers import gzip_bytes, ovid_ris
 from lxml import etree
 
+from conftest import shipped_resources
+
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = dt.date(2026, 1, 15)
 SECRET = "TESTKEY-0123456789abcdef-not-real"
@@ -819,7 +821,7 @@ def test_nothing_new_writes_nothing(tmp_path: Path, fake: Any, monkeypatch: pyte
 def test_since_last_on_the_archived_snapshot(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NCBI_API_KEY", SECRET)
     root = tmp_path / "searches"
-    shutil.copytree(ROOT / "resources" / "searches", root)
+    shutil.copytree(shipped_resources() / "searches", root)
     before = sorted(p.name for p in root.iterdir())
     snapshot_pmids = archived_pubmed_ids(root)
     assert snapshot_pmids and set(snapshot_pmids.values()) == {"2025-09-30"}
@@ -900,7 +902,7 @@ def test_the_project_config_without_ncbi_email_fails_at_once(fake: Any, tmp_path
     """`make update`'s first step with NCBI_EMAIL unset and config/config.yaml as shipped."""
     server = fake(make_records(10))
     root = tmp_path / "searches"
-    shutil.copytree(ROOT / "resources" / "searches", root)
+    shutil.copytree(shipped_resources() / "searches", root)
     before = sorted(p.name for p in root.iterdir())
     code = cli.main(["search", "pubmed", "--since", "last", "--config", str(ROOT / "config" / "config.yaml"), "--root", str(root)])
     err = capsys.readouterr().err

@@ -1,4 +1,7 @@
-"""The committed search run resources/searches/2025-09-30: counts, coverage, PubMed XML and the OVID copies."""
+"""The default review's search run 2025-09-30 as shipped: counts, coverage, PubMed XML and the OVID copies.
+
+Read from the shipped copy conftest rebuilds from the evidence (what `make resources` writes); that the
+committed run is byte for byte that run is tests/test_committed_resources.py's."""
 
 from __future__ import annotations
 
@@ -16,9 +19,11 @@ from livingreview.config import load_yaml
 from livingreview.runs import verify_run
 from livingreview.tables import read_tsv
 
+from conftest import shipped_resources
+
 ROOT = Path(__file__).resolve().parents[1]
-RUN = ROOT / "resources" / "searches" / "2025-09-30"
-COVERAGE = ROOT / "resources" / "snapshot_coverage.tsv"
+RUN = shipped_resources() / "searches" / "2025-09-30"
+COVERAGE = shipped_resources() / "snapshot_coverage.tsv"
 SUMMARY_RE = re.compile(
     r"^(Design: [^\n]+?\.)?( ?Population: [^\n]+?\.)?( ?Ketamine route: [^\n]+?\.)?( ?Comparator: [^\n]+?\.)?$"
 )
@@ -76,6 +81,8 @@ def test_manifest_queries_are_the_config_strategies() -> None:
 
 
 def test_readme_counts_match_the_manifest() -> None:
+    """resources/README.md is hand-written: the working tree's copy (allowed in conftest's
+    WORKING_TREE_ALLOWED) is read, its table checked against the shipped run."""
     readme = (ROOT / "resources" / "README.md").read_text(encoding="utf-8")
     for f in verify_run(RUN).files:
         assert re.search(rf"\| `{re.escape(f.name)}` \|[^\n]*\| {f.count_in_file} \|", readme), f.name

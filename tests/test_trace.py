@@ -12,8 +12,14 @@ from livingreview.constants import LEDGER_FIELDS
 from livingreview.screening import load_rules
 from livingreview.tables import read_tsv, write_json
 from livingreview.trace import format_trace, trace
-from conftest import default_review_reports
+from conftest import default_review_reports, shipped_project, shipped_resources
 from review_stages import DECISIONS, ROOT, STUDIES, run_to_ledger
+
+
+@pytest.fixture(autouse=True)
+def _in_the_shipped_review(monkeypatch: pytest.MonkeyPatch) -> None:
+    """trace reads resources/extraction/*.tsv and config/ relative to the review folder: the shipped one (conftest)."""
+    monkeypatch.chdir(shipped_project())
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +77,7 @@ def test_trace_pubmed_record_to_study_and_analysis(results: Path) -> None:
 
 def ovid_copy(evidence_key: str) -> str:
     """The Embase record_id the snapshot wrote for an evidence record (resources/snapshot_coverage.tsv)."""
-    row = next(r for r in read_tsv(ROOT / "resources/snapshot_coverage.tsv") if r["key"] == evidence_key)
+    row = next(r for r in read_tsv(shipped_resources() / "snapshot_coverage.tsv") if r["key"] == evidence_key)
     return next(x for x in row["record_ids"].split("; ") if x.startswith("embase:"))
 
 

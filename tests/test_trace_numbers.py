@@ -13,9 +13,9 @@ from livingreview.meta import run_pool_analysis
 from livingreview.plots import run_effect_direction_plot
 from livingreview.tables import read_tsv
 from livingreview.trace import format_trace, trace
-from review_stages import ROOT, STUDIES, run_to_ledger
+from review_stages import ROOT, SHIPPED, STUDIES, run_to_ledger
 
-OUTCOMES = ROOT / "resources/extraction/outcomes.tsv"
+OUTCOMES = SHIPPED / "extraction/outcomes.tsv"  # the default review as shipped (conftest)
 
 
 @pytest.fixture(scope="module")

@@ -16,14 +16,15 @@ from livingreview.validate import validate_inputs
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_shipped_config_and_tables_are_valid(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.chdir(ROOT)
+def test_shipped_config_and_tables_are_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    work = copy_project_inputs(tmp_path)  # the default review as shipped (conftest)
+    monkeypatch.chdir(work)
     summary = validate_inputs(load_config("config/config.yaml"))
     assert main(["validate"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "config/config.yaml: valid"
     assert out[1:] == [f"  {what}: {n}" for what, n in summary.items()]
-    assert summary["studies"] == sum(1 for line in (ROOT / "resources/extraction/studies.tsv").read_text(encoding="utf-8").splitlines()[1:] if line.strip())
+    assert summary["studies"] == sum(1 for line in (work / "resources/extraction/studies.tsv").read_text(encoding="utf-8").splitlines()[1:] if line.strip())
 
 
 @pytest.mark.parametrize(("text", "message"), [("- a list\n", "must be a mapping of keys"), ("key: [unclosed\n", r"bad\.yaml:2: YAML syntax error")])

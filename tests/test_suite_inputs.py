@@ -1,0 +1,82 @@
+"""The suite reads the default review as shipped, not the working tree's resources/ (conftest's guard).
+
+A living review's resources/ grows every month (a run folder, the team's rows), while the tests expect
+the shipped review's answers; a test that read the working tree failed as soon as the review grew. The
+guard in conftest records every open, listing, copy or glob of a path under the working tree's
+resources/ (and every subprocess started in the working tree) and fails the test that did it unless
+WORKING_TREE_ALLOWED names it with a reason. These tests check the guard itself, the modules' imports,
+and the allow-list.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from conftest import ROOT, WORKING_TREE_ALLOWED, capture_working_tree_reads, collection_reads, shipped_resources, working_tree_allowed
+
+HERE = "tests/test_suite_inputs.py:test_the_guard_records_reads_of_the_working_tree"
+
+
+def test_the_guard_records_reads_of_the_working_tree(tmp_path: Path) -> None:
+    with capture_working_tree_reads() as reads:
+        (ROOT / "resources" / "README.md").read_bytes()
+        os.listdir(ROOT / "resources")
+        shutil.copytree(ROOT / "resources" / "dedup", tmp_path / "dedup")
+        subprocess.run(["true"], cwd=ROOT, check=True)
+        (shipped_resources() / "snapshot_coverage.tsv").read_bytes()  # the shipped copy is not the working tree
+        os.listdir(tmp_path)
+    assert [who for _, who, _ in reads] == [HERE] * len(reads)
+    what = [w for _, _, w in reads]
+    assert what[0] == str(ROOT / "resources" / "README.md")
+    assert what[1] == str(ROOT / "resources")
+    assert str(ROOT / "resources" / "dedup") in what[2:-1]  # copytree, then its listing and the file it opens
+    assert what[-1] == f"subprocess in {ROOT}: true"
+    assert not any(str(shipped_resources()) in w or str(tmp_path) == w for w in what)
+
+
+def test_no_test_module_reads_the_working_tree_when_imported() -> None:
+    assert collection_reads() == []
+
+
+def test_the_allow_list_names_tests_that_exist_with_a_reason() -> None:
+    for entry, reason in WORKING_TREE_ALLOWED.items():
+        module, _, function = entry.partition("::")
+        source = (ROOT / module).read_text(encoding="utf-8")
+        if function:
+            assert re.search(rf"^def {re.escape(function)}\(", source, re.M), entry
+        assert len(reason.split()) >= 8, entry
+    assert working_tree_allowed("tests/test_snapshot.py::test_readme_counts_match_the_manifest")
+    assert working_tree_allowed("tests/test_committed_resources.py::test_every_line_the_table_tools_write_is_in_the_committed_table[extraction/studies.tsv]")
+    assert not working_tree_allowed("tests/test_snapshot.py::test_manifest_counts_equal_records_in_files")
+
+
+def test_no_other_module_spells_the_working_trees_resources() -> None:
+    """A static check beside the guard: outside the allowed modules, no test builds a path from the
+    checkout's root (ROOT, parents[1]) into resources/; the shipped copy is shipped_resources()."""
+    # conftest holds the guard; this module reads the working tree only inside capture_working_tree_reads
+    allowed_modules = {e.partition("::")[0] for e in WORKING_TREE_ALLOWED} | {"tests/conftest.py", "tests/test_suite_inputs.py"}
+    pattern = re.compile(r"""(ROOT|parents\[1\])\s*/\s*["']resources""")
+    found = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel in allowed_modules:
+            continue
+        found += [f"{rel}:{n}" for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1) if pattern.search(line)]
+    assert found == []
+
+
+def test_the_guard_records_a_write_into_the_shipped_copy(tmp_path: Path) -> None:
+    target = shipped_resources() / "dedup" / "decisions.tsv"
+    before = target.read_bytes()
+    with capture_working_tree_reads() as seen:
+        with open(target, "a", encoding="utf-8"):  # opened for appending, nothing written
+            pass
+        (tmp_path / "x.tsv").write_text("x\n", encoding="utf-8")
+    assert [(who, what) for _, who, what in seen] == [
+        ("tests/test_suite_inputs.py:test_the_guard_records_a_write_into_the_shipped_copy", f"WRITE into the shipped copy (open): {target}")
+    ]
+    assert target.read_bytes() == before
