@@ -16,7 +16,7 @@ from livingreview.errors import InputFormatError
 from livingreview.screening import load_rules
 from livingreview.tables import read_tsv
 
-from conftest import EVIDENCE, ROOT, shipped_resources
+from conftest import EVIDENCE, ROOT, shipped_project, shipped_resources
 
 SHIPPED = shipped_resources()  # the default review as shipped: `make resources` run on the evidence (conftest)
 
@@ -208,3 +208,53 @@ def test_a_register_entry_of_two_studies_is_refused() -> None:
 def test_registry_reason_text_says_what_the_exclusion_is() -> None:
     rules = load_rules(ROOT / "config/screening.yaml")
     assert rules.reasons["registry_record"] == "Trial registration without results or publication"
+
+
+def _later_run(searches: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Archive a monthly run after the snapshot with add-run: the snapshot's first two Embase records,
+    copied byte for byte (as an export overlapping the snapshot would hold them)."""
+    from livingreview.cli import main as cli_main
+
+    text = (searches / "2025-09-30/embase.ris").read_text(encoding="utf-8")
+    export = searches.parent / "export.ris"
+    export.write_text("".join(text.split("ER  - \n")[i] + "ER  - \n" for i in range(2)), encoding="utf-8")
+    monkeypatch.chdir(shipped_project())  # add-run reads config/config.yaml (the platform)
+    assert cli_main(["add-run", "--database", "embase", "--file", str(export), "--date", "2025-10-31", "--query", "q",
+                     "--date-from", "2025/09/30", "--date-to", "2025/10/31", "--count-reported", "2", "--root", str(searches)]) == 0
+    export.unlink()
+
+
+def test_a_later_run_changes_nothing_and_the_teams_rows_are_not_overwritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A grown review: a monthly run after the snapshot, and a decision the team added. Was: the tool
+    dated every row with the newest run's date (2025-10-31) and rewrote decisions.tsv with its own rows
+    only, silently dropping the team's. Now the rows keep the snapshot run's date, and a table holding
+    rows the tool would not write stops the tool with one line naming the file (unless --force)."""
+    out = tmp_path / "resources"
+    shutil.copytree(SHIPPED / "searches", out / "searches")
+    shutil.copy(SHIPPED / "snapshot_coverage.tsv", out / "snapshot_coverage.tsv")
+    _later_run(out / "searches", monkeypatch)
+    assert sorted(p.name for p in (out / "searches").iterdir()) == ["2025-09-30", "2025-10-31"]
+    argv = ["--evidence", str(EVIDENCE), "--out", str(out)]
+    target = out / "screening/decisions.tsv"
+    assert _tool().main(argv) == 0
+    assert target.read_bytes() == (SHIPPED / "screening/decisions.tsv").read_bytes()
+    assert _tool().main(argv) == 0  # equal: rewritten as it is
+    assert target.read_bytes() == (SHIPPED / "screening/decisions.tsv").read_bytes()
+    capsys.readouterr()
+
+    team = "embase:2025-10-31#1\ttitle_abstract\texclude\tpublication_type\tsecond reviewer\t2025-11-05\tsecond screen\n"
+    grown = target.read_bytes() + team.encode("utf-8")
+    target.write_bytes(grown)
+    assert _tool().main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    n = len(grown.splitlines())
+    assert err == [
+        f"build_screening_tables: error: {target}: 1 line(s) of this table are not what tools/build_screening_tables.py writes "
+        f"(the first at line {n}: rows the team added or edited) and would be lost; nothing was written; fix: pass --force to "
+        "overwrite it with the tool's rows only, or move the file away first (then add the team's rows back to the new table)"
+    ]
+    assert target.read_bytes() == grown
+    assert _tool().main([*argv, "--force"]) == 0
+    assert target.read_bytes() == (SHIPPED / "screening/decisions.tsv").read_bytes()

@@ -104,3 +104,43 @@ def test_build_without_the_snapshot_coverage_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputFormatError, match=r"snapshot_coverage.tsv.*file not found.*build_search_snapshot"):
         build_tables.build(folder, tmp_path / "out")
     assert not (tmp_path / "out" / "extraction" / "studies.tsv").exists()
+
+
+def _team_row(path: Path) -> bytes:
+    """Append a row a review team adds (a copy of the table's last row under a new id) and return the file's bytes."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    first = lines[-1].split("\t", 1)
+    path.write_text("\n".join(lines + [f"{first[0]}_team\t{first[1]}"]) + "\n", encoding="utf-8")
+    return path.read_bytes()
+
+
+def test_tables_with_the_teams_rows_are_not_overwritten_unless_forced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Was: `make resources` on a grown review rewrote studies.tsv and outcomes.tsv with the tool's rows
+    only, silently dropping the rows the team had added. Now it stops with one line naming the file and
+    writes neither table; a table that already equals the tool's is rewritten as it is; --force overwrites."""
+    folder = evidence(tmp_path, [dict(r) for r in FEDER2021_LIKE])
+    out = tmp_path / "out"
+    argv = ["--evidence", str(folder), "--out", str(out)]
+    assert build_tables.main(argv) == 0
+    shipped = {name: (out / "extraction" / name).read_bytes() for name in ("studies.tsv", "outcomes.tsv")}
+    assert build_tables.main(argv) == 0  # equal tables: nothing to lose
+    assert {name: (out / "extraction" / name).read_bytes() for name in shipped} == shipped
+    capsys.readouterr()
+
+    grown = _team_row(out / "extraction" / "outcomes.tsv")
+    (out / "extraction" / "studies.tsv").unlink()  # written only if every table may be
+    assert build_tables.main(argv) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("INFO ")]
+    n = len(grown.decode("utf-8").splitlines())
+    assert err == [
+        f"build_extraction_tables: error: {out / 'extraction' / 'outcomes.tsv'}: 1 line(s) of this table are not what "
+        f"tools/build_extraction_tables.py writes (the first at line {n}: rows the team added or edited) and would be lost; "
+        "nothing was written; fix: pass --force to overwrite it with the tool's rows only, or move the file away first "
+        "(then add the team's rows back to the new table)"
+    ]
+    assert (out / "extraction" / "outcomes.tsv").read_bytes() == grown
+    assert not (out / "extraction" / "studies.tsv").exists()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging folder left behind
+
+    assert build_tables.main([*argv, "--force"]) == 0
+    assert {name: (out / "extraction" / name).read_bytes() for name in shipped} == shipped

@@ -13,6 +13,9 @@ A study's `reports` are its curated reports (primary first) and then its registe
 archived snapshot (a ClinicalTrials.gov record whose NCT id is the study's registration, keyed by its
 record_id; tools/registry_links.py, read from <out>/snapshot_coverage.tsv): PRISMA 2020 counts a
 register entry as a report. primary_report stays the curated primary report.
+A studies.tsv or outcomes.tsv that holds rows this tool would not write (the team's extraction of a
+later study) is not overwritten: the tool stops with one line naming the file and writes neither table
+(tools/table_guard.py) unless --force.
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ from typing import Any
 from livingreview.constants import LIST_SEP
 from livingreview.errors import InputFormatError, LivingReviewError
 from livingreview.extraction import OUTCOME_FIELDS, STUDY_FIELDS
-from livingreview.tables import read_json, write_tsv
+from livingreview.tables import read_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from registry_links import COVERAGE, read_coverage, registry_links  # noqa: E402
+from table_guard import write_tables  # noqa: E402
 
 LOG = logging.getLogger("build_extraction_tables")
 EVIDENCE_FIX = "pass the curated evidence folder (studies.json, records.json) with --evidence"
@@ -241,7 +245,7 @@ def outcome_rows(study: dict[str, Any], records: dict[str, dict[str, Any]]) -> l
     return rows
 
 
-def build(evidence: Path, out: Path) -> tuple[int, int]:
+def build(evidence: Path, out: Path, *, force: bool = False) -> tuple[int, int]:
     """Write <out>/extraction/studies.tsv and outcomes.tsv; returns (studies, outcome rows)."""
     studies = read_json(evidence / "studies.json", fix=EVIDENCE_FIX)
     record_list = read_json(evidence / "records.json", fix=EVIDENCE_FIX)
@@ -262,8 +266,10 @@ def build(evidence: Path, out: Path) -> tuple[int, int]:
     n_results = sum(len(s.get("reported_results") or []) for s in included)
     if len(orows) != n_results:
         raise InputFormatError(f"{len(orows)} outcome rows for {n_results} reported results", where="studies.json", fix="code every result")
-    write_tsv(out / "extraction" / "studies.tsv", STUDY_FIELDS, srows)
-    write_tsv(out / "extraction" / "outcomes.tsv", OUTCOME_FIELDS, orows)
+    write_tables(
+        [(out / "extraction" / "studies.tsv", STUDY_FIELDS, srows), (out / "extraction" / "outcomes.tsv", OUTCOME_FIELDS, orows)],
+        out=out, tool="tools/build_extraction_tables.py", force=force,
+    )
     LOG.info("wrote %d studies (%d randomized) and %d outcome rows", len(srows), sum(int(r["n_randomized"] or 0) for r in srows), len(orows))
     return len(srows), len(orows)
 
@@ -273,10 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evidence", type=Path, required=True, help="folder with studies.json and records.json")
     parser.add_argument("--out", type=Path, default=Path("resources"), help="resources folder (writes extraction/*.tsv)")
+    parser.add_argument("--force", action="store_true", help="overwrite tables that hold rows this tool would not write (the team's)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
-        build(args.evidence, args.out)
+        build(args.evidence, args.out, force=args.force)
     except LivingReviewError as err:
         print(f"build_extraction_tables: error: {err}", file=sys.stderr)
         return 1

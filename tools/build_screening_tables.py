@@ -21,8 +21,11 @@ The decisions are the curators' reading of each record (studies.json `curated_de
 One reviewer only ("curation (shared/evidence)"), so inter-rater agreement is not computable.
 Keys: the record's PMID, else its DOI, else the first record_id that resources/snapshot_coverage.tsv
 (written by tools/build_search_snapshot.py) lists for it. Evidence records that are not in the archived
-snapshot get no decision (they are listed in the log). The date is the snapshot run's date. Running it
-twice gives the same bytes.
+snapshot get no decision (they are listed in the log). The date is the snapshot run's date (the run
+tools/build_search_snapshot.py writes, 2025-09-30; not the newest run, so later monthly runs change
+nothing). Running it twice gives the same bytes. A decisions.tsv that holds rows this tool would not
+write (the team's decisions on later runs) is not overwritten: the tool stops with one line naming the
+file (tools/table_guard.py) unless --force.
 """
 
 from __future__ import annotations
@@ -40,9 +43,11 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 from livingreview.constants import DECISION_FIELDS  # noqa: E402
 from livingreview.errors import LivingReviewError  # noqa: E402
-from livingreview.runs import list_runs, load_manifest  # noqa: E402
-from livingreview.tables import read_json, write_tsv  # noqa: E402
+from livingreview.runs import load_manifest  # noqa: E402
+from livingreview.tables import read_json  # noqa: E402
+from build_search_snapshot import RUN_ID  # noqa: E402
 from registry_links import COVERAGE, decision_key, read_coverage, registry_links  # noqa: E402
+from table_guard import write_tables  # noqa: E402
 
 LOG = logging.getLogger("build_screening_tables")
 REVIEWER = "curation (shared/evidence)"
@@ -178,28 +183,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evidence", default=str(ROOT.parent / "shared" / "evidence"), help="folder with records.json and studies.json")
     parser.add_argument("--out", default=str(ROOT / "resources"), help="resources folder (reads snapshot_coverage.tsv and searches/, writes screening/decisions.tsv)")
+    parser.add_argument("--force", action="store_true", help="overwrite a decisions.tsv that holds rows this tool would not write (the team's)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        return build(Path(args.evidence), Path(args.out))
+        return build(Path(args.evidence), Path(args.out), force=args.force)
     except LivingReviewError as err:
         print(f"build_screening_tables: error: {err}", file=sys.stderr)
         return 1
 
 
-def build(evidence: Path, out: Path) -> int:
+def build(evidence: Path, out: Path, *, force: bool = False) -> int:
     """Write <out>/screening/decisions.tsv from the evidence folder; returns the exit code."""
     records = read_json(evidence / "records.json", fix=EVIDENCE_FIX)
     studies = read_json(evidence / "studies.json", fix=EVIDENCE_FIX)
     coverage = read_coverage(out / COVERAGE)
-    runs = list_runs(out / "searches")
-    if not runs:
-        LOG.error("no archived run under %s; build the snapshot first (tools/build_search_snapshot.py)", out / "searches")
+    snapshot = out / "searches" / RUN_ID
+    if not snapshot.is_dir():
+        LOG.error("no archived run %s (the snapshot run) under %s; build the snapshot first (tools/build_search_snapshot.py)", RUN_ID, out / "searches")
         return 1
-    date = load_manifest(runs[-1]).date_run
+    date = load_manifest(snapshot).date_run
     rows, skipped = build_decisions(records, studies, coverage, date=date, source=str(evidence / "studies.json"))
     target = out / "screening" / "decisions.tsv"
-    write_tsv(target, DECISION_FIELDS, rows)
+    write_tables([(target, DECISION_FIELDS, rows)], out=out, tool="tools/build_screening_tables.py", force=force)
     LOG.info("%s: %d decisions for %d evidence records", target, len(rows), len({r["key"] for r in rows}))
     for line in skipped:
         LOG.info("no decision: %s", line)
