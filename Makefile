@@ -17,14 +17,14 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 review: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --cores $(CORES) --rerun-incomplete
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
 
 update: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/livingreview search pubmed --since last
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --cores $(CORES) --rerun-incomplete
 
 resources: $(STAMP)
 	$(BIN)/python tools/build_search_snapshot.py --evidence ../shared/evidence --out resources

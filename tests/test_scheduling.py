@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
+import time
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+
+from conftest import SNAKEMAKE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,7 +49,7 @@ def test_make_update_searches_since_last_then_rebuilds() -> None:
     block = makefile.split("\nupdate:", 1)[1].split("\n\n", 1)[0]
     lines = [line.strip() for line in block.splitlines()[1:]]
     assert "search pubmed --since last" in lines[0]
-    assert lines[1].endswith("snakemake --cores $(CORES)")
+    assert lines[1].endswith("snakemake --cores $(CORES) --rerun-incomplete")
 
 
 def test_profiles_parse_and_name_their_executor() -> None:
@@ -185,3 +190,74 @@ def test_the_guard_ignores_pull_requests_from_forks(tmp_path: Path) -> None:
     ]
     proc = subprocess.run([jq, "-r", query], input=json.dumps(listed), capture_output=True, text=True, check=True)
     assert proc.stdout.split() == ["renovate/lxml", "living-update/222"]
+
+
+def _descendants(pid: int) -> list[int]:
+    """The ids of every process below ``pid`` (from /proc)."""
+    parent = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(stat.parent.name)] = int(fields[1])
+    found, todo = [], [pid]
+    while todo:
+        here = todo.pop()
+        children = [p for p, pp in parent.items() if pp == here]
+        found += children
+        todo += children
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _makefile_snakemake_line(target: str) -> list[str]:
+    """The snakemake command of a Makefile target's recipe, as argv ($(BIN) -> the venv's bin, $(CORES) -> 2)."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    block = makefile.split(f"\n{target}:", 1)[1].split("\n\n", 1)[0]
+    line = next(line.strip() for line in block.splitlines()[1:] if "snakemake" in line)
+    return line.replace("$(BIN)/snakemake", SNAKEMAKE).replace("$(CORES)", "2").split()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("target", ["update", "review"])
+def test_after_a_hard_kill_and_unlock_the_make_target_rebuilds(default_review: Path, tmp_path: Path, target: str) -> None:
+    # A build killed hard (out-of-memory kill, power cut) mid-job leaves Snakemake's lock and the
+    # running job's outputs marked incomplete. The README's recovery is `snakemake --unlock`; the
+    # next `make update` (cron) or `make review` must then rebuild, not stop on IncompleteFilesException.
+    work = tmp_path / "review"
+    shutil.copytree(default_review, work, symlinks=True)
+    report = work / "results/report/report.md"
+    expected = report.read_bytes()
+    report.unlink()  # render_report runs again; kill it while it runs
+    incomplete = work / ".snakemake/incomplete"
+    env = dict(os.environ, PATH=f"{Path(SNAKEMAKE).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    proc = subprocess.Popen([SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(work), "--cores", "2", "--quiet", "all"],
+                            cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not (job := [pid for pid in _descendants(proc.pid) if b"render_report" in _cmdline(pid)]):
+        assert proc.poll() is None and time.monotonic() < deadline, "the job never started"
+        time.sleep(0.01)
+    # Only Snakemake itself is killed (the out-of-memory killer picks one process): its job runs on,
+    # writes its outputs and exits, and their incomplete marks stay.
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    while any(Path(f"/proc/{pid}").exists() for pid in job):
+        assert time.monotonic() < deadline, "the orphaned job never finished"
+        time.sleep(0.05)
+    assert report.exists() and any(incomplete.iterdir()), "killed while render_report ran"
+    stuck = subprocess.run([SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(work), "--cores", "2", "--quiet", "all"],
+                           cwd=work, env=env, capture_output=True, text=True)
+    assert stuck.returncode != 0, "a killed build's lock stops the next one until a person unlocks"
+    subprocess.run([SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(work), "--unlock"], cwd=work, env=env, check=True, capture_output=True)
+
+    argv = _makefile_snakemake_line(target)
+    rebuilt = subprocess.run([*argv, "-s", str(ROOT / "Snakefile"), "-d", str(work)], cwd=work, env=env, capture_output=True, text=True)
+    assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
+    assert report.read_bytes() == expected
