@@ -380,6 +380,33 @@ def test_search_table_notes_the_records_earlier_runs_hold(tmp_path: Path) -> Non
     assert md.count("not records identified by this run") == html.count("not records identified by this run") == 2
 
 
+def _tables_not_after_a_blank_line(md: str) -> list[str]:
+    """Lines that start a Markdown table right below a line of text: CommonMark renderers without
+    GFM's table-interrupts-paragraph rule (Python-Markdown, pandoc's default) show such a table as text."""
+    lines = md.splitlines()
+    return [line for before, line in zip(lines, lines[1:]) if line.startswith("|") and before.strip() and not before.startswith("|")]
+
+
+def test_every_markdown_table_follows_a_blank_line_also_below_the_left_out_note(tmp_path: Path) -> None:
+    config = load_config(ROOT / "config/config.yaml")
+    root = tmp_path / "searches"
+    limits = {"from": "2025/09/30", "to": "2025/10/31"}
+    _archive(root, "2025-09-30", [{"name": "embase.ris", "database": "embase", "platform": "Ovid Embase", "query": "q", "date_limits": limits,
+                                   "count_in_file": 2, "notes": "archived with livingreview add-run"}])
+    _archive(root, "2025-10-31", [
+        {"name": "pubmed.xml.gz", "database": "pubmed", "platform": "PubMed (NCBI E-utilities)", "query": "q", "date_limits": limits,
+         "count_reported": 3, "count_in_file": 2,
+         "notes": "esearch usehistory=y; 1 request(s), 0 retried; 1 of 3 records found are already archived and left out of this file: 2025-09-30 (1)"},
+    ])
+    ctx = _context(tmp_path)
+    ctx["search"] = rep.search_methods(config, root)
+    md = rep.render(ctx, template=TEMPLATE_DIR / "report.md.j2")
+    whats_new = md.split("## What's new", 1)[1].split("\n## ", 1)[0]
+    assert "Records retrieved are the records each run archived and imported." in whats_new and "| Search run |" in whats_new
+    assert _tables_not_after_a_blank_line(md) == []
+    assert _tables_not_after_a_blank_line(rep.render(_context(tmp_path), template=TEMPLATE_DIR / "report.md.j2")) == []
+
+
 def test_study_lines_show_the_numbers_as_reported(tmp_path: Path) -> None:
     ctx = _context(tmp_path)
     how = "TrialA2014#1: MD 12.7 (95% CI 2.5 to 22.8); vi from the CI"
