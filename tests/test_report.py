@@ -765,6 +765,46 @@ def test_two_reviewers_give_their_kappa_and_a_single_reviewer_stage_is_a_limitat
         assert "each record at title/abstract" not in text
 
 
+def test_a_later_team_dual_screening_only_new_records_leaves_the_rest_single_screened(tmp_path: Path) -> None:
+    """A living review whose first version one reviewer screened, and whose update two reviewers screen
+    independently: three reviewers at title/abstract, but only the update's record had two. The report
+    must say the others had one reviewer and keep the single-screening limitation (it said '3 records
+    screened by 3 reviewers, independently' and dropped the limitation)."""
+    from livingreview.decisions import agreement, load_decisions, resolve_decisions
+    from test_decisions import REASONS, index, row, write
+
+    path = write(
+        tmp_path,
+        row("900001", reviewer="curation"), row("900002", reviewer="curation", decision="exclude", reason="other"),
+        row("clinicaltrials:NCT99999901", reviewer="A", date="2025-11-01"),
+        row("clinicaltrials:NCT99999901", reviewer="B", decision="exclude", reason="registry_record", date="2025-11-01"),
+        row("clinicaltrials:NCT99999901", reviewer="consensus", date="2025-11-02"),
+        row("900001", stage="full_text", reviewer="curation"),
+    )
+    result = agreement(resolve_decisions(load_decisions(path, REASONS), index()))
+    assert result["title_abstract"]["reviewers"] == ["A", "B", "curation"]
+    assert result["title_abstract"]["screened_by_two_or_more"] == 1 and result["full_text"]["screened_by_two_or_more"] == 0
+    out = rep.screening_reviewers(result, _screening_ledger(3, 1))
+    ta = out["stages"][0]["text"]
+    assert ta.startswith("Title/abstract: 3 records screened by 3 reviewers (A, B, curation)")
+    assert "A and B both screened 1 of the 3 records: Cohen's kappa 0.00; they agreed on 0 of 1." in ta
+    assert "The other 2 records were screened by one reviewer only." in ta
+    assert out["limitations"] == [
+        "Single-reviewer screening: one reviewer screened 2 of the 3 records at title/abstract and each report at full text (1 report), "
+        "with no independent second reviewer; single screening is known to miss eligible studies that independent dual screening "
+        "finds, so studies may have been missed."]
+    # two reviewers who shared some records only: the rest is single screening, a limitation too
+    two = {"reviewers": ["A", "B"], "pairs": [{"reviewers": ["A", "B"], "n": 3, "agreement": 1.0, "kappa": 1.0}], "screened_by_two_or_more": 3}
+    out = rep.screening_reviewers({"title_abstract": two, "full_text": two}, _screening_ledger(5, 3))
+    assert out["limitations"][0].startswith("Single-reviewer screening: one reviewer screened 2 of the 5 records at title/abstract, with no")
+    # three reviewers, overlapping pairs: the records two decided count once, not once per pair
+    three = {"reviewers": ["A", "B", "C"], "screened_by_two_or_more": 2,
+             "pairs": [{"reviewers": ["A", "B"], "n": 2, "agreement": 1.0, "kappa": 1.0}, {"reviewers": ["A", "C"], "n": 2, "agreement": 1.0, "kappa": 1.0},
+                       {"reviewers": ["B", "C"], "n": 2, "agreement": 1.0, "kappa": 1.0}]}
+    out = rep.screening_reviewers({"title_abstract": three, "full_text": two}, _screening_ledger(5, 3))
+    assert "The other 3 records were screened by one reviewer only." in out["stages"][0]["text"]
+
+
 def test_kappa_undefined_and_no_shared_records_are_said_so() -> None:
     no_variation = {"reviewers": ["A", "B"], "computable": False, "why": "kappa undefined for every pair (no variation in decisions)",
                     "pairs": [{"reviewers": ["A", "B"], "n": 2, "agreement": 1.0, "kappa": None,

@@ -310,7 +310,8 @@ def agreement(settled: Mapping[tuple[str, str], StageDecision]) -> dict[str, Any
     count as agreement.
 
     Per stage returns {"computable": bool, "why": str, "reviewers": [...], "pairs": [{"reviewers",
-    "n", "agreement", "kappa"}]}. Resolution rows are not a reviewer. Kappa is only computed for
+    "n", "agreement", "kappa"}], "screened_by_two_or_more": the number of records two or more
+    reviewers decided (with three reviewers the pairs' n overlap, so it is not their sum)}. Resolution rows are not a reviewer. Kappa is only computed for
     paired decisions; otherwise the stage says why it is not computable.
     """
     out: dict[str, Any] = {}
@@ -322,7 +323,9 @@ def agreement(settled: Mapping[tuple[str, str], StageDecision]) -> dict[str, Any
             for reviewer, d in sd.reviewer_firsts.items():  # independent decisions, not ones changed after discussion
                 per_reviewer[reviewer][cid] = d.decision
         reviewers = sorted(per_reviewer)
-        entry: dict[str, Any] = {"reviewers": reviewers, "pairs": []}
+        # records two or more reviewers decided (a record several pairs share counts once)
+        by_two = sum(1 for (_cid, st), sd in settled.items() if st == stage and len(sd.reviewer_firsts) >= 2)
+        entry: dict[str, Any] = {"reviewers": reviewers, "pairs": [], "screened_by_two_or_more": by_two}
         if not reviewers:
             entry.update(computable=False, why="no human decisions at this stage")
         elif len(reviewers) == 1:

@@ -381,9 +381,13 @@ def screening_reviewers(
                          else f"Cohen's kappa not defined ({pair.get('why') or 'no variation in decisions'})")
                 both = f"all {screened}" if k == n else f"{k} of the {screened}"
                 text += f" {a} and {b} both screened {both}: {kappa}; they agreed on {agreed} of {k}."
-                if len(reviewers) == 2 and k < n:
-                    text += f" The other {n - k} {item if n - k == 1 else items} were screened by one reviewer only."
-            if not entry["pairs"]:
+            if entry["pairs"]:
+                # records no two reviewers decided: single screening, however many reviewers the stage had
+                one_only = max(n - _screened_by_two(entry, stage), 0)
+                if one_only:
+                    text += f" The other {one_only} {item if one_only == 1 else items} were screened by one reviewer only."
+                    single.append((label.lower(), item, f"{one_only} of the {screened}", ""))
+            else:
                 text += f" No {item} was screened by two of them ({entry.get('why', '')})."
                 single.append((label.lower(), item, screened, " or ".join(reviewers)))
         if waiting:
@@ -392,11 +396,22 @@ def screening_reviewers(
     limitations = []
     if single:
         who = {s[3] for s in single}
-        by = f"one reviewer ({single[0][3]})" if len(who) == 1 else "one reviewer"
-        what = _and([f"each {item} at {stage} ({screened})" for stage, item, screened, _ in single])
+        by = f"one reviewer ({single[0][3]})" if len(who) == 1 and single[0][3] else "one reviewer"
+        # a whole stage: "each record at title/abstract (18 records)"; part of one: "18 of the 19 records at title/abstract"
+        what = _and([f"each {item} at {stage} ({screened})" if who_ else f"{screened} at {stage}" for stage, item, screened, who_ in single])
         limitations.append(f"Single-reviewer screening: {by} screened {what}, with no independent second reviewer; "
                            "single screening is known to miss eligible studies that independent dual screening finds, so studies may have been missed.")
     return {"stages": stages, "limitations": limitations}
+
+
+def _screened_by_two(entry: Mapping[str, Any], stage: str) -> int:
+    """The records of a stage of agreement.json that two or more reviewers decided. An agreement.json
+    written before it held that count gives it only when one pair of reviewers shared records."""
+    if "screened_by_two_or_more" in entry:
+        return int(entry["screened_by_two_or_more"])
+    if len(entry["pairs"]) == 1:
+        return int(entry["pairs"][0]["n"])
+    raise InputFormatError(f"stage {stage!r} lacks 'screened_by_two_or_more'", where="results/screening/agreement.json", fix="re-run the screen_records rule")
 
 
 def automation_rules(rules_path: str | os.PathLike[str], ledger: Sequence[Mapping[str, str]]) -> list[dict[str, Any]]:
