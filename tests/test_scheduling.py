@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import time
@@ -59,24 +60,31 @@ def test_profiles_parse_and_name_their_executor() -> None:
     assert slurm["executor"] == "slurm" and "mem_mb" in slurm["default-resources"]
 
 
-def test_the_pull_request_carries_each_runs_todo_list(tmp_path: Path) -> None:
-    # Run the workflow's copy step (bash, as on the runner) on a built review's files.
+def test_the_pull_request_carries_each_runs_todo_list_and_a_report_whose_figures_show(tmp_path: Path, default_review: Path) -> None:
+    # Run the workflow's copy step (bash, as on the runner) on a built review's results/, with a
+    # second run's what's-new files added.
     steps = _workflow()["jobs"]["update"]["steps"]
     keep = next(s for s in steps if "todo.tsv" in str(s.get("run", "")))
-    for name in ("index.html", "report.md"):
-        (tmp_path / "results" / "report").mkdir(parents=True, exist_ok=True)
-        (tmp_path / "results" / "report" / name).write_text(name, encoding="utf-8")
-    for run, todo in (("2025-09-30", "cluster_id\tstage\n"), ("2025-10-31", "cluster_id\tstage\nc1\ttitle_abstract\n")):
-        folder = tmp_path / "results" / "update" / run
-        folder.mkdir(parents=True)
-        (folder / "todo.tsv").write_text(todo, encoding="utf-8")
-        (folder / "new_records.tsv").write_text("cluster_id\n", encoding="utf-8")
-        (folder / "summary.json").write_text("{}\n", encoding="utf-8")
+    shutil.copytree(default_review / "results", tmp_path / "results")
+    folder = tmp_path / "results" / "update" / "2025-10-31"
+    folder.mkdir(parents=True)
+    (folder / "todo.tsv").write_text("cluster_id\tstage\nc1\ttitle_abstract\n", encoding="utf-8")
+    (folder / "new_records.tsv").write_text("cluster_id\n", encoding="utf-8")
+    (folder / "summary.json").write_text("{}\n", encoding="utf-8")
     proc = subprocess.run(["bash", "-e", "-c", keep["run"]], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "reports" / "update" / "2025-10-31" / "todo.tsv").read_text(encoding="utf-8") == "cluster_id\tstage\nc1\ttitle_abstract\n"
-    assert (tmp_path / "reports" / "report.md").read_text(encoding="utf-8") == "report.md"
+    reports = tmp_path / "reports"
+    assert (reports / "update" / "2025-10-31" / "todo.tsv").read_text(encoding="utf-8") == "cluster_id\tstage\nc1\ttitle_abstract\n"
     assert "c1\ttitle_abstract" in proc.stdout
+    for name in ("report.md", "index.html"):
+        assert (reports / "report" / name).read_bytes() == (default_review / "results" / "report" / name).read_bytes()
+    # every figure the Markdown and HTML reports link by a relative path is in the pull request, where the link points
+    markdown = (reports / "report" / "report.md").read_text(encoding="utf-8")
+    html = (reports / "report" / "index.html").read_text(encoding="utf-8")
+    links = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", markdown) + [s for s in re.findall(r'<img[^>]* src="([^"]+)"', html) if not s.startswith("data:")]
+    assert any(link.endswith("prisma.svg") for link in links) and any(link.endswith("_forest.svg") for link in links), links
+    missing = [link for link in links if not (reports / "report" / link).is_file()]
+    assert not missing, f"figures the report links but the pull request lacks: {missing}"
     pr = next(s for s in steps if str(s.get("uses", "")).startswith("peter-evans/create-pull-request"))
     assert "reports/**" in pr["with"]["add-paths"]
 
