@@ -1082,6 +1082,13 @@ def test_the_result_line_says_what_the_search_found_once(
     assert cli.main([*search, "--since", "1990/01/01", "--until", "1990/12/31", "--run-id", "2026-01-13"]) == 0
     fourth = capsys.readouterr()
     assert fourth.out == "no new records: PubMed found nothing for 1990/01/01..1990/12/31 (edat); no run was written\n"
-    for captured in (first, second, third, fourth):
+    # one new record: "1 new record", not "1 new records"
+    assert cli.main([*search, "--since", "2025/10/31", "--until", "2025/11/30", "--run-id", "2026-01-14"]) == 0
+    fifth = capsys.readouterr()
+    assert fifth.out == (
+        f"archived PubMed run: {root / '2026-01-14'} (1 new record of 31 found for 2025/10/31..2025/11/30 (edat); "
+        "30 already archived in 2026-01-11 (30), left out)\n"
+    )
+    for captured in (first, second, third, fourth, fifth):
         assert "archived" not in captured.err and "no new records" not in captured.err
-    assert sorted(p.name for p in root.iterdir()) == ["2026-01-10", "2026-01-11"]
+    assert sorted(p.name for p in root.iterdir()) == ["2026-01-10", "2026-01-11", "2026-01-14"]

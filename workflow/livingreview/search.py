@@ -1037,4 +1037,4 @@ def run_pubmed_search(
         {PUBMED_FILE: data},
         recheck=lambda: check_none_archived_since(runs_root, "pubmed", known_runs, kept_ids, what="this search"),
     )
-    return SearchOutcome(path, f"archived PubMed run: {path} ({len(keep)} new records of {len(result.pmids)} found for {span}" + (f"; {left_out}, left out)" if left_out else ")"))
+    return SearchOutcome(path, f"archived PubMed run: {path} ({len(keep)} new record{'' if len(keep) == 1 else 's'} of {len(result.pmids)} found for {span}" + (f"; {left_out}, left out)" if left_out else ")"))
