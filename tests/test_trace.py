@@ -221,3 +221,14 @@ def test_trace_text_explains_its_member_marks_once_naming_only_the_marks_shown(r
     assert [ln for ln in lines if ln.startswith("  (")] == ["  (- a record of one of the study's reports)"]
     assert lines.index("  (- a record of one of the study's reports)") == marked(lines)[0] - 1
     assert not any(ln.startswith("  * ") for ln in lines)
+
+
+def test_trace_outside_a_built_review_says_where_to_run_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)  # no results/ here
+    assert main(["trace", "pubmed:24740528"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("livingreview: error: results: no built review here")
+    assert f"from the folder {tmp_path}" in err
+    assert "fix: run livingreview trace in the review's folder after make review (or snakemake), or pass --results DIR" in err
+    assert not (tmp_path / "results").exists()

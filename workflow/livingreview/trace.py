@@ -49,6 +49,13 @@ class _Tables:
 
     def __init__(self, results: Path, studies_table: str | os.PathLike[str] | None, outcomes_table: str | os.PathLike[str] | None = None) -> None:
         self.results = results
+        if not (results / "records" / "records.tsv").exists() and not (results / "audit" / "ledger.tsv").exists():
+            raise ConfigError(
+                f"no built review here (trace reads {results / 'records' / 'records.tsv'} and {results / 'audit' / 'ledger.tsv'}, "
+                f"from the folder {Path.cwd()})",
+                where=str(results),
+                fix="run livingreview trace in the review's folder after make review (or snakemake), or pass --results DIR",
+            )
         self.records = {r["record_id"]: r for r in read_tsv(results / "records" / "records.tsv", required=("record_id",))}
         self.clusters = {r["record_id"]: r for r in read_tsv(results / "dedup" / "clusters.tsv", required=("record_id", "cluster_id", "canonical_id"))}
         self.ledger: dict[str, list[dict[str, str]]] = defaultdict(list)
