@@ -154,10 +154,26 @@ def _under_shipped(path: object) -> bool:
     return full == _SEALED[0] or full.startswith(_SEALED[0] + os.sep)
 
 
+def _runs_project_code(argv: list[str]) -> bool:
+    """True when the command is the project's own (livingreview, snakemake, ``python -m livingreview...``,
+    a script in tools/ or workflow/scripts/): started in the working tree with no cwd, it reads the
+    working tree's resources/ through its relative defaults."""
+    if not argv:
+        return False
+    if os.path.basename(argv[0]) in ("livingreview", "snakemake"):
+        return True
+    modules = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "-m"]
+    if any(m.split(".")[0] in ("livingreview", "snakemake") for m in modules):
+        return True
+    scripts = (str(ROOT / "tools") + os.sep, str(ROOT / "workflow" / "scripts") + os.sep, "tools/", "workflow/scripts/")
+    return any(a.startswith(scripts) for a in argv[1:3])
+
+
 def _audit(event: str, args: tuple) -> None:
     """Record reads of the working tree's resources/ (open, listdir, scandir, copytree, glob),
-    subprocesses started in the working tree (they read its resources/ through relative paths), and
-    writes into the shipped copy (which every test shares)."""
+    subprocesses started in the working tree (they read its resources/ through relative paths; with no
+    cwd, the project's own commands, which inherit it), subprocesses given a path into it, and writes
+    into the shipped copy (which every test shares)."""
     try:
         if _SEALED and ((event == "open" and isinstance(args[1], str) and any(c in args[1] for c in "wax+"))
                         or (event in ("os.rename", "os.remove", "os.rmdir", "os.mkdir", "shutil.rmtree") and args[-1] in (None, -1))) \
@@ -166,10 +182,17 @@ def _audit(event: str, args: tuple) -> None:
         elif event in ("open", "os.listdir", "os.scandir", "shutil.copytree", "glob.glob"):
             if args and _under_working_resources(args[0]):
                 _record(os.fsdecode(args[0]))
-        elif event == "subprocess.Popen" and args[2] is not None:
-            cwd = os.fspath(args[2]) if not isinstance(args[2], bytes) else os.fsdecode(args[2])
-            if os.path.normpath(os.path.join(os.getcwd(), cwd)) == str(ROOT):
-                _record(f"subprocess in {ROOT}: {' '.join(map(str, args[1]))[:120]}")
+        elif event == "subprocess.Popen":
+            argv = [os.fsdecode(a) if isinstance(a, (bytes, os.PathLike)) else str(a) for a in
+                    (args[1] if isinstance(args[1], (list, tuple)) else [args[1]])]
+            command = " ".join(argv)[:120]
+            inside = next((a for a in argv if a == _WORKING or _WORKING + os.sep in a), None)
+            if inside is not None:
+                _record(f"subprocess reading {inside}: {command}")
+            elif args[2] is not None or _runs_project_code(argv):  # no cwd: it inherits this process's
+                cwd = os.getcwd() if args[2] is None else os.fsdecode(args[2])
+                if os.path.normpath(os.path.join(os.getcwd(), cwd)) == str(ROOT):
+                    _record(f"subprocess in {ROOT}: {command}")
     except Exception:  # noqa: BLE001 - an audit hook must never break the code it watches
         pass
 

@@ -34,9 +34,9 @@ def test_test_extra_is_in_environment_yml() -> None:
     assert {_name(r) for r in pyproject["project"]["optional-dependencies"]["test"]} <= conda
 
 
-def test_console_script_lists_every_command() -> None:
+def test_console_script_lists_every_command(tmp_path: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "livingreview.cli", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "livingreview.cli", "--help"], capture_output=True, text=True, check=True, cwd=tmp_path
     ).stdout
     for command in ("search", "add-run", "import", "dedup", "screen", "trace", "pool", "prisma", "validate"):
         assert re.search(rf"\b{command}\b", out), f"`livingreview --help` does not list {command}"

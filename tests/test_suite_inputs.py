@@ -14,7 +14,10 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from conftest import ROOT, WORKING_TREE_ALLOWED, capture_working_tree_reads, collection_reads, shipped_resources, working_tree_allowed
 
@@ -80,3 +83,26 @@ def test_the_guard_records_a_write_into_the_shipped_copy(tmp_path: Path) -> None
         ("tests/test_suite_inputs.py:test_the_guard_records_a_write_into_the_shipped_copy", f"WRITE into the shipped copy (open): {target}")
     ]
     assert target.read_bytes() == before
+
+
+def test_the_guard_records_subprocesses_that_read_the_working_tree_without_being_started_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was missed: the project's own command started with no cwd (it inherits pytest's folder, the
+    working tree under `make test`, and reads its resources/ through its relative defaults), and any
+    command given a path into the working tree's resources/. A command that is not the project's,
+    started with no cwd (git, the PNG rasteriser), is not a read."""
+    monkeypatch.chdir(ROOT)  # as under `make test`
+    decisions = str(ROOT / "resources" / "screening" / "decisions.tsv")
+    with capture_working_tree_reads() as reads:
+        validate = subprocess.run([sys.executable, "-m", "livingreview.cli", "validate"], capture_output=True, text=True)
+        counted = subprocess.run(["wc", "-l", decisions], capture_output=True, text=True, cwd=tmp_path)
+        subprocess.run(["git", "-C", str(tmp_path), "--version"], capture_output=True, check=True)
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        subprocess.run([sys.executable, "-m", "livingreview.cli", "--help"], capture_output=True, check=True, cwd=tmp_path)
+    assert validate.returncode == 0 and "search runs:" in validate.stdout
+    assert counted.returncode == 0 and counted.stdout.split()[1] == decisions
+    assert [what for _, _, what in reads] == [
+        f"subprocess in {ROOT}: {sys.executable} -m livingreview.cli validate",
+        f"subprocess reading {decisions}: wc -l {decisions}",
+    ]
