@@ -59,6 +59,7 @@ EVIDENCE = _evidence_dir()
 RESOURCE_TOOLS: tuple[str, ...] = ("build_search_snapshot.py", "build_screening_tables.py", "build_extraction_tables.py")
 _SHIPPED: list[Path] = []  # the temporary folder of shipped_project(), once built
 _SEALED: list[str] = []  # the same, once complete: tests only read it
+_FAILED: list[str] = []  # the error of a build that failed (the folder is removed)
 
 
 def shipped_project() -> Path:
@@ -69,8 +70,23 @@ def shipped_project() -> Path:
     (:func:`copy_project_inputs`) to change anything."""
     if _SHIPPED:
         return _SHIPPED[0]
+    if _FAILED:  # the same one-line error for every caller, not a half-built folder
+        raise RuntimeError(_FAILED[0])
     folder = Path(tempfile.mkdtemp(prefix="livingreview-shipped-"))
+    try:
+        _build_shipped(folder)
+    except BaseException as err:
+        shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(err, RuntimeError):
+            _FAILED.append(str(err))
+        raise
     _SHIPPED.append(folder)
+    _SEALED.append(str(folder))  # from now on the guard fails a test that writes into it
+    return folder
+
+
+def _build_shipped(folder: Path) -> None:
+    """Write config/ and resources/ of the default review as shipped into ``folder`` (see shipped_project)."""
     shutil.copytree(ROOT / "config", folder / "config", ignore=shutil.ignore_patterns("__pycache__"))
     out = folder / "resources"
     for tool in RESOURCE_TOOLS:
@@ -84,8 +100,6 @@ def shipped_project() -> Path:
     from livingreview.constants import DEDUP_DECISION_FIELDS
     (out / "dedup").mkdir()
     (out / "dedup" / "decisions.tsv").write_text("\t".join(DEDUP_DECISION_FIELDS) + "\n", encoding="utf-8")
-    _SEALED.append(str(folder))  # from now on the guard fails a test that writes into it
-    return folder
 
 
 def shipped_resources() -> Path:

@@ -106,3 +106,27 @@ def test_the_guard_records_subprocesses_that_read_the_working_tree_without_being
         f"subprocess in {ROOT}: {sys.executable} -m livingreview.cli validate",
         f"subprocess reading {decisions}: wc -l {decisions}",
     ]
+
+
+def test_a_shipped_copy_that_cannot_be_built_fails_every_caller_the_same_way_and_leaves_nothing(tmp_path: Path) -> None:
+    """Was: the first caller got the one-line error naming the evidence folder and the fix, every later
+    caller got the half-built folder back (tests then failed with 'No such file or directory:
+    .../livingreview-shipped-*/resources'), and the folder was left in the temp dir."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import conftest\n"
+        "for _ in range(2):\n"
+        "    try:\n"
+        "        print('returned', conftest.shipped_project())\n"
+        "    except RuntimeError as err:\n"
+        "        print('error', err)\n"
+    )
+    env = {**os.environ, "LIVINGREVIEW_EVIDENCE": str(tmp_path / "no-evidence"), "TMPDIR": str(temp)}
+    proc = subprocess.run([sys.executable, "-c", code, str(ROOT / "tests")], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2 and lines[0] == lines[1], lines
+    assert lines[0].startswith(f"error tools/build_search_snapshot.py could not rebuild the shipped default review from {tmp_path / 'no-evidence'}: ")
+    assert lines[0].endswith("fix: put the curated evidence at ../shared/evidence or set LIVINGREVIEW_EVIDENCE")
+    assert list(temp.iterdir()) == []
