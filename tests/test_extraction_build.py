@@ -144,3 +144,21 @@ def test_tables_with_the_teams_rows_are_not_overwritten_unless_forced(tmp_path: 
 
     assert build_tables.main([*argv, "--force"]) == 0
     assert {name: (out / "extraction" / name).read_bytes() for name in shipped} == shipped
+
+
+def test_blank_lines_are_not_rows_the_team_added(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Was: a blank line (an editor's extra newline at the end; the tables' reader skips it) stopped the
+    tool with '1 line(s) ... rows the team added or edited ... would be lost'. Only a line with text counts."""
+    folder = evidence(tmp_path, [dict(r) for r in FEDER2021_LIKE])
+    out = tmp_path / "out"
+    argv = ["--evidence", str(folder), "--out", str(out)]
+    assert build_tables.main(argv) == 0
+    studies = out / "extraction" / "studies.tsv"
+    shipped = studies.read_bytes()
+    studies.write_bytes(shipped + b"\n \t\n")
+    assert len(load_studies(studies)) == len(shipped.splitlines()) - 1  # the reader skips them
+    assert build_tables.main(argv) == 0, capsys.readouterr().err
+    assert studies.read_bytes() == shipped
+    studies.write_bytes(shipped + b"\nTeam2025\n")  # a line with text still stops the tool
+    assert build_tables.main(argv) == 1
+    assert "1 line(s) of this table are not what tools/build_extraction_tables.py writes (the first at line " in capsys.readouterr().err

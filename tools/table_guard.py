@@ -25,9 +25,10 @@ Table = tuple[Path, Sequence[str], Sequence[Mapping[str, Any]]]  # target, heade
 
 
 def lines_lost(existing: bytes, new: bytes) -> list[int]:
-    """1-based line numbers of ``existing`` whose text is not a line of ``new`` (header included)."""
+    """1-based line numbers of ``existing`` whose text is not a line of ``new`` (header included); blank
+    lines (an editor's extra newline, which the tables' reader skips) are not rows and are not counted."""
     keep = set(new.decode("utf-8", "replace").splitlines())
-    return [n for n, line in enumerate(existing.decode("utf-8", "replace").splitlines(), start=1) if line not in keep]
+    return [n for n, line in enumerate(existing.decode("utf-8", "replace").splitlines(), start=1) if line.strip() and line not in keep]
 
 
 def write_tables(tables: Sequence[Table], *, out: Path, tool: str, force: bool = False) -> None:
