@@ -150,22 +150,20 @@ def _record(what: str) -> None:
         _READS.append((_CURRENT[0], who, what))
 
 
-def _under_working_resources(path: object) -> bool:
-    if isinstance(path, bytes):
-        path = os.fsdecode(path)
-    elif isinstance(path, os.PathLike):
-        path = os.fspath(path)
-    if not isinstance(path, str):
+def _under(path: object, folder: str) -> bool:
+    """Whether ``path`` (str, bytes or path-like; relative to the current folder) is ``folder`` or lies below it."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
         return False
-    full = os.path.normpath(os.path.join(os.getcwd(), path))
-    return full == _WORKING or full.startswith(_WORKING + os.sep)
+    full = os.path.normpath(os.path.join(os.getcwd(), os.fsdecode(path)))
+    return full == folder or full.startswith(folder + os.sep)
+
+
+def _under_working_resources(path: object) -> bool:
+    return _under(path, _WORKING)
 
 
 def _under_shipped(path: object) -> bool:
-    if not _SEALED or not isinstance(path, (str, bytes, os.PathLike)):
-        return False
-    full = os.path.normpath(os.path.join(os.getcwd(), os.fsdecode(path)))
-    return full == _SEALED[0] or full.startswith(_SEALED[0] + os.sep)
+    return bool(_SEALED) and _under(path, _SEALED[0])
 
 
 def _runs_project_code(argv: list[str]) -> bool:

@@ -347,15 +347,22 @@ def test_search_methods_show_the_archived_queries_not_the_config(tmp_path: Path)
     assert html.count("(ketamine or esketamine or arketamine or ketalar or spravato).ti,ab,kw.") == 1, "the Embase protocol strategy, once"
 
 
-def test_search_table_notes_the_records_earlier_runs_hold(tmp_path: Path) -> None:
-    """Records of an archived search that an earlier run holds are not records identified by that run:
-    the search table notes them, for an export archived whole by add-run (its manifest's
-    already_archived) and for a live PubMed run (the part of its notes saying so), and for no other."""
+def _first_embase_run(tmp_path: Path) -> tuple[dict, Path, dict[str, str]]:
+    """The default config, a searches folder under ``tmp_path`` holding a first run (2025-09-30: an
+    Embase export of 2 records), and the date limits it was searched with."""
     config = load_config(ROOT / "config/config.yaml")
     root = tmp_path / "searches"
     limits = {"from": "2025/09/30", "to": "2025/10/31"}
     _archive(root, "2025-09-30", [{"name": "embase.ris", "database": "embase", "platform": "Ovid Embase", "query": "q", "date_limits": limits,
                                    "count_in_file": 2, "notes": "archived with livingreview add-run"}])
+    return config, root, limits
+
+
+def test_search_table_notes_the_records_earlier_runs_hold(tmp_path: Path) -> None:
+    """Records of an archived search that an earlier run holds are not records identified by that run:
+    the search table notes them, for an export archived whole by add-run (its manifest's
+    already_archived) and for a live PubMed run (the part of its notes saying so), and for no other."""
+    config, root, limits = _first_embase_run(tmp_path)
     _archive(root, "2025-10-31", [
         {"name": "embase.ris", "database": "embase", "platform": "Ovid Embase", "query": "q", "date_limits": limits, "count_in_file": 3,
          "already_archived": {"embase:2031000002": "2025-09-30", "embase:2031000001": "2025-09-30"},
@@ -388,11 +395,7 @@ def _tables_not_after_a_blank_line(md: str) -> list[str]:
 
 
 def test_every_markdown_table_follows_a_blank_line_also_below_the_left_out_note(tmp_path: Path) -> None:
-    config = load_config(ROOT / "config/config.yaml")
-    root = tmp_path / "searches"
-    limits = {"from": "2025/09/30", "to": "2025/10/31"}
-    _archive(root, "2025-09-30", [{"name": "embase.ris", "database": "embase", "platform": "Ovid Embase", "query": "q", "date_limits": limits,
-                                   "count_in_file": 2, "notes": "archived with livingreview add-run"}])
+    config, root, limits = _first_embase_run(tmp_path)
     _archive(root, "2025-10-31", [
         {"name": "pubmed.xml.gz", "database": "pubmed", "platform": "PubMed (NCBI E-utilities)", "query": "q", "date_limits": limits,
          "count_reported": 3, "count_in_file": 2,
