@@ -21,6 +21,7 @@ import pytest
 from livingreview.records import Record
 from livingreview.search import run_pubmed_search
 from livingreview.tables import read_tsv
+from livingreview.trace import format_trace, trace
 from livingreview.writers import ovid_ris
 
 from conftest import default_review_reports, run_snakemake
@@ -258,6 +259,7 @@ def test_search_since_last_through_the_fake_server(reviewed: Path, monkeypatch: 
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     (entry,) = manifest["files"]
     assert entry["count_reported"] == 3 and entry["count_in_file"] == 2
+    assert entry["found_again"] == {f"pubmed:{FEDER2014_PMID}": "2025-09-30"}
 
     run_snakemake(reviewed)
     new = read_tsv(reviewed / f"results/update/{NEW_RUN}/new_records.tsv")
@@ -274,6 +276,10 @@ def test_search_since_last_through_the_fake_server(reviewed: Path, monkeypatch: 
     assert left_out in entry["notes"]
     assert f"{left_out} (not records identified by this run).</li>" in html
     assert html.count(left_out) == 2
+    # the record the search found again is traced to the run that archives it and to the later search
+    traced = format_trace(trace(FEDER2014_PMID, results_dir=reviewed / "results", studies_table=reviewed / "resources/extraction/studies.tsv",
+                                outcomes_table=reviewed / "resources/extraction/outcomes.tsv", runs_root=reviewed / "resources/searches"))
+    assert (f"met again by run {NEW_RUN} (pubmed.xml.gz: found by the search; not written to the file, as run 2025-09-30 archives it)") in traced
 
 
 def _with_pmid(record: Record, pmid: str) -> Record:
@@ -329,6 +335,9 @@ def test_add_run_of_an_export_overlapping_the_first_run_leaves_the_archived_reco
     for pmid in overlap:
         row = _row(reviewed, f"pubmed:{pmid}")
         assert row["run_id"] == "2025-09-30" and row["source_file"].startswith("resources/searches/2025-09-30/")
+    # `livingreview trace` (run in the review's folder, its default paths) shows the export met it again
+    traced = subprocess.run([sys.executable, "-m", "livingreview.cli", "trace", FEDER2014_PMID], cwd=reviewed, check=True, capture_output=True, text=True).stdout
+    assert f"met again by run {NEW_RUN} (pubmed_update.ris: in the file; left out by the import, as run 2025-09-30 archives it)" in traced
     identification = [r for r in read_tsv(reviewed / "results/audit/ledger.tsv") if r["stage"] == "identification" and r["evidence"] == NEW_RUN]
     assert sorted(r["record_id"] for r in identification) == ["pubmed:990000011", "pubmed:990000012"]
 

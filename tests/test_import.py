@@ -213,9 +213,12 @@ def _ris(*numbers: str) -> bytes:
     return "".join(f"TY  - JOUR\nAN  - {n}\nTI  - Synthetic test record {n} (not a real citation)\nER  - \n\n" for n in numbers).encode("utf-8")
 
 
-def _an_run(root: Path, run_id: str, name: str, numbers: tuple[str, ...], already: dict[str, str] | None = None) -> Path:
-    entry = RunFile(name=name, database="embase", platform="Ovid", format="ris", query="q", date_limits={}, count_reported=len(numbers),
-                    count_in_file=len(numbers), already_archived={f"embase:{k}": v for k, v in (already or {}).items()})
+def _an_run(root: Path, run_id: str, name: str, numbers: tuple[str, ...], already: dict[str, str] | None = None,
+            found_again: dict[str, str] | None = None) -> Path:
+    entry = RunFile(name=name, database="embase", platform="Ovid", format="ris", query="q", date_limits={},
+                    count_reported=len(numbers) + len(found_again or {}), count_in_file=len(numbers),
+                    already_archived={f"embase:{k}": v for k, v in (already or {}).items()},
+                    found_again={f"embase:{k}": v for k, v in (found_again or {}).items()})
     return write_run(root, Manifest(run_id=run_id, date_run=run_id, files=[entry]), {name: _ris(*numbers)})
 
 
@@ -267,6 +270,25 @@ def test_a_repeated_record_the_manifest_does_not_list_is_still_the_duplicate_err
         run_import(runs_root=root, records_out="records.tsv", ledger_out="ident.tsv")
     assert "\n" not in str(err.value)
     with pytest.raises(ReconciliationError, match=expected):
+        _per_file_import(root)
+    assert not any(Path(p).exists() for p in ("records.tsv", "ident.tsv", "merged.tsv", "merged_ledger.tsv"))
+
+
+def test_records_a_search_found_again_must_be_archived_by_the_run_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """found_again (records a live search found but did not write) is checked as already_archived is:
+    right, the import reads the run as usual; naming a run that does not archive the record stops it."""
+    monkeypatch.chdir(tmp_path)
+    root = Path("resources/searches")
+    _an_run(root, "2025-09-30", "october.ris", ("01", "02"))
+    _an_run(root, "2025-10-31", "november.ris", ("03",), found_again={"01": "2025-09-30"})
+    records, counts = collect_records(root)
+    assert [r.record_id for r in records] == ["embase:01", "embase:02", "embase:03"]
+    assert [(c.run_id, c.count_in_file, c.count_reported, c.parsed) for c in counts] == [("2025-09-30", 2, 2, 2), ("2025-10-31", 1, 2, 1)]
+    _an_run(root, "2025-11-30", "december.ris", ("04",), found_again={"03": "2025-09-30"})
+    expected = r"^resources/searches/2025-11-30/manifest\.json: december\.ris: found_again says record embase:03 is archived by run 2025-09-30, but run 2025-10-31 archives it; fix: "
+    with pytest.raises(ArchiveError, match=expected):
+        run_import(runs_root=root, records_out="records.tsv", ledger_out="ident.tsv")
+    with pytest.raises(ArchiveError, match=expected):
         _per_file_import(root)
     assert not any(Path(p).exists() for p in ("records.tsv", "ident.tsv", "merged.tsv", "merged_ledger.tsv"))
 

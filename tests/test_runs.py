@@ -89,6 +89,13 @@ def _entry(**changes: object) -> dict[str, object]:
         ([_entry(already_archived={"psycinfo:1": "2025-10-31"})], r"gives '2025-10-31' as the run that archived psycinfo:1: not a run id before"),
         ([_entry(count_in_file=1, already_archived={"psycinfo:1": "2025-08-31", "psycinfo:2": "2025-08-31"})],
          r"'files\[0\]\.already_archived' \(db\.ris\) lists 2 records but count_in_file is 1"),
+        # a live search's found_again: records found but not written to the file, checked the same way
+        ([_entry(found_again={"pubmed:1": "2025-08-31"})], r"'files\[0\]\.found_again' \(db\.ris\) names 'pubmed:1', not a record id of database psycinfo"),
+        ([_entry(found_again={"psycinfo:1": "2025-09-30"})], r"gives '2025-09-30' as the run that archived psycinfo:1: not a run id before this run 2025-09-30"),
+        ([_entry(count_reported=4, found_again={"psycinfo:1": "2025-08-31", "psycinfo:2": "2025-08-31"})],
+         r"'files\[0\]\.found_again' \(db\.ris\) lists 2 records but the database reported 4 and count_in_file is 3"),
+        ([_entry(count_reported=4, found_again={"psycinfo:1": "2025-08-31"}, already_archived={"psycinfo:1": "2025-08-31"})],
+         r"files\[0\] \(db\.ris\) lists psycinfo:1 both as in the file \(already_archived\) and as not written to it \(found_again\)"),
     ],
 )
 def test_manifest_field_types_are_checked_naming_manifest_and_field(tmp_path: Path, entries: list[dict[str, object]], message: str) -> None:

@@ -767,6 +767,8 @@ def test_records_archived_by_an_earlier_run_are_left_out_and_explained(tmp_path:
     entry = load_manifest(run_dir).files[0]
     assert entry.count_reported == 31 and entry.count_in_file == 30
     assert "1 of 31 records found are already archived and left out of this file: 2025-09-30 (1)" in entry.notes
+    # which record, and which run holds it, so `trace` can show the search found it again
+    assert entry.found_again == {f"pubmed:{records[29].pmid}": "2025-09-30"}
     assert set(read_pmids(run_dir)) == {r.pmid for r in records[30:]}
     # the importer reads both runs: every record once
     imported, counts = collect_records(root)

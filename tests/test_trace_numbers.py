@@ -16,6 +16,7 @@ from livingreview.trace import format_trace, trace
 from review_stages import ROOT, SHIPPED, STUDIES, run_to_ledger
 
 OUTCOMES = SHIPPED / "extraction/outcomes.tsv"  # the default review as shipped (conftest)
+SEARCHES = SHIPPED / "searches"
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def primary(results: Path) -> dict:
 
 
 def test_study_trace_gives_the_row_behind_each_forest_number(results: Path) -> None:
-    got = trace("Feder2021", results_dir=results, studies_table=STUDIES, outcomes_table=OUTCOMES)
+    got = trace("Feder2021", results_dir=results, studies_table=STUDIES, outcomes_table=OUTCOMES, runs_root=SEARCHES)
     lines = outcome_lines("Feder2021")
     st = got["study"]
     assert st["included"] is True
@@ -74,19 +75,19 @@ def test_text_trace_of_a_study_shows_file_and_line(results: Path, capsys: pytest
     lines = outcome_lines("Feder2021")
     summary = primary(results)
     oid = next(s for s in summary["studies"] if s["study"] == "Feder2021")["outcome_id"]
-    assert main(["trace", "Feder2021", "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES)]) == 0
+    assert main(["trace", "Feder2021", "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES), "--searches", str(SEARCHES)]) == 0
     text = capsys.readouterr().out
     assert "plotted numbers" in text and f"{summary['analysis']}_forest.svg" in text
     assert f"<- {oid} {OUTCOMES}:{lines[oid]}" in text
     for o, line in lines.items():
         assert f"{o} {OUTCOMES}:{line}:" in text
-    assert text == format_trace(trace("Feder2021", results_dir=results, studies_table=STUDIES, outcomes_table=OUTCOMES))
+    assert text == format_trace(trace("Feder2021", results_dir=results, studies_table=STUDIES, outcomes_table=OUTCOMES, runs_root=SEARCHES))
 
 
 def test_json_trace_of_an_included_report_carries_the_rows(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
     study_row = next(r for r in read_tsv(STUDIES) if r["study_id"] == "Feder2014")
     key = study_row["primary_report"]
-    assert main(["trace", key, "--json", "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES)]) == 0
+    assert main(["trace", key, "--json", "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES), "--searches", str(SEARCHES)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["kind"] == "record"
     (cluster,) = [c for c in data["clusters"] if c["study"]]
@@ -95,7 +96,7 @@ def test_json_trace_of_an_included_report_carries_the_rows(results: Path, capsys
     assert st["study_id"] == "Feder2014" and {o["outcome_id"] for o in st["outcomes"]} == set(lines)
     forest = [p for p in st["plotted"] if "yi" in p]
     assert forest and all(len(p["references"]) == 1 and p["references"][0] == f"{OUTCOMES}:{lines[p['outcome_ids'][0]]}" for p in forest)
-    assert main(["trace", key, "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES)]) == 0
+    assert main(["trace", key, "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES), "--searches", str(SEARCHES)]) == 0
     text = capsys.readouterr().out
     assert all(f"{p['outcome_ids'][0]} {p['references'][0]}" in text for p in forest)
 
@@ -125,7 +126,7 @@ def test_forest_rows_drawn_as_not_estimable_and_unreported_cells_are_traced(resu
                 if n["study"] == study_id:
                     expected[data["analysis"]] = (n["reason"], n["outcome_id"])
         assert expected, study_id
-        st = trace(study_id, results_dir=results, studies_table=STUDIES, outcomes_table=OUTCOMES)["study"]
+        st = trace(study_id, results_dir=results, studies_table=STUDIES, outcomes_table=OUTCOMES, runs_root=SEARCHES)["study"]
         got = {p["analysis"]: p for p in st["plotted"] if "not_estimable" in p}
         assert set(got) == set(expected)
         lines = outcome_lines(study_id)
@@ -136,10 +137,10 @@ def test_forest_rows_drawn_as_not_estimable_and_unreported_cells_are_traced(resu
     # Pradhan2017_TIMBER reported no PTSD outcome: its effect-direction cell is drawn ("-") with no row behind it
     direction = [r for r in read_tsv(results / "synthesis/effect_direction.tsv") if r["study_id"] == "Pradhan2017_TIMBER"]
     assert direction and not any(r["outcome_ids"] for r in direction)
-    st = trace("Pradhan2017_TIMBER", results_dir=results, studies_table=STUDIES, outcomes_table=OUTCOMES)["study"]
+    st = trace("Pradhan2017_TIMBER", results_dir=results, studies_table=STUDIES, outcomes_table=OUTCOMES, runs_root=SEARCHES)["study"]
     cells = [p for p in st["plotted"] if p["figure"].endswith("effect_direction.svg")]
     assert len(cells) == len(direction) and all(p["outcome_ids"] == [] and p["favours"] == "not_reported" for p in cells)
-    assert main(["trace", "Pradhan2017_TIMBER", "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES)]) == 0
+    assert main(["trace", "Pradhan2017_TIMBER", "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES), "--searches", str(SEARCHES)]) == 0
     text = capsys.readouterr().out
     assert "[ptsd_severity_md]: not estimable (no ptsd_severity outcome reported" in text
     assert "not reported (no outcome of these domains reported in the retrieved sources)\n      <- no outcomes.tsv row" in text
@@ -154,7 +155,7 @@ def test_effect_direction_rows_are_traced_in_the_plot_legend_words(results: Path
     assert {"none", "unclear", "intervention"} <= seen
     words = {"none": "no difference reported", "unclear": "direction unclear", "intervention": "favours ketamine"}
     for study_id in ("Dadabayev2020", "Feder2021"):
-        assert main(["trace", study_id, "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES)]) == 0
+        assert main(["trace", study_id, "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES), "--searches", str(SEARCHES)]) == 0
         text = capsys.readouterr().out
         for r in rows:
             if r["study_id"] == study_id:
@@ -169,17 +170,17 @@ def test_forest_number_shows_how_it_was_derived_from_the_reported_ci(results: Pa
     reported = f"95% CI {float(row['ci_low']):g} to {float(row['ci_high']):g}"
     summary = primary(results)
     drawn = next(s for s in summary["studies"] if s["study"] == "Feder2014")
-    st = trace("Feder2014", results_dir=results, studies_table=STUDIES, outcomes_table=OUTCOMES)["study"]
+    st = trace("Feder2014", results_dir=results, studies_table=STUDIES, outcomes_table=OUTCOMES, runs_root=SEARCHES)["study"]
     (forest,) = [p for p in st["plotted"] if "yi" in p and p["analysis"] == summary["analysis"]]
     assert forest["how"] == drawn["how"] and reported in forest["how"]
-    assert main(["trace", "Feder2014", "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES)]) == 0
+    assert main(["trace", "Feder2014", "--results", str(results), "--studies", str(STUDIES), "--outcomes", str(OUTCOMES), "--searches", str(SEARCHES)]) == 0
     text = capsys.readouterr().out
     assert f"MD 12.70 [{drawn['ci_low']:.2f}, {drawn['ci_high']:.2f}]\n      <- Feder2014#1 {OUTCOMES}:{row['_line']}\n      derived: {drawn['how']}\n" in text
 
 
 def test_effect_direction_cells_name_the_intervention(results: Path) -> None:
     """A cell favouring the intervention is traced with its name (the analyses' intervention_label)."""
-    st = trace("Feder2014", results_dir=results, studies_table=STUDIES, outcomes_table=OUTCOMES)["study"]
+    st = trace("Feder2014", results_dir=results, studies_table=STUDIES, outcomes_table=OUTCOMES, runs_root=SEARCHES)["study"]
     cells = [p for p in st["plotted"] if p["figure"].endswith("effect_direction.svg")]
     raw = {r["favours"] for r in read_tsv(results / "synthesis/effect_direction.tsv") if r["study_id"] == "Feder2014"}
     assert "intervention" in raw and {p["favours"] for p in cells} == (raw - {"intervention"}) | {"ketamine"}

@@ -129,20 +129,23 @@ _LEFT_OUT_FIX = (
 
 
 def check_left_out(run_dir: Path, entry: RunFile, archived_by: Callable[[str], str | None]) -> None:
-    """Check that each record ``entry.already_archived`` lists is archived by the earlier run it names.
+    """Check that each record the file entry lists as archived by an earlier run (``already_archived``:
+    in the file, left out by the import; ``found_again``: found by the search, not written to the
+    file) is archived by the run it names.
 
     ``archived_by`` gives the run that archived a record id among the files imported before this one
     (None when none did). ArchiveError naming the manifest otherwise.
     """
-    for record_id, run in sorted(entry.already_archived.items()):
-        actual = archived_by(record_id)
-        if actual != run:
-            held = f"run {actual} archives it" if actual else "no earlier run archives it"
-            raise ArchiveError(
-                f"{entry.name}: already_archived says record {record_id} is archived by run {run}, but {held}",
-                where=_display_path(run_dir / MANIFEST),
-                fix=_LEFT_OUT_FIX,
-            )
+    for key, listed in (("already_archived", entry.already_archived), ("found_again", entry.found_again)):
+        for record_id, run in sorted(listed.items()):
+            actual = archived_by(record_id)
+            if actual != run:
+                held = f"run {actual} archives it" if actual else "no earlier run archives it"
+                raise ArchiveError(
+                    f"{entry.name}: {key} says record {record_id} is archived by run {run}, but {held}",
+                    where=_display_path(run_dir / MANIFEST),
+                    fix=_LEFT_OUT_FIX,
+                )
 
 
 def _duplicate_error(record_id: str, first: str, second: str) -> ReconciliationError:

@@ -61,6 +61,10 @@ class RunFile:
     # holds already (an export made elsewhere, archived byte for byte by add-run): the import leaves
     # them out of this run. Written only when not empty, so manifests without it read as before.
     already_archived: dict[str, str] = field(default_factory=dict)
+    # record_id -> the earlier run that archived it, for the records the search found that an earlier
+    # run holds already and that were therefore not written to this file (`search pubmed` leaves them
+    # out); count_in_file does not count them. Written only when not empty. `trace` shows them.
+    found_again: dict[str, str] = field(default_factory=dict)
 
     @property
     def records_kept(self) -> int:
@@ -68,7 +72,7 @@ class RunFile:
         return self.count_in_file - len(self.already_archived)
 
     def to_json(self) -> dict[str, Any]:
-        """Manifest entry for this file (already_archived sorted by record id, and only when not empty)."""
+        """Manifest entry for this file (already_archived and found_again sorted by record id, each only when not empty)."""
         data: dict[str, Any] = {
             "name": self.name,
             "database": self.database,
@@ -85,6 +89,8 @@ class RunFile:
         }
         if self.already_archived:
             data["already_archived"] = dict(sorted(self.already_archived.items()))
+        if self.found_again:
+            data["found_again"] = dict(sorted(self.found_again.items()))
         return data
 
 
@@ -143,6 +149,7 @@ _FILE_FIELDS: dict[str, tuple[str, bool]] = {
     "sha256": ("text", False),
     "notes": ("text", False),
     "already_archived": ("mapping", False),
+    "found_again": ("mapping", False),
 }
 _MANIFEST_FIX = "restore manifest.json from git (archived runs are never edited; `livingreview add-run` writes a new run with a correct manifest)"
 _KIND_WORDS = {
@@ -197,18 +204,32 @@ def check_manifest_data(data: Any, path: Path, fix: str = _MANIFEST_FIX) -> None
 
 
 def _check_already_archived(entry: dict[str, Any], i: int, run_id: str, path: Path, fix: str) -> None:
-    """files[i].already_archived: record ids of the file's database, each mapped to a run id before
-    ``run_id``, no more of them than count_in_file."""
-    listed = entry.get("already_archived") or {}
-    label = f"'files[{i}].already_archived' ({entry['name']})"
-    prefix = f"{entry['database']}:"
-    for record_id, run in sorted(listed.items()):
-        if not record_id.startswith(prefix) or record_id == prefix:
-            raise ArchiveError(f"{label} names {record_id!r}, not a record id of database {entry['database']} ({prefix}<id>)", where=str(path), fix=fix)
-        if not is_run_id(run) or (is_run_id(run_id) and run_sort_key(run) >= run_sort_key(run_id)):
-            raise ArchiveError(f"{label} gives {run!r} as the run that archived {record_id}: not a run id before this run {run_id}", where=str(path), fix=fix)
-    if len(listed) > entry["count_in_file"]:
-        raise ArchiveError(f"{label} lists {len(listed)} records but count_in_file is {entry['count_in_file']}", where=str(path), fix=fix)
+    """files[i].already_archived and files[i].found_again: record ids of the file's database, each
+    mapped to a run id before ``run_id``; no more already_archived than count_in_file, and no more
+    found_again than the database reported beyond count_in_file."""
+    for key in ("already_archived", "found_again"):
+        listed = entry.get(key) or {}
+        label = f"'files[{i}].{key}' ({entry['name']})"
+        prefix = f"{entry['database']}:"
+        for record_id, run in sorted(listed.items()):
+            if not record_id.startswith(prefix) or record_id == prefix:
+                raise ArchiveError(f"{label} names {record_id!r}, not a record id of database {entry['database']} ({prefix}<id>)", where=str(path), fix=fix)
+            if not is_run_id(run) or (is_run_id(run_id) and run_sort_key(run) >= run_sort_key(run_id)):
+                raise ArchiveError(f"{label} gives {run!r} as the run that archived {record_id}: not a run id before this run {run_id}", where=str(path), fix=fix)
+    n_archived = len(entry.get("already_archived") or {})
+    if n_archived > entry["count_in_file"]:
+        raise ArchiveError(f"'files[{i}].already_archived' ({entry['name']}) lists {n_archived} records but count_in_file is {entry['count_in_file']}", where=str(path), fix=fix)
+    n_found = len(entry.get("found_again") or {})
+    reported = entry["count_reported"]
+    if n_found and reported is not None and n_found > reported - entry["count_in_file"]:
+        raise ArchiveError(
+            f"'files[{i}].found_again' ({entry['name']}) lists {n_found} records but the database reported {reported} and count_in_file is {entry['count_in_file']}",
+            where=str(path),
+            fix=fix,
+        )
+    both = sorted(set(entry.get("found_again") or {}) & set(entry.get("already_archived") or {}))
+    if both:
+        raise ArchiveError(f"files[{i}] ({entry['name']}) lists {both[0]} both as in the file (already_archived) and as not written to it (found_again)", where=str(path), fix=fix)
 
 
 def _check_archived(data: dict[str, Any], path: Path) -> None:

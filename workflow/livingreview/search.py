@@ -35,6 +35,7 @@ from .runs import (
     RUN_ID_FORM,
     Manifest,
     RunFile,
+    archived_by_runs,
     archived_record_ids,
     check_none_archived_since,
     check_run_comes_last,
@@ -898,20 +899,20 @@ def build_manifest(
     date_from: str,
     date_to: str,
     count_in_file: int,
-    already_archived: dict[str, int],
+    found_again: dict[str, str],
 ) -> Manifest:
     """The manifest of a PubMed run (no API key, no e-mail address: only whether a key was used).
 
-    ``already_archived`` counts, per earlier run id, the records PubMed found that are kept out
-    because that run holds them already; count_reported - count_in_file = their sum.
+    ``found_again`` maps the record id of each record PubMed found that an earlier run holds already
+    to that run: they are kept out of the file, listed in the file entry's ``found_again`` (so
+    ``trace`` shows the search found them again) and counted per run in the notes.
     """
     notes = [
         f"esearch usehistory=y; efetch retmode=xml; datetype={result.datetype}; mindate={result.mindate}; maxdate={result.maxdate}",
         f"{result.requests} request(s), {result.retries} retried; rate limit {'10' if result.api_key_used else '3'} requests/s",
     ]
-    if already_archived:
-        where = ", ".join(f"{run} ({n})" for run, n in sorted(already_archived.items()))
-        notes.append(f"{sum(already_archived.values())} of {result.count_reported} records found are already archived and left out of this file: {where}")
+    if found_again:
+        notes.append(f"{len(found_again)} of {result.count_reported} records found are already archived and left out of this file: {archived_by_runs(found_again)}")
     if result.ranges:
         spans = ", ".join(f"{lo}-{hi}: {n}" for lo, hi, n in result.ranges)
         notes.append(
@@ -932,6 +933,7 @@ def build_manifest(
         count_reported=result.count_reported,
         count_in_file=count_in_file,
         notes="; ".join(notes),
+        found_again=dict(sorted(found_again.items())),
     )
     return Manifest(
         run_id=run_id,
@@ -1006,14 +1008,11 @@ def run_pubmed_search(
     archived = archived_pubmed_ids(runs_root)
     result = search_pubmed(query, date_from=date_from, date_to=date_to, settings=settings, sleep=sleep, progress_stream=progress_stream)
     keep = [i for i, pmid in enumerate(result.pmids) if pmid not in archived]
-    already: dict[str, int] = {}
-    for pmid in result.pmids:
-        if pmid in archived:
-            already[archived[pmid]] = already.get(archived[pmid], 0) + 1
+    found_again = {f"pubmed:{pmid}": archived[pmid] for pmid in result.pmids if pmid in archived}
     span = f"{date_from}..{date_to} ({settings.datetype})"
     left_out = (
-        f"{len(result.pmids) - len(keep)} already archived in {', '.join(f'{run} ({n})' for run, n in sorted(already.items()))}"
-        if already else ""
+        f"{len(result.pmids) - len(keep)} already archived in {archived_by_runs(found_again)}"
+        if found_again else ""
     )
     if not result.pmids:
         return SearchOutcome(None, f"no new records: PubMed found nothing for {span}; no run was written")
@@ -1026,7 +1025,7 @@ def run_pubmed_search(
         date_from=date_from,
         date_to=date_to,
         count_in_file=len(keep),
-        already_archived=already,
+        found_again=found_again,
     )
     xml = merge_articles([result.articles[i] for i in keep], result.doctype)
     data = gzip.compress(xml, compresslevel=9, mtime=0)

@@ -12,6 +12,7 @@ from .constants import LIST_SEP, STAGE_ORDER, direction_words
 from .decisions import PMID_DATABASES
 from .errors import ConfigError
 from .normalize import normalize_doi
+from .runs import list_runs, load_manifest
 from .studies import split_keys
 from .tables import format_fixed, read_json, read_tsv
 
@@ -44,10 +45,33 @@ def _analyses(files: dict[str, Any], key: str = "studies") -> dict[str, list[str
     return out
 
 
+def found_again(runs_root: str | os.PathLike[str] | None) -> dict[str, list[dict[str, str]]]:
+    """record_id -> the later runs that met the record again, from the manifests under ``runs_root``:
+    ``{"run_id", "file", "archived_by", "how"}``, in run order. An export that holds a record an
+    earlier run archived lists it in ``already_archived`` (the import leaves it out); a live search
+    lists what it found but did not write in ``found_again``. {} when ``runs_root`` is None or absent."""
+    out: dict[str, list[dict[str, str]]] = defaultdict(list)
+    if runs_root is None or not Path(runs_root).is_dir():
+        return out
+    for run_dir in list_runs(runs_root):
+        manifest = load_manifest(run_dir)
+        for f in sorted(manifest.files, key=lambda x: x.name):
+            for listed, how in ((f.already_archived, "in the file; left out by the import"), (f.found_again, "found by the search; not written to the file")):
+                for rid, run in sorted(listed.items()):
+                    out[rid].append({"run_id": manifest.run_id, "file": f.name, "archived_by": run, "how": how})
+    return out
+
+
 class _Tables:
     """The result tables trace reads, indexed."""
 
-    def __init__(self, results: Path, studies_table: str | os.PathLike[str] | None, outcomes_table: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        results: Path,
+        studies_table: str | os.PathLike[str] | None,
+        outcomes_table: str | os.PathLike[str] | None = None,
+        runs_root: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.results = results
         if not (results / "records" / "records.tsv").exists() and not (results / "audit" / "ledger.tsv").exists():
             raise ConfigError(
@@ -87,6 +111,7 @@ class _Tables:
             if (db in PMID_DATABASES and native.isdigit()) or native.upper().startswith("NCT"):
                 self.keys[native.lower()].add(rid)
         self.study_ids = {sid.lower(): sid for sid in (*self.study_table, *self.included)}
+        self.found_again = found_again(runs_root)
 
     def find(self, key: str) -> list[str]:
         """record_ids a key names, sorted: a record_id, a PMID (also "PMID:24740528"), a DOI (any case,
@@ -207,6 +232,8 @@ def _cluster_trace(t: _Tables, cluster_id: str, matched: list[str]) -> dict[str,
                 "doi": rec.get("doi", ""),
                 "dedup_rule": cl.get("rule", ""),
                 "dedup_score": cl.get("score", ""),
+                # later runs that met this record again and left it out (it is archived once)
+                "found_again": t.found_again.get(rid, []),
                 "final": ({k: rows[-1][k] for k in ("stage", "outcome", "reason", "reference")} if rows else {}),
                 # the record's own ledger rows (for a duplicate: identification and the dedup row naming
                 # its canonical record and the link that made it one; the path below is the canonical's)
@@ -242,6 +269,7 @@ def trace(
     results_dir: str | os.PathLike[str] = "results",
     studies_table: str | os.PathLike[str] | None = "resources/extraction/studies.tsv",
     outcomes_table: str | os.PathLike[str] | None = "resources/extraction/outcomes.tsv",
+    runs_root: str | os.PathLike[str] | None = "resources/searches",
 ) -> dict[str, Any]:
     """The whole path of a record (record_id, PMID or DOI) or a study (study_id).
 
@@ -252,9 +280,10 @@ def trace(
     A study (and the study of an included report) also carries ``outcomes`` (its outcomes.tsv
     rows, each with ``reference`` = outcomes.tsv:LINE) and ``plotted`` (every number drawn in a
     forest or effect-direction plot with the outcomes.tsv row(s) behind it); see study_numbers.
+    Each member also lists the later runs under ``runs_root`` that met it again (found_again).
     Raises ConfigError when the key matches nothing.
     """
-    t = _Tables(Path(results_dir), studies_table, outcomes_table)
+    t = _Tables(Path(results_dir), studies_table, outcomes_table, runs_root)
     key = key.strip()
     key = t.study_ids.get(key.lower(), key)  # a study_id in any case (feder2014)
     if key in t.included or key in t.study_table:
@@ -344,6 +373,8 @@ def format_trace(data: dict[str, Any]) -> str:
                 year = f" ({m['year']})" if m["year"] else ""
                 lines.append(f"      {m['title'][:100]}{' ...' if len(m['title']) > 100 else ''}{year}")
             lines.append(f"      dedup: {m['dedup_rule'] or '-'} {m['dedup_score']}".rstrip() + (f"; ends {final['stage']} {final['outcome']}" if final else ""))
+            for again in m.get("found_again", []):
+                lines.append(f"      met again by run {again['run_id']} ({again['file']}: {again['how']}, as run {again['archived_by']} archives it)")
             if m["matched"] and m["record_id"] != c["canonical_id"]:
                 for r in m.get("own_path", []):
                     if r["stage"] == "dedup" and r["outcome"] == "duplicate":

@@ -27,11 +27,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--studies", default="resources/extraction/studies.tsv", help="studies table, for study ids not included (default: %(default)s)")
     parser.add_argument("--outcomes", default="resources/extraction/outcomes.tsv",
                         help="outcomes table: the row (file:line) behind each plotted number (default: %(default)s)")
+    parser.add_argument("--searches", default="resources/searches",
+                        help="archived runs: the later runs that met a record again, from their manifests (default: %(default)s)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the trace as text or JSON."""
-    data = trace(args.key, results_dir=args.results, studies_table=args.studies, outcomes_table=args.outcomes)
+    data = trace(args.key, results_dir=args.results, studies_table=args.studies, outcomes_table=args.outcomes, runs_root=args.searches)
     sys.stdout.write(dumps_json(data) if args.json else format_trace(data))
     return 0
