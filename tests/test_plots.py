@@ -315,3 +315,24 @@ def test_a_users_matplotlibrc_does_not_change_the_figures(tmp_path: Path) -> Non
     assert len(names) == 8
     for name in names:
         assert (tmp_path / "user" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("measure, words", [("RR", "Risk ratios"), ("OR", "Odds ratios")])
+def test_ratio_plots_state_the_direction_as_ratios_above_1(tmp_path: Path, measure: str, words: str) -> None:
+    """A ratio is drawn on a log axis labelled in ratios (all positive): "Positive values favour ketamine"
+    says nothing there. The forest, funnel and cumulative plots say what the report says: ratios above 1."""
+    eff = [Effect(s, "r", measure, y, v, "", scale="response", n_intervention=15, n_control=15)
+           for s, y, v in (("A", 1.2, 0.3), ("B", 0.4, 0.2), ("C", 0.8, 0.25))]
+    studies = [study("A", 2019, "single"), study("B", 2015, "repeated"), study("C", 2020, "single")]
+    summary = analyse({"id": "r", "title": "Response", "domain": "ptsd_response", "measure": measure, "method": "REML", "hksj": True},
+                      eff, studies, direction_note=DIRECTION_NOTE)
+    single = analyse({"id": "r", "title": "Response", "domain": "ptsd_response", "measure": measure}, eff[:1], studies[:1], direction_note=DIRECTION_NOTE)
+    assert summary["pooled"] is True and summary["funnel"]["drawn"] is True and single["pooled"] is False
+    for name, s in (("pooled", summary), ("single", single)):
+        forest_plot(s, tmp_path / f"{name}_f.svg")
+        funnel_plot(s, tmp_path / f"{name}_u.svg")
+        cumulative_plot(s, tmp_path / f"{name}_c.svg")
+        for kind in ("f", "u", "c"):
+            text = (tmp_path / f"{name}_{kind}.svg").read_text(encoding="utf-8")
+            assert f"{words} above 1 favour ketamine" in text, (name, kind)
+            assert "Positive values favour" not in text, (name, kind)

@@ -29,6 +29,14 @@ def direction_note(intervention: str = DEFAULT_INTERVENTION) -> str:
     return f"Positive values favour {intervention} (each outcome's sign set by whether lower or higher scores are better)"
 
 
+RATIO_NAMES = {"RR": "risk ratio", "OR": "odds ratio"}
+
+
+def ratio_direction_note(measure: str, intervention: str = DEFAULT_INTERVENTION) -> str:
+    """The sign convention of a ratio measure (drawn and written back-transformed, so every value is positive)."""
+    return f"{RATIO_NAMES[measure].capitalize()}s above 1 favour {intervention} (positive log ratios)"
+
+
 def favours_right(intervention: str = DEFAULT_INTERVENTION) -> str:
     """The label on the positive side of an effect axis."""
     return f"Favours {intervention}"

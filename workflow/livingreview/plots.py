@@ -17,7 +17,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from .constants import direction_words, hksj_words  # noqa: E402
-from .effects import DEFAULT_INTERVENTION, FAVOURS_LEFT, direction_note, favours_right  # noqa: E402
+from .effects import DEFAULT_INTERVENTION, FAVOURS_LEFT, RATIO_NAMES, direction_note, favours_right, ratio_direction_note  # noqa: E402
 from .tables import atomic_path, format_fixed  # noqa: E402
 
 RC: dict[str, Any] = {
@@ -118,7 +118,10 @@ def _intervention(summary: Mapping[str, Any]) -> str:
 
 
 def _direction(summary: Mapping[str, Any]) -> str:
-    """The analysis' sign convention in words."""
+    """The analysis' sign convention in words; for a ratio (drawn back-transformed on a log axis, so
+    every value is positive) "Risk ratios above 1 favour ...", as the report says it."""
+    if summary.get("log_scale") and summary.get("measure") in RATIO_NAMES:
+        return ratio_direction_note(str(summary["measure"]), _intervention(summary))
     return str(summary.get("direction") or direction_note(_intervention(summary)))
 
 
