@@ -68,7 +68,7 @@ SINGLE_REVIEWER = {stage: {"computable": False, "pairs": [], "reviewers": ["cura
                    for stage in ("title_abstract", "full_text")}
 
 
-def _context(tmp_path: Path, *, title: str = "Trial A report", rob: Path | None = None) -> dict:
+def _context(tmp_path: Path, *, title: str = "Trial A report", rob: Path | None = None, analysis: dict | None = None) -> dict:
     config = load_config(ROOT / "config/config.yaml")
     config["screening"]["rules"] = str(ROOT / config["screening"]["rules"])
     columns = read_tsv(shipped_resources() / "extraction/studies.tsv")[0].keys() - {"_line"}
@@ -93,7 +93,7 @@ def _context(tmp_path: Path, *, title: str = "Trial A report", rob: Path | None 
         studies=studies,
         direction=direction,
         direction_svg='<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"></svg>',
-        analyses=[(ANALYSIS, {"forest": rep.svg_data_uri("<svg xmlns='http://www.w3.org/2000/svg'/>")})],
+        analyses=[(analysis or ANALYSIS, {"forest": rep.svg_data_uri("<svg xmlns='http://www.w3.org/2000/svg'/>")})],
         summaries=summaries,
         runs_root=shipped_resources() / "searches",
         rob_path=rob,
@@ -975,3 +975,54 @@ def test_git_commit_is_named_when_another_user_owns_the_checkout(tmp_path: Path,
     assert rep.git_commit(repo / "workflow") == head
     (repo / "workflow" / "x.py").write_text("x = 2\n", encoding="utf-8")
     assert rep.git_commit(repo / "workflow") == f"{head} + uncommitted changes"
+
+
+def test_pooled_results_give_heterogeneity_subgroup_tests_and_leave_one_out(tmp_path: Path) -> None:
+    """The methods promise tau² with its Q-profile CI, Cochran's Q, subgroup analyses with a test for subgroup
+    differences and leave-one-out (PRISMA 2020 items 20b-20d): the results give each of them, with the
+    numbers of the analysis JSON, in report.md and index.html (not only in the forest plot's footer,
+    which shows one subgroup analysis at most)."""
+    from livingreview.effects import Effect
+    from livingreview.extraction import Study
+    from livingreview.meta import analyse
+
+    def study(sid: str, year: int, infusions: str, comparator_type: str) -> Study:
+        return Study(study_id=sid, reports=("1",), primary_report="1", year=year, design="parallel", crossover=False, population="",
+                     n_randomized=30, n_per_arm="", dose=(0.5,), infusions=infusions, infusion_schedule="", comparator="c",
+                     comparator_type=comparator_type, co_intervention="", registration="", inferred_fields=(), notes="", source="", line=2)
+
+    eff = [Effect(s, "sev", "SMD", y, v, "", scale="CAPS-5", n_intervention=15, n_control=15)
+           for s, y, v in (("A", 0.2, 0.05), ("B", 0.9, 0.08), ("C", 0.5, 0.04), ("D", 1.1, 0.1))]
+    studies = [study("A", 2019, "single", "active"), study("B", 2015, "repeated", "active"), study("C", 2020, "single", "inactive"),
+               study("D", 2018, "repeated", "active")]
+    summary = analyse({"id": "sev", "title": "Severity", "primary": True, "domain": "ptsd_severity", "measure": "SMD", "method": "REML",
+                       "hksj": True, "hksj_adhoc": True, "subgroups": ["infusions", "comparator_type", "dose"]}, eff, studies,
+                      direction_note="Positive values favour ketamine")
+    summary["intervention_label"] = "ketamine"
+    a = rep.analysis_context(summary, {})
+    two = lambda x: rep.number(x)  # noqa: E731
+    assert (f"tau² {rep.number(summary['tau2'], 3)} (95% CI {rep.number(summary['tau2_ci_low'], 3)} to {rep.number(summary['tau2_ci_high'], 3)})"
+            in a["summary_text"])
+    assert f"Q = {two(summary['q'])} (df = 3, p = {rep.number(summary['q_p'], 3)})" in a["summary_text"]
+    infusions, comparator, dose = (summary["subgroups"][c] for c in ("infusions", "comparator_type", "dose"))
+    assert infusions["run"] and comparator["run"] and not dose["run"]
+    rep_g = infusions["groups"]["repeated"]
+    expected = [
+        (f"Subgroups by infusions: repeated {two(rep_g['estimate'])} (95% CI {two(rep_g['ci_low'])} to {two(rep_g['ci_high'])}; k = 2); "
+         f"single {two(infusions['groups']['single']['estimate'])}"),
+        f"test for subgroup differences Q = {two(infusions['q_between'])}, df = 1, p = {rep.number(infusions['p'], 3)}",
+        f"test for subgroup differences Q = {two(comparator['q_between'])}, df = 1, p = {rep.number(comparator['p'], 3)}",
+        "Subgroups by dose: not run (all studies in one subgroup (0.5)).",
+    ]
+    lines = " ".join(a["subgroups"])
+    for text in expected:
+        assert text in lines, (text, lines)
+    loo = summary["leave_one_out"]
+    low, high = min(loo, key=lambda r: r["estimate"]), max(loo, key=lambda r: r["estimate"])
+    assert a["sensitivity"] == (f"Leave-one-out: the pooled estimate ranged from {two(low['estimate'])} (without {low['omitted']}) "
+                                f"to {two(high['estimate'])} (without {high['omitted']}).")
+    ctx = _context(tmp_path, analysis=summary)
+    md = rep.render(ctx, template=TEMPLATE_DIR / "report.md.j2")
+    html = rep.render(ctx, template=TEMPLATE_DIR / "report.html.j2")
+    for text in expected + [a["sensitivity"], f"Q = {two(summary['q'])} (df = 3"]:
+        assert text in md and text in html, text

@@ -480,7 +480,7 @@ def analysis_context(summary: Mapping[str, Any], figures: Mapping[str, str]) -> 
         text = (
             f"Pooled {words} ({summary.get('method')}{', ' + hksj_words(True, bool(summary.get('hksj_adhoc'))) if summary.get('hksj') else ''}, k = {summary.get('k')}): "
             f"{effect_in_words(summary, measure=measure, log_scale=log_scale)}; {prediction_in_words(summary, log_scale=log_scale)}; "
-            f"tau² {number(summary.get('tau2'), 3)}; I² {number(summary.get('i2'), 1)}%."
+            f"tau² {number(summary.get('tau2'), 3)}{_tau2_ci_words(summary)}; I² {number(summary.get('i2'), 1)}%{_q_words(summary)}."
         )
     else:
         text = f"Not pooled: {summary.get('reason', 'no reason recorded')}."
@@ -495,6 +495,8 @@ def analysis_context(summary: Mapping[str, Any], figures: Mapping[str, str]) -> 
         ),
         "pooled": pooled,
         "summary_text": text,
+        "subgroups": subgroups_in_words(summary, measure=measure, log_scale=log_scale) if pooled else [],
+        "sensitivity": leave_one_out_in_words(summary, log_scale=log_scale) if pooled else "",
         "studies": studies,
         "not_estimable": [dict(n) for n in summary.get("not_estimable", [])],
         "egger": summary.get("egger"),
@@ -502,6 +504,52 @@ def analysis_context(summary: Mapping[str, Any], figures: Mapping[str, str]) -> 
         "reporting_bias": reporting_bias_in_words(summary),
         "figures": dict(figures),
     }
+
+
+def _tau2_ci_words(summary: Mapping[str, Any]) -> str:
+    """' (95% CI 0.000 to 2.188)' for the Q-profile CI of tau², '' when the JSON has none (fixed effect)."""
+    lo, hi = summary.get("tau2_ci_low"), summary.get("tau2_ci_high")
+    return f" (95% CI {number(lo, 3)} to {number(hi, 3)})" if lo is not None and hi is not None else ""
+
+
+def _q_words(summary: Mapping[str, Any]) -> str:
+    """'; Q = 7.03 (df = 3, p = 0.071)' (Cochran's Q of the pooled studies), '' when the JSON has none."""
+    q, q_p, k = summary.get("q"), summary.get("q_p"), summary.get("k")
+    return f"; Q = {number(q)} (df = {int(k) - 1}, p = {number(q_p, 3)})" if q is not None and q_p is not None and k else ""
+
+
+def subgroups_in_words(summary: Mapping[str, Any], *, measure: str, log_scale: bool) -> list[str]:
+    """One sentence per configured subgroup analysis of a pooled analysis: each subgroup's estimate
+    with its 95% CI and k, and the test for subgroup differences (Q-between), or why it was not run."""
+    out: list[str] = []
+    for column, sub in sorted((summary.get("subgroups") or {}).items()):
+        if not sub.get("run"):
+            out.append(f"Subgroups by {column}: not run ({sub.get('reason') or 'no reason recorded'}).")
+            continue
+        parts = []
+        for name, g in sorted((sub.get("groups") or {}).items()):
+            est = effect_in_words(g, measure=measure, log_scale=log_scale)  # "0.99 (95% CI -0.27 to 2.25)"
+            parts.append(f"{name} {est[:-1]}; k = {g.get('k')})" if est.endswith(")") else f"{name} {est} (k = {g.get('k')})")
+        groups = "; ".join(parts)
+        if sub.get("q_between") is not None:
+            test = f"test for subgroup differences Q = {number(sub['q_between'])}, df = {sub.get('df')}, p = {number(sub.get('p'), 3)}"
+        else:
+            test = f"no test for subgroup differences ({sub.get('reason') or 'fewer than 2 subgroups'})"
+        out.append(f"Subgroups by {column}: {groups}; {test}.")
+    return out
+
+
+def leave_one_out_in_words(summary: Mapping[str, Any], *, log_scale: bool) -> str:
+    """'Leave-one-out: the pooled estimate ranged from a (without X) to b (without Y).' ('' below 3 studies)."""
+    import math
+
+    rows = [r for r in summary.get("leave_one_out") or [] if r.get("estimate") is not None]
+    if not rows:
+        return ""
+    low, high = min(rows, key=lambda r: r["estimate"]), max(rows, key=lambda r: r["estimate"])
+    tf = math.exp if log_scale else float
+    return (f"Leave-one-out: the pooled estimate ranged from {number(tf(low['estimate']))} (without {low['omitted']}) "
+            f"to {number(tf(high['estimate']))} (without {high['omitted']}).")
 
 
 def reporting_bias_in_words(summary: Mapping[str, Any]) -> str:
