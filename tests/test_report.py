@@ -1026,3 +1026,21 @@ def test_pooled_results_give_heterogeneity_subgroup_tests_and_leave_one_out(tmp_
     html = rep.render(ctx, template=TEMPLATE_DIR / "report.html.j2")
     for text in expected + [a["sensitivity"], f"Q = {two(summary['q'])} (df = 3"]:
         assert text in md and text in html, text
+
+
+def test_synthesis_methods_say_how_the_prediction_interval_and_i2_are_computed(tmp_path: Path) -> None:
+    """A prediction interval can use a normal, t(k-1) or t(k-2) quantile, and I² can come from Q or from tau²
+    (Cochrane's 2024 random-effects methods name both choices): the methods say which meta.pool computes,
+    t(k - 2) with the model's SE (Higgins, Thompson & Spiegelhalter 2009) and I² from the estimated tau²."""
+    import math
+
+    from livingreview.meta import pool
+
+    text = " ".join(_context(tmp_path)["synthesis_methods"])
+    assert "95% prediction interval (estimate ± t(k − 2) × √(SE² + τ²); Higgins, Thompson & Spiegelhalter 2009)" in text
+    assert "I² computed from τ²" in text
+    res = pool([0.1, 0.5, 0.9, 0.2], [0.04, 0.05, 0.03, 0.06], method="REML", hksj=True, hksj_adhoc=True)
+    from scipy import stats
+
+    half = stats.t.ppf(0.975, 2) * math.sqrt(res.se**2 + res.tau2)
+    assert (res.pi_low, res.pi_high) == pytest.approx((res.estimate - half, res.estimate + half))

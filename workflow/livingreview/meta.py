@@ -203,8 +203,9 @@ def pool(
 
     Returns:
         PoolResult; I² (percent) and H² from the estimated tau² as metafor prints them, the
-        prediction interval from predict.rma (normal quantile, t(k-1) under HKSJ), the tau² CI by
-        Q-profile (None for FE).
+        95% prediction interval estimate ± t(k-2) sqrt(se² + tau²) with the model's se (Higgins,
+        Thompson & Spiegelhalter 2009; None for FE or k < 3; not metafor's predict(), which uses a
+        normal or, under HKSJ, a t(k-1) quantile), the tau² CI by Q-profile (None for FE).
 
     Raises:
         InputFormatError: unknown method, k < 2, or a bad yi/vi (naming the row).

@@ -622,7 +622,8 @@ def synthesis_methods(synthesis: Mapping[str, Any]) -> list[str]:
     out.append("Crossover trials: a paired (within-participant) estimate is used as reported; arm-level data from a crossover are "
                "analysed as parallel groups (conservative).")
     subgroups = sorted({c for a in synthesis.get("analyses", []) for c in a.get("subgroups", [])})
-    out.append("Heterogeneity: τ² with its Q-profile 95% CI, I², Cochran's Q and, from 3 studies, a 95% prediction interval"
+    out.append("Heterogeneity: τ² with its Q-profile 95% CI, I² computed from τ², Cochran's Q and, from 3 studies, a 95% prediction interval "
+               "(estimate ± t(k − 2) × √(SE² + τ²); Higgins, Thompson & Spiegelhalter 2009)"
                + (f"; subgroup analyses by {', '.join(subgroups)} with a test for subgroup differences (Q-between)" if subgroups else "") + ".")
     out.append("Sensitivity: Leave-one-out analysis from 3 pooled studies; cumulative meta-analysis by publication year.")
     out.append(f"Reporting bias: a funnel plot from {funnel_k} studies and Egger's test from {egger_k} studies; below those numbers the "
