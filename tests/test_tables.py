@@ -143,6 +143,15 @@ def test_columns_separated_by_spaces_are_named_as_such(tmp_path: Path) -> None:
     path.write_text("key\tstage\tdecision\tnote\n3\tt\tinclude  now\n", encoding="utf-8")
     with pytest.raises(InputFormatError, match="if the spaces belong in a value, end the line with the tabs of its empty cells$"):
         read_tsv(path)
+    # a row typed with single spaces between its values (no tab at all): named as such, not as an
+    # empty value of some later column ("column 'date' value '' is not allowed", as before)
+    path.write_text("key\tstage\tdecision\tnote\n1\tt\tinclude\tok\nembase:2025-10-31#1 title_abstract exclude\n", encoding="utf-8")
+    with pytest.raises(InputFormatError) as err:
+        read_tsv(path, required=("key",))
+    assert str(err.value).startswith(f"{path}:3: no tab on the line but the header has 4 columns, and its values are separated by spaces")
+    assert "fix: separate the columns with tab characters" in str(err.value)
+    assert str(err.value).endswith("if the spaces belong in a value, end the line with the tabs of its empty cells")
+    assert "\n" not in str(err.value)
     # a spreadsheet's row without the tabs of its empty last cells, double spaces in a whole row, and
     # a header whose column names hold spaces are read as before
     path.write_text("key\tthe stage\tdecision\tnote\n1\tt\n2\tt\tinclude\tend.  Next\n3\tt\tinclude  now\t\n", encoding="utf-8")

@@ -206,6 +206,13 @@ def _tsv_cells(fh: TextIO, path: str | os.PathLike[str], p: Path, width: int) ->
                             where=f"{p}:{lineno}",
                             fix="remove the extra tab(s) on that line",
                         )
+                    if len(cells) == 1 and " " in line.strip():
+                        # no tab at all: a row typed (or pasted) with single spaces between its values
+                        raise InputFormatError(
+                            f"no tab on the line but the header has {width} columns, and its values are separated by spaces",
+                            where=f"{p}:{lineno}",
+                            fix=f"{TAB_FIX}; if the spaces belong in a value, end the line with the tabs of its empty cells",
+                        )
                     if len(SPACE_RUN.findall(line)) >= width - len(cells):
                         raise InputFormatError(
                             f"{len(cells)} tab-separated cells but the header has {width} columns, and the line has runs of "
