@@ -389,6 +389,28 @@ def test_cli_prints_counts_and_fails_with_message(tmp_path: Path, capsys: pytest
     assert "PRISMA counts do not add up" in capsys.readouterr().err
 
 
+def test_cli_text_labels_the_update_and_lists_its_databases_under_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With a previous version, the text output names this update's run(s) before its counts, and the
+    per-database counts (this update's) follow its "Records identified" line: before, they were printed
+    indented under the "Previous version" line, as if they were the previous version's."""
+    ledger = _write_ledger(tmp_path / "ledger.tsv", second_run_ledger())
+    assert cli_main(["prisma", str(ledger), "--config", str(tmp_path / "none.yaml")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    counts = compute_counts(second_run_ledger(), sources=[])
+    assert lines[0].startswith(f"Previous version (runs {RUN1}): ")
+    assert lines[1] == f"This update (run {RUN2}):"
+    assert lines[2] == f"Records identified: {counts['records_identified']} (databases {counts['database_results']}, registers {counts['register_results']})"
+    # run 2 found 4 PubMed and 2 Embase records: the breakdown is this update's, under its total
+    assert lines[3:5] == ["  embase: 2", "  pubmed: 4"]
+    assert lines[5].startswith("Duplicates removed: ")
+    # one run only: no previous version and no update heading; the breakdown still follows its total
+    ledger1 = _write_ledger(tmp_path / "ledger1.tsv", first_run_ledger())
+    assert cli_main(["prisma", str(ledger1), "--config", str(tmp_path / "none.yaml")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Records identified: ") and lines[1].startswith("  ")
+    assert not any(line.startswith(("Previous version", "This update")) for line in lines)
+
+
 def test_prisma_csv_links_name_ids_of_the_built_report(default_review: Path) -> None:
     """Every `index.html#id` link of PRISMA.csv lands on an element of results/report/index.html."""
     html = (default_review / "results/report/index.html").read_text(encoding="utf-8")

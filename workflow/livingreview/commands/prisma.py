@@ -56,10 +56,12 @@ def run(args: argparse.Namespace) -> int:
     if counts["previous"]:
         prev = counts["previous"]
         lines.append(f"Previous version (runs {', '.join(prev['runs'])}): {prev['records_identified']} records; {counts['previous_studies']} studies, {counts['previous_reports']} reports included")
-    for d in counts["database_specific_results"] + counts["register_specific_results"]:
-        lines.append(f"  {d['label']}: {d['n']}")
+        runs = counts["newest_runs"]
+        lines.append(f"This update (run{'s' if len(runs) > 1 else ''} {', '.join(runs)}):")
+    # the counts below are this update's (every run's when there is no previous version), each database's under their total
+    lines.append(f"Records identified: {counts['records_identified']} (databases {counts['database_results']}, registers {counts['register_results']})")
+    lines += [f"  {d['label']}: {d['n']}" for d in counts["database_specific_results"] + counts["register_specific_results"]]
     lines += [
-        f"Records identified: {counts['records_identified']} (databases {counts['database_results']}, registers {counts['register_results']})",
         f"Duplicates removed: {counts['duplicates']}",
         f"Marked ineligible by automation: {counts['excluded_automatic']}",
         f"Removed for other reasons: {counts['excluded_other']}",
