@@ -188,6 +188,20 @@ def test_overrides_win_and_are_in_the_ledger(tmp_path: Path) -> None:
     assert f"kept apart from pubmed:24740528 by {path}:2" in ledger["embase:r#1"]["evidence"]
 
 
+def test_a_later_row_cannot_overrule_a_pair_decision_and_the_error_names_both_rows(tmp_path: Path) -> None:
+    """Dedup decisions are one row per pair (the pair's order does not matter): a second, different
+    decision stops naming both lines and says how to change one's mind (edit the earlier row)."""
+    path = _decisions_file(
+        tmp_path,
+        ["pubmed:1\tembase:r#1\tlink\tAB\t2025-10-01\tsame report", "embase:r#1\tpubmed:1\tkeep_apart\tCD\t2025-11-01\tsecond thoughts"],
+    )
+    with pytest.raises(ConfigError) as err:
+        load_dedup_decisions(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}:3: pair embase:r#1 / pubmed:1 is both link ({path}:2) and keep_apart")
+    assert "fix: keep one decision for the pair: to change your mind, edit the earlier row" in message and "\n" not in message
+
+
 def test_override_naming_unknown_record_is_one_line_error(tmp_path: Path) -> None:
     path = _decisions_file(tmp_path, ["pubmed:1\tembase:r#99\tlink\tAB\t2025-10-01\t"])
     decisions = load_dedup_decisions(path)

@@ -700,7 +700,7 @@ def load_dedup_decisions(path: str | Path) -> list[DedupDecision]:
             raise ConfigError(
                 f"pair {a} / {b} is both {seen[key].decision} ({seen[key].where}) and {decision}",
                 where=where,
-                fix="keep one decision for the pair",
+                fix="keep one decision for the pair: to change your mind, edit the earlier row (its reviewer, date and note say who changed it, when and why)",
             )
         seen[key] = item
         decisions.append(item)
