@@ -89,6 +89,41 @@ def test_the_pull_request_carries_each_runs_todo_list_and_a_report_whose_figures
     assert "reports/**" in pr["with"]["add-paths"]
 
 
+@pytest.mark.parametrize("archived", [True, False])
+def test_a_month_with_nothing_new_opens_no_pull_request(tmp_path: Path, archived: bool) -> None:
+    """`make update` archives a run only when something is new; without one, the job copies no report
+    and opens no pull request (a reports-only one would block next month's job), and says so."""
+    steps = _workflow()["jobs"]["update"]["steps"]
+    make = next(i for i, s in enumerate(steps) if s.get("run", "").strip() == "make update")
+    index, check = next((i, s) for i, s in enumerate(steps) if s.get("id") == "archived")
+    assert make < index
+    keep = next(s for s in steps if "todo.tsv" in str(s.get("run", "")))
+    pr = next(s for s in steps if str(s.get("uses", "")).startswith("peter-evans/create-pull-request"))
+    assert keep["if"] == pr["if"] == "steps.archived.outputs.new_run == 'true'"
+    # the step's script in a checkout of main (one archived run), after `make update` ran
+    repo = tmp_path / "review"
+    (repo / "resources/searches/2025-09-30").mkdir(parents=True)
+    (repo / "resources/searches/2025-09-30/manifest.json").write_text("{}\n", encoding="utf-8")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "main"], cwd=repo, check=True)
+    (repo / "results").mkdir()
+    (repo / "results/report.md").write_text("rebuilt\n", encoding="utf-8")  # not tracked here; only resources/searches counts
+    if archived:
+        (repo / "resources/searches/2025-10-31").mkdir()
+        (repo / "resources/searches/2025-10-31/pubmed.xml.gz").write_bytes(b"x")
+    out = tmp_path / "github_output"
+    proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", check["run"]], cwd=repo, env={**os.environ, "GITHUB_OUTPUT": str(out)},
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text(encoding="utf-8") == f"new_run={'true' if archived else 'false'}\n"
+    if archived:
+        assert "resources/searches/2025-10-31/pubmed.xml.gz" in proc.stdout
+    else:
+        assert "::notice::no new records this month: no run was archived, so no pull request is opened" in proc.stdout
+
+
 def _stub(folder: Path, name: str, body: str) -> None:
     folder.mkdir(exist_ok=True)
     path = folder / name
