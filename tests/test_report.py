@@ -628,6 +628,21 @@ def test_whats_new_shows_the_primary_pooled_estimate_after_each_run_and_its_chan
     assert [r["pooled"] for r in rep.whats_new(summaries)] == [""] * 4
 
 
+def test_whats_new_says_why_an_analysis_with_enough_studies_is_not_pooled() -> None:
+    """'not pooled (k = 2)' would read as too few studies when min_k is 2: a run that leaves the analysis
+    not pooled for another reason (e.g. two scales for a mean difference) gives that reason; too few
+    studies stays 'not pooled (k = 1)'."""
+    scales = "a mean difference needs one scale, the 2 studies used 2 (A2020: IES-R; B2021: CAPS-5); see the SMD analysis"
+    primary = {"measure": "MD", "log_scale": False, "by_run": [
+        {"run_id": "2025-09-30", "k": 1, "pooled": False, "reason": "k = 1 < 2: too few studies to pool; the study estimate is shown"},
+        {"run_id": "2025-10-31", "k": 2, "pooled": False, "reason": scales},
+    ]}
+    assert rep.pooled_by_run(primary) == {
+        "2025-09-30": "not pooled (k = 1)",
+        "2025-10-31": f"not pooled (k = 2: {scales}; was not pooled, k = 1)",
+    }
+
+
 def test_snakemake_report_packs_the_figures_and_main_tables_with_captions(default_review: Path, tmp_path: Path) -> None:
     """`snakemake --report report.zip` works and holds the report, every figure and the main tables
     (PRISMA.csv, included studies, effects, effect direction), each with its caption."""

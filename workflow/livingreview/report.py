@@ -897,7 +897,9 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
 def pooled_by_run(primary: Mapping[str, Any] | None) -> dict[str, str]:
     """The primary analysis's pooled estimate after each search run, and its change, in words, by run id
     (from the analysis JSON's ``by_run``): 'SMD 0.71 (95% CI ...) (k = 2; was not pooled, k = 1)',
-    'unchanged', or 'not pooled (k = 1)'. {} without a primary analysis."""
+    'unchanged', or 'not pooled (k = 1)'. A run that leaves the analysis not pooled for another reason
+    than too few studies gives it ('not pooled (k = 2: a mean difference needs one scale, ...)'), since
+    k alone would read as too few. {} without a primary analysis."""
     if not primary:
         return {}
     measure, log_scale = str(primary.get("measure", "")), bool(primary.get("log_scale"))
@@ -905,15 +907,19 @@ def pooled_by_run(primary: Mapping[str, Any] | None) -> dict[str, str]:
     def words(step: Mapping[str, Any]) -> str:
         return f"{measure} {effect_in_words(step, measure=measure, log_scale=log_scale)}" if step["pooled"] else "not pooled"
 
+    def k_now(step: Mapping[str, Any]) -> str:
+        reason = str(step.get("reason") or "")
+        return f"k = {step['k']}: {reason}" if reason and not step["pooled"] and not reason.startswith("k = ") else f"k = {step['k']}"
+
     out: dict[str, str] = {}
     before: Mapping[str, Any] | None = None
     for entry in primary.get("by_run", []):
         if before is None:
-            out[entry["run_id"]] = f"{words(entry)} (k = {entry['k']})"
+            out[entry["run_id"]] = f"{words(entry)} ({k_now(entry)})"
         elif entry["k"] == before["k"]:
             out[entry["run_id"]] = "unchanged"
         else:
-            out[entry["run_id"]] = f"{words(entry)} (k = {entry['k']}; was {words(before)}, k = {before['k']})"
+            out[entry["run_id"]] = f"{words(entry)} ({k_now(entry)}; was {words(before)}, k = {before['k']})"
         before = entry
     return out
 
