@@ -1059,3 +1059,20 @@ def test_synthesis_methods_say_how_the_prediction_interval_and_i2_are_computed(t
 
     half = stats.t.ppf(0.975, 2) * math.sqrt(res.se**2 + res.tau2)
     assert (res.pi_low, res.pi_high) == pytest.approx((res.estimate - half, res.estimate + half))
+
+
+def test_git_commit_never_trusts_a_repository_another_user_made_above_the_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A copy of the code without its own .git (a downloaded archive) inside a repository another user
+    made (a shared /tmp): git must keep its "dubious ownership" refusal there, or that repository's
+    config (core.fsmonitor) runs a command as the user and its commit is named as the code's."""
+    outer = tmp_path / "shared"
+    code = outer / "download" / "livingreview"
+    (code / "workflow").mkdir(parents=True)
+    (code / "workflow" / "x.py").write_text("x = 1\n", encoding="utf-8")
+    _git(outer, "init", "-q")
+    _git(outer, "commit", "-q", "--allow-empty", "-m", "someone else's")
+    marker = tmp_path / "ran"
+    _git(outer, "config", "core.fsmonitor", f"touch {marker}; false")
+    monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")  # git's own switch for "owned by someone else"
+    assert rep.git_commit(code / "workflow") == "not available"
+    assert not marker.exists()

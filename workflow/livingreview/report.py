@@ -743,11 +743,19 @@ def risk_of_bias(path: str | os.PathLike[str] | None) -> dict[str, Any]:
 def git_commit(path: str | os.PathLike[str] = WORKFLOW_DIR) -> str:
     """The code's git commit (with '+ uncommitted changes' when the tree is dirty), or 'not available'.
 
-    ``safe.directory=*``: git refuses a checkout another user owns ("dubious ownership": a shared lab
-    folder, a container's bind mount), and the report would say 'not available' there but name the
-    commit for the owner. The checkout is the code this process runs, so trusting its config adds no risk.
+    ``path`` is the checkout's ``workflow/`` folder. When the checkout holds its own ``.git`` (a
+    clone), git reads that repository explicitly (``--git-dir``), even when another user owns it (a
+    shared lab folder, a container's bind mount: git would refuse with "dubious ownership"): it is
+    the code this process runs, so trusting its config adds no risk. Otherwise (a downloaded copy, or
+    the project inside a larger repository) git finds the repository above as usual, with its own
+    ownership check: a repository another user made above the code (``/tmp/.git``) could otherwise
+    run any command through its config (``core.fsmonitor``) and name its own commit as the code's.
     """
-    git = ["git", "-c", "safe.directory=*", "-C", str(path)]
+    checkout = Path(path).resolve().parent
+    if (checkout / ".git").exists():
+        git = ["git", "-c", "safe.directory=*", f"--git-dir={checkout / '.git'}", f"--work-tree={checkout}"]
+    else:
+        git = ["git", "-C", str(path)]
     try:
         head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, check=True).stdout.strip()
