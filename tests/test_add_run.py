@@ -111,6 +111,16 @@ def test_add_run_refuses_manifest_name(tmp_path: Path) -> None:
         add_run(root=tmp_path / "runs", database="clinicaltrials", file=p, date="2025-09-30")
 
 
+def test_add_run_refuses_a_name_snakemake_reads_as_a_wildcard(tmp_path: Path) -> None:
+    """A name with braces would be archived for good, and then every `snakemake` would stop with a
+    WildcardError: the export is refused before anything is written."""
+    p = tmp_path / "embase {2025}.ris"
+    p.write_bytes((DATA / "embase_ovid.ris").read_bytes())
+    with pytest.raises(InputFormatError, match=r"cannot be archived under the name 'embase \{2025\}\.ris' \(Snakemake reads '\{' and '\}'"):
+        add_run(root=tmp_path / "runs", database="embase", file=p, date="2025-09-30")
+    assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
+
+
 def test_add_run_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputFormatError, match=r"nope\.ris: file not found"):
         add_run(root=tmp_path, database="embase", file=tmp_path / "nope.ris", date="2025-09-30")

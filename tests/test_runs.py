@@ -351,3 +351,17 @@ def test_already_archived_is_written_sorted_only_when_not_empty_and_old_manifest
     del old["files"][0]["already_archived"]
     (run / MANIFEST).write_text(json.dumps(old), encoding="utf-8")
     assert load_manifest(run).files[0].already_archived == {} and load_manifest(run).files[0].records_kept == 3
+
+
+def test_an_archived_file_name_with_braces_is_one_error_before_any_job(tmp_path: Path) -> None:
+    """Snakemake reads braces in a path as a wildcard: such a run stopped the workflow with a
+    WildcardError and no word on the file; now loading the manifest names it and says what to do."""
+    body = b"TY  - JOUR\nTI  - A title\nER  - \n"
+    run = tmp_path / "2025-09-30"
+    run.mkdir()
+    (run / "db {1}.ris").write_bytes(body)
+    entry = _entry(name="db {1}.ris", count_reported=1, count_in_file=1)
+    entry["sha256"] = sha256_file(run / "db {1}.ris")
+    (run / MANIFEST).write_text(json.dumps({"run_id": "2025-09-30", "date_run": "2025-09-30", "files": [entry]}), encoding="utf-8")
+    with pytest.raises(ArchiveError, match=r"manifest\.json: file name 'db \{1\}\.ris' \(files\[0\]\.name\) holds '\{' or '\}', which Snakemake reads as a wildcard.*; fix: rename the export"):
+        load_manifest(run)

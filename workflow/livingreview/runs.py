@@ -244,6 +244,19 @@ def _check_archived(data: dict[str, Any], path: Path) -> None:
     for i, entry in enumerate(data["files"]):
         if not entry.get("sha256"):
             raise ArchiveError(f"manifest lacks 'files[{i}].sha256' ({entry['name']})", where=str(path), fix=_MANIFEST_FIX)
+        if has_wildcard_brace(entry["name"]):
+            raise ArchiveError(
+                f"file name {entry['name']!r} (files[{i}].name) holds '{{' or '}}', which Snakemake reads as a wildcard: "
+                "the workflow cannot build the jobs that import it",
+                where=str(path),
+                fix="rename the export without braces and archive it again with `livingreview add-run`, after deleting this run folder (no job could read it)",
+            )
+
+
+def has_wildcard_brace(name: str) -> bool:
+    """Whether a file name holds '{' or '}': Snakemake reads them in a path as a wildcard, so a run
+    file so named cannot be imported (add-run refuses the name; a manifest naming one is an error)."""
+    return "{" in name or "}" in name
 
 
 def load_manifest(run_dir: str | os.PathLike[str]) -> Manifest:

@@ -27,6 +27,7 @@ from ..runs import (
     check_none_archived_since,
     check_run_comes_last,
     clean_partial_runs,
+    has_wildcard_brace,
     list_runs,
     next_run_id,
     sha256_file,
@@ -204,9 +205,10 @@ def add_run(
     src = Path(file)
     if not src.is_file():
         raise InputFormatError("file not found", where=str(src), fix="check the path of the export")
-    if src.name == MANIFEST or src.name.startswith("."):
+    if src.name == MANIFEST or src.name.startswith(".") or has_wildcard_brace(src.name):
         raise InputFormatError(
-            f"the export cannot be archived under the name {src.name!r}",
+            f"the export cannot be archived under the name {src.name!r}"
+            + (" (Snakemake reads '{' and '}' in a file name as a wildcard)" if has_wildcard_brace(src.name) else ""),
             where=str(src),
             fix="rename the export (e.g. embase.ris) and run add-run again",
         )
