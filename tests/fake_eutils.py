@@ -28,7 +28,7 @@ from livingreview.writers import pubmed_xml
 NCBI_EUTILS = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 FIRST_SYNTHETIC_PMID = 990_000_001
 DATETYPES = frozenset({"pdat", "edat"})  # mindate/maxdate without a datetype mean pdat, as at NCBI
-FAULTS = frozenset({"429", "500", "502", "503", "slow", "stall", "truncate", "error_body", "error_with_count", "html", "reset"})
+FAULTS = frozenset({"429", "500", "502", "503", "slow", "stall", "truncate", "error_body", "error_with_count", "html", "reset", "entity", "bad_count"})
 # PubMed's E-utilities give at most the first 9,999 records of one search: esearch caps IdList there
 # and refuses a retstart above 9998 with an <ERROR> (no <Count>); the fake's history sets serve no
 # record past it either (see https://github.com/biopython/biopython/issues/4189 and #4353).
@@ -139,7 +139,8 @@ class FakeEutils:
     "stall" sends half the body and then waits ``slow_seconds``, "truncate" cuts the XML in half, "error_body" answers 200 with an <ERROR>, "error_with_count"
     answers an esearch with <Count>0</Count> and an <ERROR> beside it, "html" answers 200 with an HTML
     error page (text/html, not XML), "reset" closes the
-    connection without a reply); ``fail_always`` makes every reply fail (a server that never
+    connection without a reply, "entity" declares an entity in the efetch reply's DTD and puts a
+    reference to it in the first title, "bad_count" gives esearch a <Count> that is not a number); ``fail_always`` makes every reply fail (a server that never
     recovers). ``grow_after_first_search`` adds that many records to the database after each of
     the first ``grow_searches`` esearches (1: once, after the first; its count changes between calls); ``overreport`` makes esearch report more records than its
     history set holds; ``duplicate_in_efetch`` repeats a PMID across two batches. As PubMed, no
@@ -310,6 +311,11 @@ class _Handler(BaseHTTPRequestHandler):
                     )
                 elif fault == "truncate":
                     body = body[: len(body) // 2]
+                elif fault == "entity":
+                    body = body.replace(b'.dtd">', b'.dtd" [<!ENTITY fake "ketamine">]>', 1)  # an internal subset in its DOCTYPE
+                    body = body.replace(b"<ArticleTitle>", b"<ArticleTitle>&fake; ", 1)
+                elif fault == "bad_count":
+                    body = body.replace(b"<Count>", b"<Count>1e3", 1)
                 elif fault == "stall":
                     self._send(200, body, stall=state)
                     return

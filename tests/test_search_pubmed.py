@@ -404,6 +404,34 @@ def test_a_server_that_never_recovers_stops_with_a_clear_error(
     assert_nothing_written(root)
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "fault", "message"),
+    [
+        ("efetch", "entity", "efetch records 1-50 of 50 failed after 3 attempt(s); last error: efetch record PMID 990000050 holds the entity reference &fake;"),
+        ("esearch", "bad_count", "esearch failed after 3 attempt(s); last error: esearch reply's <Count> is not a whole number: '1e350'"),
+    ],
+)
+def test_a_reply_the_archive_could_not_hold_is_retried_and_never_archived(
+    tmp_path: Path, fake: Any, endpoint: str, fault: str, message: str
+) -> None:
+    """An unexpanded entity reference in efetch XML was archived as is (the import then refused the
+    file, or dropped the text silently); a <Count> that is not a number stopped with a traceback."""
+    server = fake(make_records(50))
+    server.inject(endpoint, fault, times=1)
+    config = write_config(tmp_path, max_retries=2)
+    run_dir = run_pubmed_search(config_path=config, root=tmp_path / "ok", today=TODAY, sleep=Sleeps()).path
+    assert [r.fault for r in server.calls(endpoint)][:2] == [fault, ""]
+    records = collect_records(tmp_path / "ok")[0]
+    assert len(records) == 50 and all(r.title.startswith("Synthetic test record") for r in records)
+
+    server.fail_always(endpoint, fault)
+    root = tmp_path / "searches"
+    with pytest.raises(SearchError) as err:
+        run_pubmed_search(config_path=config, root=root, today=TODAY, sleep=Sleeps())
+    assert message in str(err.value) and "fix:" in str(err.value)
+    assert_nothing_written(root)
+
+
 def test_a_client_error_is_not_retried(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NCBI_API_KEY", SECRET)
     server = fake(make_records(10), max_requests=0)  # every request answered 400
@@ -1035,6 +1063,14 @@ def test_fetched_pmids_that_differ_from_esearch_list_stop_the_search() -> None:
     _check_counts(2, {"count": 2, "ids": ["11", "12"]}, ["12", "11"])  # same set, any order: fine
     with pytest.raises(SearchError, match=r"the PMIDs fetched differ from esearch's list \(2 differ, e.g. 12, 13\)"):
         _check_counts(2, {"count": 2, "ids": ["11", "12"]}, ["11", "13"])
+
+
+def test_fetched_pmids_that_are_not_numbers_stop_the_search() -> None:
+    """A PMID that is not a number would become a record id later searches do not see as archived."""
+    from livingreview.search import _check_counts
+
+    with pytest.raises(SearchError, match=r"efetch: 2 fetched record\(s\) have a PMID that is not a number \(e.g. '\.\./\.\./x', '012'\)"):
+        _check_counts(3, {"count": 3, "ids": ["11", "../../x", "012"]}, ["11", "../../x", "012"])
 
 
 def test_a_count_that_changed_while_fetching_is_searched_again_from_the_start(

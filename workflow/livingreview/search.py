@@ -509,13 +509,15 @@ def _parse_esearch(body: bytes) -> dict[str, Any]:
         raise _RetryableResponse(f"esearch reply has an <ERROR>: {' '.join(error.split())}")
     if count_text is None:
         raise _RetryableResponse("esearch reply has no <Count> (no ERROR given)")
+    if not re.fullmatch(r"[0-9]+", count_text.strip()):
+        raise _RetryableResponse(f"esearch reply's <Count> is not a whole number: {count_text.strip()[:40]!r}")
     messages = []
     for tag in ("ErrorList", "WarningList"):
         node = root.find(tag)
         if node is not None:
             messages += [f"{tag} {child.tag}: {child.text or ''}".strip() for child in node]
     return {
-        "count": int(count_text),
+        "count": int(count_text.strip()),
         "webenv": root.findtext("WebEnv") or "",
         "query_key": root.findtext("QueryKey") or "",
         "translation": " ".join((root.findtext("QueryTranslation") or "").split()),
@@ -559,6 +561,16 @@ def _parse_efetch(expected: int) -> Callable[[bytes], tuple[list[etree._Element]
             articles.append(child)
         if len(articles) != expected:
             raise _RetryableResponse(f"efetch batch holds {len(articles)} records, {expected} expected")
+        for article in articles:
+            # PubMed XML holds no entity reference (text is UTF-8; &lt; and the like are expanded by
+            # the parser). One left unexpanded (declared in the reply's DTD, which is never read)
+            # would be archived as is: the archive would then not parse, or lose its text silently.
+            entity = next(article.iter(etree.Entity), None)
+            if entity is not None:
+                raise _RetryableResponse(
+                    f"efetch record PMID {_article_pmid(article) or '?'} holds the entity reference {entity.text}, "
+                    "which PubMed XML never has and is not expanded"
+                )
         doctype = root.getroottree().docinfo.doctype or ""
         return articles, doctype
 
@@ -837,6 +849,15 @@ def _check_counts(count: int, last: dict[str, Any], pmids: list[str]) -> None:
     missing_pmid = sum(1 for p in pmids if not p)
     if missing_pmid:
         raise SearchError(f"{missing_pmid} fetched record(s) have no PMID", where="efetch", fix="run the search again; nothing was written")
+    not_numbers = sorted(p for p in set(pmids) if not re.fullmatch(r"[1-9][0-9]*", p))
+    if not_numbers:
+        # A PMID is a number: another text would become a record id that later searches do not
+        # recognise as archived (archived_pubmed_ids), so the next run would archive it again.
+        raise SearchError(
+            f"{len(not_numbers)} fetched record(s) have a PMID that is not a number (e.g. {', '.join(repr(p[:40]) for p in not_numbers[:3])})",
+            where="efetch",
+            fix="run the search again later; if it persists, report it (nothing was written)",
+        )
     unique = set(pmids)
     if len(unique) != len(pmids):
         dups = sorted(p for p, n in Counter(pmids).items() if n > 1)
