@@ -158,3 +158,21 @@ def test_columns_separated_by_spaces_are_named_as_such(tmp_path: Path) -> None:
     assert [(r["key"], r["the stage"], r["decision"], r["note"]) for r in read_tsv(path, required=("key",))] == [
         ("1", "t", "", ""), ("2", "t", "include", "end.  Next"), ("3", "t", "include  now", ""),
     ]
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        ("reviewer\tnote\nA\tok\n".encode("utf-16-le"), 1),  # a spreadsheet's 'Unicode Text' without its byte-order mark
+        (b"reviewer\tnote\nA\tok\nA\x00\tok\n", 3),  # a stray NUL: reviewer "A\x00" would count as a second reviewer
+    ],
+)
+def test_a_nul_byte_in_a_table_is_one_error_naming_its_line(tmp_path: Path, data: bytes, line: int) -> None:
+    path = tmp_path / "decisions.tsv"
+    path.write_bytes(data)
+    with pytest.raises(InputFormatError) as err:
+        read_tsv(path, required=("reviewer",))
+    assert err.value.one_line() == (
+        f"{path}:{line}: the line holds a NUL byte (0x00): the file is UTF-16 text or damaged, not UTF-8; "
+        "fix: save the file as UTF-8 text (in a spreadsheet: 'Unicode (UTF-8)' or 'CSV UTF-8'), or remove the stray byte"
+    )

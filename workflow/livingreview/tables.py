@@ -161,8 +161,20 @@ SPACE_RUN = re.compile(r" {2,}")
 TAB_FIX = "separate the columns with tab characters (in a spreadsheet: save as tab-separated text; in an editor: turn off 'insert spaces for tabs')"
 
 
+def _nul_error(p: Path, lineno: int) -> InputFormatError:
+    """A NUL byte in a table: UTF-16 saved without a byte-order mark (every other byte NUL), or damage;
+    read on, the NULs would reach every output (a reviewer "A\x00" is not reviewer "A")."""
+    return InputFormatError(
+        "the line holds a NUL byte (0x00): the file is UTF-16 text or damaged, not UTF-8",
+        where=f"{p}:{lineno}",
+        fix="save the file as UTF-8 text (in a spreadsheet: 'Unicode (UTF-8)' or 'CSV UTF-8'), or remove the stray byte",
+    )
+
+
 def _tsv_checked_header(fh: TextIO, p: Path, required: Sequence[str]) -> list[str]:
     header_line = fh.readline()
+    if "\x00" in header_line:
+        raise _nul_error(p, 1)
     if not header_line.strip():
         raise InputFormatError("empty file (no header line)", where=f"{p}:1", fix="add a tab-separated header")
     header = header_line.rstrip("\r\n").split("\t")
@@ -196,6 +208,8 @@ def _tsv_cells(fh: TextIO, path: str | os.PathLike[str], p: Path, width: int) ->
         try:
             for lineno, line in enumerate(fh, start=2):
                 line = line.rstrip("\r\n")
+                if "\x00" in line:
+                    raise _nul_error(p, lineno)
                 if not line or line[0] == "#" or line.isspace():
                     continue
                 cells = line.split("\t")
