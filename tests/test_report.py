@@ -124,6 +124,21 @@ def test_hostile_titles_are_escaped_in_html_and_markdown(tmp_path: Path) -> None
     assert "<script>" not in md and "&lt;script&gt;" in md
 
 
+def test_backticks_in_record_ids_and_queries_cannot_end_their_code_in_markdown(tmp_path: Path) -> None:
+    """A record id (from an export's AN field) or a query holding backticks ended its code span or
+    fenced block in report.md, so the rest was read as Markdown and raw HTML (and a "|" split the
+    table row); now the code is delimited by a longer run of backticks and the pipe is escaped."""
+    ctx = _context(tmp_path)
+    ctx["full_text_exclusions"][0]["record_id"] = "embase:7` <img src=x onerror=alert(1)> `|x"
+    ctx["search"]["sources"][0]["archived"][0]["query"] = "1. ketamine.mp.\n```\n<img src=x onerror=alert(2)>"
+    md = rep.render(ctx, template=TEMPLATE_DIR / "report.md.j2")
+    assert "| ``embase:7` <img src=x onerror=alert(1)> `\\|x`` | " in md
+    assert "\n````\n1. ketamine.mp.\n```\n<img src=x onerror=alert(2)>\n````\n" in md
+    assert md.count("onerror") == 2
+    plain = rep.render(_context(tmp_path), template=TEMPLATE_DIR / "report.md.j2")
+    assert "| `pubmed:2` | " in plain and "\n```\n1. exp ketamine/" in plain  # ids and queries without backticks: as before
+
+
 def test_html_is_self_contained_and_renders_the_same_bytes_twice(tmp_path: Path) -> None:
     html = rep.render(_context(tmp_path), template=TEMPLATE_DIR / "report.html.j2")
     assert html == rep.render(_context(tmp_path), template=TEMPLATE_DIR / "report.html.j2")

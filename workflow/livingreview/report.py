@@ -1061,6 +1061,30 @@ def md_escape(value: Any) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
 
 
+def md_code(value: Any) -> str:
+    """Text as a fenced Markdown code block, its lines kept. The fence is longer than any run of
+    backticks in the text, so no line of it (a query line "```") can close the block and turn
+    what follows into Markdown or raw HTML (CommonMark: a closing fence is at least as long)."""
+    text = str("" if value is None else value)
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return f"{fence}\n{text}\n{fence}"
+
+
+def md_span(value: Any, table: bool = True) -> str:
+    """Text as a Markdown code span, delimiters included: "`text`" for text without backticks; else
+    delimited by a longer run of backticks (padded with a space where the text starts or ends with
+    one), so a backtick in a record id or file name cannot end the span and turn the rest into
+    Markdown or raw HTML. In a table cell (``table``) a "|" is written "\\|" (GitHub's tables split a
+    cell at a bare pipe, inside a code span too)."""
+    text = " ".join(str("" if value is None else value).split())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    if table:
+        text = text.replace("|", "\\|")
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def environment(template_dir: str | os.PathLike[str] = TEMPLATE_DIR) -> jinja2.Environment:
     """Jinja environment: HTML autoescaped, undefined names are errors, Markdown filter ``md``."""
     env = jinja2.Environment(
@@ -1072,6 +1096,8 @@ def environment(template_dir: str | os.PathLike[str] = TEMPLATE_DIR) -> jinja2.E
         lstrip_blocks=True,
     )
     env.filters["md"] = md_escape
+    env.filters["md_code"] = md_code
+    env.filters["md_span"] = md_span
     env.filters["num"] = number
     return env
 
