@@ -232,3 +232,14 @@ def test_trace_outside_a_built_review_says_where_to_run_it(tmp_path: Path, monke
     assert f"from the folder {tmp_path}" in err
     assert "fix: run livingreview trace in the review's folder after make review (or snakemake), or pass --results DIR" in err
     assert not (tmp_path / "results").exists()
+
+
+def test_trace_text_shows_control_characters_of_a_title_instead_of_sending_them_to_the_terminal(results: Path) -> None:
+    """A title from an export can hold terminal escape sequences (set the window title, colour, clear
+    the screen, a carriage return that overwrites the line): the text trace shows them as \\xNN."""
+    t = trace("24740528", results_dir=results, studies_table=STUDIES)
+    member = next(m for c in t["clusters"] for m in c["members"] if m["record_id"] == "pubmed:24740528")
+    member["title"] = "Ketamine \x1b]0;owned\x07\x1b[2J trial\rX\x9b1m\tend"
+    text = format_trace(t)
+    assert "Ketamine \\x1b]0;owned\\x07\\x1b[2J trial\\x0dX\\x9b1m\tend" in text
+    assert not any(ch in text for ch in "\x1b\x07\r\x9b")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -340,8 +341,14 @@ def marker_legend(data: dict[str, Any]) -> str:
     return f"  ({'; '.join(parts)})" if parts else ""
 
 
+# Control characters (C0 but tab and newline, DEL, C1) in text read from exports ("\x1b]0;...\x07"
+# in a title): written to a terminal they would run as escape sequences, so the text trace shows them
+# as \xNN.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def format_trace(data: dict[str, Any]) -> str:
-    """The trace as indented plain text for people."""
+    """The trace as indented plain text for people (control characters shown as \\xNN)."""
     lines: list[str] = []
     if data["kind"] == "study":
         st = data["study"]
@@ -394,7 +401,7 @@ def format_trace(data: dict[str, Any]) -> str:
                 lines.append("  drawn as not estimable in: " + ", ".join(c["not_estimable_in"]))
             if data["kind"] == "record":
                 lines += _format_numbers(s, indent="  ")
-    return "\n".join(lines) + "\n"
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", "\n".join(lines)) + "\n"
 
 
 def _num(x: Any) -> str:
