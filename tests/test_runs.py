@@ -292,6 +292,7 @@ def test_a_runs_folder_that_cannot_be_locked_still_archives_with_a_warning(
 @pytest.mark.parametrize(("run_id", "ok"), [
     ("2025-09-30", True), ("2025-09-30-2", True), ("2025-09-30-10", True),
     ("2025-09-30-1", False), ("2025-09-30-0", False), ("2025-09-30-02", False), ("2025-02-30", False), ("2025/09/30", False), ("latest", False),
+    ("2025-09-30\n", False), ("2025-09-30-2\n", False), ("2025-09-30-\u0662", False),  # a folder name ending in a newline; an Arabic-Indic 2
 ])
 def test_run_ids_are_dates_with_a_suffix_of_2_or_more(run_id: str, ok: bool) -> None:
     from livingreview.runs import is_run_id

@@ -29,7 +29,8 @@ LOG = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 # A run id: the search date, and -2, -3, ... for later runs of the same day (next_run_id).
-_RUN_ID_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:-(\d+))?$")
+# ASCII digits, the whole text (re's \d takes any script's digits and $ a text ending in a newline).
+_RUN_ID_RE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:-([0-9]+))?")
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -348,7 +349,7 @@ def is_run_id(run_id: str) -> bool:
     Run ids are folder names and sort chronologically (run_sort_key), so `--since last` and the
     update stages find the newest run; anything else (a slash, a word) is refused where a run id is given.
     """
-    match = _RUN_ID_RE.match(run_id)
+    match = _RUN_ID_RE.fullmatch(run_id)
     if not match:
         return False
     suffix = match.group(2)
@@ -436,7 +437,7 @@ def run_sort_key(run_id: str) -> tuple[str, int, str]:
     Plain string order would put "2025-09-30-10" before "2025-09-30-2". Ids not of the form
     YYYY-MM-DD[-N] sort by their text.
     """
-    match = _RUN_ID_RE.match(run_id)
+    match = _RUN_ID_RE.fullmatch(run_id)
     if not match:
         return (run_id, 0, "")
     return (match.group(1), int(match.group(2) or 1), run_id)
