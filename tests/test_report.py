@@ -139,6 +139,15 @@ def test_backticks_in_record_ids_and_queries_cannot_end_their_code_in_markdown(t
     assert "| `pubmed:2` | " in plain and "\n```\n1. exp ketamine/" in plain  # ids and queries without backticks: as before
 
 
+def test_a_title_cannot_add_a_link_or_a_remote_image_to_the_markdown_report(tmp_path: Path) -> None:
+    """md_escape kept "[", "]" and "\\": a title "![x](https://...)" showed a remote image (fetched
+    wherever report.md is viewed) and "[x](javascript:...)" a link."""
+    title = "Trial ![x](https://tracker.example/p.png) [click](javascript:alert(1)) a\\[b](c) `d`"
+    md = rep.render(_context(tmp_path, title=title), template=TEMPLATE_DIR / "report.md.j2")
+    assert "Trial !\\[x\\](https://tracker.example/p.png) \\[click\\](javascript:alert(1)) a\\\\\\[b\\](c) \\`d\\`" in md
+    assert "![x](" not in md and "[click](" not in md
+
+
 def test_html_is_self_contained_and_renders_the_same_bytes_twice(tmp_path: Path) -> None:
     html = rep.render(_context(tmp_path), template=TEMPLATE_DIR / "report.html.j2")
     assert html == rep.render(_context(tmp_path), template=TEMPLATE_DIR / "report.html.j2")

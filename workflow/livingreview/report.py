@@ -1055,10 +1055,14 @@ def build_context(
 # --- rendering -------------------------------------------------------------------------------
 
 
+_MD_ESCAPES = str.maketrans({"\\": "\\\\", "`": "\\`", "[": "\\[", "]": "\\]", "&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|"})
+
+
 def md_escape(value: Any) -> str:
-    """Text safe in a Markdown table cell: no raw HTML, no pipes, one line."""
+    """Text safe in a Markdown table cell: no raw HTML, no pipes, one line, and no link, image or code
+    span (a title "![x](https://...)" would load an image from the network where report.md is shown)."""
     text = " ".join(str("" if value is None else value).split())
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    return text.translate(_MD_ESCAPES)
 
 
 def md_code(value: Any) -> str:
