@@ -83,6 +83,30 @@ def test_a_bad_manifest_is_one_line_at_snakemake_start(tmp_path: Path, how: str)
     assert re.match(rf"livingreview: error: {re.escape(rel)}{MANIFEST_ERRORS[how]}", err[0]), err[0]
 
 
+def test_a_copied_run_folder_is_one_line_at_validate_and_snakemake_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run folder copied beside itself ("2025-09-30 copy") passed `validate` and stopped the workflow
+    in an import job; with braces in its name ("{copy}") Snakemake stopped with a WildcardError."""
+    import shutil
+
+    copy_project_inputs(tmp_path)
+    runs = tmp_path / "resources/searches"
+    shutil.copytree(runs / "2025-09-30", runs / "2025-09-30 copy")
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate"]) == 1
+    assert [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("INFO ")] == [
+        "livingreview: error: resources/searches/2025-09-30 copy/manifest.json: manifest run_id '2025-09-30' differs from the folder "
+        "name '2025-09-30 copy'; fix: run folders are named by their run_id: restore the folder's name from git, or delete the folder "
+        "if it is a copy of run 2025-09-30"
+    ]
+    (runs / "2025-09-30 copy").rename(runs / "2025-09-30 {copy}")
+    proc = run_snakemake(tmp_path, "-n", check=False)
+    err = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("INFO ")]
+    assert proc.returncode == 1 and len(err) == 1, proc.stderr
+    assert err[0].startswith("livingreview: error: resources/searches/2025-09-30 {copy}/manifest.json: manifest run_id '2025-09-30' differs")
+
+
 @pytest.mark.parametrize(
     ("section", "key", "shipped"),
     [("screening", "rules", "config/screening.yaml"), ("screening", "decisions", "resources/screening/decisions.tsv"), ("extraction", "studies", "resources/extraction/studies.tsv"), ("extraction", "outcomes", "resources/extraction/outcomes.tsv")],

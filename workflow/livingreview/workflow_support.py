@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import ArchiveError
 from .runs import Manifest, list_runs, load_manifest
 from .tables import workdir_relative
 
@@ -27,6 +28,15 @@ def run_layout(config: dict[str, Any]) -> RunLayout:
     """Read every run's manifest once (raises ArchiveError naming the manifest and field)."""
     root = config["searches"]["root"]
     manifests = {run_dir.name: load_manifest(run_dir) for run_dir in list_runs(root)}
+    for name, manifest in manifests.items():
+        # Checked again by the import job; here so that `livingreview validate` and Snakemake's start
+        # catch a copied or renamed folder ("2025-09-30 copy") before any job runs.
+        if manifest.run_id != name:
+            raise ArchiveError(
+                f"manifest run_id {manifest.run_id!r} differs from the folder name {name!r}",
+                where=f"{Path(root).as_posix()}/{name}/manifest.json",
+                fix=f"run folders are named by their run_id: restore the folder's name from git, or delete the folder if it is a copy of run {manifest.run_id}",
+            )
     size = shard_size(config)
     return RunLayout(
         root=root,
