@@ -28,7 +28,7 @@ from livingreview.writers import pubmed_xml
 NCBI_EUTILS = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 FIRST_SYNTHETIC_PMID = 990_000_001
 DATETYPES = frozenset({"pdat", "edat"})  # mindate/maxdate without a datetype mean pdat, as at NCBI
-FAULTS = frozenset({"429", "500", "502", "503", "slow", "stall", "truncate", "error_body", "error_with_count", "html", "reset", "entity", "bad_count"})
+FAULTS = frozenset({"429", "500", "502", "503", "slow", "stall", "truncate", "error_body", "error_with_count", "html", "reset", "entity", "bad_count", "drip"})
 # PubMed's E-utilities give at most the first 9,999 records of one search: esearch caps IdList there
 # and refuses a retstart above 9998 with an <ERROR> (no <Count>); the fake's history sets serve no
 # record past it either (see https://github.com/biopython/biopython/issues/4189 and #4353).
@@ -136,7 +136,7 @@ class FakeEutils:
 
     Faults: ``inject(endpoint, fault, times)`` makes the next ``times`` replies of that endpoint fail
     with one of FAULTS ("429" carries Retry-After, "slow" sleeps ``slow_seconds`` before replying,
-    "stall" sends half the body and then waits ``slow_seconds``, "truncate" cuts the XML in half, "error_body" answers 200 with an <ERROR>, "error_with_count"
+    "stall" sends half the body and then waits ``slow_seconds``, "drip" sends one byte every ``slow_seconds`` (each wait short, the whole reply endless), "truncate" cuts the XML in half, "error_body" answers 200 with an <ERROR>, "error_with_count"
     answers an esearch with <Count>0</Count> and an <ERROR> beside it, "html" answers 200 with an HTML
     error page (text/html, not XML), "reset" closes the
     connection without a reply, "entity" declares an entity in the efetch reply's DTD and puts a
@@ -316,15 +316,16 @@ class _Handler(BaseHTTPRequestHandler):
                     body = body.replace(b"<ArticleTitle>", b"<ArticleTitle>&fake; ", 1)
                 elif fault == "bad_count":
                     body = body.replace(b"<Count>", b"<Count>1e3", 1)
-                elif fault == "stall":
-                    self._send(200, body, stall=state)
+                elif fault in ("stall", "drip"):
+                    self._send(200, body, stall=state, drip=fault == "drip")
                     return
                 self._send(200, body)
         except (BrokenPipeError, ConnectionResetError, TimeoutError, OSError):
             return
 
     def _send(
-        self, code: int, body: bytes, headers: dict[str, str] | None = None, *, content_type: str = "text/xml; charset=UTF-8", stall: _State | None = None
+        self, code: int, body: bytes, headers: dict[str, str] | None = None, *, content_type: str = "text/xml; charset=UTF-8", stall: _State | None = None,
+        drip: bool = False,
     ) -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
@@ -332,6 +333,13 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
+        if stall is not None and drip:  # a byte every slow_seconds until the client gives up: no single wait is long
+            for i in range(len(body)):
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+                if stall.stop.wait(stall.slow_seconds):
+                    return
+            return
         if stall is not None:  # half the body, then silence for slow_seconds (the client's read times out)
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()

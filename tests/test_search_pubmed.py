@@ -286,6 +286,51 @@ def test_an_esearch_error_that_persists_stops_the_search(tmp_path: Path, fake: A
     assert_nothing_written(root)
 
 
+def test_a_reply_that_trickles_in_is_cut_off_at_its_deadline_and_retried(
+    tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server that sends a byte every 0.05 s never lets a single wait reach entrez.timeout_seconds,
+    so only a deadline on the whole reply (10 x timeout_seconds) stops it: the reply is given up,
+    retried, and the search ends with every record, the wait logged."""
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    records = make_records(20, start=dt.date(2010, 1, 1))
+    server = fake(records, slow_seconds=0.05)
+    server.inject("esearch", "drip", times=1)
+    config = write_config(tmp_path, timeout_seconds=0.2)
+    started = time.monotonic()
+    caplog.set_level(logging.WARNING, logger="livingreview.search")
+    run_dir = run_pubmed_search(config_path=config, root=tmp_path / "searches", today=TODAY, sleep=Sleeps()).path
+    assert time.monotonic() - started < 20
+    assert sorted(read_pmids(run_dir)) == sorted(r.pmid for r in records)
+    assert [r.fault for r in server.calls("esearch")][:2] == ["drip", ""]
+    assert "reply not complete within 2 s (10 x entrez.timeout_seconds;" in caplog.text
+
+
+def test_read_reply_stops_at_the_deadline_and_at_the_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    import livingreview.search as search
+
+    class Trickle:
+        """One byte per read1, as a server that sends a byte at a time."""
+
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+        def read1(self, n: int) -> bytes:
+            part, self.data = self.data[:1], self.data[1:]
+            return part
+
+    ticks = iter(range(100))  # the clock moves 1 s per reading
+    with pytest.raises(TimeoutError, match=r"reply not complete within 2.5 s .*; 3 bytes so far\)"):
+        search._read_reply(Trickle(b"abcdef"), limit_seconds=2.5, clock=lambda: float(next(ticks)))
+    assert search._read_reply(Trickle(b"abc"), limit_seconds=10.0, clock=lambda: 0.0) == b"abc"
+    assert search._read_reply(io.BytesIO(b"<x/>"), limit_seconds=1.0) == b"<x/>"
+    monkeypatch.setattr(search, "MAX_REPLY_BYTES", 4)
+    with pytest.raises(search._RetryableResponse, match="reply larger than 0 MiB"):
+        search._read_reply(io.BytesIO(b"<x>1</x>"), limit_seconds=1.0)
+
+
 @pytest.mark.parametrize("fault", ["429", "500", "502", "503", "truncate", "error_body", "html", "reset", "slow", "stall"])
 @pytest.mark.parametrize("endpoint", ["esearch", "efetch"])
 def test_transient_faults_are_retried(tmp_path: Path, fake: Any, monkeypatch: pytest.MonkeyPatch, fault: str, endpoint: str) -> None:

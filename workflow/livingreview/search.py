@@ -425,10 +425,17 @@ class _Caller:
     ``sleep`` and ``clock`` (seconds since the epoch, for Retry-After dates) are injectable for tests.
     """
 
-    def __init__(self, settings: EntrezSettings, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: EntrezSettings,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
         self.sleep = sleep
         self.clock = clock
+        self.monotonic = monotonic
         self.requests = 0
         self.retries = 0
 
@@ -447,7 +454,7 @@ class _Caller:
             try:
                 handle = request()
                 try:
-                    body = handle.read()
+                    body = _read_reply(handle, limit_seconds=REPLY_DEADLINE_FACTOR * self.settings.timeout_seconds, clock=self.monotonic)
                 finally:
                     handle.close()
                 if isinstance(body, str):
@@ -473,8 +480,8 @@ class _Caller:
                         fix="re-run the search later (nothing was written)",
                     ) from None
                 delay = max(delay, wait or 0.0)
-            except TimeoutError:
-                last = f"no reply within {self.settings.timeout_seconds:g} s"
+            except TimeoutError as err:
+                last = str(err) if isinstance(err, _ReplyTooSlow) else f"no reply within {self.settings.timeout_seconds:g} s"
             except URLError as err:
                 reason = err.reason
                 last = f"no reply within {self.settings.timeout_seconds:g} s" if isinstance(reason, (TimeoutError, socket.timeout)) else f"network error ({reason})"
@@ -491,6 +498,40 @@ class _Caller:
             where="NCBI E-utilities",
             fix="NCBI may be down or rate-limiting: try again later, set NCBI_API_KEY, or raise entrez.max_retries / entrez.timeout_seconds in config/config.yaml",
         )
+
+
+# entrez.timeout_seconds bounds each wait for data; a whole reply must also arrive within this many
+# times it, so a server that sends a byte now and then (each wait short) cannot hold a search for
+# hours, and a reply may not exceed MAX_REPLY_BYTES (an efetch batch of 10,000 records is far smaller).
+REPLY_DEADLINE_FACTOR = 10
+MAX_REPLY_BYTES = 1 << 30
+
+
+class _ReplyTooSlow(TimeoutError):
+    """A reply whose bytes kept coming but did not end within the deadline (retried like a timeout)."""
+
+
+def _read_reply(handle: IO[Any], *, limit_seconds: float, clock: Callable[[], float] = time.monotonic) -> bytes | str:
+    """The whole body of ``handle``, read piece by piece (``read1`` returns what one wait brought) so
+    the deadline is checked as data arrives: _ReplyTooSlow after ``limit_seconds``, _RetryableResponse
+    beyond MAX_REPLY_BYTES."""
+    read = getattr(handle, "read1", None) or handle.read
+    start = clock()
+    parts: list[Any] = []
+    size = 0
+    while True:
+        part = read(1 << 16)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+        if size > MAX_REPLY_BYTES:
+            raise _RetryableResponse(f"reply larger than {MAX_REPLY_BYTES >> 20} MiB: not an E-utilities reply")
+        if clock() - start > limit_seconds:
+            raise _ReplyTooSlow(f"reply not complete within {limit_seconds:g} s ({REPLY_DEADLINE_FACTOR} x entrez.timeout_seconds; {size:,} bytes so far)")
+    if not parts:
+        return b""
+    return "".join(parts) if isinstance(parts[0], str) else b"".join(parts)
 
 
 def _parse_esearch(body: bytes) -> dict[str, Any]:
