@@ -667,6 +667,29 @@ def test_whats_new_says_why_an_analysis_with_enough_studies_is_not_pooled() -> N
     }
 
 
+def test_report_captions_name_no_review_and_take_the_intervention_from_the_config() -> None:
+    """The captions of `snakemake --report` are workflow code, shared by every protocol: none names the
+    default review's drug, condition or scales; the forest and cumulative captions take the
+    intervention from synthesis.intervention_label (Snakemake renders captions with Jinja2)."""
+    from types import SimpleNamespace
+
+    import jinja2
+
+    def render(text: str, config: dict[str, Any]) -> str:
+        return jinja2.Environment().from_string(text).render(snakemake=SimpleNamespace(config=config, wildcards=SimpleNamespace(analysis="a1")))
+
+    captions = sorted((ROOT / "workflow/report").glob("*.rst"))
+    assert len(captions) >= 10
+    for path in captions:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"ketamine|ptsd|caps-5|ies-r", text, flags=re.IGNORECASE), path.name
+        render(text, {})  # every caption renders without a synthesis section too
+    for name in ("forest.rst", "cumulative.rst"):
+        text = (ROOT / "workflow/report" / name).read_text(encoding="utf-8")
+        assert "The direction favouring psilocybin is stated on the plot." in render(text, {"synthesis": {"intervention_label": "psilocybin"}})
+        assert "The direction favouring the intervention is stated on the plot." in render(text, {})
+
+
 def test_snakemake_report_packs_the_figures_and_main_tables_with_captions(default_review: Path, tmp_path: Path) -> None:
     """`snakemake --report report.zip` works and holds the report, every figure and the main tables
     (PRISMA.csv, included studies, effects, effect direction), each with its caption."""
@@ -682,6 +705,9 @@ def test_snakemake_report_packs_the_figures_and_main_tables_with_captions(defaul
     assert expected - names == set(), f"missing from the Snakemake report: {sorted(expected - names)}"
     for caption in ("PRISMA2020 Shiny app", "Included studies: one row per study", "Effect direction (SWiM) per included study"):
         assert caption in page, caption
+    # the forest captions, rendered by Snakemake, name the config's intervention (synthesis.intervention_label)
+    label = yaml.safe_load((default_review / "config/config.yaml").read_text(encoding="utf-8"))["synthesis"]["intervention_label"]
+    assert f"The direction favouring {label} is stated on the plot." in page
 
 def test_methods_and_pooled_sentence_name_the_knapp_hartung_variant() -> None:
     """Plain HKSJ (metafor test="knha"), the ad hoc variant (test="adhoc") and no HKSJ are worded differently in the
