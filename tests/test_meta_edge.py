@@ -233,12 +233,19 @@ def test_pool_cli_text_says_why_there_is_no_prediction_interval(tmp_path: Path, 
     assert "; no PI (fixed effect or k < 3)" in capsys.readouterr().out
 
 
-def test_subgroup_with_zero_standard_error_gives_no_q_between_and_says_why() -> None:
+def test_subgroup_with_zero_knapp_hartung_standard_error_is_tested_with_its_wald_standard_error() -> None:
+    """Knapp-Hartung gives se 0 to a subgroup whose studies agree exactly; the test for subgroup differences uses
+    each subgroup's Wald se (sqrt(1 / sum(w))), which is never 0, so Q-between is defined."""
     from livingreview.meta import subgroup_analysis
 
     got = subgroup_analysis([0.3, 0.3, 0.9, 0.5], [0.02, 0.03, 0.05, 0.04], labels=["A", "B", "C", "D"], groups=["x", "x", "y", "y"], method="REML", hksj=True)
-    assert got["groups"]["x"]["se"] == 0.0
-    assert got["q_between"] is None and got["p"] is None and "standard error is 0" in got["reason"]
+    wald = {g: pool(y, v, method="REML") for g, y, v in (("x", [0.3, 0.3], [0.02, 0.03]), ("y", [0.9, 0.5], [0.05, 0.04]))}
+    assert got["groups"]["x"]["se"] == 0.0 and got["groups"]["x"]["test_se"] == wald["x"].se == pytest.approx(0.012**0.5)  # tau² = 0: 1 / (1/0.02 + 1/0.03) = 0.012
+    w = [1 / wald[g].se ** 2 for g in ("x", "y")]
+    est = [wald[g].estimate for g in ("x", "y")]
+    mean = (w[0] * est[0] + w[1] * est[1]) / sum(w)
+    assert got["q_between"] == pytest.approx(sum(wi * (e - mean) ** 2 for wi, e in zip(w, est)), rel=1e-12)
+    assert got["df"] == 1 and got["reason"] is None
 
 
 def test_studies_are_listed_by_publication_year_then_id_whatever_the_input_order() -> None:

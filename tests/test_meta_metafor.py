@@ -76,7 +76,7 @@ def test_subgroup_by_allocation_equals_metafor() -> None:
     for name, g in ref["groups"].items():
         mine = got["groups"][name]
         assert mine["k"] == g["k"]
-        assert all(close(mine[key], g[key]) for key in ("estimate", "se", "tau2", "q")), name
+        assert all(close(mine[key], g[key]) for key in ("estimate", "se", "tau2", "q", "test_se")), name
     assert close(got["q_between"], ref["q_between"]) and got["df"] == ref["df"] and close(got["p"], ref["p"])
 
 

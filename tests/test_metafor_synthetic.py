@@ -100,19 +100,48 @@ def test_leave_one_out_and_cumulative_with_a_tied_year_equal_metafor(key: str) -
         assert not bad, (ref["call"], i, bad)
 
 
-@pytest.mark.parametrize("key", ["REML_z", "REML_knha", "PM_knha", "DL_z"])
-def test_two_versus_three_subgroups_equal_separate_rma_fits_and_fe_q_between(key: str) -> None:
-    data, ref = REF["datasets"]["syn_k5_subgroups"], SYN["subgroups"][key]
-    got = subgroup_analysis(data["yi"], data["vi"], labels=[f"S{i + 1}" for i in range(5)], groups=ref["groups_of_studies"],
-                            method=ref["method"], hksj=ref["hksj"])
+def _assert_subgroups_equal_metafor(got: dict[str, Any], ref: dict[str, Any]) -> None:
+    """Every subgroup (shown fit and the Wald se the test used) and Q-between, df, p."""
+    assert sorted(got["groups"]) == sorted(ref["groups"])
     for name, g in ref["groups"].items():
         mine = got["groups"][name]
         assert mine["k"] == g["k"]
-        bad = {q: (mine[q], g[q]) for q in ("estimate", "se", "ci_low", "ci_high", "tau2", "i2", "q") if not close(mine[q], g[q])}
+        bad = {q: (mine[q], g[q]) for q in ("estimate", "se", "ci_low", "ci_high", "tau2", "i2", "q", "test_se") if not close(mine[q], g[q])}
         assert not bad, (ref["call"], name, bad)
-    assert close(got["q_between"], ref["q_between"]) and got["df"] == ref["df"] and close(got["p"], ref["p"])
+    assert ref["not_reported"] is None
+    assert close(got["q_between"], ref["q_between"]) and got["df"] == ref["df"] and close(got["p"], ref["p"]), (ref["call"], got["q_between"])
+    assert got["test_se"] == "wald" and got["reason"] is None
+
+
+@pytest.mark.parametrize("key", ["REML_z", "REML_knha", "REML_adhoc", "PM_knha", "DL_z"])
+def test_two_versus_three_subgroups_equal_separate_rma_fits_and_fe_q_between(key: str) -> None:
+    data, ref = REF["datasets"]["syn_k5_subgroups"], SYN["subgroups"][key]
+    got = subgroup_analysis(data["yi"], data["vi"], labels=[f"S{i + 1}" for i in range(5)], groups=ref["groups_of_studies"],
+                            method=ref["method"], hksj=ref["hksj"], hksj_adhoc=ref["hksj_adhoc"])
+    _assert_subgroups_equal_metafor(got, ref)
     # separate tau² per subgroup (RevMan), not metafor's one-tau² moderator test: a different number
     assert abs(got["q_between"] - ref["common_tau2_qm_not_used"]) > 0.5
+    if ref["hksj"]:  # the subgroup CIs are Knapp-Hartung, the test's se is the Wald one, not the se shown
+        assert not close(got["q_between"], ref["q_between_from_shown_se_not_used"])
+        assert "Wald (z) SE" in got["test_note"] and "Knapp-Hartung" in got["test_note"]
+    if ref["method"] == "REML":  # so the same Q as test="z"
+        assert close(got["q_between"], SYN["subgroups"]["REML_z"]["q_between"])
+
+
+@pytest.mark.parametrize("key", ["REML_knha", "REML_adhoc", "REML_z"])
+def test_knapp_hartung_subgroup_test_uses_wald_se_not_the_knapp_hartung_se(key: str) -> None:
+    """The statistician's example: Knapp-Hartung subgroup CIs -1.53 to 2.26 and -0.27 to 2.25 overlap widely, but a
+    chi² Q from their Knapp-Hartung se gave 12.06 (p = 0.0005). From the Wald se (as metafor test="z"): 5.81 (p = 0.016)."""
+    ref = SYN["subgroups_knha_example"][key]
+    got = subgroup_analysis(ref["yi"], ref["vi"], labels=["A", "B", "C", "D"], groups=ref["groups_of_studies"],
+                            method=ref["method"], hksj=ref["hksj"], hksj_adhoc=ref["hksj_adhoc"])
+    _assert_subgroups_equal_metafor(got, ref)
+    assert round(got["q_between"], 2) == 5.81 and round(got["p"], 3) == 0.016
+    if key == "REML_knha":
+        assert (round(got["groups"]["AC"]["ci_low"], 2), round(got["groups"]["AC"]["ci_high"], 2)) == (-1.53, 2.26)
+        assert (round(got["groups"]["BD"]["ci_low"], 2), round(got["groups"]["BD"]["ci_high"], 2)) == (-0.27, 2.25)
+        assert round(ref["q_between_from_shown_se_not_used"], 2) == 12.06  # the old, anti-conservative test
+        assert got["groups"]["BD"]["se"] < got["groups"]["BD"]["test_se"]
 
 
 def test_egger_at_ten_studies_equals_regtest_lm_with_limit_estimate() -> None:

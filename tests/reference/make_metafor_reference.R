@@ -70,12 +70,12 @@ sub_est <- c(); sub_se <- c(); sub <- list()
 for (g in groups) {
   rg <- rma(yi, vi, data = bcg, subset = (alloc == g), method = "REML", control = ctrl)
   sub_est <- c(sub_est, rg$beta[1]); sub_se <- c(sub_se, rg$se)
-  sub[[g]] <- list(k = rg$k, estimate = num(rg$beta[1]), se = num(rg$se), tau2 = num(rg$tau2), q = num(rg$QE))
+  sub[[g]] <- list(k = rg$k, estimate = num(rg$beta[1]), se = num(rg$se), tau2 = num(rg$tau2), q = num(rg$QE), test_se = num(rg$se))
 }
 qb <- rma(sub_est, sei = sub_se, method = "FE")
 subgroup_out <- list(
   tolerance = TOL,
-  call = "for each alloc: rma(yi, vi, data=bcg, subset=alloc==g, method='REML'); rma(est, sei=se, method='FE')$QE",
+  call = "for each alloc: rma(yi, vi, data=bcg, subset=alloc==g, method='REML'); rma(est, sei=se, method='FE')$QE  # test='z': the Wald se shown is the test's se",
   groups = sub, q_between = num(qb$QE), df = length(groups) - 1, p = num(qb$QEp)
 )
 eg <- regtest(res, model = "lm")
@@ -105,7 +105,8 @@ same <- data.frame(yi = c(0.3, 0.3, 0.3), vi = c(0.02, 0.02, 0.02))
 same_models <- fits(same, "same")
 
 # ---- synthetic cases (hand-made, not from a paper): k = 2, 3, 5, 7; tau^2 = 0 and > 0; zero cells;
-# SMD from exact p values; Knapp-Hartung leave-one-out, cumulative and 2-vs-3 subgroups; Egger at k = 10.
+# SMD from exact p values; Knapp-Hartung leave-one-out, cumulative and 2-vs-3 subgroups (and a Knapp-Hartung subgroup
+# example); Egger at k = 10.
 # Their tau^2 CIs use tau2.max = 1e6: metafor's confint stops the Q-profile search at
 # max(100, 10 * tau^2) and prints the bound as ">100"; livingreview returns the root itself.
 syn_ci_ctrl <- list(tol = 1e-12, tau2.max = 1e6)
@@ -160,24 +161,66 @@ for (spec in list(c("REML", "knha"), c("PM", "z"))) {
                          method = spec[1], hksj = spec[2] == "knha", year = syn_years, estimate = num(cu$estimate), se = num(cu$se),
                          ci_low = num(cu$ci.lb), ci_high = num(cu$ci.ub), tau2 = num(cu$tau2), i2 = num(cu$I2))
 }
+# Subgroups: each subgroup fitted as the analysis is (method, test: its estimate, se and CI are what is shown);
+# the test for subgroup differences is Q of a fixed-effect model of the subgroup estimates with their Wald (test="z")
+# se, tau^2 by the same method within each subgroup (RevMan; Cochrane Handbook 10.11.3.1). Under Knapp-Hartung the
+# shown se is not the test's se: the Q from the shown (knha/adhoc) se is stored only for contrast. A subgroup of one
+# study is that study: yi with se sqrt(vi) and a normal CI. Studies with no subgroup value (NA) are shown as their
+# own subgroup (same fit) and are left out of the test.
+sub_fit <- function(d, grp, method, test, label) {
+  reported <- sort(unique(grp[!is.na(grp)]))
+  est <- c(); test_se <- c(); shown_se <- c(); g <- list()
+  fit_one <- function(rows) {
+    if (sum(rows) == 1) {
+      yi <- d$yi[rows]; se <- sqrt(d$vi[rows])
+      return(list(shown = list(k = 1, estimate = yi, se = se, ci_low = yi - qnorm(0.975) * se, ci_high = yi + qnorm(0.975) * se,
+                               tau2 = NULL, i2 = NULL, q = NULL), test_se = se))
+    }
+    rg <- rma(yi, vi, data = d, subset = rows, method = method, test = test, control = ctrl)
+    rz <- rma(yi, vi, data = d, subset = rows, method = method, test = "z", control = ctrl)
+    stopifnot(abs(rz$beta[1] - rg$beta[1]) < 1e-12)  # the test changes only the se, not the estimate
+    list(shown = list(k = rg$k, estimate = num(rg$beta[1]), se = num(rg$se), ci_low = num(rg$ci.lb), ci_high = num(rg$ci.ub),
+                      tau2 = num(rg$tau2), i2 = num(rg$I2), q = num(rg$QE)), test_se = num(rz$se))
+  }
+  for (s in reported) {
+    f <- fit_one(!is.na(grp) & grp == s)
+    est <- c(est, f$shown$estimate); test_se <- c(test_se, f$test_se); shown_se <- c(shown_se, f$shown$se)
+    g[[s]] <- c(f$shown, list(test_se = f$test_se, in_test = TRUE))
+  }
+  not_reported <- NULL
+  if (any(is.na(grp))) {
+    f <- fit_one(is.na(grp))
+    not_reported <- c(f$shown, list(in_test = FALSE))
+  }
+  qb <- rma(est, sei = test_se, method = "FE")
+  out <- list(
+    tolerance = TOL, method = method, hksj = test %in% c("knha", "adhoc"), hksj_adhoc = test == "adhoc", groups_of_studies = grp,
+    call = sprintf("for each reported g: rma(yi, vi, data=%s, subset=grp==g, method='%s', test='%s') (shown) and test='z' (test se); rma(est, sei=se_z, method='FE')$QE",
+                   label, method, test),
+    groups = g, not_reported = not_reported, q_between = num(qb$QE), df = length(reported) - 1, p = num(qb$QEp))
+  if (test != "z") {
+    old <- rma(est, sei = shown_se, method = "FE")  # the Knapp-Hartung se in a chi^2 Q: not used (anti-conservative)
+    out$q_between_from_shown_se_not_used <- num(old$QE); out$p_from_shown_se_not_used <- num(old$QEp)
+  }
+  out
+}
 syn_groups <- c("a", "a", "b", "b", "b")
 syn_sub <- list()
-for (spec in list(c("REML", "z"), c("REML", "knha"), c("PM", "knha"), c("DL", "z"))) {
-  d <- syn_data$syn_k5_subgroups; est <- c(); se <- c(); g <- list()
-  for (s in c("a", "b")) {
-    rg <- rma(yi, vi, data = d, subset = (syn_groups == s), method = spec[1], test = spec[2], control = ctrl)
-    est <- c(est, rg$beta[1]); se <- c(se, rg$se)
-    g[[s]] <- list(k = rg$k, estimate = num(rg$beta[1]), se = num(rg$se), ci_low = num(rg$ci.lb), ci_high = num(rg$ci.ub),
-                   tau2 = num(rg$tau2), i2 = num(rg$I2), q = num(rg$QE))
-  }
-  qb <- rma(est, sei = se, method = "FE")
+for (spec in list(c("REML", "z"), c("REML", "knha"), c("REML", "adhoc"), c("PM", "knha"), c("DL", "z"))) {
+  d <- syn_data$syn_k5_subgroups
+  key <- paste(spec, collapse = "_")
+  syn_sub[[key]] <- sub_fit(d, syn_groups, spec[1], spec[2], "syn_k5_subgroups")
   # for contrast only: one common tau^2 (mods) gives another Q-between; livingreview follows the separate-tau^2 approach
   common_fit <- rma(yi, vi, mods = ~ factor(syn_groups), data = d, method = spec[1], test = spec[2], control = ctrl)
-  syn_sub[[paste(spec, collapse = "_")]] <- list(
-    tolerance = TOL, method = spec[1], hksj = spec[2] == "knha", groups_of_studies = syn_groups,
-    call = sprintf("for g in a, b: rma(yi, vi, data=syn_k5_subgroups, subset=grp==g, method='%s', test='%s'); rma(est, sei=se, method='FE')$QE", spec[1], spec[2]),
-    groups = g, q_between = num(qb$QE), df = 1, p = num(qb$QEp),
-    common_tau2_qm_not_used = num(common_fit$QM))
+  syn_sub[[key]]$common_tau2_qm_not_used <- num(common_fit$QM)
+}
+# the statistician's example: Knapp-Hartung subgroup CIs -1.53 to 2.26 and -0.27 to 2.25, yet Q from their se = 12.06 (p = 0.0005)
+syn_sub_kh <- data.frame(yi = c(0.2, 0.9, 0.5, 1.1), vi = c(0.05, 0.08, 0.04, 0.1))
+syn_sub_kh_groups <- c("AC", "BD", "AC", "BD")
+syn_sub_knha <- list()
+for (spec in list(c("REML", "knha"), c("REML", "adhoc"), c("REML", "z"))) {
+  syn_sub_knha[[paste(spec, collapse = "_")]] <- c(list(yi = syn_sub_kh$yi, vi = syn_sub_kh$vi),
+                                                    sub_fit(syn_sub_kh, syn_sub_kh_groups, spec[1], spec[2], "syn_sub_kh"))
 }
 syn_eg_dat <- data.frame(yi = c(0.9, 0.7, 0.55, 0.6, 0.3, 0.45, 0.2, 0.25, 0.1, 0.15),
                          vi = c(0.20, 0.15, 0.12, 0.09, 0.06, 0.05, 0.03, 0.025, 0.015, 0.01))
@@ -230,7 +273,7 @@ out <- list(
     smd_exact_p = c(as.list(syn_p), list(tolerance = TOL, call = 'escalc(measure="SMD", ti=sgn*qt(p/2, n1i+n2i-2, lower.tail=FALSE), n1i, n2i, data=syn_p)',
                                          yi = num(syn_smd_p$yi), vi = num(syn_smd_p$vi))),
     two_by_two_zero_cells = c(as.list(syn_tab), syn_two),
-    leave1out = syn_l1o, cumulative = syn_cum, subgroups = syn_sub, egger = syn_egger
+    leave1out = syn_l1o, cumulative = syn_cum, subgroups = syn_sub, subgroups_knha_example = syn_sub_knha, egger = syn_egger
   ),
   bcg_leave1out = leave1out_out,
   bcg_cumulative = cumul_out,

@@ -326,38 +326,54 @@ def subgroup_analysis(
     yi: Sequence[float], vi: Sequence[float], *, labels: Sequence[str], groups: Sequence[str], method: str = "REML", hksj: bool = False,
     hksj_adhoc: bool = False,
 ) -> dict[str, Any]:
-    """Subgroup analysis with a separate tau² per subgroup and the Q-between test on the subgroup estimates.
+    """Subgroup analysis with a separate tau² per subgroup and the test for subgroup differences (Q-between).
 
-    A subgroup with k = 1 contributes its study estimate; Q-between is a fixed-effect Q across the
-    subgroup estimates with df = number of subgroups - 1 (RevMan; metafor ``rma(est, sei=se, method="FE")``).
-    Under ``hksj`` the subgroup SEs (and so Q-between) are the Knapp-Hartung SEs (ad hoc with ``hksj_adhoc``).
-    Returns {"groups": {name: {...}}, "q_between", "df", "p"}; q_between is None with fewer than 2 subgroups.
+    Each subgroup is fitted as the analysis is (``method``, ``hksj``, ``hksj_adhoc``): its estimate, se
+    and CI are shown as configured. A subgroup with k = 1 shows its study estimate with a normal CI.
+
+    The test for subgroup differences is a fixed-effect Q across the subgroup estimates with
+    df = number of subgroups - 1 (RevMan; Cochrane Handbook 10.11.3.1; metafor
+    ``rma(est, sei=se, method="FE")``), from each subgroup's random-effects estimate with its Wald (z)
+    se sqrt(1 / sum(w)) (tau² by ``method`` within the subgroup), never the Knapp-Hartung se: that se
+    is valid only with its own t(k - 1) quantile, and in a chi² Q it can make the test far too
+    liberal next to wide Knapp-Hartung subgroup CIs. Without ``hksj`` the test's se is the se shown.
+
+    Returns {"groups": {name: {"k", "studies", "estimate", "se", "ci_low", "ci_high", "tau2", "i2", "q",
+    "test_se"}}, "q_between", "df", "p", "test_se" (which se the test used, "wald"), "test_note" (the same
+    in words), "reason" (why there is no test, else None)}; q_between is None with fewer than 2 subgroups.
     """
     y, v = check_inputs(yi, vi, labels=labels)
-    result: dict[str, Any] = {"groups": {}, "q_between": None, "df": None, "p": None}
+    if len(groups) != len(y):
+        raise InputFormatError(f"{len(groups)} subgroup values for {len(y)} studies", where="subgroup input", fix="give one subgroup value per study")
+    shown_se = (f"Knapp-Hartung{' (ad hoc)' if hksj_adhoc else ''} SEs of the subgroup CIs" if hksj else "")
+    fitted = "fixed-effect estimate" if method == "FE" else f"random-effects estimate (tau² by {method} within the subgroup)"
+    note = (f"Q-between from each subgroup's {fitted} with its Wald (z) SE"
+            + (f", not the {shown_se}, which hold only with their t(k - 1) quantile" if hksj else ""))
+    result: dict[str, Any] = {"groups": {}, "q_between": None, "df": None, "p": None, "test_se": "wald", "test_note": note, "reason": None}
+    z = float(stats.norm.ppf(0.975))
+    tested_est: list[float] = []
+    tested_se: list[float] = []
     names = sorted(set(groups))
-    ests: list[float] = []
-    ses: list[float] = []
     for g in names:
         sel = [i for i, x in enumerate(groups) if x == g]
         if len(sel) == 1:
             i = sel[0]
-            z = float(stats.norm.ppf(0.975))
-            entry = {"k": 1, "studies": [labels[i]], "estimate": float(y[i]), "se": math.sqrt(v[i]), "ci_low": float(y[i]) - z * math.sqrt(v[i]),
-                     "ci_high": float(y[i]) + z * math.sqrt(v[i]), "tau2": None, "i2": None, "q": None}
+            se = math.sqrt(v[i])
+            entry = {"k": 1, "studies": [labels[i]], "estimate": float(y[i]), "se": se, "ci_low": float(y[i]) - z * se,
+                     "ci_high": float(y[i]) + z * se, "tau2": None, "i2": None, "q": None, "test_se": se}
         else:
             res = pool(y[sel], v[sel], method=method, hksj=hksj, hksj_adhoc=hksj_adhoc, labels=[labels[i] for i in sel])
-            entry = {"k": res.k, "studies": [labels[i] for i in sel], "estimate": res.estimate, "se": res.se, "ci_low": res.ci_low, "ci_high": res.ci_high,
-                     "tau2": res.tau2, "i2": res.i2, "q": res.q}
-        ests.append(entry["estimate"])
-        ses.append(entry["se"])
+            wald = pool(y[sel], v[sel], method=method, labels=[labels[i] for i in sel]) if hksj else res
+            entry = {"k": res.k, "studies": [labels[i] for i in sel], "estimate": res.estimate, "se": res.se, "ci_low": res.ci_low,
+                     "ci_high": res.ci_high, "tau2": res.tau2, "i2": res.i2, "q": res.q, "test_se": wald.se}
+        tested_est.append(entry["estimate"])
+        tested_se.append(entry["test_se"])
         result["groups"][g] = entry
-    if len(names) >= 2 and not all(math.isfinite(s) and s > 0 for s in ses):
-        # e.g. Knapp-Hartung on a subgroup whose studies agree exactly: its se is 0 and Q-between divides by it
-        result["reason"] = "Q-between is not defined: a subgroup's standard error is 0 (its studies' estimates are identical)"
-    elif len(names) >= 2:
-        qb = q_statistic(np.asarray(ests), np.asarray(ses) ** 2, 0.0)
+    if len(names) >= 2:
+        qb = q_statistic(np.asarray(tested_est), np.asarray(tested_se) ** 2, 0.0)
         result.update(q_between=qb, df=len(names) - 1, p=float(stats.chi2.sf(qb, len(names) - 1)))
+    else:
+        result["reason"] = "fewer than 2 subgroups"
     return result
 
 
