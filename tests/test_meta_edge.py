@@ -55,6 +55,44 @@ def test_pooled_analysis_has_subgroups_cumulative_and_reasons() -> None:
     assert out["egger"]["run"] is False and "k = 4 < 10" in out["egger"]["reason"]
 
 
+def test_studies_with_no_dose_are_a_not_reported_subgroup_left_out_of_the_test_as_metafor() -> None:
+    """analyse(): a study with no value in the subgroup column is shown in a "not reported" subgroup (its own fit)
+    but is not in the test for subgroup differences; Q-between equals metafor's over the reported doses only
+    (tests/data/metafor_reference.json synthetic.subgroups_not_reported, the shipped REML + ad hoc Knapp-Hartung)."""
+    ref = json.loads((Path(__file__).parent / "data" / "metafor_reference.json").read_text(encoding="utf-8"))
+    ref = ref["synthetic"]["subgroups_not_reported"]["REML_adhoc"]
+    dose = {"a": (0.2,), "b": (0.5,), "c": (1.0,), None: ()}
+    ids = [f"S{i + 1}" for i in range(8)]
+    studies = [make_study(sid, 2010 + i, dose=dose[g]) for i, (sid, g) in enumerate(zip(ids, ref["groups_of_studies"]))]
+    eff = [Effect(sid, "x", "SMD", y, v, "") for sid, y, v in zip(ids, ref["yi"], ref["vi"])]
+    analysis = {"id": "x", "domain": "ptsd_severity", "measure": "SMD", "method": "REML", "hksj": True, "hksj_adhoc": True, "subgroups": ["dose"]}
+    sub = analyse(analysis, eff, studies, dose_unit="mg/kg")["subgroups"]["dose"]
+    assert sub["run"] is True and sorted(sub["groups"]) == ["0.2 mg/kg", "0.5 mg/kg", "1 mg/kg", "not reported"]
+    nr = sub["groups"]["not reported"]
+    assert nr["studies"] == ["S6", "S7"] and nr["reported"] is False and nr["in_test"] is False
+    assert abs(nr["estimate"] - ref["not_reported"]["estimate"]) < 1e-6 and abs(nr["ci_low"] - ref["not_reported"]["ci_low"]) < 1e-6
+    assert sub["df"] == 2 and abs(sub["q_between"] - ref["q_between"]) < 1e-6 * ref["q_between"] and abs(sub["p"] - ref["p"]) < 1e-6
+    assert sub["not_in_test"]["why"] == "k = 2 studies with no dose reported are not in the test"
+    # one reported dose and studies without one: both shown, no test, and why
+    one = [make_study(sid, 2010 + i, dose=(0.5,) if g is not None else ()) for i, (sid, g) in enumerate(zip(ids, ref["groups_of_studies"]))]
+    sub = analyse(analysis, eff, one, dose_unit="mg/kg")["subgroups"]["dose"]
+    assert sub["run"] is True and sorted(sub["groups"]) == ["0.5 mg/kg", "not reported"] and sub["q_between"] is None
+    assert sub["reason"] == ("one subgroup with a reported dose (0.5 mg/kg), and a test for subgroup differences needs at least 2; "
+                             "k = 2 studies with no dose reported are not in the test")
+    # no study reports a dose: not run
+    none = [make_study(sid, 2010 + i, dose=()) for i, sid in enumerate(ids)]
+    assert analyse(analysis, eff, none)["subgroups"]["dose"] == {"run": False, "reason": "no study reports dose"}
+    # the forest plot shows a subgroup analysis with a test before one without
+    from livingreview.meta import forest_subgroup
+
+    both = analyse({**analysis, "subgroups": ["dose", "infusions"]}, eff,
+                   [make_study(s.study_id, s.year, infusions="repeated" if i % 2 else "single", dose=s.dose) for i, s in enumerate(one)])
+    assert both["subgroups"]["dose"]["q_between"] is None and both["subgroups"]["infusions"]["q_between"] is not None
+    assert forest_subgroup(both) == "infusions"
+    assert forest_subgroup({"subgroups": {"dose": both["subgroups"]["dose"]}}) == "dose"
+    assert forest_subgroup({"subgroups": {"dose": {"run": False, "reason": "no study reports dose"}}}) is None
+
+
 def test_tau2_zero_when_studies_agree() -> None:
     res = pool([0.3, 0.3, 0.3], [0.02, 0.02, 0.02], method="REML")
     assert res.tau2 == 0.0 and res.i2 == 0.0 and res.h2 == 1.0 and res.q == 0.0

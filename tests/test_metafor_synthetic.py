@@ -101,14 +101,21 @@ def test_leave_one_out_and_cumulative_with_a_tied_year_equal_metafor(key: str) -
 
 
 def _assert_subgroups_equal_metafor(got: dict[str, Any], ref: dict[str, Any]) -> None:
-    """Every subgroup (shown fit and the Wald se the test used) and Q-between, df, p."""
-    assert sorted(got["groups"]) == sorted(ref["groups"])
+    """Every subgroup (shown fit and the Wald se the test used), the not-reported subgroup and Q-between, df, p."""
+    reported = {name: g for name, g in got["groups"].items() if g["reported"]}
+    assert sorted(reported) == sorted(ref["groups"])
     for name, g in ref["groups"].items():
         mine = got["groups"][name]
-        assert mine["k"] == g["k"]
+        assert mine["k"] == g["k"] and mine["in_test"] is True
         bad = {q: (mine[q], g[q]) for q in ("estimate", "se", "ci_low", "ci_high", "tau2", "i2", "q", "test_se") if not close(mine[q], g[q])}
         assert not bad, (ref["call"], name, bad)
-    assert ref["not_reported"] is None
+    if ref["not_reported"] is None:
+        assert "not reported" not in got["groups"] and got["not_in_test"] is None
+    else:
+        mine, g = got["groups"]["not reported"], ref["not_reported"]
+        assert mine["k"] == g["k"] and mine["reported"] is False and mine["in_test"] is False and mine["test_se"] is None
+        bad = {q: (mine[q], g[q]) for q in ("estimate", "se", "ci_low", "ci_high", "tau2", "i2", "q") if not close(mine[q], g[q])}
+        assert not bad, (ref["call"], "not reported", bad)
     assert close(got["q_between"], ref["q_between"]) and got["df"] == ref["df"] and close(got["p"], ref["p"]), (ref["call"], got["q_between"])
     assert got["test_se"] == "wald" and got["reason"] is None
 
@@ -134,7 +141,7 @@ def test_knapp_hartung_subgroup_test_uses_wald_se_not_the_knapp_hartung_se(key: 
     chi² Q from their Knapp-Hartung se gave 12.06 (p = 0.0005). From the Wald se (as metafor test="z"): 5.81 (p = 0.016)."""
     ref = SYN["subgroups_knha_example"][key]
     got = subgroup_analysis(ref["yi"], ref["vi"], labels=["A", "B", "C", "D"], groups=ref["groups_of_studies"],
-                            method=ref["method"], hksj=ref["hksj"], hksj_adhoc=ref["hksj_adhoc"])
+                            method=ref["method"], hksj=ref["hksj"], hksj_adhoc=ref["hksj_adhoc"], column="dose")
     _assert_subgroups_equal_metafor(got, ref)
     assert round(got["q_between"], 2) == 5.81 and round(got["p"], 3) == 0.016
     if key == "REML_knha":
@@ -142,6 +149,35 @@ def test_knapp_hartung_subgroup_test_uses_wald_se_not_the_knapp_hartung_se(key: 
         assert (round(got["groups"]["BD"]["ci_low"], 2), round(got["groups"]["BD"]["ci_high"], 2)) == (-0.27, 2.25)
         assert round(ref["q_between_from_shown_se_not_used"], 2) == 12.06  # the old, anti-conservative test
         assert got["groups"]["BD"]["se"] < got["groups"]["BD"]["test_se"]
+
+
+@pytest.mark.parametrize("key", ["REML_adhoc", "REML_knha", "REML_z"])
+def test_studies_with_no_subgroup_value_are_shown_but_not_in_the_test(key: str) -> None:
+    """Eight studies: a (k = 2), b (k = 3), c (k = 1) and two with no value. The two are a "not reported" subgroup
+    with its own fit; Q-between (df = 2) is metafor's over a, b and c only."""
+    ref = SYN["subgroups_not_reported"][key]
+    labels = [f"S{i + 1}" for i in range(8)]
+    got = subgroup_analysis(ref["yi"], ref["vi"], labels=labels, groups=ref["groups_of_studies"], method=ref["method"],
+                            hksj=ref["hksj"], hksj_adhoc=ref["hksj_adhoc"], column="dose")
+    _assert_subgroups_equal_metafor(got, ref)
+    assert got["df"] == 2 and got["groups"]["not reported"]["studies"] == ["S6", "S7"]
+    assert got["not_in_test"] == {"k": 2, "studies": ["S6", "S7"], "why": "k = 2 studies with no dose reported are not in the test"}
+    # the same Q as the reported studies alone
+    keep = [i for i, g in enumerate(ref["groups_of_studies"]) if g is not None]
+    alone = subgroup_analysis([ref["yi"][i] for i in keep], [ref["vi"][i] for i in keep], labels=[labels[i] for i in keep],
+                              groups=[ref["groups_of_studies"][i] for i in keep], method=ref["method"], hksj=ref["hksj"], hksj_adhoc=ref["hksj_adhoc"])
+    assert alone["q_between"] == got["q_between"] and alone["not_in_test"] is None
+
+
+def test_one_reported_subgroup_and_not_reported_studies_give_no_test_and_say_why() -> None:
+    ref = SYN["subgroups_not_reported"]["REML_adhoc"]
+    groups = ["a" if g is not None else None for g in ref["groups_of_studies"]]  # one reported subgroup (a) and two without a value
+    got = subgroup_analysis(ref["yi"], ref["vi"], labels=[f"S{i + 1}" for i in range(8)], groups=groups, method="REML", hksj=True,
+                            hksj_adhoc=True, column="dose")
+    assert got["q_between"] is None and got["df"] is None and got["p"] is None
+    assert got["reason"] == ("one subgroup with a reported dose (a), and a test for subgroup differences needs at least 2; "
+                             "k = 2 studies with no dose reported are not in the test")
+    assert close(got["groups"]["not reported"]["estimate"], ref["not_reported"]["estimate"]) and got["groups"]["a"]["k"] == 6
 
 
 def test_egger_at_ten_studies_equals_regtest_lm_with_limit_estimate() -> None:

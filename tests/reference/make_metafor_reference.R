@@ -105,8 +105,8 @@ same <- data.frame(yi = c(0.3, 0.3, 0.3), vi = c(0.02, 0.02, 0.02))
 same_models <- fits(same, "same")
 
 # ---- synthetic cases (hand-made, not from a paper): k = 2, 3, 5, 7; tau^2 = 0 and > 0; zero cells;
-# SMD from exact p values; Knapp-Hartung leave-one-out, cumulative and 2-vs-3 subgroups (and a Knapp-Hartung subgroup
-# example); Egger at k = 10.
+# SMD from exact p values; Knapp-Hartung leave-one-out, cumulative and 2-vs-3 subgroups (and subgroups with a Knapp-Hartung
+# example and with studies of no reported subgroup); Egger at k = 10.
 # Their tau^2 CIs use tau2.max = 1e6: metafor's confint stops the Q-profile search at
 # max(100, 10 * tau^2) and prints the bound as ">100"; livingreview returns the root itself.
 syn_ci_ctrl <- list(tol = 1e-12, tau2.max = 1e6)
@@ -222,6 +222,14 @@ for (spec in list(c("REML", "knha"), c("REML", "adhoc"), c("REML", "z"))) {
   syn_sub_knha[[paste(spec, collapse = "_")]] <- c(list(yi = syn_sub_kh$yi, vi = syn_sub_kh$vi),
                                                     sub_fit(syn_sub_kh, syn_sub_kh_groups, spec[1], spec[2], "syn_sub_kh"))
 }
+# studies with no subgroup value (NA): shown as their own subgroup, not in the test; a reported subgroup of one study
+syn_sub_na_dat <- data.frame(yi = c(0.1, 0.3, 0.8, 1.1, 0.5, 1.4, 1.6, -0.2), vi = c(0.04, 0.05, 0.03, 0.06, 0.02, 0.05, 0.07, 0.03))
+syn_sub_na_groups <- c("a", "a", "b", "b", "b", NA, NA, "c")
+syn_sub_na <- list()
+for (spec in list(c("REML", "adhoc"), c("REML", "knha"), c("REML", "z"))) {
+  syn_sub_na[[paste(spec, collapse = "_")]] <- c(list(yi = syn_sub_na_dat$yi, vi = syn_sub_na_dat$vi),
+                                                  sub_fit(syn_sub_na_dat, syn_sub_na_groups, spec[1], spec[2], "syn_sub_na"))
+}
 syn_eg_dat <- data.frame(yi = c(0.9, 0.7, 0.55, 0.6, 0.3, 0.45, 0.2, 0.25, 0.1, 0.15),
                          vi = c(0.20, 0.15, 0.12, 0.09, 0.06, 0.05, 0.03, 0.025, 0.015, 0.01))
 syn_eg <- regtest(rma(yi, vi, data = syn_eg_dat, control = ctrl), model = "lm")
@@ -273,7 +281,8 @@ out <- list(
     smd_exact_p = c(as.list(syn_p), list(tolerance = TOL, call = 'escalc(measure="SMD", ti=sgn*qt(p/2, n1i+n2i-2, lower.tail=FALSE), n1i, n2i, data=syn_p)',
                                          yi = num(syn_smd_p$yi), vi = num(syn_smd_p$vi))),
     two_by_two_zero_cells = c(as.list(syn_tab), syn_two),
-    leave1out = syn_l1o, cumulative = syn_cum, subgroups = syn_sub, subgroups_knha_example = syn_sub_knha, egger = syn_egger
+    leave1out = syn_l1o, cumulative = syn_cum, subgroups = syn_sub, subgroups_knha_example = syn_sub_knha,
+    subgroups_not_reported = syn_sub_na, egger = syn_egger
   ),
   bcg_leave1out = leave1out_out,
   bcg_cumulative = cumul_out,

@@ -322,9 +322,12 @@ def cumulative(
     return out
 
 
+NOT_REPORTED_GROUP = "not reported"  # the subgroup of studies with no value in the subgroup column
+
+
 def subgroup_analysis(
-    yi: Sequence[float], vi: Sequence[float], *, labels: Sequence[str], groups: Sequence[str], method: str = "REML", hksj: bool = False,
-    hksj_adhoc: bool = False,
+    yi: Sequence[float], vi: Sequence[float], *, labels: Sequence[str], groups: Sequence[str | None], method: str = "REML", hksj: bool = False,
+    hksj_adhoc: bool = False, column: str = "subgroup",
 ) -> dict[str, Any]:
     """Subgroup analysis with a separate tau² per subgroup and the test for subgroup differences (Q-between).
 
@@ -332,30 +335,36 @@ def subgroup_analysis(
     and CI are shown as configured. A subgroup with k = 1 shows its study estimate with a normal CI.
 
     The test for subgroup differences is a fixed-effect Q across the subgroup estimates with
-    df = number of subgroups - 1 (RevMan; Cochrane Handbook 10.11.3.1; metafor
+    df = number of tested subgroups - 1 (RevMan; Cochrane Handbook 10.11.3.1; metafor
     ``rma(est, sei=se, method="FE")``), from each subgroup's random-effects estimate with its Wald (z)
     se sqrt(1 / sum(w)) (tau² by ``method`` within the subgroup), never the Knapp-Hartung se: that se
     is valid only with its own t(k - 1) quantile, and in a chi² Q it can make the test far too
     liberal next to wide Knapp-Hartung subgroup CIs. Without ``hksj`` the test's se is the se shown.
 
+    ``groups`` gives each study's subgroup; None (no value reported in ``column``) puts the study in
+    the NOT_REPORTED_GROUP subgroup, which is shown (``reported: false``) but is not in the test.
+
     Returns {"groups": {name: {"k", "studies", "estimate", "se", "ci_low", "ci_high", "tau2", "i2", "q",
-    "test_se"}}, "q_between", "df", "p", "test_se" (which se the test used, "wald"), "test_note" (the same
-    in words), "reason" (why there is no test, else None)}; q_between is None with fewer than 2 subgroups.
+    "reported", "in_test", "test_se"}}, "q_between", "df", "p", "test_se" (which se the test used, "wald"),
+    "test_note" (the same in words), "not_in_test" ({"k", "studies", "why"} or None), "reason" (why there
+    is no test, else None)}; q_between is None with fewer than 2 reported subgroups.
     """
     y, v = check_inputs(yi, vi, labels=labels)
     if len(groups) != len(y):
         raise InputFormatError(f"{len(groups)} subgroup values for {len(y)} studies", where="subgroup input", fix="give one subgroup value per study")
+    names = [None if g is None or str(g) == NOT_REPORTED_GROUP else str(g) for g in groups]
     shown_se = (f"Knapp-Hartung{' (ad hoc)' if hksj_adhoc else ''} SEs of the subgroup CIs" if hksj else "")
     fitted = "fixed-effect estimate" if method == "FE" else f"random-effects estimate (tau² by {method} within the subgroup)"
     note = (f"Q-between from each subgroup's {fitted} with its Wald (z) SE"
             + (f", not the {shown_se}, which hold only with their t(k - 1) quantile" if hksj else ""))
-    result: dict[str, Any] = {"groups": {}, "q_between": None, "df": None, "p": None, "test_se": "wald", "test_note": note, "reason": None}
+    result: dict[str, Any] = {"groups": {}, "q_between": None, "df": None, "p": None, "test_se": "wald", "test_note": note,
+                              "not_in_test": None, "reason": None}
     z = float(stats.norm.ppf(0.975))
     tested_est: list[float] = []
     tested_se: list[float] = []
-    names = sorted(set(groups))
-    for g in names:
-        sel = [i for i, x in enumerate(groups) if x == g]
+    reported = sorted({g for g in names if g is not None})
+    for g in reported + ([None] if None in names else []):
+        sel = [i for i, x in enumerate(names) if x == g]
         if len(sel) == 1:
             i = sel[0]
             se = math.sqrt(v[i])
@@ -366,14 +375,23 @@ def subgroup_analysis(
             wald = pool(y[sel], v[sel], method=method, labels=[labels[i] for i in sel]) if hksj else res
             entry = {"k": res.k, "studies": [labels[i] for i in sel], "estimate": res.estimate, "se": res.se, "ci_low": res.ci_low,
                      "ci_high": res.ci_high, "tau2": res.tau2, "i2": res.i2, "q": res.q, "test_se": wald.se}
-        tested_est.append(entry["estimate"])
-        tested_se.append(entry["test_se"])
-        result["groups"][g] = entry
-    if len(names) >= 2:
+        entry.update(reported=g is not None, in_test=g is not None)
+        if g is None:
+            entry["test_se"] = None
+            k_nr = len(sel)
+            result["not_in_test"] = {"k": k_nr, "studies": entry["studies"],
+                                     "why": f"k = {k_nr} stud{'y' if k_nr == 1 else 'ies'} with no {column} reported {'is' if k_nr == 1 else 'are'} not in the test"}
+        else:
+            tested_est.append(entry["estimate"])
+            tested_se.append(entry["test_se"])
+        result["groups"][g if g is not None else NOT_REPORTED_GROUP] = entry
+    if len(reported) >= 2:
         qb = q_statistic(np.asarray(tested_est), np.asarray(tested_se) ** 2, 0.0)
-        result.update(q_between=qb, df=len(names) - 1, p=float(stats.chi2.sf(qb, len(names) - 1)))
+        result.update(q_between=qb, df=len(reported) - 1, p=float(stats.chi2.sf(qb, len(reported) - 1)))
     else:
-        result["reason"] = "fewer than 2 subgroups"
+        only = f"one subgroup with a reported {column} ({reported[0]})" if reported else f"no study reports {column}"
+        nr = f"; {result['not_in_test']['why']}" if result["not_in_test"] else ""
+        result["reason"] = f"{only}, and a test for subgroup differences needs at least 2{nr}"
     return result
 
 
@@ -557,10 +575,15 @@ def analyse(
             subgroups[column] = {"run": False, "reason": "analysis not pooled"}
             continue
         groups = [_subgroup_value(by_id[e.study], column, dose_unit) for e in usable]
+        if all(g is None for g in groups):
+            subgroups[column] = {"run": False, "reason": f"no study reports {column}"}
+            continue
         if len(set(groups)) < 2:
             subgroups[column] = {"run": False, "reason": f"all studies in one subgroup ({groups[0]})"}
             continue
-        subgroups[column] = {"run": True, **subgroup_analysis(yi, vi, labels=labels, groups=groups, method=method, hksj=hksj, hksj_adhoc=hksj_adhoc)}
+        # studies with no value form a "not reported" subgroup that is shown but not in the test
+        subgroups[column] = {"run": True, **subgroup_analysis(yi, vi, labels=labels, groups=groups, method=method, hksj=hksj,
+                                                              hksj_adhoc=hksj_adhoc, column=column)}
     out["subgroups"] = subgroups
     if reason is None and len(usable) >= 3:
         out["leave_one_out"] = leave_one_out(yi, vi, labels=labels, method=method, hksj=hksj, hksj_adhoc=hksj_adhoc)
@@ -604,11 +627,21 @@ def primary_analysis(synthesis: dict[str, Any], *, where: str = "config/config.y
     return marked[0] if marked else None
 
 
-def _subgroup_value(study: Any, column: str, dose_unit: str = "") -> str:
+def forest_subgroup(summary: dict[str, Any]) -> str | None:
+    """The subgroup analysis the forest plot shows: the first configured one with a test for subgroup
+    differences, else the first that was run (e.g. one reported subgroup beside "not reported"), else None."""
+    run = [c for c, s in summary.get("subgroups", {}).items() if s.get("run")]
+    return next((c for c in run if summary["subgroups"][c].get("q_between") is not None), run[0] if run else None)
+
+
+def _subgroup_value(study: Any, column: str, dose_unit: str = "") -> str | None:
+    """The study's subgroup in ``column``; None when the study reports no value (subgroup_analysis
+    shows those studies as the NOT_REPORTED_GROUP subgroup and leaves them out of the test)."""
     if column == "dose":
-        return str(study.dose_label(dose_unit))
-    value = getattr(study, column)
-    return str(value) if value not in (None, "") else "not reported"
+        value: Any = study.dose_label(dose_unit) if study.dose else None
+    else:
+        value = getattr(study, column)
+    return None if value is None or str(value) in ("", NOT_REPORTED_GROUP) else str(value)
 
 
 def run_pool_analysis(
@@ -659,8 +692,7 @@ def run_pool_analysis(
     )
     summary["intervention_label"] = intervention
     LOG.info("analysis %s: k = %s, pooled = %s%s", analysis_id, summary["k"], summary["pooled"], f" ({summary['reason']})" if summary["reason"] else "")
-    shown = next((c for c, s in summary["subgroups"].items() if s.get("run")), None)
-    forest_plot(summary, [p for p in (forest_out, forest_png_out) if p], subgroup=shown)
+    forest_plot(summary, [p for p in (forest_out, forest_png_out) if p], subgroup=forest_subgroup(summary))
     funnel_plot(summary, [p for p in (funnel_out, funnel_png_out) if p])
     cumulative_plot(summary, [p for p in (cumulative_out, cumulative_png_out) if p])
     write_json(summary_out, summary)
