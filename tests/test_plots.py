@@ -51,6 +51,7 @@ def test_forest_svg_is_byte_stable_and_states_direction(tmp_path: Path) -> None:
     assert DIRECTION_NOTE in text and "Favours ketamine" in text and "Favours control" in text
     assert "95% prediction interval" in text and "Subtotal (k = 2)" in text and "Not estimable" in text and "<dc:date>" not in text
     assert "Total (REML, Knapp-Hartung, no ad hoc correction; k = 4)" in text and "Test for subgroup differences (infusions)" in text
+    assert "from each subgroup's Wald SE, not the Knapp-Hartung SE of its CI" in text  # the subgroup CIs are Knapp-Hartung
     adhoc = analyse({"id": "x", "title": "Test analysis", "domain": "ptsd_severity", "measure": "SMD", "method": "REML", "hksj": True,
                      "hksj_adhoc": True}, [Effect(s, "x", "SMD", y, 0.1, "") for s, y in (("A", 0.30), ("B", 0.31))],
                     [study("A", 2019, "single"), study("B", 2020, "single")], direction_note=DIRECTION_NOTE)
@@ -130,6 +131,45 @@ def test_forest_plot_has_every_revman_element(tmp_path: Path) -> None:
     assert len(sizes) == 4 and len(set(sizes)) == 4
     assert sorted(range(4), key=lambda i: sizes[i]) == sorted(range(4), key=lambda i: weights[i])
     assert "Favours control" in text and "Favours ketamine" in text and DIRECTION_NOTE in text
+
+
+def test_forest_plot_shows_studies_with_no_subgroup_value_last_and_says_they_are_not_in_the_test(tmp_path: Path) -> None:
+    """Study E has no dose: its own block, last, headed 'dose not reported (not in the test)'; the footer gives
+    Q-between of the reported doses (the metafor reference's Knapp-Hartung example, Q = 5.81), the SEs it used
+    and the study left out; with one reported dose the footer says why there is no test."""
+    ref = json.loads((Path(__file__).parent / "data/metafor_reference.json").read_text(encoding="utf-8"))
+    ref = ref["synthetic"]["subgroups_knha_example"]["REML_knha"]
+
+    def dosed(sid: str, year: int, dose: tuple[float, ...]) -> Study:
+        return Study(study_id=sid, reports=("1",), primary_report="1", year=year, design="parallel", crossover=False, population="",
+                     n_randomized=30, n_per_arm="", dose=dose, infusions="single", infusion_schedule="", comparator="midazolam",
+                     comparator_type="active", co_intervention="", registration="", inferred_fields=(), notes="", source="", line=2)
+
+    eff = [Effect(s, "x", "SMD", y, v, "", scale="CAPS-5", n_intervention=15, n_control=15)
+           for s, y, v in (("A", 0.2, 0.05), ("B", 0.9, 0.08), ("C", 0.5, 0.04), ("D", 1.1, 0.1), ("E", 0.7, 0.06))]
+    analysis = {"id": "x", "title": "Test analysis", "domain": "ptsd_severity", "measure": "SMD", "method": "REML", "hksj": True, "subgroups": ["dose"]}
+    doses = {"A": (0.2,), "B": (0.5,), "C": (0.2,), "D": (0.5,), "E": ()}
+    summary = analyse(analysis, eff, [dosed(s, y, doses[s]) for s, y in (("A", 2019), ("B", 2015), ("C", 2020), ("D", 2018), ("E", 2021))],
+                      direction_note=DIRECTION_NOTE, dose_unit="mg/kg")
+    sub = summary["subgroups"]["dose"]
+    assert abs(sub["q_between"] - ref["q_between"]) <= 1e-6 * ref["q_between"]
+    forest_plot(json.loads(json.dumps(summary, sort_keys=True)), tmp_path / "f.svg", subgroup="dose")  # as read back from the JSON
+    text = (tmp_path / "f.svg").read_text(encoding="utf-8")
+    assert (text.index("0.2 mg/kg") < text.index("A (2019)") < text.index("0.5 mg/kg") < text.index("B (2015)")
+            < text.index("dose not reported (not in the test)") < text.index("E (2021)"))
+    assert len(svg_ids(text, "subtotal_")) == 3
+    footer = " ".join(re.findall(r">([^<]*)</text>", text))
+    assert (f"Test for subgroup differences (dose): Q = 5.81, df = 1, p = 0.016; from each subgroup's Wald SE, not the Knapp-Hartung "
+            "SE of its CI; k = 1 study with no dose") in footer and "reported is not in the test" in footer
+    doses = {"A": (0.2,), "B": (0.2,), "C": (0.2,), "D": (), "E": ()}
+    one = analyse(analysis, eff, [dosed(s, y, doses[s]) for s, y in (("A", 2019), ("B", 2015), ("C", 2020), ("D", 2018), ("E", 2021))],
+                  direction_note=DIRECTION_NOTE, dose_unit="mg/kg")
+    forest_plot(one, tmp_path / "g.svg", subgroup="dose")
+    text = (tmp_path / "g.svg").read_text(encoding="utf-8")
+    footer = " ".join(re.findall(r">([^<]*)</text>", text))
+    assert ("No test for subgroup differences (dose): one subgroup with a reported dose (0.2 mg/kg), and a test for subgroup differences "
+            "needs at least 2; k = 2 studies with no dose reported are not in the test") in footer
+    assert "Test for subgroup differences" not in footer
 
 
 def test_unpooled_forest_plot_has_no_diamond(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import shutil
@@ -1077,9 +1078,16 @@ def test_pooled_results_give_heterogeneity_subgroup_tests_and_leave_one_out(tmp_
          f"single {two(infusions['groups']['single']['estimate'])}"),
         f"test for subgroup differences Q = {two(infusions['q_between'])}, df = 1, p = {rep.number(infusions['p'], 3)}",
         f"test for subgroup differences Q = {two(comparator['q_between'])}, df = 1, p = {rep.number(comparator['p'], 3)}",
+        # the subgroup CIs are Knapp-Hartung; the test used each subgroup's Wald SE, and says so
+        "p = 0.016 (from each subgroup",
+        "Wald standard error, not the Knapp-Hartung one of its CI).",
         "Subgroups by dose: not run (all studies in one subgroup (0.5)).",
     ]
+    # infusions: repeated = B, D and single = A, C, the metafor reference's Knapp-Hartung example (Q = 5.81, not 12.06)
+    ref = json.loads((ROOT / "tests/data/metafor_reference.json").read_text(encoding="utf-8"))["synthetic"]["subgroups_knha_example"]["REML_adhoc"]
+    assert abs(infusions["q_between"] - ref["q_between"]) <= 1e-6 * ref["q_between"] and two(infusions["q_between"]) == "5.81"
     lines = " ".join(a["subgroups"])
+    assert "p = 0.016 (from each subgroup's Wald standard error, not the Knapp-Hartung one of its CI)." in lines
     for text in expected:
         assert text in lines, (text, lines)
     loo = summary["leave_one_out"]
@@ -1091,6 +1099,59 @@ def test_pooled_results_give_heterogeneity_subgroup_tests_and_leave_one_out(tmp_
     html = rep.render(ctx, template=TEMPLATE_DIR / "report.html.j2")
     for text in expected + [a["sensitivity"], f"Q = {two(summary['q'])} (df = 3"]:
         assert text in md and text in html, text
+
+
+def test_results_and_methods_say_studies_with_no_subgroup_value_are_not_in_the_test(tmp_path: Path) -> None:
+    """A study with no dose is shown in a 'dose not reported' subgroup, which the report marks as not in the
+    test; the test (metafor's Q over the reported doses, tests/data/metafor_reference.json) says which studies
+    are out; with one reported dose there is no test and the report says why. The methods state the test."""
+    from livingreview.effects import Effect
+    from livingreview.extraction import Study
+    from livingreview.meta import analyse
+
+    ref = json.loads((ROOT / "tests/data/metafor_reference.json").read_text(encoding="utf-8"))["synthetic"]["subgroups_not_reported"]["REML_adhoc"]
+    ids = [f"S{i + 1}" for i in range(8)]
+    dose = {"a": (0.2,), "b": (0.5,), "c": (1.0,), None: ()}
+
+    def study(sid: str, year: int, d: tuple[float, ...]) -> Study:
+        return Study(study_id=sid, reports=("1",), primary_report="1", year=year, design="parallel", crossover=False, population="",
+                     n_randomized=30, n_per_arm="", dose=d, infusions="single", infusion_schedule="", comparator="c",
+                     comparator_type="active", co_intervention="", registration="", inferred_fields=(), notes="", source="", line=2)
+
+    eff = [Effect(sid, "sev", "SMD", y, v, "", scale="CAPS-5", n_intervention=15, n_control=15) for sid, y, v in zip(ids, ref["yi"], ref["vi"])]
+    analysis = {"id": "sev", "title": "Severity", "primary": True, "domain": "ptsd_severity", "measure": "SMD", "method": "REML",
+                "hksj": True, "hksj_adhoc": True, "subgroups": ["dose"]}
+    summary = analyse(analysis, eff, [study(sid, 2010 + i, dose[g]) for i, (sid, g) in enumerate(zip(ids, ref["groups_of_studies"]))],
+                      direction_note="Positive values favour ketamine", dose_unit="mg/kg")
+    summary["intervention_label"] = "ketamine"
+    sub = summary["subgroups"]["dose"]
+    assert abs(sub["q_between"] - ref["q_between"]) <= 1e-6 * ref["q_between"] and sub["df"] == 2
+    nr = sub["groups"]["not reported"]
+    [line] = rep.analysis_context(summary, {})["subgroups"]
+    assert line.startswith("Subgroups by dose: 0.2 mg/kg ")
+    assert (f"; 1 mg/kg {rep.number(ref['groups']['c']['estimate'])} (95% CI {rep.number(ref['groups']['c']['ci_low'])} to "
+            f"{rep.number(ref['groups']['c']['ci_high'])}; k = 1); dose not reported {rep.number(nr['estimate'])} "
+            f"(95% CI {rep.number(nr['ci_low'])} to {rep.number(nr['ci_high'])}; k = 2; not in the test); ") in line
+    assert line.endswith(f"test for subgroup differences Q = {rep.number(ref['q_between'])}, df = 2, p = {rep.number(ref['p'], 3)} "
+                         "(from each subgroup's Wald standard error, not the Knapp-Hartung one of its CI); "
+                         "k = 2 studies with no dose reported are not in the test.")
+    ctx = _context(tmp_path, analysis=summary)
+    for template in ("report.md.j2", "report.html.j2"):
+        assert "k = 2 studies with no dose reported are not in the test." in rep.render(ctx, template=TEMPLATE_DIR / template)
+    # one reported dose beside the studies with none: both shown, no test, and why
+    one = analyse(analysis, eff, [study(sid, 2010 + i, (0.5,) if g else ()) for i, (sid, g) in enumerate(zip(ids, ref["groups_of_studies"]))],
+                  dose_unit="mg/kg")
+    [line] = rep.analysis_context(one, {})["subgroups"]
+    assert line.endswith("; k = 2; not in the test); no test for subgroup differences (one subgroup with a reported dose (0.5 mg/kg), "
+                         "and a test for subgroup differences needs at least 2; k = 2 studies with no dose reported are not in the test).")
+    # the methods state the test and what happens to studies with no value (the shipped config: Knapp-Hartung everywhere)
+    methods = " ".join(_context(tmp_path)["synthesis_methods"])
+    assert ("with a test for subgroup differences (Q-between: a fixed-effect Q across the subgroup estimates, τ² estimated separately "
+            "within each subgroup, each estimate with its Wald standard error, not the Knapp-Hartung one of the subgroup CI, which holds "
+            "only with its t(k − 1) quantile; Cochrane Handbook 10.11.3.1); studies with no value for the subgroup variable are shown as "
+            "a 'not reported' subgroup and are not in the test.") in methods
+    plain = " ".join(rep.synthesis_methods({"analyses": [{**analysis, "hksj": False, "method": "FE"}]}))
+    assert "each estimate with its Wald standard error; Cochrane" in plain and "Knapp-Hartung" not in plain and "τ² estimated separately" not in plain
 
 
 def test_synthesis_methods_say_how_the_prediction_interval_and_i2_are_computed(tmp_path: Path) -> None:

@@ -147,6 +147,30 @@ def _axis_setup(ax: Any, xs: Sequence[float], summary: Mapping[str, Any]) -> Non
                     annotation_clip=False, gid=f"favours_{ha}")
 
 
+FOOTER_LINE_IN = 0.14  # inches per 8-point footer line of the forest plot
+FOOTER_WIDTH = 165  # characters per footer line (8 points across the 11-inch figure)
+
+
+def _forest_footer(summary: Mapping[str, Any], sub: Mapping[str, Any] | None, subgroup: str | None) -> str:
+    """Footer of a pooled forest plot: heterogeneity and overall effect; for the subgroup analysis shown,
+    the test for subgroup differences (with the SEs it used when the subgroup CIs are Knapp-Hartung, and
+    the studies with no value that are not in it) or why there is none."""
+    het = (f"Heterogeneity: \u03c4\u00b2 = {_fmt(summary['tau2'], 3)} [{_fmt(summary['tau2_ci_low'], 3)}, {_fmt(summary['tau2_ci_high'], 3)}]; "
+           f"Q = {_fmt(summary['q'])} (df = {summary['k'] - 1}), p = {_fmt(summary['q_p'], 3)}; I\u00b2 = {_fmt(summary['i2'], 0)}%. "
+           f"Overall effect: p = {_fmt(summary['p'], 3)}")
+    if not (sub and sub.get("run")):
+        return het
+    if sub.get("q_between") is not None:
+        test = f"Test for subgroup differences ({subgroup}): Q = {_fmt(sub['q_between'])}, df = {sub['df']}, p = {_fmt(sub['p'], 3)}"
+        if sub.get("test_se") == "wald" and summary.get("hksj"):
+            test += "; from each subgroup's Wald SE, not the Knapp-Hartung SE of its CI"
+        if sub.get("not_in_test"):
+            test += f"; {sub['not_in_test']['why']}"
+    else:
+        test = f"No test for subgroup differences ({subgroup}): {sub.get('reason') or 'fewer than 2 subgroups'}"
+    return f"{het}\n{_wrap(test, FOOTER_WIDTH)}"
+
+
 def forest_plot(summary: Mapping[str, Any], path: Paths, *, subgroup: str | None = None) -> None:
     """RevMan/metafor-style forest plot of an analysis summary (meta.analyse output).
 
@@ -166,8 +190,9 @@ def forest_plot(summary: Mapping[str, Any], path: Paths, *, subgroup: str | None
         # rows: (kind, payload)
         rows: list[tuple[str, Any]] = []
         if sub and sub.get("run"):
-            for name, g in sub["groups"].items():
-                rows.append(("header", name))
+            # reported subgroups by name, then the studies with no value (not in the test for subgroup differences)
+            for name, g in sorted(sub["groups"].items(), key=lambda item: (item[1].get("reported") is False, item[0])):
+                rows.append(("header", f"{subgroup} not reported (not in the test)" if g.get("reported") is False else name))
                 rows += [("study", s) for s in studies if s["study"] in g["studies"]]
                 rows.append(("subdiamond", g))
         else:
@@ -176,9 +201,11 @@ def forest_plot(summary: Mapping[str, Any], path: Paths, *, subgroup: str | None
         if summary.get("pooled"):
             rows += [("pooled", summary)] + ([("pi", summary)] if summary.get("pi_low") is not None else [])
         n_rows = len(rows) + 1
-        height = 1.6 + 0.32 * n_rows + (0.5 if not summary.get("pooled") else 0)
+        footer = _forest_footer(summary, sub, subgroup) if summary.get("pooled") else None
+        extra = FOOTER_LINE_IN * max(0, footer.count("\n") - 1) if footer else 0.0  # room for footer lines beyond 2
+        height = 1.6 + 0.32 * n_rows + (0.5 if not summary.get("pooled") else 0) + extra
         fig = plt.figure(figsize=(11.0, height))
-        ax = fig.add_axes((0.47, 1.1 / height, 0.32, (height - 2.0) / height))
+        ax = fig.add_axes((0.47, (1.1 + extra) / height, 0.32, (height - 2.0 - extra) / height))
         ax.set_ylim(-0.5, n_rows - 0.5)
         col = blended_transform_factory(fig.transFigure, ax.transData)
         head_y = n_rows - 0.6
@@ -241,13 +268,8 @@ def forest_plot(summary: Mapping[str, Any], path: Paths, *, subgroup: str | None
         fig.text(0.01, 1 - 0.25 / height, summary.get("title", summary.get("analysis", "")), ha="left", va="top", fontweight="bold", fontsize=10)
         fig.text(0.01, 1 - 0.5 / height, _direction(summary) + (". \u2020 value inferred, not read" if any(s.get("inferred") for s in studies) else ""),
                  ha="left", va="top", fontsize=8, color=COLOUR_MUTED)
-        if summary.get("pooled"):
-            het = (f"Heterogeneity: \u03c4\u00b2 = {_fmt(summary['tau2'], 3)} [{_fmt(summary['tau2_ci_low'], 3)}, {_fmt(summary['tau2_ci_high'], 3)}]; "
-                   f"Q = {_fmt(summary['q'])} (df = {summary['k'] - 1}), p = {_fmt(summary['q_p'], 3)}; I\u00b2 = {_fmt(summary['i2'], 0)}%. "
-                   f"Overall effect: p = {_fmt(summary['p'], 3)}")
-            if sub and sub.get("run") and sub.get("q_between") is not None:
-                het += f"\nTest for subgroup differences ({subgroup}): Q = {_fmt(sub['q_between'])}, df = {sub['df']}, p = {_fmt(sub['p'], 3)}"
-            fig.text(0.01, 0.12 / height, het, ha="left", va="bottom", fontsize=8)
+        if footer is not None:
+            fig.text(0.01, 0.12 / height, footer, ha="left", va="bottom", fontsize=8)
         else:
             fig.text(0.01, 0.12 / height, _wrap(f"Not pooled: {summary.get('reason')}", 150), ha="left", va="bottom", fontsize=8, color=COLOUR_POOLED)
         save_figure(fig, path)

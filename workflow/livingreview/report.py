@@ -520,23 +520,38 @@ def _q_words(summary: Mapping[str, Any]) -> str:
 
 def subgroups_in_words(summary: Mapping[str, Any], *, measure: str, log_scale: bool) -> list[str]:
     """One sentence per configured subgroup analysis of a pooled analysis: each subgroup's estimate
-    with its 95% CI and k, and the test for subgroup differences (Q-between), or why it was not run."""
+    with its 95% CI and k (studies with no value for the column last, marked as not in the test), and
+    the test for subgroup differences (Q-between, with the standard errors it used when the subgroup CIs
+    are Knapp-Hartung) and which studies are not in it, or why there is no test."""
     out: list[str] = []
     for column, sub in sorted((summary.get("subgroups") or {}).items()):
         if not sub.get("run"):
             out.append(f"Subgroups by {column}: not run ({sub.get('reason') or 'no reason recorded'}).")
             continue
         parts = []
-        for name, g in sorted((sub.get("groups") or {}).items()):
+        groups = sorted((sub.get("groups") or {}).items(), key=lambda item: (item[1].get("reported") is False, item[0]))
+        for name, g in groups:
             est = effect_in_words(g, measure=measure, log_scale=log_scale)  # "0.99 (95% CI -0.27 to 2.25)"
-            parts.append(f"{name} {est[:-1]}; k = {g.get('k')})" if est.endswith(")") else f"{name} {est} (k = {g.get('k')})")
-        groups = "; ".join(parts)
+            label, extra = (f"{column} not reported", "; not in the test") if g.get("reported") is False else (name, "")
+            parts.append(f"{label} {est[:-1]}; k = {g.get('k')}{extra})" if est.endswith(")") else f"{label} {est} (k = {g.get('k')}{extra})")
+        text = "; ".join(parts)
         if sub.get("q_between") is not None:
-            test = f"test for subgroup differences Q = {number(sub['q_between'])}, df = {sub.get('df')}, p = {number(sub.get('p'), 3)}"
+            text += f"; test for subgroup differences Q = {number(sub['q_between'])}, df = {sub.get('df')}, p = {number(sub.get('p'), 3)}"
+            text += subgroup_test_se_words(summary, sub)
+            if sub.get("not_in_test"):
+                text += f"; {sub['not_in_test']['why']}"
         else:
-            test = f"no test for subgroup differences ({sub.get('reason') or 'fewer than 2 subgroups'})"
-        out.append(f"Subgroups by {column}: {groups}; {test}.")
+            text += f"; no test for subgroup differences ({sub.get('reason') or 'fewer than 2 subgroups'})"
+        out.append(f"Subgroups by {column}: {text}.")
     return out
+
+
+def subgroup_test_se_words(summary: Mapping[str, Any], sub: Mapping[str, Any]) -> str:
+    """' (from each subgroup's Wald standard error, not the Knapp-Hartung one of its CI)' when the test used
+    Wald standard errors and the subgroup CIs are Knapp-Hartung; '' otherwise (the test's SEs are those shown)."""
+    if sub.get("test_se") == "wald" and summary.get("hksj"):
+        return " (from each subgroup's Wald standard error, not the Knapp-Hartung one of its CI)"
+    return ""
 
 
 def leave_one_out_in_words(summary: Mapping[str, Any], *, log_scale: bool) -> str:
@@ -622,9 +637,18 @@ def synthesis_methods(synthesis: Mapping[str, Any]) -> list[str]:
     out.append("Crossover trials: a paired (within-participant) estimate is used as reported; arm-level data from a crossover are "
                "analysed as parallel groups (conservative).")
     subgroups = sorted({c for a in synthesis.get("analyses", []) for c in a.get("subgroups", [])})
+    sub_words = ""
+    if subgroups:
+        with_sub = [a for a in synthesis.get("analyses", []) if a.get("subgroups")]
+        kh = any(a.get("hksj") for a in with_sub)
+        tau = "τ² estimated separately within each subgroup, " if any(a.get("method", "REML") != "FE" for a in with_sub) else ""
+        sub_words = (f"; subgroup analyses by {', '.join(subgroups)} with a test for subgroup differences (Q-between: a fixed-effect Q across "
+                     f"the subgroup estimates, {tau}each estimate with its Wald standard error"
+                     + (", not the Knapp-Hartung one of the subgroup CI, which holds only with its t(k − 1) quantile" if kh else "")
+                     + "; Cochrane Handbook 10.11.3.1); studies with no value for the subgroup variable are shown as a 'not reported' "
+                     "subgroup and are not in the test")
     out.append("Heterogeneity: τ² with its Q-profile 95% CI, I² computed from τ², Cochran's Q and, from 3 studies, a 95% prediction interval "
-               "(estimate ± t(k − 2) × √(SE² + τ²); Higgins, Thompson & Spiegelhalter 2009)"
-               + (f"; subgroup analyses by {', '.join(subgroups)} with a test for subgroup differences (Q-between)" if subgroups else "") + ".")
+               f"(estimate ± t(k − 2) × √(SE² + τ²); Higgins, Thompson & Spiegelhalter 2009){sub_words}.")
     out.append("Sensitivity: Leave-one-out analysis from 3 pooled studies; cumulative meta-analysis by publication year.")
     out.append(f"Reporting bias: a funnel plot from {funnel_k} studies and Egger's test from {egger_k} studies; below those numbers the "
                "report says why none is shown. Studies without usable numbers are shown by direction of effect (SWiM); no p values are combined.")
