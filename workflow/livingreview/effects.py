@@ -32,9 +32,33 @@ def direction_note(intervention: str = DEFAULT_INTERVENTION) -> str:
 RATIO_NAMES = {"RR": "risk ratio", "OR": "odds ratio"}
 
 
-def ratio_direction_note(measure: str, intervention: str = DEFAULT_INTERVENTION) -> str:
-    """The sign convention of a ratio measure (drawn and written back-transformed, so every value is positive)."""
-    return f"{RATIO_NAMES[measure].capitalize()}s above 1 favour {intervention} (positive log ratios)"
+def ratio_direction_note(measure: str, intervention: str = DEFAULT_INTERVENTION, *, lower_is_better: bool | None = False) -> str:
+    """How to read a ratio as plots and the report show it: always intervention / control (the ratio
+    itself, never the harmonised exp(yi)), so which side favours the intervention follows the outcome:
+    above 1 when more events are better (response), below 1 when fewer are (relapse, an adverse event)."""
+    name = RATIO_NAMES[measure]
+    if lower_is_better:
+        return f"{name.capitalize()}s below 1 favour {intervention} ({name} = {intervention} / control; fewer events are better)"
+    return f"{name.capitalize()}s above 1 favour {intervention} ({name} = {intervention} / control)"
+
+
+def shown_sign(summary: Mapping[str, Any]) -> float:
+    """-1.0 when an analysis's harmonised yi is the negative of what is shown, else 1.0.
+
+    Every yi is harmonised so that positive favours the intervention (one convention for pooling).
+    A ratio of an outcome where lower is better (relapse, an adverse event) is then
+    log(control / intervention); plots, the report and trace show the ratio intervention / control,
+    exp(-yi), with its CI limits swapped. ``summary`` is an analysis JSON (meta.analyse): its
+    ``log_scale`` and ``lower_is_better`` (the direction its studies' outcome rows share)."""
+    return -1.0 if summary.get("log_scale") and summary.get("lower_is_better") else 1.0
+
+
+def shown_interval(est: float | None, lo: float | None, hi: float | None, sign: float) -> tuple[float | None, float | None, float | None]:
+    """A harmonised estimate and CI as shown (``sign`` from shown_sign): negated, limits swapped, when sign is -1."""
+    if sign > 0:
+        return est, lo, hi
+    flip = [None if x is None else -float(x) for x in (est, hi, lo)]
+    return flip[0], flip[1], flip[2]
 
 
 def favours_right(intervention: str = DEFAULT_INTERVENTION) -> str:
@@ -46,7 +70,7 @@ MEASURES: tuple[str, ...] = ("MD", "SMD", "OR", "RR", "RD")
 LOG_SCALE_MEASURES = frozenset({"OR", "RR"})
 Z975 = float(stats.norm.ppf(0.975))
 # effects.tsv: the contract columns, then provenance columns the forest plot and trace use
-EFFECT_TABLE_FIELDS: tuple[str, ...] = EFFECT_FIELDS + ("outcome_id", "scale", "n_intervention", "n_control", "inferred")
+EFFECT_TABLE_FIELDS: tuple[str, ...] = EFFECT_FIELDS + ("outcome_id", "scale", "n_intervention", "n_control", "inferred", "lower_is_better")
 DIRECTION_FIELDS: tuple[str, ...] = (
     "study_id",
     "year",
@@ -82,6 +106,9 @@ class Effect:
     n_intervention: int | None = None
     n_control: int | None = None
     inferred: bool = False
+    # the outcome row's direction (outcomes.tsv lower_is_better): how yi was signed, and for a ratio
+    # how it is shown (shown_sign); None when not estimable
+    lower_is_better: bool | None = None
 
     def to_row(self) -> dict[str, Any]:
         """The effects.tsv row; yi and vi at full precision (the shortest text that reads back as
@@ -186,6 +213,10 @@ def _harmonise(row: OutcomeRow, raw: float, *, reported_sign: float | None = Non
         source = "reported as " + ("intervention − control" if reported_sign > 0 else "control − intervention")
         flipped = (reported_sign < 0) != bool(row.lower_is_better)
     yi = -raw if row.lower_is_better else raw
+    if ratio and row.lower_is_better:
+        # yi is log(control / intervention): say so, and give the ratio itself, which is what is shown
+        return yi, (f"{source}; sign flipped so that positive favours the intervention (lower is better): "
+                    f"yi = log(control / intervention) = -log(ratio); ratio (intervention / control) {math.exp(raw):.4g}, below 1 favours the intervention")
     if flipped:
         return yi, f"{source}; sign flipped so that positive favours the intervention ({why})"
     return yi, f"{source}; sign kept: positive favours the intervention ({why})"
@@ -314,6 +345,7 @@ def analysis_effects(analysis: Mapping[str, Any], studies: Sequence[Study], outc
     if measure not in MEASURES:
         raise ConfigError(f"analysis {analysis['id']}: unknown measure {measure!r}", where="config/config.yaml synthesis.analyses", fix=f"use one of {', '.join(MEASURES)}")
     out: list[Effect] = []
+    used: list[OutcomeRow] = []
     for study in sorted(studies, key=lambda s: s.study_id):
         rows = [r for r in outcomes if r.study_id == study.study_id and r.domain == analysis["domain"]]
         if not rows:
@@ -336,13 +368,35 @@ def analysis_effects(analysis: Mapping[str, Any], studies: Sequence[Study], outc
             except NotEstimable as why:
                 reasons.append(str(why))
                 continue
-            out.append(Effect(study.study_id, analysis["id"], measure, yi, vi, how, row.outcome_id, row.scale, row.n_intervention, row.n_control, row.inferred))
+            out.append(Effect(study.study_id, analysis["id"], measure, yi, vi, how, row.outcome_id, row.scale, row.n_intervention, row.n_control, row.inferred,
+                              row.lower_is_better))
+            used.append(row)
             break
         else:
             numbers = any(r.statistic_kind not in ("direction_only", "p_only", "other", "percent") for r in windowed)
             lead = f"not estimable as {measure}" if numbers else "no numbers reported"
             out.append(Effect(study.study_id, analysis["id"], measure, None, None, f"{lead}: " + " | ".join(reasons), ordered[0].outcome_id, ordered[0].scale))
+    if measure in LOG_SCALE_MEASURES:
+        _one_direction(analysis, used)
     return out
+
+
+def _one_direction(analysis: Mapping[str, Any], used: Sequence[OutcomeRow]) -> None:
+    """A ratio analysis pools one event: the rows it uses must agree on lower_is_better.
+
+    Harmonising flips log ratios of a lower-is-better row, and exp(-log RR) of one event is not the
+    RR of the other (the RR of relapse is not 1 / the RR of remission), so a ratio analysis mixing
+    the two would pool different quantities and could show no single ratio (intervention / control).
+    """
+    lower = [r for r in used if r.lower_is_better]
+    higher = [r for r in used if not r.lower_is_better]
+    if lower and higher:
+        raise InputFormatError(
+            f"analysis {analysis['id']} ({analysis['measure']}) would pool {lower[0].outcome_id} (lower_is_better true) with "
+            f"{higher[0].outcome_id} (lower_is_better false); a ratio pools one event, and every row of it has one direction",
+            where=f"outcomes.tsv:{lower[0].line} and outcomes.tsv:{higher[0].line}",
+            fix="give every row of that event the same lower_is_better, or put the other event in its own domain and analysis",
+        )
 
 
 # ---- SWiM effect direction ----------------------------------------------------------------------
@@ -462,8 +516,10 @@ def read_effects(path: str | os.PathLike[str], *, analysis: str | None = None) -
             raise InputFormatError(f"yi/vi not numbers ({row['yi']!r}, {row['vi']!r})", where=f"{path}:{row['_line']}", fix="re-run the effects stage") from None
         n1 = row.get("n_intervention", "")
         n2 = row.get("n_control", "")
+        lower = row.get("lower_is_better", "")
         out.append(Effect(row["study"], row["analysis"], row["measure"], yi, vi, row["how"], row.get("outcome_id", ""), row.get("scale", ""),
-                          int(n1) if n1 else None, int(n2) if n2 else None, row.get("inferred", "") == "true"))
+                          int(n1) if n1 else None, int(n2) if n2 else None, row.get("inferred", "") == "true",
+                          True if lower == "true" else False if lower == "false" else None))
     return out
 
 

@@ -564,6 +564,7 @@ def analyse(
         domain=analysis["domain"],
         measure=analysis["measure"],
         log_scale=analysis["measure"] in ("OR", "RR"),
+        lower_is_better=_shared_direction(analysis, usable),
         timepoint_days=analysis.get("timepoint_days") or {},
         direction=direction_note,
         studies=[_study_entry(e, by_id.get(e.study), w) for e, w in zip(usable, weights)],
@@ -610,6 +611,21 @@ def analyse(
     else:
         out["funnel"] = {"drawn": uncombinable is None, "reason": uncombinable}
     return out
+
+
+def _shared_direction(analysis: dict[str, Any], usable: Sequence[Any]) -> bool | None:
+    """The lower_is_better its estimable studies' outcome rows share (None: no study, or mixed scales of
+    an MD/SMD, which harmonising makes poolable). A ratio analysis is shown as intervention / control,
+    exp(-yi) when lower is better (effects.shown_sign), so its studies must share one direction: the
+    effects stage refuses a mix, and a hand-edited effects.tsv that mixes them is refused here."""
+    seen = {e.lower_is_better for e in usable if getattr(e, "lower_is_better", None) is not None}
+    if len(seen) == 1:
+        return seen.pop()
+    if len(seen) > 1 and analysis["measure"] in ("OR", "RR"):
+        per = ", ".join(f"{e.study}: {'true' if e.lower_is_better else 'false'}" for e in usable if e.lower_is_better is not None)
+        raise InputFormatError(f"analysis {analysis['id']} ({analysis['measure']}) mixes outcome directions (lower_is_better {per}); a ratio pools one event",
+                               where="effects.tsv column lower_is_better", fix="re-run the effects stage, which names the outcomes.tsv rows to correct")
+    return None
 
 
 def primary_analysis(synthesis: dict[str, Any], *, where: str = "config/config.yaml synthesis.analyses") -> dict[str, Any] | None:

@@ -17,7 +17,16 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from .constants import direction_words, hksj_words  # noqa: E402
-from .effects import DEFAULT_INTERVENTION, FAVOURS_LEFT, RATIO_NAMES, direction_note, favours_right, ratio_direction_note  # noqa: E402
+from .effects import (  # noqa: E402
+    DEFAULT_INTERVENTION,
+    FAVOURS_LEFT,
+    RATIO_NAMES,
+    direction_note,
+    favours_right,
+    ratio_direction_note,
+    shown_interval,
+    shown_sign,
+)
 from .tables import atomic_path, format_fixed  # noqa: E402
 
 RC: dict[str, Any] = {
@@ -119,10 +128,35 @@ def _intervention(summary: Mapping[str, Any]) -> str:
 
 def _direction(summary: Mapping[str, Any]) -> str:
     """The analysis' sign convention in words; for a ratio (drawn back-transformed on a log axis, so
-    every value is positive) "Risk ratios above 1 favour ...", as the report says it."""
+    every value is positive) "Risk ratios above (below) 1 favour ... (risk ratio = ... / control)", as the report says it."""
     if summary.get("log_scale") and summary.get("measure") in RATIO_NAMES:
-        return ratio_direction_note(str(summary["measure"]), _intervention(summary))
+        return ratio_direction_note(str(summary["measure"]), _intervention(summary), lower_is_better=bool(summary.get("lower_is_better")))
     return str(summary.get("direction") or direction_note(_intervention(summary)))
+
+
+def _shown(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The analysis as drawn: a ratio of a lower-is-better outcome is drawn as intervention / control,
+    the negated harmonised values with each CI's limits swapped (effects.shown_sign); otherwise unchanged.
+    ``flipped`` tells _axis_setup to put the intervention's favours label on the left."""
+    sign = shown_sign(summary)
+    out = dict(summary)
+    out["flipped"] = sign < 0
+    if sign > 0:
+        return out
+
+    def turn(entry: Mapping[str, Any], est: str = "estimate") -> dict[str, Any]:
+        new = dict(entry)
+        new[est], new["ci_low"], new["ci_high"] = shown_interval(entry.get(est), entry.get("ci_low"), entry.get("ci_high"), sign)
+        return new
+
+    out.update(turn(summary))
+    if summary.get("pi_low") is not None:
+        _, out["pi_low"], out["pi_high"] = shown_interval(None, summary.get("pi_low"), summary.get("pi_high"), sign)
+    out["studies"] = [turn(st, "yi") for st in summary.get("studies", [])]
+    out["cumulative"] = [turn(st) for st in summary.get("cumulative", [])]
+    out["subgroups"] = {c: ({**sub, "groups": {g: turn(v) for g, v in sub["groups"].items()}} if sub.get("groups") else sub)
+                        for c, sub in (summary.get("subgroups") or {}).items()}
+    return out
 
 
 def _axis_setup(ax: Any, xs: Sequence[float], summary: Mapping[str, Any]) -> None:
@@ -142,7 +176,10 @@ def _axis_setup(ax: Any, xs: Sequence[float], summary: Mapping[str, Any]) -> Non
     # Below the tick labels and the axis label at a fixed distance in points (a fraction of the axes
     # height put them on the tick labels of a short plot, e.g. a cumulative plot of two studies).
     trans = blended_transform_factory(ax.transData, ax.transAxes)
-    for x, text, ha in ((ax.get_xlim()[0], f"\u2190 {FAVOURS_LEFT}", "left"), (ax.get_xlim()[1], f"{favours_right(_intervention(summary))} \u2192", "right")):
+    left, right = FAVOURS_LEFT, favours_right(_intervention(summary))
+    if summary.get("flipped"):  # a ratio of a lower-is-better outcome: below 1 favours the intervention
+        left, right = right, FAVOURS_LEFT
+    for x, text, ha in ((ax.get_xlim()[0], f"\u2190 {left}", "left"), (ax.get_xlim()[1], f"{right} \u2192", "right")):
         ax.annotate(text, xy=(x, 0.0), xycoords=trans, xytext=(0, -FAVOURS_OFFSET_PT), textcoords="offset points", ha=ha, va="top", fontsize=8,
                     annotation_clip=False, gid=f"favours_{ha}")
 
@@ -182,6 +219,7 @@ def forest_plot(summary: Mapping[str, Any], path: Paths, *, subgroup: str | None
     (ci_<n>, square_<n>, subtotal_<n>, diamond_total, prediction_interval) so tests and
     readers can find them.
     """
+    summary = _shown(summary)
     with _style():
         studies = list(summary["studies"])
         missing = list(summary["not_estimable"])
@@ -278,6 +316,7 @@ def forest_plot(summary: Mapping[str, Any], path: Paths, *, subgroup: str | None
 def funnel_plot(summary: Mapping[str, Any], path: Paths) -> None:
     """Funnel plot (effect vs standard error, pseudo 95% limits around the pooled estimate);
     when not drawable (k below funnel_min_k) a figure that states why."""
+    summary = _shown(summary)
     with _style():
         fig = plt.figure(figsize=(6.0, 4.5))
         ax = fig.add_axes((0.13, 0.2, 0.82, 0.68))
@@ -311,6 +350,7 @@ def funnel_plot(summary: Mapping[str, Any], path: Paths) -> None:
 def cumulative_plot(summary: Mapping[str, Any], path: Paths) -> None:
     """Cumulative forest plot by publication year (each row: the pooled result after adding a study);
     for an unpooled analysis the study estimates in year order and the reason."""
+    summary = _shown(summary)
     with _style():
         pooled = bool(summary.get("pooled"))
         steps = summary["cumulative"] if pooled else [

@@ -72,13 +72,18 @@ def number(value: Any, digits: int = 2) -> str:
     return format_fixed(float(value), digits)
 
 
-def effect_in_words(entry: Mapping[str, Any], *, measure: str, log_scale: bool) -> str:
-    """'12.70 (95% CI 2.55 to 22.85)' for a study or pooled estimate; ratios back-transformed."""
+def effect_in_words(entry: Mapping[str, Any], *, measure: str, log_scale: bool, sign: float = 1.0) -> str:
+    """'12.70 (95% CI 2.55 to 22.85)' for a study or pooled estimate; ratios back-transformed, and with
+    ``sign`` -1 (effects.shown_sign: a ratio of a lower-is-better outcome) turned back from the harmonised
+    log(control / intervention) into the ratio intervention / control."""
     import math
+
+    from .effects import shown_interval
 
     est, lo, hi = entry.get("yi", entry.get("estimate")), entry.get("ci_low"), entry.get("ci_high")
     if est is None:
         return "not estimable"
+    est, lo, hi = shown_interval(est, lo, hi, sign)
     if log_scale:
         est, lo, hi = (math.exp(float(x)) if x is not None else None for x in (est, lo, hi))
     text = number(est)
@@ -88,12 +93,15 @@ def effect_in_words(entry: Mapping[str, Any], *, measure: str, log_scale: bool) 
 
 
 def prediction_in_words(summary: Mapping[str, Any], *, log_scale: bool) -> str:
-    """'95% prediction interval -1.33 to 2.28' (ratios back-transformed), or why there is none."""
+    """'95% prediction interval -1.33 to 2.28' (ratios back-transformed, as intervention / control), or why there is none."""
     import math
+
+    from .effects import shown_interval, shown_sign
 
     lo, hi = summary.get("pi_low"), summary.get("pi_high")
     if lo is None or hi is None:
         return "no prediction interval (fixed-effect model, or fewer than 3 studies)"
+    _, lo, hi = shown_interval(None, lo, hi, shown_sign(summary))
     if log_scale:
         lo, hi = math.exp(float(lo)), math.exp(float(hi))
     return f"95% prediction interval {number(lo)} to {number(hi)}"
@@ -455,9 +463,14 @@ def reason_counts(rows: Sequence[Mapping[str, str]]) -> list[dict[str, Any]]:
 
 
 def analysis_context(summary: Mapping[str, Any], figures: Mapping[str, str]) -> dict[str, Any]:
-    """One analysis for the report: the numbers written out in words and its figures."""
+    """One analysis for the report: the numbers written out in words and its figures.
+
+    A ratio is written as intervention / control whatever the outcome's direction (effects.shown_sign)."""
+    from .effects import RATIO_NAMES, ratio_direction_note, shown_sign
+
     measure = summary.get("measure", "")
     log_scale = bool(summary.get("log_scale"))
+    sign = shown_sign(summary)
     words = MEASURE_WORDS.get(measure, measure)
     studies = []
     for s in summary.get("studies", []):
@@ -470,7 +483,7 @@ def analysis_context(summary: Mapping[str, Any], figures: Mapping[str, str]) -> 
                 # how the drawn estimate and CI came from the numbers as reported (outcomes.tsv), e.g.
                 # "Feder2014#1: MD 12.7 (95% CI 2.5 to 22.8); vi from the CI; ...": the CI drawn is yi +/- 1.96 SE
                 "how": s.get("how", "") or "",
-                "text": f"{s['study']}: {words} {effect_in_words(s, measure=measure, log_scale=log_scale)}"
+                "text": f"{s['study']}: {words} {effect_in_words(s, measure=measure, log_scale=log_scale, sign=sign)}"
                 + (f" on {s['scale']}" if s.get("scale") else "")
                 + (" (inferred value)" if s.get("inferred") else ""),
             }
@@ -479,7 +492,7 @@ def analysis_context(summary: Mapping[str, Any], figures: Mapping[str, str]) -> 
     if pooled:
         text = (
             f"Pooled {words} ({summary.get('method')}{', ' + hksj_words(True, bool(summary.get('hksj_adhoc'))) if summary.get('hksj') else ''}, k = {summary.get('k')}): "
-            f"{effect_in_words(summary, measure=measure, log_scale=log_scale)}; {prediction_in_words(summary, log_scale=log_scale)}; "
+            f"{effect_in_words(summary, measure=measure, log_scale=log_scale, sign=sign)}; {prediction_in_words(summary, log_scale=log_scale)}; "
             f"tau² {number(summary.get('tau2'), 3)}{_tau2_ci_words(summary)}; I² {number(summary.get('i2'), 1)}%{_q_words(summary)}."
         )
     else:
@@ -490,12 +503,12 @@ def analysis_context(summary: Mapping[str, Any], figures: Mapping[str, str]) -> 
         "primary": bool(summary.get("primary")),
         "measure": words,
         "direction": (
-            f"{words[0].upper()}{words[1:]}s above 1 favour {summary.get('intervention_label') or 'the intervention'} (positive log ratios)"
-            if log_scale and summary.get("direction") else summary.get("direction", "")
+            ratio_direction_note(measure, str(summary.get("intervention_label") or "the intervention"), lower_is_better=bool(summary.get("lower_is_better")))
+            if log_scale and measure in RATIO_NAMES and summary.get("direction") else summary.get("direction", "")
         ),
         "pooled": pooled,
         "summary_text": text,
-        "subgroups": subgroups_in_words(summary, measure=measure, log_scale=log_scale) if pooled else [],
+        "subgroups": subgroups_in_words(summary, measure=measure, log_scale=log_scale, sign=sign) if pooled else [],
         "sensitivity": leave_one_out_in_words(summary, log_scale=log_scale) if pooled else "",
         "studies": studies,
         "not_estimable": [dict(n) for n in summary.get("not_estimable", [])],
@@ -518,7 +531,7 @@ def _q_words(summary: Mapping[str, Any]) -> str:
     return f"; Q = {number(q)} (df = {int(k) - 1}, p = {number(q_p, 3)})" if q is not None and q_p is not None and k else ""
 
 
-def subgroups_in_words(summary: Mapping[str, Any], *, measure: str, log_scale: bool) -> list[str]:
+def subgroups_in_words(summary: Mapping[str, Any], *, measure: str, log_scale: bool, sign: float = 1.0) -> list[str]:
     """One sentence per configured subgroup analysis of a pooled analysis: each subgroup's estimate
     with its 95% CI and k (studies with no value for the column last, marked as not in the test), and
     the test for subgroup differences (Q-between, with the standard errors it used when the subgroup CIs
@@ -531,7 +544,7 @@ def subgroups_in_words(summary: Mapping[str, Any], *, measure: str, log_scale: b
         parts = []
         groups = sorted((sub.get("groups") or {}).items(), key=lambda item: (item[1].get("reported") is False, item[0]))
         for name, g in groups:
-            est = effect_in_words(g, measure=measure, log_scale=log_scale)  # "0.99 (95% CI -0.27 to 2.25)"
+            est = effect_in_words(g, measure=measure, log_scale=log_scale, sign=sign)  # "0.99 (95% CI -0.27 to 2.25)"
             label, extra = (f"{column} not reported", "; not in the test") if g.get("reported") is False else (name, "")
             parts.append(f"{label} {est[:-1]}; k = {g.get('k')}{extra})" if est.endswith(")") else f"{label} {est} (k = {g.get('k')}{extra})")
         text = "; ".join(parts)
@@ -558,13 +571,16 @@ def leave_one_out_in_words(summary: Mapping[str, Any], *, log_scale: bool) -> st
     """'Leave-one-out: the pooled estimate ranged from a (without X) to b (without Y).' ('' below 3 studies)."""
     import math
 
+    from .effects import shown_sign
+
     rows = [r for r in summary.get("leave_one_out") or [] if r.get("estimate") is not None]
     if not rows:
         return ""
-    low, high = min(rows, key=lambda r: r["estimate"]), max(rows, key=lambda r: r["estimate"])
+    sign = shown_sign(summary)  # a ratio of a lower-is-better outcome is shown as intervention / control, exp(-estimate)
+    low, high = min(rows, key=lambda r: sign * r["estimate"]), max(rows, key=lambda r: sign * r["estimate"])
     tf = math.exp if log_scale else float
-    return (f"Leave-one-out: the pooled estimate ranged from {number(tf(low['estimate']))} (without {low['omitted']}) "
-            f"to {number(tf(high['estimate']))} (without {high['omitted']}).")
+    return (f"Leave-one-out: the pooled estimate ranged from {number(tf(sign * low['estimate']))} (without {low['omitted']}) "
+            f"to {number(tf(sign * high['estimate']))} (without {high['omitted']}).")
 
 
 def reporting_bias_in_words(summary: Mapping[str, Any]) -> str:
@@ -576,8 +592,21 @@ def reporting_bias_in_words(summary: Mapping[str, Any]) -> str:
     else:
         words = [f"Funnel plot: not drawn ({funnel.get('reason') or 'no reason recorded'})."]
     if egger.get("run"):
-        words.append(f"Egger's test (metafor regtest, model \"lm\"): t = {number(egger.get('t'))}, df = {egger.get('df')}, "
-                     f"p = {number(egger.get('p'), 3)}; limit estimate {number(egger.get('limit_estimate'))}.")
+        import math
+
+        from .effects import shown_sign
+
+        # as the funnel plot draws it: a ratio as intervention / control (sign -1: the harmonised
+        # log(control / intervention) of a lower-is-better outcome turned back), back-transformed
+        sign = shown_sign(summary)
+        limit = egger.get("limit_estimate")
+        if limit is not None:
+            limit = math.exp(sign * float(limit)) if summary.get("log_scale") else float(limit)
+        t = egger.get("t")
+        words.append(f"Egger's test (metafor regtest, model \"lm\"): t = {number(None if t is None else sign * float(t))}, df = {egger.get('df')}, "
+                     f"p = {number(egger.get('p'), 3)}; limit estimate {number(limit)}"
+                     + (f" ({MEASURE_WORDS.get(str(summary.get('measure')), '')}, {summary.get('intervention_label') or 'intervention'} / control)"
+                        if summary.get("log_scale") else "") + ".")
     else:
         words.append(f"Egger's test: not run ({egger.get('reason') or 'no reason recorded'}).")
     return " ".join(words)
@@ -624,7 +653,9 @@ def synthesis_methods(synthesis: Mapping[str, Any]) -> list[str]:
                    f"{_window_words(a.get('timepoint_days'))}; {model}; pooled when at least {min_k} studies give an estimate.")
     ratios = " and ".join(f"{MEASURE_WORDS[m]}s" for m in ("RR", "OR") if m in measures)
     out.append(f"Every effect is signed so that positive values favour {label} (whether lower or higher scores are better is set per outcome)"
-               + (f"; {ratios} above 1 favour {label} (they are pooled on the log scale)" if ratios else "") + ".")
+               + (f"; {ratios} above 1 favour {label} for an outcome where more events are better (response) and below 1 for one where "
+                  f"fewer are (relapse, an adverse event): each ratio is shown as {label} / control and pooled on the log scale, and the "
+                  "studies of one ratio analysis share one direction" if ratios else "") + ".")
     out.append("One estimate per study and analysis: primary-endpoint rows first, then arm-level data before reported contrasts. "
                "A multi-arm study contributes one comparison (arms are not combined), so a shared control group is never counted twice. "
                "No missing standard deviation was imputed: a mean difference without SDs gives no standardized mean difference.")
@@ -934,10 +965,12 @@ def pooled_by_run(primary: Mapping[str, Any] | None) -> dict[str, str]:
     k alone would read as too few. {} without a primary analysis."""
     if not primary:
         return {}
-    measure, log_scale = str(primary.get("measure", "")), bool(primary.get("log_scale"))
+    from .effects import shown_sign
+
+    measure, log_scale, sign = str(primary.get("measure", "")), bool(primary.get("log_scale")), shown_sign(primary)
 
     def words(step: Mapping[str, Any]) -> str:
-        return f"{measure} {effect_in_words(step, measure=measure, log_scale=log_scale)}" if step["pooled"] else "not pooled"
+        return f"{measure} {effect_in_words(step, measure=measure, log_scale=log_scale, sign=sign)}" if step["pooled"] else "not pooled"
 
     def k_now(step: Mapping[str, Any]) -> str:
         reason = str(step.get("reason") or "")

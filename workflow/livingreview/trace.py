@@ -150,7 +150,7 @@ def study_numbers(
     plot row (analysis, harmonised yi and 95% CI, weight) and each effect-direction cell, with the
     outcome_id(s) and outcomes.tsv:LINE reference(s) behind it. Empty lists when the tables are absent.
     """
-    from .effects import trace_study_numbers
+    from .effects import shown_sign, trace_study_numbers
 
     outcomes: list[dict[str, Any]] = []
     if outcomes_path and studies_path and Path(outcomes_path).exists() and Path(studies_path).exists():
@@ -170,6 +170,8 @@ def study_numbers(
                     "summary": path,
                     "measure": data.get("measure", ""),
                     "log_scale": bool(data.get("log_scale")),
+                    # a ratio of a lower-is-better outcome: yi is log(control / intervention), shown as intervention / control
+                    "shown_sign": shown_sign(data),
                     "yi": item["yi"],
                     "ci_low": item.get("ci_low"),
                     "ci_high": item.get("ci_high"),
@@ -410,6 +412,8 @@ def _num(x: Any) -> str:
 
 def _format_numbers(st: dict[str, Any], *, indent: str) -> list[str]:
     """Text lines: each plotted number with the outcomes.tsv row(s) behind it, then every outcomes.tsv row."""
+    from .effects import shown_interval
+
     lines: list[str] = []
     plotted = st.get("plotted") or []
     if plotted:
@@ -420,9 +424,12 @@ def _format_numbers(st: dict[str, Any], *, indent: str) -> list[str]:
                 value = f"not estimable ({p['not_estimable']})"
             elif "yi" in p:
                 weight = f", weight {format_fixed(p['weight'], 1)}%" if p.get("weight") is not None else ""
-                value = f"{'log ' if p.get('log_scale') else ''}{p['measure']} {_num(p['yi'])} [{_num(p['ci_low'])}, {_num(p['ci_high'])}]{weight}"
+                flipped = p.get("log_scale") and p.get("shown_sign", 1.0) < 0
+                # the harmonised yi, named for what it is: log RR, or -log RR (= log control / intervention) when lower is better
+                value = f"{'-log ' if flipped else 'log ' if p.get('log_scale') else ''}{p['measure']} {_num(p['yi'])} [{_num(p['ci_low'])}, {_num(p['ci_high'])}]{weight}"
                 if p.get("log_scale") and None not in (p["yi"], p["ci_low"], p["ci_high"]):
-                    value += f" ({p['measure']} {_num(math.exp(p['yi']))} [{_num(math.exp(p['ci_low']))}, {_num(math.exp(p['ci_high']))}])"
+                    est, lo, hi = shown_interval(p["yi"], p["ci_low"], p["ci_high"], -1.0 if flipped else 1.0)
+                    value += f" ({p['measure']} {_num(math.exp(est))} [{_num(math.exp(lo))}, {_num(math.exp(hi))}], intervention / control)"
             else:
                 # the plot's legend words; p["favours"] already names the intervention when the analyses did
                 value = direction_words(p["favours"], "intervention") + (f", significant {p['significant']}" if p["significant"] else "") + (f" ({p['value']})" if p["value"] else "")
