@@ -334,16 +334,61 @@ def _in_window(row: OutcomeRow, window: Mapping[str, Any] | None) -> bool:
     return float(window.get("min", 0)) <= row.timepoint_days <= float(window.get("max", math.inf))
 
 
+def _window_text(window: Mapping[str, Any] | None) -> str:
+    """'1 to 14 days' for a timepoint_days window."""
+    if not window:
+        return "any timepoint"
+    lo, hi = window.get("min"), window.get("max")
+    if lo is not None and hi is not None:
+        return f"{float(lo):g} to {float(hi):g} days"
+    return f"from {float(lo):g} days" if lo is not None else f"up to {float(hi):g} days"
+
+
+def _rank(row: OutcomeRow) -> tuple[bool, int]:
+    """The protocol's order of the rows of one study in an analysis: primary-endpoint rows first, then KIND_PRIORITY."""
+    return (not row.primary_endpoint, KIND_PRIORITY.get(row.statistic_kind, 99))
+
+
+def _not_used(chosen: OutcomeRow, others: Sequence[tuple[OutcomeRow, Any]], outside: Sequence[OutcomeRow], measure: str,
+              window: Mapping[str, Any] | None) -> str:
+    """' Also in the window, not used: X (why); ... Outside the window (...): Y (28 days).' ('' when every row of the domain was used)."""
+    parts = []
+    for row, got in others:
+        if isinstance(got, NotEstimable):
+            why = str(got).removeprefix(f"{row.outcome_id}: ")
+            parts.append(f"{row.outcome_id} (not estimable as {measure}: {why})")
+        elif chosen.primary_endpoint and not row.primary_endpoint:
+            parts.append(f"{row.outcome_id} (a primary-endpoint row comes first)")
+        elif _rank(chosen) != _rank(row):
+            parts.append(f"{row.outcome_id} ({chosen.statistic_kind} comes before {row.statistic_kind})")
+        else:  # tied on every key but gives the same yi and vi (analysis_effects refuses a tie that differs)
+            parts.append(f"{row.outcome_id} (ties with {chosen.outcome_id} and gives the same yi and vi; the earlier outcomes.tsv line is used)")
+    text = f" Also in the window, not used: {'; '.join(parts)}." if parts else ""
+    if outside:
+        days = "; ".join(f"{r.outcome_id} ({f'{r.timepoint_days:g} days' if r.timepoint_days is not None else 'no single timepoint in days'})" for r in outside)
+        text += f" Outside the window ({_window_text(window)}): {days}."
+    return text
+
+
 def analysis_effects(analysis: Mapping[str, Any], studies: Sequence[Study], outcomes: Sequence[OutcomeRow]) -> list[Effect]:
     """One Effect per study for one configured analysis (yi None with the reason when not estimable).
 
     Candidate rows: the analysis domain, inside timepoint_days {min, max}; primary-endpoint rows first,
-    then by KIND_PRIORITY, then outcome_id. The first row that gives the measure is used; if none
-    does, the study is listed as not estimable with every reason.
+    then by KIND_PRIORITY, then outcomes.tsv line. The first row that gives the measure is used, and
+    its ``how`` names every other row of the domain and why it was not used (not estimable, ranked
+    after it, or outside the window); if none gives the measure, the study is listed as not estimable
+    with every reason.
+
+    Raises:
+        ConfigError: another row ties with the row used on every ordering key (primary_endpoint and
+            statistic kind) and gives a different estimate (two arms of a multi-arm trial against one
+            control, say, or two timepoints in the window): which one is pooled would depend on the
+            order of outcomes.tsv, so the reviewer decides (primary_endpoint, or a narrower window).
     """
     measure = analysis["measure"]
     if measure not in MEASURES:
         raise ConfigError(f"analysis {analysis['id']}: unknown measure {measure!r}", where="config/config.yaml synthesis.analyses", fix=f"use one of {', '.join(MEASURES)}")
+    window = analysis.get("timepoint_days")
     out: list[Effect] = []
     used: list[OutcomeRow] = []
     for study in sorted(studies, key=lambda s: s.study_id):
@@ -355,27 +400,44 @@ def analysis_effects(analysis: Mapping[str, Any], studies: Sequence[Study], outc
             said = LIST_SEP.join(f"{r.scale}: {r.value_text}" for r in rows)
             out.append(Effect(study.study_id, analysis["id"], measure, None, None, f"no numbers reported: {said}", rows[0].outcome_id, rows[0].scale))
             continue
-        windowed = [r for r in rows if _in_window(r, analysis.get("timepoint_days"))]
+        windowed = [r for r in rows if _in_window(r, window)]
         if not windowed:
             out.append(Effect(study.study_id, analysis["id"], measure, None, None,
-                              f"outside the timepoint window: {LIST_SEP.join(r.outcome_id for r in rows)} outside {analysis.get('timepoint_days')} or without a single timepoint"))
+                              f"outside the timepoint window: {LIST_SEP.join(r.outcome_id for r in rows)} outside {window} or without a single timepoint"))
             continue
-        ordered = sorted(windowed, key=lambda r: (not r.primary_endpoint, KIND_PRIORITY.get(r.statistic_kind, 99), r.line))
-        reasons: list[str] = []
+        outside = [r for r in rows if r not in windowed]
+        ordered = sorted(windowed, key=lambda r: (*_rank(r), r.line))
+        # every row in the window is tried, so the how can say why each one not used was not used
+        tried: list[tuple[OutcomeRow, Any]] = []
         for row in ordered:
             try:
-                yi, vi, how = effect_from_row(row, measure, study=study)
+                tried.append((row, effect_from_row(row, measure, study=study)))
             except NotEstimable as why:
-                reasons.append(str(why))
-                continue
-            out.append(Effect(study.study_id, analysis["id"], measure, yi, vi, how, row.outcome_id, row.scale, row.n_intervention, row.n_control, row.inferred,
-                              row.lower_is_better))
-            used.append(row)
-            break
-        else:
+                tried.append((row, why))
+        estimable = [(row, got) for row, got in tried if not isinstance(got, NotEstimable)]
+        if not estimable:
             numbers = any(r.statistic_kind not in ("direction_only", "p_only", "other", "percent") for r in windowed)
             lead = f"not estimable as {measure}" if numbers else "no numbers reported"
-            out.append(Effect(study.study_id, analysis["id"], measure, None, None, f"{lead}: " + " | ".join(reasons), ordered[0].outcome_id, ordered[0].scale))
+            out.append(Effect(study.study_id, analysis["id"], measure, None, None,
+                              f"{lead}: " + " | ".join(str(got) for _, got in tried) + _not_used(ordered[0], [], outside, measure, window),
+                              ordered[0].outcome_id, ordered[0].scale))
+            continue
+        row, (yi, vi, how) = estimable[0]
+        for other, (oyi, ovi, _) in estimable[1:]:
+            if _rank(other) == _rank(row) and (oyi, ovi) != (yi, vi):
+                kind = f"{'primary-endpoint' if row.primary_endpoint else 'non-primary'} {row.statistic_kind} rows"
+                raise ConfigError(
+                    f"analysis {analysis['id']}: {study.study_id} has two {kind} in the window ({_window_text(window)}) that give different "
+                    f"{measure}s, {row.outcome_id} and {other.outcome_id} (two arms against one control, or two timepoints?); which one is "
+                    f"pooled would depend on the order of outcomes.tsv",
+                    where=f"outcomes.tsv:{row.line} and outcomes.tsv:{other.line}",
+                    fix=f"set primary_endpoint true on the row to pool and false on the other, or narrow timepoint_days of analysis {analysis['id']} "
+                        f"in config/config.yaml so that one falls outside",
+                )
+        how += _not_used(row, [(r, got) for r, got in tried if r is not row], outside, measure, window)
+        out.append(Effect(study.study_id, analysis["id"], measure, yi, vi, how, row.outcome_id, row.scale, row.n_intervention, row.n_control, row.inferred,
+                          row.lower_is_better))
+        used.append(row)
     if measure in LOG_SCALE_MEASURES:
         _one_direction(analysis, used)
     return out

@@ -657,7 +657,9 @@ def synthesis_methods(synthesis: Mapping[str, Any]) -> list[str]:
                   f"fewer are (relapse, an adverse event): each ratio is shown as {label} / control and pooled on the log scale, and the "
                   "studies of one ratio analysis share one direction" if ratios else "") + ".")
     out.append("One estimate per study and analysis: primary-endpoint rows first, then arm-level data before reported contrasts. "
-               "A multi-arm study contributes one comparison (arms are not combined), so a shared control group is never counted twice. "
+               "A multi-arm study contributes one comparison (arms are not combined), so a shared control group is never counted twice; "
+               "when two comparisons (two arms, or two timepoints in the window) tie on that order and differ, the reviewers choose one "
+               "(outcomes.tsv primary_endpoint), and each effect's derivation names the rows not used and why. "
                "No missing standard deviation was imputed: a mean difference without SDs gives no standardized mean difference.")
     if "SMD" in measures:
         out.append("Standardized mean differences from arm-level data are Hedges' g (metafor escalc); a standardized mean difference or "
