@@ -83,6 +83,8 @@ def test_a_ratio_analysis_mixing_directions_is_refused_naming_both_rows() -> Non
     msg = str(err.value)
     assert "outcomes.tsv:5 and outcomes.tsv:9" in msg and "H1#1 (lower_is_better true)" in msg and "H2#1 (lower_is_better false)" in msg
     assert "\n" not in msg and "fix: give every row of that event the same lower_is_better" in msg
+    with pytest.raises(InputFormatError, match=r"^results/x/outcomes.tsv:5 and results/x/outcomes.tsv:9: analysis relapse_rr"):
+        analysis_effects(ANALYSIS, [study("H1"), study("H2")], rows, source="results/x/outcomes.tsv")
     # an SMD across scales of opposite directions is what harmonising is for: not refused
     smd = [OutcomeRow(**{**counts_row("H1", 0, 20, 0, 20).__dict__, "statistic_kind": "smd_ci", "estimate": 0.5, "ci_low": 0.1, "ci_high": 0.9,
                          "direction": "intervention_minus_control", "lower_is_better": low, "study_id": sid, "outcome_id": f"{sid}#1"})

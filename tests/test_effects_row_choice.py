@@ -109,7 +109,7 @@ def test_effects_stage_refuses_a_tie_and_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         run_compute_effects(outcomes_path=outcomes, studies_path=shipped_resources() / "extraction" / "studies.tsv", included_path=None,
                             synthesis=synthesis, effects_out=tmp_path / "effects.tsv", direction_out=tmp_path / "direction.tsv")
-    assert str(err.value).startswith(f"outcomes.tsv:{f21['_line']} and outcomes.tsv:{new_line}: analysis ptsd_severity_md: Feder2021 has two "
+    assert str(err.value).startswith(f"{outcomes}:{f21['_line']} and {outcomes}:{new_line}: analysis ptsd_severity_md: Feder2021 has two "
                                      "primary-endpoint md_se rows")
     assert not (tmp_path / "effects.tsv").exists() and not (tmp_path / "direction.tsv").exists()
 

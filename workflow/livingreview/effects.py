@@ -370,14 +370,14 @@ def _not_used(chosen: OutcomeRow, others: Sequence[tuple[OutcomeRow, Any]], outs
     return text
 
 
-def analysis_effects(analysis: Mapping[str, Any], studies: Sequence[Study], outcomes: Sequence[OutcomeRow]) -> list[Effect]:
+def analysis_effects(analysis: Mapping[str, Any], studies: Sequence[Study], outcomes: Sequence[OutcomeRow], *, source: str = "outcomes.tsv") -> list[Effect]:
     """One Effect per study for one configured analysis (yi None with the reason when not estimable).
 
     Candidate rows: the analysis domain, inside timepoint_days {min, max}; primary-endpoint rows first,
     then by KIND_PRIORITY, then outcomes.tsv line. The first row that gives the measure is used, and
     its ``how`` names every other row of the domain and why it was not used (not estimable, ranked
     after it, or outside the window); if none gives the measure, the study is listed as not estimable
-    with every reason.
+    with every reason. ``source`` is the outcomes.tsv path its errors name.
 
     Raises:
         ConfigError: another row ties with the row used on every ordering key (primary_endpoint and
@@ -430,7 +430,7 @@ def analysis_effects(analysis: Mapping[str, Any], studies: Sequence[Study], outc
                     f"analysis {analysis['id']}: {study.study_id} has two {kind} in the window ({_window_text(window)}) that give different "
                     f"{measure}s, {row.outcome_id} and {other.outcome_id} (two arms against one control, or two timepoints?); which one is "
                     f"pooled would depend on the order of outcomes.tsv",
-                    where=f"outcomes.tsv:{row.line} and outcomes.tsv:{other.line}",
+                    where=f"{source}:{row.line} and {source}:{other.line}",
                     fix=f"set primary_endpoint true on the row to pool and false on the other, or narrow timepoint_days of analysis {analysis['id']} "
                         f"in config/config.yaml so that one falls outside",
                 )
@@ -439,11 +439,11 @@ def analysis_effects(analysis: Mapping[str, Any], studies: Sequence[Study], outc
                           row.lower_is_better))
         used.append(row)
     if measure in LOG_SCALE_MEASURES:
-        _one_direction(analysis, used)
+        _one_direction(analysis, used, source=source)
     return out
 
 
-def _one_direction(analysis: Mapping[str, Any], used: Sequence[OutcomeRow]) -> None:
+def _one_direction(analysis: Mapping[str, Any], used: Sequence[OutcomeRow], *, source: str = "outcomes.tsv") -> None:
     """A ratio analysis pools one event: the rows it uses must agree on lower_is_better.
 
     Harmonising flips log ratios of a lower-is-better row, and exp(-log RR) of one event is not the
@@ -456,7 +456,7 @@ def _one_direction(analysis: Mapping[str, Any], used: Sequence[OutcomeRow]) -> N
         raise InputFormatError(
             f"analysis {analysis['id']} ({analysis['measure']}) would pool {lower[0].outcome_id} (lower_is_better true) with "
             f"{higher[0].outcome_id} (lower_is_better false); a ratio pools one event, and every row of it has one direction",
-            where=f"outcomes.tsv:{lower[0].line} and outcomes.tsv:{higher[0].line}",
+            where=f"{source}:{lower[0].line} and {source}:{higher[0].line}",
             fix="give every row of that event the same lower_is_better, or put the other event in its own domain and analysis",
         )
 
@@ -555,7 +555,7 @@ def run_compute_effects(
     outcomes = [o for o in load_outcomes(outcomes_path, load_studies(studies_path)) if o.study_id in {s.study_id for s in studies}]
     effects: list[Effect] = []
     for analysis in synthesis.get("analyses", []):
-        got = analysis_effects(analysis, studies, outcomes)
+        got = analysis_effects(analysis, studies, outcomes, source=str(outcomes_path))
         LOG.info("analysis %s: %d studies, %d with an effect size", analysis["id"], len(got), sum(e.yi is not None for e in got))
         effects.extend(got)
     direction = effect_direction(studies, outcomes, domains=synthesis.get("direction_domains") or sorted({o.domain for o in outcomes}))
