@@ -285,12 +285,7 @@ def test_records_a_search_found_again_must_be_archived_by_the_run_named(tmp_path
     assert [r.record_id for r in records] == ["embase:01", "embase:02", "embase:03"]
     assert [(c.run_id, c.count_in_file, c.count_reported, c.parsed) for c in counts] == [("2025-09-30", 2, 2, 2), ("2025-10-31", 1, 2, 1)]
     _an_run(root, "2025-11-30", "december.ris", ("04",), found_again={"03": "2025-09-30"})
-    expected = r"^resources/searches/2025-11-30/manifest\.json: december\.ris: found_again says record embase:03 is archived by run 2025-09-30, but run 2025-10-31 archives it; fix: "
-    with pytest.raises(ArchiveError, match=expected):
-        run_import(runs_root=root, records_out="records.tsv", ledger_out="ident.tsv")
-    with pytest.raises(ArchiveError, match=expected):
-        _per_file_import(root)
-    assert not any(Path(p).exists() for p in ("records.tsv", "ident.tsv", "merged.tsv", "merged_ledger.tsv"))
+    _both_imports_refuse(root, r"^resources/searches/2025-11-30/manifest\.json: december\.ris: found_again says record embase:03 is archived by run 2025-09-30, but run 2025-10-31 archives it; fix: ")
 
 
 def test_a_listed_record_the_file_does_not_hold_is_an_archive_error_naming_the_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -322,7 +317,11 @@ def test_a_listed_record_the_named_run_does_not_archive_is_an_archive_error(tmp_
     _an_run(root, "2025-10-31", "november.ris", ("03", "01"), {"01": "2025-09-30"})
     _an_run(root, "2025-11-30", "december.ris", ("04", "03", "05", "01"), {"01": "2025-09-30", **listed})
     rid, run = next(iter(listed.items()))
-    expected = rf"^resources/searches/2025-11-30/manifest\.json: december\.ris: already_archived says record embase:{rid} is archived by run {run}, but {held}; fix: "
+    _both_imports_refuse(root, rf"^resources/searches/2025-11-30/manifest\.json: december\.ris: already_archived says record embase:{rid} is archived by run {run}, but {held}; fix: ")
+
+
+def _both_imports_refuse(root: Path, expected: str) -> None:
+    """The whole import and the per-file path (import_file jobs, then merge_parts) stop with the same ArchiveError and write nothing."""
     with pytest.raises(ArchiveError, match=expected):
         run_import(runs_root=root, records_out="records.tsv", ledger_out="ident.tsv")
     with pytest.raises(ArchiveError, match=expected):

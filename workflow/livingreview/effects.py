@@ -334,14 +334,14 @@ def _in_window(row: OutcomeRow, window: Mapping[str, Any] | None) -> bool:
     return float(window.get("min", 0)) <= row.timepoint_days <= float(window.get("max", math.inf))
 
 
-def _window_text(window: Mapping[str, Any] | None) -> str:
-    """'1 to 14 days' for a timepoint_days window."""
+def window_text(window: Mapping[str, Any] | None, after: str = "") -> str:
+    """'1 to 14 days' (then ``after``, e.g. ' after the start of the intervention') for a timepoint_days window."""
     if not window:
         return "any timepoint"
     lo, hi = window.get("min"), window.get("max")
     if lo is not None and hi is not None:
-        return f"{float(lo):g} to {float(hi):g} days"
-    return f"from {float(lo):g} days" if lo is not None else f"up to {float(hi):g} days"
+        return f"{float(lo):g} to {float(hi):g} days{after}"
+    return f"from {float(lo):g} days{after}" if lo is not None else f"up to {float(hi):g} days{after}"
 
 
 def _rank(row: OutcomeRow) -> tuple[bool, int]:
@@ -366,7 +366,7 @@ def _not_used(chosen: OutcomeRow, others: Sequence[tuple[OutcomeRow, Any]], outs
     text = f" Also in the window, not used: {'; '.join(parts)}." if parts else ""
     if outside:
         days = "; ".join(f"{r.outcome_id} ({f'{r.timepoint_days:g} days' if r.timepoint_days is not None else 'no single timepoint in days'})" for r in outside)
-        text += f" Outside the window ({_window_text(window)}): {days}."
+        text += f" Outside the window ({window_text(window)}): {days}."
     return text
 
 
@@ -427,7 +427,7 @@ def analysis_effects(analysis: Mapping[str, Any], studies: Sequence[Study], outc
             if _rank(other) == _rank(row) and (oyi, ovi) != (yi, vi):
                 kind = f"{'primary-endpoint' if row.primary_endpoint else 'non-primary'} {row.statistic_kind} rows"
                 raise ConfigError(
-                    f"analysis {analysis['id']}: {study.study_id} has two {kind} in the window ({_window_text(window)}) that give different "
+                    f"analysis {analysis['id']}: {study.study_id} has two {kind} in the window ({window_text(window)}) that give different "
                     f"{measure}s, {row.outcome_id} and {other.outcome_id} (two arms against one control, or two timepoints?); which one is "
                     f"pooled would depend on the order of outcomes.tsv",
                     where=f"{source}:{row.line} and {source}:{other.line}",

@@ -620,14 +620,9 @@ METHOD_WORDS = {
 
 
 def _window_words(window: Mapping[str, Any] | None) -> str:
-    if not window:
-        return "any timepoint"
-    lo, hi = window.get("min"), window.get("max")
-    if lo is not None and hi is not None:
-        return f"{lo:g} to {hi:g} days after the start of the intervention"
-    if lo is not None:
-        return f"from {lo:g} days after the start of the intervention"
-    return f"up to {hi:g} days after the start of the intervention"
+    from .effects import window_text
+
+    return window_text(window, " after the start of the intervention")
 
 
 def synthesis_methods(synthesis: Mapping[str, Any]) -> list[str]:
