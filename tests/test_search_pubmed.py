@@ -1175,3 +1175,25 @@ def test_the_result_line_says_what_the_search_found_once(
     for captured in (first, second, third, fourth, fifth):
         assert "archived" not in captured.err and "no new records" not in captured.err
     assert sorted(p.name for p in root.iterdir()) == ["2026-01-10", "2026-01-11", "2026-01-14"]
+
+
+def test_server_text_shown_to_people_has_its_control_characters_written_as_escapes() -> None:
+    """Text a server sends (an HTTP error's JSON, an esearch warning or query translation) reaches the
+    terminal and the manifest's notes: a control character in it (an escape sequence that would set the
+    window title, a C1 control) is written as \\xNN, as trace does for text from exports."""
+    import io
+    from urllib.error import HTTPError
+
+    import livingreview.search as search
+
+    body = json.dumps({"error": "API key invalid \x1b]0;PWNED\x07 sorry"}).encode("utf-8")
+    err = HTTPError("https://eutils.invalid/esearch.fcgi", 400, "Bad Request", {}, io.BytesIO(body))  # type: ignore[arg-type]
+    assert search._error_detail(err) == "API key invalid \\x1b]0;PWNED\\x07 sorry"
+    reply = (
+        '<?xml version="1.0"?>\n<eSearchResult><Count>0</Count><RetMax>0</RetMax><RetStart>0</RetStart><IdList/>'
+        "<QueryTranslation>ketamine&#x9b;31m[tiab]</QueryTranslation>"
+        "<WarningList><OutputMessage>No items&#x85;found</OutputMessage></WarningList></eSearchResult>\n"
+    ).encode("utf-8")
+    parsed = search._parse_esearch(reply)
+    assert parsed["translation"] == "ketamine\\x9b31m[tiab]"
+    assert parsed["messages"] == ["WarningList OutputMessage: No items\\x85found"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +12,16 @@ from typing import Any
 from .errors import LivingReviewError
 
 LOG = logging.getLogger("livingreview")
+
+# Control characters (C0 but tab and newline, DEL, C1) in text from outside (an export's title, a
+# server's error reply): written to a terminal they would run as escape sequences ("\x1b]0;...\x07"
+# sets the window title), so text for people shows them as \xNN.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def show_controls(text: str) -> str:
+    """``text`` with each control character but tab and newline written as \\xNN."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]

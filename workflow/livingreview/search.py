@@ -31,6 +31,7 @@ from lxml import etree
 from . import __version__
 from .config import load_config
 from .errors import ArchiveError, ConfigError, SearchError
+from .logutil import show_controls
 from .runs import (
     RUN_ID_FORM,
     Manifest,
@@ -413,7 +414,7 @@ def _error_detail(err: HTTPError, limit: int = 300) -> str:
     if not detail:
         m = re.search(r"<ERROR>(.*?)</ERROR>", text, flags=re.S)
         detail = m.group(1) if m else ("" if "<html" in text.lower() else text)
-    detail = " ".join(detail.split())
+    detail = show_controls(" ".join(detail.split()))
     if Entrez.api_key:
         detail = detail.replace(Entrez.api_key, "***")
     return detail[:limit]
@@ -547,7 +548,7 @@ def _parse_esearch(body: bytes) -> dict[str, Any]:
     if error is not None and error.strip():
         # NCBI answers back-end failures with HTTP 200 and <ERROR>: ask again. A <Count> beside it
         # (0, say) is not a result: as Bio.Entrez.read, which raises on any <ERROR>, it is not trusted.
-        raise _RetryableResponse(f"esearch reply has an <ERROR>: {' '.join(error.split())}")
+        raise _RetryableResponse(f"esearch reply has an <ERROR>: {show_controls(' '.join(error.split()))}")
     if count_text is None:
         raise _RetryableResponse("esearch reply has no <Count> (no ERROR given)")
     if not re.fullmatch(r"[0-9]+", count_text.strip()):
@@ -556,12 +557,12 @@ def _parse_esearch(body: bytes) -> dict[str, Any]:
     for tag in ("ErrorList", "WarningList"):
         node = root.find(tag)
         if node is not None:
-            messages += [f"{tag} {child.tag}: {child.text or ''}".strip() for child in node]
+            messages += [show_controls(f"{tag} {child.tag}: {child.text or ''}".strip()) for child in node]
     return {
         "count": int(count_text.strip()),
         "webenv": root.findtext("WebEnv") or "",
         "query_key": root.findtext("QueryKey") or "",
-        "translation": " ".join((root.findtext("QueryTranslation") or "").split()),
+        "translation": show_controls(" ".join((root.findtext("QueryTranslation") or "").split())),
         "ids": [e.text or "" for e in root.findall("IdList/Id")],
         "messages": messages,
     }
@@ -587,7 +588,7 @@ def _parse_efetch(expected: int) -> Callable[[bytes], tuple[list[etree._Element]
         except etree.XMLSyntaxError as err:
             raise _RetryableResponse(f"truncated or unparsable efetch XML ({err})") from None
         if root.tag != "PubmedArticleSet":
-            detail = " ".join((root.findtext("ERROR") or "").split())
+            detail = show_controls(" ".join((root.findtext("ERROR") or "").split()))
             raise _RetryableResponse(f"efetch returned <{root.tag}> instead of <PubmedArticleSet> {detail}".strip())
         articles = []
         for child in root:

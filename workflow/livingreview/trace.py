@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from .constants import LIST_SEP, STAGE_ORDER, direction_words
 from .decisions import PMID_DATABASES
 from .errors import ConfigError
+from .logutil import show_controls
 from .normalize import normalize_doi
 from .runs import list_runs, load_manifest
 from .studies import split_keys
@@ -343,10 +343,6 @@ def marker_legend(data: dict[str, Any]) -> str:
     return f"  ({'; '.join(parts)})" if parts else ""
 
 
-# Control characters (C0 but tab and newline, DEL, C1) in text read from exports ("\x1b]0;...\x07"
-# in a title): written to a terminal they would run as escape sequences, so the text trace shows them
-# as \xNN.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def format_trace(data: dict[str, Any]) -> str:
@@ -403,7 +399,7 @@ def format_trace(data: dict[str, Any]) -> str:
                 lines.append("  drawn as not estimable in: " + ", ".join(c["not_estimable_in"]))
             if data["kind"] == "record":
                 lines += _format_numbers(s, indent="  ")
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", "\n".join(lines)) + "\n"
+    return show_controls("\n".join(lines)) + "\n"
 
 
 def _num(x: Any) -> str:
