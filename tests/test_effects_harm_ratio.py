@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from livingreview import report as rep
-from livingreview.effects import EFFECT_TABLE_FIELDS, analysis_effects, effect_from_row, read_effects, shown_sign
+from livingreview.constants import shown_sign
+from livingreview.effects import EFFECT_TABLE_FIELDS, analysis_effects, effect_from_row, read_effects
 from livingreview.errors import InputFormatError
 from livingreview.extraction import OutcomeRow, Study
 from livingreview.meta import analyse

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 # --- records.tsv (results/records/records.tsv) -------------------------------------------
 # One row per record of every archived run. Multi-valued fields are joined with LIST_SEP.
 LIST_SEP = "; "
@@ -187,3 +190,48 @@ def hksj_words(hksj: bool, hksj_adhoc: bool, *, long: bool = False) -> str:
 
 # Fixed float format for every table and JSON number we write (same inputs, same bytes).
 FLOAT_FORMAT = "{:.6g}"
+
+
+# ---- How effects are shown (light: report and trace use these without importing scipy) ----------
+
+DEFAULT_INTERVENTION = "intervention"
+RATIO_NAMES = {"RR": "risk ratio", "OR": "odds ratio"}
+
+
+def ratio_direction_note(measure: str, intervention: str = DEFAULT_INTERVENTION, *, lower_is_better: bool | None = False) -> str:
+    """How to read a ratio as plots and the report show it: always intervention / control (the ratio
+    itself, never the harmonised exp(yi)), so which side favours the intervention follows the outcome:
+    above 1 when more events are better (response), below 1 when fewer are (relapse, an adverse event)."""
+    name = RATIO_NAMES[measure]
+    if lower_is_better:
+        return f"{name.capitalize()}s below 1 favour {intervention} ({name} = {intervention} / control; fewer events are better)"
+    return f"{name.capitalize()}s above 1 favour {intervention} ({name} = {intervention} / control)"
+
+
+def shown_sign(summary: Mapping[str, Any]) -> float:
+    """-1.0 when an analysis's harmonised yi is the negative of what is shown, else 1.0.
+
+    Every yi is harmonised so that positive favours the intervention (one convention for pooling).
+    A ratio of an outcome where lower is better (relapse, an adverse event) is then
+    log(control / intervention); plots, the report and trace show the ratio intervention / control,
+    exp(-yi), with its CI limits swapped. ``summary`` is an analysis JSON (meta.analyse): its
+    ``log_scale`` and ``lower_is_better`` (the direction its studies' outcome rows share)."""
+    return -1.0 if summary.get("log_scale") and summary.get("lower_is_better") else 1.0
+
+
+def shown_interval(est: float | None, lo: float | None, hi: float | None, sign: float) -> tuple[float | None, float | None, float | None]:
+    """A harmonised estimate and CI as shown (``sign`` from shown_sign): negated, limits swapped, when sign is -1."""
+    if sign > 0:
+        return est, lo, hi
+    flip = [None if x is None else -float(x) for x in (est, hi, lo)]
+    return flip[0], flip[1], flip[2]
+
+
+def window_text(window: Mapping[str, Any] | None, after: str = "") -> str:
+    """'1 to 14 days' (then ``after``, e.g. ' after the start of the intervention') for a timepoint_days window."""
+    if not window:
+        return "any timepoint"
+    lo, hi = window.get("min"), window.get("max")
+    if lo is not None and hi is not None:
+        return f"{float(lo):g} to {float(hi):g} days{after}"
+    return f"from {float(lo):g} days{after}" if lo is not None else f"up to {float(hi):g} days{after}"

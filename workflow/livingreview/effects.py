@@ -11,7 +11,7 @@ from typing import Any
 
 from scipy import special, stats
 
-from .constants import EFFECT_FIELDS, LIST_SEP
+from .constants import DEFAULT_INTERVENTION, EFFECT_FIELDS, LIST_SEP, window_text
 from .errors import ConfigError, InputFormatError
 from .extraction import OutcomeRow, Study, load_outcomes, load_studies
 from .tables import read_tsv, write_tsv
@@ -20,45 +20,12 @@ LOG = logging.getLogger(__name__)
 
 # The one sign convention of every harmonised effect (yi) and every plot.
 # The intervention's name comes from the protocol (config synthesis.intervention_label).
-DEFAULT_INTERVENTION = "intervention"
 FAVOURS_LEFT = "Favours control"
 
 
 def direction_note(intervention: str = DEFAULT_INTERVENTION) -> str:
     """The sign convention in words, naming the protocol's intervention."""
     return f"Positive values favour {intervention} (each outcome's sign set by whether lower or higher scores are better)"
-
-
-RATIO_NAMES = {"RR": "risk ratio", "OR": "odds ratio"}
-
-
-def ratio_direction_note(measure: str, intervention: str = DEFAULT_INTERVENTION, *, lower_is_better: bool | None = False) -> str:
-    """How to read a ratio as plots and the report show it: always intervention / control (the ratio
-    itself, never the harmonised exp(yi)), so which side favours the intervention follows the outcome:
-    above 1 when more events are better (response), below 1 when fewer are (relapse, an adverse event)."""
-    name = RATIO_NAMES[measure]
-    if lower_is_better:
-        return f"{name.capitalize()}s below 1 favour {intervention} ({name} = {intervention} / control; fewer events are better)"
-    return f"{name.capitalize()}s above 1 favour {intervention} ({name} = {intervention} / control)"
-
-
-def shown_sign(summary: Mapping[str, Any]) -> float:
-    """-1.0 when an analysis's harmonised yi is the negative of what is shown, else 1.0.
-
-    Every yi is harmonised so that positive favours the intervention (one convention for pooling).
-    A ratio of an outcome where lower is better (relapse, an adverse event) is then
-    log(control / intervention); plots, the report and trace show the ratio intervention / control,
-    exp(-yi), with its CI limits swapped. ``summary`` is an analysis JSON (meta.analyse): its
-    ``log_scale`` and ``lower_is_better`` (the direction its studies' outcome rows share)."""
-    return -1.0 if summary.get("log_scale") and summary.get("lower_is_better") else 1.0
-
-
-def shown_interval(est: float | None, lo: float | None, hi: float | None, sign: float) -> tuple[float | None, float | None, float | None]:
-    """A harmonised estimate and CI as shown (``sign`` from shown_sign): negated, limits swapped, when sign is -1."""
-    if sign > 0:
-        return est, lo, hi
-    flip = [None if x is None else -float(x) for x in (est, hi, lo)]
-    return flip[0], flip[1], flip[2]
 
 
 def favours_right(intervention: str = DEFAULT_INTERVENTION) -> str:
@@ -332,16 +299,6 @@ def _in_window(row: OutcomeRow, window: Mapping[str, Any] | None) -> bool:
     if row.timepoint_days is None:
         return False
     return float(window.get("min", 0)) <= row.timepoint_days <= float(window.get("max", math.inf))
-
-
-def window_text(window: Mapping[str, Any] | None, after: str = "") -> str:
-    """'1 to 14 days' (then ``after``, e.g. ' after the start of the intervention') for a timepoint_days window."""
-    if not window:
-        return "any timepoint"
-    lo, hi = window.get("min"), window.get("max")
-    if lo is not None and hi is not None:
-        return f"{float(lo):g} to {float(hi):g} days{after}"
-    return f"from {float(lo):g} days{after}" if lo is not None else f"up to {float(hi):g} days{after}"
 
 
 def _rank(row: OutcomeRow) -> tuple[bool, int]:

@@ -16,17 +16,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
-from .constants import direction_words, hksj_words  # noqa: E402
-from .effects import (  # noqa: E402
+from .constants import (  # noqa: E402
     DEFAULT_INTERVENTION,
-    FAVOURS_LEFT,
     RATIO_NAMES,
-    direction_note,
-    favours_right,
+    direction_words,
+    hksj_words,
     ratio_direction_note,
     shown_interval,
     shown_sign,
 )
+from .effects import FAVOURS_LEFT, direction_note, favours_right  # noqa: E402
 from .tables import atomic_path, format_fixed  # noqa: E402
 
 RC: dict[str, Any] = {

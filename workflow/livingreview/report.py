@@ -16,7 +16,18 @@ from typing import Any
 import jinja2
 
 from .config import SCHEMA_DIR, TEMPLATE_DIR, WORKFLOW_DIR
-from .constants import OUTCOME_AWAITING, OUTCOME_EXCLUDED, OUTCOME_INCLUDED, REGISTERS, hksj_words
+from .constants import (
+    OUTCOME_AWAITING,
+    OUTCOME_EXCLUDED,
+    OUTCOME_INCLUDED,
+    RATIO_NAMES,
+    REGISTERS,
+    hksj_words,
+    ratio_direction_note,
+    shown_interval,
+    shown_sign,
+    window_text,
+)
 from .errors import InputFormatError
 from .runs import RunFile, already_archived_note, list_runs, load_manifest, run_sort_key, sha256_file
 from .tables import format_fixed, read_json, read_tsv, workdir_relative, write_text
@@ -74,11 +85,10 @@ def number(value: Any, digits: int = 2) -> str:
 
 def effect_in_words(entry: Mapping[str, Any], *, measure: str, log_scale: bool, sign: float = 1.0) -> str:
     """'12.70 (95% CI 2.55 to 22.85)' for a study or pooled estimate; ratios back-transformed, and with
-    ``sign`` -1 (effects.shown_sign: a ratio of a lower-is-better outcome) turned back from the harmonised
+    ``sign`` -1 (constants.shown_sign: a ratio of a lower-is-better outcome) turned back from the harmonised
     log(control / intervention) into the ratio intervention / control."""
     import math
 
-    from .effects import shown_interval
 
     est, lo, hi = entry.get("yi", entry.get("estimate")), entry.get("ci_low"), entry.get("ci_high")
     if est is None:
@@ -96,7 +106,6 @@ def prediction_in_words(summary: Mapping[str, Any], *, log_scale: bool) -> str:
     """'95% prediction interval -1.33 to 2.28' (ratios back-transformed, as intervention / control), or why there is none."""
     import math
 
-    from .effects import shown_interval, shown_sign
 
     lo, hi = summary.get("pi_low"), summary.get("pi_high")
     if lo is None or hi is None:
@@ -466,7 +475,6 @@ def analysis_context(summary: Mapping[str, Any], figures: Mapping[str, str]) -> 
     """One analysis for the report: the numbers written out in words and its figures.
 
     A ratio is written as intervention / control whatever the outcome's direction (effects.shown_sign)."""
-    from .effects import RATIO_NAMES, ratio_direction_note, shown_sign
 
     measure = summary.get("measure", "")
     log_scale = bool(summary.get("log_scale"))
@@ -571,7 +579,6 @@ def leave_one_out_in_words(summary: Mapping[str, Any], *, log_scale: bool) -> st
     """'Leave-one-out: the pooled estimate ranged from a (without X) to b (without Y).' ('' below 3 studies)."""
     import math
 
-    from .effects import shown_sign
 
     rows = [r for r in summary.get("leave_one_out") or [] if r.get("estimate") is not None]
     if not rows:
@@ -594,7 +601,6 @@ def reporting_bias_in_words(summary: Mapping[str, Any]) -> str:
     if egger.get("run"):
         import math
 
-        from .effects import shown_sign
 
         # as the funnel plot draws it: a ratio as intervention / control (sign -1: the harmonised
         # log(control / intervention) of a lower-is-better outcome turned back), back-transformed
@@ -620,7 +626,6 @@ METHOD_WORDS = {
 
 
 def _window_words(window: Mapping[str, Any] | None) -> str:
-    from .effects import window_text
 
     return window_text(window, " after the start of the intervention")
 
@@ -962,7 +967,6 @@ def pooled_by_run(primary: Mapping[str, Any] | None) -> dict[str, str]:
     k alone would read as too few. {} without a primary analysis."""
     if not primary:
         return {}
-    from .effects import shown_sign
 
     measure, log_scale, sign = str(primary.get("measure", "")), bool(primary.get("log_scale")), shown_sign(primary)
 

@@ -150,7 +150,8 @@ def study_numbers(
     plot row (analysis, harmonised yi and 95% CI, weight) and each effect-direction cell, with the
     outcome_id(s) and outcomes.tsv:LINE reference(s) behind it. Empty lists when the tables are absent.
     """
-    from .effects import shown_sign, trace_study_numbers
+    from .constants import shown_sign
+    from .effects import trace_study_numbers
 
     outcomes: list[dict[str, Any]] = []
     if outcomes_path and studies_path and Path(outcomes_path).exists() and Path(studies_path).exists():
@@ -408,7 +409,7 @@ def _num(x: Any) -> str:
 
 def _format_numbers(st: dict[str, Any], *, indent: str) -> list[str]:
     """Text lines: each plotted number with the outcomes.tsv row(s) behind it, then every outcomes.tsv row."""
-    from .effects import shown_interval
+    from .constants import shown_interval
 
     lines: list[str] = []
     plotted = st.get("plotted") or []
