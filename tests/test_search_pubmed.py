@@ -1197,3 +1197,35 @@ def test_server_text_shown_to_people_has_its_control_characters_written_as_escap
     parsed = search._parse_esearch(reply)
     assert parsed["translation"] == "ketamine\\x9b31m[tiab]"
     assert parsed["messages"] == ["WarningList OutputMessage: No items\\x85found"]
+
+
+def test_read_reply_keeps_its_deadline_for_a_reply_biopython_wraps_as_text() -> None:
+    """Bio.Entrez wraps a text/plain reply in io.TextIOWrapper, which has no read1: its read(n) loops
+    over the socket until n characters or the end, so a reply trickling in byte by byte was read in
+    one call and the deadline never checked (nor a reply that is not UTF-8: a UnicodeDecodeError
+    traceback). The bytes under the wrapper are read piece by piece, as for an XML reply."""
+    import livingreview.search as search
+
+    class Trickle(io.RawIOBase):
+        """A socket giving one byte per wait."""
+
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int:
+            part, self.data = self.data[:1], self.data[1:]
+            buffer[: len(part)] = part
+            return len(part)
+
+    def wrapped(data: bytes) -> io.TextIOWrapper:
+        return io.TextIOWrapper(io.BufferedReader(Trickle(data)), encoding="UTF-8")
+
+    ticks = iter(range(1000))  # the clock moves 1 s per reading
+    with pytest.raises(TimeoutError, match=r"reply not complete within 2.5 s .*; 3 bytes so far\)"):
+        search._read_reply(wrapped(b"<eSearchResult>" + b"x" * 50 + b"</eSearchResult>"), limit_seconds=2.5, clock=lambda: float(next(ticks)))
+    assert search._read_reply(wrapped("<x>é</x>".encode()), limit_seconds=100.0, clock=lambda: 0.0) == "<x>é</x>".encode()
+    # not UTF-8: the bytes go to the XML parser (a retried bad reply), not a UnicodeDecodeError
+    assert search._read_reply(wrapped(b"<x>\xff</x>"), limit_seconds=100.0, clock=lambda: 0.0) == b"<x>\xff</x>"

@@ -515,8 +515,11 @@ class _ReplyTooSlow(TimeoutError):
 def _read_reply(handle: IO[Any], *, limit_seconds: float, clock: Callable[[], float] = time.monotonic) -> bytes | str:
     """The whole body of ``handle``, read piece by piece (``read1`` returns what one wait brought) so
     the deadline is checked as data arrives: _ReplyTooSlow after ``limit_seconds``, _RetryableResponse
-    beyond MAX_REPLY_BYTES."""
-    read = getattr(handle, "read1", None) or handle.read
+    beyond MAX_REPLY_BYTES. Bio.Entrez wraps a text/plain reply in io.TextIOWrapper, which has no read1
+    (its read(n) waits for n characters or the end, past any deadline): its bytes are read instead."""
+    raw = getattr(handle, "buffer", None)
+    source = raw if raw is not None and hasattr(raw, "read1") else handle
+    read = getattr(source, "read1", None) or source.read
     start = clock()
     parts: list[Any] = []
     size = 0
