@@ -127,3 +127,12 @@ def test_default_review_names_the_rows_it_did_not_use(tmp_path: Path) -> None:
         "Also in the window, not used: Feder2021#1 (not estimable as SMD: mean difference without SDs or n (CAPS-5); no SD imputed); "
         "Feder2021#3 (not estimable as SMD: p_only gives no standardized mean difference).")
     assert got[("ptsd_response_rr", "Feder2021")]["how"].endswith("Also in the window, not used: Feder2021#4 (not estimable as RR: percent gives no 2x2 table).")
+
+
+def test_a_study_with_no_estimable_row_in_the_window_names_the_rows_outside_it_in_a_new_sentence() -> None:
+    """The reasons of the rows tried end without a full stop; the note on the rows outside the window
+    ran on into them ("... no SD imputed Outside the window ...")."""
+    rows = [arm("S1#1", 35.0, line=7, days=1.0, sd_intervention=None), arm("S1#2", 30.0, line=8, days=14.0)]
+    (eff,) = analysis_effects({**MD, "timepoint_days": {"min": 1, "max": 7}}, [study()], rows)
+    assert eff.yi is None
+    assert eff.how == "not estimable as MD: S1#1: sd_intervention not reported; no SD imputed. Outside the window (1 to 7 days): S1#2 (14 days)."

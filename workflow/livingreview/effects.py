@@ -375,8 +375,10 @@ def analysis_effects(analysis: Mapping[str, Any], studies: Sequence[Study], outc
         if not estimable:
             numbers = any(r.statistic_kind not in ("direction_only", "p_only", "other", "percent") for r in windowed)
             lead = f"not estimable as {measure}" if numbers else "no numbers reported"
+            reasons = " | ".join(str(got) for _, got in tried)
+            later = _not_used(ordered[0], [], outside, measure, window)  # " Outside the window ...": a sentence of its own
             out.append(Effect(study.study_id, analysis["id"], measure, None, None,
-                              f"{lead}: " + " | ".join(str(got) for _, got in tried) + _not_used(ordered[0], [], outside, measure, window),
+                              f"{lead}: {reasons}" + (f"{'' if reasons.endswith('.') else '.'}{later}" if later else ""),
                               ordered[0].outcome_id, ordered[0].scale))
             continue
         row, (yi, vi, how) = estimable[0]
