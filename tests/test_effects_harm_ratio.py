@@ -170,3 +170,37 @@ def test_trace_names_the_harmonised_yi_and_gives_the_true_ratio(harm_summary: di
     rr, lo, hi = true_rr(2, 20, 8, 20)
     assert line == (f"  relapse_rr_forest.svg [relapse_rr]: -log RR {h1['yi']:.2f} [{h1['ci_low']:.2f}, {h1['ci_high']:.2f}] "
                     f"(RR {rr:.2f} [{lo:.2f}, {hi:.2f}], intervention / control)")
+
+
+def test_subgroups_of_a_harm_ratio_show_the_true_ratio_in_the_report_and_the_forest_plot(tmp_path: Path) -> None:
+    """Subgroup estimates meet the shown ratio: each subgroup below holds one SYNTHETIC study, so its
+    estimate is that study's RR (intervention / control) with a normal CI, computed here from the
+    counts; the test for subgroup differences is the fixed-effect Q of the two reported studies (a
+    sign-free statistic), and the study with no value is shown last, not in the test."""
+    import dataclasses
+
+    data = [("H1", 2, 20, 8, 20, 2019, "A"), ("H2", 6, 25, 9, 25, 2020, "B"), ("H3", 5, 30, 7, 30, 2021, "")]
+    rows = [counts_row(s, a, n1, c, n2, line=i + 2) for i, (s, a, n1, c, n2, _, _) in enumerate(data)]
+    studies = [dataclasses.replace(study(s, y), co_intervention=g) for s, *_, y, g in data]
+    analysis = {**ANALYSIS, "hksj": True, "hksj_adhoc": False, "subgroups": ["co_intervention"]}
+    summary = analyse(analysis, analysis_effects(analysis, studies, rows), studies, direction_note="Positive values favour ketamine")
+    summary["intervention_label"] = "ketamine"
+    shown = {s: true_rr(a, n1, c, n2) for s, a, n1, c, n2, _, _ in data}
+    logs = {s: (math.log((a / n1) / (c / n2)), 1 / a - 1 / n1 + 1 / c - 1 / n2) for s, a, n1, c, n2, _, _ in data}
+    q = (logs["H1"][0] - logs["H2"][0]) ** 2 / (logs["H1"][1] + logs["H2"][1])
+    p = math.erfc(math.sqrt(q / 2))  # chi² with 1 df
+    words = rep.analysis_context(summary, {})["subgroups"]
+
+    def cell(sid: str) -> str:
+        return f"{shown[sid][0]:.2f} (95% CI {shown[sid][1]:.2f} to {shown[sid][2]:.2f}; k = 1"
+
+    assert words == [f"Subgroups by co_intervention: A {cell('H1')}); B {cell('H2')}); co_intervention not reported {cell('H3')}; not in the test); "
+                     f"test for subgroup differences Q = {q:.2f}, df = 1, p = {p:.3f} (from each subgroup's Wald standard error, not the "
+                     "Knapp-Hartung one of its CI); k = 1 study with no co_intervention reported is not in the test."]
+    forest_plot(summary, tmp_path / "f.svg", subgroup="co_intervention")
+    svg = (tmp_path / "f.svg").read_text(encoding="utf-8")
+    texts = [t.strip() for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+    expected = [f"{shown[s][0]:.2f} [{shown[s][1]:.2f}, {shown[s][2]:.2f}]" for s in ("H1", "H2", "H3")]
+    after = [texts[i + 1] for i, t in enumerate(texts) if t == "Subtotal (k = 1)"]
+    assert after == expected
+    assert "co_intervention not reported (not in the test)" in texts
