@@ -172,6 +172,26 @@ def test_trace_names_the_harmonised_yi_and_gives_the_true_ratio(harm_summary: di
                     f"(RR {rr:.2f} [{lo:.2f}, {hi:.2f}], intervention / control)")
 
 
+def test_trace_names_the_yi_an_outcome_row_feeds_as_minus_log_rr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An outcomes.tsv row of a lower-is-better ratio feeds yi = -log RR (log control / intervention):
+    trace's 'feeds' line says so rather than 'RR yi', which reads as a risk ratio."""
+    import livingreview.effects as eff
+
+    rows = [counts_row(s, a, n1, c, n2, line=i + 2) for i, (s, a, n1, c, n2, _) in enumerate(HARMS)]
+    studies = [study(s, y) for s, *_, y in HARMS]
+    effects = analysis_effects(ANALYSIS, studies, rows)
+    write_tsv(tmp_path / "effects.tsv", EFFECT_TABLE_FIELDS, (e.to_row() for e in effects))
+    # the synthetic rows stand for the extraction tables (their files hold only the shipped review's)
+    monkeypatch.setattr(eff, "load_studies", lambda path: studies)
+    monkeypatch.setattr(eff, "load_outcomes", lambda path, known: rows)
+    numbers = eff.trace_study_numbers("H1", outcomes_path="outcomes.tsv", studies_path="studies.tsv", effects_path=tmp_path / "effects.tsv")
+    (row,) = numbers
+    h1 = next(e for e in effects if e.study == "H1")
+    assert row["used_in"] == [{"analysis": "relapse_rr", "measure": "RR", "yi": h1.yi, "vi": h1.vi, "yi_is": "-log RR"}]
+    lines = _format_numbers({"outcomes": numbers}, indent="")
+    assert any(line.endswith(f"feeds relapse_rr (yi = -log RR {h1.yi:.2f})") for line in lines), lines
+
+
 def test_subgroups_of_a_harm_ratio_show_the_true_ratio_in_the_report_and_the_forest_plot(tmp_path: Path) -> None:
     """Subgroup estimates meet the shown ratio: each subgroup below holds one SYNTHETIC study, so its
     estimate is that study's RR (intervention / control) with a normal CI, computed here from the

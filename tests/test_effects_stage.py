@@ -93,8 +93,9 @@ def test_trace_numbers_of_feder2021(synthesis_dir: Path) -> None:
     got = trace_study_numbers("Feder2021", outcomes_path=OUTCOMES, studies_path=STUDIES, effects_path=synthesis_dir / "effects.tsv")
     by = {g["outcome_id"]: g for g in got}
     assert len(got) == 10 and by["Feder2021#1"]["reference"].endswith("outcomes.tsv:13")
-    assert by["Feder2021#1"]["used_in"] == [{"analysis": "ptsd_severity_md", "measure": "MD", "yi": pytest.approx(11.88), "vi": pytest.approx(15.6816)}]
+    assert by["Feder2021#1"]["used_in"] == [{"analysis": "ptsd_severity_md", "measure": "MD", "yi": pytest.approx(11.88), "vi": pytest.approx(15.6816), "yi_is": "MD"}]
     assert by["Feder2021#5"]["inferred"] is True and by["Feder2021#5"]["used_in"][0]["analysis"] == "ptsd_response_rr"
+    assert by["Feder2021#5"]["used_in"][0]["yi_is"] == "log RR"  # a response: more is better, yi = log RR
     assert len(read_effects(synthesis_dir / "effects.tsv", analysis="ptsd_severity_smd")) == 7
 
 

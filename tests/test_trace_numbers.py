@@ -81,6 +81,11 @@ def test_text_trace_of_a_study_shows_file_and_line(results: Path, capsys: pytest
     assert f"<- {oid} {OUTCOMES}:{lines[oid]}" in text
     for o, line in lines.items():
         assert f"{o} {OUTCOMES}:{line}:" in text
+    # each row names what the yi it feeds is: the measure, or log RR for a ratio (the shipped RR is of a response)
+    effects = {(r["analysis"], r["outcome_id"]): r for r in read_tsv(results / "synthesis/effects.tsv") if r["study"] == "Feder2021" and r["yi"]}
+    for (analysis, outcome), row in sorted(effects.items()):
+        name = f"log {row['measure']}" if row["measure"] in ("RR", "OR") else row["measure"]
+        assert f"{analysis} (yi = {name} {float(row['yi']):.2f})" in text, (analysis, outcome)
     assert text == format_trace(trace("Feder2021", results_dir=results, studies_table=STUDIES, outcomes_table=OUTCOMES, runs_root=SEARCHES))
 
 

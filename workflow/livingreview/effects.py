@@ -559,7 +559,9 @@ def trace_study_numbers(study_id: str, *, outcomes_path: str | os.PathLike[str],
     if effects_path:
         for e in read_effects(effects_path):
             if e.study == study_id and e.outcome_id and e.yi is not None:
-                used.setdefault(e.outcome_id, []).append({"analysis": e.analysis, "measure": e.measure, "yi": e.yi, "vi": e.vi})
+                # yi named for what it is: the measure, log RR/OR, or -log RR/OR when lower is better (harmonised)
+                name = (f"{'-log' if e.lower_is_better else 'log'} {e.measure}") if e.measure in LOG_SCALE_MEASURES else e.measure
+                used.setdefault(e.outcome_id, []).append({"analysis": e.analysis, "measure": e.measure, "yi": e.yi, "vi": e.vi, "yi_is": name})
     return [
         {
             "outcome_id": r.outcome_id,

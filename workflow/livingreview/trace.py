@@ -438,7 +438,7 @@ def _format_numbers(st: dict[str, Any], *, indent: str) -> list[str]:
     if outcomes:
         lines.append(f"{indent}outcomes.tsv rows ({len(outcomes)}):")
         for o in outcomes:
-            used = ", ".join(f"{u['analysis']} ({u['measure']} yi {_num(u['yi'])})" for u in o["used_in"])
+            used = ", ".join(f"{u['analysis']} (yi = {u.get('yi_is') or u['measure']} {_num(u['yi'])})" for u in o["used_in"])
             inferred = " INFERRED" if o["inferred"] else ""
             lines.append(f"{indent}  {o['outcome_id']} {o['reference']}: {o['domain']}, {o['scale']}, {o['timepoint']}: {o['statistic']} = {o['value']}{inferred}")
             lines.append(f"{indent}    read at: {o['location'] or '-'}" + (f"; feeds {used}" if used else ""))
