@@ -196,6 +196,7 @@ FLOAT_FORMAT = "{:.6g}"
 
 DEFAULT_INTERVENTION = "intervention"
 RATIO_NAMES = {"RR": "risk ratio", "OR": "odds ratio"}
+LOG_SCALE_MEASURES = frozenset(RATIO_NAMES)  # the measures pooled as log ratios
 
 
 def ratio_direction_note(measure: str, intervention: str = DEFAULT_INTERVENTION, *, lower_is_better: bool | None = False) -> str:
@@ -235,3 +236,23 @@ def window_text(window: Mapping[str, Any] | None, after: str = "") -> str:
     if lo is not None and hi is not None:
         return f"{float(lo):g} to {float(hi):g} days{after}"
     return f"from {float(lo):g} days{after}" if lo is not None else f"up to {float(hi):g} days{after}"
+
+
+def shown_groups(subgroup: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """A subgroup analysis's groups (meta.subgroup_analysis) as the report and the forest plot show
+    them: reported subgroups by name, then the studies with no value (``reported`` false, not in the test)."""
+    return sorted((subgroup.get("groups") or {}).items(), key=lambda item: (item[1].get("reported") is False, item[0]))
+
+
+def wald_test_beside_knapp_hartung(summary: Mapping[str, Any], subgroup: Mapping[str, Any]) -> bool:
+    """Whether the test for subgroup differences used Wald SEs while the subgroup CIs shown are Knapp-Hartung
+    (then the report and the forest plot say which SEs the test used)."""
+    return subgroup.get("test_se") == "wald" and bool(summary.get("hksj"))
+
+
+def yi_name(measure: str, lower_is_better: bool | None) -> str:
+    """What a harmonised yi is: the measure itself (MD, SMD, RD), 'log RR', or '-log RR' (log control /
+    intervention) for a ratio of a lower-is-better outcome (shown_sign)."""
+    if measure not in LOG_SCALE_MEASURES:
+        return measure
+    return f"{'-log' if lower_is_better else 'log'} {measure}"

@@ -11,7 +11,7 @@ from typing import Any
 
 from scipy import special, stats
 
-from .constants import DEFAULT_INTERVENTION, EFFECT_FIELDS, LIST_SEP, window_text
+from .constants import DEFAULT_INTERVENTION, EFFECT_FIELDS, LIST_SEP, LOG_SCALE_MEASURES, window_text, yi_name
 from .errors import ConfigError, InputFormatError
 from .extraction import OutcomeRow, Study, load_outcomes, load_studies
 from .tables import read_tsv, write_tsv
@@ -34,7 +34,6 @@ def favours_right(intervention: str = DEFAULT_INTERVENTION) -> str:
 
 
 MEASURES: tuple[str, ...] = ("MD", "SMD", "OR", "RR", "RD")
-LOG_SCALE_MEASURES = frozenset({"OR", "RR"})
 Z975 = float(stats.norm.ppf(0.975))
 # effects.tsv: the contract columns, then provenance columns the forest plot and trace use
 EFFECT_TABLE_FIELDS: tuple[str, ...] = EFFECT_FIELDS + ("outcome_id", "scale", "n_intervention", "n_control", "inferred", "lower_is_better")
@@ -559,9 +558,8 @@ def trace_study_numbers(study_id: str, *, outcomes_path: str | os.PathLike[str],
     if effects_path:
         for e in read_effects(effects_path):
             if e.study == study_id and e.outcome_id and e.yi is not None:
-                # yi named for what it is: the measure, log RR/OR, or -log RR/OR when lower is better (harmonised)
-                name = (f"{'-log' if e.lower_is_better else 'log'} {e.measure}") if e.measure in LOG_SCALE_MEASURES else e.measure
-                used.setdefault(e.outcome_id, []).append({"analysis": e.analysis, "measure": e.measure, "yi": e.yi, "vi": e.vi, "yi_is": name})
+                used.setdefault(e.outcome_id, []).append({"analysis": e.analysis, "measure": e.measure, "yi": e.yi, "vi": e.vi,
+                                                          "yi_is": yi_name(e.measure, e.lower_is_better)})
     return [
         {
             "outcome_id": r.outcome_id,

@@ -13,7 +13,7 @@ import numpy as np
 from scipy import optimize, stats
 from statsmodels.stats.meta_analysis import combine_effects
 
-from .constants import POOL_JSON_KEYS
+from .constants import LOG_SCALE_MEASURES, POOL_JSON_KEYS
 from .errors import InputFormatError, ReconciliationError
 
 LOG = logging.getLogger(__name__)
@@ -372,9 +372,10 @@ def subgroup_analysis(
                      "ci_high": float(y[i]) + z * se, "tau2": None, "i2": None, "q": None, "test_se": se}
         else:
             res = pool(y[sel], v[sel], method=method, hksj=hksj, hksj_adhoc=hksj_adhoc, labels=[labels[i] for i in sel])
-            wald = pool(y[sel], v[sel], method=method, labels=[labels[i] for i in sel]) if hksj else res
+            # the Wald se of the same fit (same tau², same estimate): sqrt(1 / sum(w)), w = 1 / (v + tau²)
+            wald_se = math.sqrt(1.0 / float(np.sum(1.0 / (v[sel] + res.tau2)))) if hksj else res.se
             entry = {"k": res.k, "studies": [labels[i] for i in sel], "estimate": res.estimate, "se": res.se, "ci_low": res.ci_low,
-                     "ci_high": res.ci_high, "tau2": res.tau2, "i2": res.i2, "q": res.q, "test_se": wald.se}
+                     "ci_high": res.ci_high, "tau2": res.tau2, "i2": res.i2, "q": res.q, "test_se": wald_se}
         entry.update(reported=g is not None, in_test=g is not None)
         if g is None:
             entry["test_se"] = None
@@ -563,7 +564,7 @@ def analyse(
         primary=bool(analysis.get("primary", False)),
         domain=analysis["domain"],
         measure=analysis["measure"],
-        log_scale=analysis["measure"] in ("OR", "RR"),
+        log_scale=analysis["measure"] in LOG_SCALE_MEASURES,
         lower_is_better=_shared_direction(analysis, usable),
         timepoint_days=analysis.get("timepoint_days") or {},
         direction=direction_note,
@@ -616,12 +617,12 @@ def analyse(
 def _shared_direction(analysis: dict[str, Any], usable: Sequence[Any]) -> bool | None:
     """The lower_is_better its estimable studies' outcome rows share (None: no study, or mixed scales of
     an MD/SMD, which harmonising makes poolable). A ratio analysis is shown as intervention / control,
-    exp(-yi) when lower is better (effects.shown_sign), so its studies must share one direction: the
+    exp(-yi) when lower is better (constants.shown_sign), so its studies must share one direction: the
     effects stage refuses a mix, and a hand-edited effects.tsv that mixes them is refused here."""
     seen = {e.lower_is_better for e in usable if getattr(e, "lower_is_better", None) is not None}
     if len(seen) == 1:
         return seen.pop()
-    if len(seen) > 1 and analysis["measure"] in ("OR", "RR"):
+    if len(seen) > 1 and analysis["measure"] in LOG_SCALE_MEASURES:
         per = ", ".join(f"{e.study}: {'true' if e.lower_is_better else 'false'}" for e in usable if e.lower_is_better is not None)
         raise InputFormatError(f"analysis {analysis['id']} ({analysis['measure']}) mixes outcome directions (lower_is_better {per}); a ratio pools one event",
                                where="effects.tsv column lower_is_better", fix="re-run the effects stage, which names the outcomes.tsv rows to correct")

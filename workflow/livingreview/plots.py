@@ -22,8 +22,10 @@ from .constants import (  # noqa: E402
     direction_words,
     hksj_words,
     ratio_direction_note,
+    shown_groups,
     shown_interval,
     shown_sign,
+    wald_test_beside_knapp_hartung,
 )
 from .effects import FAVOURS_LEFT, direction_note, favours_right  # noqa: E402
 from .tables import atomic_path, format_fixed  # noqa: E402
@@ -135,7 +137,7 @@ def _direction(summary: Mapping[str, Any]) -> str:
 
 def _shown(summary: Mapping[str, Any]) -> dict[str, Any]:
     """The analysis as drawn: a ratio of a lower-is-better outcome is drawn as intervention / control,
-    the negated harmonised values with each CI's limits swapped (effects.shown_sign); otherwise unchanged.
+    the negated harmonised values with each CI's limits swapped (constants.shown_sign); otherwise unchanged.
     ``flipped`` tells _axis_setup to put the intervention's favours label on the left."""
     sign = shown_sign(summary)
     out = dict(summary)
@@ -198,7 +200,7 @@ def _forest_footer(summary: Mapping[str, Any], sub: Mapping[str, Any] | None, su
         return het
     if sub.get("q_between") is not None:
         test = f"Test for subgroup differences ({subgroup}): Q = {_fmt(sub['q_between'])}, df = {sub['df']}, p = {_fmt(sub['p'], 3)}"
-        if sub.get("test_se") == "wald" and summary.get("hksj"):
+        if wald_test_beside_knapp_hartung(summary, sub):
             test += "; from each subgroup's Wald SE, not the Knapp-Hartung SE of its CI"
         if sub.get("not_in_test"):
             test += f"; {sub['not_in_test']['why']}"
@@ -228,7 +230,7 @@ def forest_plot(summary: Mapping[str, Any], path: Paths, *, subgroup: str | None
         rows: list[tuple[str, Any]] = []
         if sub and sub.get("run"):
             # reported subgroups by name, then the studies with no value (not in the test for subgroup differences)
-            for name, g in sorted(sub["groups"].items(), key=lambda item: (item[1].get("reported") is False, item[0])):
+            for name, g in shown_groups(sub):
                 rows.append(("header", f"{subgroup} not reported (not in the test)" if g.get("reported") is False else name))
                 rows += [("study", s) for s in studies if s["study"] in g["studies"]]
                 rows.append(("subdiamond", g))

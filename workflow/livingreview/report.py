@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
 import os
 import re
 import subprocess
@@ -24,8 +25,10 @@ from .constants import (
     REGISTERS,
     hksj_words,
     ratio_direction_note,
+    shown_groups,
     shown_interval,
     shown_sign,
+    wald_test_beside_knapp_hartung,
     window_text,
 )
 from .errors import InputFormatError
@@ -87,9 +90,6 @@ def effect_in_words(entry: Mapping[str, Any], *, measure: str, log_scale: bool, 
     """'12.70 (95% CI 2.55 to 22.85)' for a study or pooled estimate; ratios back-transformed, and with
     ``sign`` -1 (constants.shown_sign: a ratio of a lower-is-better outcome) turned back from the harmonised
     log(control / intervention) into the ratio intervention / control."""
-    import math
-
-
     est, lo, hi = entry.get("yi", entry.get("estimate")), entry.get("ci_low"), entry.get("ci_high")
     if est is None:
         return "not estimable"
@@ -104,9 +104,6 @@ def effect_in_words(entry: Mapping[str, Any], *, measure: str, log_scale: bool, 
 
 def prediction_in_words(summary: Mapping[str, Any], *, log_scale: bool) -> str:
     """'95% prediction interval -1.33 to 2.28' (ratios back-transformed, as intervention / control), or why there is none."""
-    import math
-
-
     lo, hi = summary.get("pi_low"), summary.get("pi_high")
     if lo is None or hi is None:
         return "no prediction interval (fixed-effect model, or fewer than 3 studies)"
@@ -474,8 +471,7 @@ def reason_counts(rows: Sequence[Mapping[str, str]]) -> list[dict[str, Any]]:
 def analysis_context(summary: Mapping[str, Any], figures: Mapping[str, str]) -> dict[str, Any]:
     """One analysis for the report: the numbers written out in words and its figures.
 
-    A ratio is written as intervention / control whatever the outcome's direction (effects.shown_sign)."""
-
+    A ratio is written as intervention / control whatever the outcome's direction (constants.shown_sign)."""
     measure = summary.get("measure", "")
     log_scale = bool(summary.get("log_scale"))
     sign = shown_sign(summary)
@@ -550,8 +546,7 @@ def subgroups_in_words(summary: Mapping[str, Any], *, measure: str, log_scale: b
             out.append(f"Subgroups by {column}: not run ({sub.get('reason') or 'no reason recorded'}).")
             continue
         parts = []
-        groups = sorted((sub.get("groups") or {}).items(), key=lambda item: (item[1].get("reported") is False, item[0]))
-        for name, g in groups:
+        for name, g in shown_groups(sub):
             est = effect_in_words(g, measure=measure, log_scale=log_scale, sign=sign)  # "0.99 (95% CI -0.27 to 2.25)"
             label, extra = (f"{column} not reported", "; not in the test") if g.get("reported") is False else (name, "")
             parts.append(f"{label} {est[:-1]}; k = {g.get('k')}{extra})" if est.endswith(")") else f"{label} {est} (k = {g.get('k')}{extra})")
@@ -570,16 +565,13 @@ def subgroups_in_words(summary: Mapping[str, Any], *, measure: str, log_scale: b
 def subgroup_test_se_words(summary: Mapping[str, Any], sub: Mapping[str, Any]) -> str:
     """' (from each subgroup's Wald standard error, not the Knapp-Hartung one of its CI)' when the test used
     Wald standard errors and the subgroup CIs are Knapp-Hartung; '' otherwise (the test's SEs are those shown)."""
-    if sub.get("test_se") == "wald" and summary.get("hksj"):
+    if wald_test_beside_knapp_hartung(summary, sub):
         return " (from each subgroup's Wald standard error, not the Knapp-Hartung one of its CI)"
     return ""
 
 
 def leave_one_out_in_words(summary: Mapping[str, Any], *, log_scale: bool) -> str:
     """'Leave-one-out: the pooled estimate ranged from a (without X) to b (without Y).' ('' below 3 studies)."""
-    import math
-
-
     rows = [r for r in summary.get("leave_one_out") or [] if r.get("estimate") is not None]
     if not rows:
         return ""
@@ -599,9 +591,6 @@ def reporting_bias_in_words(summary: Mapping[str, Any]) -> str:
     else:
         words = [f"Funnel plot: not drawn ({funnel.get('reason') or 'no reason recorded'})."]
     if egger.get("run"):
-        import math
-
-
         # as the funnel plot draws it: a ratio as intervention / control (sign -1: the harmonised
         # log(control / intervention) of a lower-is-better outcome turned back), back-transformed
         sign = shown_sign(summary)
@@ -967,7 +956,6 @@ def pooled_by_run(primary: Mapping[str, Any] | None) -> dict[str, str]:
     k alone would read as too few. {} without a primary analysis."""
     if not primary:
         return {}
-
     measure, log_scale, sign = str(primary.get("measure", "")), bool(primary.get("log_scale")), shown_sign(primary)
 
     def words(step: Mapping[str, Any]) -> str:

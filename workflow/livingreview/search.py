@@ -426,17 +426,10 @@ class _Caller:
     ``sleep`` and ``clock`` (seconds since the epoch, for Retry-After dates) are injectable for tests.
     """
 
-    def __init__(
-        self,
-        settings: EntrezSettings,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, settings: EntrezSettings, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.sleep = sleep
         self.clock = clock
-        self.monotonic = monotonic
         self.requests = 0
         self.retries = 0
 
@@ -455,7 +448,7 @@ class _Caller:
             try:
                 handle = request()
                 try:
-                    body = _read_reply(handle, limit_seconds=REPLY_DEADLINE_FACTOR * self.settings.timeout_seconds, clock=self.monotonic)
+                    body = _read_reply(handle, limit_seconds=REPLY_DEADLINE_FACTOR * self.settings.timeout_seconds)
                 finally:
                     handle.close()
                 if isinstance(body, str):
@@ -1077,7 +1070,7 @@ def run_pubmed_search(
     found_again = {f"pubmed:{pmid}": archived[pmid] for pmid in result.pmids if pmid in archived}
     span = f"{date_from}..{date_to} ({settings.datetype})"
     left_out = (
-        f"{len(result.pmids) - len(keep)} already archived in {archived_by_runs(found_again)}"
+        f"{len(found_again)} already archived in {archived_by_runs(found_again)}"
         if found_again else ""
     )
     if not result.pmids:

@@ -8,7 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from .constants import LIST_SEP, STAGE_ORDER, direction_words
+from .constants import LIST_SEP, STAGE_ORDER, direction_words, shown_interval, shown_sign, yi_name
 from .decisions import PMID_DATABASES
 from .errors import ConfigError
 from .logutil import show_controls
@@ -150,7 +150,6 @@ def study_numbers(
     plot row (analysis, harmonised yi and 95% CI, weight) and each effect-direction cell, with the
     outcome_id(s) and outcomes.tsv:LINE reference(s) behind it. Empty lists when the tables are absent.
     """
-    from .constants import shown_sign
     from .effects import trace_study_numbers
 
     outcomes: list[dict[str, Any]] = []
@@ -344,8 +343,6 @@ def marker_legend(data: dict[str, Any]) -> str:
     return f"  ({'; '.join(parts)})" if parts else ""
 
 
-
-
 def format_trace(data: dict[str, Any]) -> str:
     """The trace as indented plain text for people (control characters shown as \\xNN)."""
     lines: list[str] = []
@@ -409,8 +406,6 @@ def _num(x: Any) -> str:
 
 def _format_numbers(st: dict[str, Any], *, indent: str) -> list[str]:
     """Text lines: each plotted number with the outcomes.tsv row(s) behind it, then every outcomes.tsv row."""
-    from .constants import shown_interval
-
     lines: list[str] = []
     plotted = st.get("plotted") or []
     if plotted:
@@ -423,7 +418,7 @@ def _format_numbers(st: dict[str, Any], *, indent: str) -> list[str]:
                 weight = f", weight {format_fixed(p['weight'], 1)}%" if p.get("weight") is not None else ""
                 flipped = p.get("log_scale") and p.get("shown_sign", 1.0) < 0
                 # the harmonised yi, named for what it is: log RR, or -log RR (= log control / intervention) when lower is better
-                value = f"{'-log ' if flipped else 'log ' if p.get('log_scale') else ''}{p['measure']} {_num(p['yi'])} [{_num(p['ci_low'])}, {_num(p['ci_high'])}]{weight}"
+                value = f"{yi_name(p['measure'], flipped)} {_num(p['yi'])} [{_num(p['ci_low'])}, {_num(p['ci_high'])}]{weight}"
                 if p.get("log_scale") and None not in (p["yi"], p["ci_low"], p["ci_high"]):
                     est, lo, hi = shown_interval(p["yi"], p["ci_low"], p["ci_high"], -1.0 if flipped else 1.0)
                     value += f" ({p['measure']} {_num(math.exp(est))} [{_num(math.exp(lo))}, {_num(math.exp(hi))}], intervention / control)"
