@@ -175,3 +175,83 @@ def test_a_domain_no_study_reported_yet_is_declared_by_its_label(tmp_path: Path,
     config.write_text(config.read_text(encoding="utf-8").replace("    depression: Depression\n", "    depression: Depression\n    adverse_events: Adverse events\n"),
                       encoding="utf-8")
     assert validate_inputs(load_config("config/config.yaml"))["outcome rows"] > 0
+
+
+# ---- the effects stage's refusals that the extraction tables alone decide -------------------------
+
+OUTCOMES = "resources/extraction/outcomes.tsv"
+
+
+def _add_outcome_row(work: Path, template: str, **cells: str) -> int:
+    """Append to the copied outcomes.tsv a SYNTHETIC row (made up for the test) copied from row
+    ``template`` with ``cells`` changed; returns its line number."""
+    path = work / OUTCOMES
+    text = path.read_text(encoding="utf-8")
+    header = text.splitlines()[0].split("\t")
+    from livingreview.tables import read_tsv
+
+    row = next(r for r in read_tsv(path) if r["outcome_id"] == template)
+    extra = {**{k: row[k] for k in header}, "location": "synthetic test row", **cells}
+    path.write_text(text + "\t".join(extra[k] for k in header) + "\n", encoding="utf-8")
+    return len(text.splitlines()) + 1
+
+
+# A second primary-endpoint md_se row of Feder2021 at week 2 giving another MD (ties with Feder2021#1);
+# a Feder2014 responder count where lower is better, pooled in one RR with Feder2021#5 (higher is better).
+LATE_REFUSALS = {
+    "tie": ("Feder2021#1", {"outcome_id": "Feder2021#99", "estimate": "-5", "value_text": "-5", "se": "3"},
+            r"resources/extraction/outcomes.tsv:\d+ and resources/extraction/outcomes.tsv:{new}: analysis ptsd_severity_md: Feder2021 has two "
+            r"primary-endpoint md_se rows in the window"),
+    "mixed_directions": ("Feder2021#5", {"outcome_id": "Feder2014#99", "study_id": "Feder2014", "report_key": "24740528", "lower_is_better": "true",
+                                         "timepoint_days": "1"},
+                         r"resources/extraction/outcomes.tsv:{new} and resources/extraction/outcomes.tsv:\d+: analysis ptsd_response_rr \(RR\) would pool "
+                         r"Feder2014#99 \(lower_is_better true\) with Feder2021#5 \(lower_is_better false\)"),
+}
+
+
+def _effects_stage_error(work: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """What the effects stage says of the tables in ``work`` (every study included, as in the shipped review)."""
+    from livingreview.effects import run_compute_effects
+    from livingreview.errors import LivingReviewError
+
+    monkeypatch.chdir(work)
+    with pytest.raises(LivingReviewError) as err:
+        run_compute_effects(outcomes_path=OUTCOMES, studies_path="resources/extraction/studies.tsv", included_path=None,
+                            synthesis=load_config("config/config.yaml")["synthesis"], effects_out=work / "effects.tsv", direction_out=work / "direction.tsv")
+    assert not (work / "effects.tsv").exists()
+    return str(err.value)
+
+
+@pytest.mark.parametrize("case", sorted(LATE_REFUSALS))
+def test_the_effects_stage_refusals_the_tables_decide_are_one_line_at_validate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    """Were refused only by the effects stage, after import, dedup and screening had run."""
+    template, cells, pattern = LATE_REFUSALS[case]
+    copy_project_inputs(tmp_path)
+    new = _add_outcome_row(tmp_path, template, **cells)
+    stage = _effects_stage_error(tmp_path, monkeypatch)
+    assert re.match(pattern.format(new=new), stage), stage
+    assert main(["validate"]) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("INFO ")]
+    assert err == [f"livingreview: error: {stage}"]
+
+
+def test_a_tie_is_one_line_at_snakemake_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    template, cells, _ = LATE_REFUSALS["tie"]
+    copy_project_inputs(tmp_path)
+    _add_outcome_row(tmp_path, template, **cells)
+    stage = _effects_stage_error(tmp_path, monkeypatch)
+    proc = run_snakemake(tmp_path, "-n", check=False)
+    assert proc.returncode == 1
+    err = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("INFO ")]
+    assert err == [f"livingreview: error: {stage}"], proc.stderr
+
+
+def test_a_tie_giving_the_same_numbers_passes_validate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same contrast restated (the effects stage uses the earlier line and says so): not refused."""
+    copy_project_inputs(tmp_path)
+    _add_outcome_row(tmp_path, "Feder2021#1", outcome_id="Feder2021#99")
+    monkeypatch.chdir(tmp_path)
+    assert validate_inputs(load_config("config/config.yaml"))["outcome rows"] == len(
+        (tmp_path / OUTCOMES).read_text(encoding="utf-8").splitlines()) - 1

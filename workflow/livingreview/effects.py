@@ -419,6 +419,29 @@ def _one_direction(analysis: Mapping[str, Any], used: Sequence[OutcomeRow], *, s
         )
 
 
+
+def check_analyses(synthesis: Mapping[str, Any], studies: Sequence[Study], outcomes: Sequence[OutcomeRow], *, source: str) -> None:
+    """The effects stage's refusals that the extraction tables decide, made before any job runs
+    (`livingreview validate` and Snakemake's start): ``analysis_effects`` itself, for every analysis
+    over every study of studies.tsv, so each refusal is the stage's own one-line message naming
+    ``source`` (the outcomes.tsv path of the config), file:line and the fix. Nothing is kept.
+
+    What the tables decide: two rows of one study that tie on every ordering key in an analysis's
+    window and give different estimates (one study's rows, its crossover flag and the analysis);
+    a ratio analysis whose rows, one per study, mix lower_is_better true and false; a row whose
+    numbers give a non-positive sampling variance.
+
+    What remains for the effects stage: which studies are included is known only after dedup,
+    screening and linking (results/studies/included_studies.tsv); the stage keeps only those. Here
+    every study of studies.tsv counts as included, which is what the table holds by its contract
+    (config/README.md: "studies.tsv holds the included studies only"). So for a study that is in
+    studies.tsv but not included by screening (a mistake the stage logs), this check is stricter
+    than the stage: it refuses a tie among that study's rows, and a mix of directions to which that
+    study's row belongs, which the stage would not see until the study is included.
+    """
+    for analysis in synthesis.get("analyses") or []:
+        analysis_effects(analysis, studies, outcomes, source=source)
+
 # ---- SWiM effect direction ----------------------------------------------------------------------
 
 

@@ -76,6 +76,7 @@ def check_inputs(config: dict[str, Any], *, where: str | ConfigSources = "config
     """``validate_inputs`` plus the runs' layout it read (Snakemake's start reads each manifest once)."""
     from .decisions import load_decisions
     from .dedup import load_dedup_decisions
+    from .effects import check_analyses
     from .extraction import check_column_names, load_outcomes, load_studies
     from .report import load_risk_of_bias
     from .screening import load_rules
@@ -95,6 +96,8 @@ def check_inputs(config: dict[str, Any], *, where: str | ConfigSources = "config
     outcomes = load_outcomes(config["extraction"]["outcomes"], studies)
     summary["outcome rows"] = len(outcomes)
     check_domains(config, {o.domain for o in outcomes}, where=where)
+    # the effects stage's refusals of ties and of ratio analyses mixing directions, from the tables alone
+    check_analyses(config["synthesis"], studies, outcomes, source=str(config["extraction"]["outcomes"]))
     rob_path = config["extraction"].get("risk_of_bias")
     if rob_path and Path(rob_path).exists():
         check_column_names(rob_path)
