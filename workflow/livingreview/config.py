@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +53,58 @@ def _extend_with_default(validator_class: type[jsonschema.protocols.Validator]) 
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
 
 
-DefaultFillingValidator = _extend_with_default(jsonschema.Draft202012Validator)
+@functools.lru_cache(maxsize=None)
+def whole_value_pattern(pattern: str) -> str:
+    r"""``pattern`` with each ``$`` that is an anchor (not escaped, not inside a character class)
+    written ``\Z``: in Python's re, ``$`` also matches just before a final newline, so "2025-01-01\n"
+    would pass ``^[0-9]{4}-[0-9]{2}-[0-9]{2}$``; in JSON Schema's ECMA-262 patterns it matches only
+    at the end of the value, which ``\Z`` is in Python."""
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            if ch == "]":
+                in_class = False
+        elif ch == "[":
+            in_class = True
+            out.append(ch)
+            i += 1
+            # a "]" first in the class (after an optional "^") is a literal, not its end
+            if pattern[i : i + 1] == "^":
+                out.append("^")
+                i += 1
+            if pattern[i : i + 1] == "]":
+                out.append("]")
+                i += 1
+            continue
+        elif ch == "$":
+            ch = "\\Z"
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _whole_value(validator: jsonschema.protocols.Validator, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[jsonschema.ValidationError]:
+    """The ``pattern`` keyword with ``$`` read as JSON Schema reads it (:func:`whole_value_pattern`)."""
+    if validator.is_type(instance, "string") and not re.search(whole_value_pattern(pattern), instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+# The validator of every schema of the project (config, screening rules, the human-edited tables).
+SchemaValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _whole_value})
+
+
+def schema_validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    """A validator for ``schema`` (draft 2020-12) whose patterns match the whole value (no trailing newline)."""
+    return SchemaValidator(schema)
+
+
+DefaultFillingValidator = _extend_with_default(SchemaValidator)
 
 
 class _DuplicateKey(yaml.MarkedYAMLError):
@@ -234,7 +287,7 @@ def _as_yaml_value(text: str, schema: Any) -> tuple[bool, Any]:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         return False, None
-    return (True, value) if isinstance(schema, dict) and jsonschema.Draft202012Validator(schema).is_valid(value) else (False, None)
+    return (True, value) if isinstance(schema, dict) and schema_validator(schema).is_valid(value) else (False, None)
 
 
 def _supplies(tree: Any, keys: tuple[Any, ...]) -> bool:

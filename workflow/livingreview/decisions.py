@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 
-from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, schema_label, schema_message
+from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, schema_label, schema_message, schema_validator
 from .constants import DATABASES, DECISION_FIELDS, DECISION_STAGES
 from .errors import ConfigError
 from .records import Record
@@ -101,7 +100,7 @@ def load_decisions(path: str | os.PathLike[str], reasons: Collection[str] | Mapp
     p = Path(path)
     rows = read_tsv(p, required=DECISION_FIELDS)  # a byte that is not UTF-8: file:line, not a traceback
     schema = load_yaml(DECISIONS_SCHEMA)
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = schema_validator(schema)
     codes = set(reasons)
     out: list[Decision] = []
     extra = [c for c in tsv_header(p) if c not in DECISION_FIELDS]  # checked even when no row follows the header

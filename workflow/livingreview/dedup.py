@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import numpy as np
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import cdist, cpdist
 
-from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, schema_label, schema_message
+from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, schema_label, schema_message, schema_validator
 from .constants import (
     CLUSTER_FIELDS,
     DATABASES,
@@ -677,7 +676,7 @@ def load_dedup_decisions(path: str | Path) -> list[DedupDecision]:
             where=f"{path}:1",
             fix="rename or remove the column (put remarks in the note column)",
         )
-    validator = jsonschema.Draft202012Validator(load_yaml(DEDUP_DECISIONS_SCHEMA))
+    validator = schema_validator(load_yaml(DEDUP_DECISIONS_SCHEMA))
     decisions: list[DedupDecision] = []
     seen: dict[frozenset[str], DedupDecision] = {}
     for row in rows:

@@ -8,9 +8,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 
-from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, schema_label, schema_message
+from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, schema_label, schema_message, schema_validator
 from .constants import LIST_SEP
 from .errors import ConfigError, InputFormatError
 from .records import split_list
@@ -192,7 +191,7 @@ def _validate_rows(rows: list[dict[str, str]], schema_path: Path, path: str | os
     naming file:line, the column and, in the fix, the schema by its path in the project."""
     schema = _schema(schema_path)
     see = f"see {schema_label(schema_path)}"
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = schema_validator(schema)
     for row in rows:
         cells = {k: v for k, v in row.items() if k != "_line"}
         err = first_schema_error(validator, cells)
