@@ -546,3 +546,12 @@ def test_an_overlapping_export_archived_meanwhile_by_another_add_run_stops_this_
     assert [(r["record_id"], r["run_id"]) for r in read_tsv(tmp_path / "records.tsv")] == [
         ("embase:2031000001", "2025-10-31"), ("embase:2031000002", "2025-11-29"), ("embase:2031000003", "2025-11-29"), ("embase:2031000004", "2025-11-30"),
     ]
+
+
+def test_add_run_refuses_a_ctgov_export_with_a_malformed_nct_number_and_archives_nothing(tmp_path: Path) -> None:
+    """The NCT id cut short by a hand edit (SYNTHETIC): refused naming the file and line before the run is written."""
+    p = tmp_path / "ctgov.csv"
+    p.write_text((DATA / "ctgov.csv").read_text(encoding="utf-8").replace("\nNCT04322968,", "\nNCT0432296,", 1), encoding="utf-8")
+    with pytest.raises(InputFormatError, match=r"ctgov\.csv:3: column 'NCT Number' is 'NCT0432296', not a ClinicalTrials\.gov id \(NCT and 8 digits\); fix: "):
+        add_run(root=tmp_path / "runs", database="clinicaltrials", file=p, date="2025-09-30")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -438,6 +438,21 @@ def test_ctgov_csv() -> None:
     assert [r.source_line for r in recs] == [2, 3]
 
 
+@pytest.mark.parametrize("bad", ["NCT0074920", "NCT007492031", "NCT0074920X", "nct00749203", "00749203", "NCT00749203; NCT04322968", ""])
+def test_ctgov_csv_nct_number_not_an_nct_id_is_one_line_naming_file_and_line(tmp_path: Path, bad: str) -> None:
+    """Was imported as it stood: a record_id 'clinicaltrials:NCT0074920' (or, for an empty cell, one
+    numbered by its row) that matches no registration elsewhere, and a registration that is no NCT id."""
+    lines = (DATA / "ctgov.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    assert lines[2].startswith("NCT04322968,")
+    p = tmp_path / "ctgov.csv"
+    p.write_text("".join([*lines[:2], f"{bad}{lines[2][len('NCT04322968'):]}"]), encoding="utf-8")
+    with pytest.raises(InputFormatError) as err:
+        list(read_records(p, fmt="ctgov_csv", database="clinicaltrials", run_id=RUN, source_file="runs/ctgov.csv"))
+    msg = str(err.value)
+    assert msg.startswith(f"runs/ctgov.csv:3: column 'NCT Number' is {bad!r}, not a ClinicalTrials.gov id (NCT and 8 digits); fix: "), msg
+    assert "\n" not in msg and "e.g. NCT00749203" in msg
+
+
 def test_ctgov_csv_requires_nct_column() -> None:
     with pytest.raises(InputFormatError, match="not a ClinicalTrials.gov CSV"):
         list(read_records(DATA / "asysd.csv", fmt="ctgov_csv", database="clinicaltrials", run_id=RUN))

@@ -229,6 +229,9 @@ def parse_csv(
         )
 
 
+# A ClinicalTrials.gov id, as the export's "NCT Number" column gives it.
+_NCT_RE = re.compile(r"NCT[0-9]{8}")
+
 CTGOV_ALIASES: dict[str, tuple[str, ...]] = {
     "nct": ("nct number",),
     "title": ("study title", "title"),
@@ -252,6 +255,8 @@ def parse_ctgov_csv(
     NCT Number -> native id and registration; Study Title -> title; Brief Summary -> abstract;
     Conditions, Interventions and the CSV's own Study Type / Study Design parts -> keywords;
     year = year of First Posted. Publication types stay empty (the file does not give any).
+    A row whose NCT Number is not NCT and 8 digits (empty, cut short, lower case, two ids) is an
+    InputFormatError naming file:line.
     """
     src = source_file or str(path)
     columns: dict[str, int] = {}
@@ -271,6 +276,14 @@ def parse_ctgov_csv(
         cell = _cell_reader(cells, columns)
 
         nct = cell("nct")
+        if not _NCT_RE.fullmatch(nct):
+            # it becomes the record_id and the registration that links the record to its publications
+            raise InputFormatError(
+                f"column 'NCT Number' is {nct!r}, not a ClinicalTrials.gov id (NCT and 8 digits)",
+                where=f"{src}:{start}",
+                fix="download the export from ClinicalTrials.gov again (a spreadsheet may have changed the cell), or write the "
+                "study's id as ClinicalTrials.gov shows it, e.g. NCT00749203, before archiving the file with `livingreview add-run`",
+            )
         keywords = _split_list(cell("conditions"), "|") + _split_list(cell("interventions"), "|")
         if cell("study_type"):
             keywords.append(f"Study Type: {cell('study_type')}")
