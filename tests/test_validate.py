@@ -255,3 +255,21 @@ def test_a_tie_giving_the_same_numbers_passes_validate(tmp_path: Path, monkeypat
     monkeypatch.chdir(tmp_path)
     assert validate_inputs(load_config("config/config.yaml"))["outcome rows"] == len(
         (tmp_path / OUTCOMES).read_text(encoding="utf-8").splitlines()) - 1
+
+
+def test_two_primary_analyses_are_one_line_at_validate_naming_the_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was refused only by the effects stage ('config/config.yaml synthesis.analyses', no line), after dedup and screening ran."""
+    copy_project_inputs(tmp_path)
+    config = tmp_path / "config" / "config.yaml"
+    lines = _config_lines(tmp_path)
+    second = lines.index("    - id: ptsd_severity_smd")
+    flag = next(i for i in range(second, len(lines)) if lines[i] == "      primary: false")
+    lines[flag] = "      primary: true"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate"]) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("INFO ")]
+    assert err == [f"livingreview: error: config/config.yaml:{flag + 1}: 2 analyses are marked primary (ptsd_severity_md, ptsd_severity_smd); "
+                   "fix: set primary: true on one analysis only"]

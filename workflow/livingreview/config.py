@@ -445,14 +445,34 @@ def check_ranges(config: dict[str, Any], *, where: str | ConfigSources = "config
             )
 
 
+def primary_analysis(synthesis: Mapping[str, Any], *, where: str | ConfigSources = "config/config.yaml synthesis.analyses") -> dict[str, Any] | None:
+    """The analysis marked ``primary: true`` under synthesis.analyses (None when none is marked).
+
+    The report leads with it; its JSON (results/synthesis/<id>.json) also says ``"primary": true``.
+    More than one primary analysis is a ConfigError naming them; ``where`` is the text to name, or
+    the ConfigSources of the config (validate_config, before any job runs), which names the file and
+    line of the second ``primary: true``.
+    """
+    analyses = synthesis.get("analyses") or []
+    marked = [i for i, a in enumerate(analyses) if a.get("primary")]
+    if len(marked) > 1:
+        raise ConfigError(
+            f"{len(marked)} analyses are marked primary ({', '.join(analyses[i]['id'] for i in marked)})",
+            where=where.at(("synthesis", "analyses", marked[1], "primary")) if isinstance(where, ConfigSources) else where,
+            fix="set primary: true on one analysis only",
+        )
+    return analyses[marked[0]] if marked else None
+
+
 def validate_config(config: dict[str, Any], *, where: str | ConfigSources = "config/config.yaml", schema_path: Path = CONFIG_SCHEMA) -> dict[str, Any]:
     """Validate a loaded config dict in place against the config schema (unique ids, date and
-    timepoint ranges) and return it. ``where``: the file it came from, or the ConfigSources of a
+    timepoint ranges, at most one primary analysis) and return it. ``where``: the file it came from, or the ConfigSources of a
     config Snakemake assembled (messages name the file and line, or the --config entry, of a value)."""
     schema = load_yaml(schema_path)
     validate(config, schema, where=where, schema_file=schema_label(schema_path))
     check_unique_keys(config, where=where)
     check_ranges(config, where=where)
+    primary_analysis(config.get("synthesis") or {}, where=ConfigSources.of(where))
     return config
 
 

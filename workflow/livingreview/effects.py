@@ -528,7 +528,7 @@ def run_compute_effects(
 
     Refuses (ConfigError) a config that marks more than one analysis primary.
     """
-    from .meta import primary_analysis
+    from .config import primary_analysis
 
     primary = primary_analysis(dict(synthesis))
     LOG.info("primary analysis: %s", primary["id"] if primary else "none marked (synthesis.analyses[].primary)")

@@ -13,6 +13,7 @@ import numpy as np
 from scipy import optimize, stats
 from statsmodels.stats.meta_analysis import combine_effects
 
+from .config import primary_analysis  # noqa: F401  (defined with the config checks; imported from here by callers and tests)
 from .constants import LOG_SCALE_MEASURES, POOL_JSON_KEYS
 from .errors import InputFormatError, ReconciliationError
 
@@ -627,21 +628,6 @@ def _shared_direction(analysis: dict[str, Any], usable: Sequence[Any]) -> bool |
         raise InputFormatError(f"analysis {analysis['id']} ({analysis['measure']}) mixes outcome directions (lower_is_better {per}); a ratio pools one event",
                                where="effects.tsv column lower_is_better", fix="re-run the effects stage, which names the outcomes.tsv rows to correct")
     return None
-
-
-def primary_analysis(synthesis: dict[str, Any], *, where: str = "config/config.yaml synthesis.analyses") -> dict[str, Any] | None:
-    """The analysis marked ``primary: true`` under synthesis.analyses (None when none is marked).
-
-    The report leads with it; its JSON (results/synthesis/<id>.json) also says ``"primary": true``.
-    More than one primary analysis is a ConfigError naming them.
-    """
-    from .errors import ConfigError
-
-    marked = [a for a in synthesis.get("analyses", []) if a.get("primary")]
-    if len(marked) > 1:
-        raise ConfigError(f"{len(marked)} analyses are marked primary ({', '.join(a['id'] for a in marked)})", where=where,
-                          fix="set primary: true on one analysis only")
-    return marked[0] if marked else None
 
 
 def forest_subgroup(summary: dict[str, Any]) -> str | None:
