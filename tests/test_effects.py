@@ -113,8 +113,10 @@ def test_missing_sd_is_not_estimable_and_no_sd_is_imputed() -> None:
 
 def test_non_positive_variance_names_the_row() -> None:
     r = row(statistic_kind="md_se", estimate=-3.0, se=0.0, line=7)
-    with pytest.raises(InputFormatError, match=r"S1#1 \(outcomes.tsv:7\).*non-positive"):
+    with pytest.raises(InputFormatError, match=r"^outcomes\.tsv:7: S1#1: md_se gives a sampling variance of 0\.0 for the MD, not a positive number; fix: "):
         effect_from_row(r, "MD", study=study())
+    with pytest.raises(InputFormatError, match=r"^resources/extraction/outcomes\.tsv:7: S1#1: "):
+        effect_from_row(r, "MD", study=study(), source="resources/extraction/outcomes.tsv")
 
 
 def test_responder_counts_give_log_rr_positive_for_more_responders() -> None:

@@ -206,6 +206,10 @@ LATE_REFUSALS = {
                                          "timepoint_days": "1"},
                          r"resources/extraction/outcomes.tsv:{new} and resources/extraction/outcomes.tsv:\d+: analysis ptsd_response_rr \(RR\) would pool "
                          r"Feder2014#99 \(lower_is_better true\) with Feder2021#5 \(lower_is_better false\)"),
+    # an SE of 0 (the schema takes any non-negative number): named 'Feder2021#99 (outcomes.tsv:N)', without the file's path
+    "zero_se": ("Feder2021#1", {"outcome_id": "Feder2021#99", "primary_endpoint": "false", "se": "0"},
+                r"resources/extraction/outcomes.tsv:{new}: Feder2021#99: md_se gives a sampling variance of 0\.0 for the MD, not a positive "
+                r"number; fix: check the SE, CI or SDs of that row"),
 }
 
 

@@ -188,7 +188,7 @@ def _harmonise(row: OutcomeRow, raw: float, *, reported_sign: float | None = Non
     return yi, f"{source}; sign kept: positive favours the intervention ({why})"
 
 
-def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[float, float, str]:
+def effect_from_row(row: OutcomeRow, measure: str, *, study: Study, source: str = "outcomes.tsv") -> tuple[float, float, str]:
     """Compute (yi, vi, how) for ``measure`` from one outcome row; raise NotEstimable with the reason.
 
     Conversions: MD from an MD with 95% CI or SE, or from arm means/SDs/n (also change scores);
@@ -281,7 +281,8 @@ def effect_from_row(row: OutcomeRow, measure: str, *, study: Study) -> tuple[flo
     else:
         raise NotEstimable(f"unknown measure {measure}")
     if not (vi > 0 and math.isfinite(vi)):
-        raise InputFormatError(f"non-positive sampling variance {vi!r}", where=row.where, fix="check the SE, CI or SDs of that row")
+        raise InputFormatError(f"{row.outcome_id}: {row.statistic_kind} gives a sampling variance of {vi!r} for the {measure}, not a positive number",
+                               where=f"{source}:{row.line}", fix="check the SE, CI or SDs of that row")
     yi, how_sign = _harmonise(row, raw, reported_sign=reported_sign, ratio=measure in LOG_SCALE_MEASURES)
     inferred = " INFERRED value (not read)." if row.inferred else ""
     return yi, vi, f"{row.outcome_id}: {src};{cross} {how_sign}.{inferred}"
@@ -367,7 +368,7 @@ def analysis_effects(analysis: Mapping[str, Any], studies: Sequence[Study], outc
         tried: list[tuple[OutcomeRow, Any]] = []
         for row in ordered:
             try:
-                tried.append((row, effect_from_row(row, measure, study=study)))
+                tried.append((row, effect_from_row(row, measure, study=study, source=source)))
             except NotEstimable as why:
                 tried.append((row, why))
         estimable = [(row, got) for row, got in tried if not isinstance(got, NotEstimable)]
