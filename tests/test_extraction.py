@@ -62,6 +62,12 @@ def copy_with(tmp_path: Path, src: Path, fields: tuple[str, ...], line_index: in
         ({"n_randomized": "41.5"}, r"studies.tsv:3: column 'n_randomized'"),
         ({"primary_report": "999"}, r"studies.tsv:3: primary_report '999' is not one of the reports"),
         ({"study_id": "Abdallah2022"}, r"studies.tsv:3: duplicate study_id 'Abdallah2022'"),
+        # a report key of Abdallah2022 (line 2) also in Dadabayev2020's reports: was refused only when linking, after dedup and screening
+        ({"reports": "33426410; clinicaltrials:NCT04322968; 35046508"},
+         r"studies.tsv:3: report 35046508 is listed by study Dadabayev2020 and by study Abdallah2022 \(line 2\); fix: a report belongs to one study"),
+        # keys match in any letter case (as linking resolves them): Feder2021 (line 6) names the DOI as Dadabayev2020's row does not
+        ({"reports": "33426410; clinicaltrials:NCT04322968; 10.1176/APPI.AJP.2020.20050596"},
+         r"studies.tsv:6: report 10.1176/appi.ajp.2020.20050596 is listed by study Feder2021 and by study Dadabayev2020 \(line 3\)"),
     ],
 )
 def test_bad_study_cells_name_file_line_and_column(tmp_path: Path, change: dict[str, str], message: str) -> None:

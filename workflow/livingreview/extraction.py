@@ -307,7 +307,9 @@ def load_studies(path: str | os.PathLike[str]) -> list[Study]:
     """Read and validate studies.tsv (workflow/schemas/studies.schema.yaml).
 
     Raises InputFormatError naming file:line and column on the first bad cell, a duplicate
-    study_id, or a primary_report that is not among the study's reports.
+    study_id, a report key (any letter case) listed by two studies, or a primary_report that is not
+    among the study's reports. (Two different keys of one report, a PMID and a DOI, are found only
+    when linking resolves them to records.)
     """
     rows = read_table(path, tuple(f for f in STUDY_FIELDS if f not in OPTIONAL_STUDY_FIELDS))
     for row in rows:  # protocol-specific columns a review may leave out (the ketamine review's infusions)
@@ -315,6 +317,7 @@ def load_studies(path: str | os.PathLike[str]) -> list[Study]:
             row.setdefault(name, "")
     _validate_rows(rows, STUDIES_SCHEMA, path)
     seen: dict[str, str] = {}
+    listed: dict[str, tuple[str, str]] = {}  # report key (lower case) -> (study_id, line) of the first study listing it
     studies: list[Study] = []
     for row in rows:
         where = f"{path}:{row['_line']}"
@@ -324,6 +327,16 @@ def load_studies(path: str | os.PathLike[str]) -> list[Study]:
             raise InputFormatError(f"duplicate study_id {sid!r} (first at line {seen[sid]})", where=where, fix="give each study one row")
         seen[sid] = row["_line"]
         reports = _split(row["reports"])
+        for key in reports:
+            # linking (studies.link_studies) refuses a report two studies list, but only after dedup and screening ran;
+            # the same key (in any letter case, as linking matches keys) is visible here
+            first = listed.setdefault(key.lower(), (sid, row["_line"]))
+            if first[0] != sid:
+                raise InputFormatError(
+                    f"report {key} is listed by study {sid} and by study {first[0]} (line {first[1]})",
+                    where=where,
+                    fix="a report belongs to one study; remove it from one of them",
+                )
         if row["primary_report"] not in reports:
             raise InputFormatError(
                 f"primary_report {row['primary_report']!r} is not one of the reports ({row['reports']})", where=where, fix="name one of the study's reports as primary"
