@@ -8,7 +8,7 @@ import logging
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -386,6 +386,106 @@ def _since(total: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, Any
     return out
 
 
+@dataclass
+class DedupInputs:
+    """What counting the previous version's clusters as they stood needs, when a person's dedup
+    decision (resources/dedup/decisions.tsv) is dated on or after this update's first search:
+    every record (records.tsv), the dedup decisions, the screening decisions and rules (to screen a
+    cluster of the previous version that no longer exists) and studies.tsv rows (its study)."""
+
+    records: Callable[[], Sequence[Any]]  # reads the livingreview.records.Record of every run (only when needed)
+    dedup_decisions: Sequence[Any]  # livingreview.dedup.DedupDecision
+    screening_decisions: Sequence[Any]  # livingreview.decisions.Decision
+    ruleset: Any
+    study_rows: Sequence[Mapping[str, str]] = ()
+    studies_source: str = "resources/extraction/studies.tsv"
+
+
+def _previous_clusters(
+    inputs: DedupInputs, records: Mapping[str, _Record], previous: set[str], closed: str, old_clusters: set[str], clusters: Mapping[str, list[_Record]]
+) -> tuple[set[str], list[_Record], int, list[dict[str, str]]] | None:
+    """The previous version's clusters as they stood on ``closed``: deduplicate the previous runs'
+    records with the dedup decisions dated before it. A cluster of the previous version whose
+    records are not those of a cluster now (a link or keep-apart made since changed it) is screened
+    as the previous version screened it (its canonical record, the rules, the screening decisions
+    dated before ``closed``) and linked to its study.
+
+    Returns None when the decisions made since changed no cluster of the previous version, else
+    (ids of the clusters now that hold those changed records, the changed clusters' canonical
+    records with their paths then, the number of clusters of the previous version, the dedup
+    decisions made since that touch records of the previous version).
+    """
+    from .decisions import build_index, resolve_decisions
+    from .dedup import deduplicate
+    from .records import Record
+    from .screen_stage import screen_clusters
+    from .screening import screen_record
+    from .studies import split_keys
+
+    if not any(d.date >= closed for d in inputs.dedup_decisions):
+        return None
+    mine = [r for r in inputs.records() if r.run_id in previous]
+    ids = {r.record_id for r in mine}
+    ledger_ids = {rid for rid, rec in records.items() if rec.run_id in previous}
+    if ids != ledger_ids:
+        odd = sorted(ids ^ ledger_ids)
+        raise ReconciliationError(
+            f"records.tsv and the ledger disagree on the records of the previous version ({len(odd)} record(s), e.g. {odd[0]})",
+            where="results/records/records.tsv",
+            fix="re-run the pipeline so records.tsv and results/audit/ledger.tsv come from the same build",
+        )
+    since = [d for d in inputs.dedup_decisions if d.date >= closed and (d.record_a in ids or d.record_b in ids)]
+    if not since:
+        return None
+    then = [d for d in inputs.dedup_decisions if d.date < closed and d.record_a in ids and d.record_b in ids]
+    result = deduplicate(mine, decisions=then)
+    members_then: dict[str, set[str]] = defaultdict(set)
+    for row in result.clusters:
+        members_then[row["cluster_id"]].add(row["record_id"])
+    parts_now = {frozenset(m.record_id for m in clusters[cid] if m.record_id in ids): cid for cid in old_clusters}
+    changed = {cid for cid, m in members_then.items() if frozenset(m) not in parts_now}
+    if not changed:
+        return None
+    changed_now = {records[rid].cluster_id for cid in changed for rid in members_then[cid]}
+    canonical = [Record.from_row(r) for r in result.canonical]
+    index = build_index(canonical, result.clusters)
+    kept = []
+    for d in inputs.screening_decisions:
+        if d.date >= closed:
+            continue
+        found = index.resolve(d.key)
+        if found & changed:
+            if len(found) > 1:
+                index.resolve_one(d.key, where=f"{d.source}:{d.line}")  # raises: the key named two clusters then
+            kept.append(d)
+    settled = resolve_decisions(kept, index)
+    screened = screen_clusters([c for c in canonical if index.cluster_of[c.record_id] in changed], index, inputs.ruleset, settled, screen=screen_record)
+    study_of: dict[str, str] = {}
+    for row in inputs.study_rows:
+        for key in split_keys(row.get("reports") or ""):
+            for cid in index.resolve(key) & changed:
+                study_of[cid] = str(row.get("study_id") or "")
+    paths: dict[str, list[LedgerRow]] = defaultdict(list)
+    where = "previous version rebuilt with the decisions dated before " + closed
+    for row in screened.ledger:
+        paths[row["record_id"]].append(LedgerRow._make([str(row[f] or "") for f in LEDGER_FIELDS] + [where]))
+    out: list[_Record] = []
+    for c in canonical:
+        cid = index.cluster_of[c.record_id]
+        if cid not in changed:
+            continue
+        ident = records[c.record_id].rows[0]
+        rows = [ident._replace(cluster_id=cid), LedgerRow(c.record_id, cid, "dedup", OUTCOME_CANONICAL, "", "", "", where), *paths[c.record_id]]
+        if rows[-1].stage == "full_text" and rows[-1].outcome == OUTCOME_INCLUDED:
+            rows.append(LedgerRow(c.record_id, cid, "study", OUTCOME_INCLUDED, "", study_of.get(cid, ""), "", where))
+        out.append(_Record(c.record_id, rows))
+    listed = [
+        {"decision": d.decision, "record_a": d.record_a, "record_b": d.record_b, "date": d.date, "reference": d.where}
+        for d in sorted(since, key=lambda d: (d.date, d.where))
+    ]
+    return changed_now, sorted(out, key=lambda r: r.record_id), len(members_then), listed
+
+
 def compute_counts(
     ledger_rows: Sequence[Mapping[str, Any] | LedgerRow],
     *,
@@ -393,6 +493,7 @@ def compute_counts(
     previous_runs: Sequence[str] | None = None,
     source_name: str = "results/audit/ledger.tsv",
     decision_dates: Mapping[str, str] | None = None,
+    dedup_inputs: DedupInputs | None = None,
 ) -> dict[str, Any]:
     """Count the PRISMA 2020 flow from ledger rows and check that it adds up.
 
@@ -416,6 +517,15 @@ def compute_counts(
             ones, so that it leads to the reports it counts as new (an awaiting count may be
             negative). Without it the previous version's records are counted with every decision
             made so far. Every decisions.tsv line a human-stage ledger row cites must be in it.
+        dedup_inputs: with ``decision_dates``, the records and decisions that let the previous
+            version be counted with the clusters it had: a person's dedup link or keep-apart dated on
+            or after that date is this update's too. The previous version's clusters are then those
+            of its runs' records deduplicated with the dedup decisions dated before it (a cluster a
+            decision since changed is screened again as it stood), its duplicates are its records
+            minus its clusters, and this update's duplicates the total's minus the previous
+            version's (``previous.dedup_since`` lists those decisions; a report of the previous
+            version that a link since merged into another is in ``previous.reports_not_carried``,
+            and the totals count the reports and studies included now).
 
     Returns:
         A dict with every key of constants.PRISMA_KEYS (``dbr_excluded`` is a list of
@@ -488,6 +598,16 @@ def compute_counts(
     # gives "", and the previous version takes every decision)
     closed = version_closes(previous_runs_sorted, update_runs[0]) if previous_runs_sorted and update_runs and decision_dates is not None else ""
     decided_since: list[dict[str, str]] = []
+    dedup_since: list[dict[str, str]] = []
+    then_canonicals: list[_Record] = []
+    previous_clusters = len(old_clusters)
+    if closed and dedup_inputs is not None:
+        rebuilt = _previous_clusters(dedup_inputs, records, previous, closed, old_clusters, clusters)
+        if rebuilt is not None:
+            changed_now, then_canonicals, previous_clusters, dedup_since = rebuilt
+            old_canonicals = [r for r in old_canonicals if r.cluster_id not in changed_now]
+            # this update's duplicates: the total's minus the previous version's (its records minus its clusters)
+            duplicates += previous_clusters - len(old_clusters)
     if closed:
         cut = []
         for rec in old_canonicals:
@@ -495,18 +615,27 @@ def compute_counts(
             cut.append(then)
             if date:
                 decided_since.append({"record_id": rec.record_id, "cluster_id": rec.cluster_id, "date": date})
-        old_canonicals = cut
+        old_canonicals = sorted(cut + (then_canonicals if dedup_since else []), key=lambda r: r.record_id)
     old_flow = _flow(old_canonicals)
+    if closed:
+        previous_identified = sum(1 for r in records.values() if run_of[r.record_id] in previous)
+        _reconcile("previous version", previous_identified, previous_identified - previous_clusters, old_flow, old_canonicals)
     # this update's flow: the newest run's records and, once the previous version is counted as it
     # stood, the decisions made since on earlier records (the total minus the previous version), so
     # that it leads to the reports it counts as new
     update = {**flow, **_since(all_flow, old_flow)} if closed else flow
+    if closed:
+        _reconcile("this update", len(new_records), duplicates, update, new_canonicals)
     previous_reports = old_flow["study_rows"]
     previous_studies = {s.reference for s in previous_reports}
     all_reports = all_flow["study_rows"]
     in_previous = {(p.record_id, p.reference) for p in previous_reports}
     new_reports = [s for s in all_reports if (s.record_id, s.reference) not in in_previous]
     new_studies = {s.reference for s in all_reports} - previous_studies
+    in_all = {(s.record_id, s.reference) for s in all_reports}
+    # reports of the previous version that a dedup link made since merged into another cluster
+    not_carried = sorted(({"record_id": p.record_id, "study_id": p.reference} for p in previous_reports if (p.record_id, p.reference) not in in_all),
+                         key=lambda d: (d["record_id"], d["study_id"]))
     for s in all_reports:
         if not s.reference:
             raise ReconciliationError(
@@ -546,8 +675,8 @@ def compute_counts(
         "dbr_excluded": update["dbr_excluded"],
         "new_studies": len(new_studies),
         "new_reports": len(new_reports),
-        "total_studies": len(previous_studies | new_studies),
-        "total_reports": len(previous_reports) + len(new_reports),
+        "total_studies": len({s.reference for s in all_reports}),
+        "total_reports": len(all_reports),
     }
     counts.update(
         {
@@ -578,6 +707,8 @@ def compute_counts(
                             "decided_before": closed,
                             "flow": {k: v for k, v in old_flow.items() if k not in ("automation_excluded_rows", "study_rows", "fulltext_included")},
                             "decided_since": decided_since,
+                            "dedup_since": dedup_since,
+                            "reports_not_carried": not_carried,
                         }
                         if closed
                         else {}
@@ -654,6 +785,34 @@ def load_ledger_rows(path: str | os.PathLike[str]) -> list[LedgerRow]:
     return out
 
 
+def dedup_inputs(
+    records: str | os.PathLike[str] | None,
+    dedup_decisions: str | os.PathLike[str] | None,
+    decisions: str | os.PathLike[str] | None,
+    rules: str | os.PathLike[str],
+    studies: str | os.PathLike[str] | None,
+) -> DedupInputs | None:
+    """DedupInputs read from records.tsv, resources/dedup/decisions.tsv, the screening decisions,
+    rules and studies.tsv; None without records.tsv or a dedup decisions file (then no dedup decision
+    can be dated since the previous version). records.tsv is read only when a dedup decision is."""
+    if records is None or dedup_decisions is None or decisions is None or not os.path.exists(dedup_decisions):
+        return None
+    from .decisions import load_decisions
+    from .dedup import load_dedup_decisions, read_records_tsv
+    from .screening import load_rules
+
+    ruleset = load_rules(str(rules))
+    study_rows = read_tsv(studies, required=("study_id", "reports")) if studies is not None and os.path.exists(studies) else []
+    return DedupInputs(
+        records=lambda: read_records_tsv(records),
+        dedup_decisions=load_dedup_decisions(dedup_decisions),
+        screening_decisions=load_decisions(decisions, ruleset.reasons),
+        ruleset=ruleset,
+        study_rows=study_rows,
+        studies_source=str(studies or ""),
+    )
+
+
 @collector_paused()
 def run_prisma_counts(
     *,
@@ -663,15 +822,23 @@ def run_prisma_counts(
     csv_out: str | os.PathLike[str],
     previous_runs: Sequence[str] | None = None,
     decisions: str | os.PathLike[str] | None = None,
+    records: str | os.PathLike[str] | None = None,
+    dedup_decisions: str | os.PathLike[str] | None = None,
+    studies: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Pipeline step: read the ledger, compute and reconcile the counts, write counts.json and PRISMA.csv.
 
     ``decisions`` (resources/screening/decisions.tsv) gives each human decision's date, so that the
-    previous version is counted with the decisions it had (compute_counts ``decision_dates``).
+    previous version is counted with the decisions it had (compute_counts ``decision_dates``);
+    ``records`` (records.tsv), ``dedup_decisions`` (resources/dedup/decisions.tsv) and ``studies``
+    (studies.tsv) let it be counted with the clusters it had (compute_counts ``dedup_inputs``).
     """
     rows = load_ledger_rows(ledger)
     dates = decision_dates(decisions, config["screening"]["rules"]) if decisions is not None else None
-    counts = compute_counts(rows, sources=config["searches"]["sources"], previous_runs=previous_runs, source_name=str(ledger), decision_dates=dates)
+    inputs = dedup_inputs(records, dedup_decisions, decisions, config["screening"]["rules"], studies) if dates is not None else None
+    counts = compute_counts(
+        rows, sources=config["searches"]["sources"], previous_runs=previous_runs, source_name=str(ledger), decision_dates=dates, dedup_inputs=inputs
+    )
     LOG.info(
         "PRISMA: %d identified, %d duplicates, %d screened, %d assessed, %d studies / %d reports included",
         counts["records_identified"],

@@ -864,8 +864,13 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
     Rows of records removed for other reasons and of records or reports awaiting a decision are shown
     only when a column is not zero.
 
+    A person's dedup link or keep-apart dated on or after that date is this update's too: the previous
+    version is counted with the clusters it had (``previous["dedup_since"]``), so this update's
+    duplicates are the total's minus the previous version's, and a report of the previous version
+    merged since into another (``previous["reports_not_carried"]``) is not in the total.
+
     Returns {"columns": [...], "rows": [{"label", "cells"}], "previous_runs", "update_runs",
-    "decided_before", "decided_since"}.
+    "decided_before", "decided_since", "dedup_since", "reports_not_carried"}.
 
     Raises:
         InputFormatError: counts.json has a previous version but lacks ``all_runs`` or ``runs``,
@@ -884,7 +889,7 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
             if value or not optional:
                 rows.append((label, [value]))
         rows += [("Studies included", [counts["total_studies"]]), ("Reports of included studies", [counts["total_reports"]])]
-        return {"columns": ["n"], "rows": [{"label": k, "cells": v} for k, v in rows], "previous_runs": [], "update_runs": [], "decided_before": "", "decided_since": []}
+        return {"columns": ["n"], "rows": [{"label": k, "cells": v} for k, v in rows], "previous_runs": [], "update_runs": [], "decided_before": "", "decided_since": [], "dedup_since": [], "reports_not_carried": []}
 
     all_runs, runs = counts.get("all_runs"), counts.get("runs")
     if not all_runs or not runs:
@@ -926,6 +931,15 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
         ("Studies included", [counts["previous_studies"], counts["new_studies"], counts["total_studies"]]),
         ("Reports of included studies", [counts["previous_reports"], counts["new_reports"], counts["total_reports"]]),
     ]
+    # the totals count what is included now: a report of the previous version that a dedup link made
+    # since merged into another is in the previous column only (previous.reports_not_carried)
+    if counts["previous_reports"] + counts["new_reports"] - len(previous.get("reports_not_carried", [])) != counts["total_reports"]:
+        raise InputFormatError(
+            f"reports: previous {counts['previous_reports']} + new {counts['new_reports']} - not carried "
+            f"{len(previous.get('reports_not_carried', []))} is not the total {counts['total_reports']}",
+            where=where,
+            fix=fix,
+        )
     if counts["total_reports"] != all_runs["reports"]:
         raise InputFormatError(
             f"total reports {counts['total_reports']}, but the all-runs flow has {all_runs['reports']}", where=where, fix=fix
@@ -936,7 +950,7 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
     # this update's cells may fall only when records of earlier runs were decided since the previous
     # version (an awaiting row; the reports assessed, for a report then marked not retrieved)
     negative = [label for label, values in rows if values[1] < 0]
-    if negative and not previous.get("decided_since"):
+    if negative and not previous.get("decided_since") and not previous.get("dedup_since"):
         raise InputFormatError(f"this update's column is negative for: {', '.join(negative)}", where=where, fix=fix)
     return {
         "columns": ["Previous version", "This update", "Total"],
@@ -945,6 +959,8 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
         "update_runs": list(counts.get("newest_runs", [])),
         "decided_before": str(previous.get("decided_before", "")),
         "decided_since": [dict(d) for d in previous.get("decided_since", [])],
+        "dedup_since": [dict(d) for d in previous.get("dedup_since", [])],
+        "reports_not_carried": [dict(d) for d in previous.get("reports_not_carried", [])],
     }
 
 

@@ -2,6 +2,9 @@ rule prisma_counts:
     input:
         ledger="results/audit/ledger.tsv",
         decisions=config["screening"]["decisions"],
+        records="results/records/records.tsv",
+        dedup_decisions=optional_input(config["dedup"]["decisions"]),
+        studies=config["extraction"]["studies"],
     output:
         counts="results/prisma/counts.json",
         csv=report(

@@ -10,7 +10,7 @@ from typing import Any
 from ..config import load_config
 from ..decisions import decision_dates
 from ..errors import ConfigError
-from ..prisma import compute_counts, load_ledger
+from ..prisma import compute_counts, dedup_inputs, load_ledger
 
 
 def register(subparsers: Any) -> None:
@@ -29,6 +29,13 @@ def register(subparsers: Any) -> None:
         "(default: the config's screening.decisions; the path the ledger cites)",
     )
     p.add_argument("--rules", help="screening rules giving the reason codes of --decisions (default: the config's screening.rules)")
+    p.add_argument(
+        "--dedup-decisions",
+        help="resources/dedup/decisions.tsv: with --decisions, a dedup decision dated since the previous version changes this update's "
+        "clusters, not the previous version's, as in the pipeline (default: the config's dedup.decisions)",
+    )
+    p.add_argument("--records", default="results/records/records.tsv", help="records.tsv, read when a dedup decision is dated since the previous version (default: %(default)s)")
+    p.add_argument("--studies", help="studies.tsv (default: the config's extraction.studies)")
     p.add_argument("--json", action="store_true", help="print counts.json to stdout")
     p.set_defaults(func=run)
 
@@ -37,18 +44,24 @@ def run(args: argparse.Namespace) -> int:
     """Compute and print the counts; a reconciliation failure raises (exit 1 with the message)."""
     sources: list[dict[str, Any]] = []
     decisions, rules = args.decisions, args.rules
+    dedup_decisions, studies = args.dedup_decisions, args.studies
     if args.config and Path(args.config).exists():
         config = load_config(args.config)
         sources = config["searches"]["sources"]
         screening = config.get("screening", {})
         decisions = decisions or (screening.get("decisions") if Path(screening.get("decisions", "")).is_file() else None)
         rules = rules or screening.get("rules")
+        dedup_decisions = dedup_decisions or config.get("dedup", {}).get("decisions")
+        studies = studies or config.get("extraction", {}).get("studies")
     dates = None
     if decisions:
         if not rules:
             raise ConfigError("--decisions needs the screening rules for its reason codes", where="livingreview prisma", fix="pass --rules config/screening.yaml or --config")
         dates = decision_dates(decisions, rules)
-    counts = compute_counts(load_ledger(args.ledger), sources=sources, previous_runs=args.previous_runs, source_name=args.ledger, decision_dates=dates)
+    inputs = dedup_inputs(args.records, dedup_decisions, decisions, rules, studies) if dates is not None and rules else None
+    counts = compute_counts(
+        load_ledger(args.ledger), sources=sources, previous_runs=args.previous_runs, source_name=args.ledger, decision_dates=dates, dedup_inputs=inputs
+    )
     if args.json:
         print(json.dumps(counts, indent=2, sort_keys=True))
         return 0

@@ -1,0 +1,167 @@
+"""The previous-version column of an updated review counts the previous version as it stood, also
+for human DEDUP decisions: a link or keep-apart in resources/dedup/decisions.tsv dated on or after
+this update's first search changes the clusters of this update, not those of the previous version.
+
+Each case builds a two-run review through the library stages (dedup, screening, study linking,
+ledger, PRISMA counts, as the pipeline chains them) and checks the previous-version column against a
+build of run 1 alone with only the decisions (screening and dedup) dated before the cut.
+
+Every record here is SYNTHETIC TEST DATA: titles say "SYNTHETIC", PMIDs are >= 900000000 and DOIs
+use the 10.5555 test prefix.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from livingreview.decisions import build_index, load_decisions, resolve_decisions
+from livingreview.dedup import deduplicate, load_dedup_decisions
+from livingreview.ledger import assemble_ledger
+from livingreview.prisma import run_prisma_counts, to_prisma_csv
+from livingreview.records import Record
+from livingreview.report import prisma_table
+from livingreview.screen_stage import screen_clusters
+from livingreview.screening import load_rules, screen_record
+from livingreview.studies import link_studies
+from livingreview.tables import read_tsv, write_tsv
+from livingreview.constants import LEDGER_FIELDS
+
+RULES = str(Path(__file__).resolve().parents[1] / "config/screening.yaml")
+SOURCES = [
+    {"database": "pubmed", "kind": "database", "platform": "PubMed"},
+    {"database": "embase", "kind": "database", "platform": "Ovid Embase"},
+    {"database": "psycinfo", "kind": "database", "platform": "Ovid APA PsycInfo"},
+]
+RUN1, RUN2 = "2025-09-30", "2025-10-31"
+LATE, EARLY = "2025-11-05", "2025-10-02"
+RCT = "SYNTHETIC TEST RECORD: {} a randomized double-blind placebo-controlled trial of intravenous ketamine in adults with chronic posttraumatic stress disorder"
+ABSTRACT = "SYNTHETIC abstract. Adults with chronic PTSD were randomized to intravenous ketamine infusion or saline placebo."
+
+
+def _rec(record_id: str, run_id: str, title: str, *, year: str, author: str, doi: str = "", types: tuple[str, ...] = ("Journal Article",)) -> Record:
+    database, _, native = record_id.partition(":")
+    pmid = native if database == "pubmed" else ""
+    return Record(record_id=record_id, run_id=run_id, database=database, native_id=native, pmid=pmid, doi=doi, title=title, abstract=ABSTRACT,
+                  authors=(author,), journal="Journal of Synthetic Test Data", year=year, publication_types=types, language="English",
+                  source_file=f"resources/searches/{run_id}/{database}.x", source_line=1)
+
+
+A = _rec("pubmed:900000101", RUN1, RCT.format("Alpha trial:"), year="2024", author="Aatest A", doi="10.5555/audit.a")
+# A's conference-style copy: a title and author spelled so that no automatic rule links them; people link them
+A_COPY_RUN1 = _rec(f"embase:{RUN1}#1", RUN1, "SYNTHETIC TEST RECORD: repeated infusions in veterans, first results", year="2024", author="Zztest Z")
+A_COPY_RUN2 = _rec(f"embase:{RUN2}#2", RUN2, "SYNTHETIC TEST RECORD: repeated infusions in veterans, first results", year="2024", author="Zztest Z")
+B = _rec("pubmed:900000102", RUN1, RCT.format("Bravo trial:"), year="2023", author="Bbtest B", doi="10.5555/audit.b")
+B_COPY = _rec(f"embase:{RUN2}#1", RUN2, RCT.format("Bravo trial:"), year="2023", author="Bbtest B", doi="10.5555/audit.b")
+REVIEW = _rec("pubmed:900000103", RUN1, "SYNTHETIC TEST RECORD: ketamine for posttraumatic stress disorder, a narrative review", year="2024",
+              author="Cctest C", types=("Review",))
+D = _rec("pubmed:900000104", RUN1, RCT.format("Delta trial:"), year="2022", author="Ddtest D", doi="10.5555/audit.d")
+D_COPY = _rec(f"psycinfo:{RUN1}#1", RUN1, RCT.format("Delta trial:"), year="2022", author="Ddtest D", doi="10.5555/audit.d")
+E = _rec("pubmed:900000105", RUN2, RCT.format("Echo trial:"), year="2025", author="Eetest E", doi="10.5555/audit.e")
+
+# (key, stage, decision, reason, date)
+SCREENING = [
+    ("900000101", "title_abstract", "include", "", RUN1),
+    ("900000101", "full_text", "include", "", EARLY),
+    ("900000102", "title_abstract", "exclude", "other", EARLY),
+    ("900000104", "title_abstract", "include", "", RUN1),
+    ("900000104", "full_text", "exclude", "open_label", EARLY),
+    ("900000105", "title_abstract", "include", "", "2025-11-06"),
+]
+STUDIES = [{"study_id": "Alpha2024", "reports": "900000101", "primary_report": "900000101"}]
+
+CASES: dict[str, tuple[list[Record], list[tuple[str, str, str]]]] = {
+    # a link dated after the update's search joins two records of run 1 (separate clusters in the previous version)
+    "link_run1_run1": ([A, A_COPY_RUN1, B, REVIEW, D, D_COPY, B_COPY, E], [(A.record_id, A_COPY_RUN1.record_id, "link")]),
+    # ... joins a record of run 1 with one of run 2
+    "link_run1_run2": ([A, B, REVIEW, D, D_COPY, B_COPY, E, A_COPY_RUN2], [(A.record_id, A_COPY_RUN2.record_id, "link")]),
+    # a keep-apart dated after the update's search splits two records of run 1 that the previous version had as one (same DOI)
+    "keep_apart_run1": ([A, A_COPY_RUN1, B, REVIEW, D, D_COPY, B_COPY, E], [(D.record_id, D_COPY.record_id, "keep_apart")]),
+}
+
+
+def _build(folder: Path, records: list[Record], dedup: list[tuple[str, str, str, str]], screening: list[tuple[str, str, str, str, str]]) -> dict[str, Any]:
+    """Build a review from records and decisions through the library stages; return its counts.json."""
+    folder.mkdir(parents=True)
+    write_tsv(folder / "dedup.tsv", ("record_a", "record_b", "decision", "reviewer", "date", "note"),
+              [{"record_a": a, "record_b": b, "decision": d, "reviewer": "R1", "date": date, "note": ""} for a, b, d, date in dedup])
+    write_tsv(folder / "decisions.tsv", ("key", "stage", "decision", "reason", "reviewer", "date", "note"),
+              [{"key": k, "stage": s, "decision": d, "reason": r, "reviewer": "R1", "date": date, "note": ""} for k, s, d, r, date in screening])
+    write_tsv(folder / "studies.tsv", ("study_id", "reports", "primary_report"), STUDIES)
+    write_tsv(folder / "records.tsv", list(records[0].to_row()), [r.to_row() for r in records])
+    result = deduplicate(records, decisions=load_dedup_decisions(folder / "dedup.tsv"))
+    canonical = [Record.from_row(r) for r in result.canonical]
+    index = build_index(canonical, result.clusters)
+    ruleset = load_rules(RULES)
+    settled = resolve_decisions(load_decisions(folder / "decisions.tsv", ruleset.reasons), index)
+    screened = screen_clusters(canonical, index, ruleset, settled, screen=screen_record)
+    included = {r["cluster_id"]: r["record_id"] for r in screened.screening if r["stage"] == "full_text" and r["decision"] == "included"}
+    links = link_studies(included, read_tsv(folder / "studies.tsv"), index, source=str(folder / "studies.tsv"))
+    ident = [{"record_id": r.record_id, "cluster_id": "", "stage": "identification", "outcome": "identified", "reason": r.database,
+              "reference": f"{r.source_file}:{r.source_line}", "evidence": r.run_id} for r in records]
+    write_tsv(folder / "ledger.tsv", LEDGER_FIELDS, assemble_ledger([ident, result.ledger, screened.ledger, links.ledger], result.cluster_of))
+    config = {"screening": {"rules": RULES}, "searches": {"sources": SOURCES}}
+    return run_prisma_counts(ledger=folder / "ledger.tsv", config=config, counts_out=folder / "counts.json", csv_out=folder / "PRISMA.csv",
+                             decisions=folder / "decisions.tsv", records=folder / "records.tsv", dedup_decisions=folder / "dedup.tsv")
+
+
+FLOW = ("excluded_automatic", "excluded_other", "records_screened", "records_excluded", "records_awaiting", "dbr_sought_reports",
+        "dbr_notretrieved_reports", "dbr_assessed", "dbr_awaiting", "dbr_excluded_total")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_previous_version_ignores_dedup_decisions_made_since(case: str, tmp_path: Path) -> None:
+    records, late = CASES[case]
+    dedup = [(a, b, d, LATE) for a, b, d in late]
+    counts = _build(tmp_path / "review", records, dedup, [s for s in SCREENING])
+    # the previous version as a build of run 1 alone, with the decisions dated before this update's search
+    run1 = [r for r in records if r.run_id == RUN1]
+    before = _build(tmp_path / "run1", run1, [d for d in dedup if d[3] < RUN2], [s for s in SCREENING if s[4] < RUN2])
+    previous = counts["previous"]
+    assert previous["decided_before"] == RUN2
+    assert previous["records_identified"] == before["records_identified"] == len(run1)
+    for key in FLOW:
+        assert previous["flow"][key] == before[key], key
+    assert previous["flow"]["dbr_excluded"] == before["dbr_excluded"]
+    assert (counts["previous_studies"], counts["previous_reports"]) == (before["total_studies"], before["total_reports"])
+    # duplicates: the previous version's are the total minus this update's
+    assert counts["all_runs"]["duplicates"] - counts["duplicates"] == before["duplicates"]
+    # this update's column adds up (counts in = counts out), and the columns add up to the total
+    new = counts
+    assert new["records_identified"] - new["duplicates"] - new["excluded_automatic"] - new["excluded_other"] == new["records_screened"]
+    assert new["records_screened"] - new["records_excluded"] - new["records_awaiting"] == new["dbr_sought_reports"]
+    assert new["dbr_sought_reports"] - new["dbr_notretrieved_reports"] == new["dbr_assessed"]
+    for key in FLOW:
+        assert previous["flow"][key] + counts[key] == counts["all_runs"][key], key
+    assert counts["total_reports"] == counts["all_runs"]["reports"]
+    table = {r["label"]: r["cells"] for r in prisma_table(counts, SOURCES)["rows"]}  # the report's checks pass
+    assert table["Duplicate records removed"][0] == before["duplicates"]
+    csv_n = {row["data"]: row["n"] for row in csv.DictReader(io.StringIO(to_prisma_csv(counts)))}
+    assert csv_n["duplicates"] == str(counts["duplicates"])
+    if case != "link_run1_run2":  # a link to a record of run 2 leaves the previous version's clusters as they were
+        assert [d["reference"] for d in previous["dedup_since"]] == [f"{tmp_path / 'review' / 'dedup.tsv'}:2"]
+
+
+def test_cli_counts_the_previous_version_with_the_dedup_decisions_it_had(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`livingreview prisma --json --dedup-decisions --records` prints what the pipeline step writes."""
+    import json
+
+    from livingreview.cli import main as cli_main
+
+    records, late = CASES["link_run1_run1"]
+    counts = _build(tmp_path / "review", records, [(a, b, d, LATE) for a, b, d in late], list(SCREENING))
+    review = tmp_path / "review"
+    args = ["prisma", str(review / "ledger.tsv"), "--config", str(tmp_path / "none.yaml"), "--decisions", str(review / "decisions.tsv"), "--rules", RULES,
+            "--records", str(review / "records.tsv"), "--studies", str(review / "studies.tsv"), "--json"]
+    assert cli_main([*args, "--dedup-decisions", str(review / "dedup.tsv")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["previous"]["flow"] == json.loads(json.dumps(counts["previous"]["flow"]))
+    assert printed["duplicates"] == counts["duplicates"] and printed["previous"]["dedup_since"] == counts["previous"]["dedup_since"] != []
+    # without the dedup decisions file the previous version takes today's clusters (one fewer record screened then)
+    assert cli_main([*args, "--dedup-decisions", str(tmp_path / "absent.tsv")]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["previous"]["flow"]["records_screened"] == counts["previous"]["flow"]["records_screened"] - 1
