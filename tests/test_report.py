@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import shutil
@@ -1187,3 +1188,32 @@ def test_git_commit_never_trusts_a_repository_another_user_made_above_the_code(t
     monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")  # git's own switch for "owned by someone else"
     assert rep.git_commit(code / "workflow") == "not available"
     assert not marker.exists()
+
+
+def _svg_texts(path: Path) -> list[str]:
+    """The text elements of a matplotlib SVG in document order (U+2212 minus read as '-')."""
+    import html
+
+    return [html.unescape(t).replace("\u2212", "-") for t in re.findall(r"<text[^>]*>(.*?)</text>", path.read_text(encoding="utf-8"), re.S)]
+
+
+def test_forest_and_cumulative_plots_show_the_numbers_the_report_writes(default_review: Path) -> None:
+    """Each study's estimate and 95% CI read the same in report.md and in its forest and cumulative plots.
+    The SMD of Feder2021 has a CI limit on a rounding tie (1.13 + 0.775 from the reported CI 0.36 to 1.91):
+    drawn from the unrounded float the plot read 1.90 while the report, from the JSON, read 1.91."""
+    md = (default_review / "results/report/report.md").read_text(encoding="utf-8")
+    synthesis = default_review / "results/synthesis"
+    compared = 0
+    for path in sorted(synthesis.glob("*.json")):
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        forest = _svg_texts(synthesis / f"{summary['analysis']}_forest.svg")
+        cumulative = _svg_texts(synthesis / f"{summary['analysis']}_cumulative.svg")
+        for s in summary["studies"]:
+            found = re.findall(rf"^- {re.escape(s['study'])}: [a-z ]+ (-?[\d.]+) \(95% CI (-?[\d.]+) to (-?[\d.]+)\) on ", md, re.M)
+            shown = [f for f in found if f[0] == format(math.exp(s["yi"]) if summary["log_scale"] else s["yi"], ".2f")]
+            assert len(shown) == 1, (summary["analysis"], s["study"], found)
+            est, lo, hi = shown[0]
+            assert f"{est} [{lo}, {hi}]" in forest, (summary["analysis"], s["study"], shown[0], [t for t in forest if "[" in t])
+            assert f"{est} [{lo}, {hi}]" in cumulative, (summary["analysis"], s["study"], shown[0])
+            compared += 1
+    assert compared == 4  # Feder2014 and Feder2021 (MD), Feder2021 (SMD, RR)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import warnings
@@ -670,7 +671,7 @@ def run_pool_analysis(
     from .extraction import load_studies
     from .plots import cumulative_plot, forest_plot, funnel_plot
     from .runs import run_sort_key
-    from .tables import read_json, write_json
+    from .tables import dumps_json, read_json, write_json
 
     analyses = {a["id"]: a for a in synthesis.get("analyses", [])}
     if analysis_id not in analyses:
@@ -695,6 +696,10 @@ def run_pool_analysis(
     )
     summary["intervention_label"] = intervention
     LOG.info("analysis %s: k = %s, pooled = %s%s", analysis_id, summary["k"], summary["pooled"], f" ({summary['reason']})" if summary["reason"] else "")
+    # The plots draw the numbers the JSON holds (FLOAT_FORMAT precision), which the report and trace read:
+    # drawn from the unrounded floats, a limit on a rounding tie (1.905 from a CI rounded to 2 decimals)
+    # read 1.90 in the plot and 1.91 in the report.
+    summary = json.loads(dumps_json(summary))
     forest_plot(summary, [p for p in (forest_out, forest_png_out) if p], subgroup=forest_subgroup(summary))
     funnel_plot(summary, [p for p in (funnel_out, funnel_png_out) if p])
     cumulative_plot(summary, [p for p in (cumulative_out, cumulative_png_out) if p])
