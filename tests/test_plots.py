@@ -376,3 +376,48 @@ def test_ratio_plots_state_the_direction_as_ratios_above_1(tmp_path: Path, measu
             text = (tmp_path / f"{name}_{kind}.svg").read_text(encoding="utf-8")
             assert f"{words} above 1 favour ketamine" in text, (name, kind)
             assert "Positive values favour" not in text, (name, kind)
+
+
+@pytest.mark.parametrize("harm", [False, True])
+def test_report_sentence_and_forest_plot_list_the_subgroups_in_one_order_with_the_same_numbers(tmp_path: Path, harm: bool) -> None:
+    """The report's subgroup sentence and the forest plot's subgroup blocks come from one ordering
+    (constants.shown_groups): reported subgroups by name, then 'not reported'. Read from the SVG's text in
+    document order: each block's header and its 'Subtotal' estimate match the sentence's label and estimate,
+    in the same order, for an MD and for a ratio of a lower-is-better outcome (drawn as intervention / control)."""
+    import html
+
+    from livingreview.report import analysis_context
+
+    def dosed(sid: str, year: int, dose: tuple[float, ...], infusions: str) -> Study:
+        return Study(study_id=sid, reports=("1",), primary_report="1", year=year, design="parallel", crossover=False, population="",
+                     n_randomized=30, n_per_arm="", dose=dose, infusions=infusions, infusion_schedule="", comparator="midazolam",
+                     comparator_type="active", co_intervention="", registration="", inferred_fields=(), notes="", source="", line=2)
+
+    # effects listed (and dict-inserted) in an order that is not the shown one
+    rows = (("F", 2016, (), "", 0.4), ("B", 2015, (0.5,), "repeated", 0.9), ("A", 2019, (0.2,), "single", 0.2),
+            ("G", 2023, (0.2, 0.5), "repeated", 0.6), ("D", 2018, (0.5,), "single", 1.1), ("C", 2020, (0.2,), "repeated", 0.5),
+            ("E", 2021, (), "", 0.7))
+    measure = "RR" if harm else "MD"
+    eff = [Effect(s, "x", measure, y, 0.05 + 0.01 * i, "", scale="CAPS-5", n_intervention=15, n_control=15, lower_is_better=harm)
+           for i, (s, _, _, _, y) in enumerate(rows)]
+    analysis = {"id": "x", "title": "Test analysis", "domain": "ptsd_severity", "measure": measure, "method": "REML", "hksj": True,
+                "subgroups": ["infusions", "dose"]}
+    summary = analyse(analysis, eff, [dosed(s, y, d, inf) for s, y, d, inf, _ in rows], direction_note=DIRECTION_NOTE, dose_unit="mg/kg")
+    summary = json.loads(json.dumps(summary, sort_keys=True))  # as the report reads it back from the JSON
+    sentences = analysis_context(summary, {})["subgroups"]
+    for column in ("dose", "infusions"):
+        sentence = next(s for s in sentences if s.startswith(f"Subgroups by {column}: "))
+        said = re.findall(r"(?:^Subgroups by \w+: |; )(.+?) (\d+\.\d\d \(95% CI -?\d+\.\d\d to -?\d+\.\d\d); k = \d+", sentence)
+        forest_plot(summary, tmp_path / f"{column}.svg", subgroup=column)
+        texts = [html.unescape(t).replace("\u2212", "-")
+                 for t in re.findall(r"<text[^>]*>(.*?)</text>", (tmp_path / f"{column}.svg").read_text(encoding="utf-8"), re.S)]
+        subtotal_at = [i for i, t in enumerate(texts) if t.startswith("Subtotal (k = ")]
+        drawn = []
+        for i in subtotal_at:
+            header = next(t for t in reversed(texts[:i]) if t in summary["subgroups"][column]["groups"] or t == f"{column} not reported (not in the test)")
+            est, lo, hi = re.fullmatch(r"(-?\d+\.\d\d) \[(-?\d+\.\d\d), (-?\d+\.\d\d)\]", texts[i + 1]).groups()
+            drawn.append((header.replace(" (not in the test)", ""), f"{est} (95% CI {lo} to {hi}"))
+        assert len(drawn) == len(summary["subgroups"][column]["groups"]) == len(said) >= 2
+        assert drawn == said, (column, drawn, said)
+        assert said[-1][0] == f"{column} not reported"
+    assert [g for g, _ in said] == ["repeated", "single", "infusions not reported"]
