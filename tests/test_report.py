@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -1217,3 +1218,29 @@ def test_forest_and_cumulative_plots_show_the_numbers_the_report_writes(default_
             assert f"{est} [{lo}, {hi}]" in cumulative, (summary["analysis"], s["study"], shown[0])
             compared += 1
     assert compared == 4  # Feder2014 and Feder2021 (MD), Feder2021 (SMD, RR)
+
+
+def test_an_unpooled_analysis_says_its_configured_subgroup_analyses_were_not_run(default_review: Path) -> None:
+    """The methods promise subgroup analyses (by infusions, dose, comparator type); an analysis that is not
+    pooled says in its results section that they were not run and why, in report.md and index.html,
+    instead of passing over them. The columns come from the config, the reason from the analysis JSON."""
+    config = yaml.safe_load((default_review / "config/config.yaml").read_text(encoding="utf-8"))
+    md = (default_review / "results/report/report.md").read_text(encoding="utf-8")
+    html_text = (default_review / "results/report/index.html").read_text(encoding="utf-8")
+    methods = md[md.index("## Synthesis methods"):md.index("## Results")]
+    sections = re.split(r"^### ", md[md.index("## Results"):md.index("### Effect direction")], flags=re.M)[1:]
+    checked = 0
+    for analysis in config["synthesis"]["analyses"]:
+        summary = json.loads((default_review / f"results/synthesis/{analysis['id']}.json").read_text(encoding="utf-8"))
+        columns = sorted(analysis.get("subgroups") or [])
+        assert columns and f"subgroup analyses by {', '.join(columns)}" in methods
+        if summary["pooled"]:
+            continue
+        section = next(s for s in sections if s.startswith(html.escape(summary["title"], quote=False)))  # report.md escapes as index.html does
+        reasons = {summary["subgroups"][c]["reason"] for c in columns}
+        assert reasons == {"analysis not pooled"}
+        sentence = f"Subgroups by {', '.join(columns)}: not run (analysis not pooled)."
+        assert section.count(sentence) == 1, section[:400]
+        checked += 1
+    assert checked == 3  # none of the shipped analyses is pooled
+    assert html_text.count('<p class="subgroups">Subgroups by comparator_type, dose, infusions: not run (analysis not pooled).</p>') == checked

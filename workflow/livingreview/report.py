@@ -512,7 +512,7 @@ def analysis_context(summary: Mapping[str, Any], figures: Mapping[str, str]) -> 
         ),
         "pooled": pooled,
         "summary_text": text,
-        "subgroups": subgroups_in_words(summary, measure=measure, log_scale=log_scale, sign=sign) if pooled else [],
+        "subgroups": subgroups_in_words(summary, measure=measure, log_scale=log_scale, sign=sign) if pooled else subgroups_not_run_words(summary),
         "sensitivity": leave_one_out_in_words(summary, log_scale=log_scale) if pooled else "",
         "studies": studies,
         "not_estimable": [dict(n) for n in summary.get("not_estimable", [])],
@@ -560,6 +560,17 @@ def subgroups_in_words(summary: Mapping[str, Any], *, measure: str, log_scale: b
             text += f"; no test for subgroup differences ({sub.get('reason') or 'fewer than 2 subgroups'})"
         out.append(f"Subgroups by {column}: {text}.")
     return out
+
+
+def subgroups_not_run_words(summary: Mapping[str, Any]) -> list[str]:
+    """For an analysis that was not pooled: its configured subgroup analyses, not run, with the reason
+    ('Subgroups by comparator_type, dose, infusions: not run (analysis not pooled).'), so the report does
+    not promise subgroup analyses in its methods and then pass over them; [] when none is configured."""
+    by_reason: dict[str, list[str]] = {}
+    for column, sub in sorted((summary.get("subgroups") or {}).items()):
+        if not sub.get("run"):
+            by_reason.setdefault(str(sub.get("reason") or "no reason recorded"), []).append(column)
+    return [f"Subgroups by {', '.join(columns)}: not run ({reason})." for reason, columns in by_reason.items()]
 
 
 def subgroup_test_se_words(summary: Mapping[str, Any], sub: Mapping[str, Any]) -> str:
