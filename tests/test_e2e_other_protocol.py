@@ -496,8 +496,8 @@ def test_plots_and_report_favour_exercise(review: Path) -> None:
     assert sum("Favours exercise" in svg for svg in figures) >= 2, "the report's embedded forest plots say Favours exercise"
     # domain labels and the dose unit of this protocol
     timepoint = {(r["study_id"], r["scale"]): r["timepoint"] for r in read_tsv(review / "results/synthesis/effect_direction.tsv")}
-    assert f"| Alpha2021 | 120 | Depression severity | PHQ-9 | {timepoint['Alpha2021', 'PHQ-9']} | exercise |" in md
-    assert f"| Beta2022 | 80 | Response | PHQ-9 response | {timepoint['Beta2022', 'PHQ-9 response']} | control |" in md
+    assert f"| Alpha2021 | 120 | Depression severity | PHQ-9 | {timepoint['Alpha2021', 'PHQ-9']} | favours exercise |" in md
+    assert f"| Beta2022 | 80 | Response | PHQ-9 response | {timepoint['Beta2022', 'PHQ-9 response']} | favours control |" in md
     assert "Dose (sessions/week)" in md and "Dose (sessions/week)" in html
     dose_groups = json.loads((review / "results/synthesis/depression_md.json").read_text(encoding="utf-8"))["subgroups"]["dose"]["groups"]
     assert sorted(dose_groups) == ["2 sessions/week", "3 sessions/week"]

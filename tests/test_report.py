@@ -503,9 +503,32 @@ def test_effect_direction_rows_speak_the_protocols_words() -> None:
 
     synthesis = {"intervention_label": "exercise", "domain_labels": {"mood": "Depressive symptoms"}}
     row = {"study_id": "A", "domain": "mood", "favours": "intervention", "summary": "x"}
-    assert _direction_row(row, synthesis) == {"study_id": "A", "domain": "Depressive symptoms", "favours": "exercise", "summary": "x"}
-    assert _direction_row({"domain": "other", "favours": "control"}, synthesis) == {"domain": "other", "favours": "control"}
-    assert _direction_row({"domain": "mood", "favours": "intervention"}, {})["favours"] == "intervention"
+    assert _direction_row(row, synthesis) == {"study_id": "A", "domain": "Depressive symptoms", "favours": "favours exercise", "summary": "x"}
+    assert _direction_row({"domain": "other", "favours": "control"}, synthesis) == {"domain": "other", "favours": "favours control"}
+    assert _direction_row({"domain": "mood", "favours": "intervention"}, {})["favours"] == "favours intervention"
+    # the outcomes.tsv / effect_direction.tsv codes are never shown as such
+    words = {code: _direction_row({"domain": "mood", "favours": code}, synthesis)["favours"] for code in ("none", "mixed", "", "unclear", "not_reported")}
+    assert words == {"none": "no difference reported", "mixed": "mixed / conflicting", "": "direction unclear", "unclear": "direction unclear",
+                     "not_reported": "not reported"}
+
+
+def test_effect_direction_table_says_each_direction_as_the_plot_legend_does(default_review: Path) -> None:
+    """The report's effect-direction table gives each row's direction in the words of the effect-direction plot's
+    legend (favours ketamine, no difference reported, direction unclear, ...), never the code of effect_direction.tsv
+    ('none', 'not_reported' showed as such beside 'ketamine'); the code's words come from the SVG legend itself."""
+    rows = read_tsv(default_review / "results/synthesis/effect_direction.tsv")
+    svg = (default_review / "results/synthesis/effect_direction.svg").read_text(encoding="utf-8")
+    md = (default_review / "results/report/report.md").read_text(encoding="utf-8")
+    table = md[md.index("| Study | N | Domain | Scale | Timepoint | Direction | Significant | Summary |"):].split("\n\n")[0].splitlines()[2:]
+    assert len(table) == len(rows) == 11
+    legend = {"intervention": "favours ketamine", "none": "no difference reported", "unclear": "direction unclear"}
+    for code, words in legend.items():
+        assert f">{words}</text>" in svg  # the plot's legend says it so
+    for line, row in zip(table, rows):
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        assert cells[0] == row["study_id"]
+        assert cells[5] == legend.get(row["favours"], "not reported" if row["favours"] == "not_reported" else None), (cells, row["favours"])
+    assert {r["favours"] for r in rows} == {"intervention", "none", "unclear", "not_reported"}
 
 
 def test_whats_new_lists_runs_oldest_first_a_days_tenth_run_after_its_second() -> None:

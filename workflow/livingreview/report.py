@@ -23,6 +23,7 @@ from .constants import (
     OUTCOME_INCLUDED,
     RATIO_NAMES,
     REGISTERS,
+    direction_words,
     hksj_words,
     ratio_direction_note,
     shown_groups,
@@ -1037,11 +1038,13 @@ def whats_new(summaries: Sequence[Mapping[str, Any]], primary: Mapping[str, Any]
 
 
 def _direction_row(row: Mapping[str, str], synthesis: Mapping[str, Any]) -> dict[str, str]:
-    """An effect-direction row in the protocol's words: favours "intervention" as the intervention's
-    name (synthesis.intervention_label) and the domain by its label (synthesis.domain_labels)."""
+    """An effect-direction row in the protocol's words: the direction as the effect-direction plot's legend
+    says it (constants.direction_words: "favours <synthesis.intervention_label>", "no difference reported",
+    "direction unclear", "not reported", ...; never the outcomes.tsv code, e.g. "none" or "not_reported")
+    and the domain by its label (synthesis.domain_labels)."""
     out = dict(row)
-    if out.get("favours") == "intervention":
-        out["favours"] = str(synthesis.get("intervention_label") or "intervention")
+    if "favours" in out:
+        out["favours"] = direction_words(str(out.get("favours") or ""), str(synthesis.get("intervention_label") or "intervention"))
     out["domain"] = str((synthesis.get("domain_labels") or {}).get(out.get("domain", ""), out.get("domain", "")))
     return out
 
