@@ -256,3 +256,17 @@ def test_counts_with_an_empty_arm_give_no_effect(measure: str, n1: int, n2: int)
     r = row(statistic_kind="counts", events_intervention=0, n_intervention=n1, events_control=0 if n2 == 0 else 3, n_control=n2, lower_is_better=False)
     with pytest.raises(NotEstimable, match=rf"S1#1: n per arm {n1}/{n2}: an arm without participants gives no {measure}"):
         effect_from_row(r, measure, study=study())
+
+
+def test_effect_direction_summary_writes_means_and_sds_with_one_precision() -> None:
+    """'34.44 ± 19.12 vs 16.50 ± 11.39' as Pradhan 2018 reported it: outcomes.tsv keeps 16.50 as the number
+    16.5, and the summary wrote '16.5' beside '34.44' (the same quantity in two precisions)."""
+    from livingreview.effects import effect_direction
+
+    r = row(domain="ptsd_response_duration", scale="duration of response (days)", statistic_kind="mean_sd", value_text="34.44 ± 19.12 vs 16.50 ± 11.39",
+            mean_intervention=34.44, sd_intervention=19.12, mean_control=16.5, sd_control=11.39, p="0.022", favours="intervention")
+    [out] = effect_direction([study()], [r], domains=["ptsd_response_duration"])
+    assert out["summary"] == "34.44 ± 19.12 vs 16.50 ± 11.39, p 0.022" and out["summary"].startswith(r.value_text)
+    whole = row(statistic_kind="mean_sd", mean_intervention=30.0, sd_intervention=8.0, mean_control=41.0, sd_control=9.5)
+    [out] = effect_direction([study()], [whole], domains=["ptsd_severity"])
+    assert out["summary"] == "30.0 ± 8.0 vs 41.0 ± 9.5"

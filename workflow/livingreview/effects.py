@@ -458,7 +458,12 @@ def _summary(row: OutcomeRow) -> str:
     if kind == "counts":
         return f"{row.events_intervention}/{row.n_intervention} vs {row.events_control}/{row.n_control}" + (" (inferred by arithmetic)" if row.inferred else "")
     if kind in ("mean_sd", "change_sd"):
-        return f"{row.mean_intervention:g} ± {row.sd_intervention:g} vs {row.mean_control:g} ± {row.sd_control:g}{p}"
+        # one precision for the four numbers (the most decimals any has), so "16.50" is not shown as "16.5"
+        # beside "34.44": outcomes.tsv keeps numbers, not the trailing zeros they were reported with
+        values = (row.mean_intervention, row.sd_intervention, row.mean_control, row.sd_control)
+        places = max(len(f"{v:g}".partition(".")[2]) if "e" not in f"{v:g}" else 0 for v in values)
+        m1, s1, m2, s2 = (f"{v:.{places}f}" for v in values)
+        return f"{m1} ± {s1} vs {m2} ± {s2}{p}"
     if kind in ("percent", "md_only", "p_only", "other"):
         return f"{row.statistic}: {row.value_text}{p}".strip(", ")
     return f"no numbers: {row.value_text}" if row.value_text else "no numbers"
