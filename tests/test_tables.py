@@ -176,3 +176,34 @@ def test_a_nul_byte_in_a_table_is_one_error_naming_its_line(tmp_path: Path, data
         f"{path}:{line}: the line holds a NUL byte (0x00): the file is UTF-16 text or damaged, not UTF-8; "
         "fix: save the file as UTF-8 text (in a spreadsheet: 'Unicode (UTF-8)' or 'CSV UTF-8'), or remove the stray byte"
     )
+
+
+def test_write_tsv_lines_are_the_format_value_of_every_cell(tmp_path: Path) -> None:
+    """write_tsv joins plain-text rows without formatting each cell: every kind of row still gives
+    exactly the cells format_value gives (text with tabs or line breaks folded, None, numbers, bools,
+    a missing key, a Counter or defaultdict row whose [] would differ from .get, a str subclass)."""
+    from collections import Counter, defaultdict
+
+    class Text(str):
+        pass
+
+    fields = ["a", "b", "c"]
+    rows: list[dict[str, object]] = [
+        {"a": "x", "b": "y", "c": "z"},
+        {"a": "x\ty", "b": "two\nlines", "c": "cr\rhere"},
+        {"a": "a", "b": "b\tc", "c": "d"},
+        {"a": "x", "b": None, "c": 1.5},
+        {"a": "x", "b": True, "c": -0.0},
+        {"a": "x", "b": 3, "c": float("nan")},
+        {"a": "only a"},
+        Counter({"a": 2}),
+        defaultdict(int, {"a": "x", "b": "y"}),
+        {"a": Text("sub"), "b": "y", "c": "z"},
+    ]
+    expected = ["\t".join(fields)] + ["\t".join(format_value(row.get(f)) for f in fields) for row in rows]
+    assert expected[8] == "2\t\t" and expected[9] == "x\ty\t"  # .get, not []: nothing filled in
+    path = tmp_path / "t.tsv"
+    assert write_tsv(path, fields, rows) == len(rows)
+    assert path.read_text(encoding="utf-8").split("\n") == [*expected, ""]
+    write_tsv(path, ["a"], [{"a": "x\ty"}, {"a": 2.0}, {"a": 7}])  # one column: no tuple of values
+    assert path.read_text(encoding="utf-8") == "a\nx y\n2\n7\n"

@@ -10,6 +10,7 @@ import re
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
@@ -84,10 +85,7 @@ def write_tsv(path: str | os.PathLike[str], fields: Sequence[str], rows: Iterabl
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="") as fh:
             fh.write("\t".join(fields) + "\n")
-            fmt = format_value
-            for row in rows:
-                get = row.get
-                line = "\t".join([fmt(get(f)) for f in fields])
+            for line in _tsv_lines(fields, rows):
                 if line.startswith("#") or not line.strip():
                     raise InputFormatError(
                         f"row {n + 1} would be read back as a {'comment' if line.strip() else 'blank'} line: {line[:60]!r}",
@@ -97,6 +95,44 @@ def write_tsv(path: str | os.PathLike[str], fields: Sequence[str], rows: Iterabl
                 fh.write(line + "\n")
                 n += 1
     return n
+
+
+def _tsv_lines(fields: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """The line (without its newline) of each row: its cells in ``fields`` order, each format_value'd.
+
+    Most rows of the big tables hold only plain text without tabs or line breaks, for which
+    format_value changes nothing: such a row is joined as it is (a join that fails on a value that
+    is not text, or a line with more tabs than the fields call for or a line break, is formatted
+    cell by cell instead). The lines are the same either way; the shortcut only skips the calls.
+    (A str subclass is joined as its text, which is what format_value's str() gives unless the
+    subclass redefines __str__, as a str-mixin Enum does; no table holds one.)
+    """
+    fmt = format_value
+    if len(fields) < 2:  # itemgetter of one field gives the value itself, not a tuple
+        for row in rows:
+            get = row.get
+            yield "\t".join([fmt(get(f)) for f in fields])
+        return
+    pick = itemgetter(*fields)
+    tabs = len(fields) - 1
+    for row in rows:
+        if row.__class__ is dict:  # not a subclass: a defaultdict or Counter fills a missing key where .get gives None
+            try:
+                values = pick(row)
+            except KeyError:  # a row may leave out columns (written empty)
+                get = row.get
+                values = tuple([get(f) for f in fields])
+        else:
+            get = row.get
+            values = tuple([get(f) for f in fields])
+        try:
+            line = "\t".join(values)
+        except TypeError:  # a value that is not text (None, a number, a bool)
+            yield "\t".join([fmt(v) for v in values])
+            continue
+        if line.count("\t") != tabs or "\n" in line or "\r" in line:
+            line = "\t".join([fmt(v) for v in values])
+        yield line
 
 
 def not_utf8_error(path: str | os.PathLike[str], error: type[LivingReviewError] = InputFormatError, fix: str = "") -> LivingReviewError:
