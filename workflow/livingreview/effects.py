@@ -9,8 +9,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scipy import special, stats
-
 from .constants import DEFAULT_INTERVENTION, EFFECT_FIELDS, LIST_SEP, LOG_SCALE_MEASURES, window_text, yi_name
 from .errors import ConfigError, InputFormatError
 from .extraction import OutcomeRow, Study, load_outcomes, load_studies
@@ -34,7 +32,27 @@ def favours_right(intervention: str = DEFAULT_INTERVENTION) -> str:
 
 
 MEASURES: tuple[str, ...] = ("MD", "SMD", "OR", "RR", "RD")
-Z975 = float(stats.norm.ppf(0.975))
+_Z975: list[float] = []  # the 97.5% normal quantile, computed (with scipy) when first needed
+
+
+def z975() -> float:
+    """The 97.5% quantile of the standard normal (scipy's value).
+
+    scipy (about a second to import) is imported by the functions that compute with it, not by the
+    module: the jobs that import this module only for its labels and constants (the plots, the
+    report, the trace) do not need it."""
+    if not _Z975:
+        from scipy import stats
+
+        _Z975.append(float(stats.norm.ppf(0.975)))
+    return _Z975[0]
+
+
+def __getattr__(name: str) -> Any:
+    """``Z975``, the module constant it was, computed on first use (z975)."""
+    if name == "Z975":
+        return z975()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 # effects.tsv: the contract columns, then provenance columns the forest plot and trace use
 EFFECT_TABLE_FIELDS: tuple[str, ...] = EFFECT_FIELDS + ("outcome_id", "scale", "n_intervention", "n_control", "inferred", "lower_is_better")
 DIRECTION_FIELDS: tuple[str, ...] = (
@@ -92,6 +110,8 @@ class Effect:
 
 def hedges_correction(df: float) -> float:
     """Exact small-sample correction c(m) = Γ(m/2) / (sqrt(m/2) Γ((m-1)/2)), as metafor's .cmicalc."""
+    from scipy import special  # imported when needed (see z975)
+
     return math.exp(special.gammaln(df / 2) - 0.5 * math.log(df / 2) - special.gammaln((df - 1) / 2))
 
 
@@ -115,6 +135,8 @@ def smd_from_t(t: float, n1: int, n2: int) -> tuple[float, float]:
 
 def t_from_p(p: float, n1: int, n2: int, *, sign: float) -> float:
     """The t statistic of an exact two-sided p with n1 + n2 - 2 df, with the given sign."""
+    from scipy import stats  # imported when needed (see z975)
+
     return math.copysign(float(stats.t.isf(p / 2, n1 + n2 - 2)), sign)
 
 
@@ -124,7 +146,7 @@ def variance_from_ci(low: float, high: float, *, log: bool = False) -> float:
         low, high = math.log(low), math.log(high)
     if high <= low:
         raise NotEstimable(f"CI {low:g} to {high:g} has no width")
-    return ((high - low) / (2 * Z975)) ** 2
+    return ((high - low) / (2 * z975())) ** 2
 
 
 def two_by_two(a: float, n1: float, c: float, n2: float, *, measure: str) -> tuple[float, float, bool]:
