@@ -43,7 +43,7 @@ from .normalize import (
     normalize_volume,
     normalize_year,
 )
-from .records import Record
+from .records import Record, read_records
 from .runs import run_sort_key
 from .tables import read_tsv, tsv_header, write_tsv
 
@@ -1177,8 +1177,7 @@ def deduplicate(
 
 def read_records_tsv(path: str | Path) -> list[Record]:
     """Records from a records.tsv (columns RECORD_FIELDS)."""
-    rows = read_tsv(path, required=("record_id", "title"))
-    return [Record.from_row(row) for row in rows]
+    return read_records(path, required=("record_id", "title"))
 
 
 @collector_paused()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .constants import LIST_SEP, RECORD_FIELDS
+from .tables import read_tsv_cells
 
 
 def split_list(cell: str) -> list[str]:
@@ -73,3 +75,27 @@ assert tuple(f.name for f in fields(Record) if f.name != "extra") == RECORD_FIEL
 _TUPLE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Record) if f.type == "tuple[str, ...]")
 # The str fields ``from_row`` copies as they are (every RECORD_FIELDS name but the lists and source_line).
 _TEXT_FIELDS: tuple[str, ...] = tuple(name for name in RECORD_FIELDS if name not in _TUPLE_FIELDS and name != "source_line")
+
+
+def read_records(path: str | os.PathLike[str], required: Sequence[str] = ("record_id",)) -> list[Record]:
+    """The records of a table with records.tsv columns: ``[Record.from_row(row) for row in
+    read_tsv(path, required)]``, with the same checks and errors, without a dict per row when the
+    header has every RECORD_FIELDS column (a stage's own tables; about half the time at 100,000 records)."""
+    header, reading = read_tsv_cells(path, required)
+    rows = list(reading)  # every line checked before any is converted, as read_tsv does
+    pos = {name: k for k, name in enumerate(header)}
+    if any(name not in pos for name in RECORD_FIELDS):  # a hand-made table: from_row leaves the missing fields empty
+        keys = [*header, "_line"]
+        return [Record.from_row(dict(zip(keys, cells))) for cells in rows]
+    order = [pos[name] for name in RECORD_FIELDS]
+    lists = [pos[name] for name in _TUPLE_FIELDS]
+    line = pos["source_line"]
+    out: list[Record] = []
+    for cells in rows:
+        for k in lists:
+            raw = cells[k]
+            cells[k] = tuple(filter(None, raw.split(LIST_SEP))) if raw else ()  # as from_row
+        raw = cells[line]
+        cells[line] = int(raw) if raw else 0
+        out.append(Record(*[cells[k] for k in order]))
+    return out
