@@ -736,3 +736,38 @@ def test_cli_says_where_the_pairs_to_check_are(tmp_path: Path) -> None:
     assert f"; 1 pair to check in {maybe}; wrote" in proc.stdout
     pairs = read_tsv(maybe)
     assert [(p["record_a"], p["record_b"]) for p in pairs] == [("clinicaltrials:NCT00749203", "clinicaltrials:NCT02397889")]
+
+
+def test_merge_fills_and_credits_fields_as_field_by_field() -> None:
+    """_merge (canonical row + field provenance): each empty field but the identity fields is taken
+    from the first other member that has it, every non-empty field credited to its source, in
+    RECORD_FIELDS order; a lone record credits its own non-empty fields (source_line 0 is empty)."""
+    from livingreview.dedup import IDENTITY_FIELDS, _merge
+
+    def reference(members: list[Record], cid: str) -> tuple[dict[str, object], list[dict[str, str]]]:
+        row = {name: members[0].cell(name) for name in RECORD_FIELDS}
+        prov = []
+        for name in RECORD_FIELDS:
+            source = members[0].record_id
+            if name not in IDENTITY_FIELDS and row[name] in ("", 0):
+                for other in members[1:]:
+                    if other.cell(name) not in ("", 0):
+                        row[name], source = other.cell(name), other.record_id
+                        break
+            if row[name] not in ("", 0):
+                prov.append({"cluster_id": cid, "field": name, "value_from": source})
+        return {**row, "cluster_id": cid}, prov
+
+    a = Record(record_id="pubmed:1", run_id="r1", database="pubmed", title="T", authors=("A B",), source_line=0)
+    b = Record(record_id="embase:2", run_id="r1", database="embase", native_id="E2", abstract="Abs", mesh=("M1", "M2"), source_file="e.ris", source_line=9)
+    c = Record(record_id="psycinfo:3", run_id="r1", database="psycinfo", abstract="Other", year="2020", keywords=("k",))
+    for members in ([a], [a, b], [a, b, c], [a, c, b], [c, a]):
+        got = _merge(members, "c0")
+        assert got == reference(members, "c0")
+        assert list(got[0]) == [*RECORD_FIELDS, "cluster_id"]
+    row, prov = _merge([a, b, c], "c0")
+    assert row["abstract"] == "Abs" and row["mesh"] == "M1; M2" and row["year"] == "2020" and row["native_id"] == "" and row["source_line"] == 0
+    assert [(p["field"], p["value_from"]) for p in prov] == [
+        ("record_id", "pubmed:1"), ("run_id", "pubmed:1"), ("database", "pubmed:1"), ("title", "pubmed:1"), ("abstract", "embase:2"),
+        ("authors", "pubmed:1"), ("year", "psycinfo:3"), ("mesh", "embase:2"), ("keywords", "psycinfo:3"),
+    ]

@@ -787,17 +787,21 @@ def _merge(members: Sequence[Record], cluster_id: str) -> tuple[dict[str, Any], 
     row = canonical.to_row()
     others = members[1:]  # read a field at a time, only where the canonical record lacks it
     provenance = []
-    for name in RECORD_FIELDS:
-        source = canonical.record_id
-        if name not in IDENTITY_FIELDS and row[name] in ("", 0):
+    own = canonical.record_id
+    for name, value in row.items():  # RECORD_FIELDS order
+        source = own
+        if value in ("", 0):
+            if not others or name in IDENTITY_FIELDS:
+                continue
             for other in others:
                 value = other.cell(name)
                 if value not in ("", 0):
                     row[name] = value
                     source = other.record_id
                     break
-        if row[name] not in ("", 0):
-            provenance.append({"cluster_id": cluster_id, "field": name, "value_from": source})
+            else:
+                continue
+        provenance.append({"cluster_id": cluster_id, "field": name, "value_from": source})
     row["cluster_id"] = cluster_id
     return row, provenance
 
@@ -1110,7 +1114,8 @@ def deduplicate(
             apart_of.setdefault(d.record_a, []).append(d)
             apart_of.setdefault(d.record_b, []).append(d)
     for members in members_of.values():
-        by_time = sorted(members, key=lambda k: (phase[k], records[k].record_id))
+        single = len(members) == 1  # most clusters: nothing to sort
+        by_time = members if single else sorted(members, key=lambda k: (phase[k], records[k].record_id))
         cid = ""
         for k in by_time:
             prev = anchors.get(records[k].record_id)
@@ -1125,7 +1130,7 @@ def deduplicate(
         # The canonical record and its merged fields come from the cluster's first run: a later
         # duplicate never changes an earlier cluster's record (nor, so, its screening).
         first = phase[by_time[0]]
-        ordered = sorted((k for k in members if phase[k] == first), key=lambda k: (_db_rank(records[k].database), records[k].record_id))
+        ordered = members if single else sorted((k for k in members if phase[k] == first), key=lambda k: (_db_rank(records[k].database), records[k].record_id))
         canon = ordered[0]
         canon_id = records[canon].record_id
         merged, prov = _merge([records[k] for k in ordered], cid)
