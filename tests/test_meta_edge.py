@@ -424,3 +424,25 @@ def test_studies_that_cannot_be_pooled_get_no_funnel_plot_and_no_egger_test() ->
     # too few studies keeps the k message
     two = analyse({"id": "x", "domain": "ptsd_severity", "measure": "SMD"}, eff[:2], studies)
     assert two["funnel"]["reason"] == "k = 2 < 3: a funnel plot needs at least 3 studies" and two["egger"]["reason"].startswith("k = 2 < 10")
+
+
+def test_statsmodels_is_imported_only_for_the_dl_and_pm_estimators() -> None:
+    """A REML pool job (the default review's method) does not load statsmodels (and the pandas it
+    imports); DL and PM still use statsmodels' combine_effects and give its tau²."""
+    import subprocess
+    import sys
+
+    workflow = str(Path(__file__).resolve().parents[1] / "workflow")
+    code = (
+        f"import sys; sys.path.insert(0, {workflow!r})\n"
+        "import numpy as np\n"
+        "from livingreview import meta, plots\n"
+        "y, v = np.array([0.1, 0.5, 0.9, -0.2]), np.array([0.04, 0.05, 0.08, 0.03])\n"
+        "meta.pool(list(y), list(v), method='REML')\n"
+        "print(sorted(m for m in ('statsmodels', 'pandas') if m in sys.modules))\n"
+        "from statsmodels.stats.meta_analysis import combine_effects\n"
+        "assert meta.tau2_dl(y, v) == max(0.0, float(combine_effects(y, v, method_re='dl').tau2)) > 0\n"
+        "assert meta.pool(list(y), list(v), method='PM').tau2 > 0\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 from scipy import optimize, stats
-from statsmodels.stats.meta_analysis import combine_effects
 
 from .config import primary_analysis  # noqa: F401  (defined with the config checks; imported from here by callers and tests)
 from .constants import LOG_SCALE_MEASURES, POOL_JSON_KEYS
@@ -94,6 +93,8 @@ def q_statistic(y: np.ndarray, v: np.ndarray, tau2: float = 0.0) -> float:
 
 def tau2_dl(y: np.ndarray, v: np.ndarray) -> float:
     """DerSimonian-Laird tau² (statsmodels combine_effects, method_re='dl')."""
+    from statsmodels.stats.meta_analysis import combine_effects  # imported when needed: REML and FE pools never load statsmodels
+
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         res = combine_effects(y, v, method_re="dl")
@@ -102,6 +103,8 @@ def tau2_dl(y: np.ndarray, v: np.ndarray) -> float:
 
 def tau2_pm(y: np.ndarray, v: np.ndarray) -> float:
     """Paule-Mandel tau²: statsmodels' iterated estimate, polished to the root of Q(tau²) = k - 1 as metafor."""
+    from statsmodels.stats.meta_analysis import combine_effects  # imported when needed (see tau2_dl)
+
     k = len(y)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
