@@ -195,13 +195,16 @@ def test_write_tsv_lines_are_the_format_value_of_every_cell(tmp_path: Path) -> N
         {"a": "x", "b": None, "c": 1.5},
         {"a": "x", "b": True, "c": -0.0},
         {"a": "x", "b": 3, "c": float("nan")},
+        {"a": "t\tab", "b": None, "c": 2},
+        {"a": "line\nbreak", "b": False, "c": "x"},
         {"a": "only a"},
         Counter({"a": 2}),
         defaultdict(int, {"a": "x", "b": "y"}),
         {"a": Text("sub"), "b": "y", "c": "z"},
     ]
     expected = ["\t".join(fields)] + ["\t".join(format_value(row.get(f)) for f in fields) for row in rows]
-    assert expected[8] == "2\t\t" and expected[9] == "x\ty\t"  # .get, not []: nothing filled in
+    assert expected[10] == "2\t\t" and expected[11] == "x\ty\t"  # .get, not []: nothing filled in
+    assert expected[7] == "t ab\t\t2" and expected[8] == "line break\tfalse\tx"
     path = tmp_path / "t.tsv"
     assert write_tsv(path, fields, rows) == len(rows)
     assert path.read_text(encoding="utf-8").split("\n") == [*expected, ""]

@@ -101,9 +101,9 @@ def _tsv_lines(fields: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Iter
     """The line (without its newline) of each row: its cells in ``fields`` order, each format_value'd.
 
     Most rows of the big tables hold only plain text without tabs or line breaks, for which
-    format_value changes nothing: such a row is joined as it is (a join that fails on a value that
-    is not text, or a line with more tabs than the fields call for or a line break, is formatted
-    cell by cell instead). The lines are the same either way; the shortcut only skips the calls.
+    format_value changes nothing: such a row is joined as it is, with format_value only for values
+    that are not text (None, numbers, bools), whose text never holds a tab or line break; a line with
+    more tabs than the fields call for or a line break is formatted cell by cell instead. The lines are the same either way; the shortcut only skips the calls.
     (A str subclass is joined as its text, which is what format_value's str() gives unless the
     subclass redefines __str__, as a str-mixin Enum does; no table holds one.)
     """
@@ -127,9 +127,8 @@ def _tsv_lines(fields: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Iter
             values = tuple([get(f) for f in fields])
         try:
             line = "\t".join(values)
-        except TypeError:  # a value that is not text (None, a number, a bool)
-            yield "\t".join([fmt(v) for v in values])
-            continue
+        except TypeError:  # a value that is not text (None, a number, a bool): format_value it (its text has no tab or line break)
+            line = "\t".join([v if v.__class__ is str else fmt(v) for v in values])
         if line.count("\t") != tabs or "\n" in line or "\r" in line:
             line = "\t".join([fmt(v) for v in values])
         yield line
