@@ -143,7 +143,7 @@ def test_candidate_shards_give_the_unsharded_dedup() -> None:
     assert whole.n_clusters < len(records)
 
 
-def test_incremental_candidates_per_run_give_the_full_dedup() -> None:
+def test_incremental_candidates_per_run_give_the_full_dedup(tmp_path: Path) -> None:
     """The later run compared only against the earlier run's index gives the full result."""
     records = _two_runs(3000)
     whole = deduplicate(records)
@@ -167,6 +167,23 @@ def test_incremental_candidates_per_run_give_the_full_dedup() -> None:
     assert from_index.clusters == whole.clusters and from_index.canonical == whole.canonical and from_index.maybe_pairs == whole.maybe_pairs
     with pytest.raises(ReconciliationError, match="blocking indexes"):
         deduplicate(records, candidates=links + added, index_rows_in=rows[1:])
+    # The index files read as columns (what the deduplicate_records and dedup_candidates jobs read)
+    # hold the rows read_tsv reads, and give the same clusters and the same refusal.
+    from livingreview.dedup import INDEX_FIELDS, _prepared_from_columns, read_index_columns
+    from livingreview.tables import read_tsv, write_tsv
+
+    halves = [tmp_path / "index_a.tsv", tmp_path / "index_b.tsv"]
+    write_tsv(halves[0], INDEX_FIELDS[::-1], rows[::-2])  # another column order
+    write_tsv(halves[1], INDEX_FIELDS, rows[-2::-2])
+    columns = read_index_columns(halves)
+    read_back = [row for path in halves for row in read_tsv(path, required=INDEX_FIELDS)]
+    assert columns.columns == {name: [row[name] for row in read_back] for name in INDEX_FIELDS}
+    assert _prepared_from_columns(columns.columns) == _prepared_from_index(read_back)
+    from_columns = deduplicate(records, candidates=links + added, index_rows_in=columns)
+    for name in ("clusters", "maybe_pairs", "canonical", "provenance", "ledger"):
+        assert getattr(from_columns, name) == getattr(whole, name), name
+    with pytest.raises(ReconciliationError, match="blocking indexes"):
+        deduplicate(records, candidates=links + added, index_rows_in=read_index_columns(halves[:1]))
 
 
 def test_automation_shards_give_the_unsharded_screening(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -45,7 +45,7 @@ from .normalize import (
 )
 from .records import Record, read_records
 from .runs import run_sort_key
-from .tables import read_tsv, tsv_header, write_tsv
+from .tables import read_tsv, read_tsv_cells, tsv_header, write_tsv
 
 LOG = logging.getLogger(__name__)
 
@@ -891,9 +891,50 @@ def _prepared_from_index(rows: Sequence[Mapping[str, str]]) -> _Prepared:
     return p
 
 
-def _prepared_in_order(rows: Iterable[Mapping[str, str]], records: Sequence[Record]) -> _Prepared:
+@dataclass(frozen=True, slots=True)
+class IndexColumns:
+    """Blocking-index rows as columns: INDEX_FIELDS name -> the cells of every row, in row order
+    (read_index_columns). ``deduplicate(index_rows_in=...)`` takes it as it takes the rows."""
+
+    columns: dict[str, list[str]]
+
+
+def read_index_columns(paths: Iterable[str | Path]) -> IndexColumns:
+    """The rows of the blocking-index files, in file and line order, as columns: what
+    ``[row for path in paths for row in read_tsv(path, required=INDEX_FIELDS)]`` holds (same checks
+    and errors, each file read whole before the next), without a dict per row."""
+    columns: dict[str, list[str]] = {name: [] for name in INDEX_FIELDS}
+    for path in paths:
+        header, rows = read_tsv_cells(path, required=INDEX_FIELDS)
+        table = list(rows)
+        if table:
+            transposed = list(zip(*table))
+            for name in INDEX_FIELDS:
+                columns[name].extend(transposed[header.index(name)])
+    return IndexColumns(columns)
+
+
+def _prepared_from_columns(columns: Mapping[str, Sequence[str]], order: Sequence[int] | None = None) -> _Prepared:
+    """``_prepared_from_index`` of rows given as columns, taking the rows in ``order`` (default: as they are)."""
+
+    def column(name: str) -> list[str]:
+        cells = columns[name]
+        return list(cells) if order is None else [cells[k] for k in order]
+
+    return _Prepared(
+        ids=column("record_id"), title=column("title"), doi=column("doi"), pmid=column("pmid"),
+        year=[int(y) if y else None for y in column("year")], first_author=column("first_author"), authors=column("authors"),
+        journal=column("journal"), volume=column("volume"), page=column("page"), kind=column("kind"), registry_id=column("registry_id"),
+    )
+
+
+def _prepared_in_order(rows: Iterable[Mapping[str, str]] | IndexColumns, records: Sequence[Record]) -> _Prepared:
     """The blocking-index rows of ``records``, in their order, as a _Prepared."""
-    by_id = {row["record_id"]: row for row in rows}
+    if isinstance(rows, IndexColumns):
+        position = {rid: k for k, rid in enumerate(rows.columns["record_id"])}  # a record_id given twice: its last row, as below
+        by_id: Mapping[str, Any] = position
+    else:
+        by_id = {row["record_id"]: row for row in rows}
     missing = [r.record_id for r in records if r.record_id not in by_id]
     if missing or len(by_id) != len(records):
         raise ReconciliationError(
@@ -902,6 +943,8 @@ def _prepared_in_order(rows: Iterable[Mapping[str, str]], records: Sequence[Reco
             where="results/dedup/index/",
             fix="the indexes are stale: re-run snakemake (a run's index is rebuilt when its import tables change)",
         )
+    if isinstance(rows, IndexColumns):
+        return _prepared_from_columns(rows.columns, [position[r.record_id] for r in records])
     return _prepared_from_index([by_id[r.record_id] for r in records])
 
 
@@ -940,6 +983,7 @@ def _fuzzy_from_candidates(
     return [(i, j, s, rule) for (i, j), (s, rule) in sorted(found.items())], evidence
 
 
+@collector_paused()
 def run_candidates(
     *, index: Sequence[str | Path], run_id: str, shard: int, n_shards: int, out: str | Path, workers: int = 1
 ) -> int:
@@ -950,13 +994,14 @@ def run_candidates(
 
     When a run is added, the jobs of earlier runs keep their outputs: their inputs do not change.
     """
-    rows = [row for path in index for row in read_tsv(path, required=INDEX_FIELDS)]
-    if not any(row["run_id"] == run_id for row in rows):
+    columns = read_index_columns(index).columns
+    runs = columns["run_id"]
+    if run_id not in runs:
         LOG.warning("run %s has no records in the blocking indexes given", run_id)
-    p = _prepared_from_index(rows)
-    links = _candidate_rows(p, [row["run_id"] for row in rows], shard=shard, n_shards=n_shards, workers=workers, new_run=run_id)
+    p = _prepared_from_columns(columns)
+    links = _candidate_rows(p, runs, shard=shard, n_shards=n_shards, workers=workers, new_run=run_id)
     write_tsv(out, CANDIDATE_FIELDS, links)
-    LOG.info("dedup candidates of run %s, shard %d/%d: %d records compared, %d candidate pairs", run_id, shard + 1, n_shards, len(rows), len(links))
+    LOG.info("dedup candidates of run %s, shard %d/%d: %d records compared, %d candidate pairs", run_id, shard + 1, n_shards, len(runs), len(links))
     return len(links)
 
 
@@ -980,7 +1025,7 @@ def deduplicate(
     previous_clusters: Sequence[Mapping[str, str]] | None = None,
     workers: int = 1,
     candidates: Iterable[Mapping[str, str]] | None = None,
-    index_rows_in: Iterable[Mapping[str, str]] | None = None,
+    index_rows_in: Iterable[Mapping[str, str]] | IndexColumns | None = None,
 ) -> DedupResult:
     """Cluster duplicate records and merge each cluster into one canonical record.
 
@@ -997,7 +1042,8 @@ def deduplicate(
     from its earliest member by (run_id, record_id). ``workers`` is passed to rapidfuzz.
     ``candidates`` (rows of candidate-link parts written by ``run_candidates``, one per shard)
     replaces the blocking and comparison step; the result is the same as without it.
-    ``index_rows_in`` (rows of the runs' blocking indexes, written by ``run_index``) gives the
+    ``index_rows_in`` (rows of the runs' blocking indexes, written by ``run_index``, or those rows
+    as IndexColumns, read by ``read_index_columns``) gives the
     normalised fields instead of normalising every record again; it must cover exactly ``records``.
     """
     index: dict[str, int] = {}
@@ -1211,7 +1257,7 @@ def run_dedup(
     loaded = load_dedup_decisions(decisions) if decisions and Path(str(decisions)).exists() else []
     previous = read_tsv(previous_clusters, required=CLUSTER_FIELDS) if previous_clusters and Path(previous_clusters).exists() else None
     links = read_candidates(candidates) if candidates is not None else None
-    prepared = [row for path in index for row in read_tsv(path, required=INDEX_FIELDS)] if index is not None else None
+    prepared = read_index_columns(index) if index is not None else None
     result = deduplicate(recs, decisions=loaded, previous_clusters=previous, workers=workers, candidates=links, index_rows_in=prepared)
     write_tsv(clusters_out, CLUSTER_FIELDS, result.clusters)
     write_tsv(maybe_out, MAYBE_PAIR_FIELDS, result.maybe_pairs)
