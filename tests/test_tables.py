@@ -238,3 +238,18 @@ def test_read_records_gives_what_from_row_of_read_tsv_gives(tmp_path: Path) -> N
     bad.write_text(text + "\t".join(["y:1"] * (len(RECORD_FIELDS) + 1)) + "\n", encoding="utf-8")
     with pytest.raises(InputFormatError, match=rf"bad\.tsv:4: {len(RECORD_FIELDS) + 1} cells but the header has"):
         read_records(bad)
+
+
+def test_read_tsv_columns_gives_the_cells_of_read_tsv(tmp_path: Path) -> None:
+    """read_tsv_columns: the cells of the columns asked for, in that order, then the line number;
+    every column in header order, a reordered subset and a single column alike."""
+    from livingreview.tables import read_tsv_columns
+
+    path = tmp_path / "t.tsv"
+    path.write_text("a\tb\tc\n1\t2\t3\n# note\n4\t5\n\n7\t8\t9\n", encoding="utf-8")
+    rows = read_tsv(path)
+    for columns in (("a", "b", "c"), ("c", "a"), ("b",), ("a", "b"), ("c", "b", "a")):
+        assert list(read_tsv_columns(path, columns)) == [[*(r[c] for c in columns), r["_line"]] for r in rows], columns
+    assert list(read_tsv_columns(path, ("a", "b", "c")))[1] == ["4", "5", "", "4"]
+    with pytest.raises(InputFormatError, match=r"t\.tsv:1: missing column\(s\) d"):
+        read_tsv_columns(path, ("a", "d"))

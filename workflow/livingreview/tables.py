@@ -188,7 +188,13 @@ def read_tsv_columns(path: str | os.PathLike[str], columns: Sequence[str]) -> It
     their cells, in ``columns`` order, followed by its line number (text)."""
     header, rows = read_tsv_cells(path, required=columns)
     pick = [header.index(c) for c in columns]
-    return ([*(cells[i] for i in pick), cells[-1]] for cells in rows)
+    if pick == list(range(len(header))):  # every column, in header order (the ledger): the cells as they are
+        return rows
+    if len(pick) == 1:
+        only = pick[0]
+        return ([cells[only], cells[-1]] for cells in rows)
+    get = itemgetter(*pick)
+    return ([*get(cells), cells[-1]] for cells in rows)
 
 
 # Tabs an editor turned into spaces: a short row holding at least one run of 2+ spaces per missing cell.
