@@ -237,6 +237,20 @@ def test_stored_result_is_used_only_for_the_same_screened_fields() -> None:
     assert live_calls == [rec.record_id] and counts == {"stored": 1, "rerun": 1}
     journal_only = Record(record_id=rec.record_id, title=rec.title, year=rec.year, journal="Not read by rules")
     assert screened_fields_sha1(journal_only) == screened_fields_sha1(rec)
+    # The hash is that of the fields as records.tsv writes them (format_value of each cell), also for
+    # lists, a tab or line break in a value, and a value that is not text.
+    import hashlib
+
+    from livingreview.tables import format_value
+
+    for r in (
+        rec,
+        Record(record_id="x:1", title="Two\nlines", abstract="tab\there", keywords=("a", "b"), mesh=("M",), publication_types=("RCT",), language="eng"),
+        Record(record_id="x:2", title="T", year=2020, keywords=("k\tk",)),  # type: ignore[arg-type]
+        Record(record_id="x:3", title="Carriage\rreturn", publication_types=("Journal Article", "Randomized Controlled Trial")),
+    ):
+        text = "\x1f".join(format_value(r.cell(name)) for name in SCREENED_FIELDS)
+        assert screened_fields_sha1(r) == hashlib.sha1(text.encode("utf-8")).hexdigest(), r.record_id
 
 
 def _job_counts(stdout: str) -> Counter[str]:

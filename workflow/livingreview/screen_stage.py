@@ -10,10 +10,12 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Protocol
 
 from .constants import (
     LEDGER_FIELDS,
+    LIST_SEP,
     OUTCOME_AWAITING,
     OUTCOME_EXCLUDED,
     OUTCOME_INCLUDED,
@@ -368,6 +370,7 @@ def singleton_clusters(records: Iterable[Record]) -> list[dict[str, str]]:
 AUTOMATION_FIELDS: tuple[str, ...] = ("record_id", "fields_sha1", "excluded", "rule_id", "reason", "label", "evidence", "hits")
 # The record fields the eligibility rules read (livingreview.screening.READABLE_FIELDS).
 SCREENED_FIELDS: tuple[str, ...] = ("title", "abstract", "keywords", "publication_types", "mesh", "language", "year")
+_SCREENED_VALUES = attrgetter(*SCREENED_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,8 +389,14 @@ class StoredResult:
 
 def screened_fields_sha1(record: Record) -> str:
     """SHA-1 of the fields the rules read, as records.tsv writes them: equal hashes, equal rule results."""
-    cells = (format_value(record.cell(name)) for name in SCREENED_FIELDS)  # not the other fields: to_row would flatten all
-    return hashlib.sha1("\x1f".join(cells).encode("utf-8")).hexdigest()
+    values = [LIST_SEP.join(v) if isinstance(v, tuple) else v for v in _SCREENED_VALUES(record)]  # record.cell of each
+    try:
+        text: str | None = "\x1f".join(values)  # plain text: what format_value gives, unless a value holds a tab or line break
+    except TypeError:  # a value that is not text
+        text = None
+    if text is None or "\t" in text or "\n" in text or "\r" in text:
+        text = "\x1f".join([format_value(v) for v in values])
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 def screening_shard_of(record_id: str, n_shards: int) -> int:
