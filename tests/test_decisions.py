@@ -239,3 +239,50 @@ def test_an_unknown_or_unnamed_column_names_the_header_even_without_rows(tmp_pat
     with pytest.raises(ConfigError) as info:
         load_decisions(path, REASONS)
     assert str(info.value) == f"{path}:1: {message}; fix: use only the columns {', '.join(DECISION_FIELDS)} (tab-separated, no tab after the last)"
+
+
+def test_build_index_is_the_index_add_record_builds() -> None:
+    """build_index gives what registering every clusters.tsv row and then every canonical record
+    with ClusterIndex.add_record gives: record_ids, PubMed native ids, PMIDs and DOIs (case and
+    spaces folded) under their clusters, members sorted, the canonical of each cluster, and the
+    error for a canonical record in no cluster."""
+    from livingreview.decisions import PMID_DATABASES, ClusterIndex, build_index
+    from livingreview.records import Record
+
+    clusters = [
+        {"record_id": "pubmed:111", "cluster_id": "c1", "canonical_id": "pubmed:111"},
+        {"record_id": "embase:e1", "cluster_id": "c1", "canonical_id": "pubmed:111"},
+        {"record_id": "medline:222", "cluster_id": "c2", "canonical_id": ""},
+        {"record_id": "psycinfo:p9", "cluster_id": "c3", "canonical_id": "psycinfo:p9"},
+        {"record_id": "embase:e1", "cluster_id": "c3", "canonical_id": "psycinfo:p9"},  # a record_id given twice
+    ]
+    canonical = [
+        Record(record_id="pubmed:111", pmid="111", doi="10.1/ABC "),
+        Record(record_id="medline:222", pmid="333", doi=""),
+        Record(record_id="psycinfo:p9", doi="10.1/abc"),
+    ]
+
+    def reference() -> ClusterIndex:
+        idx = ClusterIndex()
+        for row in clusters:
+            rid, cid = row["record_id"], row["cluster_id"]
+            idx.cluster_of[rid] = cid
+            idx.members.setdefault(cid, []).append(rid)
+            if row.get("canonical_id") and row.get("canonical_id") == rid:
+                idx.canonical_of[cid] = rid
+            idx._add_key(rid, cid)
+            db, _, native = rid.partition(":")
+            if db in PMID_DATABASES and native.isdigit():
+                idx._add_key(native, cid)
+        for cid in idx.members:
+            idx.members[cid].sort()
+        for rec in canonical:
+            idx.add_record(rec)
+            idx.canonical_of.setdefault(idx.cluster_of[rec.record_id], rec.record_id)
+        return idx
+
+    got, want = build_index(canonical, clusters), reference()
+    assert got == want and list(got.keys) == list(want.keys) and list(got.canonical_of) == list(want.canonical_of)
+    assert got.keys["10.1/abc"] == {"c1", "c3"} and got.keys["embase:e1"] == {"c1", "c3"} and got.canonical_of["c2"] == "medline:222"
+    with pytest.raises(ConfigError, match="record embase:zz is in no cluster"):
+        build_index([Record(record_id="embase:zz")], clusters)

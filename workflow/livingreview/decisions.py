@@ -202,21 +202,41 @@ def build_index(canonical: Iterable[Record], clusters: Iterable[Mapping[str, str
     "pubmed:123" also answers to "123" even when only the canonical record's fields are known.
     """
     idx = ClusterIndex()
+    cluster_of, members, canonical_of, keys = idx.cluster_of, idx.members, idx.canonical_of, idx.keys
+
+    def add_key(key: str, cid: str) -> None:  # ClusterIndex._add_key, without a new set for a key already there
+        if key:
+            key = key.strip().lower()
+            found = keys.get(key)
+            if found is None:
+                keys[key] = {cid}
+            else:
+                found.add(cid)
+
     for row in clusters:
         rid, cid = row["record_id"], row["cluster_id"]
-        idx.cluster_of[rid] = cid
-        idx.members.setdefault(cid, []).append(rid)
+        cluster_of[rid] = cid
+        group = members.get(cid)
+        if group is None:
+            members[cid] = [rid]
+        else:
+            group.append(rid)
         if row.get("canonical_id") and row.get("canonical_id") == rid:
-            idx.canonical_of[cid] = rid
-        idx._add_key(rid, cid)
+            canonical_of[cid] = rid
+        add_key(rid, cid)
         db, _, native = rid.partition(":")
         if db in PMID_DATABASES and native.isdigit():
-            idx._add_key(native, cid)
-    for cid in idx.members:
-        idx.members[cid].sort()
+            add_key(native, cid)
+    for group in members.values():
+        group.sort()
     for rec in canonical:
-        idx.add_record(rec)
-        idx.canonical_of.setdefault(idx.cluster_of[rec.record_id], rec.record_id)
+        cid = cluster_of.get(rec.record_id)
+        if cid is None:
+            idx.add_record(rec)  # raises: the record is in no cluster
+        # add_record's keys; its record_id is there already, under this cluster (added with cluster_of above)
+        add_key(rec.pmid, cid)
+        add_key(rec.doi, cid)
+        canonical_of.setdefault(cid, rec.record_id)
     for rec in records:
         if rec.record_id in idx.cluster_of:
             idx.add_record(rec)
