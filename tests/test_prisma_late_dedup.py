@@ -84,14 +84,17 @@ CASES: dict[str, tuple[list[Record], list[tuple[str, str, str]]]] = {
 }
 
 
-def _build(folder: Path, records: list[Record], dedup: list[tuple[str, str, str, str]], screening: list[tuple[str, str, str, str, str]]) -> dict[str, Any]:
-    """Build a review from records and decisions through the library stages; return its counts.json."""
+def _build(folder: Path, records: list[Record], dedup: list[tuple[str, str, str, str]], screening: list[tuple[str, ...]],
+           studies: list[dict[str, str]] = STUDIES) -> dict[str, Any]:
+    """Build a review from records and decisions through the library stages; return its counts.json.
+    A screening row is (key, stage, decision, reason, date) and optionally the reviewer and the note."""
     folder.mkdir(parents=True)
     write_tsv(folder / "dedup.tsv", ("record_a", "record_b", "decision", "reviewer", "date", "note"),
               [{"record_a": a, "record_b": b, "decision": d, "reviewer": "R1", "date": date, "note": ""} for a, b, d, date in dedup])
     write_tsv(folder / "decisions.tsv", ("key", "stage", "decision", "reason", "reviewer", "date", "note"),
-              [{"key": k, "stage": s, "decision": d, "reason": r, "reviewer": "R1", "date": date, "note": ""} for k, s, d, r, date in screening])
-    write_tsv(folder / "studies.tsv", ("study_id", "reports", "primary_report"), STUDIES)
+              [{"key": k, "stage": s, "decision": d, "reason": r, "date": date, "reviewer": "R1", "note": "", **dict(zip(("reviewer", "note"), more))}
+               for k, s, d, r, date, *more in screening])
+    write_tsv(folder / "studies.tsv", ("study_id", "reports", "primary_report"), studies)
     write_tsv(folder / "records.tsv", list(records[0].to_row()), [r.to_row() for r in records])
     result = deduplicate(records, decisions=load_dedup_decisions(folder / "dedup.tsv"))
     canonical = [Record.from_row(r) for r in result.canonical]
@@ -106,7 +109,8 @@ def _build(folder: Path, records: list[Record], dedup: list[tuple[str, str, str,
     write_tsv(folder / "ledger.tsv", LEDGER_FIELDS, assemble_ledger([ident, result.ledger, screened.ledger, links.ledger], result.cluster_of))
     config = {"screening": {"rules": RULES}, "searches": {"sources": SOURCES}}
     return run_prisma_counts(ledger=folder / "ledger.tsv", config=config, counts_out=folder / "counts.json", csv_out=folder / "PRISMA.csv",
-                             decisions=folder / "decisions.tsv", records=folder / "records.tsv", dedup_decisions=folder / "dedup.tsv")
+                             decisions=folder / "decisions.tsv", records=folder / "records.tsv", dedup_decisions=folder / "dedup.tsv",
+                             studies=folder / "studies.tsv")
 
 
 FLOW = ("excluded_automatic", "excluded_other", "records_screened", "records_excluded", "records_awaiting", "dbr_sought_reports",

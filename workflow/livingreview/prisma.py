@@ -401,6 +401,28 @@ class DedupInputs:
     studies_source: str = "resources/extraction/studies.tsv"
 
 
+def _without_disagreements(decisions: Sequence[Any], index: Any) -> list[Any]:
+    """The screening decisions (livingreview.decisions.Decision) without the stages that reviewers
+    left unsettled: at a cluster and stage whose reviewers' last rows disagree and no resolution row
+    settles them, the record was awaiting that decision (as ``_before`` counts a disagreement resolved
+    only since), so that stage's rows and those of later stages are left out."""
+    from .decisions import INCLUDE
+
+    rows: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for d in decisions:
+        rows[(index.resolve_one(d.key, where=f"{d.source}:{d.line}"), d.stage)].append(d)
+    open_from: dict[str, int] = {}  # cluster -> index in STAGES of its first unsettled stage
+    for (cid, stage), group in rows.items():
+        if any(d.is_resolution for d in group):
+            continue
+        finals = {d.reviewer: d for d in sorted(group, key=lambda d: d.line)}
+        if len({d.decision == INCLUDE for d in finals.values()}) > 1:
+            open_from[cid] = min(open_from.get(cid, len(STAGES)), STAGES.index(stage))
+    return [
+        d for (cid, stage), group in rows.items() for d in group if STAGES.index(stage) < open_from.get(cid, len(STAGES))
+    ]
+
+
 def _previous_clusters(
     inputs: DedupInputs, records: Mapping[str, _Record], previous: set[str], closed: str, old_clusters: set[str], clusters: Mapping[str, list[_Record]]
 ) -> tuple[set[str], list[_Record], int, list[dict[str, str]]] | None:
@@ -453,12 +475,18 @@ def _previous_clusters(
     for d in inputs.screening_decisions:
         if d.date >= closed:
             continue
-        found = index.resolve(d.key)
+        found = index.resolve(d.key)  # a key no record of the previous version has is not its decision
         if found & changed:
             if len(found) > 1:
-                index.resolve_one(d.key, where=f"{d.source}:{d.line}")  # raises: the key named two clusters then
+                listed = ", ".join(f"{c} ({index.canonical_of.get(c, '?')})" for c in sorted(found))
+                raise ReconciliationError(
+                    f"key {d.key!r} names {len(found)} clusters of the previous version (its runs deduplicated with the dedup "
+                    f"decisions dated before {closed}): {listed}",
+                    where=f"{d.source}:{d.line}",
+                    fix="write the record_id of the intended record as the key",
+                )
             kept.append(d)
-    settled = resolve_decisions(kept, index)
+    settled = resolve_decisions(_without_disagreements(kept, index), index)
     screened = screen_clusters([c for c in canonical if index.cluster_of[c.record_id] in changed], index, inputs.ruleset, settled, screen=screen_record)
     study_of: dict[str, str] = {}
     for row in inputs.study_rows:
@@ -467,6 +495,16 @@ def _previous_clusters(
                 study_of[cid] = str(row.get("study_id") or "")
     paths: dict[str, list[LedgerRow]] = defaultdict(list)
     where = "previous version rebuilt with the decisions dated before " + closed
+    for row in screened.ledger:
+        if row["stage"] == "full_text" and row["outcome"] == OUTCOME_INCLUDED and not study_of.get(str(row["cluster_id"])):
+            listed = f"no study in {inputs.studies_source} lists it" if inputs.studies_source else "no studies.tsv was given"
+            raise ReconciliationError(
+                f"record {row['record_id']} was included at full text in the previous version (its runs deduplicated with the "
+                f"dedup decisions dated before {closed}), but {listed}",
+                where=where,
+                fix="count with the studies.tsv of the review (`livingreview prisma --studies`; run_prisma_counts studies=), "
+                "or add the report's key to its study's reports",
+            )
     for row in screened.ledger:
         paths[row["record_id"]].append(LedgerRow._make([str(row[f] or "") for f in LEDGER_FIELDS] + [where]))
     out: list[_Record] = []
