@@ -163,6 +163,13 @@ def test_a_report_of_the_previous_version_merged_since_is_not_carried(tmp_path: 
     rows = {r["label"]: r["cells"] for r in table["rows"]}
     assert rows["Reports of included studies"] == [2, 0, 1] and rows["Studies included"] == [1, 0, 1]
     assert table["reports_not_carried"] == [{"record_id": copy, "study_id": "Alpha2024"}]
+    # the diagram's total box says why previous 2 + new 0 makes 1
+    import re
+
+    from livingreview.prisma_diagram import render_svg
+
+    text = " ".join(t.replace("\u00a0", " ") for t in re.findall(r">([^<]*)</text>", render_svg(counts)))
+    assert "Reports of total included studies (n = 1) Reports of the previous version merged since into another by a duplicate link (n = 1)" in text
     # the table's check: without the report not carried the columns do not add up
     broken = {**counts, "previous": {**counts["previous"], "reports_not_carried": []}}
     with pytest.raises(InputFormatError, match=r"reports: previous 2 \+ new 0 - not carried 0 is not the total 1"):
@@ -192,3 +199,43 @@ def test_a_changed_cluster_included_then_needs_studies_tsv(tmp_path: Path) -> No
         run_prisma_counts(ledger=folder / "ledger.tsv", config=config, counts_out=tmp_path / "c.json", csv_out=tmp_path / "p.csv",
                           decisions=folder / "decisions.tsv", records=folder / "records.tsv", dedup_decisions=folder / "dedup.tsv", studies=write)
     assert STUDIES[0]["reports"] == "900000101"
+
+
+def test_a_negative_update_cell_is_shown_with_why(tmp_path: Path) -> None:
+    """Run 2 found only a copy of Bravo; a link dated since made run 1's conference copy of Alpha (awaiting
+    then) a duplicate. This update's column is the total minus the previous version: records screened
+    -1. The diagram, PRISMA.csv (the app's boxtext) and the report's table say where the -1 comes from."""
+    import csv
+    import io
+    import re
+
+    from livingreview.prisma import to_prisma_csv
+    from livingreview.prisma_diagram import render_svg
+
+    records = [A, A_COPY_RUN1, B, REVIEW, D, D_COPY, B_COPY]
+    screening = [s for s in SCREENING if s[0] != "900000105"]
+    counts = _build(tmp_path / "review", records, LINK_A, screening)
+    run1 = [r for r in records if r.run_id == RUN1]
+    before = _build(tmp_path / "run1", run1, [], [s for s in screening if s[4] < RUN2])
+    total = _build(tmp_path / "linked_early", records, [(A.record_id, A_COPY_RUN1.record_id, "link", RUN1)], screening)
+    _previous_matches(counts, before)
+    # independent: the total is the review with the link dated before run 1; this update = total - run 1 alone
+    for key in ("records_screened", "records_awaiting", "records_excluded", "dbr_sought_reports"):
+        assert counts[key] == total["all_runs"][key] - before[key], key
+    assert (counts["records_identified"], counts["duplicates"], counts["records_screened"], counts["records_awaiting"]) == (1, 2, -1, -1)
+    assert counts["previous"]["changed_since"] == {"dedup": {"duplicates": 1, "records_awaiting": -1, "records_screened": -1}, "decisions": {}}
+    why = "records of earlier searches merged by a duplicate link made since"
+    lines = [t.replace("\u00a0", " ") for t in re.findall(r">([^<]*)</text>", render_svg(counts))]
+    text = " ".join(lines)
+    assert f"Records screened (n = -1) of which -1: {why}" in text
+    assert f"Duplicate records removed (n = 2) of which +1: {why}" in text
+    boxtext = {row["data"]: (row["boxtext"], row["n"]) for row in csv.DictReader(io.StringIO(to_prisma_csv(counts)))}
+    assert boxtext["records_screened"] == (f"Records screened (of which -1: {why})", "-1")
+    assert boxtext["duplicates"] == (f"Duplicate records (of which +1: {why})", "2")
+    assert boxtext["records_excluded"] == ("Records excluded", "0")  # a cell nothing changed keeps the app's text
+    table = prisma_table(counts, SOURCES)
+    assert f"Records screened: -1 in this update, of which -1: {why}" in table["update_notes"]
+    assert len(table["update_notes"]) == 3
+    # no previous version: no notes, the app's box texts as they were
+    alone = {row["data"]: row["boxtext"] for row in csv.DictReader(io.StringIO(to_prisma_csv(before)))}
+    assert alone["records_screened"] == "Records screened" and prisma_table(before, SOURCES)["update_notes"] == []

@@ -93,6 +93,55 @@ _CSV_ROWS: tuple[tuple[str, str, str, str, str, str, str], ...] = (
 )
 
 
+# This update's cells that records of earlier searches can change (counts.json previous.changed_since).
+CHANGE_KEYS: tuple[str, ...] = (
+    "duplicates",
+    "excluded_automatic",
+    "excluded_other",
+    "records_screened",
+    "records_excluded",
+    "records_awaiting",
+    "dbr_sought_reports",
+    "dbr_notretrieved_reports",
+    "dbr_assessed",
+    "dbr_excluded_total",
+    "dbr_awaiting",
+)
+
+
+def update_notes(counts: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Why a cell of this update's column holds records of earlier searches, by counts.json key: for
+    each cell that is negative, or that a dedup decision made since changed, the part that comes from
+    dedup decisions made since ("-1: records of earlier searches merged by a duplicate link made
+    since") and from screening decisions made since. PRISMA 2020's update boxes count this update's
+    search; without these a box may read "Records screened (n = -1)" with nothing to say why.
+    {} without a previous version or when no cell needs a note."""
+    previous = counts.get("previous") or {}
+    changed = previous.get("changed_since") or {}
+    dedup, decided = changed.get("dedup") or {}, changed.get("decisions") or {}
+    kinds = {d.get("decision") for d in previous.get("dedup_since") or []}
+    how = (
+        "merged by a duplicate link made since"
+        if kinds == {"link"}
+        else "split off by a keep-apart made since"
+        if kinds == {"keep_apart"}
+        else "changed by duplicate links or keep-aparts made since"
+    )
+    notes: dict[str, list[str]] = {}
+    for key in CHANGE_KEYS:
+        value = counts.get(key, 0)
+        if not (isinstance(value, int) and value < 0) and not dedup.get(key):
+            continue
+        lines = []
+        if dedup.get(key):
+            lines.append(f"{dedup[key]:+d}: records of earlier searches {how}")
+        if decided.get(key):
+            lines.append(f"{decided[key]:+d}: records of earlier searches decided since the previous version")
+        if lines:
+            notes[key] = lines
+    return notes
+
+
 class LedgerRow(NamedTuple):
     """One ledger row with the line it came from (for messages). A NamedTuple: a ledger holds a few
     rows per record, hundreds of thousands at scale, and tuples are the cheapest to build."""
@@ -564,6 +613,10 @@ def compute_counts(
             version's (``previous.dedup_since`` lists those decisions; a report of the previous
             version that a link since merged into another is in ``previous.reports_not_carried``,
             and the totals count the reports and studies included now).
+            ``previous.changed_since`` splits what of this update's cells comes from records of
+            earlier searches: ``dedup`` (dedup decisions made since) and ``decisions`` (screening
+            decisions made since), nonzero cells only; ``update_notes`` words it for the diagram,
+            PRISMA.csv and the report.
 
     Returns:
         A dict with every key of constants.PRISMA_KEYS (``dbr_excluded`` is a list of
@@ -662,8 +715,20 @@ def compute_counts(
     # stood, the decisions made since on earlier records (the total minus the previous version), so
     # that it leads to the reports it counts as new
     update = {**flow, **_since(all_flow, old_flow)} if closed else flow
+    changed_since: dict[str, dict[str, int]] = {}
     if closed:
         _reconcile("this update", len(new_records), duplicates, update, new_canonicals)
+        # what of this update's cells comes from records of earlier searches rather than from its own
+        # search: dedup decisions made since (the previous version's clusters -> today's, each path cut
+        # at the cut) and screening decisions made since (today's clusters, cut -> every decision)
+        now_cut = _flow([_before(canonical_of[c], closed, decision_dates or {})[0] for c in sorted(old_clusters)])
+        by_dedup = {k: now_cut[k] - old_flow[k] for k in CHANGE_KEYS if k != "duplicates"}
+        by_dedup["duplicates"] = previous_clusters - len(old_clusters)
+        by_decisions = {k: all_flow[k] - flow[k] - now_cut[k] for k in CHANGE_KEYS if k != "duplicates"}
+        changed_since = {
+            "dedup": {k: v for k, v in sorted(by_dedup.items()) if v},
+            "decisions": {k: v for k, v in sorted(by_decisions.items()) if v},
+        }
     previous_reports = old_flow["study_rows"]
     previous_studies = {s.reference for s in previous_reports}
     all_reports = all_flow["study_rows"]
@@ -747,6 +812,7 @@ def compute_counts(
                             "decided_since": decided_since,
                             "dedup_since": dedup_since,
                             "reports_not_carried": not_carried,
+                            "changed_since": changed_since,
                         }
                         if closed
                         else {}
@@ -798,7 +864,11 @@ def to_prisma_csv(counts: Mapping[str, Any]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(PRISMA_CSV_FIELDS)
+    notes = update_notes(counts)
+    notes["dbr_excluded"] = notes.pop("dbr_excluded_total", [])
     for data, node, box, description, boxtext, tooltips, anchor in _CSV_ROWS:
+        if notes.get(data):  # the app draws boxtext before "(n = x)": say why this update's count holds earlier records
+            boxtext = f"{boxtext} (of which {'; '.join(notes[data])})"
         n = _csv_n(data, counts) if data != "NA" else "0"
         if data in ("identification", "screening", "included"):
             n = "0"

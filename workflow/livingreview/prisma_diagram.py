@@ -18,6 +18,7 @@ import jinja2
 
 from .config import TEMPLATE_DIR
 from .errors import InputFormatError, LivingReviewError
+from .prisma import update_notes
 from .tables import atomic_path, write_text
 
 LOG = logging.getLogger(__name__)
@@ -175,6 +176,12 @@ def layout(counts: Mapping[str, Any]) -> dict[str, Any]:
         if key not in counts:
             raise InputFormatError(f"counts lack '{key}'", where="results/prisma/counts.json", fix="re-run the prisma_counts rule")
     previous = counts.get("previous")
+    notes = update_notes(counts)
+
+    def noted(key: str, items: list[tuple[str, int, bool]]) -> list[tuple[str, int, bool]]:
+        """The items of one count followed by why this update's count holds records of earlier searches."""
+        return items + [(f"of which {note}", 1, False) for note in notes.get(key, [])]
+
     x_bar = MARGIN
     x_prev = x_bar + BAR_W + 12
     x_main = x_prev + (PREV_W + GAP_X if previous else 0)
@@ -210,9 +217,9 @@ def layout(counts: Mapping[str, Any]) -> dict[str, Any]:
         SIDE_W,
         [
             ("Records removed before screening:", 0, False),
-            (f"Duplicate records removed {_n(counts['duplicates'])}", 1, False),
-            (f"Records marked as ineligible by automation tools {_n(counts['excluded_automatic'])}", 1, False),
-            (f"Records removed for other reasons {_n(counts['excluded_other'])}", 1, False),
+            *noted("duplicates", [(f"Duplicate records removed {_n(counts['duplicates'])}", 1, False)]),
+            *noted("excluded_automatic", [(f"Records marked as ineligible by automation tools {_n(counts['excluded_automatic'])}", 1, False)]),
+            *noted("excluded_other", [(f"Records removed for other reasons {_n(counts['excluded_other'])}", 1, False)]),
         ],
     )
     row_h = max(ident.h, removed.h)
@@ -242,16 +249,17 @@ def layout(counts: Mapping[str, Any]) -> dict[str, Any]:
     awaiting_ta = counts.get("records_awaiting", 0)
     ft_reasons = [(f"{d['reason']} {_n(d['n'])}", 1, False) for d in counts.get("dbr_excluded", [])]
     awaiting_ft = counts.get("dbr_awaiting", 0)
-    excluded_items = [(f"Records excluded {_n(counts['records_excluded'])}", 0, False)]
+    excluded_items = noted("records_excluded", [(f"Records excluded {_n(counts['records_excluded'])}", 0, False)])
     if awaiting_ta:
-        excluded_items.append((_awaiting(awaiting_ta), 0, False))
-    ft_items = [(f"Reports excluded {_n(counts.get('dbr_excluded_total', sum(d['n'] for d in counts.get('dbr_excluded', []))))}", 0, False)] + ft_reasons
+        excluded_items += noted("records_awaiting", [(_awaiting(awaiting_ta), 0, False)])
+    ft_items = noted("dbr_excluded_total", [(f"Reports excluded {_n(counts.get('dbr_excluded_total', sum(d['n'] for d in counts.get('dbr_excluded', []))))}", 0, False)]) + ft_reasons
     if awaiting_ft:
-        ft_items.append((_awaiting(awaiting_ft), 0, False))
+        ft_items += noted("dbr_awaiting", [(_awaiting(awaiting_ft), 0, False)])
     screening_rows = [
-        ("screened", [(f"Records screened {_n(counts['records_screened'])}", 0, False)], "records_excluded", excluded_items),
-        ("sought", [(f"Reports sought for retrieval {_n(counts['dbr_sought_reports'])}", 0, False)], "not_retrieved", [(f"Reports not retrieved {_n(counts['dbr_notretrieved_reports'])}", 0, False)]),
-        ("assessed", [(f"Reports assessed for eligibility {_n(counts['dbr_assessed'])}", 0, False)], "reports_excluded", ft_items),
+        ("screened", noted("records_screened", [(f"Records screened {_n(counts['records_screened'])}", 0, False)]), "records_excluded", excluded_items),
+        ("sought", noted("dbr_sought_reports", [(f"Reports sought for retrieval {_n(counts['dbr_sought_reports'])}", 0, False)]), "not_retrieved",
+         noted("dbr_notretrieved_reports", [(f"Reports not retrieved {_n(counts['dbr_notretrieved_reports'])}", 0, False)])),
+        ("assessed", noted("dbr_assessed", [(f"Reports assessed for eligibility {_n(counts['dbr_assessed'])}", 0, False)]), "reports_excluded", ft_items),
     ]
     screen_top = y
     prev_main: Box = ident
@@ -307,6 +315,12 @@ def layout(counts: Mapping[str, Any]) -> dict[str, Any]:
             [
                 (f"Total studies included in review {_n(counts['total_studies'])}", 0, False),
                 (f"Reports of total included studies {_n(counts['total_reports'])}", 0, False),
+                # previous + new - these = total (prisma.compute_counts previous.reports_not_carried)
+                *(
+                    [(f"Reports of the previous version merged since into another by a duplicate link {_n(len(previous['reports_not_carried']))}", 1, False)]
+                    if previous.get("reports_not_carried")
+                    else []
+                ),
             ],
         )
         boxes.append(total)

@@ -33,6 +33,7 @@ from .constants import (
     window_text,
 )
 from .errors import InputFormatError
+from .prisma import update_notes
 from .runs import RunFile, already_archived_note, list_runs, load_manifest, run_sort_key, sha256_file
 from .tables import format_fixed, read_json, read_tsv, workdir_relative, write_text
 
@@ -882,7 +883,8 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
     merged since into another (``previous["reports_not_carried"]``) is not in the total.
 
     Returns {"columns": [...], "rows": [{"label", "cells"}], "previous_runs", "update_runs",
-    "decided_before", "decided_since", "dedup_since", "reports_not_carried"}.
+    "decided_before", "decided_since", "dedup_since", "reports_not_carried", "update_notes"}
+    (``update_notes``: prisma.update_notes in words, one per row of this update's column it explains).
 
     Raises:
         InputFormatError: counts.json has a previous version but lacks ``all_runs`` or ``runs``,
@@ -901,7 +903,7 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
             if value or not optional:
                 rows.append((label, [value]))
         rows += [("Studies included", [counts["total_studies"]]), ("Reports of included studies", [counts["total_reports"]])]
-        return {"columns": ["n"], "rows": [{"label": k, "cells": v} for k, v in rows], "previous_runs": [], "update_runs": [], "decided_before": "", "decided_since": [], "dedup_since": [], "reports_not_carried": []}
+        return {"columns": ["n"], "rows": [{"label": k, "cells": v} for k, v in rows], "previous_runs": [], "update_runs": [], "decided_before": "", "decided_since": [], "dedup_since": [], "reports_not_carried": [], "update_notes": []}
 
     all_runs, runs = counts.get("all_runs"), counts.get("runs")
     if not all_runs or not runs:
@@ -964,6 +966,7 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
     negative = [label for label, values in rows if values[1] < 0]
     if negative and not previous.get("decided_since") and not previous.get("dedup_since"):
         raise InputFormatError(f"this update's column is negative for: {', '.join(negative)}", where=where, fix=fix)
+    notes = update_notes(counts)
     return {
         "columns": ["Previous version", "This update", "Total"],
         "rows": [{"label": k, "cells": v} for k, v in rows],
@@ -973,6 +976,13 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
         "decided_since": [dict(d) for d in previous.get("decided_since", [])],
         "dedup_since": [dict(d) for d in previous.get("dedup_since", [])],
         "reports_not_carried": [dict(d) for d in previous.get("reports_not_carried", [])],
+        # why a cell of this update holds records of earlier searches (a negative one, or one a dedup
+        # decision made since changed): "Records screened: -1: records of earlier searches merged by ..."
+        "update_notes": [
+            f"{label}: {counts[key]} in this update, of which {'; '.join(notes[key])}"
+            for label, key, _optional in PRISMA_TABLE_ROWS
+            if key in notes
+        ],
     }
 
 
