@@ -124,7 +124,9 @@ def test_hostile_titles_are_escaped_in_html_and_markdown(tmp_path: Path) -> None
     assert HOSTILE not in html and "<script>" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt; &lt; 3" in html
     md = rep.render(ctx, template=TEMPLATE_DIR / "report.md.j2")
-    assert "<script>" not in md and "&lt;script&gt;" in md
+    # CommonMark backslash escapes: "\<" is a literal "<", so no tag opens; the plain "&" and "< 3" stay plain
+    assert '\\<script>alert("x")\\</script> & \\<b>bold\\</b> < 3' in md
+    assert not re.search(r"(?<!\\)<[A-Za-z/!?]", md), "no unescaped '<' that could open raw HTML"
 
 
 def test_backticks_in_record_ids_and_queries_cannot_end_their_code_in_markdown(tmp_path: Path) -> None:
@@ -783,7 +785,7 @@ def test_default_review_says_who_screened_how_duplicates_went_and_what_else_was_
     screened = counts["records_screened"]
     assessed = sum(1 for r in ledger if r["stage"] == "full_text" and r["outcome"] in ("included", "excluded"))
     assert assessed == counts["dbr_assessed"] and screened == 18
-    for text in (html, md.replace("&gt;", ">")):
+    for text in (html, md):
         assert (f"Title/abstract: one reviewer ({reviewer}) screened every record ({screened} records); "
                 "no record was screened by a second, independent reviewer.") in text
         assert (f"Full text: one reviewer ({reviewer}) screened every report ({assessed} reports); "
@@ -1259,7 +1261,7 @@ def test_an_unpooled_analysis_says_its_configured_subgroup_analyses_were_not_run
         assert columns and f"subgroup analyses by {', '.join(columns)}" in methods
         if summary["pooled"]:
             continue
-        section = next(s for s in sections if s.startswith(html.escape(summary["title"], quote=False)))  # report.md escapes as index.html does
+        section = next(s for s in sections if s.startswith(summary["title"]))  # report.md holds plain characters
         reasons = {summary["subgroups"][c]["reason"] for c in columns}
         assert reasons == {"analysis not pooled"}
         sentence = f"Subgroups by {', '.join(columns)}: not run (analysis not pooled)."

@@ -1141,14 +1141,24 @@ def build_context(
 # --- rendering -------------------------------------------------------------------------------
 
 
-_MD_ESCAPES = str.maketrans({"\\": "\\\\", "`": "\\`", "[": "\\[", "]": "\\]", "&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|"})
+_MD_ESCAPES = str.maketrans({"\\": "\\\\", "`": "\\`", "[": "\\[", "]": "\\]", "|": "\\|"})
+# "<" that could open raw HTML (a tag, comment, declaration or processing instruction: "<" then a letter,
+# "/", "!" or "?") or an autolink ("<scheme:...>", "<name@host>"); "&" that could start an entity
+# ("&amp;", "&#60;"). Only these are backslash-escaped (CommonMark 2.4: "\<" and "\&" are the literal
+# characters), so "k = 2 < 3", ">= 30%" and "Knapp & Hartung" stay as written.
+_MD_HTML_START = re.compile(r"<(?=[A-Za-z/!?]|[^\s<>]*[@:][^\s<>]*>)|&(?=#?[A-Za-z0-9]+;)")
 
 
 def md_escape(value: Any) -> str:
     """Text safe in a Markdown table cell: no raw HTML, no pipes, one line, and no link, image or code
-    span (a title "![x](https://...)" would load an image from the network where report.md is shown)."""
+    span (a title "![x](https://...)" would load an image from the network where report.md is shown).
+
+    Plain characters stay plain ("k = 2 < 3", ">= 30%", "Knapp & Hartung": report.md is read as text
+    too, so no HTML entity); a "<" that could open raw HTML or an autolink and an "&" that could start an
+    entity are backslash-escaped, and a leading ">" (a block quote) too."""
     text = " ".join(str("" if value is None else value).split())
-    return text.translate(_MD_ESCAPES)
+    text = _MD_HTML_START.sub(lambda m: "\\" + m.group(0), text.translate(_MD_ESCAPES))
+    return "\\" + text if text.startswith(">") else text
 
 
 def md_code(value: Any) -> str:
