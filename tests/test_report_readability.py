@@ -40,3 +40,33 @@ def test_default_report_md_has_plain_characters_and_index_html_stays_escaped(def
     # code text of the methods, with "&" and "<"
     assert "Knapp & Hartung 2003" in md and "Knapp &amp; Hartung 2003" in page
     assert "Funnel plot: not drawn (k = 2 < 3:" in md and "Funnel plot: not drawn (k = 2 &lt; 3:" in page
+
+
+def _method_titles(text: str, titles: list[str]) -> list[str]:
+    """The analysis titles in the order the text first names them."""
+    return sorted((t for t in titles if t in text), key=text.index)
+
+
+def test_results_present_the_analyses_in_the_order_of_the_synthesis_methods(default_review: Path) -> None:
+    """Results showed MD, RR, SMD (sorted by id) while the methods listed MD, SMD, RR (config order), and the
+    MD section's "see the SMD analysis" pointed past the RR section. Both follow the config now, primary first."""
+    md, page = _reports(default_review)
+    config = load_config(default_review / "config/config.yaml")
+    expected = [a["title"] for a in rep.analysis_order(config["synthesis"])]
+    assert expected == [a["title"] for a in config["synthesis"]["analyses"]]  # the shipped config lists the primary first
+    for text, (m, r) in ((md, ("## Synthesis methods", "## Results")), (html.unescape(page), ("<h2>Synthesis methods</h2>", "<h2>Results</h2>"))):
+        methods = text[text.index(m):text.index(r)]
+        results = text[text.index(r):text.index("Effect direction (SWiM)", text.index(r))]
+        assert _method_titles(methods, expected) == expected
+        headings = re.findall(r"^### (.+)$", results, flags=re.M) or re.findall(r"<h3>(.+?)</h3>", results)
+        assert len(headings) == len(expected) and all(t in h for t, h in zip(expected, headings)), headings
+
+
+def test_analysis_order_puts_the_primary_first_then_the_config_order() -> None:
+    def analysis(i: str, primary: bool = False) -> dict:
+        return {"id": i, "title": f"Outcome {i}", "primary": primary, "domain": "d", "measure": "MD"}
+
+    synthesis = {"analyses": [analysis("z"), analysis("b"), analysis("m", primary=True), analysis("a")]}
+    assert [a["id"] for a in rep.analysis_order(synthesis)] == ["m", "z", "b", "a"]
+    methods = rep.synthesis_methods(synthesis)
+    assert [next(i for i in "mzba" if m.startswith(f"Outcome {i}")) for m in methods[:4]] == ["m", "z", "b", "a"]

@@ -632,6 +632,12 @@ def _window_words(window: Mapping[str, Any] | None) -> str:
     return window_text(window, " after the start of the intervention")
 
 
+def analysis_order(synthesis: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The configured analyses in the one order the report uses (synthesis methods and results): the
+    primary analysis first, then the others in the order of the config's synthesis.analyses."""
+    return sorted(synthesis.get("analyses") or [], key=lambda a: not a.get("primary"))
+
+
 def synthesis_methods(synthesis: Mapping[str, Any]) -> list[str]:
     """The synthesis methods (PRISMA 2020 items 12-15) in words, from the config's ``synthesis`` and
     what the effects and pooling stages do; protocol-neutral apart from the intervention's name."""
@@ -641,7 +647,7 @@ def synthesis_methods(synthesis: Mapping[str, Any]) -> list[str]:
     egger_k = int(synthesis.get("egger_min_k", 10))
     out: list[str] = []
     measures = set()
-    for a in synthesis.get("analyses", []):
+    for a in analysis_order(synthesis):
         measure, method = a["measure"], a.get("method", "REML")
         measures.add(measure)
         if method == "FE":
@@ -1086,8 +1092,9 @@ def build_context(
     """
     titles = {r["record_id"]: r["title"] for r in canonical}
     report_config = config.get("report", {})
+    order = {a["id"]: i for i, a in enumerate(analysis_order(config.get("synthesis", {})))}
     analysis_rows = [analysis_context(s, figs) for s, figs in analyses]
-    analysis_rows.sort(key=lambda a: (not a["primary"], a["id"]))
+    analysis_rows.sort(key=lambda a: (order.get(a["id"], len(order)), a["id"]))  # as the methods list them
     primary = next((s for s, _ in analyses if s.get("primary")), None)
     full_text = exclusions(ledger, titles, "full_text")
     title_abstract = exclusions(ledger, titles, "title_abstract")
