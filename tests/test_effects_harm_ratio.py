@@ -214,13 +214,13 @@ def test_subgroups_of_a_harm_ratio_show_the_true_ratio_in_the_report_and_the_for
     def cell(sid: str) -> str:
         return f"{shown[sid][0]:.2f} (95% CI {shown[sid][1]:.2f} to {shown[sid][2]:.2f}; k = 1"
 
-    assert words == [f"Subgroups by co_intervention: A {cell('H1')}); B {cell('H2')}); co_intervention not reported {cell('H3')}; not in the test); "
+    assert words == [f"Subgroups by co-intervention: A {cell('H1')}); B {cell('H2')}); co-intervention not reported {cell('H3')}; not in the test); "
                      f"test for subgroup differences Q = {q:.2f}, df = 1, p = {p:.3f} (from each subgroup's Wald standard error, not the "
-                     "Knapp-Hartung one of its CI); k = 1 study with no co_intervention reported is not in the test."]
+                     "Knapp-Hartung one of its CI); k = 1 study with no co-intervention reported is not in the test."]
     forest_plot(summary, tmp_path / "f.svg", subgroup="co_intervention")
     svg = (tmp_path / "f.svg").read_text(encoding="utf-8")
     texts = [t.strip() for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
     expected = [f"{shown[s][0]:.2f} [{shown[s][1]:.2f}, {shown[s][2]:.2f}]" for s in ("H1", "H2", "H3")]
     after = [texts[i + 1] for i, t in enumerate(texts) if t == "Subtotal (k = 1)"]
     assert after == expected
-    assert "co_intervention not reported (not in the test)" in texts
+    assert "co-intervention not reported (not in the test)" in texts

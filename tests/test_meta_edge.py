@@ -49,7 +49,7 @@ def test_pooled_analysis_has_subgroups_cumulative_and_reasons() -> None:
     assert out["pooled"] is True and out["estimate"] == pytest.approx(ref.estimate) and out["df"] == 3
     assert [c["added"] for c in out["cumulative"]] == ["B", "D", "A", "C"]  # publication year order
     assert out["subgroups"]["infusions"]["run"] is True and set(out["subgroups"]["infusions"]["groups"]) == {"single", "repeated"}
-    assert out["subgroups"]["comparator_type"] == {"run": False, "reason": "all studies in one subgroup (active)"}
+    assert out["subgroups"]["comparator_type"] == {"run": False, "label": "active or inactive comparator", "reason": "all studies in one subgroup (active)"}
     assert set(out["subgroups"]["dose"]["groups"]) == {"0.2 mg/kg", "0.5 mg/kg"}
     assert len(out["leave_one_out"]) == 4 and sum(s["weight"] for s in out["studies"]) == pytest.approx(100.0)
     assert out["egger"]["run"] is False and "k = 4 < 10" in out["egger"]["reason"]
@@ -81,7 +81,7 @@ def test_studies_with_no_dose_are_a_not_reported_subgroup_left_out_of_the_test_a
                              "k = 2 studies with no dose reported are not in the test")
     # no study reports a dose: not run
     none = [make_study(sid, 2010 + i, dose=()) for i, sid in enumerate(ids)]
-    assert analyse(analysis, eff, none)["subgroups"]["dose"] == {"run": False, "reason": "no study reports dose"}
+    assert analyse(analysis, eff, none)["subgroups"]["dose"] == {"run": False, "label": "dose", "reason": "no study reports dose"}
     # the forest plot shows a subgroup analysis with a test before one without
     from livingreview.meta import forest_subgroup
 
@@ -251,7 +251,8 @@ def test_pool_cli_does_not_pool_mean_differences_on_two_scales(tmp_path: Path, c
     assert main(["pool", str(md), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["pooled"] is False and out["k"] == 2 and out["estimate"] is None and out["skipped"] == [f"{md}:4 C"]
-    assert out["reason"] == "a mean difference needs one scale, the 2 studies used 2 (A: IES-R; B: CAPS-5); see the SMD analysis"
+    # no config here, so no standardized mean difference analysis to point to
+    assert out["reason"] == "a mean difference needs one scale, the 2 studies used 2 scales (A: IES-R; B: CAPS-5); a standardized mean difference could compare them"
 
 
 def test_pool_cli_header_only_effects_file_is_k0_not_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

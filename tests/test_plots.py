@@ -50,7 +50,7 @@ def test_forest_svg_is_byte_stable_and_states_direction(tmp_path: Path) -> None:
     text = a.decode()
     assert DIRECTION_NOTE in text and "Favours ketamine" in text and "Favours control" in text
     assert "95% prediction interval" in text and "Subtotal (k = 2)" in text and "Not estimable" in text and "<dc:date>" not in text
-    assert "Total (REML, Knapp-Hartung, no ad hoc correction; k = 4)" in text and "Test for subgroup differences (infusions)" in text
+    assert "Total (REML, Knapp-Hartung, no ad hoc correction; k = 4)" in text and "Test for subgroup differences (single or repeated infusions)" in text
     assert "from each subgroup's Wald SE, not the Knapp-Hartung SE of its CI" in text  # the subgroup CIs are Knapp-Hartung
     adhoc = analyse({"id": "x", "title": "Test analysis", "domain": "ptsd_severity", "measure": "SMD", "method": "REML", "hksj": True,
                      "hksj_adhoc": True}, [Effect(s, "x", "SMD", y, 0.1, "") for s, y in (("A", 0.30), ("B", 0.31))],
@@ -406,18 +406,20 @@ def test_report_sentence_and_forest_plot_list_the_subgroups_in_one_order_with_th
     summary = json.loads(json.dumps(summary, sort_keys=True))  # as the report reads it back from the JSON
     sentences = analysis_context(summary, {})["subgroups"]
     for column in ("dose", "infusions"):
-        sentence = next(s for s in sentences if s.startswith(f"Subgroups by {column}: "))
-        said = re.findall(r"(?:^Subgroups by \w+: |; )(.+?) (\d+\.\d\d \(95% CI -?\d+\.\d\d to -?\d+\.\d\d); k = \d+", sentence)
+        label = summary["subgroups"][column]["label"]  # the column in words, in the report and the plot
+        assert label == {"dose": "dose", "infusions": "single or repeated infusions"}[column]
+        sentence = next(s for s in sentences if s.startswith(f"Subgroups by {label}: "))
+        said = re.findall(rf"(?:^Subgroups by {label}: |; )(.+?) (\d+\.\d\d \(95% CI -?\d+\.\d\d to -?\d+\.\d\d); k = \d+", sentence)
         forest_plot(summary, tmp_path / f"{column}.svg", subgroup=column)
         texts = [html.unescape(t).replace("\u2212", "-")
                  for t in re.findall(r"<text[^>]*>(.*?)</text>", (tmp_path / f"{column}.svg").read_text(encoding="utf-8"), re.S)]
         subtotal_at = [i for i, t in enumerate(texts) if t.startswith("Subtotal (k = ")]
         drawn = []
         for i in subtotal_at:
-            header = next(t for t in reversed(texts[:i]) if t in summary["subgroups"][column]["groups"] or t == f"{column} not reported (not in the test)")
+            header = next(t for t in reversed(texts[:i]) if t in summary["subgroups"][column]["groups"] or t == f"{label} not reported (not in the test)")
             est, lo, hi = re.fullmatch(r"(-?\d+\.\d\d) \[(-?\d+\.\d\d), (-?\d+\.\d\d)\]", texts[i + 1]).groups()
             drawn.append((header.replace(" (not in the test)", ""), f"{est} (95% CI {lo} to {hi}"))
         assert len(drawn) == len(summary["subgroups"][column]["groups"]) == len(said) >= 2
         assert drawn == said, (column, drawn, said)
-        assert said[-1][0] == f"{column} not reported"
-    assert [g for g, _ in said] == ["repeated", "single", "infusions not reported"]
+        assert said[-1][0] == f"{label} not reported"
+    assert [g for g, _ in said] == ["repeated", "single", "single or repeated infusions not reported"]

@@ -18,6 +18,7 @@ import yaml
 from conftest import ROOT, run_snakemake, shipped_resources
 from livingreview import report as rep
 from livingreview.config import TEMPLATE_DIR, load_config
+from livingreview.constants import column_label
 from livingreview.errors import InputFormatError
 from livingreview.prisma import compute_counts
 from livingreview.prisma_diagram import render_svg
@@ -684,7 +685,7 @@ def test_whats_new_says_why_an_analysis_with_enough_studies_is_not_pooled() -> N
     """'not pooled (k = 2)' would read as too few studies when min_k is 2: a run that leaves the analysis
     not pooled for another reason (e.g. two scales for a mean difference) gives that reason; too few
     studies stays 'not pooled (k = 1)'."""
-    scales = "a mean difference needs one scale, the 2 studies used 2 (A2020: IES-R; B2021: CAPS-5); see the SMD analysis"
+    scales = "a mean difference needs one scale, the 2 studies used 2 scales (A2020: IES-R; B2021: CAPS-5); see the standardized mean difference analysis"
     primary = {"measure": "MD", "log_scale": False, "by_run": [
         {"run_id": "2025-09-30", "k": 1, "pooled": False, "reason": "k = 1 < 2: too few studies to pool; the study estimate is shown"},
         {"run_id": "2025-10-31", "k": 2, "pooled": False, "reason": scales},
@@ -1101,7 +1102,7 @@ def test_pooled_results_give_heterogeneity_subgroup_tests_and_leave_one_out(tmp_
     assert infusions["run"] and comparator["run"] and not dose["run"]
     rep_g = infusions["groups"]["repeated"]
     expected = [
-        (f"Subgroups by infusions: repeated {two(rep_g['estimate'])} (95% CI {two(rep_g['ci_low'])} to {two(rep_g['ci_high'])}; k = 2); "
+        (f"Subgroups by single or repeated infusions: repeated {two(rep_g['estimate'])} (95% CI {two(rep_g['ci_low'])} to {two(rep_g['ci_high'])}; k = 2); "
          f"single {two(infusions['groups']['single']['estimate'])}"),
         f"test for subgroup differences Q = {two(infusions['q_between'])}, df = 1, p = {rep.number(infusions['p'], 3)}",
         f"test for subgroup differences Q = {two(comparator['q_between'])}, df = 1, p = {rep.number(comparator['p'], 3)}",
@@ -1258,14 +1259,17 @@ def test_an_unpooled_analysis_says_its_configured_subgroup_analyses_were_not_run
     for analysis in config["synthesis"]["analyses"]:
         summary = json.loads((default_review / f"results/synthesis/{analysis['id']}.json").read_text(encoding="utf-8"))
         columns = sorted(analysis.get("subgroups") or [])
-        assert columns and f"subgroup analyses by {', '.join(columns)}" in methods
+        # each column in words (constants.column_label, config synthesis.subgroup_labels), never its name
+        labels = ", ".join(column_label(c, config["synthesis"].get("subgroup_labels")) for c in columns)
+        assert [summary["subgroups"][c]["label"] for c in columns] == labels.split(", ") and "_" not in labels
+        assert columns and f"subgroup analyses by {labels} with" in methods
         if summary["pooled"]:
             continue
-        section = next(s for s in sections if s.startswith(summary["title"]))  # report.md holds plain characters
+        section = next(s for s in sections if s.removeprefix("Primary analysis: ").startswith(summary["title"]))  # report.md holds plain characters
         reasons = {summary["subgroups"][c]["reason"] for c in columns}
         assert reasons == {"analysis not pooled"}
-        sentence = f"Subgroups by {', '.join(columns)}: not run (analysis not pooled)."
+        sentence = f"Subgroups by {labels}: not run (analysis not pooled)."
         assert section.count(sentence) == 1, section[:400]
+        assert html_text.count(f'<p class="subgroups">{sentence}</p>') == 3  # the shipped analyses share their subgroup columns
         checked += 1
     assert checked == 3  # none of the shipped analyses is pooled
-    assert html_text.count('<p class="subgroups">Subgroups by comparator_type, dose, infusions: not run (analysis not pooled).</p>') == checked

@@ -70,3 +70,77 @@ def test_analysis_order_puts_the_primary_first_then_the_config_order() -> None:
     assert [a["id"] for a in rep.analysis_order(synthesis)] == ["m", "z", "b", "a"]
     methods = rep.synthesis_methods(synthesis)
     assert [next(i for i in "mzba" if m.startswith(f"Outcome {i}")) for m in methods[:4]] == ["m", "z", "b", "a"]
+
+
+def test_a_mean_difference_on_several_scales_names_the_noun_and_points_only_to_an_analysis_that_exists() -> None:
+    """'the 2 studies used 2 (...)' lacked its noun; 'see the SMD analysis' was said with no SMD analysis configured."""
+    from types import SimpleNamespace
+
+    from livingreview.meta import not_pooled_reason
+
+    two = [SimpleNamespace(study="A", scale="IES-R"), SimpleNamespace(study="B", scale="CAPS-5")]
+    assert not_pooled_reason({"measure": "MD"}, two, min_k=2, smd_analysis=True) == (
+        "a mean difference needs one scale, the 2 studies used 2 scales (A: IES-R; B: CAPS-5); see the standardized mean difference analysis")
+    assert not_pooled_reason({"measure": "MD"}, two, min_k=2) == (
+        "a mean difference needs one scale, the 2 studies used 2 scales (A: IES-R; B: CAPS-5); a standardized mean difference could compare them")
+
+
+def test_default_report_headings_and_sentences_read_as_prose(default_review: Path) -> None:
+    """The primary analysis's heading read '... (mean difference) (primary analysis)' and the methods the same;
+    the unpooled reason lacked 'scales'; subgroup columns were named as in studies.tsv ('comparator_type')."""
+    import json
+
+    md, page = _reports(default_review)
+    config = load_config(default_review / "config/config.yaml")
+    (primary,) = [a for a in config["synthesis"]["analyses"] if a.get("primary")]
+    summary = json.loads((default_review / f"results/synthesis/{primary['id']}.json").read_text(encoding="utf-8"))
+    title = primary["title"]
+    assert f"\n### Primary analysis: {title}\n" in md and f"<h3>Primary analysis: {html.escape(title, quote=False)}</h3>" in page
+    assert f"- {title}, the primary analysis: " in md and f"<li>{html.escape(title, quote=False)}, the primary analysis: " in page
+    assert not re.search(r"\) \(primary analysis\)", md + page)
+    # the shipped primary MD is not pooled: its studies used two scales, and the config has an SMD analysis of its domain
+    assert re.fullmatch(r"a mean difference needs one scale, the 2 studies used 2 scales \(\w+: [^;]+; \w+: [^)]+\); "
+                        r"see the standardized mean difference analysis", summary["reason"]), summary["reason"]
+    assert any(a["measure"] == "SMD" and a["domain"] == primary["domain"] for a in config["synthesis"]["analyses"])
+    assert f"Not pooled: {summary['reason']}." in md and f"Not pooled: {html.escape(summary['reason'], quote=False)}." in page
+    # subgroup columns in words, in the methods and in each unpooled analysis
+    labels = ", ".join(summary["subgroups"][c]["label"] for c in sorted(primary["subgroups"]))
+    assert labels == "active or inactive comparator, dose, single or repeated infusions"  # the built-in labels of the shipped columns
+    for text in (md, html.unescape(page)):
+        assert f"subgroup analyses by {labels} with a test" in text
+        assert set(re.findall(r"Subgroups by ([^:]+): not run", text)) == {labels}
+        assert not [c for c in primary["subgroups"] if "_" in c and c in text]  # comparator_type: never shown as such
+
+
+def test_subgroup_labels_come_from_the_config_then_the_built_in_map() -> None:
+    from livingreview.constants import SUBGROUP_LABELS, column_label
+
+    assert column_label("comparator_type") == SUBGROUP_LABELS["comparator_type"] == "active or inactive comparator"
+    assert column_label("comparator_type", {"comparator_type": "type of control"}) == "type of control"
+    assert column_label("route_of_delivery") == "route of delivery"  # a column the map does not know: no underscore
+    synthesis = {"subgroup_labels": {"design": "trial design"},
+                 "analyses": [{"id": "a", "title": "A", "primary": True, "domain": "d", "measure": "MD", "subgroups": ["design", "crossover"]}]}
+    (heterogeneity,) = [m for m in rep.synthesis_methods(synthesis) if m.startswith("Heterogeneity")]
+    assert "subgroup analyses by crossover or parallel design, trial design with a test" in heterogeneity
+
+
+def test_a_configured_subgroup_label_reaches_the_analysis_json_its_reasons_the_report_and_the_forest_plot(tmp_path: Path) -> None:
+    from livingreview.effects import Effect
+    from livingreview.meta import analyse
+    from livingreview.plots import forest_plot
+    from test_meta_edge import make_study
+
+    eff = [Effect(s, "x", "MD", y, v, "", scale="S") for s, y, v in (("A", 0.2, 0.05), ("B", 0.9, 0.08), ("C", 0.5, 0.04), ("D", 1.1, 0.1))]
+    studies = [make_study("A", 2019, "single"), make_study("B", 2015, "repeated"), make_study("C", 2020, ""), make_study("D", 2018, "repeated")]
+    analysis = {"id": "x", "title": "X", "domain": "d", "measure": "MD", "method": "REML", "subgroups": ["infusions", "comparator_type"]}
+    out = analyse(analysis, eff, studies, subgroup_labels={"infusions": "number of sessions"})
+    assert out["subgroups"]["infusions"]["label"] == "number of sessions"
+    assert out["subgroups"]["infusions"]["not_in_test"]["why"] == "k = 1 study with no number of sessions reported is not in the test"
+    assert out["subgroups"]["comparator_type"] == {"run": False, "label": "active or inactive comparator", "reason": "all studies in one subgroup (active)"}
+    words = rep.analysis_context(out, {})["subgroups"]
+    assert words[0] == "Subgroups by active or inactive comparator: not run (all studies in one subgroup (active))."
+    assert words[1].startswith("Subgroups by number of sessions: repeated ") and "number of sessions not reported " in words[1]
+    forest_plot(out, tmp_path / "f.svg", subgroup="infusions")
+    svg = (tmp_path / "f.svg").read_text(encoding="utf-8")
+    assert ">number of sessions not reported (not in the test)</text>" in svg and "Test for subgroup differences (number of sessions)" in svg
+    assert "infusions" not in svg

@@ -163,6 +163,30 @@ DIRECTION_WORDS: dict[str, str] = {
 }
 
 
+# How a studies.tsv column that a subgroup analysis is by (config synthesis.analyses[].subgroups) reads in
+# prose and plots; config synthesis.subgroup_labels adds labels or replaces these (column_label).
+SUBGROUP_LABELS: dict[str, str] = {
+    "dose": "dose",
+    "infusions": "single or repeated infusions",
+    "comparator_type": "active or inactive comparator",
+    "comparator": "comparator",
+    "crossover": "crossover or parallel design",
+    "design": "design",
+    "co_intervention": "co-intervention",
+}
+
+
+def column_label(column: str, labels: Mapping[str, str] | None = None) -> str:
+    """A subgroup column in words: config synthesis.subgroup_labels (``labels``), else SUBGROUP_LABELS, else
+    the column name with "_" as spaces ("comparator_type" -> "active or inactive comparator")."""
+    return str((labels or {}).get(column) or SUBGROUP_LABELS.get(column) or column.replace("_", " "))
+
+
+def subgroup_label(column: str, subgroup: Mapping[str, Any]) -> str:
+    """A subgroup analysis's column in words: the ``label`` its analysis JSON entry holds (meta.analyse), else column_label."""
+    return str(subgroup.get("label") or column_label(column))
+
+
 def direction_words(favours: str, intervention: str) -> str:
     """A favours value in words: "favours <intervention>", "no difference reported", "direction unclear" (also for "")."""
     if favours == "intervention":

@@ -6,7 +6,7 @@ import json
 import logging
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +14,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from .config import primary_analysis  # noqa: F401  (defined with the config checks; imported from here by callers and tests)
-from .constants import LOG_SCALE_MEASURES, POOL_JSON_KEYS
+from .constants import LOG_SCALE_MEASURES, POOL_JSON_KEYS, column_label
 from .errors import InputFormatError, ReconciliationError
 
 LOG = logging.getLogger(__name__)
@@ -459,6 +459,7 @@ def by_run(
     hksj: bool = False,
     hksj_adhoc: bool = False,
     where: str = "results/update/<run_id>/summary.json",
+    smd_analysis: bool = False,
 ) -> list[dict[str, Any]]:
     """The analysis as each search run left it: after run r, the estimable studies of the runs up to r
     (``credited``: each run's id and the studies it added, in run order), pooled as the analysis is
@@ -482,7 +483,7 @@ def by_run(
     for run_id, added in credited:
         seen.update(added)
         subset = [e for e in usable if e.study in seen]
-        reason = not_pooled_reason(analysis, subset, min_k=min_k)
+        reason = not_pooled_reason(analysis, subset, min_k=min_k, smd_analysis=smd_analysis)
         entry: dict[str, Any] = {"run_id": run_id, "added": sorted(in_analysis & set(added)), "k": len(subset), "pooled": reason is None,
                                  "reason": reason, "estimate": None, "ci_low": None, "ci_high": None}
         if reason is None:
@@ -492,8 +493,11 @@ def by_run(
     return out
 
 
-def not_pooled_reason(analysis: dict[str, Any], estimable: Sequence[Any], *, min_k: int) -> str | None:
-    """Why an analysis cannot be pooled honestly (None when it can)."""
+def not_pooled_reason(analysis: dict[str, Any], estimable: Sequence[Any], *, min_k: int, smd_analysis: bool = False) -> str | None:
+    """Why an analysis cannot be pooled honestly (None when it can).
+
+    ``smd_analysis``: a standardized mean difference analysis of the same domain is configured, which a
+    mean difference on several scales points to (False: there is none, or no config, e.g. `livingreview pool`)."""
     k = len(estimable)
     if k < min_k:
         return f"k = {k} < {min_k}: too few studies to pool; the study estimate{'s are' if k != 1 else ' is'} shown"
@@ -501,7 +505,8 @@ def not_pooled_reason(analysis: dict[str, Any], estimable: Sequence[Any], *, min
         scales = sorted({e.scale.split(" (")[0] for e in estimable})
         if len(scales) > 1:
             per = "; ".join(f"{e.study}: {e.scale}" for e in estimable)
-            return f"a mean difference needs one scale, the {k} studies used {len(scales)} ({per}); see the SMD analysis"
+            see = "see the standardized mean difference analysis" if smd_analysis else "a standardized mean difference could compare them"
+            return f"a mean difference needs one scale, the {k} studies used {len(scales)} scales ({per}); {see}"
     if analysis["measure"] == "SMD":
         bases = {e.study: basis for e in estimable if (basis := smd_basis(e.how))}
         if len(set(bases.values())) > 1:
@@ -533,6 +538,8 @@ def analyse(
     dose_unit: str = "",
     credited: Sequence[tuple[str, Sequence[str]]] = (),
     credited_from: str = "results/update/<run_id>/summary.json",
+    smd_analysis: bool = False,
+    subgroup_labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Everything one configured analysis reports, as a JSON-ready dict.
 
@@ -542,6 +549,9 @@ def analyse(
     (study and reason), ``subgroups``, ``leave_one_out``, ``cumulative`` (by publication year),
     ``egger``, ``funnel`` (drawn or why not) and ``by_run`` (the pooled estimate after each search
     run, from ``credited``: each run's id and the studies it added, in run order; [] without it).
+    ``smd_analysis``: the config has a standardized mean difference analysis of this domain (not_pooled_reason).
+    Each subgroup entry has the column's ``label`` (constants.column_label with ``subgroup_labels``), which
+    its reasons, the report and the forest plot say instead of the column name.
     """
     by_id = {s.study_id: s for s in studies}
     usable = [e for e in effects if e.yi is not None and e.vi is not None]
@@ -550,7 +560,7 @@ def analyse(
     method = analysis.get("method", "REML")
     hksj = bool(analysis.get("hksj", False))
     hksj_adhoc = bool(analysis.get("hksj_adhoc", False))  # the config schema's default is true; a bare dict without it gets plain HKSJ
-    reason = not_pooled_reason(analysis, usable, min_k=min_k)
+    reason = not_pooled_reason(analysis, usable, min_k=min_k, smd_analysis=smd_analysis)
     labels = [e.study for e in usable]
     yi = [e.yi for e in usable]
     vi = [e.vi for e in usable]
@@ -578,19 +588,20 @@ def analyse(
     )
     subgroups: dict[str, Any] = {}
     for column in analysis.get("subgroups", []):
+        label = column_label(column, subgroup_labels)
         if reason is not None:
-            subgroups[column] = {"run": False, "reason": "analysis not pooled"}
+            subgroups[column] = {"run": False, "label": label, "reason": "analysis not pooled"}
             continue
         groups = [_subgroup_value(by_id[e.study], column, dose_unit) for e in usable]
         if all(g is None for g in groups):
-            subgroups[column] = {"run": False, "reason": f"no study reports {column}"}
+            subgroups[column] = {"run": False, "label": label, "reason": f"no study reports {label}"}
             continue
         if len(set(groups)) < 2:
-            subgroups[column] = {"run": False, "reason": f"all studies in one subgroup ({groups[0]})"}
+            subgroups[column] = {"run": False, "label": label, "reason": f"all studies in one subgroup ({groups[0]})"}
             continue
         # studies with no value form a "not reported" subgroup that is shown but not in the test
-        subgroups[column] = {"run": True, **subgroup_analysis(yi, vi, labels=labels, groups=groups, method=method, hksj=hksj,
-                                                              hksj_adhoc=hksj_adhoc, column=column)}
+        subgroups[column] = {"run": True, "label": label, **subgroup_analysis(yi, vi, labels=labels, groups=groups, method=method, hksj=hksj,
+                                                                              hksj_adhoc=hksj_adhoc, column=label)}
     out["subgroups"] = subgroups
     if reason is None and len(usable) >= 3:
         out["leave_one_out"] = leave_one_out(yi, vi, labels=labels, method=method, hksj=hksj, hksj_adhoc=hksj_adhoc)
@@ -611,7 +622,8 @@ def analyse(
     else:
         eg = {"run": False, "k": 0, "reason": "no estimable study"}
     out["egger"] = eg
-    out["by_run"] = by_run(analysis, usable, credited=credited, min_k=min_k, method=method, hksj=hksj, hksj_adhoc=hksj_adhoc, where=credited_from) if credited else []
+    out["by_run"] = by_run(analysis, usable, credited=credited, min_k=min_k, method=method, hksj=hksj, hksj_adhoc=hksj_adhoc, where=credited_from,
+                           smd_analysis=smd_analysis) if credited else []
     if len(usable) < funnel_min_k:
         out["funnel"] = {"drawn": False, "reason": f"k = {len(usable)} < {funnel_min_k}: a funnel plot needs at least {funnel_min_k} studies"}
     else:
@@ -696,6 +708,8 @@ def run_pool_analysis(
         dose_unit=str(synthesis.get("dose_unit") or ""),
         credited=credited,
         credited_from=", ".join(str(p) for p in update_summaries),
+        subgroup_labels=synthesis.get("subgroup_labels") or {},
+        smd_analysis=any(a.get("measure") == "SMD" and a.get("domain") == analysis.get("domain") for a in synthesis.get("analyses", [])),
     )
     summary["intervention_label"] = intervention
     LOG.info("analysis %s: k = %s, pooled = %s%s", analysis_id, summary["k"], summary["pooled"], f" ({summary['reason']})" if summary["reason"] else "")

@@ -23,6 +23,7 @@ from .constants import (  # noqa: E402
     hksj_words,
     ratio_direction_note,
     shown_groups,
+    subgroup_label,
     shown_interval,
     shown_sign,
     wald_test_beside_knapp_hartung,
@@ -198,6 +199,7 @@ def _forest_footer(summary: Mapping[str, Any], sub: Mapping[str, Any] | None, su
            f"Overall effect: p = {_fmt(summary['p'], 3)}")
     if not (sub and sub.get("run")):
         return het
+    subgroup = subgroup_label(subgroup or "", sub)  # the column in words, as the report says it
     if sub.get("q_between") is not None:
         test = f"Test for subgroup differences ({subgroup}): Q = {_fmt(sub['q_between'])}, df = {sub['df']}, p = {_fmt(sub['p'], 3)}"
         if wald_test_beside_knapp_hartung(summary, sub):
@@ -231,7 +233,7 @@ def forest_plot(summary: Mapping[str, Any], path: Paths, *, subgroup: str | None
         if sub and sub.get("run"):
             # reported subgroups by name, then the studies with no value (not in the test for subgroup differences)
             for name, g in shown_groups(sub):
-                rows.append(("header", f"{subgroup} not reported (not in the test)" if g.get("reported") is False else name))
+                rows.append(("header", f"{subgroup_label(subgroup or '', sub)} not reported (not in the test)" if g.get("reported") is False else name))
                 rows += [("study", s) for s in studies if s["study"] in g["studies"]]
                 rows.append(("subdiamond", g))
         else:

@@ -23,12 +23,14 @@ from .constants import (
     OUTCOME_INCLUDED,
     RATIO_NAMES,
     REGISTERS,
+    column_label,
     direction_words,
     hksj_words,
     ratio_direction_note,
     shown_groups,
     shown_interval,
     shown_sign,
+    subgroup_label,
     wald_test_beside_knapp_hartung,
     window_text,
 )
@@ -544,6 +546,7 @@ def subgroups_in_words(summary: Mapping[str, Any], *, measure: str, log_scale: b
     are Knapp-Hartung) and which studies are not in it, or why there is no test."""
     out: list[str] = []
     for column, sub in sorted((summary.get("subgroups") or {}).items()):
+        column = subgroup_label(column, sub)  # the column in words (analysis JSON, else constants)
         if not sub.get("run"):
             out.append(f"Subgroups by {column}: not run ({sub.get('reason') or 'no reason recorded'}).")
             continue
@@ -566,12 +569,13 @@ def subgroups_in_words(summary: Mapping[str, Any], *, measure: str, log_scale: b
 
 def subgroups_not_run_words(summary: Mapping[str, Any]) -> list[str]:
     """For an analysis that was not pooled: its configured subgroup analyses, not run, with the reason
-    ('Subgroups by comparator_type, dose, infusions: not run (analysis not pooled).'), so the report does
+    ('Subgroups by active or inactive comparator, dose, single or repeated infusions: not run (analysis not
+    pooled).', each column in words as the analysis JSON labels it), so the report does
     not promise subgroup analyses in its methods and then pass over them; [] when none is configured."""
     by_reason: dict[str, list[str]] = {}
     for column, sub in sorted((summary.get("subgroups") or {}).items()):
         if not sub.get("run"):
-            by_reason.setdefault(str(sub.get("reason") or "no reason recorded"), []).append(column)
+            by_reason.setdefault(str(sub.get("reason") or "no reason recorded"), []).append(subgroup_label(column, sub))
     return [f"Subgroups by {', '.join(columns)}: not run ({reason})." for reason, columns in by_reason.items()]
 
 
@@ -657,7 +661,7 @@ def synthesis_methods(synthesis: Mapping[str, Any]) -> list[str]:
                   if a.get("hksj") else "a normal-theory (Wald) 95% CI")
             model = f"a random-effects model, τ² by {METHOD_WORDS.get(method, method)}, with {ci}"
         scale = " (studies on one scale only)" if measure == "MD" else ""
-        out.append(f"{a.get('title', a['id'])}{' (primary analysis)' if a.get('primary') else ''}: {MEASURE_WORDS.get(measure, measure)}{scale}, "
+        out.append(f"{a.get('title', a['id'])}{', the primary analysis' if a.get('primary') else ''}: {MEASURE_WORDS.get(measure, measure)}{scale}, "
                    f"{_window_words(a.get('timepoint_days'))}; {model}; pooled when at least {min_k} studies give an estimate.")
     ratios = " and ".join(f"{MEASURE_WORDS[m]}s" for m in ("RR", "OR") if m in measures)
     out.append(f"Every effect is signed so that positive values favour {label} (whether lower or higher scores are better is set per outcome)"
@@ -683,7 +687,8 @@ def synthesis_methods(synthesis: Mapping[str, Any]) -> list[str]:
         with_sub = [a for a in synthesis.get("analyses", []) if a.get("subgroups")]
         kh = any(a.get("hksj") for a in with_sub)
         tau = "τ² estimated separately within each subgroup, " if any(a.get("method", "REML") != "FE" for a in with_sub) else ""
-        sub_words = (f"; subgroup analyses by {', '.join(subgroups)} with a test for subgroup differences (Q-between: a fixed-effect Q across "
+        names = ", ".join(column_label(c, synthesis.get("subgroup_labels")) for c in subgroups)
+        sub_words = (f"; subgroup analyses by {names} with a test for subgroup differences (Q-between: a fixed-effect Q across "
                      f"the subgroup estimates, {tau}each estimate with its Wald standard error"
                      + (", not the Knapp-Hartung one of the subgroup CI, which holds only with its t(k − 1) quantile" if kh else "")
                      + "; Cochrane Handbook 10.11.3.1); studies with no value for the subgroup variable are shown as a 'not reported' "
