@@ -144,3 +144,46 @@ def test_a_configured_subgroup_label_reaches_the_analysis_json_its_reasons_the_r
     svg = (tmp_path / "f.svg").read_text(encoding="utf-8")
     assert ">number of sessions not reported (not in the test)</text>" in svg and "Test for subgroup differences (number of sessions)" in svg
     assert "infusions" not in svg
+
+
+def test_effect_direction_rows_keep_the_scale_unit_for_the_table_and_the_short_key_for_the_plot() -> None:
+    """effect_direction grouped and showed `scale.split(" (")[0]`, so 'duration of response (days)' lost its unit
+    in the report's table, beside a summary of numbers in days."""
+    from livingreview.effects import effect_direction
+    from test_effects import row, study
+
+    def one(*rows):
+        [out] = effect_direction([study()], list(rows), domains=["d"])
+        return out["scale"], out["scale_text"]
+
+    days = dict(domain="d", statistic_kind="mean_sd", mean_intervention=34.0, sd_intervention=19.0, mean_control=16.0, sd_control=11.0)
+    assert one(row(scale="duration of response (days)", **days)) == ("duration of response", "duration of response (days)")
+    assert one(row(scale="IES-R", domain="d")) == ("IES-R", "IES-R")
+    # one group: a bare name and the same name with its definition -> the definition; two qualifiers -> both
+    assert one(row(scale="X response", domain="d"), row(outcome_id="S1#2", scale="X response (>=30% reduction)", domain="d")) == (
+        "X response", "X response (>=30% reduction)")
+    assert one(row(scale="Y (total)", domain="d"), row(outcome_id="S1#2", scale="Y (self-rated)", domain="d")) == ("Y", "Y (total); Y (self-rated)")
+
+
+def test_default_effect_direction_table_shows_each_scale_as_extracted(default_review: Path) -> None:
+    from livingreview.tables import read_tsv
+
+    md, page = _reports(default_review)
+    rows = read_tsv(default_review / "results/synthesis/effect_direction.tsv")
+    outcomes = {r["outcome_id"]: r for r in read_tsv(default_review / "resources/extraction/outcomes.tsv")}
+    svg = (default_review / "results/synthesis/effect_direction.svg").read_text(encoding="utf-8")
+    table = md[md.index("| Study | N | Domain | Scale |"):].split("\n\n")[0].splitlines()[2:]
+    assert len(table) == len(rows)
+    widened = 0
+    for line, r in zip(table, rows):
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        assert cells[0] == r["study_id"] and cells[3] == rep.md_escape(r["scale_text"]), (cells, r)
+        assert f"<td>{html.escape(r['scale_text'], quote=False)}</td>" in page
+        for oid in filter(None, r["outcome_ids"].split("; ")):
+            scale = outcomes[oid]["scale"]  # every extracted scale text of the row is in what the table shows, or is its bare key
+            assert scale in r["scale_text"] or scale == r["scale"], (oid, scale, r["scale_text"])
+        if r["scale_text"] != r["scale"]:
+            widened += 1
+            # the plot keeps the short key: it shows no number for a unit to qualify, and its cells are 26 characters wide
+            assert r["scale"] in html.unescape(svg) and r["scale_text"] not in html.unescape(svg)
+    assert widened >= 1 and any("(days)" in r["scale_text"] for r in rows)  # Pradhan 2018's duration of response, in days

@@ -60,7 +60,8 @@ DIRECTION_FIELDS: tuple[str, ...] = (
     "year",
     "n_randomized",
     "domain",
-    "scale",
+    "scale",  # the row's key: the outcomes.tsv scale without a trailing " (...)" (the plot's short label)
+    "scale_text",  # the scale as outcomes.tsv gives it, unit and qualifier kept ("duration of response (days)"): the report's table
     "timepoint",
     "favours",  # intervention | control | none | mixed | not_reported
     "significant",  # yes | no | "" (as reported)
@@ -495,7 +496,9 @@ def effect_direction(studies: Sequence[Study], outcomes: Sequence[OutcomeRow], *
     """SWiM effect-direction rows: every included study × reported outcome in ``domains``.
 
     Rows of one study with the same domain, scale and timepoint are one row (their outcome_ids
-    listed); the row's direction and significance are the first that states them. A study with no
+    listed); the scale is compared without a trailing " (...)", and ``scale_text`` keeps the scales as
+    outcomes.tsv gives them ("duration of response (days)"; one that adds a unit or qualifier to the
+    bare name replaces it: "CAPS-5 response" and "CAPS-5 response (>=30% reduction)" give the latter). The row's direction and significance are the first that states them. A study with no
     outcome in any of the domains gets one row, favours "not_reported" (its domain the first of
     ``domains``, or "" when there is none: outcomes.tsv has no row yet and no direction_domains).
     """
@@ -504,7 +507,7 @@ def effect_direction(studies: Sequence[Study], outcomes: Sequence[OutcomeRow], *
         mine = [r for r in outcomes if r.study_id == study.study_id and r.domain in domains]
         base = {"study_id": study.study_id, "year": study.year, "n_randomized": study.n_randomized}
         if not mine:
-            rows.append({**base, "domain": domains[0] if domains else "", "scale": "", "timepoint": "", "favours": "not_reported", "significant": "", "numbers": "no",
+            rows.append({**base, "domain": domains[0] if domains else "", "scale": "", "scale_text": "", "timepoint": "", "favours": "not_reported", "significant": "", "numbers": "no",
                          "summary": "no outcome of these domains reported in the retrieved sources", "inferred": False, "outcome_ids": ""})
             continue
         groups: dict[tuple[str, str, str], list[OutcomeRow]] = {}
@@ -518,8 +521,10 @@ def effect_direction(studies: Sequence[Study], outcomes: Sequence[OutcomeRow], *
             significant = next((r.significant for r in grp if r.significant), "")
             reported = any(r.statistic_kind != "direction_only" for r in grp)  # some number, e.g. a one-arm median
             between_arms = any(r.statistic_kind not in ("direction_only", "other") for r in grp)  # the "numbers" column
+            texts = list(dict.fromkeys(r.scale for r in grp))
+            scale_text = "; ".join([t for t in texts if t != scale] or texts)
             summary = _summary(lead) if reported else ("no difference reported, no numbers" if favours == "none" else f"direction reported ({favours or 'unclear'}), no numbers")
-            rows.append({**base, "domain": domain, "scale": scale, "timepoint": timepoint, "favours": favours or "unclear", "significant": significant,
+            rows.append({**base, "domain": domain, "scale": scale, "scale_text": scale_text, "timepoint": timepoint, "favours": favours or "unclear", "significant": significant,
                          "numbers": "yes" if between_arms else "no", "summary": summary, "inferred": any(r.inferred for r in grp),
                          "outcome_ids": LIST_SEP.join(r.outcome_id for r in grp)})
     return rows

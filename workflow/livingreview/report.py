@@ -1064,6 +1064,9 @@ def _direction_row(row: Mapping[str, str], synthesis: Mapping[str, Any]) -> dict
     "direction unclear", "not reported", ...; never the outcomes.tsv code, e.g. "none" or "not_reported")
     and the domain by its label (synthesis.domain_labels)."""
     out = dict(row)
+    # the scale with its unit or qualifier ("duration of response (days)"); an older table without the column: its key
+    if "scale" in out or "scale_text" in out:
+        out["scale_text"] = str(out.get("scale_text") or out.get("scale") or "")
     if "favours" in out:
         out["favours"] = direction_words(str(out.get("favours") or ""), str(synthesis.get("intervention_label") or "intervention"))
     out["domain"] = str((synthesis.get("domain_labels") or {}).get(out.get("domain", ""), out.get("domain", "")))
