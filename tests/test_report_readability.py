@@ -187,3 +187,31 @@ def test_default_effect_direction_table_shows_each_scale_as_extracted(default_re
             # the plot keeps the short key: it shows no number for a unit to qualify, and its cells are 26 characters wide
             assert r["scale"] in html.unescape(svg) and r["scale_text"] not in html.unescape(svg)
     assert widened >= 1 and any("(days)" in r["scale_text"] for r in rows)  # Pradhan 2018's duration of response, in days
+
+
+def test_a_direction_without_numbers_is_summarised_in_the_words_of_the_direction_column() -> None:
+    """The summary said 'direction reported (intervention), no numbers' beside a Direction cell 'favours ketamine'."""
+    from livingreview.constants import direction_words
+    from livingreview.effects import effect_direction
+    from test_effects import row, study
+
+    for favours in ("intervention", "control", "none", "mixed", "unclear", ""):
+        r = row(domain="d", statistic_kind="direction_only", favours=favours)
+        [out] = effect_direction([study()], [r], domains=["d"], intervention="yoga")
+        assert out["summary"] == f"{direction_words(favours or 'unclear', 'yoga')}, no numbers"
+    assert effect_direction([study()], [row(domain="d", statistic_kind="direction_only", favours="intervention")], domains=["d"],
+                            intervention="yoga")[0]["summary"] == "favours yoga, no numbers"
+
+
+def test_default_effect_direction_summary_and_direction_say_the_same_words(default_review: Path) -> None:
+    md, page = _reports(default_review)
+    config = load_config(default_review / "config/config.yaml")
+    label = config["synthesis"]["intervention_label"]
+    table = md[md.index("| Study | N | Domain | Scale |"):].split("\n\n")[0].splitlines()[2:]
+    no_numbers = [[c.strip() for c in line.strip("|").split(" | ")] for line in table if line.rstrip(" |").endswith(", no numbers")]
+    assert any(cells[5] == f"favours {label}" for cells in no_numbers)  # the shipped review has one (Abdallah2022)
+    for cells in no_numbers:
+        assert cells[7] == f"{cells[5]}, no numbers", cells
+    for text in (md, page):
+        assert "direction reported (" not in text
+    assert f"<td>favours {label}</td><td>yes</td><td>favours {label}, no numbers</td>" in page

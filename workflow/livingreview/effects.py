@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .constants import DEFAULT_INTERVENTION, EFFECT_FIELDS, LIST_SEP, LOG_SCALE_MEASURES, window_text, yi_name
+from .constants import DEFAULT_INTERVENTION, EFFECT_FIELDS, LIST_SEP, LOG_SCALE_MEASURES, direction_words, window_text, yi_name
 from .errors import ConfigError, InputFormatError
 from .extraction import OutcomeRow, Study, load_outcomes, load_studies
 from .tables import read_tsv, write_tsv
@@ -492,7 +492,8 @@ def _summary(row: OutcomeRow) -> str:
     return f"no numbers: {row.value_text}" if row.value_text else "no numbers"
 
 
-def effect_direction(studies: Sequence[Study], outcomes: Sequence[OutcomeRow], *, domains: Sequence[str]) -> list[dict[str, Any]]:
+def effect_direction(studies: Sequence[Study], outcomes: Sequence[OutcomeRow], *, domains: Sequence[str],
+                     intervention: str = DEFAULT_INTERVENTION) -> list[dict[str, Any]]:
     """SWiM effect-direction rows: every included study × reported outcome in ``domains``.
 
     Rows of one study with the same domain, scale and timepoint are one row (their outcome_ids
@@ -523,7 +524,8 @@ def effect_direction(studies: Sequence[Study], outcomes: Sequence[OutcomeRow], *
             between_arms = any(r.statistic_kind not in ("direction_only", "other") for r in grp)  # the "numbers" column
             texts = list(dict.fromkeys(r.scale for r in grp))
             scale_text = "; ".join([t for t in texts if t != scale] or texts)
-            summary = _summary(lead) if reported else ("no difference reported, no numbers" if favours == "none" else f"direction reported ({favours or 'unclear'}), no numbers")
+            # no number: the direction in the words of the Direction column and the plot's legend ("favours <intervention>")
+            summary = _summary(lead) if reported else f"{direction_words(favours or 'unclear', intervention)}, no numbers"
             rows.append({**base, "domain": domain, "scale": scale, "scale_text": scale_text, "timepoint": timepoint, "favours": favours or "unclear", "significant": significant,
                          "numbers": "yes" if between_arms else "no", "summary": summary, "inferred": any(r.inferred for r in grp),
                          "outcome_ids": LIST_SEP.join(r.outcome_id for r in grp)})
@@ -572,7 +574,8 @@ def run_compute_effects(
         got = analysis_effects(analysis, studies, outcomes, source=str(outcomes_path))
         LOG.info("analysis %s: %d studies, %d with an effect size", analysis["id"], len(got), sum(e.yi is not None for e in got))
         effects.extend(got)
-    direction = effect_direction(studies, outcomes, domains=synthesis.get("direction_domains") or sorted({o.domain for o in outcomes}))
+    direction = effect_direction(studies, outcomes, domains=synthesis.get("direction_domains") or sorted({o.domain for o in outcomes}),
+                                 intervention=str(synthesis.get("intervention_label") or DEFAULT_INTERVENTION))
     n_eff = write_tsv(effects_out, EFFECT_TABLE_FIELDS, (e.to_row() for e in effects))
     n_dir = write_tsv(direction_out, DIRECTION_FIELDS, direction)
     LOG.info("wrote %d effect rows and %d effect-direction rows for %d studies", n_eff, n_dir, len(studies))
