@@ -544,3 +544,23 @@ def test_no_output_names_the_shipped_review(review: Path) -> None:
                 hits.append(f"{path.relative_to(review)}: ...{text[max(0, m.start() - 60):m.end() + 60]}...")
     assert hits == [], "\n".join(hits)
 
+
+def test_report_reads_well_for_this_protocol_too(review: Path) -> None:
+    """The readability fixes hold for a protocol that is not the shipped one: plain characters in report.md,
+    one order of analyses (primary first), 'Primary analysis: <title>', subgroup columns in words, each
+    scale as extracted and a summary without numbers in the Direction column's words."""
+    from livingreview.report import md_escape
+
+    md = (review / "results/report/report.md").read_text(encoding="utf-8")
+    html = (review / "results/report/index.html").read_text(encoding="utf-8")
+    titles = [a["title"] for a in _config()["synthesis"]["analyses"]]  # the primary first in this config
+    assert not re.search(r"&(?:[A-Za-z]+|#[0-9]+);", md)
+    methods, results = md[md.index("## Synthesis methods"):md.index("## Results")], md[md.index("## Results"):md.index("### Effect direction")]
+    assert sorted(titles, key=methods.index) == titles
+    assert re.findall(r"^### (.+)$", results, flags=re.M) == [f"Primary analysis: {titles[0]}", titles[1]]
+    assert f"<h3>Primary analysis: {html_escape(titles[0])}</h3>" in html and f"- {titles[0]}, the primary analysis: " in md
+    assert "subgroup analyses by dose with a test" in md and "subgroup analyses by dose with a test" in html
+    direction = read_tsv(review / "results/synthesis/effect_direction.tsv")
+    for r in direction:
+        assert f" | {md_escape(r['scale_text'])} | " in md and f"<td>{html_escape(r['scale_text'])}</td>" in html
+    assert "direction reported (" not in md and "direction reported (" not in html
