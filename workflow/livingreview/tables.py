@@ -102,27 +102,23 @@ def _tsv_lines(fields: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Iter
 
     Most rows of the big tables hold only plain text without tabs or line breaks, for which
     format_value changes nothing: such a row is joined as it is, with format_value only for values
-    that are not text (None, numbers, bools), whose text never holds a tab or line break; a line with
-    more tabs than the fields call for or a line break is formatted cell by cell instead. The lines are the same either way; the shortcut only skips the calls.
+    that are not text (None, numbers, bools), whose text never holds a tab or line break; a line
+    with more tabs than the fields call for or a line break is formatted cell by cell instead. The
+    lines are the same either way; the shortcut only skips the calls.
     (A str subclass is joined as its text, which is what format_value's str() gives unless the
     subclass redefines __str__, as a str-mixin Enum does; no table holds one.)
     """
     fmt = format_value
-    if len(fields) < 2:  # itemgetter of one field gives the value itself, not a tuple
-        for row in rows:
-            get = row.get
-            yield "\t".join([fmt(get(f)) for f in fields])
-        return
-    pick = itemgetter(*fields)
+    pick = itemgetter(*fields) if len(fields) > 1 else None  # itemgetter of one field gives the value itself, not a tuple
     tabs = len(fields) - 1
     for row in rows:
-        if row.__class__ is dict:  # not a subclass: a defaultdict or Counter fills a missing key where .get gives None
+        values = None
+        if pick is not None and row.__class__ is dict:  # not a subclass: a defaultdict or Counter fills a missing key where .get gives None
             try:
                 values = pick(row)
             except KeyError:  # a row may leave out columns (written empty)
-                get = row.get
-                values = tuple([get(f) for f in fields])
-        else:
+                pass
+        if values is None:
             get = row.get
             values = tuple([get(f) for f in fields])
         try:
