@@ -472,26 +472,13 @@ def _without_disagreements(decisions: Sequence[Any], index: Any) -> list[Any]:
     ]
 
 
-def _previous_clusters(
-    inputs: DedupInputs, records: Mapping[str, _Record], previous: set[str], closed: str, old_clusters: set[str], clusters: Mapping[str, list[_Record]]
-) -> tuple[set[str], list[_Record], int, list[dict[str, str]]] | None:
-    """The previous version's clusters as they stood on ``closed``: deduplicate the previous runs'
-    records with the dedup decisions dated before it. A cluster of the previous version whose
-    records are not those of a cluster now (a link or keep-apart made since changed it) is screened
-    as the previous version screened it (its canonical record, the rules, the screening decisions
-    dated before ``closed``) and linked to its study.
-
-    Returns None when the decisions made since changed no cluster of the previous version, else
-    (ids of the clusters now that hold those changed records, the changed clusters' canonical
-    records with their paths then, the number of clusters of the previous version, the dedup
-    decisions made since that touch records of the previous version).
-    """
-    from .decisions import build_index, resolve_decisions
+def _dedup_then(
+    inputs: DedupInputs, records: Mapping[str, _Record], previous: set[str], closed: str
+) -> tuple[Any, list[Any], set[str]] | None:
+    """The previous runs' records deduplicated with the dedup decisions dated before ``closed``:
+    (livingreview.dedup.DedupResult, the dedup decisions dated since that touch records of the
+    previous version, the ids of those records); None when no such decision exists."""
     from .dedup import deduplicate
-    from .records import Record
-    from .screen_stage import screen_clusters
-    from .screening import screen_record
-    from .studies import split_keys
 
     if not any(d.date >= closed for d in inputs.dedup_decisions):
         return None
@@ -509,17 +496,12 @@ def _previous_clusters(
     if not since:
         return None
     then = [d for d in inputs.dedup_decisions if d.date < closed and d.record_a in ids and d.record_b in ids]
-    result = deduplicate(mine, decisions=then)
-    members_then: dict[str, set[str]] = defaultdict(set)
-    for row in result.clusters:
-        members_then[row["cluster_id"]].add(row["record_id"])
-    parts_now = {frozenset(m.record_id for m in clusters[cid] if m.record_id in ids): cid for cid in old_clusters}
-    changed = {cid for cid, m in members_then.items() if frozenset(m) not in parts_now}
-    if not changed:
-        return None
-    changed_now = {records[rid].cluster_id for cid in changed for rid in members_then[cid]}
-    canonical = [Record.from_row(r) for r in result.canonical]
-    index = build_index(canonical, result.clusters)
+    return deduplicate(mine, decisions=then), since, ids
+
+
+def _screening_then(inputs: DedupInputs, index: Any, changed: set[str], closed: str) -> list[Any]:
+    """The screening decisions dated before ``closed`` whose key names a ``changed`` cluster of the
+    previous version (``index``: its ClusterIndex); a key naming two of its clusters then stops."""
     kept = []
     for d in inputs.screening_decisions:
         if d.date >= closed:
@@ -535,13 +517,57 @@ def _previous_clusters(
                     fix="write the record_id of the intended record as the key",
                 )
             kept.append(d)
-    settled = resolve_decisions(_without_disagreements(kept, index), index)
-    screened = screen_clusters([c for c in canonical if index.cluster_of[c.record_id] in changed], index, inputs.ruleset, settled, screen=screen_record)
+    return kept
+
+
+def _studies_then(inputs: DedupInputs, index: Any, changed: set[str]) -> dict[str, str]:
+    """The study_id of each ``changed`` cluster of the previous version a studies.tsv row lists a report key of."""
+    from .studies import split_keys
+
     study_of: dict[str, str] = {}
     for row in inputs.study_rows:
         for key in split_keys(row.get("reports") or ""):
             for cid in index.resolve(key) & changed:
                 study_of[cid] = str(row.get("study_id") or "")
+    return study_of
+
+
+def _previous_clusters(
+    inputs: DedupInputs, records: Mapping[str, _Record], previous: set[str], closed: str, old_clusters: set[str], clusters: Mapping[str, list[_Record]]
+) -> tuple[set[str], list[_Record], int, list[dict[str, str]]] | None:
+    """The previous version's clusters as they stood on ``closed``: deduplicate the previous runs'
+    records with the dedup decisions dated before it. A cluster of the previous version whose
+    records are not those of a cluster now (a link or keep-apart made since changed it) is screened
+    as the previous version screened it (its canonical record, the rules, the screening decisions
+    dated before ``closed``) and linked to its study.
+
+    Returns None when the decisions made since changed no cluster of the previous version, else
+    (ids of the clusters now that hold those changed records, the changed clusters' canonical
+    records with their paths then, the number of clusters of the previous version, the dedup
+    decisions made since that touch records of the previous version).
+    """
+    from .decisions import build_index, resolve_decisions
+    from .records import Record
+    from .screen_stage import screen_clusters
+    from .screening import screen_record
+
+    rebuilt = _dedup_then(inputs, records, previous, closed)
+    if rebuilt is None:
+        return None
+    result, since, ids = rebuilt
+    members_then: dict[str, set[str]] = defaultdict(set)
+    for row in result.clusters:
+        members_then[row["cluster_id"]].add(row["record_id"])
+    parts_now = {frozenset(m.record_id for m in clusters[cid] if m.record_id in ids): cid for cid in old_clusters}
+    changed = {cid for cid, m in members_then.items() if frozenset(m) not in parts_now}
+    if not changed:
+        return None
+    changed_now = {records[rid].cluster_id for cid in changed for rid in members_then[cid]}
+    canonical = [Record.from_row(r) for r in result.canonical]
+    index = build_index(canonical, result.clusters)
+    settled = resolve_decisions(_without_disagreements(_screening_then(inputs, index, changed, closed), index), index)
+    screened = screen_clusters([c for c in canonical if index.cluster_of[c.record_id] in changed], index, inputs.ruleset, settled, screen=screen_record)
+    study_of = _studies_then(inputs, index, changed)
     paths: dict[str, list[LedgerRow]] = defaultdict(list)
     where = "previous version rebuilt with the decisions dated before " + closed
     for row in screened.ledger:
