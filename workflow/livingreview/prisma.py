@@ -599,6 +599,33 @@ def _previous_clusters(
     return changed_now, sorted(out, key=lambda r: r.record_id), len(members_then), listed
 
 
+def _changed_since(
+    old_flow: Mapping[str, Any], now_cut: Mapping[str, Any], all_flow: Mapping[str, Any], flow: Mapping[str, Any], dedup_duplicates: int
+) -> dict[str, dict[str, int]]:
+    """counts.json previous.changed_since: what of this update's cells comes from records of earlier
+    searches rather than from its own search, nonzero cells only. ``dedup``: dedup decisions made
+    since (the previous version's flow -> ``now_cut``, today's clusters of the previous version with
+    each path cut at the cut; ``dedup_duplicates`` its duplicates); ``decisions``: screening decisions
+    made since (``now_cut`` -> every decision: ``all_flow`` minus the newest runs' ``flow``)."""
+    by_dedup = {k: now_cut[k] - old_flow[k] for k in CHANGE_KEYS if k != "duplicates"}
+    by_dedup["duplicates"] = dedup_duplicates
+    by_decisions = {k: all_flow[k] - flow[k] - now_cut[k] for k in CHANGE_KEYS if k != "duplicates"}
+    return {
+        "dedup": {k: v for k, v in sorted(by_dedup.items()) if v},
+        "decisions": {k: v for k, v in sorted(by_decisions.items()) if v},
+    }
+
+
+def _not_carried(previous_reports: Sequence[Any], all_reports: Sequence[Any]) -> list[dict[str, str]]:
+    """counts.json previous.reports_not_carried: the reports (study rows) of the previous version that
+    are not reports now (a dedup link made since merged them into another cluster), sorted."""
+    in_all = {(s.record_id, s.reference) for s in all_reports}
+    return sorted(
+        ({"record_id": p.record_id, "study_id": p.reference} for p in previous_reports if (p.record_id, p.reference) not in in_all),
+        key=lambda d: (d["record_id"], d["study_id"]),
+    )
+
+
 def compute_counts(
     ledger_rows: Sequence[Mapping[str, Any] | LedgerRow],
     *,
@@ -734,8 +761,8 @@ def compute_counts(
                 decided_since.append({"record_id": rec.record_id, "cluster_id": rec.cluster_id, "date": date})
         old_canonicals = sorted(cut + (then_canonicals if dedup_since else []), key=lambda r: r.record_id)
     old_flow = _flow(old_canonicals)
+    previous_identified = sum(1 for r in records.values() if run_of[r.record_id] in previous)
     if closed:
-        previous_identified = sum(1 for r in records.values() if run_of[r.record_id] in previous)
         _reconcile("previous version", previous_identified, previous_identified - previous_clusters, old_flow, old_canonicals)
     # this update's flow: the newest run's records and, once the previous version is counted as it
     # stood, the decisions made since on earlier records (the total minus the previous version), so
@@ -744,27 +771,15 @@ def compute_counts(
     changed_since: dict[str, dict[str, int]] = {}
     if closed:
         _reconcile("this update", len(new_records), duplicates, update, new_canonicals)
-        # what of this update's cells comes from records of earlier searches rather than from its own
-        # search: dedup decisions made since (the previous version's clusters -> today's, each path cut
-        # at the cut) and screening decisions made since (today's clusters, cut -> every decision)
         now_cut = _flow([_before(canonical_of[c], closed, decision_dates or {})[0] for c in sorted(old_clusters)])
-        by_dedup = {k: now_cut[k] - old_flow[k] for k in CHANGE_KEYS if k != "duplicates"}
-        by_dedup["duplicates"] = previous_clusters - len(old_clusters)
-        by_decisions = {k: all_flow[k] - flow[k] - now_cut[k] for k in CHANGE_KEYS if k != "duplicates"}
-        changed_since = {
-            "dedup": {k: v for k, v in sorted(by_dedup.items()) if v},
-            "decisions": {k: v for k, v in sorted(by_decisions.items()) if v},
-        }
+        changed_since = _changed_since(old_flow, now_cut, all_flow, flow, previous_clusters - len(old_clusters))
     previous_reports = old_flow["study_rows"]
     previous_studies = {s.reference for s in previous_reports}
     all_reports = all_flow["study_rows"]
     in_previous = {(p.record_id, p.reference) for p in previous_reports}
     new_reports = [s for s in all_reports if (s.record_id, s.reference) not in in_previous]
     new_studies = {s.reference for s in all_reports} - previous_studies
-    in_all = {(s.record_id, s.reference) for s in all_reports}
-    # reports of the previous version that a dedup link made since merged into another cluster
-    not_carried = sorted(({"record_id": p.record_id, "study_id": p.reference} for p in previous_reports if (p.record_id, p.reference) not in in_all),
-                         key=lambda d: (d["record_id"], d["study_id"]))
+    not_carried = _not_carried(previous_reports, all_reports)
     for s in all_reports:
         if not s.reference:
             raise ReconciliationError(
@@ -828,7 +843,7 @@ def compute_counts(
             "previous": (
                 {
                     "runs": previous_runs_sorted,
-                    "records_identified": sum(1 for r in records.values() if run_of[r.record_id] in previous),
+                    "records_identified": previous_identified,
                     "studies": len(previous_studies),
                     "reports": len(previous_reports),
                     **(
