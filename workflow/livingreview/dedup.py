@@ -873,22 +873,9 @@ def index_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
 
 
 def _prepared_from_index(rows: Sequence[Mapping[str, str]]) -> _Prepared:
-    """A _Prepared rebuilt from blocking-index rows (the inverse of ``index_rows``)."""
-    p = _Prepared([], [], [], [], [], [], [], [], [], [], [], [])
-    for row in rows:
-        p.ids.append(row["record_id"])
-        p.title.append(row["title"])
-        p.doi.append(row["doi"])
-        p.pmid.append(row["pmid"])
-        p.year.append(int(row["year"]) if row["year"] else None)
-        p.first_author.append(row["first_author"])
-        p.authors.append(row["authors"])
-        p.journal.append(row["journal"])
-        p.volume.append(row["volume"])
-        p.page.append(row["page"])
-        p.kind.append(row["kind"])
-        p.registry_id.append(row["registry_id"])
-    return p
+    """A _Prepared rebuilt from blocking-index rows (the inverse of ``index_rows``): ``_prepared_from_columns``
+    of their cells. Rows as dicts come only from callers holding ``index_rows`` (the stages read IndexColumns)."""
+    return _prepared_from_columns({name: [row[name] for row in rows] for name in INDEX_FIELDS if name != "run_id"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -915,7 +902,8 @@ def read_index_columns(paths: Iterable[str | Path]) -> IndexColumns:
 
 
 def _prepared_from_columns(columns: Mapping[str, Sequence[str]], order: Sequence[int] | None = None) -> _Prepared:
-    """``_prepared_from_index`` of rows given as columns, taking the rows in ``order`` (default: as they are)."""
+    """A _Prepared rebuilt from blocking-index rows given as columns (INDEX_FIELDS name -> cells; run_id
+    is not read), taking the rows in ``order`` (default: as they are)."""
 
     def column(name: str) -> list[str]:
         cells = columns[name]
