@@ -443,7 +443,6 @@ def _one_direction(analysis: Mapping[str, Any], used: Sequence[OutcomeRow], *, s
         )
 
 
-
 def check_analyses(synthesis: Mapping[str, Any], studies: Sequence[Study], outcomes: Sequence[OutcomeRow], *, source: str) -> None:
     """The effects stage's refusals that the extraction tables decide, made before any job runs
     (`livingreview validate` and Snakemake's start): ``analysis_effects`` itself, for every analysis
@@ -465,6 +464,7 @@ def check_analyses(synthesis: Mapping[str, Any], studies: Sequence[Study], outco
     """
     for analysis in synthesis.get("analyses") or []:
         analysis_effects(analysis, studies, outcomes, source=source)
+
 
 # ---- SWiM effect direction ----------------------------------------------------------------------
 
