@@ -11,7 +11,8 @@ from livingreview.config import load_config
 from livingreview.constants import EFFECT_FIELDS, POOL_JSON_KEYS
 from livingreview.effects import direction_note, read_effects, run_compute_effects, trace_study_numbers
 from livingreview.errors import ConfigError, InputFormatError
-from livingreview.meta import primary_analysis, run_pool_analysis
+from livingreview.config import primary_analysis
+from livingreview.meta import run_pool_analysis
 from livingreview.tables import read_tsv
 
 from conftest import shipped_resources

@@ -213,11 +213,11 @@ def test_write_tsv_lines_are_the_format_value_of_every_cell(tmp_path: Path) -> N
 
 
 def test_read_records_gives_what_from_row_of_read_tsv_gives(tmp_path: Path) -> None:
-    """records.read_records builds Records from the cells of a full records.tsv header (no dict per
+    """records.read_records_table builds Records from the cells of a full records.tsv header (no dict per
     row): the same records as Record.from_row on read_tsv's rows, for list cells with empty items,
     an empty source_line, a short row and a table that lacks columns; the same error on a bad line."""
     from livingreview.constants import LIST_SEP, RECORD_FIELDS
-    from livingreview.records import Record, read_records
+    from livingreview.records import Record, read_records_table
 
     full = tmp_path / "records.tsv"
     a = Record(record_id="pubmed:1", run_id="r1", database="pubmed", title="A trial", authors=("Doe J", "Roe K"), mesh=("Ketamine",), source_line=7)
@@ -228,16 +228,16 @@ def test_read_records_gives_what_from_row_of_read_tsv_gives(tmp_path: Path) -> N
     line_c = "\t".join(row_c[name] for name in RECORD_FIELDS).rstrip("\t")  # a spreadsheet drops the empty cells at the end
     full.write_text(text + line_c + "\n", encoding="utf-8")
     expected = [Record.from_row(r) for r in read_tsv(full, required=("record_id", "title"))]
-    got = read_records(full, required=("record_id", "title"))
+    got = read_records_table(full, required=("record_id", "title"))
     assert got == expected and [r.source_line for r in got] == [7, 0, 0]
     assert got[0] == a and got[2].authors == ("Poe A", "Zoe B")
     part = tmp_path / "part.tsv"
     part.write_text("record_id\ttitle\tauthors\textra_column\nx:1\tT\tA; B\tz\n", encoding="utf-8")
-    assert read_records(part) == [Record.from_row(r) for r in read_tsv(part)] == [Record(record_id="x:1", title="T", authors=("A", "B"))]
+    assert read_records_table(part) == [Record.from_row(r) for r in read_tsv(part)] == [Record(record_id="x:1", title="T", authors=("A", "B"))]
     bad = tmp_path / "bad.tsv"
     bad.write_text(text + "\t".join(["y:1"] * (len(RECORD_FIELDS) + 1)) + "\n", encoding="utf-8")
     with pytest.raises(InputFormatError, match=rf"bad\.tsv:4: {len(RECORD_FIELDS) + 1} cells but the header has"):
-        read_records(bad)
+        read_records_table(bad)
 
 
 def test_read_tsv_columns_gives_the_cells_of_read_tsv(tmp_path: Path) -> None:

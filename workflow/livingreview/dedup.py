@@ -43,7 +43,7 @@ from .normalize import (
     normalize_volume,
     normalize_year,
 )
-from .records import Record, read_records
+from .records import Record, read_records_table
 from .runs import run_sort_key
 from .tables import read_tsv, read_tsv_cells, tsv_header, write_tsv
 
@@ -1216,7 +1216,7 @@ def deduplicate(
 
 def read_records_tsv(path: str | Path) -> list[Record]:
     """Records from a records.tsv (columns RECORD_FIELDS)."""
-    return read_records(path, required=("record_id", "title"))
+    return read_records_table(path, required=("record_id", "title"))
 
 
 @collector_paused()

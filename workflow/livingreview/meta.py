@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
-from .config import primary_analysis  # noqa: F401  (defined with the config checks; imported from here by callers and tests)
 from .constants import LOG_SCALE_MEASURES, POOL_JSON_KEYS, column_label
 from .errors import InputFormatError, ReconciliationError
 

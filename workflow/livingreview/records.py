@@ -79,7 +79,7 @@ _TUPLE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Record) if f.type 
 _TEXT_FIELDS: tuple[str, ...] = tuple(name for name in RECORD_FIELDS if name not in _TUPLE_FIELDS and name != "source_line")
 
 
-def read_records(path: str | os.PathLike[str], required: Sequence[str] = ("record_id",)) -> list[Record]:
+def read_records_table(path: str | os.PathLike[str], required: Sequence[str] = ("record_id",)) -> list[Record]:
     """The records of a table with records.tsv columns: ``[Record.from_row(row) for row in
     read_tsv(path, required)]``, with the same checks and errors, without a dict per row when the
     header has every RECORD_FIELDS column (a stage's own tables; about half the time at 100,000 records)."""

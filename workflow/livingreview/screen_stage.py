@@ -27,7 +27,7 @@ from .constants import (
 from .decisions import EXCLUDE, INCLUDE, ClusterIndex, StageDecision, agreement, build_index, load_decisions, resolve_decisions
 from .errors import ConfigError, ReconciliationError
 from .gcpause import collector_paused
-from .records import Record, read_records
+from .records import Record, read_records_table
 from .tables import format_value, read_tsv, write_json, write_tsv
 
 LOG = logging.getLogger(__name__)
@@ -352,7 +352,7 @@ def _performance(
 
 def read_canonical(path: str | os.PathLike[str]) -> list[Record]:
     """Canonical records (results/dedup/canonical.tsv: records.tsv columns, one row per cluster)."""
-    return read_records(path, required=("record_id",))
+    return read_records_table(path, required=("record_id",))
 
 
 def read_clusters(path: str | os.PathLike[str]) -> list[dict[str, str]]:
@@ -451,7 +451,7 @@ def run_automation(
         raise ConfigError(f"shard {shard} is outside 0..{n_shards - 1}", where="scale.shard_size", fix="report this as a bug")
     load_rules, screen_record = _default_screening()
     ruleset = load_rules(str(rules))
-    recs = [rec for path in records for rec in read_records(path, required=("record_id",))]
+    recs = [rec for path in records for rec in read_records_table(path, required=("record_id",))]
     out_rows = automation_rows(recs, ruleset, screen=screen_record, shard=shard, n_shards=n_shards)
     write_tsv(out, AUTOMATION_FIELDS, out_rows)
     LOG.info("automation shard %d/%d: %d of %d records, %d excluded", shard + 1, n_shards, len(out_rows), len(recs), sum(1 for r in out_rows if r["excluded"]))
