@@ -169,3 +169,67 @@ def test_cli_counts_the_previous_version_with_the_dedup_decisions_it_had(tmp_pat
     assert cli_main([*args, "--dedup-decisions", str(tmp_path / "absent.tsv")]) == 0
     plain = json.loads(capsys.readouterr().out)
     assert plain["previous"]["flow"]["records_screened"] == counts["previous"]["flow"]["records_screened"] - 1
+
+
+# Screening rows (key, stage, decision, reason, date, reviewer) added to SCREENING, where a stage of a
+# record of run 1 has rows on both sides of the update's search (RUN2): the previous version settles
+# each stage with the screening stage's own rule (decisions.resolve_decisions) on the rows dated
+# before it, as a build of run 1 alone with those rows does.
+SCREENING_CASES: dict[str, list[tuple[str, ...]]] = {
+    # no dual review is required (config screening has no such setting; resolve_decisions takes a lone
+    # reviewer's last row as final): R1's exclusion before the search settled Bravo; R2 agreed since
+    "second_reviewer_agrees_since": [("900000102", "title_abstract", "exclude", "other", LATE, "R2")],
+    # ... and at full text: R1's open-label exclusion of Delta settled it; R2 agreed since
+    "second_reviewer_agrees_since_full_text": [("900000104", "full_text", "exclude", "open_label", LATE, "R2")],
+    # R1 excluded Bravo before the search and changed to include since: the previous version had it excluded
+    "reviewer_changed_since": [("900000102", "title_abstract", "include", "", LATE, "R1")],
+    # R1 included Alpha at full text before the search and excluded it since: the previous version
+    # included it (its study, Alpha2024, too)
+    "reviewer_changed_since_full_text": [("900000101", "full_text", "exclude", "open_label", LATE, "R1")],
+}
+
+
+@pytest.mark.parametrize("case", sorted(SCREENING_CASES))
+def test_previous_version_settles_each_stage_with_the_rows_dated_before(case: str, tmp_path: Path) -> None:
+    records = [A, B, REVIEW, D, D_COPY, B_COPY, E]
+    screening = [*SCREENING, *SCREENING_CASES[case]]
+    counts = _build(tmp_path / "review", records, [], screening)
+    run1 = [r for r in records if r.run_id == RUN1]
+    before = _build(tmp_path / "run1", run1, [], [s for s in screening if s[4] < RUN2])
+    previous = counts["previous"]
+    for key in FLOW:
+        assert previous["flow"][key] == before[key], key
+    assert previous["flow"]["dbr_excluded"] == before["dbr_excluded"]
+    assert previous["flow"]["records_excluded_reasons"] == before["records_excluded_reasons"]
+    assert (counts["previous_studies"], counts["previous_reports"]) == (before["total_studies"], before["total_reports"])
+    # the columns add up to the total, and this update's column adds up (counts in = counts out + explained)
+    for key in FLOW:
+        assert previous["flow"][key] + counts[key] == counts["all_runs"][key], key
+    new = counts
+    assert new["records_identified"] - new["duplicates"] - new["excluded_automatic"] - new["excluded_other"] == new["records_screened"]
+    assert new["records_screened"] - new["records_excluded"] - new["records_awaiting"] == new["dbr_sought_reports"]
+    assert new["dbr_sought_reports"] - new["dbr_notretrieved_reports"] == new["dbr_assessed"]
+    prisma_table(counts, SOURCES)  # the report's checks pass
+    moved = [d["record_id"] for d in previous["decided_since"]]
+    if case.startswith("second_reviewer_agrees_since"):  # an agreement since moved no record
+        assert moved == [] and previous["changed_since"]["decisions"] == {}
+    else:
+        assert moved == [f"pubmed:{SCREENING_CASES[case][0][0]}"] and [d["date"] for d in previous["decided_since"]] == [LATE]
+
+
+def test_previous_version_reviewer_change_without_dedup_decisions_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`livingreview prisma` with no dedup decisions file settles the previous version's stages the same way."""
+    import json
+
+    from livingreview.cli import main as cli_main
+
+    records = [A, B, REVIEW, D, D_COPY, B_COPY, E]
+    screening = [*SCREENING, *SCREENING_CASES["reviewer_changed_since"]]
+    counts = _build(tmp_path / "review", records, [], screening)
+    review = tmp_path / "review"
+    assert cli_main(["prisma", str(review / "ledger.tsv"), "--config", str(tmp_path / "none.yaml"), "--decisions", str(review / "decisions.tsv"),
+                     "--rules", RULES, "--records", str(review / "records.tsv"), "--studies", str(review / "studies.tsv"),
+                     "--dedup-decisions", str(tmp_path / "absent.tsv"), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["previous"]["flow"] == json.loads(json.dumps(counts["previous"]["flow"]))
+    assert printed["previous"]["flow"]["records_excluded"] == 1  # Bravo, by R1 then (the review is excluded by a rule)

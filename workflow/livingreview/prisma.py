@@ -29,7 +29,7 @@ from .constants import (
     STAGE_ORDER,
     STAGES,
 )
-from .decisions import decision_dates
+from .decisions import PMID_DATABASES, decision_dates
 from .errors import InputFormatError, ReconciliationError
 from .gcpause import collector_paused
 from .runs import run_sort_key, version_closes
@@ -388,12 +388,20 @@ def _reconcile(label: str, identified: int, duplicates: int, flow: Mapping[str, 
 _HUMAN_STAGES: frozenset[str] = frozenset({"title_abstract", "retrieval", "full_text"})
 
 
-def _before(rec: _Record, closed: str, decision_dates: Mapping[str, str]) -> tuple[_Record, str]:
+def _before(
+    rec: _Record, closed: str, decision_dates: Mapping[str, str], settled_then: Mapping[str, tuple[_Record, str]] | None = None
+) -> tuple[_Record, str]:
     """A canonical record's path in the previous version, which closed on ``closed`` (the date of this
-    update's first search run; the next day for a second search on a previous run's day): a decision dated on or after it had not been made, so the record
-    waits at the stage of the first such decision (a title/abstract decision: awaiting at
-    title/abstract; a full-text one: sought for retrieval and awaiting at full text). Returns the
-    path and the date of the decision cut off ("" when the path is unchanged)."""
+    update's first search run; the next day for a second search on a previous run's day). Returns the
+    path and the date of the decision made since that moved it ("" when the path is unchanged).
+
+    With ``settled_then`` (``_settled_before``: the paths of the clusters whose stages the screening
+    stage settles otherwise with only the decisions.tsv rows dated before ``closed``) the path is that
+    one, else the ledger's. Without it (only the dates of the rows the ledger cites are known) a
+    decision dated on or after ``closed`` had not been made, so the record waits at the stage of the
+    first such decision (a title/abstract decision: awaiting at title/abstract; a full-text one:
+    sought for retrieval and awaiting at full text); this is the stage's settlement when each stage
+    of a record has one decisions.tsv row."""
     rows: list[LedgerRow] = []
     for r in rec.rows:
         date = decision_dates.get(r.reference, "") if r.stage in _HUMAN_STAGES else ""
@@ -406,6 +414,8 @@ def _before(rec: _Record, closed: str, decision_dates: Mapping[str, str]) -> tup
                 fix="count with the decisions.tsv the screening stage read, under the same path (config screening.decisions; "
                 "`livingreview prisma --decisions`), or re-run the screening stage",
             )
+        if settled_then is not None:
+            continue  # every cited decision checked above; the path is settled_then's
         if date >= closed:
             note = f"decided on {date}, not before {closed} (this update's search)"
             if r.stage == "title_abstract":
@@ -416,6 +426,8 @@ def _before(rec: _Record, closed: str, decision_dates: Mapping[str, str]) -> tup
                 rows.append(r._replace(stage="full_text", outcome=OUTCOME_AWAITING, reason="", reference="", evidence=note))
             return _Record(rec.record_id, rows), date
         rows.append(r)
+    if settled_then is not None:
+        return settled_then.get(rec.cluster_id, (rec, ""))
     return rec, ""
 
 
@@ -470,6 +482,142 @@ def _without_disagreements(decisions: Sequence[Any], index: Any) -> list[Any]:
     return [
         d for (cid, stage), group in rows.items() for d in group if STAGES.index(stage) < open_from.get(cid, len(STAGES))
     ]
+
+
+def _settled_before(
+    inputs: DedupInputs, records: Mapping[str, _Record], canonical_of: Mapping[str, _Record], old_clusters: set[str], closed: str
+) -> dict[str, tuple[_Record, str]]:
+    """The previous version's path of each cluster of the previous version (``old_clusters``, today's
+    clusters) that a screening decision dated on or after ``closed`` touches, where that path differs
+    from the ledger's: each stage settled by the screening stage's own rule
+    (decisions.resolve_decisions, after ``_without_disagreements``) on the decisions.tsv rows dated
+    before ``closed``, and the path built by the stage (screen_stage.screen_clusters). So a lone
+    reviewer's row dated before it settles its stage though a second reviewer agreed since, and a
+    reviewer's decision changed since counts as it was. Returns {cluster_id: (path, date of the
+    earliest of its rows dated since)}.
+
+    Keys are resolved to clusters as the stage resolved them: the key of every row the ledger cites
+    (its cluster), every record_id (and a PubMed record's PMID); another key (a DOI or PMID the
+    ledger does not cite) by the canonical record's PMID and DOI in records.tsv, then by any member's.
+    """
+    from .decisions import ClusterIndex, resolve_decisions
+    from .records import Record
+    from .screen_stage import screen_clusters
+    from .studies import split_keys
+
+    decisions = inputs.screening_decisions
+    if not any(d.date >= closed for d in decisions):
+        return {}
+    cluster_of = {rid: rec.cluster_id for rid, rec in records.items()}
+    known: dict[str, set[str]] = defaultdict(set)  # lower-case key -> cluster ids
+    for rid, cid in cluster_of.items():
+        known[rid.lower()].add(cid)
+        db, _, native = rid.partition(":")
+        if db in PMID_DATABASES and native.isdigit():
+            known[native].add(cid)
+    by_reference = {d.reference: d for d in decisions}
+    for cid, canon in canonical_of.items():
+        for r in canon.rows:
+            if r.stage in _HUMAN_STAGES and r.reference in by_reference:
+                known[by_reference[r.reference].key.strip().lower()].add(cid)
+    fallback: list[dict[str, set[str]]] = []  # from records.tsv, read only when a key needs it
+
+    def clusters_of(key: str) -> set[str]:
+        key = key.strip().lower()
+        found = known.get(key, set())
+        if found:
+            return found
+        if not fallback:
+            canonical_ids = {c.record_id for c in canonical_of.values()}
+            own: dict[str, set[str]] = defaultdict(set)
+            members: dict[str, set[str]] = defaultdict(set)
+            for rec in inputs.records():
+                cid = cluster_of.get(rec.record_id)
+                for value in (rec.pmid, rec.doi):
+                    if cid and value:
+                        (own if rec.record_id in canonical_ids else members)[value.strip().lower()].add(cid)
+            fallback.extend((own, members))
+        for table in fallback:
+            if table.get(key):
+                return table[key]
+        return set()
+
+    def cluster_of_decision(d: Any) -> str:
+        found = clusters_of(d.key)
+        if len(found) != 1:
+            raise ReconciliationError(
+                f"key {d.key!r} names {len(found)} clusters of the ledger, so the previous version (decisions dated before {closed}) "
+                "cannot be settled",
+                where=f"{d.source}:{d.line}",
+                fix="count with the ledger, records.tsv and decisions.tsv of one build (re-run the pipeline), or write the record_id of the intended record as the key",
+            )
+        return next(iter(found))
+
+    since: dict[str, str] = {}  # cluster -> date of its earliest row dated since
+    for d in decisions:
+        if d.date >= closed:
+            cid = cluster_of_decision(d)
+            since[cid] = min(since.get(cid, d.date), d.date)
+    touched = {
+        cid for cid in since
+        if cid in old_clusters and canonical_of[cid].row("automation") is not None and canonical_of[cid].row("automation").outcome == OUTCOME_PASSED
+    }  # a rule's exclusion stands whatever people decided (the stage stops on a human inclusion)
+    if not touched:
+        return {}
+    index = ClusterIndex()
+    kept = []
+    for d in decisions:
+        if d.date < closed:
+            cid = cluster_of_decision(d)
+            if cid in touched:
+                index._add_key(d.key, cid)
+                kept.append(d)
+    for cid in touched:
+        index.cluster_of[canonical_of[cid].record_id] = cid
+        index.canonical_of[cid] = canonical_of[cid].record_id
+    settled = resolve_decisions(_without_disagreements(kept, index), index)
+    passed = _Passed()
+    screened = screen_clusters([Record(record_id=canonical_of[cid].record_id) for cid in sorted(touched)], index, inputs.ruleset, settled, screen=lambda _r, _s: passed)
+    paths: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in screened.ledger:
+        paths[str(row["cluster_id"])].append(row)
+    where = "previous version settled with the decisions dated before " + closed
+    out: dict[str, tuple[_Record, str]] = {}
+    for cid in sorted(touched):
+        rec = canonical_of[cid]
+        now = [(r.stage, r.outcome, r.reason) for r in rec.rows if r.stage not in ("identification", "dedup", "study")]
+        if [(r["stage"], r["outcome"], r["reason"]) for r in paths[cid]] == now:
+            continue
+        rows = [*rec.rows[:2], *(LedgerRow._make([str(r[f] or "") for f in LEDGER_FIELDS] + [where]) for r in paths[cid])]
+        if rows[-1].stage == "full_text" and rows[-1].outcome == OUTCOME_INCLUDED:
+            study = rec.row("study")
+            study_id = study.reference if study is not None else ""
+            for srow in inputs.study_rows if not study_id else ():
+                if any(clusters_of(key) == {cid} for key in split_keys(srow.get("reports") or "")):
+                    study_id = str(srow.get("study_id") or "")
+                    break
+            if not study_id:
+                listed = f"no study in {inputs.studies_source} lists it" if inputs.studies_source else "no studies.tsv was given"
+                raise ReconciliationError(
+                    f"record {rec.record_id} was included at full text in the previous version (the decisions dated before {closed}), but {listed}",
+                    where=where,
+                    fix="count with the studies.tsv of the review (`livingreview prisma --studies`; run_prisma_counts studies=), "
+                    "or add the report's key to its study's reports",
+                )
+            rows.append(LedgerRow(rec.record_id, cid, "study", OUTCOME_INCLUDED, "", study_id, "", where))
+        out[cid] = (_Record(rec.record_id, rows), since[cid])
+    return out
+
+
+class _Passed(NamedTuple):
+    """An automation result no rule excluded (the ledger's automation row of a cluster people decide)."""
+
+    excluded: bool = False
+    rule_id: str = ""
+    reason: str = ""
+    label: str = ""
+    evidence: str = ""
+    hits: tuple[str, ...] = ()
 
 
 def _dedup_then(
@@ -745,6 +893,9 @@ def compute_counts(
     dedup_since: list[dict[str, str]] = []
     then_canonicals: list[_Record] = []
     previous_clusters = len(old_clusters)
+    # the paths of the previous version's clusters whose stages the decisions dated before ``closed``
+    # settle otherwise (None: only the cited rows' dates are known, and _before cuts each path there)
+    settled_then = _settled_before(dedup_inputs, records, canonical_of, old_clusters, closed) if closed and dedup_inputs is not None else None
     if closed and dedup_inputs is not None:
         rebuilt = _previous_clusters(dedup_inputs, records, previous, closed, old_clusters, clusters)
         if rebuilt is not None:
@@ -755,7 +906,7 @@ def compute_counts(
     if closed:
         cut = []
         for rec in old_canonicals:
-            then, date = _before(rec, closed, decision_dates or {})
+            then, date = _before(rec, closed, decision_dates or {}, settled_then)
             cut.append(then)
             if date:
                 decided_since.append({"record_id": rec.record_id, "cluster_id": rec.cluster_id, "date": date})
@@ -771,7 +922,7 @@ def compute_counts(
     changed_since: dict[str, dict[str, int]] = {}
     if closed:
         _reconcile("this update", len(new_records), duplicates, update, new_canonicals)
-        now_cut = _flow([_before(canonical_of[c], closed, decision_dates or {})[0] for c in sorted(old_clusters)])
+        now_cut = _flow([_before(canonical_of[c], closed, decision_dates or {}, settled_then)[0] for c in sorted(old_clusters)])
         changed_since = _changed_since(old_flow, now_cut, all_flow, flow, previous_clusters - len(old_clusters))
     previous_reports = old_flow["study_rows"]
     previous_studies = {s.reference for s in previous_reports}
@@ -942,19 +1093,30 @@ def dedup_inputs(
     studies: str | os.PathLike[str] | None,
 ) -> DedupInputs | None:
     """DedupInputs read from records.tsv, resources/dedup/decisions.tsv, the screening decisions,
-    rules and studies.tsv; None without records.tsv or a dedup decisions file (then no dedup decision
-    can be dated since the previous version). records.tsv is read only when a dedup decision is."""
-    if records is None or dedup_decisions is None or decisions is None or not os.path.exists(dedup_decisions):
+    rules and studies.tsv; None without the screening decisions. Without records.tsv or a dedup
+    decisions file no dedup decision counts as dated since the previous version. records.tsv is read
+    only when a dedup decision dated since is, or a screening decision's key needs it."""
+    if decisions is None:
         return None
     from .decisions import load_decisions
     from .dedup import load_dedup_decisions, read_records_tsv
     from .screening import load_rules
 
+    def read_records() -> Sequence[Any]:
+        if records is None or not os.path.exists(records):
+            raise ReconciliationError(
+                "counting the previous version needs records.tsv (a decisions.tsv key is no record_id or PMID the ledger names)",
+                where=str(records or "records.tsv"),
+                fix="pass the records.tsv of the build (`livingreview prisma --records`; run_prisma_counts records=)",
+            )
+        return read_records_tsv(records)
+
     ruleset = load_rules(str(rules))
     study_rows = read_tsv(studies, required=("study_id", "reports")) if studies is not None and os.path.exists(studies) else []
+    with_dedup = records is not None and dedup_decisions is not None and os.path.exists(dedup_decisions)
     return DedupInputs(
-        records=lambda: read_records_tsv(records),
-        dedup_decisions=load_dedup_decisions(dedup_decisions),
+        records=read_records,
+        dedup_decisions=load_dedup_decisions(dedup_decisions) if with_dedup else [],
         screening_decisions=load_decisions(decisions, ruleset.reasons),
         ruleset=ruleset,
         study_rows=study_rows,
