@@ -276,18 +276,14 @@ def test_scipy_is_imported_only_by_the_functions_that_compute_with_it() -> None:
     """The plot and report jobs import livingreview.effects (labels, constants) and plots without
     loading scipy (about a second per job); the CI-based variance still uses scipy's 97.5% normal
     quantile, and Z975 is still there as the module attribute it was."""
-    import subprocess
-    import sys
+    from fresh_interpreter import run_fresh
 
-    workflow = str(Path(__file__).resolve().parents[1] / "workflow")
-    code = (
-        f"import sys; sys.path.insert(0, {workflow!r})\n"
-        "import livingreview.effects, livingreview.plots, livingreview.trace\n"
-        "print(sorted(m for m in ('scipy', 'scipy.stats', 'scipy.special') if m in sys.modules))\n"
-        "from livingreview import effects\n"
-        "from scipy import stats\n"
-        "assert effects.Z975 == effects.z975() == float(stats.norm.ppf(0.975))\n"
-        "assert effects.variance_from_ci(1.0, 3.0) == (2.0 / (2 * float(stats.norm.ppf(0.975)))) ** 2\n"
+    out = run_fresh(
+        "import livingreview.effects, livingreview.plots, livingreview.trace",
+        "print(sorted(m for m in ('scipy', 'scipy.stats', 'scipy.special') if m in sys.modules))",
+        "from livingreview import effects",
+        "from scipy import stats",
+        "assert effects.Z975 == effects.z975() == float(stats.norm.ppf(0.975))",
+        "assert effects.variance_from_ci(1.0, 3.0) == (2.0 / (2 * float(stats.norm.ppf(0.975)))) ** 2",
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert out == "[]"

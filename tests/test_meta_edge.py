@@ -430,20 +430,16 @@ def test_studies_that_cannot_be_pooled_get_no_funnel_plot_and_no_egger_test() ->
 def test_statsmodels_is_imported_only_for_the_dl_and_pm_estimators() -> None:
     """A REML pool job (the default review's method) does not load statsmodels (and the pandas it
     imports); DL and PM still use statsmodels' combine_effects and give its tau²."""
-    import subprocess
-    import sys
+    from fresh_interpreter import run_fresh
 
-    workflow = str(Path(__file__).resolve().parents[1] / "workflow")
-    code = (
-        f"import sys; sys.path.insert(0, {workflow!r})\n"
-        "import numpy as np\n"
-        "from livingreview import meta, plots\n"
-        "y, v = np.array([0.1, 0.5, 0.9, -0.2]), np.array([0.04, 0.05, 0.08, 0.03])\n"
-        "meta.pool(list(y), list(v), method='REML')\n"
-        "print(sorted(m for m in ('statsmodels', 'pandas') if m in sys.modules))\n"
-        "from statsmodels.stats.meta_analysis import combine_effects\n"
-        "assert meta.tau2_dl(y, v) == max(0.0, float(combine_effects(y, v, method_re='dl').tau2)) > 0\n"
-        "assert meta.pool(list(y), list(v), method='PM').tau2 > 0\n"
+    out = run_fresh(
+        "import numpy as np",
+        "from livingreview import meta, plots",
+        "y, v = np.array([0.1, 0.5, 0.9, -0.2]), np.array([0.04, 0.05, 0.08, 0.03])",
+        "meta.pool(list(y), list(v), method='REML')",
+        "print(sorted(m for m in ('statsmodels', 'pandas') if m in sys.modules))",
+        "from statsmodels.stats.meta_analysis import combine_effects",
+        "assert meta.tau2_dl(y, v) == max(0.0, float(combine_effects(y, v, method_re='dl').tau2)) > 0",
+        "assert meta.pool(list(y), list(v), method='PM').tau2 > 0",
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert out == "[]"
