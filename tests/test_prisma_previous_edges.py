@@ -188,16 +188,17 @@ def test_a_changed_cluster_included_then_needs_studies_tsv(tmp_path: Path) -> No
         run_prisma_counts(ledger=folder / "ledger.tsv", config=config, counts_out=tmp_path / "c.json", csv_out=tmp_path / "p.csv",
                           decisions=folder / "decisions.tsv", records=folder / "records.tsv", dedup_decisions=folder / "dedup.tsv")
     message = str(caught.value)
-    assert "\n" not in message
+    assert "\n" not in message and message.startswith("studies.tsv (none given): ")
     assert f"record {A.record_id} was included at full text in the previous version" in message and "no studies.tsv was given" in message
     assert "fix: count with the studies.tsv of the review" in message
     assert not (tmp_path / "c.json").exists()
     # with a studies.tsv that does not list it: named
     write = folder / "other_studies.tsv"
     write.write_text("study_id\treports\tprimary_report\nBravo2023\t900000102\t900000102\n", encoding="utf-8")
-    with pytest.raises(ReconciliationError, match=f"no study in {write} lists it"):
+    with pytest.raises(ReconciliationError, match=f"no study in {write} lists it") as named:
         run_prisma_counts(ledger=folder / "ledger.tsv", config=config, counts_out=tmp_path / "c.json", csv_out=tmp_path / "p.csv",
                           decisions=folder / "decisions.tsv", records=folder / "records.tsv", dedup_decisions=folder / "dedup.tsv", studies=write)
+    assert str(named.value).startswith(f"{write}: ")  # the error names the file to fix
     assert STUDIES[0]["reports"] == "900000101"
 
 

@@ -600,7 +600,7 @@ def _settled_before(
                 listed = f"no study in {inputs.studies_source} lists it" if inputs.studies_source else "no studies.tsv was given"
                 raise ReconciliationError(
                     f"record {rec.record_id} was included at full text in the previous version (the decisions dated before {closed}), but {listed}",
-                    where=where,
+                    where=inputs.studies_source or "studies.tsv (none given)",
                     fix="count with the studies.tsv of the review (`livingreview prisma --studies`; run_prisma_counts studies=), "
                     "or add the report's key to its study's reports",
                 )
@@ -724,7 +724,7 @@ def _previous_clusters(
             raise ReconciliationError(
                 f"record {row['record_id']} was included at full text in the previous version (its runs deduplicated with the "
                 f"dedup decisions dated before {closed}), but {listed}",
-                where=where,
+                where=inputs.studies_source or "studies.tsv (none given)",
                 fix="count with the studies.tsv of the review (`livingreview prisma --studies`; run_prisma_counts studies=), "
                 "or add the report's key to its study's reports",
             )
