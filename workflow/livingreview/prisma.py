@@ -484,6 +484,24 @@ def _without_disagreements(decisions: Sequence[Any], index: Any) -> list[Any]:
     ]
 
 
+def _then_row(row: Mapping[str, Any], where: str) -> LedgerRow:
+    """A ledger row of a previous version's path the screening stage rebuilt (screen_clusters' ledger
+    dict), with ``where`` saying how it was rebuilt."""
+    return LedgerRow._make([str(row[f] or "") for f in LEDGER_FIELDS] + [where])
+
+
+def _no_study(inputs: DedupInputs, record_id: str, then: str) -> ReconciliationError:
+    """The error for a record the previous version (``then``: how it was counted) included at full
+    text that no studies.tsv row links to a study."""
+    listed = f"no study in {inputs.studies_source} lists it" if inputs.studies_source else "no studies.tsv was given"
+    return ReconciliationError(
+        f"record {record_id} was included at full text in the previous version ({then}), but {listed}",
+        where=inputs.studies_source or "studies.tsv (none given)",
+        fix="count with the studies.tsv of the review (`livingreview prisma --studies`; run_prisma_counts studies=), "
+        "or add the report's key to its study's reports",
+    )
+
+
 def _settled_before(
     inputs: DedupInputs, records: Mapping[str, _Record], canonical_of: Mapping[str, _Record], old_clusters: set[str], closed: str
 ) -> dict[str, tuple[_Record, str]]:
@@ -503,6 +521,7 @@ def _settled_before(
     from .decisions import ClusterIndex, resolve_decisions
     from .records import Record
     from .screen_stage import screen_clusters
+    from .screening import ScreenResult
     from .studies import split_keys
 
     decisions = inputs.screening_decisions
@@ -576,8 +595,9 @@ def _settled_before(
         index.cluster_of[canonical_of[cid].record_id] = cid
         index.canonical_of[cid] = canonical_of[cid].record_id
     settled = resolve_decisions(_without_disagreements(kept, index), index)
-    passed = _Passed()
-    screened = screen_clusters([Record(record_id=canonical_of[cid].record_id) for cid in sorted(touched)], index, inputs.ruleset, settled, screen=lambda _r, _s: passed)
+    # people decide these clusters: no rule excluded them (the ledger's automation row says so)
+    screened = screen_clusters([Record(record_id=canonical_of[cid].record_id) for cid in sorted(touched)], index, inputs.ruleset, settled,
+                               screen=lambda r, _s: ScreenResult(r.record_id, False, "", "", "", ""))
     paths: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in screened.ledger:
         paths[str(row["cluster_id"])].append(row)
@@ -588,7 +608,7 @@ def _settled_before(
         now = [(r.stage, r.outcome, r.reason) for r in rec.rows if r.stage not in ("identification", "dedup", "study")]
         if [(r["stage"], r["outcome"], r["reason"]) for r in paths[cid]] == now:
             continue
-        rows = [*rec.rows[:2], *(LedgerRow._make([str(r[f] or "") for f in LEDGER_FIELDS] + [where]) for r in paths[cid])]
+        rows = [*rec.rows[:2], *(_then_row(r, where) for r in paths[cid])]
         if rows[-1].stage == "full_text" and rows[-1].outcome == OUTCOME_INCLUDED:
             study = rec.row("study")
             study_id = study.reference if study is not None else ""
@@ -597,27 +617,10 @@ def _settled_before(
                     study_id = str(srow.get("study_id") or "")
                     break
             if not study_id:
-                listed = f"no study in {inputs.studies_source} lists it" if inputs.studies_source else "no studies.tsv was given"
-                raise ReconciliationError(
-                    f"record {rec.record_id} was included at full text in the previous version (the decisions dated before {closed}), but {listed}",
-                    where=inputs.studies_source or "studies.tsv (none given)",
-                    fix="count with the studies.tsv of the review (`livingreview prisma --studies`; run_prisma_counts studies=), "
-                    "or add the report's key to its study's reports",
-                )
+                raise _no_study(inputs, rec.record_id, f"the decisions dated before {closed}")
             rows.append(LedgerRow(rec.record_id, cid, "study", OUTCOME_INCLUDED, "", study_id, "", where))
         out[cid] = (_Record(rec.record_id, rows), since[cid])
     return out
-
-
-class _Passed(NamedTuple):
-    """An automation result no rule excluded (the ledger's automation row of a cluster people decide)."""
-
-    excluded: bool = False
-    rule_id: str = ""
-    reason: str = ""
-    label: str = ""
-    evidence: str = ""
-    hits: tuple[str, ...] = ()
 
 
 def _dedup_then(
@@ -720,16 +723,9 @@ def _previous_clusters(
     where = "previous version rebuilt with the decisions dated before " + closed
     for row in screened.ledger:
         if row["stage"] == "full_text" and row["outcome"] == OUTCOME_INCLUDED and not study_of.get(str(row["cluster_id"])):
-            listed = f"no study in {inputs.studies_source} lists it" if inputs.studies_source else "no studies.tsv was given"
-            raise ReconciliationError(
-                f"record {row['record_id']} was included at full text in the previous version (its runs deduplicated with the "
-                f"dedup decisions dated before {closed}), but {listed}",
-                where=inputs.studies_source or "studies.tsv (none given)",
-                fix="count with the studies.tsv of the review (`livingreview prisma --studies`; run_prisma_counts studies=), "
-                "or add the report's key to its study's reports",
-            )
+            raise _no_study(inputs, str(row["record_id"]), f"its runs deduplicated with the dedup decisions dated before {closed}")
     for row in screened.ledger:
-        paths[row["record_id"]].append(LedgerRow._make([str(row[f] or "") for f in LEDGER_FIELDS] + [where]))
+        paths[row["record_id"]].append(_then_row(row, where))
     out: list[_Record] = []
     for c in canonical:
         cid = index.cluster_of[c.record_id]
@@ -903,10 +899,13 @@ def compute_counts(
             old_canonicals = [r for r in old_canonicals if r.cluster_id not in changed_now]
             # this update's duplicates: the total's minus the previous version's (its records minus its clusters)
             duplicates += previous_clusters - len(old_clusters)
+    # each previous-version cluster of today's, cut at ``closed`` (used for the previous version and, with
+    # the clusters a dedup decision since changed, for the part of this update's cells that comes from them)
+    cut_of = {c: _before(canonical_of[c], closed, decision_dates or {}, settled_then) for c in sorted(old_clusters)} if closed else {}
     if closed:
         cut = []
         for rec in old_canonicals:
-            then, date = _before(rec, closed, decision_dates or {}, settled_then)
+            then, date = cut_of[rec.cluster_id]
             cut.append(then)
             if date:
                 decided_since.append({"record_id": rec.record_id, "cluster_id": rec.cluster_id, "date": date})
@@ -922,7 +921,7 @@ def compute_counts(
     changed_since: dict[str, dict[str, int]] = {}
     if closed:
         _reconcile("this update", len(new_records), duplicates, update, new_canonicals)
-        now_cut = _flow([_before(canonical_of[c], closed, decision_dates or {}, settled_then)[0] for c in sorted(old_clusters)])
+        now_cut = _flow([cut_of[c][0] for c in sorted(old_clusters)])
         changed_since = _changed_since(old_flow, now_cut, all_flow, flow, previous_clusters - len(old_clusters))
     previous_reports = old_flow["study_rows"]
     previous_studies = {s.reference for s in previous_reports}
