@@ -6,14 +6,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORES  ?= 4
 
-.PHONY: review test update resources lint bench clean
+.PHONY: review test update resources lint bench clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml
+$(STAMP): $(BIN)/python pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[test]'
 	touch $(STAMP)
 
 review: $(STAMP)
@@ -30,6 +30,14 @@ resources: $(STAMP)
 	$(BIN)/python tools/build_search_snapshot.py --evidence ../shared/evidence --out resources
 	$(BIN)/python tools/build_screening_tables.py --evidence ../shared/evidence --out resources
 	$(BIN)/python tools/build_extraction_tables.py --evidence ../shared/evidence --out resources
+
+# Re-pin requirements.lock: the newest versions pyproject.toml allows, resolved in a fresh virtualenv.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet '.[test,cluster]'
+	{ sed -n '/^#/p' requirements.lock; .lock-venv/bin/pip freeze --exclude-editable --exclude livingreview; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lock-venv build
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

@@ -47,3 +47,45 @@ def test_rule_conda_env_lists_the_runtime_packages() -> None:
     runtime = {_name(r) for r in pyproject["project"]["dependencies"]}
     env = yaml.safe_load((ROOT / "workflow/envs/livingreview.yaml").read_text(encoding="utf-8"))
     assert {_name(d) for d in env["dependencies"] if isinstance(d, str)} - {"python"} == runtime
+
+
+def _lock() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for number, line in enumerate((ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, sep, version = line.partition("==")
+        assert sep and version.strip(), f"requirements.lock line {number}: {line!r} is not an exact pin name==version"
+        pins[_name(name)] = version.strip()
+    return pins
+
+
+def test_lock_pins_every_package_pyproject_names() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    named = {_name(r) for r in pyproject["project"]["dependencies"]}
+    for extra in pyproject["project"]["optional-dependencies"].values():
+        named |= {_name(r) for r in extra}
+    missing = named - set(_lock())
+    assert not missing, f"requirements.lock has no pin for {sorted(missing)}; run `make lock`"
+
+
+def test_lock_versions_satisfy_pyproject_minimums() -> None:
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    requirements = list(pyproject["project"]["dependencies"])
+    for extra in pyproject["project"]["optional-dependencies"].values():
+        requirements += extra
+    pins = _lock()
+    outside = [r for r in map(Requirement, requirements) if not r.specifier.contains(pins[_name(r.name)], prereleases=True)]
+    assert not outside, f"requirements.lock pins versions pyproject.toml does not allow: {[str(r) for r in outside]}"
+
+
+def test_installed_packages_are_the_locked_versions() -> None:
+    """`make test` runs in the .venv `make` built with -c requirements.lock: every locked package that
+    is installed has the locked version (the cluster extra's packages need not be installed)."""
+    from importlib import metadata
+
+    installed = {_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
+    differ = {n: (v, installed[n]) for n, v in _lock().items() if n in installed and installed[n] != v}
+    assert not differ, f"installed versions differ from requirements.lock (locked, installed): {differ}; run `make .venv/.installed`"
