@@ -233,3 +233,77 @@ def test_previous_version_reviewer_change_without_dedup_decisions_file(tmp_path:
     printed = json.loads(capsys.readouterr().out)
     assert printed["previous"]["flow"] == json.loads(json.dumps(counts["previous"]["flow"]))
     assert printed["previous"]["flow"]["records_excluded"] == 1  # Bravo, by R1 then (the review is excluded by a rule)
+
+
+# A keep-apart made since splits Delta's cluster of the previous version (D and its PsycInfo copy,
+# one DOI) into two reports that studies.tsv now lists under two studies: Delta2022 (D, the record
+# the previous version counted as the report) and Delta2022b (the copy, screened in since).
+KEEP_APART_SCREENING = [
+    ("900000101", "title_abstract", "include", "", RUN1),
+    ("900000101", "full_text", "include", "", EARLY),
+    ("900000102", "title_abstract", "exclude", "other", EARLY),
+    ("900000104", "title_abstract", "include", "", RUN1),
+    ("900000104", "full_text", "include", "", EARLY),
+    (D_COPY.record_id, "title_abstract", "include", "", LATE),
+    (D_COPY.record_id, "full_text", "include", "", LATE),
+    ("900000105", "title_abstract", "include", "", "2025-11-06"),
+]
+DELTA = {"study_id": "Delta2022", "reports": "900000104", "primary_report": "900000104"}
+DELTA_B = {"study_id": "Delta2022b", "reports": D_COPY.record_id, "primary_report": D_COPY.record_id}
+
+
+@pytest.mark.parametrize("order", ["delta_first", "delta_b_first"])
+def test_keep_apart_since_splitting_a_previous_report_into_two_studies(order: str, tmp_path: Path) -> None:
+    """The previous version counts the cluster as it was then (one record, one report) with the study
+    of the record it counted as the report (its canonical record, D): as a build of run 1 alone with
+    the decisions dated before the update and the studies.tsv of then (Delta2022 alone). The row order
+    of studies.tsv does not matter (it used to keep the study of the last row naming the cluster)."""
+    records = [A, B, REVIEW, D, D_COPY, B_COPY, E]
+    studies = [*STUDIES, DELTA, DELTA_B] if order == "delta_first" else [*STUDIES, DELTA_B, DELTA]
+    dedup = [(D.record_id, D_COPY.record_id, "keep_apart", LATE)]
+    counts = _build(tmp_path / "review", records, dedup, KEEP_APART_SCREENING, studies)
+    run1 = [r for r in records if r.run_id == RUN1]
+    before = _build(tmp_path / "run1", run1, [], [s for s in KEEP_APART_SCREENING if s[4] < RUN2], [*STUDIES, DELTA])
+    previous = counts["previous"]
+    for key in FLOW:
+        assert previous["flow"][key] == before[key], key
+    assert (counts["previous_studies"], counts["previous_reports"]) == (before["total_studies"], before["total_reports"]) == (2, 2)
+    assert before["included_studies"] == ["Alpha2024", "Delta2022"]
+    # Delta2022b is the update's new study, its report the update's one new report; no report of then is lost
+    assert counts["included_studies"] == ["Alpha2024", "Delta2022", "Delta2022b"]
+    assert (counts["new_studies"], counts["new_reports"], counts["new_reports_of_previous_studies"]) == (1, 1, 0)
+    assert previous["reports_not_carried"] == []
+    assert [d["decision"] for d in previous["dedup_since"]] == ["keep_apart"]
+
+
+def test_keep_apart_since_when_no_study_names_the_previous_report(tmp_path: Path) -> None:
+    """Delta's cluster of the previous version held D (its report), its PsycInfo copy and an Embase
+    copy; a keep-apart made since parts the two copies, so D and the Embase copy are one cluster now
+    and the PsycInfo copy another. D was excluded at full text since, so no study includes D's cluster
+    today, and studies.tsv lists only the copies (Delta2022: the Embase copy; Delta2022b: the PsycInfo
+    copy). Which study D was a report of then cannot be told: one line naming the keep-apart; once
+    studies.tsv lists D under Delta2022 too, the previous version counts it there."""
+    from livingreview.errors import ReconciliationError
+
+    embase_copy = _rec(f"embase:{RUN1}#3", RUN1, RCT.format("Delta trial:"), year="2022", author="Ddtest D", doi="10.5555/audit.d")
+    records = [A, B, REVIEW, D, D_COPY, embase_copy, B_COPY, E]
+    dedup = [(embase_copy.record_id, D_COPY.record_id, "keep_apart", LATE)]
+    screening = [*KEEP_APART_SCREENING, ("900000104", "full_text", "exclude", "open_label", LATE, "R1")]
+    delta = {"study_id": "Delta2022", "reports": embase_copy.record_id, "primary_report": embase_copy.record_id}
+    with pytest.raises(ReconciliationError) as err:
+        _build(tmp_path / "review", records, dedup, screening, [*STUDIES, delta, DELTA_B])
+    message = str(err.value)
+    assert "\n" not in message
+    assert f"{tmp_path / 'review' / 'dedup.tsv'}:2" in message and "report pubmed:900000104" in message
+    assert "Delta2022 (" in message and "Delta2022b (" in message and "list pubmed:900000104" in message
+    assert not (tmp_path / "review" / "counts.json").exists()
+    counts = _build(tmp_path / "fixed", records, dedup, screening, [*STUDIES, {**delta, "reports": f"{embase_copy.record_id}; 900000104"}, DELTA_B])
+    assert (counts["previous_studies"], counts["previous_reports"]) == (2, 2)
+    assert counts["included_studies"] == ["Alpha2024", "Delta2022", "Delta2022b"]
+    assert counts["total_studies"] == 2 and counts["new_studies"] == 1  # Delta2022 is no longer included; Delta2022b is new
+    # D excluded at full text before the update: the previous version had no report there, so no study to tell
+    then_excluded = [s for s in KEEP_APART_SCREENING if s[:2] != ("900000104", "full_text")]
+    then_excluded.append(("900000104", "full_text", "exclude", "open_label", EARLY))
+    counts = _build(tmp_path / "excluded", records, dedup, then_excluded, [*STUDIES, delta, DELTA_B])
+    assert (counts["previous_studies"], counts["previous_reports"], counts["previous"]["flow"]["dbr_excluded_total"]) == (1, 1, 1)
+    assert counts["included_studies"] == ["Alpha2024", "Delta2022b"]

@@ -671,15 +671,64 @@ def _screening_then(inputs: DedupInputs, index: Any, changed: set[str], closed: 
     return kept
 
 
-def _studies_then(inputs: DedupInputs, index: Any, changed: set[str]) -> dict[str, str]:
-    """The study_id of each ``changed`` cluster of the previous version a studies.tsv row lists a report key of."""
+def _studies_then(
+    inputs: DedupInputs,
+    index: Any,
+    changed: set[str],
+    included: set[str],
+    canonical: Mapping[str, Any],
+    study_now: Callable[[str], str],
+    since: Sequence[Any],
+) -> dict[str, str]:
+    """The study_id of each ``changed`` cluster of the previous version a studies.tsv row lists a report key of
+    (of those ``included`` at full text then, the ones whose study counts).
+
+    A keep-apart made since can split such a cluster into reports that studies.tsv now lists under
+    two studies. The previous version counted the cluster as one report, its canonical record, so
+    its study is that record's: the study the ledger links the record's cluster of today to
+    (``study_now``, "" when none), else the one study whose row lists a key of the record itself
+    (its record_id, PMID or DOI; ``canonical``: the livingreview.records.Record of each cluster's
+    canonical record, by cluster). When neither tells one study, stop naming the keep-apart rather
+    than take the study of whichever row comes last."""
     from .studies import split_keys
 
-    study_of: dict[str, str] = {}
+    named: dict[str, dict[str, list[str]]] = defaultdict(dict)  # cluster -> study_id -> the keys its row lists of the cluster
+    lines: dict[str, str] = {}
     for row in inputs.study_rows:
+        sid = str(row.get("study_id") or "")
+        lines[sid] = f"{inputs.studies_source}:{row.get('_line', '?')}"
         for key in split_keys(row.get("reports") or ""):
             for cid in index.resolve(key) & changed:
-                study_of[cid] = str(row.get("study_id") or "")
+                named[cid].setdefault(sid, []).append(key.strip().lower())
+    study_of: dict[str, str] = {}
+    for cid, studies in named.items():
+        if len(studies) == 1:
+            study_of[cid] = next(iter(studies))
+            continue
+        if cid not in included:  # no report of the previous version: no study to tell
+            continue
+        report = canonical[cid]
+        now = study_now(report.record_id)
+        if now in studies:
+            study_of[cid] = now
+            continue
+        db, _, native = report.record_id.partition(":")
+        own = {k.strip().lower() for k in (report.record_id, report.pmid, report.doi, native if db in PMID_DATABASES else "") if k}
+        found = [sid for sid, keys in studies.items() if own & set(keys)]
+        if len(found) == 1:
+            study_of[cid] = found[0]
+            continue
+        members = set(index.members.get(cid, ()))
+        split = [d for d in since if d.record_a in members and d.record_b in members] or list(since)
+        listed = ", ".join(f"{sid} ({lines[sid]})" for sid in sorted(studies))
+        raise ReconciliationError(
+            f"the dedup decision made since splits a cluster of the previous version (report {report.record_id}, "
+            f"records {', '.join(sorted(members))}) into reports of {len(studies)} studies ({listed}), and no single one of them "
+            f"lists {report.record_id} itself, so the study the previous version linked it to cannot be told",
+            where=min(split, key=lambda d: (d.date, d.where)).where,
+            fix=f"list {report.record_id} (the record the previous version counted as the report) in the reports of the study "
+            "it was a report of then, and of no other study, in studies.tsv",
+        )
     return study_of
 
 
@@ -718,7 +767,15 @@ def _previous_clusters(
     index = build_index(canonical, result.clusters)
     settled = resolve_decisions(_without_disagreements(_screening_then(inputs, index, changed, closed), index), index)
     screened = screen_clusters([c for c in canonical if index.cluster_of[c.record_id] in changed], index, inputs.ruleset, settled, screen=screen_record)
-    study_of = _studies_then(inputs, index, changed)
+    included = {str(r["cluster_id"]) for r in screened.ledger if r["stage"] == "full_text" and r["outcome"] == OUTCOME_INCLUDED}
+
+    def study_now(record_id: str) -> str:  # the study the ledger links the record's cluster of today to
+        canon = next(m for m in clusters[records[record_id].cluster_id] if m.rows[1].outcome == OUTCOME_CANONICAL)
+        study = canon.row("study")
+        return study.reference if study is not None else ""
+
+    canonical_then = {index.cluster_of[c.record_id]: c for c in canonical}
+    study_of = _studies_then(inputs, index, changed, included, canonical_then, study_now, since)
     paths: dict[str, list[LedgerRow]] = defaultdict(list)
     where = "previous version rebuilt with the decisions dated before " + closed
     for row in screened.ledger:
