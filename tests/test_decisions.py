@@ -286,3 +286,29 @@ def test_build_index_is_the_index_add_record_builds() -> None:
     assert got.keys["10.1/abc"] == {"c1", "c3"} and got.keys["embase:e1"] == {"c1", "c3"} and got.canonical_of["c2"] == "medline:222"
     with pytest.raises(ConfigError, match="record embase:zz is in no cluster"):
         build_index([Record(record_id="embase:zz")], clusters)
+
+
+def test_a_decision_dated_in_the_future_is_refused_naming_file_line_and_date() -> None:
+    """The date says which version a decision counts in: a mistyped year would count it in a later
+    update's column. Refused after today's date in the easternmost zone (UTC+14), so never on the day
+    a team east of UTC made it. Dates are built from today's date, so the test never ages."""
+    import datetime as dt
+
+    from livingreview.decisions import refuse_future_dates
+
+    today = dt.datetime.now(dt.UTC).date()
+    day = dt.timedelta(days=1)
+    midnight = dt.datetime.combine(today, dt.time(0, 0), dt.UTC)  # 14:00 the same day in UTC+14
+    ten = dt.datetime.combine(today, dt.time(10, 0), dt.UTC)  # midnight the next day in UTC+14
+    refuse_future_dates([(today.isoformat(), "d.tsv:2"), ((today - 400 * day).isoformat(), "d.tsv:3")], now=midnight)
+    refuse_future_dates([((today + day).isoformat(), "d.tsv:2")], now=ten)
+    with pytest.raises(ConfigError) as err:
+        refuse_future_dates([(today.isoformat(), "d.tsv:2"), ((today + day).isoformat(), "d.tsv:3")], now=midnight)
+    assert str(err.value) == (f"d.tsv:3: date {today + day} is in the future (today is {today} UTC); a decision's date says which version "
+                              "of the review it counts in; fix: write the date the decision was made, YYYY-MM-DD (check the year)")
+    with pytest.raises(ConfigError, match=rf"^d\.tsv:4: date {today + 2 * day} is in the future"):
+        refuse_future_dates([((today + 2 * day).isoformat(), "d.tsv:4")], now=ten)
+    # a year typed 36 years ahead (2062 for 2026), at the current time
+    ahead = today.replace(year=today.year + 36, day=min(today.day, 28)).isoformat()
+    with pytest.raises(ConfigError, match=rf"^d\.tsv:9: date {ahead} is in the future"):
+        refuse_future_dates([(ahead, "d.tsv:9")])

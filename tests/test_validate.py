@@ -277,3 +277,39 @@ def test_two_primary_analyses_are_one_line_at_validate_naming_the_second(
     err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("INFO ")]
     assert err == [f"livingreview: error: config/config.yaml:{flag + 1}: 2 analyses are marked primary (ptsd_severity_md, ptsd_severity_smd); "
                    "fix: set primary: true on one analysis only"]
+
+
+@pytest.mark.parametrize("table", ["screening", "dedup"])
+def test_a_decision_dated_in_the_future_is_one_line_at_validate_and_snakemake_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], table: str
+) -> None:
+    """A decision's date says which version of the review it counts in, so a mistyped year (2062 for
+    2026) was accepted and would have counted in a later update's column. Dates are built from today's
+    date (UTC): two days ahead is after today in every time zone; today itself is accepted."""
+    import datetime as dt
+
+    copy_project_inputs(tmp_path)
+    today = dt.datetime.now(dt.UTC).date()
+    path = tmp_path / f"resources/{table}/decisions.tsv"
+    shipped = path.read_text(encoding="utf-8")
+    line = len(shipped.splitlines()) + 1
+
+    def add(date: dt.date) -> None:
+        row = (["pubmed:38559428", "embase:2025-09-30#1", "keep_apart", "R1", date.isoformat(), ""] if table == "dedup"
+               else ["38559428", "title_abstract", "exclude", "publication_type", "R9", date.isoformat(), ""])
+        path.write_text(shipped + "\t".join(row) + "\n", encoding="utf-8")
+
+    monkeypatch.chdir(tmp_path)
+    add(today)
+    assert main(["validate"]) == 0
+    capsys.readouterr()
+    later = today + dt.timedelta(days=2)
+    add(later)
+    assert main(["validate"]) == 1
+    expected = (f"livingreview: error: resources/{table}/decisions.tsv:{line}: date {later} is in the future (today is ")
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("INFO ")]
+    assert len(err) == 1 and err[0].startswith(expected) and err[0].endswith("fix: write the date the decision was made, YYYY-MM-DD (check the year)"), err
+    proc = run_snakemake(tmp_path, "-n", check=False)
+    err = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("INFO ")]
+    assert proc.returncode == 1 and len(err) == 1 and err[0].startswith(expected), proc.stderr
+    assert not (tmp_path / "results").exists()

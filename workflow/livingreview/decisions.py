@@ -88,6 +88,30 @@ def _valid_date(text: str) -> bool:
     return True
 
 
+# The latest calendar date anywhere (UTC+14, Kiribati): a decision dated on the day a team east of
+# UTC made it, or on a search run's day (the local clock dates runs), is never refused as future.
+EARLIEST_ZONE = _dt.timezone(_dt.timedelta(hours=14), "UTC+14")
+
+
+def refuse_future_dates(dated: Iterable[tuple[str, str]], *, now: _dt.datetime | None = None) -> None:
+    """Stop (ConfigError naming ``where``) at the first (date, where) of ``dated`` whose date no time
+    zone has reached at ``now`` (default: the current time): after today's date in UTC+14, so after
+    today's date in UTC too. The date decides which version of the review a human decision counts in,
+    so a mistyped year (2062 for 2026) would move it into the column of some later update, silently.
+    Dates are YYYY-MM-DD (the schemas' pattern), so they compare as text. Only refuses: what a valid
+    input gives does not depend on the clock."""
+    now = now if now is not None else _dt.datetime.now(_dt.UTC)
+    latest = now.astimezone(EARLIEST_ZONE).date().isoformat()
+    for date, where in dated:
+        if date > latest:
+            today = now.astimezone(_dt.UTC).date().isoformat()
+            raise ConfigError(
+                f"date {date} is in the future (today is {today} UTC); a decision's date says which version of the review it counts in",
+                where=where,
+                fix="write the date the decision was made, YYYY-MM-DD (check the year)",
+            )
+
+
 def load_decisions(path: str | os.PathLike[str], reasons: Collection[str] | Mapping[str, str]) -> list[Decision]:
     """Read and validate decisions.tsv.
 

@@ -74,7 +74,7 @@ def check_domains(config: dict[str, Any], reported: set[str], *, where: str | Co
 
 def check_inputs(config: dict[str, Any], *, where: str | ConfigSources = "config/config.yaml") -> tuple[dict[str, Any], RunLayout]:
     """``validate_inputs`` plus the runs' layout it read (Snakemake's start reads each manifest once)."""
-    from .decisions import load_decisions
+    from .decisions import load_decisions, refuse_future_dates
     from .dedup import load_dedup_decisions
     from .effects import check_analyses
     from .extraction import check_column_names, load_outcomes, load_studies
@@ -89,8 +89,12 @@ def check_inputs(config: dict[str, Any], *, where: str | ConfigSources = "config
     summary["screening rules"] = len(rules.rules)
     dedup_path = config["dedup"]["decisions"]
     if Path(dedup_path).exists():
-        summary["dedup decisions"] = len(load_dedup_decisions(dedup_path))
-    summary["screening decisions"] = len(load_decisions(config["screening"]["decisions"], rules.reasons))
+        dedup = load_dedup_decisions(dedup_path)
+        refuse_future_dates((d.date, d.where) for d in dedup)
+        summary["dedup decisions"] = len(dedup)
+    decisions = load_decisions(config["screening"]["decisions"], rules.reasons)
+    refuse_future_dates((d.date, f"{d.source}:{d.line}") for d in decisions)
+    summary["screening decisions"] = len(decisions)
     studies = load_studies(config["extraction"]["studies"])
     summary["studies"] = len(studies)
     outcomes = load_outcomes(config["extraction"]["outcomes"], studies)
