@@ -97,6 +97,7 @@ def _build(folder: Path, records: list[Record], dedup: list[tuple[str, str, str,
     write_tsv(folder / "studies.tsv", ("study_id", "reports", "primary_report"), studies)
     write_tsv(folder / "records.tsv", list(records[0].to_row()), [r.to_row() for r in records])
     result = deduplicate(records, decisions=load_dedup_decisions(folder / "dedup.tsv"))
+    write_tsv(folder / "canonical.tsv", list(result.canonical[0]), result.canonical)
     canonical = [Record.from_row(r) for r in result.canonical]
     index = build_index(canonical, result.clusters)
     ruleset = load_rules(RULES)
@@ -110,7 +111,7 @@ def _build(folder: Path, records: list[Record], dedup: list[tuple[str, str, str,
     config = {"screening": {"rules": RULES}, "searches": {"sources": SOURCES}}
     return run_prisma_counts(ledger=folder / "ledger.tsv", config=config, counts_out=folder / "counts.json", csv_out=folder / "PRISMA.csv",
                              decisions=folder / "decisions.tsv", records=folder / "records.tsv", dedup_decisions=folder / "dedup.tsv",
-                             studies=folder / "studies.tsv")
+                             studies=folder / "studies.tsv", canonical=folder / "canonical.tsv")
 
 
 FLOW = ("excluded_automatic", "excluded_other", "records_screened", "records_excluded", "records_awaiting", "dbr_sought_reports",
@@ -307,3 +308,52 @@ def test_keep_apart_since_when_no_study_names_the_previous_report(tmp_path: Path
     counts = _build(tmp_path / "excluded", records, dedup, then_excluded, [*STUDIES, delta, DELTA_B])
     assert (counts["previous_studies"], counts["previous_reports"], counts["previous"]["flow"]["dbr_excluded_total"]) == (1, 1, 1)
     assert counts["included_studies"] == ["Alpha2024", "Delta2022b"]
+
+
+# Two conference abstracts in Embase carry one DOI, the journal supplement's. Foxtrot's is a copy of
+# its PubMed record (which has no DOI: the cluster's merged canonical record takes the supplement's);
+# Golf's was linked by a person to Golf's PubMed record (its own DOI) and kept apart from Foxtrot's.
+# So the supplement DOI names Foxtrot's cluster for the screening stage (canonical.tsv), but it is a
+# member's DOI in two clusters of records.tsv.
+SUPPLEMENT = "10.5555/audit.supplement"
+FOXTROT = _rec("pubmed:900000106", RUN1, RCT.format("Foxtrot trial:"), year="2024", author="Fftest F")
+FOXTROT_ABSTRACT = _rec(f"embase:{RUN1}#4", RUN1, RCT.format("Foxtrot trial:"), year="2024", author="Fftest F", doi=SUPPLEMENT)
+GOLF = _rec("pubmed:900000107", RUN1, RCT.format("Golf trial:"), year="2024", author="Ggtest G", doi="10.5555/audit.g")
+GOLF_ABSTRACT = _rec(f"embase:{RUN1}#5", RUN1, "SYNTHETIC TEST RECORD: Golf conference abstract", year="2024", author="Ggtest G", doi=SUPPLEMENT)
+
+
+def test_a_key_the_ledger_does_not_cite_resolves_as_the_screening_stage_resolved_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """R1 excluded Foxtrot by the supplement DOI before the update and included it by its PMID since:
+    the ledger cites only the PMID row. Settling the previous version used to look the DOI up in
+    records.tsv, found it on a member of two clusters and stopped; the screening stage had resolved it
+    to Foxtrot's cluster with canonical.tsv, and so does the settling now."""
+    records = [A, B, REVIEW, D, D_COPY, FOXTROT, FOXTROT_ABSTRACT, GOLF, GOLF_ABSTRACT, B_COPY, E]
+    dedup = [(FOXTROT_ABSTRACT.record_id, GOLF_ABSTRACT.record_id, "keep_apart", RUN1), (GOLF.record_id, GOLF_ABSTRACT.record_id, "link", RUN1)]
+    screening = [*SCREENING, (SUPPLEMENT, "title_abstract", "exclude", "other", EARLY), ("900000107", "title_abstract", "exclude", "other", EARLY),
+                 ("900000106", "title_abstract", "include", "", LATE)]
+    counts = _build(tmp_path / "review", records, dedup, screening)
+    run1 = [r for r in records if r.run_id == RUN1]
+    before = _build(tmp_path / "run1", run1, dedup, [s for s in screening if s[4] < RUN2])
+    previous = counts["previous"]
+    for key in FLOW:
+        assert previous["flow"][key] == before[key], key
+    assert previous["flow"]["records_excluded"] == 3  # Bravo, Foxtrot (by the supplement DOI) and Golf
+    assert [(d["record_id"], d["date"]) for d in previous["decided_since"]] == [(FOXTROT.record_id, LATE)]
+    for key in FLOW:
+        assert previous["flow"][key] + counts[key] == counts["all_runs"][key], key
+    # `livingreview prisma --canonical` counts the same; without canonical.tsv it stops with one line saying to pass it
+    import json
+
+    from livingreview.cli import main as cli_main
+
+    review = tmp_path / "review"
+    args = ["prisma", str(review / "ledger.tsv"), "--config", str(tmp_path / "none.yaml"), "--decisions", str(review / "decisions.tsv"), "--rules", RULES,
+            "--records", str(review / "records.tsv"), "--studies", str(review / "studies.tsv"), "--dedup-decisions", str(review / "dedup.tsv"), "--json"]
+    assert cli_main([*args, "--canonical", str(review / "canonical.tsv")]) == 0
+    assert json.loads(capsys.readouterr().out)["previous"]["flow"] == json.loads(json.dumps(previous["flow"]))
+    assert cli_main([*args, "--canonical", str(tmp_path / "absent.tsv")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert [ln for ln in captured.err.splitlines() if not ln.startswith("INFO ")] == [
+        f"livingreview: error: {tmp_path / 'absent.tsv'}: counting the previous version needs canonical.tsv (a decisions.tsv key is no record_id "
+        "or PMID the ledger names); fix: pass the canonical.tsv of the build (`livingreview prisma --canonical`; run_prisma_counts canonical=)"]

@@ -452,7 +452,8 @@ class DedupInputs:
     """What counting the previous version's clusters as they stood needs, when a person's dedup
     decision (resources/dedup/decisions.tsv) is dated on or after this update's first search:
     every record (records.tsv), the dedup decisions, the screening decisions and rules (to screen a
-    cluster of the previous version that no longer exists) and studies.tsv rows (its study)."""
+    cluster of the previous version that no longer exists), studies.tsv rows (its study) and
+    canonical.tsv (to resolve a screening decision's key as the screening stage did)."""
 
     records: Callable[[], Sequence[Any]]  # reads the livingreview.records.Record of every run (only when needed)
     dedup_decisions: Sequence[Any]  # livingreview.dedup.DedupDecision
@@ -460,6 +461,10 @@ class DedupInputs:
     ruleset: Any
     study_rows: Sequence[Mapping[str, str]] = ()
     studies_source: str = "resources/extraction/studies.tsv"
+    # reads canonical.tsv (each cluster's merged canonical record, which the screening stage resolves
+    # decision keys with), only when a key needs it
+    canonical: Callable[[], Sequence[Any]] | None = None
+    canonical_source: str = ""
 
 
 def _without_disagreements(decisions: Sequence[Any], index: Any) -> list[Any]:
@@ -516,7 +521,8 @@ def _settled_before(
 
     Keys are resolved to clusters as the stage resolved them: the key of every row the ledger cites
     (its cluster), every record_id (and a PubMed record's PMID); another key (a DOI or PMID the
-    ledger does not cite) by the canonical record's PMID and DOI in records.tsv, then by any member's.
+    ledger does not cite) with the stage's own index (decisions.build_index of canonical.tsv, whose
+    merged PMID and DOI it matches, and the ledger's clusters).
     """
     from .decisions import ClusterIndex, resolve_decisions
     from .records import Record
@@ -539,27 +545,15 @@ def _settled_before(
         for r in canon.rows:
             if r.stage in _HUMAN_STAGES and r.reference in by_reference:
                 known[by_reference[r.reference].key.strip().lower()].add(cid)
-    fallback: list[dict[str, set[str]]] = []  # from records.tsv, read only when a key needs it
+    stage_index: list[ClusterIndex] = []  # the screening stage's index, built only when a key needs it
 
     def clusters_of(key: str) -> set[str]:
-        key = key.strip().lower()
-        found = known.get(key, set())
+        found = known.get(key.strip().lower(), set())
         if found:
             return found
-        if not fallback:
-            canonical_ids = {c.record_id for c in canonical_of.values()}
-            own: dict[str, set[str]] = defaultdict(set)
-            members: dict[str, set[str]] = defaultdict(set)
-            for rec in inputs.records():
-                cid = cluster_of.get(rec.record_id)
-                for value in (rec.pmid, rec.doi):
-                    if cid and value:
-                        (own if rec.record_id in canonical_ids else members)[value.strip().lower()].add(cid)
-            fallback.extend((own, members))
-        for table in fallback:
-            if table.get(key):
-                return table[key]
-        return set()
+        if not stage_index:
+            stage_index.append(_stage_index(inputs, canonical_of, cluster_of))
+        return stage_index[0].resolve(key)
 
     def cluster_of_decision(d: Any) -> str:
         found = clusters_of(d.key)
@@ -568,7 +562,7 @@ def _settled_before(
                 f"key {d.key!r} names {len(found)} clusters of the ledger, so the previous version (decisions dated before {closed}) "
                 "cannot be settled",
                 where=f"{d.source}:{d.line}",
-                fix="count with the ledger, records.tsv and decisions.tsv of one build (re-run the pipeline), or write the record_id of the intended record as the key",
+                fix="count with the ledger, canonical.tsv and decisions.tsv of one build (re-run the pipeline), or write the record_id of the intended record as the key",
             )
         return next(iter(found))
 
@@ -621,6 +615,30 @@ def _settled_before(
             rows.append(LedgerRow(rec.record_id, cid, "study", OUTCOME_INCLUDED, "", study_id, "", where))
         out[cid] = (_Record(rec.record_id, rows), since[cid])
     return out
+
+
+def _stage_index(inputs: DedupInputs, canonical_of: Mapping[str, _Record], cluster_of: Mapping[str, str]) -> Any:
+    """The ClusterIndex the screening stage resolved decisions.tsv keys with: canonical.tsv (``inputs.canonical``)
+    and the ledger's clusters (decisions.build_index)."""
+    from .decisions import build_index
+
+    where = inputs.canonical_source or "canonical.tsv (none given)"
+    if inputs.canonical is None:
+        raise ReconciliationError(
+            "counting the previous version needs canonical.tsv (a decisions.tsv key is no record_id or PMID the ledger names)",
+            where=where,
+            fix="pass the canonical.tsv of the build (`livingreview prisma --canonical`; run_prisma_counts canonical=)",
+        )
+    canonical = inputs.canonical()
+    odd = sorted({r.record_id for r in canonical} ^ {c.record_id for c in canonical_of.values()})
+    if odd:
+        raise ReconciliationError(
+            f"canonical.tsv and the ledger disagree on the canonical records ({len(odd)} record(s), e.g. {odd[0]})",
+            where=where,
+            fix="re-run the pipeline so results/dedup/canonical.tsv and results/audit/ledger.tsv come from the same build",
+        )
+    rows = [{"record_id": rid, "cluster_id": cid, "canonical_id": canonical_of[cid].record_id} for rid, cid in sorted(cluster_of.items())]
+    return build_index(canonical, rows)
 
 
 def _dedup_then(
@@ -1147,21 +1165,24 @@ def dedup_inputs(
     decisions: str | os.PathLike[str] | None,
     rules: str | os.PathLike[str],
     studies: str | os.PathLike[str] | None,
+    canonical: str | os.PathLike[str] | None = None,
 ) -> DedupInputs | None:
     """DedupInputs read from records.tsv, resources/dedup/decisions.tsv, the screening decisions,
-    rules and studies.tsv; None without the screening decisions. Without records.tsv or a dedup
-    decisions file no dedup decision counts as dated since the previous version. records.tsv is read
-    only when a dedup decision dated since is, or a screening decision's key needs it."""
+    rules, studies.tsv and canonical.tsv; None without the screening decisions. Without records.tsv
+    or a dedup decisions file no dedup decision counts as dated since the previous version.
+    records.tsv is read only when a dedup decision dated since is; canonical.tsv only when a
+    screening decision's key needs it."""
     if decisions is None:
         return None
     from .decisions import load_decisions
     from .dedup import load_dedup_decisions, read_records_tsv
+    from .screen_stage import read_canonical
     from .screening import load_rules
 
     def read_records() -> Sequence[Any]:
         if records is None or not os.path.exists(records):
             raise ReconciliationError(
-                "counting the previous version needs records.tsv (a decisions.tsv key is no record_id or PMID the ledger names)",
+                "counting the previous version with the dedup decisions dated before it needs records.tsv",
                 where=str(records or "records.tsv"),
                 fix="pass the records.tsv of the build (`livingreview prisma --records`; run_prisma_counts records=)",
             )
@@ -1177,6 +1198,8 @@ def dedup_inputs(
         ruleset=ruleset,
         study_rows=study_rows,
         studies_source=str(studies or ""),
+        canonical=(lambda: read_canonical(canonical)) if canonical is not None and os.path.exists(canonical) else None,
+        canonical_source=str(canonical or ""),
     )
 
 
@@ -1192,17 +1215,20 @@ def run_prisma_counts(
     records: str | os.PathLike[str] | None = None,
     dedup_decisions: str | os.PathLike[str] | None = None,
     studies: str | os.PathLike[str] | None = None,
+    canonical: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Pipeline step: read the ledger, compute and reconcile the counts, write counts.json and PRISMA.csv.
 
     ``decisions`` (resources/screening/decisions.tsv) gives each human decision's date, so that the
     previous version is counted with the decisions it had (compute_counts ``decision_dates``);
     ``records`` (records.tsv), ``dedup_decisions`` (resources/dedup/decisions.tsv) and ``studies``
-    (studies.tsv) let it be counted with the clusters it had (compute_counts ``dedup_inputs``).
+    (studies.tsv) let it be counted with the clusters it had (compute_counts ``dedup_inputs``);
+    ``canonical`` (canonical.tsv) resolves a decisions.tsv key the ledger does not cite as the
+    screening stage did.
     """
     rows = load_ledger_rows(ledger)
     dates = decision_dates(decisions, config["screening"]["rules"]) if decisions is not None else None
-    inputs = dedup_inputs(records, dedup_decisions, decisions, config["screening"]["rules"], studies) if dates is not None else None
+    inputs = dedup_inputs(records, dedup_decisions, decisions, config["screening"]["rules"], studies, canonical) if dates is not None else None
     counts = compute_counts(
         rows, sources=config["searches"]["sources"], previous_runs=previous_runs, source_name=str(ledger), decision_dates=dates, dedup_inputs=inputs
     )

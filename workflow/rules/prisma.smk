@@ -3,6 +3,7 @@ rule prisma_counts:
         ledger="results/audit/ledger.tsv",
         decisions=config["screening"]["decisions"],
         records="results/records/records.tsv",
+        canonical="results/dedup/canonical.tsv",
         dedup_decisions=optional_input(config["dedup"]["decisions"]),
         studies=config["extraction"]["studies"],
     output:

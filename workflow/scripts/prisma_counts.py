@@ -14,6 +14,7 @@ run_step(
     ledger=snakemake.input.ledger,  # noqa: F821
     decisions=snakemake.input.decisions,  # noqa: F821
     records=snakemake.input.records,  # noqa: F821
+    canonical=snakemake.input.canonical,  # noqa: F821
     dedup_decisions=(list(snakemake.input.dedup_decisions) or [None])[0],  # noqa: F821  (optional: none when the file is absent)
     studies=snakemake.input.studies,  # noqa: F821
     config=snakemake.params.config,  # noqa: F821

@@ -35,6 +35,11 @@ def register(subparsers: Any) -> None:
         "clusters, not the previous version's, as in the pipeline (default: the config's dedup.decisions)",
     )
     p.add_argument("--records", default="results/records/records.tsv", help="records.tsv, read when a dedup decision is dated since the previous version (default: %(default)s)")
+    p.add_argument(
+        "--canonical",
+        default="results/dedup/canonical.tsv",
+        help="canonical.tsv, read when a --decisions key is no record_id or PMID the ledger names (default: %(default)s)",
+    )
     p.add_argument("--studies", help="studies.tsv (default: the config's extraction.studies)")
     p.add_argument("--json", action="store_true", help="print counts.json to stdout")
     p.set_defaults(func=run)
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         if not rules:
             raise ConfigError("--decisions needs the screening rules for its reason codes", where="livingreview prisma", fix="pass --rules config/screening.yaml or --config")
         dates = decision_dates(decisions, rules)
-    inputs = dedup_inputs(args.records, dedup_decisions, decisions, rules, studies) if dates is not None and rules else None
+    inputs = dedup_inputs(args.records, dedup_decisions, decisions, rules, studies, args.canonical) if dates is not None and rules else None
     counts = compute_counts(
         load_ledger(args.ledger), sources=sources, previous_runs=args.previous_runs, source_name=args.ledger, decision_dates=dates, dedup_inputs=inputs
     )
