@@ -238,3 +238,93 @@ def test_a_python_path_with_a_space_is_fine_under_use_conda(capsys: pytest.Captu
         check_job_python("/home/me/My Reviews/.venv/bin/python")
     assert stop.value.code == 1
     assert capsys.readouterr().err.startswith("livingreview: error: /home/me/My Reviews/.venv/bin/python: the path of the Python")
+
+
+def _stray_cr(work: Path, rel: str, lineno: int, column: str, *, crlf: bool = False) -> int:
+    """Put a lone carriage return after the first word of ``column``'s cell on line ``lineno`` of
+    ``rel`` (``crlf``: first save the whole file with CRLF line endings); returns the column's cell number."""
+    path = work / rel
+    lines = path.read_text(encoding="utf-8").split("\n")
+    cell = lines[0].split("\t").index(column)
+    cells = lines[lineno - 1].split("\t")
+    assert " " in cells[cell], (rel, lineno, column, cells[cell])
+    cells[cell] = cells[cell].replace(" ", "\r ", 1)
+    lines[lineno - 1] = "\t".join(cells)
+    path.write_bytes(("\r\n" if crlf else "\n").join(lines).encode("utf-8"))
+    return cell + 1
+
+
+# (file, line, column the stray carriage return goes into)
+STRAY_CR = {
+    "screening_decisions": ("resources/screening/decisions.tsv", 3, "note"),
+    "studies": (STUDIES, 4, "design"),
+    "outcomes": (OUTCOMES, 3, "timepoint"),
+}
+STRAY_CR_FIX = ("fix: remove the stray carriage return from that line (an editor may show it as ^M; pasted text often brings one), "
+                "or save the file with one kind of line ending")
+
+
+@pytest.mark.parametrize("crlf", [False, True], ids=["lf", "crlf"])
+@pytest.mark.parametrize("which", ["screening_decisions", "studies", "outcomes"])
+def test_a_stray_carriage_return_is_one_line_naming_file_line_and_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], which: str, crlf: bool
+) -> None:
+    """A lone "\\r" inside a cell ended the line there: the rest of the line was read as a row of its
+    own and the error named a short row ('column ... value '' is not allowed', or the wrong number of
+    cells) on a line that looks complete in an editor. Now: the line, the column and the fix."""
+    rel, lineno, column = STRAY_CR[which]
+    copy_project_inputs(tmp_path)
+    cell = _stray_cr(tmp_path, rel, lineno, column, crlf=crlf)
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate"]) == 1
+    captured = capsys.readouterr()
+    err = [ln for ln in captured.err.splitlines() if not ln.startswith("INFO ")]
+    assert err == [
+        f"livingreview: error: {rel}:{lineno}: a carriage return (\\r) not followed by a line feed, in column '{column}' (cell {cell}): "
+        f"it ends the line there, so the rest of the line would be read as another row; {STRAY_CR_FIX}"
+    ]
+    assert "valid" not in captured.out
+
+
+def test_a_stray_carriage_return_in_a_header_is_named_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """In the header line (here of an extraction table, whose header is checked before its rows) the
+    lone "\\r" used to cut the header short: 'missing column(s) ...' for columns that are there."""
+    copy_project_inputs(tmp_path)
+    path = tmp_path / OUTCOMES
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("\tscale\t", "\tscale\r\t", 1), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate"]) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("INFO ")]
+    assert err == [
+        f"livingreview: error: {OUTCOMES}:1: a carriage return (\\r) not followed by a line feed, in the header's column 'scale': "
+        f"it ends the line there, so the rest of the line would be read as another row; {STRAY_CR_FIX}"
+    ]
+
+
+def test_crlf_and_lone_cr_tables_read_as_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Tables saved with CRLF line endings (Windows), or with a lone carriage return ending every line (old
+    Mac spreadsheets), validate to the same counts as the tables as shipped."""
+    copy_project_inputs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate"]) == 0
+    shipped = capsys.readouterr().out.replace(f"{tmp_path}", "")
+    tables = ("resources/screening/decisions.tsv", STUDIES, OUTCOMES)
+    for ending in ("\r\n", "\r"):
+        for rel in tables:
+            text = (tmp_path / rel).read_text(encoding="utf-8").replace("\r\n", "\n").replace("\r", "\n")
+            (tmp_path / rel).write_bytes(text.replace("\n", ending).encode("utf-8"))
+        assert main(["validate"]) == 0, ending
+        assert capsys.readouterr().out.replace(f"{tmp_path}", "") == shipped, ending
+        assert "studies" in shipped
+
+
+def test_a_stray_carriage_return_stops_snakemake_at_start(tmp_path: Path) -> None:
+    copy_project_inputs(tmp_path)
+    rel, lineno, column = STRAY_CR["screening_decisions"]
+    _stray_cr(tmp_path, rel, lineno, column)
+    proc = run_snakemake(tmp_path, "-n", check=False)
+    assert proc.returncode == 1
+    err = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("INFO ")]
+    assert len(err) == 1 and err[0].startswith(f"livingreview: error: {rel}:{lineno}: a carriage return (\\r) not followed by a line feed"), proc.stderr
+    assert not (tmp_path / "results").exists()

@@ -6,8 +6,9 @@ just before a final newline, so "2025-01-01\\n" passed the date pattern ``^...$`
 "ptsd_severity_md\\n" passed ``^[a-z][a-z0-9_]*$`` (and became part of output file names). Every
 schema is applied through livingreview.config.schema_validator, which reads ``$`` as the end.
 
-Tables (TSV) cannot carry such a value: read_tsv splits lines on "\\n", "\\r" and "\\r\\n", so a
-cell never holds a line break; the row-level tests below check the validation layer itself.
+Tables (TSV) cannot carry such a value: read_tsv ends a line at "\\n" and "\\r\\n" (and at "\\r" in a file
+whose every line ends so) and refuses a lone "\\r" anywhere else, so a cell never holds a line break;
+the row-level tests below check the validation layer itself.
 """
 
 from __future__ import annotations
@@ -83,12 +84,16 @@ def test_a_study_row_with_a_trailing_newline_in_its_id_names_file_line_and_colum
 
 
 def test_a_tsv_cell_cannot_hold_a_line_break(tmp_path: Path) -> None:
-    """Why the table tests above go through the validation layer: the reader ends a line at "\\r" (and "\\n")."""
+    """Why the table tests above go through the validation layer: the reader ends a line at "\\n" and
+    refuses a lone "\\r" inside one (it used to end the line there, giving two short rows)."""
     from livingreview.tables import read_tsv
 
     p = tmp_path / "t.tsv"
-    p.write_bytes(b"a\tb\n2025-01-01\r\tx\n")
+    p.write_bytes(b"a\tb\n2025-01-01\n\tx\n")
     assert [(r["a"], r["b"]) for r in read_tsv(p)] == [("2025-01-01", ""), ("", "x")]
+    p.write_bytes(b"a\tb\n2025-01-01\r\tx\n")
+    with pytest.raises(InputFormatError, match=r"t\.tsv:2: a carriage return \(\\r\) not followed by a line feed, in column 'a' \(cell 1\)"):
+        read_tsv(p)
 
 
 @pytest.mark.parametrize(

@@ -99,6 +99,11 @@ def _error(call) -> str:  # type: ignore[no-untyped-def]
         (b"a\tb\n1\t2\n3\t4\t5\n", "t.tsv:3: 3 cells but the header has 2 columns"),
         (b"a\tb\xe9\n1\t2\n", "t.tsv:1: byte 0xe9 (byte 4 of the line) is not UTF-8 text"),
         (b"a\tb\n1\t2\n3\t4\xe9\n", "t.tsv:3: byte 0xe9 (byte 4 of the line) is not UTF-8 text"),
+        # a lone carriage return inside a line of a "\n" or "\r\n" file (header or row): the line and the column
+        (b"a\tb\n1\t2\r3\n4\t5\n", "t.tsv:2: a carriage return (\\r) not followed by a line feed, in column 'b' (cell 2)"),
+        (b"a\tb\r\n1\t2\r\nx\ry\t3\r\n", "t.tsv:3: a carriage return (\\r) not followed by a line feed, in column 'a' (cell 1)"),
+        (b"a\tb\tc\n1\t2\t3\t\r4\n", "t.tsv:2: a carriage return (\\r) not followed by a line feed, in cell 4"),
+        (b"a\tb\r\tc\n1\t2\t3\n", "t.tsv:1: a carriage return (\\r) not followed by a line feed, in the header's column 'b'"),
         # a row error before a bad byte in a later part of the file: the row error, as the line-by-line reader finds it
         (b"a\tb\n1\t2\t3\n" + b"4\t5\n" * 20000 + b"6\t\xe9\n", "t.tsv:2: 3 cells but the header has 2 columns"),
     ],
@@ -124,6 +129,30 @@ def test_read_tsv_cells_gives_the_cells_and_line_of_each_row(tmp_path: Path) -> 
     assert header == ["a", "b"]
     assert list(rows) == [["1", "2", "2"], ["3", "", "5"]]
     assert read_tsv(path) == [{"a": "1", "b": "2", "_line": "2"}, {"a": "3", "b": "", "_line": "5"}]
+
+
+@pytest.mark.parametrize(
+    ("data", "rows"),
+    [
+        (b"a\tb\r\n1\t2\r\n3\t4\r\n", [("1", "2", "2"), ("3", "4", "3")]),  # CRLF
+        (b"a\tb\r1\t2\r3\t4\r", [("1", "2", "2"), ("3", "4", "3")]),  # every line ended by a lone "\r" (old Mac spreadsheets)
+        (b"a\tb\n1\t2\n3\t4\r", [("1", "2", "2"), ("3", "4", "3")]),  # a lone "\r" at the very end splits nothing
+        (b"a\tb\n1\t2\r\n3\t4\n", [("1", "2", "2"), ("3", "4", "3")]),  # one line saved with CRLF among "\n" lines
+        # CRLF lines across the reader's buffer boundaries (a "\r" at the end of one block, its "\n" in the next)
+        (b"a\tb\r\n" + b"x\ty\r\n" * 30000 + b"xx\ty\r\n" * 30000, [("x", "y")] * 30000 + [("xx", "y")] * 30000),
+    ],
+    ids=["crlf", "cr", "cr-at-end", "mixed", "crlf-blocks"],
+)
+def test_line_endings_that_split_no_line_read_as_rows(tmp_path: Path, data: bytes, rows: list[tuple[str, ...]]) -> None:
+    path = tmp_path / "t.tsv"
+    path.write_bytes(data)
+    header, cells = read_tsv_cells(path, required=("a",))
+    got = [tuple(c) for c in cells]
+    assert header == ["a", "b"]
+    if len(rows[0]) == 2:  # no line numbers given: they are 2, 3, ...
+        rows = [(*r, str(n)) for n, r in enumerate(rows, start=2)]
+    assert got == rows
+    assert [(r["a"], r["b"], r["_line"]) for r in read_tsv(path)] == rows
 
 
 def test_columns_separated_by_spaces_are_named_as_such(tmp_path: Path) -> None:

@@ -169,14 +169,14 @@ def read_tsv_cells(path: str | os.PathLike[str], required: Sequence[str] = ()) -
         raise InputFormatError("file not found", where=str(p), fix="check the path or re-run the stage that writes it")
     fh = open(p, encoding="utf-8-sig", newline="")
     try:
-        header = _tsv_checked_header(fh, p, required)
+        header, cr_lines = _tsv_checked_header(fh, p, required)
     except UnicodeDecodeError:
         fh.close()
         raise not_utf8_error(path) from None
     except BaseException:
         fh.close()
         raise
-    return header, _tsv_cells(fh, path, p, len(header))
+    return header, _tsv_cells(fh, path, p, header, cr_lines)
 
 
 def read_tsv_columns(path: str | os.PathLike[str], columns: Sequence[str]) -> Iterator[list[str]]:
@@ -208,12 +208,48 @@ def _nul_error(p: Path, lineno: int) -> InputFormatError:
     )
 
 
-def _tsv_checked_header(fh: TextIO, p: Path, required: Sequence[str]) -> list[str]:
+CR_FIX = "remove the stray carriage return from that line (an editor may show it as ^M; pasted text often brings one), or save the file with one kind of line ending"
+
+
+def _stray_cr_error(p: Path, lineno: int, line: str, header: Sequence[str] | None = None) -> InputFormatError:
+    """A carriage return not followed by a line feed at the end of ``line`` (as read: the reader ends a
+    line there) in a file of line-feed lines: it splits the line in two, so the rest of the line would
+    be read as a row of its own (and found to have too few cells). ``header`` None: ``line`` is the header."""
+    cells = line.split("\t")
+    if header is None:
+        column = f"the header's column {cells[-1]!r}"
+    elif len(cells) <= len(header):
+        column = f"column {header[len(cells) - 1]!r} (cell {len(cells)})"
+    else:
+        column = f"cell {len(cells)}"
+    return InputFormatError(
+        f"a carriage return (\\r) not followed by a line feed, in {column}: it ends the line there, so the rest "
+        "of the line would be read as another row",
+        where=f"{p}:{lineno}",
+        fix=CR_FIX,
+    )
+
+
+def _holds_line_feed(p: Path) -> bool:
+    """True when the file holds a line feed (read in blocks: only for a header that ends with a lone carriage return)."""
+    with open(p, "rb") as fh:
+        while block := fh.read(1 << 16):
+            if b"\n" in block:
+                return True
+    return False
+
+
+def _tsv_checked_header(fh: TextIO, p: Path, required: Sequence[str]) -> tuple[list[str], bool]:
+    """The header's column names, checked, and whether the file's lines end with a lone carriage return
+    (its header line does, and the file holds no line feed)."""
     header_line = fh.readline()
     if "\x00" in header_line:
         raise _nul_error(p, 1)
     if not header_line.strip():
         raise InputFormatError("empty file (no header line)", where=f"{p}:1", fix="add a tab-separated header")
+    cr_lines = header_line[-1:] == "\r"
+    if cr_lines and _holds_line_feed(p):
+        raise _stray_cr_error(p, 1, header_line[:-1])
     header = header_line.rstrip("\r\n").split("\t")
     repeated = sorted({c for c in header if header.count(c) > 1 or c == "_line"})
     if repeated:
@@ -237,13 +273,21 @@ def _tsv_checked_header(fh: TextIO, p: Path, required: Sequence[str]) -> list[st
             where=f"{p}:1",
             fix="add the column(s) to the header line",
         )
-    return header
+    return header, cr_lines
 
 
-def _tsv_cells(fh: TextIO, path: str | os.PathLike[str], p: Path, width: int) -> Iterator[list[str]]:
+def _tsv_cells(fh: TextIO, path: str | os.PathLike[str], p: Path, header: Sequence[str], cr_lines: bool) -> Iterator[list[str]]:
+    width = len(header)
     with fh:
         try:
+            # The reader ends a line at "\n", "\r\n" and a lone "\r". Unless every line of the file ends
+            # with a lone "\r" (``cr_lines``: old Mac spreadsheets), a line read up to a lone "\r" with more
+            # text after it holds a stray carriage return (a line break typed inside a spreadsheet cell):
+            # its line would be read as two rows, the first short, so it is refused, naming the line,
+            # before its cells are read. (A line of "\r\n" ends with "\n"; a last line may end with "\r".)
             for lineno, line in enumerate(fh, start=2):
+                if line[-1] == "\r" and not cr_lines and fh.readline() != "":  # readline after next() is fine on a text file
+                    raise _stray_cr_error(p, lineno, line[:-1], header)
                 line = line.rstrip("\r\n")
                 if "\x00" in line:
                     raise _nul_error(p, lineno)
@@ -279,12 +323,16 @@ def _tsv_cells(fh: TextIO, path: str | os.PathLike[str], p: Path, width: int) ->
 
 
 def tsv_header(path: str | os.PathLike[str]) -> list[str]:
-    """The column names of a TSV (its first line; [] for an empty file)."""
+    """The column names of a TSV (its first line; [] for an empty file); a stray carriage return in
+    the header line is read_tsv's InputFormatError."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
-            line = fh.readline().rstrip("\r\n")
+            line = fh.readline()
     except UnicodeDecodeError:
         raise not_utf8_error(path) from None
+    if line[-1:] == "\r" and _holds_line_feed(Path(path)):
+        raise _stray_cr_error(Path(path), 1, line[:-1])
+    line = line.rstrip("\r\n")
     return line.split("\t") if line.strip() else []
 
 
