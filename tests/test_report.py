@@ -1129,6 +1129,34 @@ def test_pooled_results_give_heterogeneity_subgroup_tests_and_leave_one_out(tmp_
         assert text in md and text in html, text
 
 
+def test_a_multi_dose_subgroup_reads_as_one_subgroup_in_the_results() -> None:
+    """A study of two doses is one dose subgroup; its label stands in a sentence whose subgroups are
+    separated by "; ", so the doses are joined by "and" ("0.2; 0.5 mg/kg" read as two subgroups)."""
+    from livingreview.effects import Effect
+    from livingreview.extraction import Study
+    from livingreview.meta import analyse
+
+    def study(sid: str, d: tuple[float, ...]) -> Study:
+        return Study(study_id=sid, reports=("1",), primary_report="1", year=2015, design="parallel", crossover=False, population="",
+                     n_randomized=30, n_per_arm="", dose=d, infusions="single", infusion_schedule="", comparator="c",
+                     comparator_type="active", co_intervention="", registration="", inferred_fields=(), notes="", source="", line=2)
+
+    assert study("S", (0.2, 0.5, 1.0)).dose_label("mg/kg") == "0.2, 0.5 and 1 mg/kg"
+    assert study("S", (0.2, 0.5)).dose_label() == "0.2 and 0.5"
+    assert study("S", (0.5,)).dose_label("mg/kg") == "0.5 mg/kg" and study("S", ()).dose_label("mg/kg") == "not reported"
+    doses = [(0.5,), (0.5,), (0.2, 0.5), (0.2, 0.5)]
+    eff = [Effect(f"S{k}", "sev", "SMD", y, v, "", scale="CAPS-5", n_intervention=15, n_control=15)
+           for k, (y, v) in enumerate([(0.8, 0.1), (0.5, 0.12), (0.3, 0.09), (0.6, 0.15)])]
+    analysis = {"id": "sev", "title": "Severity", "primary": True, "domain": "ptsd_severity", "measure": "SMD", "method": "REML",
+                "hksj": True, "hksj_adhoc": True, "subgroups": ["dose"]}
+    summary = analyse(analysis, eff, [study(f"S{k}", d) for k, d in enumerate(doses)], direction_note="Positive values favour ketamine",
+                      dose_unit="mg/kg")
+    assert sorted(summary["subgroups"]["dose"]["groups"]) == ["0.2 and 0.5 mg/kg", "0.5 mg/kg"]
+    [line] = rep.analysis_context(summary, {})["subgroups"]
+    assert line.startswith("Subgroups by dose: 0.2 and 0.5 mg/kg "), line
+    assert "; 0.5 mg/kg " in line and "; k = 2); 0.5 mg/kg " in line and "0.2; 0.5" not in line, line
+
+
 def test_results_and_methods_say_studies_with_no_subgroup_value_are_not_in_the_test(tmp_path: Path) -> None:
     """A study with no dose is shown in a 'dose not reported' subgroup, which the report marks as not in the
     test; the test (metafor's Q over the reported doses, tests/data/metafor_reference.json) says which studies

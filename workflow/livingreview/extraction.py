@@ -119,10 +119,15 @@ class Study:
     line: int = 0
 
     def dose_label(self, unit: str = "") -> str:
-        """Dose subgroup label: "0.5 mg/kg", "0.2; 0.5 mg/kg" (``unit`` "mg/kg") or "not reported"."""
+        """Dose subgroup label: "0.5 mg/kg", "0.2 and 0.5 mg/kg", "0.2, 0.5 and 1 mg/kg" (``unit`` "mg/kg")
+        or "not reported". The doses are joined with words, not LIST_SEP: the label stands in sentences
+        whose parts are separated by "; " (the report's subgroup results), where "0.2; 0.5 mg/kg" would
+        read as two subgroups."""
         if not self.dose:
             return "not reported"
-        return LIST_SEP.join(f"{d:g}" for d in self.dose) + (f" {unit}" if unit else "")
+        doses = [f"{d:g}" for d in self.dose]
+        text = doses[0] if len(doses) == 1 else f"{', '.join(doses[:-1])} and {doses[-1]}"
+        return text + (f" {unit}" if unit else "")
 
 
 @dataclass(frozen=True)
