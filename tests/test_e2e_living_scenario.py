@@ -329,7 +329,7 @@ def test_three_monthly_updates(living: Path, tmp_path: Path, monkeypatch: pytest
     # the primary analysis (MD) stays unpooled (two scales); the SMD is pooled from month 1 on
     md_reason = {e["run_id"]: e for e in screened["analyses"]["ptsd_severity_md"]["by_run"]}[MONTH1]["reason"]
     assert md_reason.startswith("a mean difference needs one scale, the 3 studies used")
-    assert wn1["Pooled estimate"] == f"not pooled (k = 3: {md_reason}; was not pooled, k = 2)"
+    assert wn1["Pooled estimate"] == f"not pooled, k = 3: {md_reason}; was not pooled, k = 2"
     smd = screened["analyses"]["ptsd_severity_smd"]
     steps = {e["run_id"]: e for e in smd["by_run"]}
     assert (steps[FIRST_RUN]["k"], steps[FIRST_RUN]["pooled"], steps[MONTH1]["added"], steps[MONTH1]["k"]) == (1, False, [STUDY], 2)

@@ -110,7 +110,7 @@ def test_numbers_are_computed_and_written_in_words(tmp_path: Path) -> None:
     ctx = _context(tmp_path)
     assert ctx["participants"]["total"] == 101
     assert ctx["participants"]["difference"] == 101 - 323
-    assert ctx["limitations"][0].startswith("1 of 2 included trials reported no usable numbers for the primary outcome (Severity)")
+    assert ctx["limitations"][0].startswith("1 of 2 included trials reported no usable numbers for the primary outcome, Severity, in the sources read")
     (a,) = ctx["analyses"]
     assert a["summary_text"] == "Not pooled: k = 1 (fewer than 2 studies)."
     assert a["studies"][0]["text"] == "TrialA2014: mean difference 12.70 (95% CI 2.55 to 22.85) on IES-R"
@@ -673,26 +673,26 @@ def test_whats_new_shows_the_primary_pooled_estimate_after_each_run_and_its_chan
                   "new_included_studies": [], "included_studies_total": e["k"]} for e in reversed(primary["by_run"])]
     rows = rep.whats_new(summaries, primary)
     assert [(r["run_id"], r["pooled"]) for r in rows] == [
-        ("2025-09-30", "not pooled (k = 1)"),
-        ("2025-10-31", "RR 2.00 (95% CI 1.25 to 3.20) (k = 2; was not pooled, k = 1)"),
+        ("2025-09-30", "not pooled, k = 1"),
+        ("2025-10-31", "RR 2.00 (95% CI 1.25 to 3.20), k = 2; was not pooled, k = 1"),
         ("2025-11-30", "unchanged"),
-        ("2025-12-31", "RR 1.50 (95% CI 1.10 to 2.05) (k = 3; was RR 2.00 (95% CI 1.25 to 3.20), k = 2)"),
+        ("2025-12-31", "RR 1.50 (95% CI 1.10 to 2.05), k = 3; was RR 2.00 (95% CI 1.25 to 3.20), k = 2"),
     ]
     assert [r["pooled"] for r in rep.whats_new(summaries)] == [""] * 4
 
 
 def test_whats_new_says_why_an_analysis_with_enough_studies_is_not_pooled() -> None:
-    """'not pooled (k = 2)' would read as too few studies when min_k is 2: a run that leaves the analysis
+    """'not pooled, k = 2' would read as too few studies when min_k is 2: a run that leaves the analysis
     not pooled for another reason (e.g. two scales for a mean difference) gives that reason; too few
-    studies stays 'not pooled (k = 1)'."""
+    studies stays 'not pooled, k = 1'."""
     scales = "a mean difference needs one scale, the 2 studies used 2 scales (A2020: IES-R; B2021: CAPS-5); see the standardized mean difference analysis"
     primary = {"measure": "MD", "log_scale": False, "by_run": [
         {"run_id": "2025-09-30", "k": 1, "pooled": False, "reason": "k = 1 < 2: too few studies to pool; the study estimate is shown"},
         {"run_id": "2025-10-31", "k": 2, "pooled": False, "reason": scales},
     ]}
     assert rep.pooled_by_run(primary) == {
-        "2025-09-30": "not pooled (k = 1)",
-        "2025-10-31": f"not pooled (k = 2: {scales}; was not pooled, k = 1)",
+        "2025-09-30": "not pooled, k = 1",
+        "2025-10-31": f"not pooled, k = 2: {scales}; was not pooled, k = 1",
     }
 
 
@@ -787,12 +787,12 @@ def test_default_review_says_who_screened_how_duplicates_went_and_what_else_was_
     assessed = sum(1 for r in ledger if r["stage"] == "full_text" and r["outcome"] in ("included", "excluded"))
     assert assessed == counts["dbr_assessed"] and screened == 18
     for text in (html, md):
-        assert (f"Title/abstract: one reviewer ({reviewer}) screened every record ({screened} records); "
+        assert (f"Title/abstract: one reviewer, {reviewer}, screened every record ({screened} records); "
                 "no record was screened by a second, independent reviewer.") in text
-        assert (f"Full text: one reviewer ({reviewer}) screened every report ({assessed} reports); "
+        assert (f"Full text: one reviewer, {reviewer}, screened every report ({assessed} reports); "
                 "no report was screened by a second, independent reviewer.") in text
         limitations = text[text.index("Limitations"):]
-        assert (f"Single-reviewer screening: one reviewer ({reviewer}) screened each record at title/abstract ({screened} records) "
+        assert (f"Single-reviewer screening: one reviewer, {reviewer}, screened each record at title/abstract ({screened} records) "
                 f"and each report at full text ({assessed} reports), with no independent second reviewer") in limitations
         assert "Cohen's kappa" not in text
         # deduplication: the rules the code applies, with their thresholds, and the duplicates each removed
@@ -843,9 +843,9 @@ def test_two_reviewers_give_their_kappa_and_a_single_reviewer_stage_is_a_limitat
         "resources/screening/decisions.tsv, a disagreement is settled by a consensus (resolution) row, and agreement compares each "
         "reviewer's first decision, made before any discussion changed it. A and B both screened all 3 records: Cohen's kappa 0.40; "
         "they agreed on 2 of 3. 1 record awaits a decision.")
-    assert ft["text"] == "Full text: one reviewer (A) screened every report (1 report); no report was screened by a second, independent reviewer."
+    assert ft["text"] == "Full text: one reviewer, A, screened every report (1 report); no report was screened by a second, independent reviewer."
     assert out["limitations"] == [
-        "Single-reviewer screening: one reviewer (A) screened each report at full text (1 report), with no independent second reviewer; "
+        "Single-reviewer screening: one reviewer, A, screened each report at full text (1 report), with no independent second reviewer; "
         "single screening is known to miss eligible studies that independent dual screening finds, so studies may have been missed."]
     # more records screened than both reviewers decided: the rest had one reviewer
     partial = rep.screening_reviewers(result, _screening_ledger(5, 1))["stages"][0]["text"]
@@ -858,7 +858,7 @@ def test_two_reviewers_give_their_kappa_and_a_single_reviewer_stage_is_a_limitat
     for template in ("report.html.j2", "report.md.j2"):
         text = rep.render(ctx, template=TEMPLATE_DIR / template).replace("&#39;", "'")
         assert "Cohen's kappa 0.40; they agreed on 2 of 3." in text
-        assert "Single-reviewer screening: one reviewer (A) screened each report at full text" in text
+        assert "Single-reviewer screening: one reviewer, A, screened each report at full text" in text
         assert "each record at title/abstract" not in text
 
 
@@ -912,7 +912,7 @@ def test_kappa_undefined_and_no_shared_records_are_said_so() -> None:
                                              "gave one and the same decision to every shared record (chance agreement is 1)); they agreed on 2 of 2. "
                                              "1 record awaits a decision.")
     assert out["stages"][1]["text"].endswith("No report was screened by two of them (2 reviewers but no record decided by two of them).")
-    assert out["limitations"][0].startswith("Single-reviewer screening: one reviewer (A or B) screened each report at full text (2 reports)")
+    assert out["limitations"][0].startswith("Single-reviewer screening: one reviewer, A or B, screened each report at full text (2 reports)")
     with pytest.raises(InputFormatError, match=r"results/screening/agreement.json: stage 'full_text' lacks its 'reviewers' or 'pairs'"):
         rep.screening_reviewers({"title_abstract": apart}, [])
 
@@ -1039,14 +1039,14 @@ def test_who_screened_does_not_say_every_record_while_some_await_a_decision() ->
     ledger = _screening_ledger(18, 2) + [{"record_id": "pubmed:98", "stage": "title_abstract", "outcome": "awaiting_decision"},
                                          {"record_id": "pubmed:97", "stage": "full_text", "outcome": "awaiting_decision"}]
     ta, ft = rep.screening_reviewers({"title_abstract": one, "full_text": one}, ledger)["stages"]
-    assert ta["text"] == ("Title/abstract: one reviewer (A) screened every record decided so far (18 records); "
+    assert ta["text"] == ("Title/abstract: one reviewer, A, screened every record decided so far (18 records); "
                           "no record was screened by a second, independent reviewer. 2 records await a decision.")
-    assert ft["text"] == ("Full text: one reviewer (A) screened every report decided so far (2 reports); "
+    assert ft["text"] == ("Full text: one reviewer, A, screened every report decided so far (2 reports); "
                           "no report was screened by a second, independent reviewer. 1 report awaits a decision.")
     # nothing awaiting: the sentence as before
     no_wait = [r for r in ledger if r["outcome"] != "awaiting_decision"]
     assert rep.screening_reviewers({"title_abstract": one, "full_text": one}, no_wait)["stages"][0]["text"] == (
-        "Title/abstract: one reviewer (A) screened every record (18 records); no record was screened by a second, independent reviewer.")
+        "Title/abstract: one reviewer, A, screened every record (18 records); no record was screened by a second, independent reviewer.")
 
 
 def _git(repo: Path, *args: str) -> str:

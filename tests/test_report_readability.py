@@ -215,3 +215,48 @@ def test_default_effect_direction_summary_and_direction_say_the_same_words(defau
     for text in (md, page):
         assert "direction reported (" not in text
     assert f"<td>favours {label}</td><td>yes</td><td>favours {label}, no numbers</td>" in page
+
+
+def _nested_parentheses(text: str) -> list[str]:
+    """The parenthesised parts of ``text`` that hold another parenthesis (each outermost one once)."""
+    found, depth, start, nested = [], 0, 0, False
+    for i, ch in enumerate(text):
+        if ch == "(":
+            if depth == 0:
+                start, nested = i, False
+            depth += 1
+            nested = nested or depth > 1
+        elif ch == ")" and depth:
+            depth -= 1
+            if depth == 0 and nested:
+                found.append(text[start:i + 1])
+    return found
+
+
+def test_nested_parentheses_are_found() -> None:
+    assert _nested_parentheses("a (b (c) d) e (f) (g (h))") == ["(b (c) d)", "(g (h))"]
+    assert _nested_parentheses("a (b) c (d), e") == []
+
+
+def test_default_limitations_and_whats_new_nest_no_parentheses(default_review: Path) -> None:
+    """The Limitations read 'for the primary outcome (PTSD severity at the primary endpoint (mean difference))'
+    and 'one reviewer (curation (shared/evidence))', What's new 'the primary analysis (... (mean difference))'
+    and 'not pooled (k = 2: ... scales (Feder2014: IES-R; Feder2021: CAPS-5); see ...)': the analysis title, the
+    reviewer's name and the unpooled reason hold parentheses of their own, so they now stand between commas or
+    after a colon. The shipped review has all three."""
+    import json
+
+    md, page = _reports(default_review)
+    config = load_config(default_review / "config/config.yaml")
+    (primary,) = [a for a in config["synthesis"]["analyses"] if a.get("primary")]
+    reason = json.loads((default_review / f"results/synthesis/{primary['id']}.json").read_text(encoding="utf-8"))["reason"]
+    reviewers = json.loads((default_review / "results/screening/agreement.json").read_text(encoding="utf-8"))["title_abstract"]["reviewers"]
+    assert "(" in primary["title"] and "(" in reason and any("(" in r for r in reviewers)
+    for text, (start, end) in ((md, ("## Limitations", "## Provenance")), (html.unescape(page), ("<h2>Limitations</h2>", "<h2>Provenance</h2>"))):
+        part = text[text.index(start):text.index(end)]
+        assert "What's new" in part and "Single-reviewer screening" in part
+        assert _nested_parentheses(part) == []
+        assert f"for the primary outcome, {primary['title']}, in the sources read" in part
+        assert f"Pooled estimate: the primary analysis, {primary['title']}, with the studies" in part
+        assert f"one reviewer, {reviewers[0]}, screened each record" in part
+        assert f"| not pooled, k = 2: {reason} |" in part or f"<td>not pooled, k = 2: {reason}</td>" in part

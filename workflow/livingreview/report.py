@@ -385,7 +385,8 @@ def screening_reviewers(
         if not reviewers:
             text = f"{label}: no {item} was decided by a person ({entry.get('why') or 'no human decisions at this stage'})."
         elif len(reviewers) == 1:
-            text = f"{label}: one reviewer ({reviewers[0]}) screened {every} ({screened}); no {item} was screened by a second, independent reviewer."
+            # the reviewer between commas, not in parentheses: a name may hold some ("curation (shared/evidence)")
+            text = f"{label}: one reviewer, {reviewers[0]}, screened {every} ({screened}); no {item} was screened by a second, independent reviewer."
             single.append((label.lower(), item, screened, reviewers[0]))
         else:
             text = (f"{label}: {screened} screened by {len(reviewers)} reviewers ({', '.join(reviewers)}), independently: each reviewer's "
@@ -414,7 +415,7 @@ def screening_reviewers(
     limitations = []
     if single:
         who = {s[3] for s in single}
-        by = f"one reviewer ({single[0][3]})" if len(who) == 1 and single[0][3] else "one reviewer"
+        by = f"one reviewer, {single[0][3]}," if len(who) == 1 and single[0][3] else "one reviewer"
         # a whole stage: "each record at title/abstract (18 records)"; part of one: "18 of the 19 records at title/abstract"
         what = _and([f"each {item} at {stage} ({screened})" if who_ else f"{screened} at {stage}" for stage, item, screened, who_ in single])
         limitations.append(f"Single-reviewer screening: {by} screened {what}, with no independent second reviewer; "
@@ -719,7 +720,7 @@ def limitations(
     included = {s["study_id"] for s in studies}
     if primary is not None:
         usable = {e["study"] for e in primary.get("studies", [])} & included
-        outcome = f"the primary outcome ({primary.get('title', primary.get('analysis', ''))})"
+        outcome = f"the primary outcome, {primary.get('title', primary.get('analysis', ''))},"  # between commas: a title may hold parentheses
     else:
         usable = {r["study_id"] for r in direction if r.get("numbers") == "yes"} & included
         outcome = "any outcome of the effect-direction domains"
@@ -999,10 +1000,11 @@ def prisma_table(counts: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]
 
 def pooled_by_run(primary: Mapping[str, Any] | None) -> dict[str, str]:
     """The primary analysis's pooled estimate after each search run, and its change, in words, by run id
-    (from the analysis JSON's ``by_run``): 'SMD 0.71 (95% CI ...) (k = 2; was not pooled, k = 1)',
-    'unchanged', or 'not pooled (k = 1)'. A run that leaves the analysis not pooled for another reason
-    than too few studies gives it ('not pooled (k = 2: a mean difference needs one scale, ...)'), since
-    k alone would read as too few. {} without a primary analysis."""
+    (from the analysis JSON's ``by_run``): 'SMD 0.71 (95% CI ...), k = 2; was not pooled, k = 1',
+    'unchanged', or 'not pooled, k = 1'. A run that leaves the analysis not pooled for another reason
+    than too few studies gives it ('not pooled, k = 2: a mean difference needs one scale, ...'), since
+    k alone would read as too few. No parentheses around k: the estimate and the reason hold some.
+    {} without a primary analysis."""
     if not primary:
         return {}
     measure, log_scale, sign = str(primary.get("measure", "")), bool(primary.get("log_scale")), shown_sign(primary)
@@ -1018,11 +1020,11 @@ def pooled_by_run(primary: Mapping[str, Any] | None) -> dict[str, str]:
     before: Mapping[str, Any] | None = None
     for entry in primary.get("by_run", []):
         if before is None:
-            out[entry["run_id"]] = f"{words(entry)} ({k_now(entry)})"
+            out[entry["run_id"]] = f"{words(entry)}, {k_now(entry)}"
         elif entry["k"] == before["k"]:
             out[entry["run_id"]] = "unchanged"
         else:
-            out[entry["run_id"]] = f"{words(entry)} ({k_now(entry)}; was {words(before)}, k = {before['k']})"
+            out[entry["run_id"]] = f"{words(entry)}, {k_now(entry)}; was {words(before)}, k = {before['k']}"
         before = entry
     return out
 
