@@ -549,7 +549,7 @@ def test_report_reads_well_for_this_protocol_too(review: Path) -> None:
     """The readability fixes hold for a protocol that is not the shipped one: plain characters in report.md,
     one order of analyses (primary first), 'Primary analysis: <title>', subgroup columns in words, each
     scale as extracted and a summary without numbers in the Direction column's words."""
-    from livingreview.report import md_escape
+    from livingreview.report import md_inline
 
     md = (review / "results/report/report.md").read_text(encoding="utf-8")
     html = (review / "results/report/index.html").read_text(encoding="utf-8")
@@ -562,5 +562,5 @@ def test_report_reads_well_for_this_protocol_too(review: Path) -> None:
     assert "subgroup analyses by dose with a test" in md and "subgroup analyses by dose with a test" in html
     direction = read_tsv(review / "results/synthesis/effect_direction.tsv")
     for r in direction:
-        assert f" | {md_escape(r['scale_text'])} | " in md and f"<td>{html_escape(r['scale_text'])}</td>" in html
+        assert f" | {md_inline(r['scale_text'])} | " in md and f"<td>{html_escape(r['scale_text'])}</td>" in html
     assert "direction reported (" not in md and "direction reported (" not in html

@@ -106,6 +106,24 @@ def _context(tmp_path: Path, *, title: str = "Trial A report", rob: Path | None 
     )
 
 
+def test_a_leading_greater_than_is_escaped_only_where_it_would_open_a_block_quote(tmp_path: Path) -> None:
+    """report.md wrote a cell ">= 2 arms" as "\\>= 2 arms": in a table cell (inline content only), a heading
+    or the middle of a line a ">" is the character itself. At the start of a line or of a list item it
+    would open a block quote, and stays escaped there."""
+    assert rep.md_escape("> quote") == "\\> quote" and rep.md_inline("> quote") == "> quote"
+    assert rep.md_inline("<b> & &amp;") == rep.md_escape("<b> & &amp;") == "\\<b> & \\&amp;"  # the rest is escaped alike
+    ctx = _context(tmp_path, title=">= 30% of a trial report")
+    ctx["studies"][0]["design"] = ">= 2 arms"
+    ctx["limitations"] = ["> 5 trials reported no numbers."]
+    ctx["analyses"][0]["summary_text"] = "> a summary"
+    md = rep.render(ctx, template=TEMPLATE_DIR / "report.md.j2")
+    assert "| TrialA2014 | >= 2 arms (crossover) | 41 |" in md
+    assert " `pubmed:1` >= 30% of a trial report |" in md
+    assert "\n- \\> 5 trials reported no numbers.\n" in md and "\n\\> a summary\n" in md
+    assert not [line for line in md.splitlines() if re.match(r" {0,3}>| {0,3}[-*+] +>", line)]  # no block quote anywhere
+    assert not [line for line in md.splitlines() if line.startswith("|") and "\\>" in line]  # no escaped ">" in a table
+
+
 def test_numbers_are_computed_and_written_in_words(tmp_path: Path) -> None:
     ctx = _context(tmp_path)
     assert ctx["participants"]["total"] == 101
@@ -1013,7 +1031,7 @@ def test_markdown_has_every_table_column_and_figure_of_the_html(default_review: 
     header = next(h for h in md_headers if h[:4] == ["Study", "Design", "Randomized", "Arms"])
     for s in read_tsv(default_review / "results/studies/included_studies.tsv"):
         line = next(x for x in md.splitlines() if x.startswith(f"| {s['study_id']} | ") and len(x.split(" | ")) >= len(header))
-        assert line.split(" | ")[3] == rep.md_escape(s["n_per_arm"]), s["study_id"]
+        assert line.split(" | ")[3] == rep.md_inline(s["n_per_arm"]), s["study_id"]
 
 
 def test_reporting_bias_in_words_funnel_and_egger() -> None:

@@ -19,13 +19,14 @@ def _reports(review: Path) -> tuple[str, str]:
 def test_md_escape_keeps_plain_characters_and_escapes_only_what_could_become_html() -> None:
     """report.md showed "&gt;=", "&amp;" and "&lt;" (md_escape wrote HTML entities); now plain text stays
     plain, and only a "<" that could open raw HTML or an autolink, an "&" that could start an entity and a
-    leading ">" are backslash-escaped (CommonMark: the literal character)."""
+    leading ">" (md_escape for text that starts a line; md_inline leaves it) are backslash-escaped
+    (CommonMark: the literal character)."""
     plain = "PTSD response (>= 30% reduction) & relapse; k = 2 < 3; p<0.05; <= 4; a -> b"
     assert rep.md_escape(plain) == plain
     assert rep.md_escape('<script>alert("x")</script> & <b>bold</b> < 3') == '\\<script>alert("x")\\</script> & \\<b>bold\\</b> < 3'
     assert rep.md_escape("<!-- c --> <?x ?> <http://a.b> <1a@b.co>") == "\\<!-- c --> \\<?x ?> \\<http://a.b> \\<1a@b.co>"
     assert rep.md_escape("&amp; &#60; &#x3C; &copy; AT&T") == "\\&amp; \\&#60; \\&#x3C; \\&copy; AT&T"
-    assert rep.md_escape("> not a quote") == "\\> not a quote"
+    assert rep.md_escape("> not a quote") == "\\> not a quote" and rep.md_inline("> not a quote") == "> not a quote"
     assert rep.md_escape("a \\<b> c") == "a \\\\\\<b> c"  # the backslash itself escaped, then the "<"
 
 
@@ -177,7 +178,7 @@ def test_default_effect_direction_table_shows_each_scale_as_extracted(default_re
     widened = 0
     for line, r in zip(table, rows):
         cells = [c.strip() for c in line.strip("|").split(" | ")]
-        assert cells[0] == r["study_id"] and cells[3] == rep.md_escape(r["scale_text"]), (cells, r)
+        assert cells[0] == r["study_id"] and cells[3] == rep.md_inline(r["scale_text"]), (cells, r)
         assert f"<td>{html.escape(r['scale_text'], quote=False)}</td>" in page
         for oid in filter(None, r["outcome_ids"].split("; ")):
             scale = outcomes[oid]["scale"]  # every extracted scale text of the row is in what the table shows, or is its bare key

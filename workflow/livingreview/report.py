@@ -1166,16 +1166,24 @@ _MD_ESCAPES = str.maketrans({"\\": "\\\\", "`": "\\`", "[": "\\[", "]": "\\]", "
 _MD_HTML_START = re.compile(r"<(?=[A-Za-z/!?]|[^\s<>]*[@:][^\s<>]*>)|&(?=#?[A-Za-z0-9]+;)")
 
 
-def md_escape(value: Any) -> str:
-    """Text safe in a Markdown table cell: no raw HTML, no pipes, one line, and no link, image or code
-    span (a title "![x](https://...)" would load an image from the network where report.md is shown).
+def md_escape(value: Any, *, block: bool = True) -> str:
+    """Text safe in Markdown: no raw HTML, no pipes, one line, and no link, image or code span (a title
+    "![x](https://...)" would load an image from the network where report.md is shown).
 
     Plain characters stay plain ("k = 2 < 3", ">= 30%", "Knapp & Hartung": report.md is read as text
     too, so no HTML entity); a "<" that could open raw HTML or an autolink and an "&" that could start an
-    entity are backslash-escaped, and a leading ">" (a block quote) too."""
+    entity are backslash-escaped. A leading ">" is escaped only for text that starts a line or a list
+    item (``block``, the ``md`` filter), where it would open a block quote; in a table cell, a heading or
+    the middle of a line (``md_inline``) it is the character itself."""
     text = " ".join(str("" if value is None else value).split())
     text = _MD_HTML_START.sub(lambda m: "\\" + m.group(0), text.translate(_MD_ESCAPES))
-    return "\\" + text if text.startswith(">") else text
+    return "\\" + text if block and text.startswith(">") else text
+
+
+def md_inline(value: Any) -> str:
+    """``md_escape`` for text that does not start a line or a list item: a table cell (GitHub tables hold
+    inline content only), a heading's text, the middle of a sentence; a leading ">" is left as it is."""
+    return md_escape(value, block=False)
 
 
 def md_code(value: Any) -> str:
@@ -1203,7 +1211,7 @@ def md_span(value: Any, table: bool = True) -> str:
 
 
 def environment(template_dir: str | os.PathLike[str] = TEMPLATE_DIR) -> jinja2.Environment:
-    """Jinja environment: HTML autoescaped, undefined names are errors, Markdown filter ``md``."""
+    """Jinja environment: HTML autoescaped, undefined names are errors, Markdown filters ``md`` and ``md_inline``."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir)),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2", "svg.j2"), default_for_string=True),
@@ -1212,7 +1220,8 @@ def environment(template_dir: str | os.PathLike[str] = TEMPLATE_DIR) -> jinja2.E
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["md"] = md_escape
+    env.filters["md"] = md_escape  # text that starts a line or a list item
+    env.filters["md_inline"] = md_inline  # a table cell, a heading, the middle of a line
     env.filters["md_code"] = md_code
     env.filters["md_span"] = md_span
     env.filters["num"] = number
