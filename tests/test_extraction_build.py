@@ -162,3 +162,21 @@ def test_blank_lines_are_not_rows_the_team_added(tmp_path: Path, capsys: pytest.
     studies.write_bytes(shipped + b"\nTeam2025\n")  # a line with text still stops the tool
     assert build_tables.main(argv) == 1
     assert "1 line(s) of this table are not what tools/build_extraction_tables.py writes (the first at line " in capsys.readouterr().err
+
+
+def test_outside_population_is_coded_from_the_design_and_checked_against_it() -> None:
+    """Dadabayev2020 randomized chronic-pain patients with and without PTSD (facts.design): studies.tsv
+    outside_population names the ones without PTSD; no other included study has any. A design that no
+    longer says so stops the build."""
+    from conftest import EVIDENCE
+
+    studies = json.loads((EVIDENCE / "studies.json").read_text(encoding="utf-8"))
+    records = {r["key"]: r for r in json.loads((EVIDENCE / "records.json").read_text(encoding="utf-8"))}
+    rows = {s["study_id"]: build_tables.study_row(s, records) for s in studies if s["curated_decision"] == "include"}
+    assert len(rows) == 7
+    assert {sid: r["outside_population"] for sid, r in rows.items() if r["outside_population"]} == {"Dadabayev2020": "chronic-pain patients without PTSD"}
+    dadabayev = next(s for s in studies if s["study_id"] == "Dadabayev2020")
+    assert "with or without DSM-5 PTSD" in dadabayev["facts"]["setting_population"]
+    changed = {**dadabayev, "facts": {**dadabayev["facts"], "design": "randomized, double-blind trial in veterans with PTSD"}}
+    with pytest.raises(InputFormatError, match="study Dadabayev2020: its design no longer says 'chronic-pain patients with and without PTSD'"):
+        build_tables.study_row(changed, records)

@@ -293,6 +293,36 @@ def test_default_review_report(default_review: Path) -> None:
     assert "## What's new" in md and "| 2025-09-30 | 112 |" in md
 
 
+def test_default_limitations_say_dadabayev2020_randomized_patients_without_ptsd(default_review: Path) -> None:
+    """Dadabayev2020's design cell and the participants explanation say its 41 participants include
+    patients without PTSD (the review's population is people with PTSD); the Limitations did not. They
+    now say so from studies.tsv outside_population, with the number randomized of the curated evidence."""
+    from conftest import EVIDENCE
+
+    (facts,) = [s["facts"] for s in json.loads((EVIDENCE / "studies.json").read_text(encoding="utf-8")) if s["study_id"] == "Dadabayev2020"]
+    assert "with and without PTSD" in facts["design"]
+    (row,) = [s for s in read_tsv(default_review / "results/studies/included_studies.tsv") if s["outside_population"]]
+    assert (row["study_id"], row["n_randomized"]) == ("Dadabayev2020", str(facts["n_randomized_total"])) == ("Dadabayev2020", "41")
+    sentence = ("Participants outside the review's population in 1 trial: Dadabayev2020's 41 randomized participants include "
+                "chronic-pain patients without PTSD; they are counted in the participant total.")
+    md = (default_review / "results/report/report.md").read_text(encoding="utf-8")
+    page = html.unescape((default_review / "results/report/index.html").read_text(encoding="utf-8"))
+    for text, start, end in ((md, "## Limitations", "## What's new"), (page, "<h2>Limitations</h2>", "<h2>What's new</h2>")):
+        assert sentence in text[text.index(start):text.index(end)]
+
+
+def test_limitations_name_participants_outside_the_population_only_when_the_table_does() -> None:
+    base = {"n_randomized": "", "crossover": "false", "outside_population": ""}
+    studies = [{**base, "study_id": "B2020", "n_randomized": "30", "outside_population": "adults  without\tthe condition"},
+               {**base, "study_id": "A2019", "outside_population": "children"}, {**base, "study_id": "C2021", "n_randomized": "20"}]
+    out = rep.limitations(studies, [], None)
+    assert ("Participants outside the review's population in 2 trials: A2019's randomized participants, number not reported, include children; "
+            "B2020's 30 randomized participants include adults without the condition; they are counted in the participant total.") in out
+    assert not [t for t in rep.limitations([studies[2], {**base, "study_id": "D"}], [], None) if "outside" in t]
+    assert rep.limitations([studies[1]], [], None)[-1] == (
+        "Participants outside the review's population in 1 trial: A2019's randomized participants, number not reported, include children.")
+
+
 @pytest.mark.parametrize("name", ["index.html", "report.md"])
 def test_report_has_no_timestamps(default_review: Path, name: str) -> None:
     text = (default_review / "results/report" / name).read_text(encoding="utf-8")

@@ -6,7 +6,9 @@ Every number is copied from studies.json (value, CI, SE, p, n per arm); nothing 
 What this script adds is the coding a reviewer does when extracting: the outcome domain, the
 statistic kind, the sign convention, the timepoint in days, and the reported direction of effect.
 That coding is the table CODING below, one entry per reported result, checked against the
-result's scale so a changed evidence file stops the build instead of being mis-coded.
+result's scale so a changed evidence file stops the build instead of being mis-coded. A study whose
+randomized participants include people outside the review's population (people without PTSD) gets
+them named in studies.tsv outside_population (OUTSIDE_POPULATION, checked against facts.design).
 Only studies with curated_decision "include" go into studies.tsv; the excluded ones are
 full-text exclusions recorded by the screening decisions, and are listed in the log.
 A study's `reports` are its curated reports (primary first) and then its register entries in the
@@ -66,6 +68,11 @@ CROSSOVER = {  # from facts.design; None = design details not retrieved
     "Feder2021": False,
     "Pradhan2017_TIMBER": True,
     "Pradhan2018_TIMBER": None,
+}
+
+OUTSIDE_POPULATION = {  # participants outside the review's population (PTSD) that n_randomized counts:
+    # (words that must be in facts.design, the reviewer's reading of them for studies.tsv outside_population)
+    "Dadabayev2020": ("chronic-pain patients with and without PTSD", "chronic-pain patients without PTSD"),
 }
 
 # Outcome coding, one entry per reported result, in studies.json order:
@@ -148,6 +155,10 @@ def study_row(study: dict[str, Any], records: dict[str, dict[str, Any]], registe
     arms = facts.get("n_randomized_per_arm") or {}
     crossover = CROSSOVER[sid]
     source_pages = sorted({u for urls in (facts.get("field_sources") or {}).values() for u in urls})
+    read, outside = OUTSIDE_POPULATION.get(sid, ("", ""))
+    if read not in facts["design"]:  # a changed evidence file stops the build instead of being mis-coded
+        raise InputFormatError(f"study {sid}: its design no longer says {read!r}", where="studies.json",
+                               fix="re-read the design and update OUTSIDE_POPULATION in tools/build_extraction_tables.py")
     return {
         "study_id": sid,
         "reports": LIST_SEP.join(keys),
@@ -156,6 +167,7 @@ def study_row(study: dict[str, Any], records: dict[str, dict[str, Any]], registe
         "design": facts["design"],
         "crossover": "" if crossover is None else crossover,
         "population": facts.get("setting_population", ""),
+        "outside_population": outside,
         "n_randomized": facts.get("n_randomized_total"),
         "n_per_arm": LIST_SEP.join(f"{arm}: {n}" for arm, n in arms.items()),
         "dose": LIST_SEP.join(f"{d:g}" for d in doses),

@@ -26,6 +26,7 @@ STUDY_FIELDS: tuple[str, ...] = (
     "design",
     "crossover",  # true | false | "" (not reported)
     "population",
+    "outside_population",  # optional: participants counted in n_randomized who are outside the review's population, in words
     "n_randomized",
     "n_per_arm",  # "arm: n; arm: n" as reported
     "dose",  # "0.5", or "0.2; 0.5" for multi-dose trials, "" when not reported
@@ -214,7 +215,7 @@ def _validate_rows(rows: list[dict[str, str]], schema_path: Path, path: str | os
 
 
 # studies.tsv columns a protocol may leave out (empty when absent).
-OPTIONAL_STUDY_FIELDS: tuple[str, ...] = ("infusions", "infusion_schedule")
+OPTIONAL_STUDY_FIELDS: tuple[str, ...] = ("outside_population", "infusions", "infusion_schedule")
 
 
 # Column names of the first (ketamine-only) extraction tables, renamed when the tables became
@@ -317,7 +318,7 @@ def load_studies(path: str | os.PathLike[str]) -> list[Study]:
     when linking resolves them to records.)
     """
     rows = read_table(path, tuple(f for f in STUDY_FIELDS if f not in OPTIONAL_STUDY_FIELDS))
-    for row in rows:  # protocol-specific columns a review may leave out (the ketamine review's infusions)
+    for row in rows:  # columns a review may leave out (the ketamine review's infusions; outside_population: none)
         for name in OPTIONAL_STUDY_FIELDS:
             row.setdefault(name, "")
     _validate_rows(rows, STUDIES_SCHEMA, path)

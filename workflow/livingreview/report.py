@@ -713,7 +713,8 @@ def limitations(
     """Limitations the data force, computed from the included studies and the synthesis outputs.
 
     ``analyses`` are the analysis JSONs: a crossover trial is said to give a within-participant
-    estimate only when one of them used its paired estimate (its ``how`` says which).
+    estimate only when one of them used its paired estimate (its ``how`` says which). A study whose
+    studies.tsv ``outside_population`` names participants outside the review's population is said so.
     """
     out: list[str] = []
     n = len(studies)
@@ -754,6 +755,14 @@ def limitations(
         if none:
             parts.append(f"{', '.join(none)} gave no estimate")
         out.append(f"{count_words(len(crossover), 'trial')} used a crossover design ({', '.join(crossover)}): {'; '.join(parts)}.")
+    # studies.tsv outside_population: who, among a trial's randomized participants, is outside the review's population
+    outside = sorted((s["study_id"], s.get("n_randomized") or "", " ".join(str(s.get("outside_population") or "").split())) for s in studies)
+    outside = [o for o in outside if o[2]]
+    if outside:
+        each = "; ".join(f"{sid}'s {n} randomized participants include {who}" if n else f"{sid}'s randomized participants, number not reported, include {who}"
+                         for sid, n, who in outside)
+        counted = "; they are counted in the participant total" if any(n for _, n, _ in outside) else ""
+        out.append(f"Participants outside the review's population in {count_words(len(outside), 'trial')}: {each}{counted}.")
     return out
 
 
