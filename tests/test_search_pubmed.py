@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import shutil
+import socket
 import time
 from collections.abc import Callable, Iterator
 from email.message import Message
@@ -926,6 +927,26 @@ def test_cli_reports_a_failed_search_in_one_line_and_exits_1(
     assert last.startswith("livingreview: error: NCBI E-utilities: esearch failed after 2 attempt(s); last error: HTTP 502")
     assert SECRET not in err
     assert len(server.calls("esearch")) == 2
+    assert_nothing_written(root)
+
+
+def test_cli_without_a_network_says_ncbi_cannot_be_reached(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A machine without network (no DNS, connection refused): every request fails before NCBI answers.
+    # The one line must say so and point at the connection, not suggest an API key or more retries.
+    with socket.socket() as sock:  # a port nothing listens on once this socket is closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    root = tmp_path / "searches"
+    with route_entrez(f"http://127.0.0.1:{port}/"):
+        code = cli.main(["search", "pubmed", "--config", str(write_config(tmp_path, max_retries=1)), "--root", str(root)])
+    err = capsys.readouterr().err
+    assert code == 1
+    (last,) = [line for line in err.strip().splitlines() if line.startswith("livingreview: error:")]
+    assert last == err.strip().splitlines()[-1]
+    assert last.startswith("livingreview: error: NCBI E-utilities: esearch failed after 2 attempt(s); last error: network error (")
+    fix = last.split("; fix: ", 1)[1]
+    assert fix.startswith("this machine could not connect to NCBI (eutils.ncbi.nlm.nih.gov): check its network connection")
+    assert "NCBI_API_KEY" not in fix and "max_retries" not in fix
     assert_nothing_written(root)
 
 

@@ -442,7 +442,9 @@ class _Caller:
         """
         attempts = self.settings.max_retries + 1
         last = ""
+        unreachable = False  # the last attempt could not connect at all (no network, DNS, refused)
         for attempt in range(attempts):
+            unreachable = False
             delay = min(self.settings.backoff_seconds * (2**attempt), MAX_BACKOFF_SECONDS)
             self.requests += 1
             try:
@@ -478,7 +480,9 @@ class _Caller:
                 last = str(err) if isinstance(err, _ReplyTooSlow) else f"no reply within {self.settings.timeout_seconds:g} s"
             except URLError as err:
                 reason = err.reason
-                last = f"no reply within {self.settings.timeout_seconds:g} s" if isinstance(reason, (TimeoutError, socket.timeout)) else f"network error ({reason})"
+                timed_out = isinstance(reason, (TimeoutError, socket.timeout))
+                last = f"no reply within {self.settings.timeout_seconds:g} s" if timed_out else f"network error ({reason})"
+                unreachable = not timed_out
             except (http.client.HTTPException, ConnectionError, OSError) as err:
                 last = f"connection broken ({type(err).__name__})"
             except _RetryableResponse as err:
@@ -487,11 +491,12 @@ class _Caller:
                 self.retries += 1
                 LOG.warning("%s: %s; retry %d of %d in %.3g s", what, last, attempt + 1, self.settings.max_retries, delay)
                 self.sleep(delay)
-        raise SearchError(
-            f"{what} failed after {attempts} attempt(s); last error: {last}",
-            where="NCBI E-utilities",
-            fix="NCBI may be down or rate-limiting: try again later, set NCBI_API_KEY, or raise entrez.max_retries / entrez.timeout_seconds in config/config.yaml",
-        )
+        if unreachable:
+            fix = ("this machine could not connect to NCBI (eutils.ncbi.nlm.nih.gov): check its network connection "
+                   "(DNS, proxy, firewall), then run the search again; nothing was written")
+        else:
+            fix = "NCBI may be down or rate-limiting: try again later, set NCBI_API_KEY, or raise entrez.max_retries / entrez.timeout_seconds in config/config.yaml"
+        raise SearchError(f"{what} failed after {attempts} attempt(s); last error: {last}", where="NCBI E-utilities", fix=fix)
 
 
 # entrez.timeout_seconds bounds each wait for data; a whole reply must also arrive within this many
