@@ -210,12 +210,52 @@ def _bomb(tmp_path: Path, levels: int) -> Path:
 
 
 def test_pubmed_xml_entities_never_expanded(tmp_path: Path) -> None:
+    # Neither the internal entities nor the external entity (a local file) is expanded; the record is
+    # refused, naming the first reference, rather than read as "Synthetic A B C" with its text lost.
     p = _bomb(tmp_path, 3)
     assert detect_format(p) == "pubmed_xml"
-    (rec,) = list(read_records(p, database="pubmed", run_id=RUN))
-    assert rec.title == "Synthetic A B C"  # neither the internal entities nor the external entity was expanded
-    assert "lol" not in rec.title and "TOP-SECRET" not in rec.title + rec.abstract
-    assert rec.abstract == ""
+    with pytest.raises(InputFormatError) as err:
+        list(read_records(p, database="pubmed", run_id=RUN, source_file="bomb3.xml"))
+    message = str(err.value)
+    assert message.startswith("bomb3.xml:9: record 1 (PMID 1) holds the entity reference &lol3; in <ArticleTitle>, which is never expanded")
+    assert "TOP-SECRET" not in message and len(message.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("doctype", "text", "entity"),
+    [
+        # PubMed's own DOCTYPE names an external DTD, so libxml2 only warns about an entity it does not
+        # know: "Caf&eacute;" (an HTML entity written by a converting tool or a hand edit) was read as
+        # "Caf", the word lost without a message
+        ('<!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD PubMedArticle, 1st January 2025//EN" '
+         '"https://dtd.nlm.nih.gov/ncbi/pubmed/out/pubmed_250101.dtd">', "Caf&eacute; trial", "&eacute;"),
+        # an entity the file declares itself: its text was dropped ("Synthetic  trial")
+        ('<!DOCTYPE PubmedArticleSet [<!ENTITY drug "ketamine">]>', "&drug; trial", "&drug;"),
+    ],
+)
+def test_pubmed_xml_record_with_an_entity_reference_is_refused_not_read_without_its_text(
+    tmp_path: Path, doctype: str, text: str, entity: str
+) -> None:
+    p = tmp_path / "x.xml"
+    p.write_text(
+        f'<?xml version="1.0"?>\n{doctype}\n<PubmedArticleSet>\n{_ARTICLE.format(7, "ok")}\n'
+        f'{_ARTICLE.format(8, text)}\n</PubmedArticleSet>\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(InputFormatError) as err:
+        list(read_records(p, database="pubmed", run_id=RUN, source_file="x.xml"))
+    assert str(err.value) == (
+        f"x.xml:5: record 2 (PMID 8) holds the entity reference {entity} in <ArticleTitle>, which is never expanded (no DTD is "
+        "read): its text would be lost; fix: export the records again from PubMed (efetch rettype=xml or 'Save: XML'), which "
+        "writes text as UTF-8; do not edit the file by hand or convert it with a tool that writes HTML entities"
+    )
+    # the five predefined entities and character references are expanded by the parser, as PubMed writes them
+    p.write_text(
+        f'<?xml version="1.0"?>\n{doctype}\n<PubmedArticleSet>\n{_ARTICLE.format(8, "Caf&#233; &amp; &lt; 3 trial")}\n</PubmedArticleSet>\n',
+        encoding="utf-8",
+    )
+    (rec,) = list(read_records(p, database="pubmed", run_id=RUN, source_file="x.xml"))
+    assert rec.title == "Synthetic Café & < 3 trial"
 
 
 def test_pubmed_xml_billion_laughs_refused(tmp_path: Path) -> None:

@@ -20,8 +20,8 @@ ARTICLE_TAGS = ("PubmedArticle", "PubmedBookArticle")
 def _collect(elem: etree._Element, parts: list[str]) -> None:
     """Append the text of ``elem`` and of its descendant elements, in document order, to ``parts``.
 
-    Entity references (never expanded), comments and processing instructions contribute only
-    the text that follows them (their tail).
+    Comments and processing instructions contribute only the text that follows them (their tail);
+    a record holding an entity reference is refused before (_check_no_entity).
     """
     if elem.text:
         parts.append(elem.text)
@@ -298,6 +298,24 @@ def _misplaced(elem: etree._Element, src: str, how: str) -> InputFormatError:
     )
 
 
+def _check_no_entity(elem: etree._Element, src: str, ordinal: int) -> None:
+    """A record must hold no entity reference: one is never expanded (no DTD is read), so its text
+    would be lost without a word ("Caf&eacute;" read as "Caf"). PubMed writes its text as UTF-8 and
+    uses only the five predefined entities (&amp; &lt; &gt; &quot; &apos;), which the parser expands;
+    a reference left is an entity the file declares itself (its DOCTYPE) or assumes from a DTD."""
+    entity = next(elem.iter(etree.Entity), None)
+    if entity is not None:
+        parent = entity.getparent()
+        pmid = elem.findtext("MedlineCitation/PMID") or elem.findtext("BookDocument/PMID") or "?"
+        raise InputFormatError(
+            f"record {ordinal} (PMID {clean(pmid)}) holds the entity reference {entity.text} in <{parent.tag}>, "
+            "which is never expanded (no DTD is read): its text would be lost",
+            where=f"{src}:{entity.sourceline}",
+            fix="export the records again from PubMed (efetch rettype=xml or 'Save: XML'), which writes text as UTF-8; "
+            "do not edit the file by hand or convert it with a tool that writes HTML entities",
+        )
+
+
 def _check_sibling(elem: etree._Element, src: str) -> None:
     """An element directly under the root must be a record or a DeleteCitation."""
     if isinstance(elem.tag, str) and elem.tag not in ARTICLE_TAGS and elem.tag not in NON_RECORD_TAGS:
@@ -309,8 +327,9 @@ def parse_pubmed_xml(
 ) -> Iterator[Record]:
     """Yield one Record per PubmedArticle / PubmedBookArticle, streaming (memory does not grow with file size).
 
-    Entities are never expanded, no DTD is loaded and nothing is fetched from the network. A malformed
-    or truncated file raises InputFormatError naming the file and line.
+    Entities are never expanded, no DTD is loaded and nothing is fetched from the network: a record
+    holding an entity reference (its text would be lost), like a malformed or truncated file, raises
+    InputFormatError naming the file and line.
     """
     src = source_file or str(path)
     ordinal = 0
@@ -330,6 +349,7 @@ def parse_pubmed_xml(
         try:
             for _event, elem in context:
                 ordinal += 1
+                _check_no_entity(elem, src, ordinal)
                 if elem.tag == "PubmedArticle":
                     record = _article_record(elem, database=database, run_id=run_id, source_file=src, ordinal=ordinal)
                 else:
