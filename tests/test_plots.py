@@ -423,3 +423,29 @@ def test_report_sentence_and_forest_plot_list_the_subgroups_in_one_order_with_th
         assert drawn == said, (column, drawn, said)
         assert said[-1][0] == f"{label} not reported"
     assert [g for g, _ in said] == ["repeated", "single", "single or repeated infusions not reported"]
+
+
+def test_a_dollar_pair_in_a_label_prints_as_written_not_as_mathtext(tmp_path: Path) -> None:
+    """Labels come from outcomes.tsv (scale) and the config (titles, domain labels); matplotlib
+    read a "$...$" pair in one as mathtext: "$x^2$" was drawn as x squared and "$\\foo$" stopped the
+    pool job with a ValueError traceback (unknown symbol)."""
+    scale = "$\\foo$ scale"
+    eff = [Effect(s, "x", "SMD", y, v, "", scale=scale, n_intervention=15, n_control=15) for s, y, v in (("A", 0.2, 0.05), ("B", 0.9, 0.08))]
+    summary = analyse({"id": "x", "title": "Title $\\sqrt{$ and $x^2$", "domain": "ptsd_severity", "measure": "SMD", "method": "REML"},
+                      eff, [study("A", 2019, "single"), study("B", 2015, "repeated")], direction_note=DIRECTION_NOTE)
+    rows = [{"study_id": "A", "year": "2019", "n_randomized": "30", "domain": "ptsd_severity", "scale": scale, "favours": "intervention",
+             "significant": "yes", "numbers": "yes"}]
+    forest_plot(summary, tmp_path / "f.svg")
+    funnel_plot(summary, tmp_path / "u.svg")
+    cumulative_plot(summary, tmp_path / "c.svg")
+    effect_direction_plot(rows, tmp_path / "d.svg", domains=["ptsd_severity"], intervention="ketamine", domain_labels={"ptsd_severity": "PTSD $x$"})
+
+    def drawn(name: str) -> str:  # the SVG's text without its comments (mathtext keeps the source there)
+        return re.sub(r"<!--.*?-->", "", (tmp_path / name).read_text(encoding="utf-8"), flags=re.S)
+
+    forest = drawn("f.svg")
+    title = "Title $\\sqrt{$ and $x^2$"
+    assert scale in forest and title in forest
+    assert title in drawn("u.svg") and title in drawn("c.svg")
+    direction = drawn("d.svg")
+    assert scale in direction and "PTSD $x$" in direction

@@ -41,6 +41,10 @@ RC: dict[str, Any] = {
     "path.simplify": False,
     "savefig.dpi": 150,
     "figure.dpi": 100,
+    # Labels are text from the team's tables and config (a scale, a reported value, a title): a "$"
+    # pair in one must print as written, not as mathtext ("$x^2$" drawn as x squared, "$\\foo$" an
+    # unknown-symbol traceback). No figure uses mathtext.
+    "text.parse_math": False,
 }
 SAVE_METADATA: dict[str, dict[str, Any]] = {
     "svg": {"Date": None, "Creator": "livingreview (matplotlib)"},
