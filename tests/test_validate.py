@@ -107,6 +107,38 @@ def test_a_copied_run_folder_is_one_line_at_validate_and_snakemake_start(
     assert err[0].startswith("livingreview: error: resources/searches/2025-09-30 {copy}/manifest.json: manifest run_id '2025-09-30' differs")
 
 
+@pytest.mark.parametrize("name", ["latest", "2025-10-31 <img src=x onerror=alert(1)>", "2025-10-31-1"])
+def test_a_run_folder_not_named_by_a_run_id_is_one_line_at_validate_snakemake_start_and_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """A run folder renamed together with its manifest's run_id ("latest", a name holding HTML) was
+    accepted: it sorted by its text rather than a date, and its name went as it stands into record ids,
+    result paths and report.md, where "<img src=x onerror=...>" was raw HTML."""
+    import shutil
+
+    copy_project_inputs(tmp_path)
+    runs = tmp_path / "resources/searches"
+    shutil.copytree(runs / "2025-09-30", runs / name)
+    shutil.rmtree(runs / "2025-09-30")
+    manifest = runs / name / "manifest.json"
+    manifest.write_text(json.dumps(dict(json.loads(manifest.read_text(encoding="utf-8")), run_id=name), indent=2), encoding="utf-8")
+    expected = (
+        f"livingreview: error: resources/searches/{name}/manifest.json: run folder {name!r} is not named by a run id (YYYY-MM-DD, "
+        "or YYYY-MM-DD-N with N >= 2 for a later run the same day): runs are ordered by their id, which is also written into "
+        "record ids, result paths and the report; fix: delete the folder and archive its exports again with `livingreview "
+        "add-run` (it names the run by the search date), or restore the folder from git"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate"]) == 1
+    assert [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("INFO ")] == [expected]
+    assert main(["import", "--runs", "resources/searches", "-o", "records.tsv", "--ledger", "identification.tsv"]) == 1
+    assert [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("INFO ")] == [expected]
+    assert not (tmp_path / "records.tsv").exists() and not (tmp_path / "identification.tsv").exists()
+    proc = run_snakemake(tmp_path, "-n", check=False)
+    assert proc.returncode == 1 and [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("INFO ")] == [expected]
+    assert not (tmp_path / "results").exists()
+
+
 @pytest.mark.parametrize(
     ("section", "key", "shipped"),
     [("screening", "rules", "config/screening.yaml"), ("screening", "decisions", "resources/screening/decisions.tsv"), ("extraction", "studies", "resources/extraction/studies.tsv"), ("extraction", "outcomes", "resources/extraction/outcomes.tsv")],

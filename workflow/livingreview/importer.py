@@ -12,7 +12,7 @@ from .constants import DATABASES, LEDGER_FIELDS, OUTCOME_IDENTIFIED, RECORD_FIEL
 from .errors import ArchiveError, ReconciliationError
 from .parsers import FORMATS, read_records
 from .records import Record
-from .runs import MANIFEST, Manifest, RunFile, list_runs, load_manifest, verify_file, verify_run
+from .runs import MANIFEST, Manifest, RunFile, check_run_folder_name, list_runs, load_manifest, verify_file, verify_run
 from .tables import atomic_path, format_value
 
 LOG = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ def check_run_folder(run_dir: Path, manifest: Manifest) -> None:
             where=manifest_path,
             fix="restore the run folder from git; run folders are named by their run_id",
         )
+    check_run_folder_name(manifest.run_id, manifest_path)
     listed = {f.name for f in manifest.files} | {MANIFEST}
     unlisted = sorted(p.name for p in run_dir.iterdir() if p.name not in listed)
     if unlisted:

@@ -362,6 +362,20 @@ def is_run_id(run_id: str) -> bool:
     return True
 
 
+def check_run_folder_name(run_id: str, manifest_path: str) -> None:
+    """Refuse a run (folder and manifest run_id) not named by a run id (is_run_id): a hand-made or
+    renamed run ("latest", "2025-10-31 <b>x</b>") would sort by its text instead of its date, and its
+    name goes into record ids, result paths and report.md as it stands."""
+    if not is_run_id(run_id):
+        raise ArchiveError(
+            f"run folder {run_id!r} is not named by a run id ({RUN_ID_FORM}): runs are ordered by their id, "
+            "which is also written into record ids, result paths and the report",
+            where=manifest_path,
+            fix="delete the folder and archive its exports again with `livingreview add-run` (it names the run by the search date), "
+            "or restore the folder from git",
+        )
+
+
 def archived_copy(root: str | os.PathLike[str], digest: str, database: str) -> Path | None:
     """The file of ``database`` archived under root whose manifest records sha256 ``digest`` (None when there is none)."""
     for run_dir in list_runs(root):

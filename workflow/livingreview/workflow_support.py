@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ArchiveError
-from .runs import Manifest, list_runs, load_manifest
+from .runs import Manifest, check_run_folder_name, list_runs, load_manifest
 from .tables import workdir_relative
 
 
@@ -37,6 +37,7 @@ def run_layout(config: dict[str, Any]) -> RunLayout:
                 where=f"{Path(root).as_posix()}/{name}/manifest.json",
                 fix=f"run folders are named by their run_id: restore the folder's name from git, or delete the folder if it is a copy of run {manifest.run_id}",
             )
+        check_run_folder_name(name, f"{Path(root).as_posix()}/{name}/manifest.json")
     size = shard_size(config)
     return RunLayout(
         root=root,
