@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from livingreview import cli
 from livingreview.commands.add_run import add_run
-from livingreview.errors import ConfigError, InputFormatError
+from livingreview.errors import ArchiveError, ConfigError, InputFormatError
 from livingreview.importer import run_import
 from livingreview.runs import load_manifest, next_run_id, sha256_file, verify_run
 from livingreview.tables import read_tsv
@@ -119,6 +119,34 @@ def test_add_run_refuses_a_name_snakemake_reads_as_a_wildcard(tmp_path: Path) ->
     with pytest.raises(InputFormatError, match=r"cannot be archived under the name 'embase \{2025\}\.ris' \(Snakemake reads '\{' and '\}'"):
         add_run(root=tmp_path / "runs", database="embase", file=p, date="2025-09-30")
     assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["embase\nexport.ris", "embase\texport.ris"])
+def test_add_run_refuses_a_name_with_a_control_character_and_a_manifest_naming_one_is_an_error(tmp_path: Path, name: str) -> None:
+    """An export named with a newline or a tab was archived; records.tsv, the ledger and the report then
+    named it with a space instead ("embase export.ris"), a file that does not exist for trace or an
+    auditor to open. add-run refuses the name, and a manifest listing one does not load."""
+    p = tmp_path / name
+    p.write_bytes((DATA / "embase_ovid.ris").read_bytes())
+    with pytest.raises(InputFormatError) as err:
+        add_run(root=tmp_path / "runs", database="embase", file=p, date="2025-09-30")
+    assert str(err.value).startswith(
+        f"{' '.join(str(p).split())}: the export cannot be archived under the name {name!r} (a newline, tab or other control "
+        "character cannot be written in records.tsv, the ledger or the report); fix: rename the export"
+    )
+    assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
+
+    ok = tmp_path / "embase.ris"
+    ok.write_bytes(p.read_bytes())
+    run_dir = add_run(root=tmp_path / "runs", database="embase", file=ok, date="2025-09-30").path
+    manifest = run_dir / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["files"][0]["name"] = name
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    (run_dir / "embase.ris").rename(run_dir / name)
+    with pytest.raises(ArchiveError) as bad:
+        load_manifest(run_dir)
+    assert f"field 'files[0].name' (embase export.ris) must be a file name in the run folder (a JSON string, no '/', '\\' or control character such as a newline or tab, not manifest.json), not {json.dumps(name)}" in str(bad.value)
 
 
 def test_add_run_missing_file(tmp_path: Path) -> None:

@@ -155,7 +155,7 @@ _FILE_FIELDS: dict[str, tuple[str, bool]] = {
 _MANIFEST_FIX = "restore manifest.json from git (archived runs are never edited; `livingreview add-run` writes a new run with a correct manifest)"
 _KIND_WORDS = {
     "text": "a JSON string",
-    "name": "a file name in the run folder (a JSON string, no '/' or '\\', not manifest.json)",
+    "name": "a file name in the run folder (a JSON string, no '/', '\\' or control character such as a newline or tab, not manifest.json)",
     "mapping": "a JSON object of strings",
     "list": "a JSON list of file entries",
     "count": "a whole number >= 0",
@@ -167,7 +167,7 @@ def _is_kind(value: Any, kind: str) -> bool:
     if kind == "text":
         return isinstance(value, str)
     if kind == "name":
-        return isinstance(value, str) and value not in ("", ".", "..", MANIFEST) and "/" not in value and "\\" not in value
+        return isinstance(value, str) and value not in ("", ".", "..", MANIFEST) and "/" not in value and "\\" not in value and not has_control(value)
     if kind == "mapping":
         return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
     if kind == "list":
@@ -252,6 +252,16 @@ def _check_archived(data: dict[str, Any], path: Path) -> None:
                 where=str(path),
                 fix="rename the export without braces and archive it again with `livingreview add-run`, after deleting this run folder (no job could read it)",
             )
+
+
+_CONTROL_CHAR = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def has_control(name: str) -> bool:
+    """Whether a file name holds a control character (a newline, a tab): records.tsv, the ledger and
+    the report name the archived file in one cell or line, so such a name would be written as another
+    file's name (the newline folded to a space) that trace and an auditor cannot open."""
+    return bool(_CONTROL_CHAR.search(name))
 
 
 def has_wildcard_brace(name: str) -> bool:

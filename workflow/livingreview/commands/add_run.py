@@ -27,6 +27,7 @@ from ..runs import (
     check_none_archived_since,
     check_run_comes_last,
     clean_partial_runs,
+    has_control,
     has_wildcard_brace,
     list_runs,
     next_run_id,
@@ -205,10 +206,11 @@ def add_run(
     src = Path(file)
     if not src.is_file():
         raise InputFormatError("file not found", where=str(src), fix="check the path of the export")
-    if src.name == MANIFEST or src.name.startswith(".") or has_wildcard_brace(src.name):
+    if src.name == MANIFEST or src.name.startswith(".") or has_wildcard_brace(src.name) or has_control(src.name):
         raise InputFormatError(
             f"the export cannot be archived under the name {src.name!r}"
-            + (" (Snakemake reads '{' and '}' in a file name as a wildcard)" if has_wildcard_brace(src.name) else ""),
+            + (" (Snakemake reads '{' and '}' in a file name as a wildcard)" if has_wildcard_brace(src.name) else "")
+            + (" (a newline, tab or other control character cannot be written in records.tsv, the ledger or the report)" if has_control(src.name) else ""),
             where=str(src),
             fix="rename the export (e.g. embase.ris) and run add-run again",
         )
