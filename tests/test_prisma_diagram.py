@@ -49,6 +49,27 @@ def test_lines_fit_inside_their_boxes() -> None:
     assert len(excluded.lines) >= 3
 
 
+def test_a_long_unbroken_label_is_split_with_a_few_measurements_per_line(monkeypatch) -> None:
+    """A label with no space (a URL as a reason's label) was split by measuring every shorter head of
+    the whole rest of it for each line: 1,000 characters took 12 s and a few thousand minutes, while
+    the diagram job held up the build. Now the split is the same, found with a few measurements."""
+    import livingreview.prisma_diagram as pd
+
+    label = "https://example.org/" + "".join(f"segment{i:04d}-" for i in range(40))  # 460 characters, no space
+    calls: list[int] = []
+
+    def counted(text: str, **kw: object) -> float:
+        calls.append(len(text))
+        return text_width(text, **kw)
+
+    monkeypatch.setattr(pd, "text_width", counted)
+    lines = pd.wrap(f"Excluded: {label}", 200)
+    assert lines[0] == "Excluded:" and "".join(lines[1:]) == label
+    assert all(text_width(line) <= 200 for line in lines) and len(lines) > 10
+    assert all(text_width(line + nxt[0]) > 200 for line, nxt in zip(lines[1:-1], lines[2:]))  # each line holds as much as fits
+    assert len(calls) < 25 * len(lines), len(calls)
+
+
 def test_hostile_reason_is_escaped() -> None:
     counts = compute_counts(first_run_ledger(), sources=SOURCES)
     counts["dbr_excluded"] = [{"reason": "<script>alert(1)</script> & co", "n": 1}]

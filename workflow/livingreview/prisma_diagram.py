@@ -114,6 +114,31 @@ def text_width(text: str, *, size: float = FONT_SIZE, bold: bool = False) -> flo
     return font.get_width_height()[0] / 64.0
 
 
+def _head_that_fits(word: str, width: float, *, size: float, bold: bool) -> int:
+    """Length of the longest head of ``word`` no wider than ``width`` px (at least 1; len(word) when
+    it all fits). Heads of doubling length, then bisection, so a long unbroken label (a URL) costs a
+    few measurements of about the line's length, not one of every length of the whole label (which
+    took minutes for a few thousand characters)."""
+    fits, probe = 0, 1
+    while True:
+        head = min(probe, len(word))
+        if text_width(word[:head], size=size, bold=bold) > width:
+            too_wide = head
+            break
+        fits = head
+        if head == len(word):
+            return fits
+        probe *= 2
+    low, high = fits, too_wide - 1
+    while low < high:
+        mid = (low + high + 1) // 2
+        if text_width(word[:mid], size=size, bold=bold) <= width:
+            low = mid
+        else:
+            high = mid - 1
+    return max(low, 1)
+
+
 def wrap(text: str, width: float, *, size: float = FONT_SIZE, bold: bool = False) -> list[str]:
     """Greedy word wrap of ``text`` at plain spaces into lines no wider than ``width`` px.
 
@@ -128,10 +153,10 @@ def wrap(text: str, width: float, *, size: float = FONT_SIZE, bold: bool = False
             continue
         if current:
             lines.append(current)
-        while text_width(word, size=size, bold=bold) > width and len(word) > 1:
-            cut = len(word)
-            while cut > 1 and text_width(word[:cut], size=size, bold=bold) > width:
-                cut -= 1
+        while len(word) > 1:
+            cut = _head_that_fits(word, width, size=size, bold=bold)
+            if cut == len(word):
+                break
             lines.append(word[:cut])
             word = word[cut:]
         current = word
