@@ -134,9 +134,6 @@ def whats_new_runs(
             fix="re-run the dedup stage on the current records.tsv (snakemake --forcerun deduplicate_records)",
         )
     canonical = {c["cluster_id"]: c["canonical_id"] for c in clusters}
-    members: dict[str, list[str]] = defaultdict(list)
-    for record_id, cluster_id in record_cluster.items():
-        members[cluster_id].append(record_id)
     first = first_run_of_clusters(record_runs, record_cluster)
     present = set(record_runs.values())
     run_key = {run: run_sort_key(run) for run in present}  # a few runs, many records: sort keys once
@@ -159,9 +156,9 @@ def whats_new_runs(
     new_of_run: dict[str, list[str]] = defaultdict(list)
     for cid, run in first.items():
         new_of_run[run].append(cid)
-    records_of_run: dict[str, list[str]] = defaultdict(list)
-    for rid, run in record_runs.items():
-        records_of_run[run].append(rid)
+    records_of_run: dict[str, list[tuple[str, str]]] = defaultdict(list)  # (record_id, database) of each run's records
+    for rid, rec in by_id.items():
+        records_of_run[rec["run_id"]].append((rid, rec["database"]))
     included_on = {
         row["cluster_id"]: decision_dates[row["reference"]]
         for row in screening
@@ -185,21 +182,30 @@ def whats_new_runs(
     for run_id in run_ids:
         this_run = run_key[run_id]
         in_run = records_of_run[run_id]
-        # per cluster: how many of its records this run retrieved, and the first of them (by record id)
+        # One pass over the run's records. Per cluster: how many of its records this run retrieved
+        # and the first of them (by record id); for a cluster new in this run, the databases of
+        # those records (it has no member in an earlier run, so its members up to this run are
+        # its members in this run); and the records whose cluster an earlier run found.
         n_in_run: dict[str, int] = defaultdict(int)
         first_in_run: dict[str, str] = {}
-        for r in in_run:
+        databases: dict[str, set[str]] = defaultdict(set)
+        dup_earlier = 0
+        for r, database in in_run:
             cid = record_cluster[r]
             n_in_run[cid] += 1
             if cid not in first_in_run or r < first_in_run[cid]:
                 first_in_run[cid] = r
+            if first[cid] == run_id:
+                databases[cid].add(database)
+            else:  # a record is in no run before its cluster's first: the cluster is an earlier run's
+                dup_earlier += 1
         new_ids = sorted(new_of_run.get(run_id, []))
         new_rows: list[dict[str, Any]] = []
         todo_rows: list[dict[str, Any]] = []
         for cid in new_ids:
             rid = canonical[cid]
             rec = by_id.get(rid, {})
-            dbs = LIST_SEP.join(sorted({by_id[m]["database"] for m in members[cid] if run_key[record_runs[m]] <= this_run}))
+            dbs = LIST_SEP.join(sorted(databases[cid]))
             state = last_row.get(cid, {})
             new_rows.append(
                 {
@@ -228,8 +234,7 @@ def whats_new_runs(
                     }
                 )
 
-        dup_earlier = sum(1 for r in in_run if run_key[first[record_cluster[r]]] < this_run)
-        dup_within = sum(1 for r in in_run if first[record_cluster[r]] == run_id and first_in_run[record_cluster[r]] != r)
+        dup_within = sum(n_in_run[cid] - 1 for cid in new_ids)  # a new cluster's records of this run but its first
         new_studies = tuple(sorted(sid for sid, run in study_first.items() if run == run_id))
         total = sum(1 for run in study_first.values() if run_key[run] <= this_run)
         summary = RunSummary(
