@@ -771,3 +771,29 @@ def test_merge_fills_and_credits_fields_as_field_by_field() -> None:
         ("record_id", "pubmed:1"), ("run_id", "pubmed:1"), ("database", "pubmed:1"), ("title", "pubmed:1"), ("abstract", "embase:2"),
         ("authors", "pubmed:1"), ("year", "psycinfo:3"), ("mesh", "embase:2"), ("keywords", "psycinfo:3"),
     ]
+
+
+def test_reading_the_dedup_decisions_does_not_load_the_matcher(tmp_path: Path) -> None:
+    """The Snakemake start-up check and the prisma_counts job read resources/dedup/decisions.tsv
+    without importing the matcher (livingreview.dedup, and with it rapidfuzz and numpy: about 0.15 s
+    per process); the decisions' names are still importable from livingreview.dedup."""
+    from fresh_interpreter import run_fresh
+
+    from conftest import shipped_project
+
+    path = _decisions_file(tmp_path, ["embase:r#2\tpubmed:24740528\tlink\tAB\t2025-10-01\tsame report"])
+    project = shipped_project()
+    out = run_fresh(
+        "import os",
+        f"os.chdir({str(project)!r})",
+        "from livingreview.config import load_config",
+        "from livingreview.prisma import dedup_inputs",
+        "from livingreview.validate import check_inputs",
+        "summary, _layout = check_inputs(load_config('config/config.yaml'))",
+        f"inputs = dedup_inputs('results/records/records.tsv', {str(path)!r}, 'resources/screening/decisions.tsv', 'config/screening.yaml', None)",
+        "print(summary['dedup decisions'], [d.decision for d in inputs.dedup_decisions])",
+        "print(sorted(m for m in ('rapidfuzz', 'livingreview.dedup') if m in sys.modules))",
+        "from livingreview import dedup, dedup_decisions",
+        "assert dedup.load_dedup_decisions is dedup_decisions.load_dedup_decisions and dedup.DedupDecision is dedup_decisions.DedupDecision",
+    )
+    assert out.splitlines() == ["0 ['link']", "[]"]

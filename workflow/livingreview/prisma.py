@@ -456,7 +456,7 @@ class DedupInputs:
     canonical.tsv (to resolve a screening decision's key as the screening stage did)."""
 
     records: Callable[[], Sequence[Any]]  # reads the livingreview.records.Record of every run (only when needed)
-    dedup_decisions: Sequence[Any]  # livingreview.dedup.DedupDecision
+    dedup_decisions: Sequence[Any]  # livingreview.dedup_decisions.DedupDecision
     screening_decisions: Sequence[Any]  # livingreview.decisions.Decision
     ruleset: Any
     study_rows: Sequence[Mapping[str, str]] = ()
@@ -524,15 +524,16 @@ def _settled_before(
     ledger does not cite) with the stage's own index (decisions.build_index of canonical.tsv, whose
     merged PMID and DOI it matches, and the ledger's clusters).
     """
+    decisions = inputs.screening_decisions
+    if not any(d.date >= closed for d in decisions):
+        return {}
+    # imported here, past the usual return (no decision dated since): the stages' modules only when needed
     from .decisions import ClusterIndex, resolve_decisions
     from .records import Record
     from .screen_stage import screen_clusters
     from .screening import ScreenResult
     from .studies import split_keys
 
-    decisions = inputs.screening_decisions
-    if not any(d.date >= closed for d in decisions):
-        return {}
     cluster_of = {rid: rec.cluster_id for rid, rec in records.items()}
     known: dict[str, set[str]] = defaultdict(set)  # lower-case key -> cluster ids
     for rid, cid in cluster_of.items():
@@ -647,10 +648,10 @@ def _dedup_then(
     """The previous runs' records deduplicated with the dedup decisions dated before ``closed``:
     (livingreview.dedup.DedupResult, the dedup decisions dated since that touch records of the
     previous version, the ids of those records); None when no such decision exists."""
-    from .dedup import deduplicate
-
     if not any(d.date >= closed for d in inputs.dedup_decisions):
         return None
+    from .dedup import deduplicate  # the matcher (numpy, rapidfuzz) only when a dedup decision is dated since
+
     mine = [r for r in inputs.records() if r.run_id in previous]
     ids = {r.record_id for r in mine}
     ledger_ids = {rid for rid, rec in records.items() if rec.run_id in previous}
@@ -764,14 +765,14 @@ def _previous_clusters(
     records with their paths then, the number of clusters of the previous version, the dedup
     decisions made since that touch records of the previous version).
     """
+    rebuilt = _dedup_then(inputs, records, previous, closed)
+    if rebuilt is None:
+        return None
     from .decisions import build_index, resolve_decisions
     from .records import Record
     from .screen_stage import screen_clusters
     from .screening import screen_record
 
-    rebuilt = _dedup_then(inputs, records, previous, closed)
-    if rebuilt is None:
-        return None
     result, since, ids = rebuilt
     members_then: dict[str, set[str]] = defaultdict(set)
     for row in result.clusters:
@@ -1159,6 +1160,13 @@ def load_ledger_rows(path: str | os.PathLike[str]) -> list[LedgerRow]:
     return out
 
 
+def _read_canonical(path: str | os.PathLike[str]) -> Any:
+    """canonical.tsv, read by the screening stage's reader (imported only when a key needs it)."""
+    from .screen_stage import read_canonical
+
+    return read_canonical(path)
+
+
 def dedup_inputs(
     records: str | os.PathLike[str] | None,
     dedup_decisions: str | os.PathLike[str] | None,
@@ -1175,11 +1183,12 @@ def dedup_inputs(
     if decisions is None:
         return None
     from .decisions import load_decisions
-    from .dedup import load_dedup_decisions, read_records_tsv
-    from .screen_stage import read_canonical
+    from .dedup_decisions import load_dedup_decisions
     from .screening import load_rules
 
     def read_records() -> Sequence[Any]:
+        from .dedup import read_records_tsv  # the matcher's module (numpy, rapidfuzz) only when records are read
+
         if records is None or not os.path.exists(records):
             raise ReconciliationError(
                 "counting the previous version with the dedup decisions dated before it needs records.tsv",
@@ -1198,7 +1207,7 @@ def dedup_inputs(
         ruleset=ruleset,
         study_rows=study_rows,
         studies_source=str(studies or ""),
-        canonical=(lambda: read_canonical(canonical)) if canonical is not None and os.path.exists(canonical) else None,
+        canonical=(lambda: _read_canonical(canonical)) if canonical is not None and os.path.exists(canonical) else None,
         canonical_source=str(canonical or ""),
     )
 

@@ -75,7 +75,7 @@ def check_domains(config: dict[str, Any], reported: set[str], *, where: str | Co
 def check_inputs(config: dict[str, Any], *, where: str | ConfigSources = "config/config.yaml") -> tuple[dict[str, Any], RunLayout]:
     """``validate_inputs`` plus the runs' layout it read (Snakemake's start reads each manifest once)."""
     from .decisions import load_decisions, refuse_future_dates
-    from .dedup import load_dedup_decisions
+    from .dedup_decisions import load_dedup_decisions
     from .effects import check_analyses
     from .extraction import check_column_names, load_outcomes, load_studies
     from .report import load_risk_of_bias
