@@ -382,3 +382,32 @@ def test_counting_with_no_decision_dated_since_loads_no_other_stage(tmp_path: Pa
     assert out == "[]"
     assert (tmp_path / "counts.json").read_bytes() == (review / "counts.json").read_bytes()
     assert (tmp_path / "PRISMA.csv").read_bytes() == (review / "PRISMA.csv").read_bytes()
+
+
+def test_the_step_reads_the_screening_rules_and_decisions_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_prisma_counts reads config/screening.yaml and decisions.tsv once, for the decisions' dates
+    and for the previous version's clusters (each was read twice: the rules cost ~0.1 s a read)."""
+    import livingreview.decisions
+    import livingreview.screening
+
+    records, late = CASES["link_run1_run1"]
+    review = tmp_path / "review"
+    counts = _build(review, records, [(a, b, d, LATE) for a, b, d in late], list(SCREENING))
+    calls: list[str] = []
+
+    def counted(name: str, func: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(livingreview.screening, "load_rules", counted("rules", livingreview.screening.load_rules))
+    monkeypatch.setattr(livingreview.decisions, "load_decisions", counted("decisions", livingreview.decisions.load_decisions))
+    config = {"screening": {"rules": RULES}, "searches": {"sources": SOURCES}}
+    again = run_prisma_counts(ledger=review / "ledger.tsv", config=config, counts_out=tmp_path / "counts.json", csv_out=tmp_path / "PRISMA.csv",
+                              decisions=review / "decisions.tsv", records=review / "records.tsv", dedup_decisions=review / "dedup.tsv",
+                              studies=review / "studies.tsv")
+    assert sorted(calls) == ["decisions", "rules"]
+    assert again == counts and again["previous"]["dedup_since"] != []  # the previous version rebuilt with its clusters, as before
+    assert (tmp_path / "counts.json").read_bytes() == (review / "counts.json").read_bytes()

@@ -29,7 +29,7 @@ from .constants import (
     STAGE_ORDER,
     STAGES,
 )
-from .decisions import PMID_DATABASES, decision_dates
+from .decisions import PMID_DATABASES
 from .errors import InputFormatError, ReconciliationError
 from .gcpause import collector_paused
 from .runs import run_sort_key, version_closes
@@ -465,6 +465,11 @@ class DedupInputs:
     # decision keys with), only when a key needs it
     canonical: Callable[[], Sequence[Any]] | None = None
     canonical_source: str = ""
+
+    def decision_dates(self) -> dict[str, str]:
+        """The date of every screening decision, by the reference the ledger cites it with (what
+        decisions.decision_dates reads from the same files)."""
+        return {d.reference: d.date for d in self.screening_decisions}
 
 
 def _without_disagreements(decisions: Sequence[Any], index: Any) -> list[Any]:
@@ -1198,12 +1203,13 @@ def dedup_inputs(
         return read_records_tsv(records)
 
     ruleset = load_rules(str(rules))
+    screening_decisions = load_decisions(decisions, ruleset.reasons)  # before studies.tsv and the dedup decisions: its errors come first
     study_rows = read_tsv(studies, required=("study_id", "reports")) if studies is not None and os.path.exists(studies) else []
     with_dedup = records is not None and dedup_decisions is not None and os.path.exists(dedup_decisions)
     return DedupInputs(
         records=read_records,
         dedup_decisions=load_dedup_decisions(dedup_decisions) if with_dedup else [],
-        screening_decisions=load_decisions(decisions, ruleset.reasons),
+        screening_decisions=screening_decisions,
         ruleset=ruleset,
         study_rows=study_rows,
         studies_source=str(studies or ""),
@@ -1236,8 +1242,9 @@ def run_prisma_counts(
     screening stage did.
     """
     rows = load_ledger_rows(ledger)
-    dates = decision_dates(decisions, config["screening"]["rules"]) if decisions is not None else None
-    inputs = dedup_inputs(records, dedup_decisions, decisions, config["screening"]["rules"], studies, canonical) if dates is not None else None
+    # the screening rules and decisions read once: for the decisions' dates and the previous version's clusters
+    inputs = dedup_inputs(records, dedup_decisions, decisions, config["screening"]["rules"], studies, canonical) if decisions is not None else None
+    dates = inputs.decision_dates() if inputs is not None else None
     counts = compute_counts(
         rows, sources=config["searches"]["sources"], previous_runs=previous_runs, source_name=str(ledger), decision_dates=dates, dedup_inputs=inputs
     )

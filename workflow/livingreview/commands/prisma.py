@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from ..config import load_config
-from ..decisions import decision_dates
 from ..errors import ConfigError
 from ..prisma import compute_counts, dedup_inputs, load_ledger
 
@@ -58,12 +57,12 @@ def run(args: argparse.Namespace) -> int:
         rules = rules or screening.get("rules")
         dedup_decisions = dedup_decisions or config.get("dedup", {}).get("decisions")
         studies = studies or config.get("extraction", {}).get("studies")
-    dates = None
+    inputs = None
     if decisions:
         if not rules:
             raise ConfigError("--decisions needs the screening rules for its reason codes", where="livingreview prisma", fix="pass --rules config/screening.yaml or --config")
-        dates = decision_dates(decisions, rules)
-    inputs = dedup_inputs(args.records, dedup_decisions, decisions, rules, studies, args.canonical) if dates is not None and rules else None
+        inputs = dedup_inputs(args.records, dedup_decisions, decisions, rules, studies, args.canonical)  # reads the rules and decisions once
+    dates = inputs.decision_dates() if inputs is not None else None
     counts = compute_counts(
         load_ledger(args.ledger), sources=sources, previous_runs=args.previous_runs, source_name=args.ledger, decision_dates=dates, dedup_inputs=inputs
     )
