@@ -275,7 +275,7 @@ def test_effect_direction_summary_writes_means_and_sds_with_one_precision() -> N
 def test_scipy_is_imported_only_by_the_functions_that_compute_with_it() -> None:
     """The plot and report jobs import livingreview.effects (labels, constants) and plots without
     loading scipy (about a second per job); the CI-based variance still uses scipy's 97.5% normal
-    quantile, and Z975 is still there as the module attribute it was."""
+    quantile (Z975, checked here to equal scipy.stats.norm.ppf(0.975)), and Z975 is still there as the module attribute it was."""
     from fresh_interpreter import run_fresh
 
     out = run_fresh(
@@ -287,3 +287,22 @@ def test_scipy_is_imported_only_by_the_functions_that_compute_with_it() -> None:
         "assert effects.variance_from_ci(1.0, 3.0) == (2.0 / (2 * float(stats.norm.ppf(0.975)))) ** 2",
     )
     assert out == "[]"
+
+
+def test_the_start_up_check_computes_the_default_review_s_effects_without_scipy() -> None:
+    """Snakemake's start computes the effects of every analysis (validate.check_inputs); the default
+    review's need no scipy (a CI's variance takes Z975), whose scipy.stats import cost about 0.85 s
+    CPU at every start."""
+    from fresh_interpreter import run_fresh
+
+    from conftest import shipped_project
+
+    out = run_fresh(
+        "import os",
+        f"os.chdir({str(shipped_project())!r})",
+        "from livingreview.config import load_config",
+        "from livingreview.validate import check_inputs",
+        "summary, _layout = check_inputs(load_config('config/config.yaml'))",
+        "print(summary['outcome rows'] > 0, sorted(m for m in ('scipy', 'scipy.stats', 'scipy.special') if m in sys.modules))",
+    )
+    assert out == "True []"

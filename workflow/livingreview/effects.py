@@ -32,27 +32,18 @@ def favours_right(intervention: str = DEFAULT_INTERVENTION) -> str:
 
 
 MEASURES: tuple[str, ...] = ("MD", "SMD", "OR", "RR", "RD")
-_Z975: list[float] = []  # the 97.5% normal quantile, computed (with scipy) when first needed
+# The 97.5% quantile of the standard normal exactly as scipy.stats.norm.ppf(0.975) gives it (a test
+# checks the two are equal). Written out because importing scipy.stats for this one number cost about
+# 0.85 s CPU at every Snakemake start (its input check computes the effects of every analysis) and in
+# every job computing an effect from a CI; scipy is imported by the functions that compute with it.
+Z975: float = 1.959963984540054
 
 
 def z975() -> float:
-    """The 97.5% quantile of the standard normal (scipy's value).
-
-    scipy (about a second to import) is imported by the functions that compute with it, not by the
-    module: the jobs that import this module only for its labels and constants (the plots, the
-    report, the trace) do not need it."""
-    if not _Z975:
-        from scipy import stats
-
-        _Z975.append(float(stats.norm.ppf(0.975)))
-    return _Z975[0]
+    """The 97.5% quantile of the standard normal (scipy.stats.norm.ppf(0.975)): Z975."""
+    return Z975
 
 
-def __getattr__(name: str) -> Any:
-    """``Z975``, the module constant it was, computed on first use (z975)."""
-    if name == "Z975":
-        return z975()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 # effects.tsv: the contract columns, then provenance columns the forest plot and trace use
 EFFECT_TABLE_FIELDS: tuple[str, ...] = EFFECT_FIELDS + ("outcome_id", "scale", "n_intervention", "n_control", "inferred", "lower_is_better")
 DIRECTION_FIELDS: tuple[str, ...] = (
@@ -111,7 +102,7 @@ class Effect:
 
 def hedges_correction(df: float) -> float:
     """Exact small-sample correction c(m) = Γ(m/2) / (sqrt(m/2) Γ((m-1)/2)), as metafor's .cmicalc."""
-    from scipy import special  # imported when needed (see z975)
+    from scipy import special  # imported when needed: the jobs that only import this module (plots, report, trace) do not load scipy
 
     return math.exp(special.gammaln(df / 2) - 0.5 * math.log(df / 2) - special.gammaln((df - 1) / 2))
 
@@ -136,7 +127,7 @@ def smd_from_t(t: float, n1: int, n2: int) -> tuple[float, float]:
 
 def t_from_p(p: float, n1: int, n2: int, *, sign: float) -> float:
     """The t statistic of an exact two-sided p with n1 + n2 - 2 df, with the given sign."""
-    from scipy import stats  # imported when needed (see z975)
+    from scipy import stats  # imported when needed (see hedges_correction)
 
     return math.copysign(float(stats.t.isf(p / 2, n1 + n2 - 2)), sign)
 
