@@ -202,6 +202,15 @@ def test_a_later_row_cannot_overrule_a_pair_decision_and_the_error_names_both_ro
     assert "fix: keep one decision for the pair: to change your mind, edit the earlier row" in message and "\n" not in message
 
 
+def test_a_dedup_decision_dated_on_no_calendar_day_is_refused(tmp_path: Path) -> None:
+    """2026-02-30 matches the schema's YYYY-MM-DD pattern but is no date: refused, naming file:line,
+    as a screening decision's date is (it would otherwise sort among real dates for the previous version)."""
+    path = _decisions_file(tmp_path, ["pubmed:1\tembase:r#1\tlink\tAB\t2025-10-01\tsame report", "pubmed:2\tembase:r#2\tlink\tAB\t2026-02-30\tsame report"])
+    with pytest.raises(ConfigError) as err:
+        load_dedup_decisions(path)
+    assert str(err.value) == f"{path}:3: date '2026-02-30' is not a calendar date; fix: write the date as YYYY-MM-DD"
+
+
 def test_override_naming_unknown_record_is_one_line_error(tmp_path: Path) -> None:
     path = _decisions_file(tmp_path, ["pubmed:1\tembase:r#99\tlink\tAB\t2025-10-01\t"])
     decisions = load_dedup_decisions(path)

@@ -80,7 +80,8 @@ def key_kind(key: str) -> str:
     return ""
 
 
-def _valid_date(text: str) -> bool:
+def is_calendar_date(text: str) -> bool:
+    """True for a real YYYY-MM-DD date (the schemas check only the pattern: 2026-02-30 matches it)."""
     try:
         _dt.date.fromisoformat(text)
     except ValueError:
@@ -163,7 +164,7 @@ def load_decisions(path: str | os.PathLike[str], reasons: Collection[str] | Mapp
                 where=where,
                 fix=f"use one of {', '.join(sorted(codes))} (config/screening.yaml reasons:) or add the code there",
             )
-        if not _valid_date(cells["date"]):
+        if not is_calendar_date(cells["date"]):
             raise ConfigError(f"date {cells['date']!r} is not a calendar date", where=where, fix="write the date as YYYY-MM-DD")
         out.append(Decision(line=line, source=str(path), **cells))
     LOG.info("%s: %d decisions", p, len(out))
