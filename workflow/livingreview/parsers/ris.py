@@ -17,7 +17,7 @@ from ..constants import LIST_SEP
 from ..errors import InputFormatError
 from ..records import Record
 from .common import clean, clean_text, find_registrations, find_year, first_value, make_record_id, normalise_doi, unique
-from .textio import open_text
+from .textio import bounded_lines, open_text
 
 LOG = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def parse_ris(
     first_skipped: tuple[int, str] | None = None  # the first non-blank line skipped before any record
     n_skipped = 0
     with stream:
-        for lineno, raw in enumerate(stream, start=1):
+        for lineno, raw in enumerate(bounded_lines(stream, src), start=1):
             line = raw.rstrip("\r\n").lstrip("\ufeff")
             match = TAG_RE.match(line)
             if match and match.group(2) == " ":

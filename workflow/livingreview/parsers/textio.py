@@ -8,6 +8,7 @@ import io
 import os
 import re
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -32,6 +33,11 @@ ENCODING_UTF8_BOM = "utf-8-sig"
 ENCODING_CP1252 = "cp1252"
 ENCODING_LATIN1 = "latin-1"
 _CHUNK = 1 << 20
+# The longest line (in characters, without its newline) a text export (RIS, MEDLINE, CSV) may hold:
+# 10,000,000, as libxml2 bounds one text node of PubMed XML (XML_MAX_TEXT_LENGTH). A real record's
+# longest field (an abstract) is a few thousand; without a bound one line is read whole into memory,
+# so a gzip file of a few MB holding one line of GBs would exhaust it.
+MAX_LINE_CHARS = 10_000_000
 
 
 def is_gzip(path: str | os.PathLike[str]) -> bool:
@@ -178,6 +184,31 @@ def open_text(path: str | os.PathLike[str], encoding: str | None = None, *, name
     enc = encoding or detect_encoding(path, name=name)
     stream = io.TextIOWrapper(open_binary(path), encoding=enc, errors="strict", newline=None)
     return stream, enc
+
+
+def bounded_lines(stream: IO[str], name: str, *, limit: int = MAX_LINE_CHARS) -> Iterator[str]:
+    """Yield the lines of a text stream (each with its newline) as iterating the stream would, but read
+    each line at most ``limit`` + 1 characters at a time: a line longer than ``limit`` characters (its
+    newline not counted) raises InputFormatError naming ``name``, the line and its length, measured by
+    reading the rest of it in bounded pieces (never the whole line in memory).
+    """
+    readline = stream.readline
+    size = limit + 1
+    lineno = 0
+    while line := readline(size):
+        lineno += 1
+        if len(line) == size and line[-1] != "\n":
+            length = size
+            while (rest := readline(_CHUNK)) and rest[-1] != "\n":
+                length += len(rest)
+            length += len(rest.rstrip("\n"))
+            raise InputFormatError(
+                f"line {lineno} is {length:,} characters long, more than the {limit:,} a line of a text export may hold "
+                "(no field of a real record is that long: the file is damaged, not a text export, or built to exhaust memory)",
+                where=f"{name}:{lineno}",
+                fix="export the records again from the database or reference manager and archive that file; do not edit an export by hand",
+            )
+        yield line
 
 
 def read_head(path: str | os.PathLike[str], n_bytes: int = 65536) -> str:
