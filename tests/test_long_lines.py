@@ -134,3 +134,15 @@ def test_the_snakemake_import_job_stops_with_the_one_line_and_no_part_table(tmp_
     log = (tmp_path / f"logs/import/{run_id}/bomb.ris.gz.log").read_text(encoding="utf-8")
     assert _message(f"resources/searches/{run_id}/bomb.ris.gz", 7, LIMIT + len("TI  - ")) in log
     assert not (tmp_path / part).exists()
+
+
+def test_medline_line_at_the_limit_reads_and_one_over_is_refused(tmp_path: Path) -> None:
+    def nbib(path: Path, n: int) -> Path:
+        """SYNTHETIC MEDLINE: a good record, then one whose abstract line (line 6) holds ``n`` characters after 'AB  - '."""
+        return _gz(path, b"PMID- 1\nTI  - Synthetic title one\n\nPMID- 2\nTI  - Synthetic title two\nAB  - ", n, b"\n")
+
+    recs = list(read_records(nbib(tmp_path / "ok.nbib.gz", LIMIT - len("AB  - ")), fmt="medline", database="pubmed", run_id="r"))
+    assert [r.pmid for r in recs] == ["1", "2"] and len(recs[1].abstract) == LIMIT - len("AB  - ")
+    with pytest.raises(InputFormatError) as err:
+        list(read_records(nbib(tmp_path / "bomb.nbib.gz", 3 * LIMIT), fmt="medline", database="pubmed", run_id="r", source_file="bomb.nbib.gz"))
+    assert str(err.value).startswith(_message("bomb.nbib.gz", 6, 3 * LIMIT + len("AB  - ")))

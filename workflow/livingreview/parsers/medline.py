@@ -10,7 +10,7 @@ from ..constants import LIST_SEP
 from ..errors import InputFormatError
 from ..records import Record
 from .common import clean, clean_text, find_registrations, find_year, first_value, make_record_id, normalise_doi, unique
-from .textio import open_text
+from .textio import bounded_lines, open_text
 
 # "PMID- 123", "TI  - Title", "AU  - Feder A"; the tag is left-justified in four columns.
 TAG_RE = re.compile(r"^([A-Z][A-Z0-9]{1,3}) *- ?(.*)$")
@@ -92,7 +92,7 @@ def parse_medline(
     start = 0
     ordinal = 0
     with stream:
-        for lineno, raw in enumerate(stream, start=1):
+        for lineno, raw in enumerate(bounded_lines(stream, src), start=1):
             line = raw.rstrip("\r\n")
             if not line.strip():
                 if fields:
