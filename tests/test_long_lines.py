@@ -146,3 +146,25 @@ def test_medline_line_at_the_limit_reads_and_one_over_is_refused(tmp_path: Path)
     with pytest.raises(InputFormatError) as err:
         list(read_records(nbib(tmp_path / "bomb.nbib.gz", 3 * LIMIT), fmt="medline", database="pubmed", run_id="r", source_file="bomb.nbib.gz"))
     assert str(err.value).startswith(_message("bomb.nbib.gz", 6, 3 * LIMIT + len("AB  - ")))
+
+
+@pytest.mark.parametrize(("fmt", "header"), [("csv", b"title,doi\n"), ("ctgov_csv", b"NCT Number,Study Title\n")])
+def test_csv_line_at_the_limit_reads_and_one_over_is_refused(tmp_path: Path, fmt: str, header: bytes) -> None:
+    def csv_gz(path: Path, n: int) -> Path:
+        """SYNTHETIC CSV: a header and a row whose line (line 2) holds ``n`` characters, then one more row."""
+        first = b"A," if fmt == "csv" else b"NCT00000001,"
+        return _gz(path, header + first, n - len(first), b"\n" + (b"Synthetic title two,\n" if fmt == "csv" else b"NCT00000002,Synthetic title two\n"))
+
+    recs = list(read_records(csv_gz(tmp_path / "ok.csv.gz", LIMIT), fmt=fmt, database="other", run_id="r"))
+    assert len(recs) == 2 and recs[1].title == "Synthetic title two"
+    for n, name in ((LIMIT + 1, "over.csv.gz"), (2 * LIMIT, "bomb.csv.gz")):
+        with pytest.raises(InputFormatError) as err:
+            list(read_records(csv_gz(tmp_path / name, n), fmt=fmt, database="other", run_id="r", source_file=name))
+        assert str(err.value).startswith(_message(name, 2, n))
+
+
+def test_a_csv_header_line_over_the_limit_is_refused(tmp_path: Path) -> None:
+    bomb = _gz(tmp_path / "bomb.csv", b"title,", LIMIT, b"\nSynthetic title,\n")
+    with pytest.raises(InputFormatError) as err:
+        list(read_records(bomb, fmt="csv", database="other", run_id="r", source_file="bomb.csv"))
+    assert str(err.value).startswith(_message("bomb.csv", 1, LIMIT + len("title,")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -10,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from ..errors import InputFormatError
 from ..records import Record
 from .common import clean, clean_text, find_registrations, find_year, make_record_id, normalise_doi, unique
-from .textio import open_text
+from .textio import bounded_lines, open_text
 
 # Record field -> accepted column names (compared case-insensitively, spaces and underscores ignored).
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -106,9 +107,10 @@ def _rows(
     """
     stream, encoding = open_text(path, name=src)
     with stream:
-        first_line = stream.readline()
-        stream.seek(0)
-        reader = csv.reader(stream, delimiter=_delimiter(first_line), quotechar='"', doublequote=True, strict=True)
+        lines = bounded_lines(stream, src)
+        first_line = next(lines, "")
+        rows = itertools.chain((first_line,), lines) if first_line else lines
+        reader = csv.reader(rows, delimiter=_delimiter(first_line), quotechar='"', doublequote=True, strict=True)
         prev = 0
         try:
             header = next(reader, None)
