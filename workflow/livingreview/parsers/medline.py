@@ -10,7 +10,7 @@ from ..constants import LIST_SEP
 from ..errors import InputFormatError
 from ..records import Record
 from .common import clean, clean_text, find_registrations, find_year, first_value, make_record_id, normalise_doi, unique
-from .textio import bounded_lines, open_text
+from .textio import Continued, bounded_lines, open_text
 
 # "PMID- 123", "TI  - Title", "AU  - Feder A"; the tag is left-justified in four columns.
 TAG_RE = re.compile(r"^([A-Z][A-Z0-9]{1,3}) *- ?(.*)$")
@@ -91,10 +91,12 @@ def parse_medline(
     last_tag = ""
     start = 0
     ordinal = 0
+    continued = Continued(src)  # indented lines of the last field, joined when the field ends
     with stream:
         for lineno, raw in enumerate(bounded_lines(stream, src), start=1):
             line = raw.rstrip("\r\n")
             if not line.strip():
+                continued.close(" ".join)
                 if fields:
                     ordinal += 1
                     yield _record(fields, database=database, run_id=run_id, source_file=src, line=start, ordinal=ordinal, encoding=encoding)
@@ -102,6 +104,7 @@ def parse_medline(
                 continue
             match = TAG_RE.match(line) if not line[0].isspace() else None
             if match:
+                continued.close(" ".join)
                 tag, value = match.group(1), match.group(2)
                 if tag == "PMID" and "PMID" in fields:
                     ordinal += 1
@@ -112,14 +115,14 @@ def parse_medline(
                 fields.setdefault(tag, []).append(value)
                 last_tag = tag
             elif CONTINUATION_RE.match(line) and last_tag:
-                values = fields[last_tag]
-                values[-1] = f"{values[-1]} {line.strip()}"
+                continued.add(fields[last_tag], line.strip(), line=lineno, tag=last_tag)
             else:
                 raise InputFormatError(
                     f"line is neither a 'TAG - value' line nor an indented continuation: {line[:60]!r}",
                     where=f"{src}:{lineno}",
                     fix="export the records again in PubMed (MEDLINE) format; do not edit the file by hand",
                 )
+    continued.close(" ".join)
     if fields:
         if not first_value(fields, "TI", "BTI"):
             pmid = first_value(fields, "PMID")

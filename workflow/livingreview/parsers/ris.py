@@ -17,7 +17,7 @@ from ..constants import LIST_SEP
 from ..errors import InputFormatError
 from ..records import Record
 from .common import clean, clean_text, find_registrations, find_year, first_value, make_record_id, normalise_doi, unique
-from .textio import bounded_lines, open_text
+from .textio import Continued, bounded_lines, open_text
 
 LOG = logging.getLogger(__name__)
 
@@ -47,6 +47,11 @@ RIS_TYPES: dict[str, str] = {
 _SPACING_RE = re.compile(r"^[A-Z][A-Z0-9]( {3,}|)-")
 _DOI_IN_URL_RE = re.compile(r"doi\.org/|^doi:", re.IGNORECASE)
 
+
+
+def _join_wrapped(pieces: list[str]) -> str:
+    """A RIS field's value and its wrapped lines: one space between, an empty first value dropped."""
+    return " ".join(p for p in pieces if p)
 
 def _authors(au: list[str], a1: list[str]) -> tuple[str, ...]:
     """AU names, then the A1 names not already given by an AU line (an export may write both tags).
@@ -152,6 +157,7 @@ def parse_ris(
     one_space = False  # the current record's TY line is "TY - ..." (one space before the hyphen)
     first_skipped: tuple[int, str] | None = None  # the first non-blank line skipped before any record
     n_skipped = 0
+    continued = Continued(src)  # wrapped text lines of the last field, joined when the next tag line comes
     with stream:
         for lineno, raw in enumerate(bounded_lines(stream, src), start=1):
             line = raw.rstrip("\r\n").lstrip("\ufeff")
@@ -186,6 +192,7 @@ def parse_ris(
                     )
                 continue
             if match:
+                continued.close(_join_wrapped)
                 tag, value = match.group(1), match.group(3) or ""
                 if tag == "ER":
                     ordinal += 1
@@ -201,8 +208,7 @@ def parse_ris(
                 fields.setdefault(tag, []).append(value)
                 last_tag = tag
             elif line.strip():
-                values = fields[last_tag]
-                values[-1] = f"{values[-1]} {line.strip()}" if values[-1] else line.strip()
+                continued.add(fields[last_tag], line.strip(), line=lineno, tag=last_tag)
     if fields is not None:
         raise InputFormatError(
             f"record starting at line {start} has no ER line (the file is truncated)",

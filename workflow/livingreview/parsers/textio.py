@@ -8,7 +8,7 @@ import io
 import os
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -209,6 +209,40 @@ def bounded_lines(stream: IO[str], name: str, *, limit: int = MAX_LINE_CHARS) ->
                 fix="export the records again from the database or reference manager and archive that file; do not edit an export by hand",
             )
         yield line
+
+
+class Continued:
+    """The value a field's continuation lines extend (RIS wrapped text, MEDLINE indented lines), joined
+    once when the field ends: adding each line to the text so far copies the whole field every time,
+    which takes time growing with the square of its length (a 40 MB field of 100-character lines:
+    minutes). A field longer than ``limit`` characters, the limit on one line, raises InputFormatError
+    naming the file and the line that crossed it."""
+
+    def __init__(self, name: str, *, limit: int = MAX_LINE_CHARS) -> None:
+        self.name, self.limit = name, limit
+        self.values: list[str] | None = None  # the field's values; the last one is being continued
+        self.pieces: list[str] = []
+        self.size = 0
+
+    def add(self, values: list[str], piece: str, *, line: int, tag: str) -> None:
+        """Continue the last of ``values`` (a field's values, tag ``tag``) with ``piece`` (line ``line``)."""
+        if self.values is None:
+            self.values, self.pieces, self.size = values, [values[-1]], len(values[-1])
+        self.pieces.append(piece)
+        self.size += 1 + len(piece)
+        if self.size > self.limit:
+            raise InputFormatError(
+                f"field {tag} is longer than the {self.limit:,} characters a field of a text export may hold, "
+                "over many continuation lines (no field of a real record is that long: the file is damaged or built to exhaust memory)",
+                where=f"{self.name}:{line}",
+                fix="export the records again from the database or reference manager and archive that file; do not edit an export by hand",
+            )
+
+    def close(self, join: Callable[[list[str]], str]) -> None:
+        """Write the continued value back into its field, joined by ``join`` (call when the field ends)."""
+        if self.values is not None:
+            self.values[-1] = join(self.pieces)
+            self.values, self.pieces = None, []
 
 
 def read_head(path: str | os.PathLike[str], n_bytes: int = 65536) -> str:
