@@ -19,7 +19,6 @@ later row (decisions.tsv keeps each reviewer's last row), not by editing the cur
 from __future__ import annotations
 
 import filecmp
-from pathlib import Path
 
 import pytest
 

@@ -159,7 +159,7 @@ def test_forest_plot_shows_studies_with_no_subgroup_value_last_and_says_they_are
             < text.index("dose not reported (not in the test)") < text.index("E (2021)"))
     assert len(svg_ids(text, "subtotal_")) == 3
     footer = " ".join(re.findall(r">([^<]*)</text>", text))
-    assert (f"Test for subgroup differences (dose): Q = 5.81, df = 1, p = 0.016; from each subgroup's Wald SE, not the Knapp-Hartung "
+    assert ("Test for subgroup differences (dose): Q = 5.81, df = 1, p = 0.016; from each subgroup's Wald SE, not the Knapp-Hartung "
             "SE of its CI; k = 1 study with no dose") in footer and "reported is not in the test" in footer
     doses = {"A": (0.2,), "B": (0.2,), "C": (0.2,), "D": (), "E": ()}
     one = analyse(analysis, eff, [dosed(s, y, doses[s]) for s, y in (("A", 2019), ("B", 2015), ("C", 2020), ("D", 2018), ("E", 2021))],

@@ -465,7 +465,7 @@ def test_a_reply_the_archive_could_not_hold_is_retried_and_never_archived(
     server = fake(make_records(50))
     server.inject(endpoint, fault, times=1)
     config = write_config(tmp_path, max_retries=2)
-    run_dir = run_pubmed_search(config_path=config, root=tmp_path / "ok", today=TODAY, sleep=Sleeps()).path
+    run_pubmed_search(config_path=config, root=tmp_path / "ok", today=TODAY, sleep=Sleeps())
     assert [r.fault for r in server.calls(endpoint)][:2] == [fault, ""]
     records = collect_records(tmp_path / "ok")[0]
     assert len(records) == 50 and all(r.title.startswith("Synthetic test record") for r in records)
