@@ -214,3 +214,35 @@ def test_a_field_continued_past_the_limit_is_refused_in_linear_time(tmp_path: Pa
     with pytest.raises(InputFormatError) as err:
         list(read_records(path, fmt=fmt, database="embase" if fmt == "ris" else "pubmed", run_id="2025-10-01", source_file=name))
     assert str(err.value).startswith(f"{name}:{line}: field TI is longer than the {LIMIT:,} characters a field of a text export may hold")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ctgov_csv"])
+def test_a_csv_quoted_cell_over_many_lines_past_the_limit_is_refused(tmp_path: Path, fmt: str) -> None:
+    """A quoted CSV cell may hold line breaks, so one over 100-character lines was gathered whole by the
+    csv module (up to tables.py's 1 GB field limit): 12,000,000 characters from 30 KB of gzip were read.
+    The row's lines now count against the limit on one line, as a RIS or MEDLINE field continued over
+    many lines does; a row of exactly the limit over many lines still reads."""
+    header, first = (b"title,doi\n", b'"A') if fmt == "csv" else (b"Study Title,NCT Number\n", b'"A')
+    tail = b'",10.1/x\n' if fmt == "csv" else b'",NCT00000001\n'
+
+    def multi(path: Path, n_lines: int, last: int) -> Path:
+        """Line 2 is '"A' and 99 B's; then ``n_lines`` lines of 99 B's and one of ``last`` B's closing the cell."""
+        with gzip.open(path, "wb") as fh:
+            fh.write(header + first + b"B" * 99 + b"\n")
+            for _ in range(n_lines):
+                fh.write(b"B" * 99 + b"\n")
+            fh.write(b"B" * last + tail)
+        return path
+
+    # the row's characters, its newlines included: 101 + 1 + 100 * n_lines + last + len(tail without its newline)
+    n_lines, room = 99_990, LIMIT - 101 - 1 - 100 * 99_990 - (len(tail) - 1)
+    (rec,) = list(read_records(multi(tmp_path / "ok.csv.gz", n_lines, room), fmt=fmt, database="other", run_id="r"))
+    assert len(rec.title) == LIMIT - 1 - (len(tail) - 1)  # the row less its opening quote and '",<id>' (newlines read as spaces)
+    with pytest.raises(InputFormatError) as err:
+        list(read_records(multi(tmp_path / "over.csv.gz", n_lines, room + 1), fmt=fmt, database="other", run_id="r", source_file="over.csv.gz"))
+    assert str(err.value).startswith(
+        f"over.csv.gz:{2 + n_lines + 1}: the row starting at line 2 is longer than the {LIMIT:,} characters a row of a text export may hold"
+    )
+    with pytest.raises(InputFormatError) as err:
+        list(read_records(multi(tmp_path / "bomb.csv.gz", 120_000, 1), fmt=fmt, database="other", run_id="r", source_file="bomb.csv.gz"))
+    assert str(err.value).startswith(f"bomb.csv.gz:{2 + 99_999}: the row starting at line 2 is longer than")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from ..errors import InputFormatError
 from ..records import Record
 from .common import clean, clean_text, find_registrations, find_year, make_record_id, normalise_doi, unique
-from .textio import bounded_lines, open_text
+from .textio import MAX_LINE_CHARS, bounded_lines, open_text
 
 # Record field -> accepted column names (compared case-insensitively, spaces and underscores ignored).
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -97,6 +97,37 @@ def _delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
+class _RowLines:
+    """The lines the csv reader takes, counted per row: a row whose lines (a quoted cell over many lines)
+    hold more than ``limit`` characters, the limit on one line, raises InputFormatError naming the file
+    and the line that crossed it, as RIS and MEDLINE refuse a field continued past it (the csv module
+    would gather the cell, up to tables.py's 1 GB field limit, in memory). Call ``row_read`` after
+    each row the reader gives."""
+
+    def __init__(self, lines: Iterator[str], src: str, *, limit: int = MAX_LINE_CHARS) -> None:
+        self.lines, self.src, self.limit = lines, src, limit
+        self.lineno, self.start, self.size = 0, 1, -1
+
+    def __iter__(self) -> _RowLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        self.lineno += 1
+        self.size += 1 + len(line.rstrip("\n"))  # its lines joined by one newline each
+        if self.size > self.limit:
+            raise InputFormatError(
+                f"the row starting at line {self.start} is longer than the {self.limit:,} characters a row of a text export may hold, "
+                "over many lines (a quoted cell never closed, or a file built to exhaust memory)",
+                where=f"{self.src}:{self.lineno}",
+                fix="export the records again from the database or reference manager and archive that file; do not edit an export by hand",
+            )
+        return line
+
+    def row_read(self) -> None:
+        self.start, self.size = self.lineno + 1, -1
+
+
 def _rows(
     path: str | os.PathLike[str], src: str, check_header: Callable[[list[str]], object] | None = None
 ) -> Iterator[tuple[int, list[str], str, list[str]]]:
@@ -109,7 +140,7 @@ def _rows(
     with stream:
         lines = bounded_lines(stream, src)
         first_line = next(lines, "")
-        rows = itertools.chain((first_line,), lines) if first_line else lines
+        rows = _RowLines(itertools.chain((first_line,), lines) if first_line else lines, src)
         reader = csv.reader(rows, delimiter=_delimiter(first_line), quotechar='"', doublequote=True, strict=True)
         prev = 0
         try:
@@ -118,10 +149,12 @@ def _rows(
                 raise InputFormatError("empty CSV file (no header line)", where=f"{src}:1", fix="export the file again with a header row")
             header[0] = header[0].lstrip("\ufeff")
             prev = reader.line_num
+            rows.row_read()
             _check_repeated_columns(header, src)
             if check_header is not None:
                 check_header(header)
             for cells in reader:
+                rows.row_read()
                 start = prev + 1
                 prev = reader.line_num
                 if not any(c.strip() for c in cells):
