@@ -205,7 +205,7 @@ def _continued_field(path: Path, head: bytes, indent: bytes, tail: bytes, n_char
         ("wrapped.nbib.gz", "medline", b"PMID- 900000001\nTI  - A\n", b"      ", b"\n", 100_002),
     ],
 )
-def test_a_field_continued_past_the_limit_is_refused_in_linear_time(tmp_path: Path, name: str, fmt: str, head: bytes, indent: bytes, tail: bytes, line: int) -> None:
+def test_a_field_continued_past_the_limit_is_refused_at_the_crossing_line(tmp_path: Path, name: str, fmt: str, head: bytes, indent: bytes, tail: bytes, line: int) -> None:
     """A title of 100-character continuation lines past 10,000,000 characters (a file of ~30 KB of gzip):
     each line was added by copying the whole field so far (40,000 lines took 5.6 s, 100,000 about half a
     minute, a 300 MB field hours); the lines are joined once now, and the field is refused at the line

@@ -39,11 +39,6 @@ MEASURES: tuple[str, ...] = ("MD", "SMD", "OR", "RR", "RD")
 Z975: float = 1.959963984540054
 
 
-def z975() -> float:
-    """The 97.5% quantile of the standard normal (scipy.stats.norm.ppf(0.975)): Z975."""
-    return Z975
-
-
 # effects.tsv: the contract columns, then provenance columns the forest plot and trace use
 EFFECT_TABLE_FIELDS: tuple[str, ...] = EFFECT_FIELDS + ("outcome_id", "scale", "n_intervention", "n_control", "inferred", "lower_is_better")
 DIRECTION_FIELDS: tuple[str, ...] = (
@@ -138,7 +133,7 @@ def variance_from_ci(low: float, high: float, *, log: bool = False) -> float:
         low, high = math.log(low), math.log(high)
     if high <= low:
         raise NotEstimable(f"CI {low:g} to {high:g} has no width")
-    return ((high - low) / (2 * z975())) ** 2
+    return ((high - low) / (2 * Z975)) ** 2
 
 
 def two_by_two(a: float, n1: float, c: float, n2: float, *, measure: str) -> tuple[float, float, bool]:

@@ -247,9 +247,7 @@ def _tsv_checked_header(fh: TextIO, p: Path, required: Sequence[str]) -> tuple[l
         raise _nul_error(p, 1)
     if not header_line.strip():
         raise InputFormatError("empty file (no header line)", where=f"{p}:1", fix="add a tab-separated header")
-    cr_lines = header_line[-1:] == "\r"
-    if cr_lines and _holds_line_feed(p):
-        raise _stray_cr_error(p, 1, header_line[:-1])
+    cr_lines = _header_ends_in_cr(p, header_line)
     header = header_line.rstrip("\r\n").split("\t")
     repeated = sorted({c for c in header if header.count(c) > 1 or c == "_line"})
     if repeated:
@@ -322,6 +320,16 @@ def _tsv_cells(fh: TextIO, path: str | os.PathLike[str], p: Path, header: Sequen
             raise not_utf8_error(path) from None
 
 
+def _header_ends_in_cr(p: Path, line: str) -> bool:
+    """True when the header line ends in a lone carriage return, as every line of an old Mac file does;
+    in a file that also holds a line feed it is a stray one: InputFormatError naming line 1."""
+    if line[-1:] != "\r":
+        return False
+    if _holds_line_feed(p):
+        raise _stray_cr_error(p, 1, line[:-1])
+    return True
+
+
 def tsv_header(path: str | os.PathLike[str]) -> list[str]:
     """The column names of a TSV (its first line; [] for an empty file); a stray carriage return in
     the header line is read_tsv's InputFormatError."""
@@ -330,8 +338,7 @@ def tsv_header(path: str | os.PathLike[str]) -> list[str]:
             line = fh.readline()
     except UnicodeDecodeError:
         raise not_utf8_error(path) from None
-    if line[-1:] == "\r" and _holds_line_feed(Path(path)):
-        raise _stray_cr_error(Path(path), 1, line[:-1])
+    _header_ends_in_cr(Path(path), line)
     line = line.rstrip("\r\n")
     return line.split("\t") if line.strip() else []
 
