@@ -32,6 +32,7 @@ from . import __version__
 from .config import load_config
 from .errors import ArchiveError, ConfigError, SearchError
 from .logutil import show_controls
+from .parsers.pubmed_xml import ARTICLE_TAGS, article_pmid
 from .runs import (
     RUN_ID_FORM,
     Manifest,
@@ -94,7 +95,6 @@ DATE_LIMIT_FORMS = "YYYY/MM/DD, YYYY-MM-DD, YYYY/MM or YYYY"
 _LIMIT_DAY_RE = re.compile(r"^(\d{4})([/-])(\d{2})\2(\d{2})$")
 _LIMIT_MONTH_RE = re.compile(r"^(\d{4})/(\d{2})$")
 _LIMIT_YEAR_RE = re.compile(r"^(\d{4})$")
-ARTICLE_TAGS = ("PubmedArticle", "PubmedBookArticle")
 DOCTYPE_FALLBACK = (
     '<!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD PubMedArticle, 1st January 2025//EN" '
     '"https://dtd.nlm.nih.gov/ncbi/pubmed/out/pubmed_250101.dtd">'
@@ -574,12 +574,6 @@ def _xml_parser() -> etree.XMLParser:
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
 
 
-def _article_pmid(article: etree._Element) -> str:
-    """The PMID of a PubmedArticle or PubmedBookArticle ('' when absent)."""
-    path = "MedlineCitation/PMID" if article.tag == "PubmedArticle" else "BookDocument/PMID"
-    return (article.findtext(path) or "").strip()
-
-
 def _parse_efetch(expected: int) -> Callable[[bytes], tuple[list[etree._Element], str]]:
     """A parser for one efetch batch that wants ``expected`` articles; returns them and the DOCTYPE."""
 
@@ -611,7 +605,7 @@ def _parse_efetch(expected: int) -> Callable[[bytes], tuple[list[etree._Element]
             entity = next(article.iter(etree.Entity), None)
             if entity is not None:
                 raise _RetryableResponse(
-                    f"efetch record PMID {_article_pmid(article) or '?'} holds the entity reference {entity.text}, "
+                    f"efetch record PMID {article_pmid(article) or '?'} holds the entity reference {entity.text}, "
                     "which PubMed XML never has and is not expanded"
                 )
         doctype = root.getroottree().docinfo.doctype or ""
@@ -717,7 +711,7 @@ def _fetch_set(
         )
         doctype = doctype or batch_doctype
         for article in articles:
-            pmids.append(_article_pmid(article))
+            pmids.append(article_pmid(article))
             chunks.append(etree.tostring(article, encoding="utf-8", with_tail=False))
         collected.fetched(size)
     _check_counts(count, _count_check(caller, query, dates, retmax=count, of=of), pmids)

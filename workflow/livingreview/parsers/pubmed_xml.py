@@ -298,6 +298,12 @@ def _misplaced(elem: etree._Element, src: str, how: str) -> InputFormatError:
     )
 
 
+def article_pmid(article: etree._Element) -> str:
+    """The PMID of a PubmedArticle or PubmedBookArticle ('' when absent)."""
+    path = "MedlineCitation/PMID" if article.tag == "PubmedArticle" else "BookDocument/PMID"
+    return (article.findtext(path) or "").strip()
+
+
 def _check_no_entity(elem: etree._Element, src: str, ordinal: int) -> None:
     """A record must hold no entity reference: one is never expanded (no DTD is read), so its text
     would be lost without a word ("Caf&eacute;" read as "Caf"). PubMed writes its text as UTF-8 and
@@ -306,7 +312,7 @@ def _check_no_entity(elem: etree._Element, src: str, ordinal: int) -> None:
     entity = next(elem.iter(etree.Entity), None)
     if entity is not None:
         parent = entity.getparent()
-        pmid = elem.findtext("MedlineCitation/PMID") or elem.findtext("BookDocument/PMID") or "?"
+        pmid = article_pmid(elem) or "?"
         raise InputFormatError(
             f"record {ordinal} (PMID {clean(pmid)}) holds the entity reference {entity.text} in <{parent.tag}>, "
             "which is never expanded (no DTD is read): its text would be lost",
