@@ -239,15 +239,14 @@ def test_previous_version_reviewer_change_without_dedup_decisions_file(tmp_path:
 # A keep-apart made since splits Delta's cluster of the previous version (D and its PsycInfo copy,
 # one DOI) into two reports that studies.tsv now lists under two studies: Delta2022 (D, the record
 # the previous version counted as the report) and Delta2022b (the copy, screened in since).
+# SCREENING's decisions, but D included at full text then (SCREENING excludes it), and its copy since.
+assert SCREENING[4] == ("900000104", "full_text", "exclude", "open_label", EARLY)
 KEEP_APART_SCREENING = [
-    ("900000101", "title_abstract", "include", "", RUN1),
-    ("900000101", "full_text", "include", "", EARLY),
-    ("900000102", "title_abstract", "exclude", "other", EARLY),
-    ("900000104", "title_abstract", "include", "", RUN1),
+    *SCREENING[:4],
     ("900000104", "full_text", "include", "", EARLY),
     (D_COPY.record_id, "title_abstract", "include", "", LATE),
     (D_COPY.record_id, "full_text", "include", "", LATE),
-    ("900000105", "title_abstract", "include", "", "2025-11-06"),
+    *SCREENING[5:],
 ]
 DELTA = {"study_id": "Delta2022", "reports": "900000104", "primary_report": "900000104"}
 DELTA_B = {"study_id": "Delta2022b", "reports": D_COPY.record_id, "primary_report": D_COPY.record_id}

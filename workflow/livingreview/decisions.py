@@ -89,6 +89,12 @@ def is_calendar_date(text: str) -> bool:
     return True
 
 
+def require_calendar_date(text: str, where: str) -> None:
+    """ConfigError at ``where`` unless ``text`` is a real YYYY-MM-DD date (a decision's date column)."""
+    if not is_calendar_date(text):
+        raise ConfigError(f"date {text!r} is not a calendar date", where=where, fix="write the date as YYYY-MM-DD")
+
+
 # The latest calendar date anywhere (UTC+14, Kiribati): a decision dated on the day a team east of
 # UTC made it, or on a search run's day (the local clock dates runs), is never refused as future.
 EARLIEST_ZONE = _dt.timezone(_dt.timedelta(hours=14), "UTC+14")
@@ -164,8 +170,7 @@ def load_decisions(path: str | os.PathLike[str], reasons: Collection[str] | Mapp
                 where=where,
                 fix=f"use one of {', '.join(sorted(codes))} (config/screening.yaml reasons:) or add the code there",
             )
-        if not is_calendar_date(cells["date"]):
-            raise ConfigError(f"date {cells['date']!r} is not a calendar date", where=where, fix="write the date as YYYY-MM-DD")
+        require_calendar_date(cells["date"], where)
         out.append(Decision(line=line, source=str(path), **cells))
     LOG.info("%s: %d decisions", p, len(out))
     return out

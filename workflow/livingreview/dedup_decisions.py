@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .config import SCHEMA_DIR, error_path, first_schema_error, load_yaml, schema_label, schema_message, schema_validator
 from .constants import DEDUP_DECISION_FIELDS
-from .decisions import is_calendar_date
+from .decisions import require_calendar_date
 from .errors import ConfigError
 from .tables import read_tsv, tsv_header
 
@@ -68,8 +68,7 @@ def load_dedup_decisions(path: str | Path) -> list[DedupDecision]:
                 where=where,
                 fix=f"see {schema_label(DEDUP_DECISIONS_SCHEMA)} (record ids as in results/records/records.tsv; decision link or keep_apart; date YYYY-MM-DD)",
             )
-        if not is_calendar_date(values["date"]):
-            raise ConfigError(f"date {values['date']!r} is not a calendar date", where=where, fix="write the date as YYYY-MM-DD")
+        require_calendar_date(values["date"], where)
         a, b, decision = values["record_a"], values["record_b"], values["decision"]
         if a == b:
             raise ConfigError(f"record {a} is paired with itself", where=where, fix="name two different records")

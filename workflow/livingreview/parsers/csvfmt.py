@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from ..errors import InputFormatError
 from ..records import Record
 from .common import clean, clean_text, find_registrations, find_year, make_record_id, normalise_doi, unique
-from .textio import MAX_LINE_CHARS, bounded_lines, open_text
+from .textio import MAX_LINE_CHARS, bounded_lines, open_text, too_long
 
 # Record field -> accepted column names (compared case-insensitively, spaces and underscores ignored).
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -116,11 +116,10 @@ class _RowLines:
         self.lineno += 1
         self.size += 1 + len(line.rstrip("\n"))  # its lines joined by one newline each
         if self.size > self.limit:
-            raise InputFormatError(
+            raise too_long(
                 f"the row starting at line {self.start} is longer than the {self.limit:,} characters a row of a text export may hold, "
                 "over many lines (a quoted cell never closed, or a file built to exhaust memory)",
                 where=f"{self.src}:{self.lineno}",
-                fix="export the records again from the database or reference manager and archive that file; do not edit an export by hand",
             )
         return line
 

@@ -202,13 +202,21 @@ def bounded_lines(stream: IO[str], name: str, *, limit: int = MAX_LINE_CHARS) ->
             while (rest := readline(_CHUNK)) and rest[-1] != "\n":
                 length += len(rest)
             length += len(rest.rstrip("\n"))
-            raise InputFormatError(
+            raise too_long(
                 f"line {lineno} is {length:,} characters long, more than the {limit:,} a line of a text export may hold "
                 "(no field of a real record is that long: the file is damaged, not a text export, or built to exhaust memory)",
                 where=f"{name}:{lineno}",
-                fix="export the records again from the database or reference manager and archive that file; do not edit an export by hand",
             )
         yield line
+
+
+def too_long(message: str, *, where: str) -> InputFormatError:
+    """The error for a line, field or row of a text export past MAX_LINE_CHARS, with its one fix."""
+    return InputFormatError(
+        message,
+        where=where,
+        fix="export the records again from the database or reference manager and archive that file; do not edit an export by hand",
+    )
 
 
 class Continued:
@@ -231,11 +239,10 @@ class Continued:
         self.pieces.append(piece)
         self.size += 1 + len(piece)
         if self.size > self.limit:
-            raise InputFormatError(
+            raise too_long(
                 f"field {tag} is longer than the {self.limit:,} characters a field of a text export may hold, "
                 "over many continuation lines (no field of a real record is that long: the file is damaged or built to exhaust memory)",
                 where=f"{self.name}:{line}",
-                fix="export the records again from the database or reference manager and archive that file; do not edit an export by hand",
             )
 
     def close(self, join: Callable[[list[str]], str]) -> None:
