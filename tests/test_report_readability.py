@@ -261,3 +261,20 @@ def test_default_limitations_and_whats_new_nest_no_parentheses(default_review: P
         assert f"Pooled estimate: the primary analysis, {primary['title']}, with the studies" in part
         assert f"one reviewer, {reviewers[0]}, screened each record" in part
         assert f"| not pooled, k = 2: {reason} |" in part or f"<td>not pooled, k = 2: {reason}</td>" in part
+
+
+def test_md_escape_escapes_every_block_start_only_at_the_start_of_a_line_or_list_item() -> None:
+    """A value starting a line or a list item of report.md (``md``) that begins like a heading, a bullet,
+    a thematic break, a fence or an ordered list would become one ("# 1 trial" a heading, "1. Smith" a
+    numbered list); only ">" was escaped. Escaped now with a backslash (CommonMark: the character
+    itself); text that opens no block, and the same text in a cell or mid-line (``md_inline``), is kept."""
+    cases = {
+        "# Heading": "\\# Heading", "###### six": "\\###### six", "#": "\\#", "- item": "\\- item", "+ item": "\\+ item",
+        "* item": "\\* item", "---": "\\---", "- - -": "\\- - -", "***": "\\***", "___": "\\___", "~~~ fence": "\\~~~ fence",
+        "1. one": "1\\. one", "12) twelve": "12\\) twelve", "2025. A year": "2025\\. A year", "> quote": "\\> quote",
+    }
+    for text, escaped in cases.items():
+        assert rep.md_escape(text) == escaped, text
+        assert rep.md_inline(text) == text, text
+    for plain in ("#hashtag", "####### seven", "-5 mg", "*emphasis*", "1.5 mg/kg", "12 trials", "abc - def", "--", "1234567890. ten digits"):
+        assert rep.md_escape(plain) == plain, plain

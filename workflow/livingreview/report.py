@@ -1175,18 +1175,31 @@ _MD_ESCAPES = str.maketrans({"\\": "\\\\", "`": "\\`", "[": "\\[", "]": "\\]", "
 _MD_HTML_START = re.compile(r"<(?=[A-Za-z/!?]|[^\s<>]*[@:][^\s<>]*>)|&(?=#?[A-Za-z0-9]+;)")
 
 
+# What opens a block at the start of a line or of a list item (CommonMark 4-5): a block quote ">", an ATX
+# heading "# ", a bullet "- ", "+ ", "* ", a thematic break "---", "***", "___" (spaces allowed between),
+# a code fence "~~~" (a backtick is always escaped); an ordered-list start "1. " or "1) ".
+_MD_BLOCK_START = re.compile(r">|#{1,6}(?: |$)|[-+*](?: |$)|([-*_])(?: ?\1){2,} ?$|~~~")
+_MD_ORDERED_START = re.compile(r"(\d{1,9})[.)](?: |$)")
+
+
 def md_escape(value: Any, *, block: bool = True) -> str:
     """Text safe in Markdown: no raw HTML, no pipes, one line, and no link, image or code span (a title
     "![x](https://...)" would load an image from the network where report.md is shown).
 
     Plain characters stay plain ("k = 2 < 3", ">= 30%", "Knapp & Hartung": report.md is read as text
     too, so no HTML entity); a "<" that could open raw HTML or an autolink and an "&" that could start an
-    entity are backslash-escaped. A leading ">" is escaped only for text that starts a line or a list
-    item (``block``, the ``md`` filter), where it would open a block quote; in a table cell, a heading or
-    the middle of a line (``md_inline``) it is the character itself."""
+    entity are backslash-escaped. For text that starts a line or a list item (``block``, the ``md``
+    filter), a start that would open a block there (a block quote ">", a heading "# ", a bullet "- ", a
+    thematic break "---", a fence "~~~", an ordered list "1. ") is escaped too; in a table cell, a heading
+    or the middle of a line (``md_inline``) those are the characters themselves."""
     text = " ".join(str("" if value is None else value).split())
     text = _MD_HTML_START.sub(lambda m: "\\" + m.group(0), text.translate(_MD_ESCAPES))
-    return "\\" + text if block and text.startswith(">") else text
+    if not block:
+        return text
+    ordered = _MD_ORDERED_START.match(text)
+    if ordered:  # "1. " / "1) ": the delimiter escaped ("1\. "), the number kept
+        return f"{ordered.group(1)}\\{text[ordered.end(1):]}"
+    return "\\" + text if _MD_BLOCK_START.match(text) else text
 
 
 def md_inline(value: Any) -> str:
