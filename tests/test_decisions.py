@@ -270,10 +270,10 @@ def test_build_index_is_the_index_add_record_builds() -> None:
             idx.members.setdefault(cid, []).append(rid)
             if row.get("canonical_id") and row.get("canonical_id") == rid:
                 idx.canonical_of[cid] = rid
-            idx._add_key(rid, cid)
+            idx.add_key(rid, cid)
             db, _, native = rid.partition(":")
             if db in PMID_DATABASES and native.isdigit():
-                idx._add_key(native, cid)
+                idx.add_key(native, cid)
         for cid in idx.members:
             idx.members[cid].sort()
         for rec in canonical:

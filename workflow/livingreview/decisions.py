@@ -185,7 +185,8 @@ class ClusterIndex:
     members: dict[str, list[str]] = field(default_factory=dict)  # cluster_id -> sorted record_ids
     keys: dict[str, set[str]] = field(default_factory=dict)  # lower-case key -> cluster_ids
 
-    def _add_key(self, key: str, cluster_id: str) -> None:
+    def add_key(self, key: str, cluster_id: str) -> None:
+        """Let ``key`` (case-insensitive) name ``cluster_id``; an empty key is no key."""
         if key:
             self.keys.setdefault(key.strip().lower(), set()).add(cluster_id)
 
@@ -198,9 +199,9 @@ class ClusterIndex:
                 where="results/dedup/clusters.tsv",
                 fix="re-run deduplication so every record gets a cluster",
             )
-        self._add_key(record.record_id, cid)
-        self._add_key(record.pmid, cid)
-        self._add_key(record.doi, cid)
+        self.add_key(record.record_id, cid)
+        self.add_key(record.pmid, cid)
+        self.add_key(record.doi, cid)
 
     def resolve(self, key: str) -> set[str]:
         """Cluster ids matching a key (case-insensitive); empty when none."""
@@ -234,7 +235,7 @@ def build_index(canonical: Iterable[Record], clusters: Iterable[Mapping[str, str
     idx = ClusterIndex()
     cluster_of, members, canonical_of, keys = idx.cluster_of, idx.members, idx.canonical_of, idx.keys
 
-    def add_key(key: str, cid: str) -> None:  # ClusterIndex._add_key, without a new set for a key already there
+    def add_key(key: str, cid: str) -> None:  # ClusterIndex.add_key, without a new set for a key already there
         if key:
             key = key.strip().lower()
             found = keys.get(key)
@@ -410,4 +411,9 @@ def decision_dates(decisions: str | os.PathLike[str], rules: str | os.PathLike[s
     with (decisions.tsv:LINE); ``rules`` (config/screening.yaml) gives the reason codes it is checked against."""
     from .screening import load_rules
 
-    return {d.reference: d.date for d in load_decisions(decisions, load_rules(rules).reasons)}
+    return dates_by_reference(load_decisions(decisions, load_rules(rules).reasons))
+
+
+def dates_by_reference(decisions: Iterable[Decision]) -> dict[str, str]:
+    """The date of each decision, by the reference the ledger and screening.tsv cite it with."""
+    return {d.reference: d.date for d in decisions}

@@ -469,7 +469,9 @@ class DedupInputs:
     def decision_dates(self) -> dict[str, str]:
         """The date of every screening decision, by the reference the ledger cites it with (what
         decisions.decision_dates reads from the same files)."""
-        return {d.reference: d.date for d in self.screening_decisions}
+        from .decisions import dates_by_reference
+
+        return dates_by_reference(self.screening_decisions)
 
 
 def _without_disagreements(decisions: Sequence[Any], index: Any) -> list[Any]:
@@ -533,32 +535,31 @@ def _settled_before(
     if not any(d.date >= closed for d in decisions):
         return {}
     # imported here, past the usual return (no decision dated since): the stages' modules only when needed
-    from .decisions import ClusterIndex, resolve_decisions
+    from .decisions import ClusterIndex, build_index, resolve_decisions
     from .records import Record
     from .screen_stage import screen_clusters
     from .screening import ScreenResult
     from .studies import split_keys
 
-    cluster_of = {rid: rec.cluster_id for rid, rec in records.items()}
-    known: dict[str, set[str]] = defaultdict(set)  # lower-case key -> cluster ids
-    for rid, cid in cluster_of.items():
-        known[rid.lower()].add(cid)
-        db, _, native = rid.partition(":")
-        if db in PMID_DATABASES and native.isdigit():
-            known[native].add(cid)
+    # the ledger's clusters (rows as clusters.tsv): every record_id, and a PubMed record's PMID, names its cluster
+    cluster_rows = [
+        {"record_id": rid, "cluster_id": rec.cluster_id, "canonical_id": canonical_of[rec.cluster_id].record_id}
+        for rid, rec in sorted(records.items())
+    ]
+    known = build_index((), cluster_rows)
     by_reference = {d.reference: d for d in decisions}
     for cid, canon in canonical_of.items():
         for r in canon.rows:
             if r.stage in _HUMAN_STAGES and r.reference in by_reference:
-                known[by_reference[r.reference].key.strip().lower()].add(cid)
+                known.add_key(by_reference[r.reference].key, cid)  # the key of every row the ledger cites
     stage_index: list[ClusterIndex] = []  # the screening stage's index, built only when a key needs it
 
     def clusters_of(key: str) -> set[str]:
-        found = known.get(key.strip().lower(), set())
+        found = known.resolve(key)
         if found:
             return found
         if not stage_index:
-            stage_index.append(_stage_index(inputs, canonical_of, cluster_of))
+            stage_index.append(_stage_index(inputs, canonical_of, cluster_rows))
         return stage_index[0].resolve(key)
 
     def cluster_of_decision(d: Any) -> str:
@@ -589,7 +590,7 @@ def _settled_before(
         if d.date < closed:
             cid = cluster_of_decision(d)
             if cid in touched:
-                index._add_key(d.key, cid)
+                index.add_key(d.key, cid)
                 kept.append(d)
     for cid in touched:
         index.cluster_of[canonical_of[cid].record_id] = cid
@@ -623,9 +624,9 @@ def _settled_before(
     return out
 
 
-def _stage_index(inputs: DedupInputs, canonical_of: Mapping[str, _Record], cluster_of: Mapping[str, str]) -> Any:
+def _stage_index(inputs: DedupInputs, canonical_of: Mapping[str, _Record], cluster_rows: Sequence[Mapping[str, str]]) -> Any:
     """The ClusterIndex the screening stage resolved decisions.tsv keys with: canonical.tsv (``inputs.canonical``)
-    and the ledger's clusters (decisions.build_index)."""
+    and the ledger's clusters (``cluster_rows``, as clusters.tsv; decisions.build_index)."""
     from .decisions import build_index
 
     where = inputs.canonical_source or "canonical.tsv (none given)"
@@ -643,8 +644,7 @@ def _stage_index(inputs: DedupInputs, canonical_of: Mapping[str, _Record], clust
             where=where,
             fix="re-run the pipeline so results/dedup/canonical.tsv and results/audit/ledger.tsv come from the same build",
         )
-    rows = [{"record_id": rid, "cluster_id": cid, "canonical_id": canonical_of[cid].record_id} for rid, cid in sorted(cluster_of.items())]
-    return build_index(canonical, rows)
+    return build_index(canonical, cluster_rows)
 
 
 def _dedup_then(
